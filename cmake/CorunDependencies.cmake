@@ -1,0 +1,9 @@
+# Finds the Debian packages DESIGN.md names. scripts/install-deps.sh installs them.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET GLOBAL libuv)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)
+pkg_check_modules(UCHARDET REQUIRED IMPORTED_TARGET GLOBAL uchardet)
+find_package(fmt REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(Threads REQUIRED)
+find_package(CLI11 QUIET CONFIG)
