@@ -493,7 +493,7 @@ TEST(SniffDefault, UndetectableBytesGiveWindows1252) {
 
 TEST(SniffDetected, Latin1GuessMeansWindows1252) {
   // uchardet says "ISO-8859-1", a WHATWG label of windows-1252.
-  const SniffResult r = sniff("caf\xE9 cr\xE8me br\xFBl\xE9e"s);
+  const SniffResult r = sniff("caf\xE9 cr\xE8me br\xFBl\xE9" "e"s);
   EXPECT_EQ(r.encoding, Encoding::windows_1252);
   EXPECT_EQ(r.source, Source::detected);
 }
