@@ -1,0 +1,185 @@
+// Internal to corun::text: the machinery every decoder shares.
+//
+// Each WHATWG decoder is written as a "kernel" over a byte buffer instead of the
+// standard's one-byte-at-a-time handler. The standard's handlers never look back
+// and only "restore" (prepend back) bytes they have just read, so every step of
+// a decoder is equivalent to: at position i, look at the next few bytes, emit
+// zero, one or two code points (or one error), and advance by the number of bytes
+// the standard's handler really consumed (bytes it restores are not consumed).
+// A kernel stops early only when the sequence at i is incomplete and more input
+// may come (last == false); it never needs more than kMaxSequence bytes to decide,
+// so a streaming Decoder only carries fewer than kMaxSequence bytes between
+// chunks (plus ISO-2022-JP's mode), and one-shot decode() is the same code path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "corun/text/decode.hpp"
+
+namespace corun::text::detail {
+
+// Longest byte sequence any decoder needs to see before deciding (gb18030's
+// four-byte sequences, UTF-8, a UTF-16 surrogate pair; ISO-2022-JP escapes are 3).
+inline constexpr std::size_t kMaxSequence = 4;
+// Every decoder writes at most this many UTF-8 bytes per input byte it consumes
+// (one U+FFFD per byte in the worst case).
+inline constexpr std::size_t kMaxExpansion = 3;
+// Input is processed in blocks so the output headroom reserved per block is small.
+inline constexpr std::size_t kBlock = 16384;
+// Extra headroom per block: lookahead of a sequence straddling the block end,
+// and the 16-byte unconditional stores of the ASCII fast path.
+inline constexpr std::size_t kSlack = 64;
+
+// Appends to a std::string through a raw cursor. ensure() makes room (the string
+// grows; bytes past the cursor are scratch), commit() records the cursor; the
+// destructor trims the string to the committed length, also when a strict-mode
+// error unwinds.
+class Output {
+ public:
+  explicit Output(std::string& s) : s_(s), committed_(s.size()) {}
+  ~Output() { s_.resize(committed_); }
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  char* cursor() { return s_.data() + committed_; }
+  // Returns a cursor (at the same logical position as w) with at least need
+  // writable bytes after it.
+  char* ensure(char* w, std::size_t need) {
+    std::size_t pos = static_cast<std::size_t>(w - s_.data());
+    if (s_.size() - pos < need) {
+      std::size_t want = pos + need;
+      std::size_t grown = s_.size() + s_.size() / 2;
+      s_.resize(want > grown ? want : grown);
+    }
+    return s_.data() + pos;
+  }
+  void commit(char* w) { committed_ = static_cast<std::size_t>(w - s_.data()); }
+
+ private:
+  std::string& s_;
+  std::size_t committed_;
+};
+
+// ISO-2022-JP's persistent state: the standard's "output state" (the decoder
+// state between sequences always equals it) and "output flag".
+enum class JpMode : std::uint8_t { ascii, roman, katakana, lead_byte };
+struct Iso2022JpState {
+  JpMode mode = JpMode::ascii;
+  bool output_flag = false;
+};
+
+// Everything a kernel needs besides its input.
+struct Sink {
+  Output& out;
+  Encoding encoding;
+  Errors errors;
+  std::size_t base;  // absolute offset of the kernel's in[0]
+  bool last;         // no input follows this buffer
+  Iso2022JpState* jp;
+  bool* replacement_done;
+
+  // The standard's "error": U+FFFD in replacement mode; in strict (fatal) mode a
+  // DecodeError at the absolute offset of the sequence's first byte.
+  char* error(char* w, std::size_t i) {
+    if (errors == Errors::strict) [[unlikely]] {
+      fail(w, i);
+    }
+    w[0] = static_cast<char>(0xEF);
+    w[1] = static_cast<char>(0xBF);
+    w[2] = static_cast<char>(0xBD);
+    return w + 3;
+  }
+  [[noreturn]] void fail(char* w, std::size_t i);
+};
+
+inline char* put_code_point(char* w, std::uint32_t cp) {
+  if (cp < 0x80) {
+    *w = static_cast<char>(cp);
+    return w + 1;
+  }
+  if (cp < 0x800) {
+    w[0] = static_cast<char>(0xC0 | (cp >> 6));
+    w[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return w + 2;
+  }
+  if (cp < 0x10000) {
+    w[0] = static_cast<char>(0xE0 | (cp >> 12));
+    w[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    w[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return w + 3;
+  }
+  w[0] = static_cast<char>(0xF0 | (cp >> 18));
+  w[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+  w[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+  w[3] = static_cast<char>(0x80 | (cp & 0x3F));
+  return w + 4;
+}
+
+// Copies the ASCII bytes at in[i..end) to w, stopping at the first non-ASCII
+// byte; returns the new i. May write up to 16 bytes past the copied ones
+// (scratch within the block's headroom).
+inline std::size_t copy_ascii(const std::uint8_t* in, std::size_t i, std::size_t end, char*& w) {
+#if defined(__SSE2__)
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(v));
+    if (mask != 0) {
+      unsigned k = static_cast<unsigned>(__builtin_ctz(mask));
+      w += k;
+      return i + k;
+    }
+    i += 16;
+    w += 16;
+  }
+#else
+  while (i + 8 <= end) {
+    std::uint64_t v;
+    std::memcpy(&v, in + i, 8);
+    std::memcpy(w, &v, 8);
+    std::uint64_t high = v & 0x8080808080808080ULL;
+    if (high != 0) {
+      // Little- and big-endian agnostic: find the first byte with its top bit set.
+      std::size_t k = 0;
+      while (in[i + k] < 0x80) ++k;
+      w += k;
+      return i + k;
+    }
+    i += 8;
+    w += 8;
+  }
+#endif
+  while (i < end && in[i] < 0x80) {
+    *w++ = static_cast<char>(in[i++]);
+  }
+  return i;
+}
+
+// Length of the longest prefix of in[0..n) made of complete, well-formed UTF-8
+// sequences (utf8.cpp).
+std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept;
+
+// Kernels: decode in[0..n) into sink.out; return the number of bytes consumed
+// (n unless the tail is an incomplete sequence and !sink.last).
+using Kernel = std::size_t (*)(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_utf8(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_utf16be(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_utf16le(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_single_byte(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_x_user_defined(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_replacement(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_big5(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_iso_2022_jp(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_shift_jis(const std::uint8_t* in, std::size_t n, Sink& sink);
+std::size_t decode_euc_kr(const std::uint8_t* in, std::size_t n, Sink& sink);
+
+}  // namespace corun::text::detail
