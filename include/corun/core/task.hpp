@@ -1,0 +1,220 @@
+// Task<T>: corun's coroutine type, and TaskHandle<T>: a scheduled task.
+//
+// Task<T> is a coroutine that does nothing until awaited or scheduled (Python's
+// coroutine object). `co_await task` runs it inline in the awaiting task and
+// yields its value or rethrows. create_task(Task<T>) schedules it on the running
+// loop and returns a TaskHandle<T> (asyncio.Task): a copyable reference to the
+// running task. Dropping every handle does not cancel the task; the loop keeps it
+// until it finishes. Handles and tasks belong to their loop's thread.
+//
+// Cancellation (asyncio semantics, DESIGN.md 9): cancel() only requests; the
+// task sees CancelledError at its current or next suspension point, whatever it
+// awaits (a sleep, an Event, another task: the request travels down), may catch
+// it and go on, and is cancelled() only once CancelledError left its coroutine.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "corun/core/detail/future_base.hpp"
+#include "corun/core/error.hpp"
+
+namespace corun {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+template <class T>
+struct Promise : PromiseBase {
+  std::optional<T> value_;
+  Task<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    value_.emplace(std::forward<U>(v));
+  }
+  T take() {
+    if (exception_) std::rethrow_exception(exception_);
+    return std::move(*value_);
+  }
+};
+
+template <>
+struct Promise<void> : PromiseBase {
+  Task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void take() {
+    if (exception_) std::rethrow_exception(exception_);
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::Promise<T>;
+  using value_type = T;
+  using Handle = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(Handle h) noexcept : h_(h) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Task& operator=(Task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+  Handle release() noexcept { return std::exchange(h_, {}); }
+
+  struct Awaiter {
+    Handle h;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+      h.promise().continuation_ = caller;
+      h.promise().owner_ = caller.promise().owner_;
+      return h;
+    }
+    T await_resume() { return h.promise().take(); }
+  };
+  // Runs the task inline; its value or exception comes back to the awaiter.
+  Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
+  Awaiter operator co_await() & noexcept { return Awaiter{h_}; }
+
+ private:
+  Handle h_;
+};
+
+namespace detail {
+template <class T>
+Task<T> Promise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
+}
+inline Task<void> Promise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
+}
+
+// Stored result: T, or nothing for void.
+template <class T>
+struct ResultSlot {
+  std::optional<T> value;
+};
+template <>
+struct ResultSlot<void> {};
+
+template <class T>
+class TaskState final : public TaskBase {
+ public:
+  TaskState(Loop* loop, Task<T> task, std::string name)
+      : TaskBase(loop, {}, std::move(name)), coro_(task.release()) {
+    coro_.promise().owner_ = this;
+    root_ = coro_;
+    start_at(coro_);
+  }
+  ~TaskState() override { destroy_root(); }
+
+  ResultSlot<T> slot_;
+
+ private:
+  std::exception_ptr take_root_outcome() override {
+    std::exception_ptr e = coro_.promise().exception_;
+    if constexpr (!std::is_void_v<T>) {
+      if (!e) slot_.value = std::move(coro_.promise().value_);
+    }
+    destroy_root();
+    return e;
+  }
+  void destroy_root() noexcept override {
+    if (coro_) {
+      coro_.destroy();
+      coro_ = {};
+      root_ = {};
+    }
+  }
+  void start_at(std::coroutine_handle<> h) noexcept { suspend(nullptr, h); }
+
+  std::coroutine_handle<Promise<T>> coro_;
+};
+
+// Reads the value of a finished task or future of T (throws what it ended with).
+template <class T, class State>
+decltype(auto) read_result(State& s, bool move_out) {
+  s.check_result();
+  if constexpr (std::is_void_v<T>) {
+    return;
+  } else if constexpr (std::is_copy_constructible_v<T>) {
+    (void)move_out;
+    return T(*s.slot_.value);
+  } else {
+    (void)move_out;
+    return T(std::move(*s.slot_.value));
+  }
+}
+
+}  // namespace detail
+
+// A scheduled task (asyncio.Task). Copyable reference; empty when
+// default-constructed. Loop-thread only.
+template <class T = void>
+class TaskHandle {
+ public:
+  using value_type = T;
+  TaskHandle() = default;
+  explicit TaskHandle(detail::Ref<detail::TaskState<T>> s) : s_(std::move(s)) {}
+
+  bool valid() const noexcept { return static_cast<bool>(s_); }
+  bool done() const noexcept { return s_->done(); }
+  bool cancelled() const noexcept { return s_->cancelled(); }
+  // Requests cancellation; true if the task was still pending (DESIGN.md 9).
+  bool cancel(std::string_view message = {}) { return s_->cancel(message); }
+  int cancelling() const noexcept { return s_->cancelling(); }
+  int uncancel() noexcept { return s_->uncancel(); }
+  std::string name() const { return s_->name(); }
+  void set_name(std::string name) { s_->set_name(std::move(name)); }
+
+  // The value (a copy for copyable T; moved out for move-only T), or rethrows the
+  // task's exception, CancelledError if cancelled, InvalidStateError if pending.
+  decltype(auto) result() const { return detail::read_result<T>(*s_, true); }
+  // Null if the task succeeded; throws CancelledError / InvalidStateError.
+  std::exception_ptr exception() const { return s_->exception(); }
+  // f() is scheduled with call_soon when the task is done (DESIGN.md 7).
+  template <class F>
+  void add_done_callback(F&& f) {
+    if constexpr (std::is_invocable_v<F, TaskHandle<T>>) {
+      s_->add_done_callback([f = std::forward<F>(f), h = *this]() mutable { f(h); });
+    } else {
+      s_->add_done_callback(std::forward<F>(f));
+    }
+  }
+
+  // Waits for the task; cancelling the awaiting task cancels this one too.
+  auto operator co_await() const {
+    auto get = [](detail::TaskState<T>& s) -> decltype(auto) {
+      return detail::read_result<T>(s, true);
+    };
+    return detail::FutureAwaiter<detail::TaskState<T>, decltype(get)>(s_, get);
+  }
+
+  detail::TaskState<T>* state() const noexcept { return s_.get(); }
+  friend bool operator==(const TaskHandle& a, const TaskHandle& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  detail::Ref<detail::TaskState<T>> s_;
+};
+
+}  // namespace corun

@@ -1,0 +1,12 @@
+// corun: asyncio's model of asynchronous programming in C++20.
+// The umbrella header for the core runtime (DESIGN.md "Core API").
+#pragma once
+
+#include "corun/core/async_generator.hpp"
+#include "corun/core/error.hpp"
+#include "corun/core/future.hpp"
+#include "corun/core/log.hpp"
+#include "corun/core/loop.hpp"
+#include "corun/core/run.hpp"
+#include "corun/core/task.hpp"
+#include "corun/core/time.hpp"

@@ -1,0 +1,350 @@
+#include "corun/core/loop.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "corun/core/async_generator.hpp"
+#include "corun/core/log.hpp"
+
+namespace corun {
+
+namespace {
+thread_local Loop* t_running_loop = nullptr;
+
+struct FunctionCallback final : detail::Callback {
+  explicit FunctionCallback(std::function<void()> f) : fn(std::move(f)) {}
+  void run() override { fn(); }
+  std::string describe() const override { return fmt::format("callback {}", fn.target_type().name()); }
+  std::function<void()> fn;
+};
+
+struct UniqueCallback final : detail::Callback {
+  explicit UniqueCallback(detail::UniqueFunction f) : fn(std::move(f)) {}
+  void run() override { fn(); }
+  std::string describe() const override { return "threadsafe callback"; }
+  detail::UniqueFunction fn;
+};
+
+struct TimerEntry final : detail::Callback {
+  TimerEntry(Clock::time_point w, std::uint64_t s, std::function<void()> f)
+      : when(w), seq(s), fn(std::move(f)) {}
+  void run() override { fn(); }
+  std::string describe() const override { return fmt::format("timer {}", fn.target_type().name()); }
+  Clock::time_point when;
+  std::uint64_t seq;
+  std::function<void()> fn;
+};
+
+// Min-heap order on (when, seq): earliest deadline first, FIFO among equals.
+struct TimerLater {
+  template <class R>
+  bool operator()(const R& a, const R& b) const noexcept {
+    auto* x = static_cast<const TimerEntry*>(a.get());
+    auto* y = static_cast<const TimerEntry*>(b.get());
+    return x->when != y->when ? x->when > y->when : x->seq > y->seq;
+  }
+};
+
+// Sets the running loop of this thread for the duration of a run.
+class RunningScope {
+ public:
+  RunningScope(Loop* loop, bool& running, bool& stopping, std::thread::id& tid)
+      : loop_(loop), running_(running), stopping_(stopping) {
+    running_ = true;
+    tid = std::this_thread::get_id();
+    t_running_loop = loop_;
+  }
+  ~RunningScope() {
+    t_running_loop = nullptr;
+    running_ = false;
+    stopping_ = false;
+  }
+
+ private:
+  Loop* loop_;
+  bool& running_;
+  bool& stopping_;
+};
+}  // namespace
+
+Loop* try_get_running_loop() noexcept { return t_running_loop; }
+
+Loop& get_running_loop() {
+  if (!t_running_loop) throw RuntimeError("no running event loop");
+  return *t_running_loop;
+}
+
+Loop::Loop() {
+  int rc = uv_loop_init(&uv_);
+  if (rc != 0) throw RuntimeError(fmt::format("uv_loop_init failed: {}", uv_strerror(rc)));
+  uv_.data = this;
+  uv_timer_init(&uv_, &timer_);
+  timer_.data = this;
+  uv_async_init(&uv_, &async_, [](uv_async_t* a) { static_cast<Loop*>(a->data)->drain_threadsafe(); });
+  async_.data = this;
+  thread_id_ = std::this_thread::get_id();
+}
+
+Loop::~Loop() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    log(LogLevel::error, fmt::format("closing a loop in its destructor failed: {}", e.what()));
+  }
+}
+
+double Loop::time() const noexcept {
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
+
+void Loop::check_closed() const {
+  if (is_closed()) throw RuntimeError("Event loop is closed");
+}
+
+bool Loop::in_loop_thread() const noexcept {
+  return running_ && std::this_thread::get_id() == thread_id_;
+}
+
+void Loop::check_thread(const char* what) const {
+  if (running_ && std::this_thread::get_id() != thread_id_) {
+    throw RuntimeError(fmt::format(
+        "Non-thread-safe operation invoked on an event loop other than the current one ({}); "
+        "use call_soon_threadsafe or run_coroutine_threadsafe from other threads",
+        what));
+  }
+}
+
+void Loop::schedule(detail::Callback* cb) { ready_.emplace_back(cb); }
+
+Handle Loop::call_soon(std::function<void()> f) {
+  check_closed();
+  if (debug_) check_thread("call_soon");
+  detail::Ref<detail::Callback> cb(new FunctionCallback(std::move(f)));
+  ready_.push_back(cb);
+  return Handle(std::move(cb));
+}
+
+Handle Loop::call_later(Clock::duration delay, std::function<void()> f) {
+  return call_at(Clock::now() + delay, std::move(f));
+}
+
+Handle Loop::call_at(Clock::time_point when, std::function<void()> f) {
+  check_closed();
+  if (debug_) check_thread("call_at");
+  detail::Ref<detail::Callback> t(new TimerEntry(when, timer_seq_++, std::move(f)));
+  timers_.push_back(t);
+  std::push_heap(timers_.begin(), timers_.end(), TimerLater{});
+  return Handle(std::move(t));
+}
+
+void Loop::call_soon_threadsafe(detail::UniqueFunction f) {
+  std::lock_guard lock(ts_mutex_);
+  if (is_closed()) throw RuntimeError("Event loop is closed");
+  ts_queue_.push_back(std::move(f));
+  ts_pending_.store(true, std::memory_order_release);
+  uv_async_send(&async_);
+}
+
+void Loop::drain_threadsafe() {
+  if (!ts_pending_.load(std::memory_order_acquire)) return;
+  std::vector<detail::UniqueFunction> batch;
+  {
+    std::lock_guard lock(ts_mutex_);
+    batch.swap(ts_queue_);
+    ts_pending_.store(false, std::memory_order_release);
+  }
+  for (auto& f : batch) ready_.emplace_back(new UniqueCallback(std::move(f)));
+}
+
+int Loop::compute_timeout() const noexcept {
+  if (!ready_.empty() || stopping_ || ts_pending_.load(std::memory_order_acquire)) return 0;
+  if (timers_.empty()) return -1;
+  auto* t = static_cast<const TimerEntry*>(timers_.front().get());
+  auto delta = t->when - Clock::now();
+  if (delta <= Clock::duration::zero()) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(delta).count();
+  return static_cast<int>(std::min<long long>(ms, 24LL * 3600 * 1000));
+}
+
+int Loop::next_timeout() const noexcept {
+  int ours = compute_timeout();
+  if (ours == 0) return 0;
+  int uv = uv_backend_timeout(&uv_);
+  if (ours < 0) return uv;
+  if (uv < 0) return ours;
+  return std::min(ours, uv);
+}
+
+int Loop::backend_fd() const noexcept { return uv_backend_fd(&uv_); }
+
+void Loop::arm_timer(int timeout_ms) {
+  uv_update_time(&uv_);
+  uv_timer_start(&timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(timeout_ms), 0);
+}
+
+void Loop::iterate(bool may_block) {
+  int timeout = may_block ? compute_timeout() : 0;
+  if (timeout == 0) {
+    uv_run(&uv_, UV_RUN_NOWAIT);
+  } else {
+    if (timeout > 0) arm_timer(timeout);
+    uv_run(&uv_, UV_RUN_ONCE);
+    uv_timer_stop(&timer_);
+  }
+  drain_threadsafe();
+  // Due timers join the ready queue in deadline order.
+  Clock::time_point end = Clock::now();
+  while (!timers_.empty()) {
+    auto* t = static_cast<TimerEntry*>(timers_.front().get());
+    if (!t->handle_cancelled() && t->when > end) break;
+    std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
+    detail::Ref<detail::Callback> due = std::move(timers_.back());
+    timers_.pop_back();
+    if (!due->handle_cancelled()) ready_.push_back(std::move(due));
+  }
+  run_ready();
+}
+
+void Loop::run_ready() {
+  // Exactly the callbacks ready now; what they schedule waits for the next iteration.
+  std::size_t n = ready_.size();
+  for (std::size_t i = 0; i < n && !ready_.empty(); ++i) {
+    detail::Ref<detail::Callback> cb = std::move(ready_.front());
+    ready_.pop_front();
+    if (cb->handle_cancelled()) continue;
+    auto started = debug_ ? Clock::now() : Clock::time_point{};
+    try {
+      cb->run();
+    } catch (const std::exception&) {
+      call_exception_handler({fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
+    } catch (const CancelledError&) {
+      call_exception_handler({fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
+    }
+    if (debug_) {
+      auto took = Clock::now() - started;
+      if (took >= slow_callback_duration_) {
+        log(LogLevel::warning, fmt::format("Executing {} took {:.3f} seconds", cb->describe(),
+                                           std::chrono::duration<double>(took).count()));
+      }
+    }
+  }
+}
+
+void Loop::run_forever() {
+  check_closed();
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (t_running_loop) throw RuntimeError("Cannot run the event loop while another loop is running");
+  RunningScope scope(this, running_, stopping_, thread_id_);
+  for (;;) {
+    iterate(true);
+    if (stopping_) break;
+  }
+}
+
+void Loop::run_once() {
+  check_closed();
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (t_running_loop) throw RuntimeError("Cannot run the event loop while another loop is running");
+  RunningScope scope(this, running_, stopping_, thread_id_);
+  iterate(false);
+}
+
+void Loop::stop() noexcept { stopping_ = true; }
+
+void Loop::run_until_done(detail::TaskBase* task) {
+  struct StopNode final : detail::DoneNode {
+    Loop* loop;
+    void on_done(detail::FutureBase&) override { loop->stop(); }
+  } node;
+  node.loop = this;
+  if (task->done()) return;
+  task->add_done_node(&node);
+  try {
+    run_forever();
+  } catch (...) {
+    detail::FutureBase::remove_done_node(&node);
+    throw;
+  }
+  detail::FutureBase::remove_done_node(&node);
+}
+
+void Loop::task_finished(detail::TaskBase* t) noexcept { t->drop_loop_ownership(); }
+
+std::vector<detail::Ref<detail::TaskBase>> Loop::all_tasks() const {
+  std::vector<detail::Ref<detail::TaskBase>> out;
+  const_cast<detail::IntrusiveList&>(futures_).for_each([&](detail::ListNode* n) {
+    detail::FutureBase* f = detail::FutureBase::from_link(n);
+    if (f->is_task() && !f->done()) out.emplace_back(static_cast<detail::TaskBase*>(f));
+  });
+  return out;
+}
+
+void Loop::set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+
+void Loop::default_exception_handler(const ExceptionContext& ctx) {
+  std::string msg = ctx.message;
+  if (!ctx.task_name.empty()) msg += fmt::format(" (task '{}')", ctx.task_name);
+  if (ctx.exception) msg += fmt::format(": {}", detail::describe_exception(ctx.exception));
+  log(LogLevel::error, msg);
+}
+
+void Loop::call_exception_handler(const ExceptionContext& ctx) {
+  if (!exception_handler_) {
+    default_exception_handler(ctx);
+    return;
+  }
+  try {
+    exception_handler_(*this, ctx);
+  } catch (const std::exception& e) {
+    log(LogLevel::error, fmt::format("Unhandled error in exception handler: {}", e.what()));
+    default_exception_handler(ctx);
+  }
+}
+
+void Loop::close() {
+  if (running_) throw RuntimeError("Cannot close a running event loop");
+  if (is_closed()) return;
+  // Tasks still pending are destroyed ("Task was destroyed but it is pending!").
+  std::vector<detail::Ref<detail::TaskBase>> pending = all_tasks();
+  for (auto& t : pending) t->destroy_pending();
+  for (auto& t : pending) t->drop_loop_ownership();
+  pending.clear();
+  std::vector<detail::UniqueFunction> dropped;
+  {
+    std::lock_guard lock(ts_mutex_);
+    closed_.store(true, std::memory_order_release);
+    dropped.swap(ts_queue_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+  dropped.clear();
+  async_generators_.for_each([](detail::ListNode* n) {
+    detail::IntrusiveList::unlink(n);
+    static_cast<detail::AsyncGenLink*>(n)->loop = nullptr;
+  });
+  ready_.clear();
+  timers_.clear();
+  futures_.for_each([](detail::ListNode* n) {
+    detail::IntrusiveList::unlink(n);
+    detail::FutureBase::from_link(n)->detach_from_loop();
+  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  // Let close callbacks and queued pool work finish; then give up on stragglers.
+  for (int i = 0; i < 1000 && uv_loop_close(&uv_) == UV_EBUSY; ++i) {
+    if (i == 10) {
+      uv_walk(
+          &uv_,
+          [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h)) {
+              log(LogLevel::warning, fmt::format("closing a leaked libuv {} handle", uv_handle_type_name(h->type)));
+              uv_close(h, nullptr);
+            }
+          },
+          nullptr);
+    }
+    uv_run(&uv_, i < 10 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  }
+}
+
+}  // namespace corun
