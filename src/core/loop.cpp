@@ -7,6 +7,7 @@
 
 #include "corun/core/async_generator.hpp"
 #include "corun/core/log.hpp"
+#include "corun/core/threads.hpp"
 
 namespace corun {
 
@@ -84,6 +85,8 @@ Loop::Loop() {
   timer_.data = this;
   uv_async_init(&uv_, &async_, [](uv_async_t* a) { static_cast<Loop*>(a->data)->drain_threadsafe(); });
   async_.data = this;
+  lifeline_ = std::make_shared<detail::LoopLifeline>();
+  lifeline_->loop = this;
   thread_id_ = std::this_thread::get_id();
 }
 
@@ -311,6 +314,10 @@ void Loop::close() {
   for (auto& t : pending) t->destroy_pending();
   for (auto& t : pending) t->drop_loop_ownership();
   pending.clear();
+  {
+    std::lock_guard lock(lifeline_->mutex);
+    lifeline_->loop = nullptr;
+  }
   std::vector<detail::UniqueFunction> dropped;
   {
     std::lock_guard lock(ts_mutex_);

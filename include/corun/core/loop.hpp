@@ -22,6 +22,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -32,6 +33,10 @@
 #include "corun/core/task.hpp"
 
 namespace corun {
+
+namespace detail {
+struct LoopLifeline;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -134,6 +139,8 @@ class Loop {
   void executor_job_started() noexcept { ++executor_jobs_; }
   void executor_job_finished() noexcept { --executor_jobs_; }
   int executor_jobs() const noexcept { return executor_jobs_; }
+  // Other threads post through this, so a loop closing meanwhile is no danger.
+  std::shared_ptr<detail::LoopLifeline> lifeline() const { return lifeline_; }
   // Async generators registered for shutdown (run() closes the survivors).
   detail::IntrusiveList& async_generators() noexcept { return async_generators_; }
 
@@ -164,6 +171,7 @@ class Loop {
   detail::IntrusiveList async_generators_;
   ExceptionHandler exception_handler_;
   int executor_jobs_ = 0;
+  std::shared_ptr<detail::LoopLifeline> lifeline_;
 };
 
 // The loop running on this thread; RuntimeError("no running event loop") if none.

@@ -74,6 +74,10 @@ class FutureBase : public Callback, public LoopLink {
   bool done() const noexcept { return status_ != FutureStatus::pending; }
   bool cancelled() const noexcept { return status_ == FutureStatus::cancelled; }
   FutureStatus status() const noexcept { return status_; }
+  // Ended with an exception or a cancellation (without marking it retrieved).
+  bool failed() const noexcept {
+    return status_ == FutureStatus::cancelled || (status_ == FutureStatus::finished && exception_);
+  }
 
   // asyncio Future.cancel / Task.cancel (overridden by TaskBase).
   virtual bool cancel(std::string_view message = {});

@@ -1,0 +1,305 @@
+// Crossing threads: ConcurrentFuture (concurrent.futures.Future),
+// run_coroutine_threadsafe (asyncio.run_coroutine_threadsafe), LoopThread (a
+// persistent loop on its own thread: what a GUI, a server or the Python binding
+// uses) and to_thread (asyncio.to_thread).
+//
+// Thread-safety: ConcurrentFuture and LoopThread are safe from any thread.
+// ConcurrentFuture::get() on the very thread whose loop must complete it throws
+// RuntimeError instead of deadlocking. Cancelling a ConcurrentFuture cancels the
+// task on its loop (asynchronously); the future reads cancelled at once.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "corun/core/future.hpp"
+#include "corun/core/loop.hpp"
+
+namespace corun {
+
+namespace detail {
+
+// Lets other threads post to a loop that may be closed meanwhile.
+struct LoopLifeline {
+  std::mutex mutex;
+  Loop* loop = nullptr;
+  // False if the loop is gone or closed.
+  bool post(UniqueFunction f) {
+    std::lock_guard lock(mutex);
+    if (!loop || loop->is_closed()) return false;
+    loop->call_soon_threadsafe(std::move(f));
+    return true;
+  }
+};
+std::shared_ptr<LoopLifeline> lifeline_of(Loop& loop);
+
+template <class T>
+struct ConcurrentState {
+  enum class Status { pending, finished, cancelled };
+  std::mutex mutex;
+  std::condition_variable cv;
+  Status status = Status::pending;
+  ResultSlot<T> slot;
+  std::exception_ptr exception;
+  std::vector<std::function<void()>> callbacks;
+  Loop* loop = nullptr;  // compared, never dereferenced off its thread
+  std::shared_ptr<LoopLifeline> lifeline;
+  TaskBase* task = nullptr;  // touched on the loop's thread only
+
+  // Completes once; runs callbacks on the completing thread, outside the lock.
+  template <class Fill>
+  bool complete(Status s, Fill&& fill) {
+    std::vector<std::function<void()>> cbs;
+    {
+      std::lock_guard lock(mutex);
+      if (status != Status::pending) return false;
+      fill(*this);
+      status = s;
+      cbs.swap(callbacks);
+    }
+    cv.notify_all();
+    for (auto& f : cbs) f();
+    return true;
+  }
+};
+
+// Runs the task on its loop and reports to the ConcurrentState.
+template <class T>
+struct ThreadsafeStart {
+  std::shared_ptr<ConcurrentState<T>> st;
+  Task<T> task;
+  bool started = false;
+  ThreadsafeStart(std::shared_ptr<ConcurrentState<T>> s, Task<T> t) : st(std::move(s)), task(std::move(t)) {}
+  ThreadsafeStart(ThreadsafeStart&& o) noexcept
+      : st(std::move(o.st)), task(std::move(o.task)), started(std::exchange(o.started, true)) {}
+  ~ThreadsafeStart() {
+    if (!started && st) {
+      st->complete(ConcurrentState<T>::Status::finished, [](auto& s) {
+        s.exception = std::make_exception_ptr(RuntimeError("Event loop is closed"));
+      });
+    }
+  }
+  void operator()();
+};
+
+template <class T>
+struct ThreadsafeDone final : DoneNode {
+  std::shared_ptr<ConcurrentState<T>> st;
+  void on_done(FutureBase& f) override {
+    auto& task = static_cast<TaskState<T>&>(f);
+    st->task = nullptr;
+    if (task.cancelled()) {
+      task.mark_retrieved();
+      st->complete(ConcurrentState<T>::Status::cancelled,
+                   [&](auto& s) { s.exception = std::make_exception_ptr(CancelledError()); });
+    } else if (std::exception_ptr e = task.exception()) {
+      st->complete(ConcurrentState<T>::Status::finished, [&](auto& s) { s.exception = e; });
+    } else {
+      st->complete(ConcurrentState<T>::Status::finished, [&](auto& s) {
+        if constexpr (!std::is_void_v<T>) s.slot.value = std::move(task.slot_.value);
+      });
+    }
+    delete this;
+  }
+  void on_discard() noexcept override {
+    st->complete(ConcurrentState<T>::Status::cancelled, [](auto& s) {
+      s.exception = std::make_exception_ptr(CancelledError("the loop closed with the task pending"));
+    });
+    delete this;
+  }
+};
+
+template <class T>
+void ThreadsafeStart<T>::operator()() {
+  started = true;
+  {
+    std::lock_guard lock(st->mutex);
+    if (st->status != ConcurrentState<T>::Status::pending) return;  // cancelled before it started
+  }
+  Loop& loop = get_running_loop();
+  TaskHandle<T> h = loop.create_task(std::move(task));
+  st->task = h.state();
+  auto* node = new ThreadsafeDone<T>();
+  node->st = st;
+  h.state()->add_done_node(node);
+}
+
+}  // namespace detail
+
+template <class T = void>
+class ConcurrentFuture {
+ public:
+  ConcurrentFuture() = default;
+  explicit ConcurrentFuture(std::shared_ptr<detail::ConcurrentState<T>> st) : st_(std::move(st)) {}
+
+  bool valid() const noexcept { return static_cast<bool>(st_); }
+  bool done() const {
+    std::lock_guard lock(st_->mutex);
+    return st_->status != Status::pending;
+  }
+  bool cancelled() const {
+    std::lock_guard lock(st_->mutex);
+    return st_->status == Status::cancelled;
+  }
+  // Blocks until done; the value, or rethrows (CancelledError if cancelled).
+  T get() {
+    if (st_->loop && try_get_running_loop() == st_->loop) {
+      throw RuntimeError(
+          "ConcurrentFuture::get() called on the thread of the loop that must complete it: it would "
+          "deadlock. co_await the work in a task instead (or wait from another thread)");
+    }
+    std::unique_lock lock(st_->mutex);
+    st_->cv.wait(lock, [&] { return st_->status != Status::pending; });
+    if (st_->exception) std::rethrow_exception(st_->exception);
+    if constexpr (!std::is_void_v<T>) {
+      if constexpr (std::is_copy_constructible_v<T>) {
+        return *st_->slot.value;
+      } else {
+        return std::move(*st_->slot.value);
+      }
+    }
+  }
+  // True once done; waits at most d.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) const {
+    std::unique_lock lock(st_->mutex);
+    return st_->cv.wait_for(lock, d, [&] { return st_->status != Status::pending; });
+  }
+  // Marks the future cancelled and asks the loop to cancel the task.
+  bool cancel() {
+    bool did = st_->complete(Status::cancelled,
+                             [](auto& s) { s.exception = std::make_exception_ptr(CancelledError()); });
+    if (did && st_->lifeline) {
+      auto st = st_;
+      st_->lifeline->post([st] {
+        if (st->task) st->task->cancel();
+      });
+    }
+    return did;
+  }
+  // f runs once done, on the thread that completes the future (at once if done).
+  void add_done_callback(std::function<void()> f) {
+    {
+      std::lock_guard lock(st_->mutex);
+      if (st_->status == Status::pending) {
+        st_->callbacks.push_back(std::move(f));
+        return;
+      }
+    }
+    f();
+  }
+
+ private:
+  using Status = typename detail::ConcurrentState<T>::Status;
+  std::shared_ptr<detail::ConcurrentState<T>> st_;
+};
+
+// Schedules task on loop from any thread (asyncio.run_coroutine_threadsafe).
+template <class T>
+ConcurrentFuture<T> run_coroutine_threadsafe(Task<T> task, Loop& loop) {
+  auto st = std::make_shared<detail::ConcurrentState<T>>();
+  st->loop = &loop;
+  st->lifeline = detail::lifeline_of(loop);
+  if (!st->lifeline->post(detail::ThreadsafeStart<T>(st, std::move(task)))) {
+    throw RuntimeError("Event loop is closed");
+  }
+  return ConcurrentFuture<T>(std::move(st));
+}
+
+// A loop running on its own thread until stop() (or destruction). Submitting
+// work is thread-safe. stop() is graceful: the loop stops, the tasks still
+// running are cancelled and awaited, then the loop closes and the thread joins.
+class LoopThread {
+ public:
+  LoopThread();
+  ~LoopThread();
+  LoopThread(const LoopThread&) = delete;
+  LoopThread& operator=(const LoopThread&) = delete;
+
+  template <class T>
+  ConcurrentFuture<T> submit(Task<T> task) {
+    return run_coroutine_threadsafe(std::move(task), *loop_);
+  }
+  void call_soon_threadsafe(detail::UniqueFunction f);
+  Loop& loop() noexcept { return *loop_; }
+  std::thread::id thread_id() const noexcept { return thread_.get_id(); }
+  void stop();
+
+ private:
+  std::thread thread_;
+  Loop* loop_ = nullptr;
+  std::shared_ptr<detail::LoopLifeline> lifeline_;
+  std::mutex mutex_;
+  bool stopped_ = false;
+};
+
+namespace detail {
+template <class F, class R>
+struct ThreadJob {
+  uv_work_t req{};
+  F fn;
+  Future<R> future;
+  ResultSlot<R> slot;
+  std::exception_ptr exception;
+  Loop* loop;
+  ThreadJob(F f, Future<R> fut, Loop* l) : fn(std::move(f)), future(std::move(fut)), loop(l) {}
+};
+}  // namespace detail
+
+// Runs f() on libuv's thread pool and awaits its result (asyncio.to_thread).
+// Cancelling the awaiting task stops the wait at once; f itself runs to its end
+// (a thread cannot be interrupted), and run()'s shutdown waits for it.
+template <class F>
+Task<std::invoke_result_t<F>> to_thread(F f) {
+  using R = std::invoke_result_t<F>;
+  using Job = detail::ThreadJob<F, R>;
+  Loop& loop = get_running_loop();
+  Future<R> fut(loop);
+  auto* job = new Job(std::move(f), fut, &loop);
+  job->req.data = job;
+  loop.executor_job_started();
+  int rc = uv_queue_work(
+      loop.uv_loop(), &job->req,
+      [](uv_work_t* req) {
+        auto* j = static_cast<Job*>(req->data);
+        try {
+          if constexpr (std::is_void_v<R>) {
+            j->fn();
+          } else {
+            j->slot.value.emplace(j->fn());
+          }
+        } catch (...) {
+          j->exception = std::current_exception();
+        }
+      },
+      [](uv_work_t* req, int) {
+        auto* j = static_cast<Job*>(req->data);
+        j->loop->executor_job_finished();
+        if (!j->future.done()) {
+          if (j->exception) {
+            j->future.set_exception(j->exception);
+          } else if constexpr (std::is_void_v<R>) {
+            j->future.set_result();
+          } else {
+            j->future.set_result(std::move(*j->slot.value));
+          }
+        }
+        delete j;
+      });
+  if (rc != 0) {
+    loop.executor_job_finished();
+    delete job;
+    throw RuntimeError(fmt::format("to_thread: uv_queue_work failed: {}", uv_strerror(rc)));
+  }
+  co_return co_await fut;
+}
+
+}  // namespace corun

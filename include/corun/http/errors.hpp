@@ -1,0 +1,94 @@
+// corun::http errors, named and arranged as aiohttp's client exceptions so a
+// reader of Python code finds the twin at once:
+//
+//   corun::Error
+//   └── ClientError
+//       ├── ClientConnectionError
+//       │   ├── ClientConnectorError          cannot connect (refused, DNS, TLS)
+//       │   │   └── ClientSSLError
+//       │   │       └── ClientConnectorCertificateError   verification failed
+//       │   └── ServerDisconnectedError       closed before a response arrived
+//       ├── ClientResponseError               status(), reason(), url()
+//       │   ├── TooManyRedirects
+//       │   └── ContentTypeError              json() on a non-JSON response
+//       ├── ClientPayloadError                truncated / malformed body
+//       └── InvalidURL                        malformed URL or unsupported scheme
+//
+// Timeouts raise corun::TimeoutError (as aiohttp's raise asyncio.TimeoutError);
+// using a closed session raises corun::RuntimeError. Every message names the URL.
+#pragma once
+
+#include <string>
+
+#include "corun/core/error.hpp"
+
+namespace corun::http {
+
+class ClientError : public Error {
+ public:
+  ClientError(std::string message, std::string url) : Error(std::move(message)), url_(std::move(url)) {}
+  // The URL of the request that failed.
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  std::string url_;
+};
+
+class ClientConnectionError : public ClientError {
+ public:
+  using ClientError::ClientError;
+};
+
+class ClientConnectorError : public ClientConnectionError {
+ public:
+  using ClientConnectionError::ClientConnectionError;
+};
+
+class ClientSSLError : public ClientConnectorError {
+ public:
+  using ClientConnectorError::ClientConnectorError;
+};
+
+class ClientConnectorCertificateError : public ClientSSLError {
+ public:
+  using ClientSSLError::ClientSSLError;
+};
+
+class ServerDisconnectedError : public ClientConnectionError {
+ public:
+  using ClientConnectionError::ClientConnectionError;
+};
+
+class ClientResponseError : public ClientError {
+ public:
+  ClientResponseError(std::string message, std::string url, int status, std::string reason)
+      : ClientError(std::move(message), std::move(url)), status_(status), reason_(std::move(reason)) {}
+  int status() const noexcept { return status_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  int status_;
+  std::string reason_;
+};
+
+class TooManyRedirects : public ClientResponseError {
+ public:
+  using ClientResponseError::ClientResponseError;
+};
+
+class ContentTypeError : public ClientResponseError {
+ public:
+  using ClientResponseError::ClientResponseError;
+};
+
+class ClientPayloadError : public ClientError {
+ public:
+  using ClientError::ClientError;
+};
+
+class InvalidURL : public ClientError {
+ public:
+  using ClientError::ClientError;
+};
+
+}  // namespace corun::http

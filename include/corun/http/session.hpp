@@ -1,0 +1,119 @@
+// corun::http::ClientSession: aiohttp.ClientSession over libcurl's multi-socket
+// interface, driven by the corun loop (one poll watcher per socket, one timer;
+// thousands of requests on one thread, no thread per request). The session owns
+// a connection pool: keep-alive connections are reused across requests, HTTP/2
+// is negotiated where the server offers it, bodies are decompressed.
+//
+//   corun::http::ClientSession session({.limit = 64});
+//   corun::http::Response r = co_await session.get("http://example.com/");
+//   r.raise_for_status();
+//   std::string page = r.text();
+//   co_await session.close();
+//
+// Loop binding: the session binds to the loop running when it is constructed
+// (or, if none runs, to the loop of its first request); using it from another
+// loop raises corun::RuntimeError. Not thread-safe (loop-thread only), like
+// every loop-bound object.
+//
+// Cancellation: cancelling the task awaiting a request (or a wait_for timeout)
+// stops its transfer at once and frees its connection slot. close() stops every
+// transfer still running (they fail with ClientConnectionError) and frees the
+// connections; any later request raises corun::RuntimeError("Session is closed").
+// A session left unclosed when its loop shuts down is torn down by the loop's
+// shutdown (its transfers are stopped) rather than leaking.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "corun/core/task.hpp"
+#include "corun/http/errors.hpp"
+#include "corun/http/headers.hpp"
+#include "corun/http/response.hpp"
+
+namespace corun::http {
+
+// aiohttp.ClientTimeout. nullopt (or zero) means no limit.
+struct Timeouts {
+  // The whole request: connection wait, connect, redirects, body.
+  std::optional<std::chrono::milliseconds> total = std::chrono::seconds(300);
+  // Establishing a connection (TCP + TLS).
+  std::optional<std::chrono::milliseconds> connect = std::chrono::seconds(30);
+  // Longest silence while waiting for the response or its body. curl measures
+  // this in whole seconds (rounded up).
+  std::optional<std::chrono::milliseconds> sock_read;
+};
+
+struct SessionOptions {
+  std::size_t limit = 100;         // total connections (aiohttp TCPConnector limit); 0 = none
+  std::size_t limit_per_host = 0;  // 0 = none
+  Timeouts timeout;
+  Headers headers;                 // sent with every request (a request's own win)
+  std::string user_agent = "corun/0.1";
+  bool raise_for_status = false;   // every >= 400 response raises ClientResponseError
+  int max_redirects = 10;          // more redirects than this raise TooManyRedirects
+  bool verify_tls = true;          // certificate and host name verification
+  std::filesystem::path ca_file;   // PEM CA bundle to trust instead of the system's
+  bool trust_env = false;          // take proxies from http_proxy/https_proxy/no_proxy
+  std::string proxy;               // explicit proxy URL for every request
+  std::optional<std::size_t> max_body_size;  // larger bodies raise ClientPayloadError
+  bool http2 = true;               // HTTP/2 over TLS when the server offers it (ALPN)
+  bool auto_decompress = true;     // Accept-Encoding gzip, br, zstd, deflate; decoded bodies
+};
+
+// Per-request options; the unset ones come from the session.
+struct RequestOptions {
+  Headers headers;
+  std::string data;  // request body (sent as is; set Content-Type in headers)
+  std::optional<Timeouts> timeout;
+  bool allow_redirects = true;
+  std::optional<int> max_redirects;
+  std::optional<bool> raise_for_status;
+  std::optional<std::size_t> max_body_size;
+  // Streaming: when set, the body is not buffered in the Response; each piece
+  // goes to on_chunk as it arrives (loop thread, inside the transfer: keep it
+  // short and do not block). An exception from it stops the transfer and is
+  // rethrown by the request. Memory stays bounded by curl's buffer size.
+  std::function<void(std::string_view chunk)> on_chunk;
+  // Streaming to a file: the body is written to this path as it arrives
+  // (created/truncated when the first byte of the final response arrives).
+  std::filesystem::path save_to;
+};
+
+class ClientSession {
+ public:
+  explicit ClientSession(SessionOptions options = {});
+  ~ClientSession();
+  ClientSession(ClientSession&&) noexcept;
+  ClientSession& operator=(ClientSession&&) noexcept;
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // method: "GET", "POST", "HEAD", ... The task completes with the final response
+  // once its body has arrived. Errors: see errors.hpp.
+  Task<Response> request(std::string method, std::string url, RequestOptions options = {});
+  Task<Response> get(std::string url, RequestOptions options = {});
+  Task<Response> post(std::string url, std::string data, RequestOptions options = {});
+
+  // Stops running transfers, closes the connections; idempotent.
+  Task<void> close();
+  bool closed() const noexcept;
+
+  const SessionOptions& options() const noexcept;
+
+  // Connections currently open in the pool (for tests and diagnostics).
+  std::size_t open_sockets() const noexcept;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace corun::http
