@@ -1,0 +1,98 @@
+// Whole-process runtime benchmark: corun's side of the comparison with asyncio
+// and uvloop (bench/core/peer.py runs the same workloads in Python; run.sh runs
+// both and prints the table).
+//
+//   core_bench WORKLOAD [N]
+//
+// Workloads (N defaults to 1,000,000):
+//   gather   create N trivial tasks and gather them (asyncio.gather)
+//   sleep0   one task switching N times with sleep(0s) (asyncio.sleep(0))
+//   event    N tasks waiting on one Event, then set: peak RSS per waiting task
+//
+// Prints one line of key=value pairs: the workload's wall time (measured inside
+// the process, so start-up is not counted for either side) and the growth of
+// the process's peak RSS (getrusage ru_maxrss) over its value just before the
+// workload, in total and per task.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <corun/corun.hpp>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;  // KiB on Linux
+}
+
+corun::Task<void> trivial() { co_return; }
+
+corun::Task<void> gather_workload(std::size_t n) {
+  std::vector<corun::Task<void>> tasks;
+  tasks.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) tasks.push_back(trivial());
+  co_await corun::gather(std::move(tasks));
+}
+
+corun::Task<void> sleep0_workload(std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) co_await corun::sleep(0s);
+}
+
+corun::Task<void> wait_on(corun::Event& event) { co_await event.wait(); }
+
+corun::Task<void> event_workload(std::size_t n) {
+  corun::Event event;
+  std::vector<corun::TaskHandle<void>> waiters;
+  waiters.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) waiters.push_back(corun::create_task(wait_on(event)));
+  co_await corun::sleep(0s);  // one iteration: every waiter starts and blocks on the event
+  std::size_t blocked = 0;
+  for (auto& w : waiters) blocked += w.done() ? 0 : 1;
+  if (blocked != n) throw corun::RuntimeError(fmt::format("only {} of {} tasks are waiting", blocked, n));
+  event.set();
+  for (auto& w : waiters) co_await w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s gather|sleep0|event [N]\n", argv[0]);
+    return 2;
+  }
+  std::string_view workload = argv[1];
+  std::size_t n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1'000'000;
+
+  corun::Task<void> (*body)(std::size_t) = nullptr;
+  if (workload == "gather") {
+    body = gather_workload;
+  } else if (workload == "sleep0") {
+    body = sleep0_workload;
+  } else if (workload == "event") {
+    body = event_workload;
+  } else {
+    std::fprintf(stderr, "unknown workload '%s'\n", argv[1]);
+    return 2;
+  }
+
+  long rss_before = peak_rss_kib();
+  auto start = std::chrono::steady_clock::now();
+  corun::run(body(n));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  long rss_delta = peak_rss_kib() - rss_before;
+
+  fmt::print("impl=corun workload={} n={} seconds={:.6f} peak_rss_delta_kib={} bytes_per_task={:.1f}\n", workload,
+             n, seconds, rss_delta, static_cast<double>(rss_delta) * 1024.0 / static_cast<double>(n));
+  return 0;
+}
