@@ -48,25 +48,14 @@ constexpr std::array<LeadInfo, 256> kLead = make_lead_table();
 
 inline bool is_continuation(std::uint8_t c) { return (c & 0xC0) == 0x80; }
 
-}  // namespace
-
-std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
+// Exact scalar walk: the offset of the first sequence that is ill-formed or cut
+// by the end of input.
+std::size_t exact_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
   std::size_t i = 0;
   while (i < n) {
     std::uint8_t b = in[i];
     if (b < 0x80) {
-#if defined(__SSE2__)
-      while (i + 16 <= n) {
-        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-        unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(v));
-        if (mask != 0) {
-          i += static_cast<unsigned>(__builtin_ctz(mask));
-          break;
-        }
-        i += 16;
-      }
-#endif
-      while (i < n && in[i] < 0x80) ++i;
+      ++i;
       continue;
     }
     const LeadInfo& lead = kLead[b];
@@ -80,6 +69,225 @@ std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
     i += lead.length;
   }
   return n;
+}
+
+// The same well-formedness as a shift-based DFA: a state is a bit offset, and
+// kDfa[byte] holds, at each state's offset, the 6-bit offset of the next state.
+// One shift per byte with no branch, so non-ASCII text runs at about a byte per
+// cycle. The transitions are the standard's UTF-8 decoder's byte ranges.
+enum DfaState : unsigned {
+  kAccept = 0,
+  kReject = 6,
+  kNeed1 = 12,   // one continuation 80..BF left
+  kNeed2 = 18,   // two left
+  kNeed3 = 24,   // three left
+  kAfterE0 = 30, // A0..BF, then one
+  kAfterED = 36, // 80..9F, then one
+  kAfterF0 = 42, // 90..BF, then two
+  kAfterF4 = 48, // 80..8F, then two
+};
+
+constexpr std::array<std::uint64_t, 256> make_dfa() {
+  std::array<std::uint64_t, 256> rows{};
+  for (unsigned b = 0; b < 256; ++b) {
+    auto next = [b](unsigned state) -> unsigned {
+      bool cont = b >= 0x80 && b <= 0xBF;
+      switch (state) {
+        case kAccept:
+          if (b < 0x80) return kAccept;
+          if (b >= 0xC2 && b <= 0xDF) return kNeed1;
+          if (b == 0xE0) return kAfterE0;
+          if (b == 0xED) return kAfterED;
+          if (b >= 0xE1 && b <= 0xEF) return kNeed2;
+          if (b == 0xF0) return kAfterF0;
+          if (b >= 0xF1 && b <= 0xF3) return kNeed3;
+          if (b == 0xF4) return kAfterF4;
+          return kReject;
+        case kNeed1:
+          return cont ? kAccept : kReject;
+        case kNeed2:
+          return cont ? kNeed1 : kReject;
+        case kNeed3:
+          return cont ? kNeed2 : kReject;
+        case kAfterE0:
+          return b >= 0xA0 && b <= 0xBF ? kNeed1 : kReject;
+        case kAfterED:
+          return b >= 0x80 && b <= 0x9F ? kNeed1 : kReject;
+        case kAfterF0:
+          return b >= 0x90 && b <= 0xBF ? kNeed2 : kReject;
+        case kAfterF4:
+          return b >= 0x80 && b <= 0x8F ? kNeed2 : kReject;
+        default:
+          return kReject;
+      }
+    };
+    std::uint64_t row = 0;
+    for (unsigned state : {kAccept, kReject, kNeed1, kNeed2, kNeed3, kAfterE0, kAfterED, kAfterF0, kAfterF4}) {
+      row |= std::uint64_t{next(state)} << state;
+    }
+    rows[b] = row;
+  }
+  return rows;
+}
+
+constexpr std::array<std::uint64_t, 256> kDfa = make_dfa();
+
+inline std::uint64_t step(std::uint64_t state, std::uint8_t b) { return kDfa[b] >> (state & 63); }
+
+}  // namespace
+
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CORUN_TEXT_HAVE_SSSE3_PATH 1
+#include <tmmintrin.h>
+
+// Well-formedness checked 16 bytes at a time with SSSE3 byte shuffles, after
+// Keiser and Lemire, "Validating UTF-8 in less than one instruction per byte"
+// (2021): every ill-formed pair of adjacent bytes is caught by three 16-entry
+// nibble lookups (high and low nibble of the previous byte, high nibble of this
+// one), each giving a bit set of the errors that nibble allows; their AND is
+// non-zero exactly for a bad pair. Continuations required by a three- or
+// four-byte lead two or three bytes back are checked apart. Returns the length of
+// a prefix that is certainly valid and ends on a sequence boundary; on an error
+// it is the start of the 64-byte chunk's first sequence, and the exact scan
+// finishes from there.
+__attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8_t* in, std::size_t n) {
+  // Error bits of a byte pair (previous byte, this byte).
+  constexpr std::uint8_t kTooShort = 1 << 0;   // lead, then not a continuation
+  constexpr std::uint8_t kTooLong = 1 << 1;    // ASCII, then a continuation
+  constexpr std::uint8_t kOverlong3 = 1 << 2;  // E0, then 80..9F
+  constexpr std::uint8_t kTooLarge = 1 << 3;   // F4, then 90..BF; F5..FF, then 90..BF
+  constexpr std::uint8_t kSurrogate = 1 << 4;  // ED, then A0..BF
+  constexpr std::uint8_t kOverlong2 = 1 << 5;  // C0 or C1, then a continuation
+  constexpr std::uint8_t kTooLarge1000 = 1 << 6;  // F5..FF, then 80..8F
+  constexpr std::uint8_t kOverlong4 = 1 << 6;     // F0, then 80..8F
+  constexpr std::uint8_t kTwoConts = 1 << 7;   // continuation, continuation
+  constexpr std::uint8_t kCarry = kTooShort | kTooLong | kTwoConts;
+
+  const __m128i byte1_high = _mm_setr_epi8(
+      // 0_______: ASCII
+      kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong,
+      // 10______: continuation
+      static_cast<char>(kTwoConts), static_cast<char>(kTwoConts), static_cast<char>(kTwoConts),
+      static_cast<char>(kTwoConts),
+      // 1100____, 1101____, 1110____, 1111____: leads
+      kTooShort | kOverlong2, kTooShort, kTooShort | kOverlong3 | kSurrogate,
+      kTooShort | kTooLarge | kTooLarge1000 | kOverlong4);
+  const __m128i byte1_low = _mm_setr_epi8(
+      static_cast<char>(kCarry | kOverlong3 | kOverlong2 | kOverlong4),  // ____0000: C0 E0 F0
+      static_cast<char>(kCarry | kOverlong2),                            // ____0001: C1
+      static_cast<char>(kCarry), static_cast<char>(kCarry),
+      static_cast<char>(kCarry | kTooLarge),                             // ____0100: F4
+      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
+      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
+      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
+      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
+      static_cast<char>(kCarry | kTooLarge | kTooLarge1000 | kSurrogate),  // ____1101: ED, FD
+      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000));
+  const __m128i byte2_high = _mm_setr_epi8(
+      kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort,
+      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge1000 | kOverlong4),  // 1000____
+      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge),                   // 1001____
+      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge),                   // 101_____
+      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge),
+      kTooShort, kTooShort, kTooShort, kTooShort);
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  // Saturating subtractions that leave the top bit set for >= E0 and >= F0.
+  const __m128i third_threshold = _mm_set1_epi8(static_cast<char>(0xE0 - 0x80));
+  const __m128i fourth_threshold = _mm_set1_epi8(static_cast<char>(0xF0 - 0x80));
+  const __m128i high_bit = _mm_set1_epi8(static_cast<char>(0x80));
+  // A lead in the last three bytes whose sequence does not fit: >= F0 third from
+  // last, >= E0 second from last, >= C0 last.
+  const __m128i incomplete_max = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                               static_cast<char>(0xF0 - 1), static_cast<char>(0xE0 - 1),
+                                               static_cast<char>(0xC0 - 1));
+
+  constexpr std::size_t kChunk = 64;
+  __m128i prev = _mm_setzero_si128();
+  std::size_t i = 0;
+  while (i + kChunk <= n) {
+    const auto* chunk = reinterpret_cast<const __m128i*>(in + i);
+    __m128i c0 = _mm_loadu_si128(chunk);
+    __m128i c1 = _mm_loadu_si128(chunk + 1);
+    __m128i c2 = _mm_loadu_si128(chunk + 2);
+    __m128i c3 = _mm_loadu_si128(chunk + 3);
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(c0, c1), _mm_or_si128(c2, c3))) == 0) {
+      // All ASCII: only a sequence left open by the previous chunk can be wrong.
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(prev, incomplete_max), _mm_setzero_si128())) != 0xFFFF) break;
+      prev = c3;
+      i += kChunk;
+      continue;
+    }
+    __m128i error = _mm_setzero_si128();
+    for (std::size_t k = 0; k < kChunk; k += 16) {
+      __m128i cur = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + k));
+      __m128i prev1 = _mm_alignr_epi8(cur, prev, 15);
+      __m128i prev2 = _mm_alignr_epi8(cur, prev, 14);
+      __m128i prev3 = _mm_alignr_epi8(cur, prev, 13);
+      __m128i b1h = _mm_shuffle_epi8(byte1_high, _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble));
+      __m128i b1l = _mm_shuffle_epi8(byte1_low, _mm_and_si128(prev1, nibble));
+      __m128i b2h = _mm_shuffle_epi8(byte2_high, _mm_and_si128(_mm_srli_epi16(cur, 4), nibble));
+      __m128i special = _mm_and_si128(_mm_and_si128(b1h, b1l), b2h);
+      __m128i must23 = _mm_or_si128(_mm_subs_epu8(prev2, third_threshold), _mm_subs_epu8(prev3, fourth_threshold));
+      error = _mm_or_si128(error, _mm_xor_si128(_mm_and_si128(must23, high_bit), special));
+      prev = cur;
+    }
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(error, _mm_setzero_si128())) != 0xFFFF) break;
+    i += kChunk;
+  }
+  // Back up to the start of the sequence holding byte i - 1: everything before
+  // it is well-formed (every pair before i was checked), the rest is the exact
+  // scan's.
+  if (i == 0) return 0;
+  std::size_t p = i - 1;
+  for (int back = 0; back < 3 && p > 0 && (in[p] & 0xC0) == 0x80; ++back) --p;
+  return p;
+}
+#endif
+
+// Runs the DFA from i (a sequence boundary) over len bytes and on to the end of
+// the sequence in progress; true when that ends in the accepting state.
+inline bool dfa_run(const std::uint8_t* in, std::size_t& i, std::size_t len, std::size_t n) {
+  std::uint64_t s = kAccept;
+  std::size_t end = i + len;
+  for (; i < end; ++i) s = step(s, in[i]);
+  while ((s & 63) > kReject && i < n) s = step(s, in[i++]);
+  return (s & 63) == kAccept;
+}
+
+inline bool all_ascii16(const std::uint8_t* p) {
+#if defined(__SSE2__)
+  return _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))) == 0;
+#else
+  std::uint64_t a, b;
+  std::memcpy(&a, p, 8);
+  std::memcpy(&b, p + 8, 8);
+  return ((a | b) & 0x8080808080808080ULL) == 0;
+#endif
+}
+
+}  // namespace
+
+std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
+  std::size_t i = 0;
+#if defined(CORUN_TEXT_HAVE_SSSE3_PATH)
+  static const bool has_ssse3 = __builtin_cpu_supports("ssse3");
+  if (n >= 64 && has_ssse3) i = ssse3_valid_prefix(in, n);
+#endif
+  // The rest (a tail under 64 bytes, or the chunk where the vector check found an
+  // error): 16-byte blocks, all-ASCII ones skipped, others through the DFA, each
+  // finishing its last sequence so blocks start on boundaries; a failing block
+  // is rescanned exactly from its start.
+  while (i + 16 <= n) {
+    if (all_ascii16(in + i)) {
+      i += 16;
+      continue;
+    }
+    std::size_t block = i;
+    if (!dfa_run(in, i, 16, n)) return block + exact_valid_prefix(in + block, n - block);
+  }
+  return i + exact_valid_prefix(in + i, n - i);
 }
 
 std::size_t decode_utf8(const std::uint8_t* in, std::size_t n, Sink& sink) {

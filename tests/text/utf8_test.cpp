@@ -55,6 +55,33 @@ TEST(Utf8, EveryThreeByteStringWithAMultiByteLead) {
   }
 }
 
+TEST(Utf8, ShortStringsInsideLongTextAtChunkEdges) {
+  // The vector path works on 64-byte chunks: put every two-byte string and the
+  // three-byte strings with a multi-byte lead across a chunk edge, after valid
+  // multi-byte text (so the chunk is not skipped as ASCII).
+  std::string prefix;
+  for (int i = 0; i < 19; ++i) prefix += "\xE4\xB8\x80";  // 57 bytes
+  for (std::size_t pad = 0; pad < 8; ++pad) {
+    std::string head = prefix + std::string(pad, 'a');
+    for (int a = 0x80; a < 0x100; ++a) {
+      for (int b = 0; b < 0x100; b += (pad < 4 ? 1 : 7)) {
+        std::string s = head + static_cast<char>(a) + static_cast<char>(b) + std::string(70, 'z');
+        ASSERT_EQ(is_valid_utf8(s), reference_valid(s)) << pad << " " << a << " " << b;
+      }
+    }
+  }
+  std::string head = prefix + "aaaa";  // the string starts at byte 61
+  for (int a = 0xC0; a < 0x100; ++a) {
+    for (int b = 0x70; b < 0xD0; ++b) {
+      for (int c = 0x70; c < 0xD0; c += 3) {
+        std::string s = head + static_cast<char>(a) + static_cast<char>(b) + static_cast<char>(c) + "\xC3\xA9";
+        s += std::string(64, 'q');
+        ASSERT_EQ(is_valid_utf8(s), reference_valid(s)) << a << " " << b << " " << c;
+      }
+    }
+  }
+}
+
 TEST(Utf8, FourByteBoundaries) {
   EXPECT_TRUE(is_valid_utf8("\xF0\x90\x80\x80"));
   EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));
