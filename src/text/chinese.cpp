@@ -41,6 +41,37 @@ std::uint32_t gb18030_ranges_code_point(std::uint32_t pointer) {
 
 inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) { return b >= lo && b <= hi; }
 
+// The two-byte part of index gb18030 as ready-made UTF-8, indexed directly by
+// (lead - 0x81, trail): the bytes (first in the low byte) and the length in the
+// top byte; 0 where the pair is not a two-byte character (no pointer, or a
+// four-byte sequence's digit). Row 126 (lead 0xFF) is all zero. Built once from
+// the generated table; 127 KiB.
+struct Gb18030Utf8 {
+  std::uint32_t packed[127 * 256];
+  Gb18030Utf8() : packed{} {
+    for (std::uint32_t lead = 0; lead < 126; ++lead) {
+      for (std::uint32_t trail = 0; trail < 256; ++trail) {
+        std::int16_t col = kGbTrail[trail];
+        if (col < 0) continue;
+        std::uint32_t cp = kGb18030[lead * 190 + static_cast<std::uint32_t>(col)];
+        if (cp == 0) continue;
+        char buf[4];
+        auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
+        std::uint32_t v = len << 24;
+        for (std::uint32_t k = 0; k < len; ++k) {
+          v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
+        }
+        packed[lead * 256 + trail] = v;
+      }
+    }
+  }
+};
+
+const std::uint32_t* gb18030_utf8() {
+  static const Gb18030Utf8 table;
+  return table.packed;
+}
+
 }  // namespace
 
 // Steps of the standard's gb18030 decoder, by first byte at i:
@@ -54,6 +85,7 @@ inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) { return 
 //   otherwise error, b2 restored if ASCII.
 //  End of input inside a sequence: one error for the whole tail.
 std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
+  const std::uint32_t* utf8_pairs = gb18030_utf8();
   Output& out = sink.out;
   char* w = out.cursor();
   std::size_t i = 0;
@@ -66,20 +98,14 @@ std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
         i = copy_ascii(in, i, end, w);
         continue;
       }
-      // Hot loop: runs of two-byte characters.
-      while (b >= 0x81 && b != 0xFF && i + 1 < n) {
-        std::int16_t col = kGbTrail[in[i + 1]];
-        if (col < 0) break;
-        std::uint32_t cp = kGb18030[(b - 0x81u) * 190u + static_cast<std::uint32_t>(col)];
-        if (cp == 0) break;
-        if (cp >= 0x800) {
-          w[0] = static_cast<char>(0xE0 | (cp >> 12));
-          w[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-          w[2] = static_cast<char>(0x80 | (cp & 0x3F));
-          w += 3;
-        } else {
-          w = put_code_point(w, cp);
-        }
+      // Hot loop: runs of two-byte characters, one table load and one store each.
+      while (b >= 0x81 && i + 1 < n) {
+        std::uint32_t v = utf8_pairs[(b - 0x81u) * 256u + in[i + 1]];
+        if (v == 0) break;
+        w[0] = static_cast<char>(v);
+        w[1] = static_cast<char>(v >> 8);
+        w[2] = static_cast<char>(v >> 16);
+        w += v >> 24;
         i += 2;
         if (i >= end) break;
         b = in[i];
