@@ -72,7 +72,7 @@ FutureBase::~FutureBase() {
     static_cast<DoneNode*>(n)->on_discard();
   });
   if (status_ == FutureStatus::finished && exception_ && !retrieved_) {
-    ExceptionContext ctx{fmt::format("{} exception was never retrieved", kind()), exception_, {}};
+    ExceptionContext ctx{fmt::format("{} exception was never retrieved", is_task_ ? "Task" : "Future"), exception_, {}};
     if (loop_) {
       loop_->call_exception_handler(ctx);
     } else {
@@ -146,6 +146,7 @@ std::atomic<std::uint64_t> g_task_counter{0};
 
 TaskBase::TaskBase(Loop* loop, std::coroutine_handle<> root, std::string name)
     : FutureBase(loop), root_(root), id_(++g_task_counter) {
+  is_task_ = true;
   if (!name.empty()) set_name(std::move(name));
   add_ref();  // the loop owns a pending task; released in finish()
 }
@@ -173,7 +174,10 @@ std::exception_ptr TaskBase::make_cancelled_error() const {
   return std::make_exception_ptr(CancelledError(cancel_message()));
 }
 
-void TaskBase::throw_cancelled() const { throw CancelledError(cancel_message()); }
+void TaskBase::throw_cancelled() {
+  must_cancel_ = false;
+  throw CancelledError(cancel_message());
+}
 
 bool TaskBase::cancel(std::string_view message) {
   if (done()) return false;

@@ -88,6 +88,9 @@ Loop::Loop() {
   lifeline_ = std::make_shared<detail::LoopLifeline>();
   lifeline_->loop = this;
   thread_id_ = std::this_thread::get_id();
+  // Registers the wake-up fd with epoll now, so a host polling backend_fd()
+  // before the first iteration already sees call_soon_threadsafe.
+  uv_run(&uv_, UV_RUN_NOWAIT);
 }
 
 Loop::~Loop() {

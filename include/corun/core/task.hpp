@@ -100,6 +100,16 @@ class [[nodiscard]] Task {
   Handle h_;
 };
 
+// Calls a coroutine lambda so that its captures live as long as its coroutine.
+// `create_task([&]() -> Task<> {...}())` is a C++ trap: the lambda object is a
+// temporary that dies at the end of the statement while its coroutine, which
+// reads the captures through it, runs later. `create_task(co_invoke([&]() ->
+// Task<> {...}))` moves the lambda into the coroutine frame first.
+template <class F>
+auto co_invoke(F f) -> std::invoke_result_t<F&> {
+  co_return co_await f();
+}
+
 namespace detail {
 template <class T>
 Task<T> Promise<T>::get_return_object() noexcept {

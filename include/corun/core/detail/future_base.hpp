@@ -106,18 +106,18 @@ class FutureBase : public Callback, public LoopLink {
     return static_cast<FutureBase*>(static_cast<LoopLink*>(n));
   }
   void detach_from_loop() noexcept { loop_ = nullptr; }
-  virtual bool is_task() const noexcept { return false; }
+  bool is_task() const noexcept { return is_task_; }
 
  protected:
   void complete(FutureStatus status);
   void set_cancelled(std::string_view message);
-  virtual const char* kind() const noexcept { return "Future"; }
 
   Loop* loop_;
   IntrusiveList callbacks_;
   std::exception_ptr exception_;
   FutureStatus status_ = FutureStatus::pending;
   bool retrieved_ = false;
+  bool is_task_ = false;  // not virtual: the destructor needs it
 
  private:
   friend class corun::Loop;
@@ -133,7 +133,6 @@ class TaskBase : public FutureBase {
   void run() override;
   std::string describe() const override;
   bool cancel(std::string_view message = {}) override;
-  bool is_task() const noexcept override { return true; }
 
   int cancelling() const noexcept { return num_cancels_requested_; }
   int uncancel() noexcept {
@@ -157,7 +156,8 @@ class TaskBase : public FutureBase {
   void clear_must_cancel() noexcept { must_cancel_ = false; }
   // The CancelledError this task's cancellation carries.
   std::exception_ptr make_cancelled_error() const;
-  [[noreturn]] void throw_cancelled() const;
+  // Throws it; one delivered CancelledError answers every request so far.
+  [[noreturn]] void throw_cancelled();
   void throw_if_must_cancel() {
     if (must_cancel_) {
       must_cancel_ = false;
@@ -177,7 +177,6 @@ class TaskBase : public FutureBase {
   }
 
  protected:
-  const char* kind() const noexcept override { return "Task"; }
   // Moves the finished root coroutine's value into the task, destroys the
   // frame, and returns its exception (null on success).
   virtual std::exception_ptr take_root_outcome() = 0;

@@ -1,0 +1,235 @@
+// Loop: iteration rule, timers, error messages, embedding hooks (DESIGN.md 5, 6).
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using corun::Loop;
+using corun::RuntimeError;
+using corun::Task;
+
+namespace {
+std::string error_of(auto&& f) {
+  try {
+    f();
+  } catch (const corun::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+}  // namespace
+
+// Semantic 6: one iteration runs exactly the callbacks ready when it began.
+TEST(Loop, Semantic6_IterationRunsOnlyCallbacksReadyAtItsStart) {
+  Loop loop;
+  std::vector<std::string> order;
+  loop.call_soon([&] {
+    order.push_back("a");
+    loop.call_soon([&] { order.push_back("c (scheduled by a)"); });
+  });
+  loop.call_soon([&] { order.push_back("b"); });
+  loop.run_once();
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b"}));
+  loop.run_once();
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c (scheduled by a)"}));
+}
+
+TEST(Loop, Semantic6_CallSoonIsFifo) {
+  Loop loop;
+  std::vector<int> order;
+  for (int i = 0; i < 100; ++i) loop.call_soon([&, i] { order.push_back(i); });
+  loop.run_once();
+  ASSERT_EQ(order.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(Loop, Semantic6_TimersFireInDeadlineOrder) {
+  Loop loop;
+  std::vector<int> order;
+  auto now = corun::Clock::now();
+  loop.call_at(now + 30ms, [&] { order.push_back(3); });
+  loop.call_at(now + 10ms, [&] { order.push_back(1); });
+  loop.call_at(now + 20ms, [&] { order.push_back(2); });
+  loop.call_at(now + 10ms, [&] { order.push_back(11); });  // same deadline: FIFO
+  loop.call_later(40ms, [&] { loop.stop(); });
+  loop.run_forever();
+  EXPECT_EQ(order, (std::vector<int>{1, 11, 2, 3}));
+}
+
+TEST(Loop, CancelledHandleDoesNotRun) {
+  Loop loop;
+  bool ran = false, timer_ran = false;
+  auto h = loop.call_soon([&] { ran = true; });
+  auto t = loop.call_later(1ms, [&] { timer_ran = true; });
+  h.cancel();
+  t.cancel();
+  EXPECT_TRUE(h.cancelled());
+  loop.call_later(5ms, [&] { loop.stop(); });
+  loop.run_forever();
+  EXPECT_FALSE(ran);
+  EXPECT_FALSE(timer_ran);
+}
+
+TEST(Loop, TimeIsMonotonicSeconds) {
+  Loop loop;
+  double a = loop.time();
+  std::this_thread::sleep_for(2ms);
+  double b = loop.time();
+  EXPECT_GT(b, a);
+  EXPECT_LT(b - a, 5.0);
+}
+
+// Semantic 5: the exact error messages.
+TEST(Loop, Semantic5_RunningARunningLoop) {
+  Loop loop;
+  std::string msg;
+  loop.call_soon([&] {
+    msg = error_of([&] { loop.run_forever(); });
+    loop.stop();
+  });
+  loop.run_forever();
+  EXPECT_EQ(msg, "This event loop is already running");
+}
+
+TEST(Loop, Semantic5_AnotherLoopOnTheSameThread) {
+  Loop outer, inner;
+  std::string msg;
+  outer.call_soon([&] {
+    msg = error_of([&] { inner.run_forever(); });
+    outer.stop();
+  });
+  outer.run_forever();
+  EXPECT_EQ(msg, "Cannot run the event loop while another loop is running");
+}
+
+TEST(Loop, Semantic5_ClosedLoopRejectsEverything) {
+  Loop loop;
+  loop.close();
+  EXPECT_TRUE(loop.is_closed());
+  EXPECT_EQ(error_of([&] { loop.call_soon([] {}); }), "Event loop is closed");
+  EXPECT_EQ(error_of([&] { loop.call_later(1ms, [] {}); }), "Event loop is closed");
+  EXPECT_EQ(error_of([&] { loop.call_soon_threadsafe([] {}); }), "Event loop is closed");
+  EXPECT_EQ(error_of([&] { loop.run_forever(); }), "Event loop is closed");
+  EXPECT_EQ(error_of([&] { loop.run_once(); }), "Event loop is closed");
+  EXPECT_EQ(error_of([&] { loop.create_task([]() -> Task<> { co_return; }()); }), "Event loop is closed");
+  // From another thread too.
+  std::string from_thread;
+  std::thread([&] { from_thread = error_of([&] { loop.call_soon_threadsafe([] {}); }); }).join();
+  EXPECT_EQ(from_thread, "Event loop is closed");
+  loop.close();  // idempotent
+}
+
+TEST(Loop, Semantic5_ClosingARunningLoop) {
+  Loop loop;
+  std::string msg;
+  loop.call_soon([&] {
+    msg = error_of([&] { loop.close(); });
+    loop.stop();
+  });
+  loop.run_forever();
+  EXPECT_EQ(msg, "Cannot close a running event loop");
+}
+
+TEST(Loop, StopBeforeRunRunsOneIteration) {
+  Loop loop;
+  int n = 0;
+  loop.call_soon([&] { ++n; });
+  loop.stop();
+  loop.run_forever();
+  EXPECT_EQ(n, 1);
+}
+
+TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
+  Loop loop;
+  bool ran = false;
+  std::thread t([&] {
+    std::this_thread::sleep_for(20ms);
+    loop.call_soon_threadsafe([&] {
+      ran = true;
+      loop.stop();
+    });
+  });
+  loop.run_forever();  // blocks in epoll until the other thread posts
+  t.join();
+  EXPECT_TRUE(ran);
+}
+
+TEST(Loop, ExceptionInCallbackGoesToHandler) {
+  Loop loop;
+  corun::testing::HandlerCapture cap;
+  cap.install(loop);
+  loop.call_soon([] { throw std::runtime_error("boom"); });
+  bool after = false;
+  loop.call_soon([&] { after = true; });
+  loop.run_once();
+  EXPECT_TRUE(after);
+  ASSERT_EQ(cap.calls.size(), 1u);
+  EXPECT_NE(cap.calls[0].message.find("Exception in callback"), std::string::npos);
+  ASSERT_TRUE(cap.calls[0].exception);
+}
+
+TEST(Loop, GetRunningLoop) {
+  EXPECT_EQ(corun::try_get_running_loop(), nullptr);
+  EXPECT_EQ(error_of([] { corun::get_running_loop(); }), "no running event loop");
+  Loop loop;
+  Loop* seen = nullptr;
+  loop.call_soon([&] { seen = &corun::get_running_loop(); });
+  loop.run_once();
+  EXPECT_EQ(seen, &loop);
+  EXPECT_EQ(corun::try_get_running_loop(), nullptr);
+}
+
+// Environment 3: a host loop drives corun::Loop through the embedding hooks.
+TEST(Loop, EmbeddingHooksDriveTheLoopFromAPollLoop) {
+  Loop loop;
+  std::vector<std::string> events;
+  auto worker = [&]() -> Task<int> {
+    events.push_back("start");
+    co_await corun::sleep(15ms);
+    events.push_back("after sleep");
+    co_return 42;
+  };
+  auto handle = loop.create_task(worker());
+  EXPECT_EQ(loop.next_timeout(), 0);  // the task's first step is ready
+  int fd = loop.backend_fd();
+  ASSERT_GE(fd, 0);
+  std::thread poster;
+  bool posted = false;
+  int iterations = 0;
+  while (!handle.done() || !posted) {
+    ASSERT_LT(++iterations, 10000);
+    int timeout = loop.next_timeout();
+    if (handle.done() && !poster.joinable()) {
+      // Another thread's call_soon_threadsafe must wake the host's poll() too.
+      poster = std::thread([&] {
+        std::this_thread::sleep_for(10ms);
+        loop.call_soon_threadsafe([&] { posted = true; });
+      });
+    }
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, timeout < 0 ? 2000 : timeout);
+    loop.run_once();
+  }
+  poster.join();
+  EXPECT_EQ(handle.result(), 42);
+  EXPECT_EQ(events, (std::vector<std::string>{"start", "after sleep"}));
+  EXPECT_TRUE(posted);
+  EXPECT_LT(iterations, 200);  // it slept in poll(), it did not spin
+}
+
+TEST(Loop, NextTimeoutReflectsTimers) {
+  Loop loop;
+  EXPECT_EQ(loop.next_timeout(), -1);  // nothing scheduled: wait for I/O only
+  loop.call_later(500ms, [] {});
+  int t = loop.next_timeout();
+  EXPECT_GT(t, 400);
+  EXPECT_LE(t, 500);
+  loop.call_soon([] {});
+  EXPECT_EQ(loop.next_timeout(), 0);
+}

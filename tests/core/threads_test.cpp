@@ -1,0 +1,176 @@
+// LoopThread, ConcurrentFuture, run_coroutine_threadsafe, to_thread (environment 4).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using corun::CancelledError;
+using corun::Task;
+
+TEST(LoopThread, SubmitReturnsResults) {
+  corun::LoopThread lt;
+  auto f = lt.submit([]() -> Task<int> {
+    co_await corun::sleep(1ms);
+    co_return 5;
+  }());
+  EXPECT_EQ(f.get(), 5);
+  EXPECT_TRUE(f.done());
+}
+
+TEST(LoopThread, ExceptionsCrossTheThread) {
+  corun::LoopThread lt;
+  auto f = lt.submit([]() -> Task<int> {
+    throw std::out_of_range("far");
+    co_return 0;
+  }());
+  EXPECT_THROW(f.get(), std::out_of_range);
+}
+
+// Environment 4: 8 threads x 10,000 coroutines; every result delivered once.
+TEST(LoopThread, EightThreadsSubmitTenThousandEach) {
+  constexpr int kThreads = 8, kPerThread = 10000;
+  corun::LoopThread lt;
+  std::atomic<long> delivered{0};
+  std::vector<std::vector<int>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<corun::ConcurrentFuture<int>> fs;
+      fs.reserve(kPerThread);
+      for (int i = 0; i < kPerThread; ++i) {
+        auto work = [](int v) -> Task<int> {
+          if (v % 7 == 0) co_await corun::sleep(0s);
+          co_return v;
+        }(t * kPerThread + i);
+        if (i % 2) {
+          fs.push_back(lt.submit(std::move(work)));
+        } else {
+          fs.push_back(corun::run_coroutine_threadsafe(std::move(work), lt.loop()));
+        }
+      }
+      for (auto& f : fs) {
+        results[t].push_back(f.get());
+        delivered.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(delivered.load(), kThreads * kPerThread);
+  std::set<int> seen;
+  for (auto& r : results) seen.insert(r.begin(), r.end());
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kPerThread));  // each once
+}
+
+TEST(LoopThread, GetOnTheLoopsOwnThreadRaisesInsteadOfDeadlocking) {
+  corun::LoopThread lt;
+  std::string message;
+  auto f = lt.submit(corun::co_invoke([&]() -> Task<> {
+    auto other = corun::run_coroutine_threadsafe([]() -> Task<int> { co_return 1; }(), corun::get_running_loop());
+    try {
+      other.get();
+    } catch (const corun::RuntimeError& e) {
+      message = e.what();
+    }
+    co_return;
+  }));
+  f.get();
+  EXPECT_NE(message.find("would deadlock"), std::string::npos) << message;
+}
+
+TEST(LoopThread, CancelCancelsTheTaskOnItsLoop) {
+  corun::LoopThread lt;
+  std::atomic<bool> saw_cancel{false};
+  corun::Event* started = nullptr;
+  (void)started;
+  std::atomic<bool> running{false};
+  auto f = lt.submit(corun::co_invoke([&]() -> Task<> {
+    running = true;
+    try {
+      co_await corun::sleep(10s);
+    } catch (const CancelledError&) {
+      saw_cancel = true;
+      throw;
+    }
+  }));
+  while (!running) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(f.cancel());
+  EXPECT_TRUE(f.cancelled());
+  EXPECT_THROW(f.get(), CancelledError);
+  for (int i = 0; i < 2000 && !saw_cancel; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(saw_cancel.load());
+}
+
+TEST(LoopThread, StopCancelsRunningWorkAndCompletesTheFutures) {
+  auto lt = std::make_unique<corun::LoopThread>();
+  std::atomic<bool> running{false};
+  auto f = lt->submit(corun::co_invoke([&]() -> Task<int> {
+    running = true;
+    co_await corun::sleep(10s);
+    co_return 1;
+  }));
+  while (!running) std::this_thread::sleep_for(1ms);
+  lt.reset();  // graceful stop
+  EXPECT_TRUE(f.done());
+  EXPECT_THROW(f.get(), CancelledError);
+}
+
+TEST(LoopThread, SubmitAfterStopIsAnError) {
+  corun::LoopThread lt;
+  lt.stop();
+  EXPECT_THROW(lt.submit([]() -> Task<> { co_return; }()), corun::RuntimeError);
+}
+
+TEST(LoopThread, WaitForTimesOutThenCompletes) {
+  corun::LoopThread lt;
+  auto f = lt.submit([]() -> Task<int> {
+    co_await corun::sleep(30ms);
+    co_return 2;
+  }());
+  EXPECT_FALSE(f.wait_for(1ms));
+  EXPECT_TRUE(f.wait_for(10s));
+  EXPECT_EQ(f.get(), 2);
+}
+
+TEST(LoopThread, DoneCallbackRuns) {
+  corun::LoopThread lt;
+  std::atomic<int> calls{0};
+  auto f = lt.submit([]() -> Task<int> { co_return 1; }());
+  f.add_done_callback([&] { ++calls; });
+  f.get();
+  for (int i = 0; i < 1000 && calls == 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(ToThread, RunsOffTheLoopThread) {
+  auto main = []() -> Task<bool> {
+    auto loop_thread = std::this_thread::get_id();
+    auto worker = co_await corun::to_thread([] { return std::this_thread::get_id(); });
+    co_return worker != loop_thread;
+  };
+  EXPECT_TRUE(corun::run(main()));
+}
+
+TEST(ToThread, ExceptionsComeBack) {
+  auto main = []() -> Task<> {
+    co_await corun::to_thread([]() -> int { throw std::domain_error("in thread"); });
+  };
+  EXPECT_THROW(corun::run(main()), std::domain_error);
+}
+
+TEST(ToThread, ManyConcurrentJobs) {
+  auto main = []() -> Task<long> {
+    std::vector<Task<long>> ts;
+    for (long i = 0; i < 200; ++i) ts.push_back(corun::to_thread([i] { return i; }));
+    auto r = co_await corun::gather(std::move(ts));
+    long s = 0;
+    for (long v : r) s += v;
+    co_return s;
+  };
+  EXPECT_EQ(corun::run(main()), 199 * 200 / 2);
+}
