@@ -10,14 +10,14 @@
 // - Override: after the BOM and before HTTP (step 2); an unknown label throws.
 // - Prescan: exactly the first 1024 bytes. Reaching their end inside a comment, a tag or
 //   an attribute ends the prescan with no result (the "end condition"), so a <meta>
-//   counts only when its closing '>' (or the end of its last attribute) lies within them.
-//   After the <meta> loop, the XML-declaration step (`<?xml ... encoding="...">`) runs
-//   over the same 1024 bytes, and UTF-16 XML declarations (`<\0?\0x\0`) are recognised
-//   at the start, as the current standard says.
+//   counts only when its closing '>' lies within them.
+//   After the <meta> loop, "get an XML encoding" (`<?xml ... encoding="...">`) runs
+//   over the same 1024 bytes, its search for `encoding` bounded by the declaration's
+//   first '>' (the position the standard computes for that purpose), and UTF-16 XML
+//   declarations (`<\0?\0x\0`) are recognised at the start, as the current standard says.
 // - "Valid UTF-8": the whole buffer, or all of it but a truncated final sequence (a body
-//   cut off mid-character); at least one byte must be non-ASCII. All-ASCII bytes fall
-//   through to detection and then to the default, as in browsers (the result decodes
-//   the same either way).
+//   cut off mid-character); at least one byte must be non-ASCII. All-ASCII bytes get the
+//   default, windows-1252, as in browsers (they decode the same either way).
 // - Detection: uchardet over the first kDetectLimit bytes. Its answer counts only when
 //   it is a WHATWG label (plus uchardet's "UHC" = windows-949 = WHATWG euc-kr, and
 //   "MAC-CYRILLIC"); ASCII, replacement (e.g. HZ, ISO-2022-KR), UTF-16 and
