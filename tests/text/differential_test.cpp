@@ -210,8 +210,7 @@ long icu_strict(const char* name, std::string_view bytes) {
 // glibc iconv: no replacement mode at all; the offset where it stops (EILSEQ, or EINVAL
 // for a truncated sequence at the end).
 
-[[maybe_unused]] long iconv_strict(const char* name, std::string_view bytes,
-                                   std::string* text = nullptr) {
+long iconv_strict(const char* name, std::string_view bytes, std::string* text = nullptr) {
   iconv_t cd = iconv_open("UTF-8", name);
   if (cd == reinterpret_cast<iconv_t>(-1)) return -2;
   std::string input(bytes);
@@ -360,10 +359,6 @@ const Peers& peers(Encoding e) {
     if (p.encoding == e) return p;
   }
   throw std::logic_error("no peers");
-}
-
-[[maybe_unused]] bool is_single_byte(Encoding e) {
-  return e >= Encoding::ibm866 && e <= Encoding::x_mac_cyrillic;
 }
 
 // ---------------------------------------------------------------------------------------
