@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "corun/text/encoding.hpp"
@@ -493,9 +497,45 @@ TEST(SniffDefault, UndetectableBytesGiveWindows1252) {
 
 TEST(SniffDetected, Latin1GuessMeansWindows1252) {
   // uchardet says "ISO-8859-1", a WHATWG label of windows-1252.
-  const SniffResult r = sniff("caf\xE9 cr\xE8me br\xFBl\xE9" "e"s);
+  const SniffResult r = sniff(
+      "caf\xE9 cr\xE8me br\xFBl\xE9"
+      "e"s);
   EXPECT_EQ(r.encoding, Encoding::windows_1252);
   EXPECT_EQ(r.source, Source::detected);
+}
+
+// ---------------------------------------------------------------------------------------
+// Real pages (tests/text/data/pages): each declares its encoding in a <meta>, except the
+// UTF-16 ones.
+
+TEST(SniffPages, RealPagesSniffToTheirDeclaredEncoding) {
+  const char* source = std::getenv("CORUN_SOURCE_DIR");
+  const std::filesystem::path root =
+      source ? std::filesystem::path(source)
+             : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  const std::filesystem::path dir = root / "tests" / "text" / "data" / "pages";
+  std::ifstream manifest(dir / "MANIFEST");
+  ASSERT_TRUE(manifest.good()) << dir;
+  std::string file, label, codec;
+  int checked = 0;
+  while (manifest >> file >> label >> codec) {
+    std::ifstream f(dir / file, std::ios::binary);
+    std::stringstream bytes;
+    bytes << f.rdbuf();
+    const SniffResult r = sniff(bytes.str());
+    if (label.rfind("utf-16", 0) == 0) {
+      EXPECT_NE(r.source, Source::meta) << file;
+      // With the transport's word for it, it is UTF-16.
+      EXPECT_EQ(sniff(bytes.str(), "text/html; charset=" + label).encoding,
+                encoding_for_label(label))
+          << file;
+      continue;
+    }
+    EXPECT_EQ(r.source, Source::meta) << file;
+    EXPECT_EQ(r.encoding, encoding_for_label(label)) << file;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 18);
 }
 
 }  // namespace
