@@ -25,6 +25,7 @@
 #include <unicode/ucnv.h>
 #include <unicode/ucnv_cb.h>
 #include <unicode/ustring.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -265,8 +266,11 @@ std::uint32_t get_u32(const std::string& s, std::size_t& pos) {
 
 std::vector<PyResult> python(const std::string& codec, const std::vector<std::string>& inputs) {
   const fs::path dir = scratch_dir();
-  const fs::path in = dir / (codec + ".in");
-  const fs::path out = dir / (codec + ".out");
+  // Unique per process and call: ctest may run several of these tests at once.
+  static int calls = 0;
+  const std::string stem = codec + "-" + std::to_string(::getpid()) + "-" + std::to_string(++calls);
+  const fs::path in = dir / (stem + ".in");
+  const fs::path out = dir / (stem + ".out");
   {
     std::string records;
     for (const std::string& s : inputs) {
