@@ -241,13 +241,12 @@ fs::path source_dir() {
   return fs::path(__FILE__).parent_path().parent_path().parent_path();
 }
 
+// Next to the test binary, so nothing lands outside the build directory.
 fs::path scratch_dir() {
-  fs::path base;
-  if (const char* b = std::getenv("CORUN_BINARY_DIR")) {
-    base = fs::path(b) / "tests" / "text" / "differential-scratch";
-  } else {
-    base = fs::temp_directory_path() / "corun-differential";
-  }
+  std::error_code ec;
+  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec || base.empty()) base = fs::temp_directory_path();
+  base /= "differential-scratch";
   fs::create_directories(base);
   return base;
 }
