@@ -41,35 +41,29 @@ std::uint32_t gb18030_ranges_code_point(std::uint32_t pointer) {
 
 inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) { return b >= lo && b <= hi; }
 
-// The two-byte part of index gb18030 as ready-made UTF-8, indexed directly by
-// (lead - 0x81, trail): the bytes (first in the low byte) and the length in the
-// top byte; 0 where the pair is not a two-byte character (no pointer, or a
-// four-byte sequence's digit). Row 126 (lead 0xFF) is all zero. Built once from
-// the generated table; 127 KiB.
-struct Gb18030Utf8 {
-  std::uint32_t packed[127 * 256];
-  Gb18030Utf8() : packed{} {
-    for (std::uint32_t lead = 0; lead < 126; ++lead) {
-      for (std::uint32_t trail = 0; trail < 256; ++trail) {
-        std::int16_t col = kGbTrail[trail];
-        if (col < 0) continue;
-        std::uint32_t cp = kGb18030[lead * 190 + static_cast<std::uint32_t>(col)];
-        if (cp == 0) continue;
-        char buf[4];
-        auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
-        std::uint32_t v = len << 24;
-        for (std::uint32_t k = 0; k < len; ++k) {
-          v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
-        }
-        packed[lead * 256 + trail] = v;
-      }
-    }
-  }
-};
+const PairTable& gb18030_pairs() {
+  static PairTable table;
+  static const bool built = (build_pair_table(table, 0x81, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+      std::int16_t col = kGbTrail[trail];
+      return col < 0 ? 0 : kGb18030[(lead - 0x81) * 190 + static_cast<std::uint32_t>(col)];
+    }), true);
+  (void)built;
+  return table;
+}
 
-const std::uint32_t* gb18030_utf8() {
-  static const Gb18030Utf8 table;
-  return table.packed;
+const PairTable& big5_pairs() {
+  static PairTable table;
+  static const bool built = (build_pair_table(table, 0x81, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+      std::int16_t col = kBig5Trail[trail];
+      if (col < 0) return 0;
+      std::uint32_t pointer = (lead - 0x81) * 157 + static_cast<std::uint32_t>(col);
+      // The two-code-point pointers and plane-2 code points take the general path.
+      if (pointer == 1133 || pointer == 1135 || pointer == 1164 || pointer == 1166) return 0;
+      if ((kBig5Plane2[pointer / 64] >> (pointer % 64)) & 1) return 0;
+      return kBig5Low[pointer];
+    }), true);
+  (void)built;
+  return table;
 }
 
 }  // namespace
@@ -85,7 +79,7 @@ const std::uint32_t* gb18030_utf8() {
 //   otherwise error, b2 restored if ASCII.
 //  End of input inside a sequence: one error for the whole tail.
 std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
-  const std::uint32_t* utf8_pairs = gb18030_utf8();
+  const PairTable& pairs = gb18030_pairs();
   Output& out = sink.out;
   char* w = out.cursor();
   std::size_t i = 0;
@@ -99,18 +93,10 @@ std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
         continue;
       }
       // Hot loop: runs of two-byte characters, one table load and one store each.
-      while (b >= 0x81 && i + 1 < n) {
-        std::uint32_t v = utf8_pairs[(b - 0x81u) * 256u + in[i + 1]];
-        if (v == 0) break;
-        w[0] = static_cast<char>(v);
-        w[1] = static_cast<char>(v >> 8);
-        w[2] = static_cast<char>(v >> 16);
-        w += v >> 24;
-        i += 2;
-        if (i >= end) break;
-        b = in[i];
-      }
-      if (i >= end || b < 0x80) continue;
+      decode_pairs(pairs, in, i, n, end, w);
+      if (i >= end) break;
+      b = in[i];
+      if (b < 0x80) continue;
       if (b == 0x80) {
         w = put_code_point(w, 0x20AC);
         ++i;
@@ -182,6 +168,7 @@ std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
 //  pointer: error, b2 restored if ASCII). Other bytes -> error. End of input
 //  after a lead -> error.
 std::size_t decode_big5(const std::uint8_t* in, std::size_t n, Sink& sink) {
+  const PairTable& pairs = big5_pairs();
   Output& out = sink.out;
   char* w = out.cursor();
   std::size_t i = 0;
@@ -194,6 +181,10 @@ std::size_t decode_big5(const std::uint8_t* in, std::size_t n, Sink& sink) {
         i = copy_ascii(in, i, end, w);
         continue;
       }
+      decode_pairs(pairs, in, i, n, end, w);
+      if (i >= end) break;
+      b = in[i];
+      if (b < 0x80) continue;
       if (b == 0x80 || b == 0xFF) {
         w = sink.error(w, i);
         ++i;

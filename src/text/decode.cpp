@@ -176,8 +176,9 @@ std::size_t Decoder::bytes_fed() const noexcept { return state_->fed; }
 std::string decode(std::string_view bytes, Encoding encoding, Errors errors) {
   Decoder::State state(encoding, errors);
   std::string out;
-  // Typical output is about as long as the input (ASCII) or 1.5x (CJK).
-  out.reserve(bytes.size() + bytes.size() / 2 + 64);
+  // Typical output is about as long as the input (ASCII) or 1.5x (CJK), plus the
+  // headroom the kernels ask for per block: one allocation in the common case.
+  out.reserve(bytes.size() + bytes.size() / 2 + detail::kMaxExpansion * detail::kBlock + detail::kSlack);
   state.process(bytes, true, out);
   return out;
 }

@@ -162,6 +162,56 @@ inline std::size_t copy_ascii(const std::uint8_t* in, std::size_t i, std::size_t
   return i;
 }
 
+// Ready-made UTF-8 for the common case of double-byte encodings: every
+// (lead, trail) pair that decodes to one code point of at most three UTF-8 bytes,
+// indexed by (lead - first_lead) * 256 + trail. An entry holds the bytes (first
+// in the low byte) and the length in the top byte; 0 sends the pair to the
+// decoder's general path (errors, other lengths, longer sequences).
+struct PairTable {
+  std::uint32_t first_lead;
+  std::uint32_t rows;
+  std::uint32_t packed[128 * 256];
+};
+
+// Fills table from code_point(lead, trail) (0: not a one-code-point pair).
+template <typename CodePoint>
+void build_pair_table(PairTable& table, std::uint32_t first_lead, std::uint32_t last_lead, CodePoint code_point) {
+  table.first_lead = first_lead;
+  table.rows = last_lead - first_lead + 1;
+  for (std::uint32_t lead = first_lead; lead <= last_lead; ++lead) {
+    for (std::uint32_t trail = 0; trail < 256; ++trail) {
+      std::uint32_t cp = code_point(lead, trail);
+      std::uint32_t v = 0;
+      if (cp != 0 && cp < 0x10000) {
+        char buf[4];
+        auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
+        v = len << 24;
+        for (std::uint32_t k = 0; k < len; ++k) {
+          v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
+        }
+      }
+      table.packed[(lead - first_lead) * 256 + trail] = v;
+    }
+  }
+}
+
+// Decodes the run of table pairs at in[i..): stops at the block end, at a byte
+// that is not a table lead, or at a pair with no entry.
+inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::size_t& i, std::size_t n,
+                         std::size_t end, char*& w) {
+  while (i < end && i + 1 < n) {
+    std::uint32_t row = in[i] - table.first_lead;
+    if (row >= table.rows) break;
+    std::uint32_t v = table.packed[row * 256 + in[i + 1]];
+    if (v == 0) break;
+    w[0] = static_cast<char>(v);
+    w[1] = static_cast<char>(v >> 8);
+    w[2] = static_cast<char>(v >> 16);
+    w += v >> 24;
+    i += 2;
+  }
+}
+
 // Length of the longest prefix of in[0..n) made of complete, well-formed UTF-8
 // sequences (utf8.cpp).
 std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept;

@@ -19,6 +19,38 @@ inline std::size_t consumed(std::size_t length, std::uint8_t last_byte) {
   return last_byte < 0x80 ? length - 1 : length;
 }
 
+const PairTable& euc_jp_pairs() {
+  static PairTable table;
+  static const bool built = (build_pair_table(table, 0x8E, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+    if (lead == 0x8E) return trail >= 0xA1 && trail <= 0xDF ? 0xFF61 - 0xA1 + trail : 0;
+    if (lead < 0xA1 || trail < 0xA1 || trail > 0xFE) return 0;  // 0x8F: three bytes, general path
+    return jis0208((lead - 0xA1) * 94 + trail - 0xA1);
+  }), true);
+  (void)built;
+  return table;
+}
+
+const PairTable& shift_jis_pairs() {
+  static PairTable table;
+  static const bool built = (build_pair_table(table, 0x81, 0xFC, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+    if (lead >= 0xA0 && lead <= 0xDF) return 0;  // single bytes
+    if (!((trail >= 0x40 && trail <= 0x7E) || (trail >= 0x80 && trail <= 0xFC))) return 0;
+    std::uint32_t pointer = (lead - (lead < 0xA0 ? 0x81 : 0xC1)) * 188 + trail - (trail < 0x7F ? 0x40 : 0x41);
+    return (pointer >= 8836 && pointer <= 10715) ? 0xE000 - 8836 + pointer : jis0208(pointer);
+  }), true);
+  (void)built;
+  return table;
+}
+
+const PairTable& euc_kr_pairs() {
+  static PairTable table;
+  static const bool built = (build_pair_table(table, 0x81, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+    return trail >= 0x41 && trail <= 0xFE ? euc_kr((lead - 0x81) * 190 + trail - 0x41) : 0;
+  }), true);
+  (void)built;
+  return table;
+}
+
 }  // namespace
 
 // EUC-JP steps, by first byte at i: ASCII -> itself; 0x8E + 0xA1..0xDF ->
@@ -27,6 +59,7 @@ inline std::size_t consumed(std::size_t length, std::uint8_t last_byte) {
 // error with the last byte read restored if ASCII; other first bytes are errors;
 // end of input inside a sequence is one error.
 std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink) {
+  const PairTable& pairs = euc_jp_pairs();
   Output& out = sink.out;
   char* w = out.cursor();
   std::size_t i = 0;
@@ -39,6 +72,10 @@ std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink) {
         i = copy_ascii(in, i, end, w);
         continue;
       }
+      decode_pairs(pairs, in, i, n, end, w);
+      if (i >= end) break;
+      b = in[i];
+      if (b < 0x80) continue;
       if (b != 0x8E && b != 0x8F && !in_range(b, 0xA1, 0xFE)) {
         w = sink.error(w, i);
         ++i;
@@ -104,6 +141,7 @@ std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink) {
 // jis0208. A failed lookup (or a bad trail) is an error with the trail restored
 // if ASCII. Other bytes are errors; a lead at end of input is one error.
 std::size_t decode_shift_jis(const std::uint8_t* in, std::size_t n, Sink& sink) {
+  const PairTable& pairs = shift_jis_pairs();
   Output& out = sink.out;
   char* w = out.cursor();
   std::size_t i = 0;
@@ -116,6 +154,10 @@ std::size_t decode_shift_jis(const std::uint8_t* in, std::size_t n, Sink& sink) 
         i = copy_ascii(in, i, end, w);
         continue;
       }
+      decode_pairs(pairs, in, i, n, end, w);
+      if (i >= end) break;
+      b = in[i];
+      if (b < 0x80) continue;
       if (b == 0x80) {
         w = put_code_point(w, 0x80);
         ++i;
@@ -293,6 +335,7 @@ std::size_t decode_iso_2022_jp(const std::uint8_t* in, std::size_t n, Sink& sink
 // (null or bad trail: error, trail restored if ASCII); other bytes -> error; a
 // lead at end of input -> one error.
 std::size_t decode_euc_kr(const std::uint8_t* in, std::size_t n, Sink& sink) {
+  const PairTable& pairs = euc_kr_pairs();
   Output& out = sink.out;
   char* w = out.cursor();
   std::size_t i = 0;
@@ -305,6 +348,10 @@ std::size_t decode_euc_kr(const std::uint8_t* in, std::size_t n, Sink& sink) {
         i = copy_ascii(in, i, end, w);
         continue;
       }
+      decode_pairs(pairs, in, i, n, end, w);
+      if (i >= end) break;
+      b = in[i];
+      if (b < 0x80) continue;
       if (b == 0x80 || b == 0xFF) {
         w = sink.error(w, i);
         ++i;
