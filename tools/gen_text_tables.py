@@ -221,18 +221,10 @@ def main():
     cpp.append("}  // namespace corun::text::detail")
     cpp.append("")
 
-    # Write only when changed, so an unchanged regeneration does not recompile.
     for name, lines in (("text_tables.hpp", hpp), ("text_tables.cpp", cpp)):
         path = os.path.join(dst, name)
-        text = "\n".join(lines)
-        try:
-            with open(path, encoding="utf-8") as f:
-                if f.read() == text:
-                    continue
-        except FileNotFoundError:
-            pass
         with open(path + ".tmp", "w", encoding="utf-8") as f:
-            f.write(text)
+            f.write("\n".join(lines))
         os.replace(path + ".tmp", path)
 
 

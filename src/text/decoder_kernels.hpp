@@ -53,11 +53,11 @@ class Output {
   // writable bytes after it.
   char* ensure(char* w, std::size_t need) {
     std::size_t pos = static_cast<std::size_t>(w - s_.data());
-    if (s_.size() - pos < need) {
-      std::size_t want = pos + need;
-      std::size_t grown = s_.size() + s_.size() / 2;
-      s_.resize(want > grown ? want : grown);
-    }
+    // Grow by what is needed only: std::string already grows its capacity
+    // geometrically, and growing the size by a factor would zero-fill a share of
+    // everything decoded so far on each call (quadratic when a caller appends
+    // many small chunks to one big string).
+    if (s_.size() - pos < need) s_.resize(pos + need);
     return s_.data() + pos;
   }
   void commit(char* w) { committed_ = static_cast<std::size_t>(w - s_.data()); }
