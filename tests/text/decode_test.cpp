@@ -250,6 +250,16 @@ TEST(DecodeIso2022Jp, ModesEscapesAndTheOutputFlag) {
       {I, "\x1B$B\x29\x21", cps({kFFFD}), 3},
       // Katakana mode rejects bytes outside 0x21..0x5F.
       {I, "\x1B(I\x60", cps({kFFFD}), 3},
+      // SO and SI are errors, other controls pass.
+      {I, "\x0D\x0E\x0F\x10", cps({0x0D, kFFFD, kFFFD, 0x10}), 1},
+      // Roman, then ESC ESC: the first ESC is an error (the second is restored and
+      // starts a katakana escape, which is no error since the error cleared the
+      // output flag).
+      {I, "\x1B(J\x1B\x1B(I\x50", cps({kFFFD, 0xFF90}), 3},
+      // Katakana then straight into two-byte mode: the second escape is an error.
+      {I, "\x1B(I\x1B$@\x50\x50", cps({kFFFD, 0x4F69}), 3},
+      // A bad escape in katakana mode: "$" and "P" are decoded as katakana.
+      {I, "\x1B(I\x1B$P", cps({kFFFD, 0xFF64, 0xFF90}), 3},
   });
 }
 
