@@ -47,6 +47,11 @@ TEST(Task, TaskIsLazy) {
 }
 
 TEST(Task, DeepRecursionDoesNotGrowTheStack) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // g++ turns symmetric transfer into a tail call only when sanitizers leave
+  // sibling calls alone; instrumented builds grow the stack per await.
+  GTEST_SKIP() << "symmetric transfer is not a tail call in sanitizer builds";
+#endif
   struct R {
     static Task<int> depth(int n) {
       if (n == 0) co_return 0;

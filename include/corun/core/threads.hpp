@@ -202,16 +202,25 @@ class ConcurrentFuture {
   std::shared_ptr<detail::ConcurrentState<T>> st_;
 };
 
-// Schedules task on loop from any thread (asyncio.run_coroutine_threadsafe).
+namespace detail {
+// loop is only compared (get()'s same-thread check), never dereferenced here.
 template <class T>
-ConcurrentFuture<T> run_coroutine_threadsafe(Task<T> task, Loop& loop) {
-  auto st = std::make_shared<detail::ConcurrentState<T>>();
-  st->loop = &loop;
-  st->lifeline = detail::lifeline_of(loop);
-  if (!st->lifeline->post(detail::ThreadsafeStart<T>(st, std::move(task)))) {
+ConcurrentFuture<T> submit_via(std::shared_ptr<LoopLifeline> lifeline, Loop* loop, Task<T> task) {
+  auto st = std::make_shared<ConcurrentState<T>>();
+  st->loop = loop;
+  st->lifeline = std::move(lifeline);
+  if (!st->lifeline->post(ThreadsafeStart<T>(st, std::move(task)))) {
     throw RuntimeError("Event loop is closed");
   }
   return ConcurrentFuture<T>(std::move(st));
+}
+}  // namespace detail
+
+// Schedules task on loop from any thread (asyncio.run_coroutine_threadsafe).
+// loop must be alive at the call; the returned future stays safe after it closes.
+template <class T>
+ConcurrentFuture<T> run_coroutine_threadsafe(Task<T> task, Loop& loop) {
+  return detail::submit_via(detail::lifeline_of(loop), &loop, std::move(task));
 }
 
 // A loop running on its own thread until stop() (or destruction). Submitting
@@ -224,11 +233,14 @@ class LoopThread {
   LoopThread(const LoopThread&) = delete;
   LoopThread& operator=(const LoopThread&) = delete;
 
+  // RuntimeError("Event loop is closed") after stop().
   template <class T>
   ConcurrentFuture<T> submit(Task<T> task) {
-    return run_coroutine_threadsafe(std::move(task), *loop_);
+    return detail::submit_via(lifeline_, loop_, std::move(task));
   }
   void call_soon_threadsafe(detail::UniqueFunction f);
+  // The loop itself: valid until stop(); use it from its own thread (or with
+  // the thread-safe calls).
   Loop& loop() noexcept { return *loop_; }
   std::thread::id thread_id() const noexcept { return thread_.get_id(); }
   void stop();
