@@ -8,6 +8,8 @@
 //   call_later (insert)    inserting timers into the heap
 //   call_later (fire)      a timer due at once, fired by the next iteration
 //   Event wait/set         set() waking one waiting task that waits again
+//   run_once (idle)        an iteration with nothing to do: the per-iteration floor
+//   uv_run NOWAIT          the same on a bare libuv loop (its share of that floor)
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -104,6 +106,24 @@ void BM_EventWaitSet(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_EventWaitSet);
+
+void BM_RunOnceIdle(benchmark::State& state) {
+  corun::Loop loop;
+  for (auto _ : state) loop.run_once();
+}
+BENCHMARK(BM_RunOnceIdle);
+
+void BM_UvRunNowait(benchmark::State& state) {
+  uv_loop_t uv;
+  uv_loop_init(&uv);
+  uv_async_t async;  // a live handle, as corun's loop has, so uv_run polls
+  uv_async_init(&uv, &async, [](uv_async_t*) {});
+  for (auto _ : state) uv_run(&uv, UV_RUN_NOWAIT);
+  uv_close(reinterpret_cast<uv_handle_t*>(&async), nullptr);
+  uv_run(&uv, UV_RUN_DEFAULT);
+  uv_loop_close(&uv);
+}
+BENCHMARK(BM_UvRunNowait);
 
 }  // namespace
 
