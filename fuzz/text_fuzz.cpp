@@ -13,7 +13,10 @@
 //     both error modes;
 //   - strict mode either returns exactly the replace-mode text or throws DecodeError
 //     with offset < input size, and then replace-mode text holds a U+FFFD;
-//   - valid UTF-8 decodes as UTF-8 to itself (minus a BOM).
+//   - valid UTF-8 decodes as UTF-8 to itself (minus a BOM);
+//   - UTF-8, UTF-16LE/BE, x-user-defined and replacement equal reference decoders
+//     written from the standard's byte-at-a-time algorithms, and is_valid_utf8 agrees
+//     with the reference UTF-8 decoder.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -78,9 +81,163 @@ std::optional<std::string> stream(std::string_view bytes, Encoding e, Errors err
   return out;
 }
 
+// ------------------------------------------------------------------------------------
+// Reference decoders written straight from the Encoding Standard's byte-at-a-time
+// algorithms (no tables needed), against which the optimised kernels are compared.
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+constexpr std::uint32_t kReplacement = 0xFFFD;
+
+// The standard's UTF-8 decoder; *errors counts U+FFFD emitted for errors.
+std::string reference_utf8(std::string_view in, std::size_t* errors) {
+  std::string out;
+  std::uint32_t cp = 0;
+  int seen = 0, needed = 0;
+  unsigned lower = 0x80, upper = 0xBF;
+  for (std::size_t i = 0; i < in.size();) {
+    const auto b = static_cast<unsigned char>(in[i]);
+    if (needed == 0) {
+      ++i;
+      if (b <= 0x7F) {
+        out.push_back(static_cast<char>(b));
+      } else if (b >= 0xC2 && b <= 0xDF) {
+        needed = 1;
+        cp = b & 0x1F;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        if (b == 0xE0) lower = 0xA0;
+        if (b == 0xED) upper = 0x9F;
+        needed = 2;
+        cp = b & 0xF;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        if (b == 0xF0) lower = 0x90;
+        if (b == 0xF4) upper = 0x8F;
+        needed = 3;
+        cp = b & 0x7;
+      } else {
+        append_utf8(out, kReplacement);
+        ++*errors;
+      }
+      continue;
+    }
+    if (b < lower || b > upper) {  // error; the byte is processed again
+      cp = 0;
+      needed = seen = 0;
+      lower = 0x80;
+      upper = 0xBF;
+      append_utf8(out, kReplacement);
+      ++*errors;
+      continue;
+    }
+    ++i;
+    lower = 0x80;
+    upper = 0xBF;
+    cp = (cp << 6) | (b & 0x3F);
+    if (++seen != needed) continue;
+    append_utf8(out, cp);
+    cp = 0;
+    needed = seen = 0;
+  }
+  if (needed != 0) {
+    append_utf8(out, kReplacement);
+    ++*errors;
+  }
+  return out;
+}
+
+// The standard's shared UTF-16 decoder.
+std::string reference_utf16(std::string_view in, bool big_endian) {
+  std::string out;
+  std::optional<unsigned> lead_byte;
+  std::optional<std::uint32_t> lead_surrogate;
+  std::string queue(in);  // bytes restored to the front are re-inserted here
+  for (std::size_t i = 0; i < queue.size();) {
+    const auto b = static_cast<unsigned char>(queue[i++]);
+    if (!lead_byte) {
+      lead_byte = b;
+      continue;
+    }
+    const std::uint32_t unit = big_endian ? (*lead_byte << 8) + b : (b << 8) + *lead_byte;
+    lead_byte.reset();
+    if (lead_surrogate) {
+      const std::uint32_t lead = *lead_surrogate;
+      lead_surrogate.reset();
+      if (unit >= 0xDC00 && unit <= 0xDFFF) {
+        append_utf8(out, 0x10000 + ((lead - 0xD800) << 10) + (unit - 0xDC00));
+        continue;
+      }
+      // Restore the unit's two bytes (in stream order) and emit an error.
+      i -= 2;
+      append_utf8(out, kReplacement);
+      continue;
+    }
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      lead_surrogate = unit;
+      continue;
+    }
+    if (unit >= 0xDC00 && unit <= 0xDFFF) {
+      append_utf8(out, kReplacement);
+      continue;
+    }
+    append_utf8(out, unit);
+  }
+  if (lead_byte || lead_surrogate) append_utf8(out, kReplacement);
+  return out;
+}
+
+std::string reference_x_user_defined(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    const auto b = static_cast<unsigned char>(c);
+    append_utf8(out, b < 0x80 ? b : 0xF780 + b - 0x80);
+  }
+  return out;
+}
+
+// The reference output where there is one (decode() strips a BOM of the same encoding).
+std::optional<std::string> reference(std::string_view bytes, Encoding e) {
+  std::size_t errors = 0;
+  switch (e) {
+    case Encoding::utf_8:
+      if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+      return reference_utf8(bytes, &errors);
+    case Encoding::utf_16be:
+      if (bytes.substr(0, 2) == "\xFE\xFF") bytes.remove_prefix(2);
+      return reference_utf16(bytes, true);
+    case Encoding::utf_16le:
+      if (bytes.substr(0, 2) == "\xFF\xFE") bytes.remove_prefix(2);
+      return reference_utf16(bytes, false);
+    case Encoding::x_user_defined:
+      return reference_x_user_defined(bytes);
+    case Encoding::replacement:
+      return bytes.empty() ? "" : "\xEF\xBF\xBD";
+    default:
+      return std::nullopt;
+  }
+}
+
 void check_decoding(std::string_view bytes, Encoding e, std::uint8_t seed) {
   const std::string text = corun::text::decode(bytes, e);
   if (!corun::text::is_valid_utf8(text)) fail("decode() output is not valid UTF-8", e);
+  if (const std::optional<std::string> expected = reference(bytes, e)) {
+    if (*expected != text) fail("decode() differs from the reference decoder", e);
+  }
 
   std::size_t unused = 0;
   const std::optional<std::string> streamed = stream(bytes, e, Errors::replace, seed, &unused);
@@ -124,6 +281,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view all(reinterpret_cast<const char*>(data), size);
   const std::string_view content_type = all.substr(3, content_type_length);
   const std::string_view bytes = all.substr(3 + content_type_length);
+
+  std::size_t utf8_errors = 0;
+  (void)reference_utf8(bytes, &utf8_errors);
+  if (corun::text::is_valid_utf8(bytes) != (utf8_errors == 0)) {
+    fail("is_valid_utf8 disagrees with the reference UTF-8 decoder", Encoding::utf_8);
+  }
 
   (void)corun::text::charset_from_content_type(content_type);
   (void)corun::text::prescan_meta(bytes);
