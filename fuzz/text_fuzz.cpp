@@ -16,7 +16,9 @@
 //   - valid UTF-8 decodes as UTF-8 to itself (minus a BOM);
 //   - UTF-8, UTF-16LE/BE, x-user-defined and replacement equal reference decoders
 //     written from the standard's byte-at-a-time algorithms, and is_valid_utf8 agrees
-//     with the reference UTF-8 decoder.
+//     with the reference UTF-8 decoder;
+//   - gb18030/GBK, Big5, EUC-KR, Shift_JIS and EUC-JP equal the standard's control flow
+//     with index lookups done by decoding each isolated sequence (hot loops vs algorithm).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -210,6 +212,224 @@ std::string reference_x_user_defined(std::string_view in) {
   return out;
 }
 
+// The double-byte decoders' control flow (when to wait for more bytes, what an error
+// consumes, which bytes are read again) written from the standard, with the index
+// lookups delegated to corun decoding the isolated sequence in strict mode: this
+// compares the optimised hot loops with the standard's algorithm, sharing only tables.
+class DoubleByteReference {
+ public:
+  explicit DoubleByteReference(Encoding e) : e_(e) {}
+
+  std::string run(std::string_view in) {
+    in_ = in;
+    out_.clear();
+    switch (e_) {
+      case Encoding::gbk:
+      case Encoding::gb18030:
+        gb18030();
+        break;
+      case Encoding::big5:
+        two_byte(0x81, 0xFE,
+                 [](unsigned b) { return (b >= 0x40 && b <= 0x7E) || (b >= 0xA1 && b <= 0xFE); });
+        break;
+      case Encoding::euc_kr:
+        two_byte(0x81, 0xFE, [](unsigned b) { return b >= 0x41 && b <= 0xFE; });
+        break;
+      case Encoding::shift_jis:
+        shift_jis();
+        break;
+      case Encoding::euc_jp:
+        euc_jp();
+        break;
+      default:
+        break;
+    }
+    return out_;
+  }
+
+ private:
+  unsigned byte(std::size_t i) const { return static_cast<unsigned char>(in_[i]); }
+
+  // corun's text for an isolated sequence, or nullopt ("index code point is null").
+  std::optional<std::string> lookup(std::initializer_list<unsigned> bytes) const {
+    std::string seq;
+    for (unsigned b : bytes) seq.push_back(static_cast<char>(b));
+    try {
+      return corun::text::decode(seq, e_, Errors::strict);
+    } catch (const DecodeError&) {
+      return std::nullopt;
+    }
+  }
+
+  void error() { append_utf8(out_, kReplacement); }
+
+  void gb18030() {
+    unsigned first = 0, second = 0, third = 0;
+    for (std::size_t i = 0; i < in_.size();) {
+      const unsigned b = byte(i++);
+      if (third != 0) {
+        if (b < 0x30 || b > 0x39) {
+          i -= 3;  // restore second, third and this byte
+          first = second = third = 0;
+          error();
+          continue;
+        }
+        const std::optional<std::string> text = lookup({first, second, third, b});
+        first = second = third = 0;
+        if (text)
+          out_ += *text;
+        else
+          error();
+        continue;
+      }
+      if (second != 0) {
+        if (b >= 0x81 && b <= 0xFE) {
+          third = b;
+          continue;
+        }
+        i -= 2;  // restore second and this byte
+        first = second = 0;
+        error();
+        continue;
+      }
+      if (first != 0) {
+        if (b >= 0x30 && b <= 0x39) {
+          second = b;
+          continue;
+        }
+        const unsigned lead = first;
+        first = 0;
+        std::optional<std::string> text;
+        if ((b >= 0x40 && b <= 0x7E) || (b >= 0x80 && b <= 0xFE)) text = lookup({lead, b});
+        if (text) {
+          out_ += *text;
+          continue;
+        }
+        if (b < 0x80) --i;
+        error();
+        continue;
+      }
+      if (b < 0x80) {
+        out_.push_back(static_cast<char>(b));
+      } else if (b == 0x80) {
+        append_utf8(out_, 0x20AC);
+      } else if (b <= 0xFE) {
+        first = b;
+      } else {
+        error();
+      }
+    }
+    if (first != 0 || second != 0 || third != 0) error();
+  }
+
+  // Big5 and EUC-KR: a lead byte, then a trail byte in trail_ok or an error that
+  // reads an ASCII trail byte again.
+  template <typename TrailOk>
+  void two_byte(unsigned lead_lo, unsigned lead_hi, TrailOk trail_ok) {
+    unsigned lead = 0;
+    for (std::size_t i = 0; i < in_.size();) {
+      const unsigned b = byte(i++);
+      if (lead != 0) {
+        const unsigned l = lead;
+        lead = 0;
+        std::optional<std::string> text;
+        if (trail_ok(b)) text = lookup({l, b});
+        if (text) {
+          out_ += *text;
+          continue;
+        }
+        if (b < 0x80) --i;
+        error();
+        continue;
+      }
+      if (b < 0x80) {
+        out_.push_back(static_cast<char>(b));
+      } else if (b >= lead_lo && b <= lead_hi) {
+        lead = b;
+      } else {
+        error();
+      }
+    }
+    if (lead != 0) error();
+  }
+
+  void shift_jis() {
+    unsigned lead = 0;
+    for (std::size_t i = 0; i < in_.size();) {
+      const unsigned b = byte(i++);
+      if (lead != 0) {
+        const unsigned l = lead;
+        lead = 0;
+        std::optional<std::string> text;
+        if ((b >= 0x40 && b <= 0x7E) || (b >= 0x80 && b <= 0xFC)) text = lookup({l, b});
+        if (text) {
+          out_ += *text;
+          continue;
+        }
+        if (b < 0x80) --i;
+        error();
+        continue;
+      }
+      if (b <= 0x80) {
+        append_utf8(out_, b);
+      } else if (b >= 0xA1 && b <= 0xDF) {
+        append_utf8(out_, 0xFF61 - 0xA1 + b);
+      } else if ((b >= 0x81 && b <= 0x9F) || (b >= 0xE0 && b <= 0xFC)) {
+        lead = b;
+      } else {
+        error();
+      }
+    }
+    if (lead != 0) error();
+  }
+
+  void euc_jp() {
+    unsigned lead = 0;
+    bool jis0212 = false;
+    for (std::size_t i = 0; i < in_.size();) {
+      const unsigned b = byte(i++);
+      if (lead == 0x8E && b >= 0xA1 && b <= 0xDF) {
+        lead = 0;
+        append_utf8(out_, 0xFF61 - 0xA1 + b);
+        continue;
+      }
+      if (lead == 0x8F && b >= 0xA1 && b <= 0xFE) {
+        jis0212 = true;
+        lead = b;
+        continue;
+      }
+      if (lead != 0) {
+        const unsigned l = lead;
+        lead = 0;
+        std::optional<std::string> text;
+        if (l >= 0xA1 && l <= 0xFE && b >= 0xA1 && b <= 0xFE) {
+          text = jis0212 ? lookup({0x8F, l, b}) : lookup({l, b});
+        }
+        jis0212 = false;
+        if (text) {
+          out_ += *text;
+          continue;
+        }
+        if (b < 0x80) --i;
+        error();
+        continue;
+      }
+      if (b < 0x80) {
+        out_.push_back(static_cast<char>(b));
+      } else if (b == 0x8E || b == 0x8F || (b >= 0xA1 && b <= 0xFE)) {
+        lead = b;
+      } else {
+        error();
+      }
+    }
+    if (lead != 0) error();
+  }
+
+  Encoding e_;
+  std::string_view in_;
+  std::string out_;
+};
+
 // The reference output where there is one (decode() strips a BOM of the same encoding).
 std::optional<std::string> reference(std::string_view bytes, Encoding e) {
   std::size_t errors = 0;
@@ -227,6 +447,13 @@ std::optional<std::string> reference(std::string_view bytes, Encoding e) {
       return reference_x_user_defined(bytes);
     case Encoding::replacement:
       return bytes.empty() ? "" : "\xEF\xBF\xBD";
+    case Encoding::gbk:
+    case Encoding::gb18030:
+    case Encoding::big5:
+    case Encoding::euc_kr:
+    case Encoding::shift_jis:
+    case Encoding::euc_jp:
+      return DoubleByteReference(e).run(bytes);
     default:
       return std::nullopt;
   }
