@@ -213,8 +213,17 @@ inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::si
 }
 
 // Length of the longest prefix of in[0..n) made of complete, well-formed UTF-8
-// sequences (utf8.cpp).
+// sequences (utf8.cpp), with the fastest implementation this CPU has.
 std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept;
+// The implementations, selectable so tests can check each one (an unsupported
+// choice must not be used on a CPU without it).
+enum class Utf8Validator : std::uint8_t { scalar, ssse3, avx2 };
+Utf8Validator best_utf8_validator() noexcept;
+std::size_t utf8_valid_prefix_using(Utf8Validator how, const std::uint8_t* in, std::size_t n) noexcept;
+// The vector part alone: a prefix it proved well-formed, ending on a sequence
+// boundary (0 for scalar). On well-formed text it stops less than 64 bytes from
+// the end: anything earlier would be a false alarm costing speed.
+std::size_t utf8_vector_prefix(Utf8Validator how, const std::uint8_t* in, std::size_t n) noexcept;
 
 // Kernels: decode in[0..n) into sink.out; return the number of bytes consumed
 // (n unless the tail is an incomplete sequence and !sink.last).

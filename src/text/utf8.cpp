@@ -139,89 +139,112 @@ inline std::uint64_t step(std::uint64_t state, std::uint8_t b) { return kDfa[b] 
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define CORUN_TEXT_HAVE_SSSE3_PATH 1
-#include <tmmintrin.h>
+#define CORUN_TEXT_HAVE_X86_PATHS 1
+#include <immintrin.h>
 
-// Well-formedness checked 16 bytes at a time with SSSE3 byte shuffles, after
+// Well-formedness checked 16 or 32 bytes at a time with byte shuffles, after
 // Keiser and Lemire, "Validating UTF-8 in less than one instruction per byte"
 // (2021): every ill-formed pair of adjacent bytes is caught by three 16-entry
 // nibble lookups (high and low nibble of the previous byte, high nibble of this
-// one), each giving a bit set of the errors that nibble allows; their AND is
-// non-zero exactly for a bad pair. Continuations required by a three- or
-// four-byte lead two or three bytes back are checked apart. Returns the length of
-// a prefix that is certainly valid and ends on a sequence boundary; on an error
-// it is the start of the 64-byte chunk's first sequence, and the exact scan
-// finishes from there.
-__attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8_t* in, std::size_t n) {
-  // Error bits of a byte pair (previous byte, this byte).
-  constexpr std::uint8_t kTooShort = 1 << 0;   // lead, then not a continuation
-  constexpr std::uint8_t kTooLong = 1 << 1;    // ASCII, then a continuation
-  constexpr std::uint8_t kOverlong3 = 1 << 2;  // E0, then 80..9F
-  constexpr std::uint8_t kTooLarge = 1 << 3;   // F4, then 90..BF; F5..FF, then 90..BF
-  constexpr std::uint8_t kSurrogate = 1 << 4;  // ED, then A0..BF
-  constexpr std::uint8_t kOverlong2 = 1 << 5;  // C0 or C1, then a continuation
-  constexpr std::uint8_t kTooLarge1000 = 1 << 6;  // F5..FF, then 80..8F
-  constexpr std::uint8_t kOverlong4 = 1 << 6;     // F0, then 80..8F
-  constexpr std::uint8_t kTwoConts = 1 << 7;   // continuation, continuation
-  constexpr std::uint8_t kCarry = kTooShort | kTooLong | kTwoConts;
+// one), each giving the set of errors that nibble allows; their AND is non-zero
+// exactly for a bad pair. Continuations required by a three- or four-byte lead
+// two or three bytes back are checked apart. The functions return the length of
+// a prefix that is certainly valid and ends on a sequence boundary; the exact
+// scan finishes from there (after an error, or for the tail).
 
-  const __m128i byte1_high = _mm_setr_epi8(
-      // 0_______: ASCII
-      kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong,
-      // 10______: continuation
-      static_cast<char>(kTwoConts), static_cast<char>(kTwoConts), static_cast<char>(kTwoConts),
-      static_cast<char>(kTwoConts),
-      // 1100____, 1101____, 1110____, 1111____: leads
-      kTooShort | kOverlong2, kTooShort, kTooShort | kOverlong3 | kSurrogate,
-      kTooShort | kTooLarge | kTooLarge1000 | kOverlong4);
-  const __m128i byte1_low = _mm_setr_epi8(
-      static_cast<char>(kCarry | kOverlong3 | kOverlong2 | kOverlong4),  // ____0000: C0 E0 F0
-      static_cast<char>(kCarry | kOverlong2),                            // ____0001: C1
-      static_cast<char>(kCarry), static_cast<char>(kCarry),
-      static_cast<char>(kCarry | kTooLarge),                             // ____0100: F4
-      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
-      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
-      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
-      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000),
-      static_cast<char>(kCarry | kTooLarge | kTooLarge1000 | kSurrogate),  // ____1101: ED, FD
-      static_cast<char>(kCarry | kTooLarge | kTooLarge1000), static_cast<char>(kCarry | kTooLarge | kTooLarge1000));
-  const __m128i byte2_high = _mm_setr_epi8(
-      kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort,
-      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge1000 | kOverlong4),  // 1000____
-      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge),                   // 1001____
-      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge),                   // 101_____
-      static_cast<char>(kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge),
-      kTooShort, kTooShort, kTooShort, kTooShort);
+// Error bits of a byte pair (previous byte, this byte).
+constexpr std::uint8_t kTooShort = 1 << 0;      // lead, then not a continuation
+constexpr std::uint8_t kTooLong = 1 << 1;       // ASCII, then a continuation
+constexpr std::uint8_t kOverlong3 = 1 << 2;     // E0, then 80..9F
+constexpr std::uint8_t kTooLarge = 1 << 3;      // F4 or F5..FF, then 90..BF
+constexpr std::uint8_t kSurrogate = 1 << 4;     // ED, then A0..BF
+constexpr std::uint8_t kOverlong2 = 1 << 5;     // C0 or C1, then a continuation
+constexpr std::uint8_t kTooLarge1000 = 1 << 6;  // F5..FF, then 80..8F
+constexpr std::uint8_t kOverlong4 = 1 << 6;     // F0, then 80..8F
+constexpr std::uint8_t kTwoConts = 1 << 7;      // continuation, continuation
+constexpr std::uint8_t kCarry = kTooShort | kTooLong | kTwoConts;
+
+// By high nibble of the previous byte.
+alignas(16) constexpr std::uint8_t kByte1High[16] = {
+    kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong,  // ASCII
+    kTwoConts, kTwoConts, kTwoConts, kTwoConts,                                      // continuations
+    kTooShort | kOverlong2,                                                          // C_
+    kTooShort,                                                                       // D_
+    kTooShort | kOverlong3 | kSurrogate,                                             // E_
+    kTooShort | kTooLarge | kTooLarge1000 | kOverlong4,                              // F_
+};
+// By low nibble of the previous byte.
+alignas(16) constexpr std::uint8_t kByte1Low[16] = {
+    kCarry | kOverlong3 | kOverlong2 | kOverlong4,  // _0: C0 E0 F0
+    kCarry | kOverlong2,                            // _1: C1
+    kCarry,
+    kCarry,
+    kCarry | kTooLarge,  // _4: F4
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000 | kSurrogate,  // _D: ED
+    kCarry | kTooLarge | kTooLarge1000,
+    kCarry | kTooLarge | kTooLarge1000,
+};
+// By high nibble of this byte.
+alignas(16) constexpr std::uint8_t kByte2High[16] = {
+    kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort, kTooShort,
+    kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge1000 | kOverlong4,  // 8_
+    kTooLong | kOverlong2 | kTwoConts | kOverlong3 | kTooLarge,                   // 9_
+    kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge,                   // A_
+    kTooLong | kOverlong2 | kTwoConts | kSurrogate | kTooLarge,                   // B_
+    kTooShort, kTooShort, kTooShort, kTooShort,
+};
+// A lead in the last three bytes whose sequence does not fit: >= F0 third from
+// last, >= E0 second from last, >= C0 last. (Saturating subtraction of these.)
+alignas(32) constexpr std::uint8_t kIncompleteMax[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xEF, 0xDF, 0xBF,
+};
+
+// Everything before the sequence holding byte i - 1 is well-formed when every
+// pair before i passed: back up over at most three continuation bytes.
+std::size_t back_to_boundary(const std::uint8_t* in, std::size_t i) {
+  if (i == 0) return 0;
+  std::size_t p = i - 1;
+  for (int back = 0; back < 3 && p > 0 && (in[p] & 0xC0) == 0x80; ++back) --p;
+  return p;
+}
+
+__attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8_t* in, std::size_t n) {
+  const __m128i byte1_high = _mm_load_si128(reinterpret_cast<const __m128i*>(kByte1High));
+  const __m128i byte1_low = _mm_load_si128(reinterpret_cast<const __m128i*>(kByte1Low));
+  const __m128i byte2_high = _mm_load_si128(reinterpret_cast<const __m128i*>(kByte2High));
+  const __m128i incomplete_max = _mm_load_si128(reinterpret_cast<const __m128i*>(kIncompleteMax + 16));
   const __m128i nibble = _mm_set1_epi8(0x0F);
   // Saturating subtractions that leave the top bit set for >= E0 and >= F0.
   const __m128i third_threshold = _mm_set1_epi8(static_cast<char>(0xE0 - 0x80));
   const __m128i fourth_threshold = _mm_set1_epi8(static_cast<char>(0xF0 - 0x80));
   const __m128i high_bit = _mm_set1_epi8(static_cast<char>(0x80));
-  // A lead in the last three bytes whose sequence does not fit: >= F0 third from
-  // last, >= E0 second from last, >= C0 last.
-  const __m128i incomplete_max = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                               static_cast<char>(0xF0 - 1), static_cast<char>(0xE0 - 1),
-                                               static_cast<char>(0xC0 - 1));
+  const __m128i zero = _mm_setzero_si128();
 
   constexpr std::size_t kChunk = 64;
-  __m128i prev = _mm_setzero_si128();
+  __m128i prev = zero;
   std::size_t i = 0;
   while (i + kChunk <= n) {
     const auto* chunk = reinterpret_cast<const __m128i*>(in + i);
-    __m128i c0 = _mm_loadu_si128(chunk);
-    __m128i c1 = _mm_loadu_si128(chunk + 1);
-    __m128i c2 = _mm_loadu_si128(chunk + 2);
-    __m128i c3 = _mm_loadu_si128(chunk + 3);
-    if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(c0, c1), _mm_or_si128(c2, c3))) == 0) {
+    __m128i c[4] = {_mm_loadu_si128(chunk), _mm_loadu_si128(chunk + 1), _mm_loadu_si128(chunk + 2),
+                    _mm_loadu_si128(chunk + 3)};
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(c[0], c[1]), _mm_or_si128(c[2], c[3]))) == 0) {
       // All ASCII: only a sequence left open by the previous chunk can be wrong.
-      if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(prev, incomplete_max), _mm_setzero_si128())) != 0xFFFF) break;
-      prev = c3;
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(prev, incomplete_max), zero)) != 0xFFFF) break;
+      prev = c[3];
       i += kChunk;
       continue;
     }
-    __m128i error = _mm_setzero_si128();
-    for (std::size_t k = 0; k < kChunk; k += 16) {
-      __m128i cur = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + k));
+    __m128i error = zero;
+    for (const __m128i& cur : c) {
       __m128i prev1 = _mm_alignr_epi8(cur, prev, 15);
       __m128i prev2 = _mm_alignr_epi8(cur, prev, 14);
       __m128i prev3 = _mm_alignr_epi8(cur, prev, 13);
@@ -233,16 +256,57 @@ __attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8
       error = _mm_or_si128(error, _mm_xor_si128(_mm_and_si128(must23, high_bit), special));
       prev = cur;
     }
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(error, _mm_setzero_si128())) != 0xFFFF) break;
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(error, zero)) != 0xFFFF) break;
     i += kChunk;
   }
-  // Back up to the start of the sequence holding byte i - 1: everything before
-  // it is well-formed (every pair before i was checked), the rest is the exact
-  // scan's.
-  if (i == 0) return 0;
-  std::size_t p = i - 1;
-  for (int back = 0; back < 3 && p > 0 && (in[p] & 0xC0) == 0x80; ++back) --p;
-  return p;
+  return back_to_boundary(in, i);
+}
+
+// The same with 32-byte vectors. Byte shifts across the two 128-bit halves take
+// a lane permute first (alignr works within each half).
+__attribute__((target("avx2"))) std::size_t avx2_valid_prefix(const std::uint8_t* in, std::size_t n) {
+  const __m256i byte1_high = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte1High)));
+  const __m256i byte1_low = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte1Low)));
+  const __m256i byte2_high = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte2High)));
+  const __m256i incomplete_max = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIncompleteMax));
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i third_threshold = _mm256_set1_epi8(static_cast<char>(0xE0 - 0x80));
+  const __m256i fourth_threshold = _mm256_set1_epi8(static_cast<char>(0xF0 - 0x80));
+  const __m256i high_bit = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i zero = _mm256_setzero_si256();
+
+  constexpr std::size_t kChunk = 64;
+  __m256i prev = zero;
+  std::size_t i = 0;
+  while (i + kChunk <= n) {
+    const auto* chunk = reinterpret_cast<const __m256i*>(in + i);
+    __m256i c[2] = {_mm256_loadu_si256(chunk), _mm256_loadu_si256(chunk + 1)};
+    if (_mm256_movemask_epi8(_mm256_or_si256(c[0], c[1])) == 0) {
+      __m256i open = _mm256_subs_epu8(prev, incomplete_max);
+      if (!_mm256_testz_si256(open, open)) break;
+      prev = c[1];
+      i += kChunk;
+      continue;
+    }
+    __m256i error = zero;
+    for (const __m256i& cur : c) {
+      __m256i joined = _mm256_permute2x128_si256(prev, cur, 0x21);  // prev's high half, cur's low half
+      __m256i prev1 = _mm256_alignr_epi8(cur, joined, 15);
+      __m256i prev2 = _mm256_alignr_epi8(cur, joined, 14);
+      __m256i prev3 = _mm256_alignr_epi8(cur, joined, 13);
+      __m256i b1h = _mm256_shuffle_epi8(byte1_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
+      __m256i b1l = _mm256_shuffle_epi8(byte1_low, _mm256_and_si256(prev1, nibble));
+      __m256i b2h = _mm256_shuffle_epi8(byte2_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
+      __m256i special = _mm256_and_si256(_mm256_and_si256(b1h, b1l), b2h);
+      __m256i must23 =
+          _mm256_or_si256(_mm256_subs_epu8(prev2, third_threshold), _mm256_subs_epu8(prev3, fourth_threshold));
+      error = _mm256_or_si256(error, _mm256_xor_si256(_mm256_and_si256(must23, high_bit), special));
+      prev = cur;
+    }
+    if (!_mm256_testz_si256(error, error)) break;
+    i += kChunk;
+  }
+  return back_to_boundary(in, i);
 }
 #endif
 
@@ -269,12 +333,35 @@ inline bool all_ascii16(const std::uint8_t* p) {
 
 }  // namespace
 
-std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
-  std::size_t i = 0;
-#if defined(CORUN_TEXT_HAVE_SSSE3_PATH)
-  static const bool has_ssse3 = __builtin_cpu_supports("ssse3");
-  if (n >= 64 && has_ssse3) i = ssse3_valid_prefix(in, n);
+Utf8Validator best_utf8_validator() noexcept {
+#if defined(CORUN_TEXT_HAVE_X86_PATHS)
+  static const Utf8Validator best = __builtin_cpu_supports("avx2")    ? Utf8Validator::avx2
+                                    : __builtin_cpu_supports("ssse3") ? Utf8Validator::ssse3
+                                                                      : Utf8Validator::scalar;
+  return best;
+#else
+  return Utf8Validator::scalar;
 #endif
+}
+
+std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
+  return utf8_valid_prefix_using(best_utf8_validator(), in, n);
+}
+
+std::size_t utf8_vector_prefix(Utf8Validator how, const std::uint8_t* in, std::size_t n) noexcept {
+#if defined(CORUN_TEXT_HAVE_X86_PATHS)
+  if (how == Utf8Validator::avx2) return avx2_valid_prefix(in, n);
+  if (how == Utf8Validator::ssse3) return ssse3_valid_prefix(in, n);
+#else
+  (void)how;
+  (void)in;
+  (void)n;
+#endif
+  return 0;
+}
+
+std::size_t utf8_valid_prefix_using(Utf8Validator how, const std::uint8_t* in, std::size_t n) noexcept {
+  std::size_t i = n >= 64 ? utf8_vector_prefix(how, in, n) : 0;
   // The rest (a tail under 64 bytes, or the chunk where the vector check found an
   // error): 16-byte blocks, all-ASCII ones skipped, others through the DFA, each
   // finishing its last sequence so blocks start on boundaries; a failing block
