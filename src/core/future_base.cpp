@@ -71,8 +71,8 @@ FutureBase::~FutureBase() {
     IntrusiveList::unlink(n);
     static_cast<DoneNode*>(n)->on_discard();
   });
-  if (status_ == FutureStatus::finished && exception_ && !retrieved_) {
-    ExceptionContext ctx{fmt::format("{} exception was never retrieved", is_task_ ? "Task" : "Future"), exception_, {}};
+  if (status() == FutureStatus::finished && exception_ && !retrieved()) {
+    ExceptionContext ctx{fmt::format("{} exception was never retrieved", is_task() ? "Task" : "Future"), exception_, {}};
     if (loop_) {
       loop_->call_exception_handler(ctx);
     } else {
@@ -94,22 +94,22 @@ void FutureBase::set_cancelled(std::string_view message) {
 }
 
 void FutureBase::check_result() {
-  switch (status_) {
+  switch (status()) {
     case FutureStatus::pending:
       throw InvalidStateError("Result is not set.");
     case FutureStatus::cancelled:
-      retrieved_ = true;
+      mark_retrieved();
       std::rethrow_exception(exception_);
     case FutureStatus::finished:
-      retrieved_ = true;
+      mark_retrieved();
       if (exception_) std::rethrow_exception(exception_);
   }
 }
 
 std::exception_ptr FutureBase::exception() {
-  if (status_ == FutureStatus::pending) throw InvalidStateError("Exception is not set.");
-  if (status_ == FutureStatus::cancelled) std::rethrow_exception(exception_);
-  retrieved_ = true;
+  if (status() == FutureStatus::pending) throw InvalidStateError("Exception is not set.");
+  if (status() == FutureStatus::cancelled) std::rethrow_exception(exception_);
+  mark_retrieved();
   return exception_;
 }
 
@@ -132,7 +132,7 @@ void FutureBase::set_exception(std::exception_ptr e) {
 void FutureBase::set_finished() { complete(FutureStatus::finished); }
 
 void FutureBase::complete(FutureStatus status) {
-  status_ = status;
+  set_status(status);
   // Keep this future alive while its callbacks run (one may drop the last handle).
   Ref<FutureBase> self(this);
   while (ListNode* n = callbacks_.pop_front()) static_cast<DoneNode*>(n)->on_done(*this);
@@ -141,12 +141,13 @@ void FutureBase::complete(FutureStatus status) {
 // ---------------------------------------------------------------- TaskBase
 
 namespace {
-std::atomic<std::uint64_t> g_task_counter{0};
+std::atomic<std::uint32_t> g_task_counter{0};
 }
 
 TaskBase::TaskBase(Loop* loop, std::coroutine_handle<> root, std::string name)
-    : FutureBase(loop), root_(root), id_(++g_task_counter) {
-  is_task_ = true;
+    : FutureBase(loop), id_(g_task_counter.fetch_add(1, std::memory_order_relaxed) + 1), root_(root) {
+  set_is_task();
+  resume_point_ = root;
   if (!name.empty()) set_name(std::move(name));
   add_ref();  // the loop owns a pending task; released in finish()
 }
@@ -204,7 +205,7 @@ void TaskBase::yield_at(std::coroutine_handle<> h) {
 
 void TaskBase::run() {
   if (done() || !loop_) return;
-  Ref<TaskBase> self(this);
+  // The ready queue's reference keeps this task alive for the whole step.
   Loop* loop = loop_;
   TaskBase* previous = loop->current_task();
   loop->set_current_task(this);
@@ -222,9 +223,7 @@ void TaskBase::run() {
     }
   }
   std::coroutine_handle<> h = std::exchange(resume_point_, {});
-  stepping_ = true;
   h.resume();
-  stepping_ = false;
   loop->set_current_task(previous);
   if (root_ && root_.done()) finish();
 }

@@ -192,23 +192,33 @@ void Loop::arm_timer(int timeout_ms) {
 
 void Loop::iterate(bool may_block) {
   int timeout = may_block ? compute_timeout() : 0;
+  Clock::time_point now{};
   if (timeout == 0) {
-    uv_run(&uv_, UV_RUN_NOWAIT);
+    // Busy loop (work is ready): poll I/O without blocking, but at most every
+    // kBusyPollInterval, so a task switch does not cost an epoll_wait syscall.
+    now = Clock::now();
+    if (!may_block || now - last_poll_ >= kBusyPollInterval) {
+      uv_run(&uv_, UV_RUN_NOWAIT);
+      last_poll_ = now;
+    }
   } else {
     if (timeout > 0) arm_timer(timeout);
     uv_run(&uv_, UV_RUN_ONCE);
     uv_timer_stop(&timer_);
+    last_poll_ = Clock::time_point{};
   }
   drain_threadsafe();
   // Due timers join the ready queue in deadline order.
-  Clock::time_point end = Clock::now();
-  while (!timers_.empty()) {
-    auto* t = static_cast<TimerEntry*>(timers_.front().get());
-    if (!t->handle_cancelled() && t->when > end) break;
-    std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
-    detail::Ref<detail::Callback> due = std::move(timers_.back());
-    timers_.pop_back();
-    if (!due->handle_cancelled()) ready_.push_back(std::move(due));
+  if (!timers_.empty()) {
+    Clock::time_point end = Clock::now();
+    while (!timers_.empty()) {
+      auto* t = static_cast<TimerEntry*>(timers_.front().get());
+      if (!t->handle_cancelled() && t->when > end) break;
+      std::pop_heap(timers_.begin(), timers_.end(), TimerLater{});
+      detail::Ref<detail::Callback> due = std::move(timers_.back());
+      timers_.pop_back();
+      if (!due->handle_cancelled()) ready_.push_back(std::move(due));
+    }
   }
   run_ready();
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -264,6 +265,7 @@ int child_main(int ready_fd, bool ignore_first) {
 int run_child_and_interrupt(bool ignore_first, int signals) {
   int fds[2];
   if (::pipe(fds) != 0) return -1;
+  std::fflush(nullptr);  // the child must not repeat buffered output
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(fds[0]);

@@ -172,6 +172,9 @@ class Loop {
   ExceptionHandler exception_handler_;
   int executor_jobs_ = 0;
   std::shared_ptr<detail::LoopLifeline> lifeline_;
+  // When the loop last asked libuv for I/O while busy (see iterate()).
+  Clock::time_point last_poll_{};
+  static constexpr Clock::duration kBusyPollInterval = std::chrono::microseconds(50);
 };
 
 // The loop running on this thread; RuntimeError("no running event loop") if none.

@@ -130,35 +130,25 @@ struct ResultSlot<void> {};
 template <class T>
 class TaskState final : public TaskBase {
  public:
-  TaskState(Loop* loop, Task<T> task, std::string name)
-      : TaskBase(loop, {}, std::move(name)), coro_(task.release()) {
-    coro_.promise().owner_ = this;
-    root_ = coro_;
-    start_at(coro_);
+  TaskState(Loop* loop, Task<T> task, std::string name) : TaskBase(loop, task.release(), std::move(name)) {
+    coro().promise().owner_ = this;
   }
   ~TaskState() override { destroy_root(); }
 
-  ResultSlot<T> slot_;
+  [[no_unique_address]] ResultSlot<T> slot_;
 
  private:
+  std::coroutine_handle<Promise<T>> coro() const noexcept {
+    return std::coroutine_handle<Promise<T>>::from_address(root().address());
+  }
   std::exception_ptr take_root_outcome() override {
-    std::exception_ptr e = coro_.promise().exception_;
+    std::exception_ptr e = coro().promise().exception_;
     if constexpr (!std::is_void_v<T>) {
-      if (!e) slot_.value = std::move(coro_.promise().value_);
+      if (!e) slot_.value = std::move(coro().promise().value_);
     }
     destroy_root();
     return e;
   }
-  void destroy_root() noexcept override {
-    if (coro_) {
-      coro_.destroy();
-      coro_ = {};
-      root_ = {};
-    }
-  }
-  void start_at(std::coroutine_handle<> h) noexcept { suspend(nullptr, h); }
-
-  std::coroutine_handle<Promise<T>> coro_;
 };
 
 // Reads the value of a finished task or future of T (throws what it ended with).

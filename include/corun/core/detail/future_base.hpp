@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "corun/core/detail/intrusive_list.hpp"
 #include "corun/core/detail/ref.hpp"
@@ -33,9 +34,6 @@ class Callback : public RefCounted {
   virtual std::string describe() const;
   bool handle_cancelled() const noexcept { return handle_cancelled_; }
   void cancel_handle() noexcept { handle_cancelled_ = true; }
-
- private:
-  bool handle_cancelled_ = false;
 };
 
 // Registered on a future; fired once, in registration order, when it completes.
@@ -71,12 +69,12 @@ class FutureBase : public Callback, public LoopLink {
   ~FutureBase() override;
 
   Loop* loop() const noexcept { return loop_; }
-  bool done() const noexcept { return status_ != FutureStatus::pending; }
-  bool cancelled() const noexcept { return status_ == FutureStatus::cancelled; }
-  FutureStatus status() const noexcept { return status_; }
+  bool done() const noexcept { return status() != FutureStatus::pending; }
+  bool cancelled() const noexcept { return status() == FutureStatus::cancelled; }
+  FutureStatus status() const noexcept { return static_cast<FutureStatus>(flags_[0]); }
   // Ended with an exception or a cancellation (without marking it retrieved).
   bool failed() const noexcept {
-    return status_ == FutureStatus::cancelled || (status_ == FutureStatus::finished && exception_);
+    return cancelled() || (status() == FutureStatus::finished && exception_);
   }
 
   // asyncio Future.cancel / Task.cancel (overridden by TaskBase).
@@ -87,7 +85,7 @@ class FutureBase : public Callback, public LoopLink {
   void check_result();
   // asyncio Future.exception(): null on success; throws CancelledError / InvalidStateError.
   std::exception_ptr exception();
-  void mark_retrieved() noexcept { retrieved_ = true; }
+  void mark_retrieved() noexcept { flags_[1] = 1; }
 
   void add_done_node(DoneNode* node);
   static void remove_done_node(DoneNode* node) noexcept { IntrusiveList::unlink(node); }
@@ -106,18 +104,19 @@ class FutureBase : public Callback, public LoopLink {
     return static_cast<FutureBase*>(static_cast<LoopLink*>(n));
   }
   void detach_from_loop() noexcept { loop_ = nullptr; }
-  bool is_task() const noexcept { return is_task_; }
+  bool is_task() const noexcept { return flags_[2] != 0; }
 
  protected:
   void complete(FutureStatus status);
   void set_cancelled(std::string_view message);
 
+  void set_status(FutureStatus s) noexcept { flags_[0] = static_cast<std::uint8_t>(s); }
+  bool retrieved() const noexcept { return flags_[1] != 0; }
+  void set_is_task() noexcept { flags_[2] = 1; }  // not virtual: the destructor needs it
+
   Loop* loop_;
   IntrusiveList callbacks_;
   std::exception_ptr exception_;
-  FutureStatus status_ = FutureStatus::pending;
-  bool retrieved_ = false;
-  bool is_task_ = false;  // not virtual: the destructor needs it
 
  private:
   friend class corun::Loop;
@@ -127,6 +126,8 @@ class FutureBase : public Callback, public LoopLink {
 class TaskBase : public FutureBase {
  public:
   TaskBase(Loop* loop, std::coroutine_handle<> root, std::string name);
+  // The coroutine this task runs (null once it finished).
+  std::coroutine_handle<> root() const noexcept { return root_; }
   ~TaskBase() override;
 
   // One step: resume the coroutine where it last suspended.
@@ -180,20 +181,22 @@ class TaskBase : public FutureBase {
   // Moves the finished root coroutine's value into the task, destroys the
   // frame, and returns its exception (null on success).
   virtual std::exception_ptr take_root_outcome() = 0;
-  virtual void destroy_root() noexcept = 0;
-  std::coroutine_handle<> root_;
+  void destroy_root() noexcept {
+    if (root_) std::exchange(root_, {}).destroy();
+  }
 
  private:
   void finish();
 
-  Waiter* waiting_ = nullptr;
-  std::coroutine_handle<> resume_point_;
+  // Small members first: they fill FutureBase's tail padding.
   std::int32_t num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
-  bool stepping_ = false;
   bool loop_owned_ = true;
-  std::uint64_t id_;
+  std::uint32_t id_;
+  std::coroutine_handle<> root_;
+  Waiter* waiting_ = nullptr;
+  std::coroutine_handle<> resume_point_;
   struct Extras {
     std::string name;
     std::string cancel_message;
@@ -206,6 +209,10 @@ TaskBase* current_task() noexcept;
 
 // Base of every corun coroutine promise: who awaits it and which task runs it.
 struct PromiseBase {
+  // Coroutine frames come from the small-object pool.
+  static void* operator new(std::size_t size) { return pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { pool_free(p, size); }
+
   std::coroutine_handle<> continuation_;
   TaskBase* owner_ = nullptr;
   std::exception_ptr exception_;

@@ -1,28 +1,33 @@
 // Intrusive reference counting for corun's loop objects (tasks, futures,
-// callbacks). The count is atomic so a reference may be dropped on any thread;
-// everything else about these objects belongs to their loop's thread.
+// callbacks). Like the objects themselves (asyncio's Task is not thread-safe
+// either), references belong to the loop's thread: the count is a plain integer,
+// which keeps a task step free of atomic instructions.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <utility>
 
+#include "corun/core/detail/pool.hpp"
+
 namespace corun::detail {
 
-class RefCounted {
+class RefCounted : public Pooled {
  public:
   RefCounted() = default;
   RefCounted(const RefCounted&) = delete;
   RefCounted& operator=(const RefCounted&) = delete;
   virtual ~RefCounted() = default;
 
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void add_ref() noexcept { ++refs_; }
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (--refs_ == 0) delete this;
   }
 
- private:
-  std::atomic<std::uint32_t> refs_{0};
+ protected:
+  std::uint32_t refs_ = 0;
+  // Spare room next to the count, used by subclasses for flags (keeps objects small).
+  std::uint8_t flags_[3] = {};
+  bool handle_cancelled_ = false;
 };
 
 template <class T>
