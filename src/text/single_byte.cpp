@@ -7,24 +7,23 @@ namespace corun::text::detail {
 
 namespace {
 
-// Code point -> UTF-8 for every byte 0x80..0xFF of every single-byte index,
-// packed as the bytes (low first) and the length in the top byte; 0 = null.
-// Built once from the generated code-point tables.
+// UTF-8 for every byte 0x00..0xFF of every single-byte encoding (ASCII is
+// itself), packed as the bytes (first in the low byte) and the length in the top
+// byte; 0 = null in the index (an error). Built once from the generated tables.
 struct SingleByteUtf8 {
-  std::uint32_t packed[kSingleByteCount][128];
+  std::uint32_t packed[kSingleByteCount][256];
   SingleByteUtf8() {
     for (std::size_t e = 0; e < kSingleByteCount; ++e) {
-      for (std::size_t b = 0; b < 128; ++b) {
-        std::uint32_t cp = kSingleByte[e][b];
+      for (std::uint32_t b = 0; b < 256; ++b) {
+        std::uint32_t cp = b < 0x80 ? b : kSingleByte[e][b - 0x80];
         std::uint32_t v = 0;
-        if (cp != 0) {
+        if (b < 0x80 || cp != 0) {
           char buf[4];
-          char* end = put_code_point(buf, cp);
-          auto len = static_cast<std::uint32_t>(end - buf);
+          auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
+          v = len << 24;
           for (std::uint32_t k = 0; k < len; ++k) {
-            v |= static_cast<std::uint32_t>(static_cast<unsigned char>(buf[k])) << (8 * k);
+            v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
           }
-          v |= len << 24;
         }
         packed[e][b] = v;
       }
@@ -37,8 +36,22 @@ const SingleByteUtf8& single_byte_utf8() {
   return table;
 }
 
+inline bool ascii16(const std::uint8_t* p) {
+#if defined(__SSE2__)
+  return _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))) == 0;
+#else
+  std::uint64_t a, b;
+  std::memcpy(&a, p, 8);
+  std::memcpy(&b, p + 8, 8);
+  return ((a | b) & 0x8080808080808080ULL) == 0;
+#endif
+}
+
 }  // namespace
 
+// 16 bytes at a time: an all-ASCII group is copied as is; any other group goes
+// byte by byte through the table (so text that mixes letters and spaces, like
+// Cyrillic or Greek, stays in one tight loop).
 std::size_t decode_single_byte(const std::uint8_t* in, std::size_t n, Sink& sink) {
   auto row = static_cast<std::size_t>(sink.encoding) - static_cast<std::size_t>(kFirstSingleByte);
   const std::uint32_t* table = single_byte_utf8().packed[row];
@@ -48,21 +61,35 @@ std::size_t decode_single_byte(const std::uint8_t* in, std::size_t n, Sink& sink
   while (i < n) {
     std::size_t end = n - i > kBlock ? i + kBlock : n;
     w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
-    while (i < end) {
-      i = copy_ascii(in, i, end, w);
-      while (i < end && in[i] >= 0x80) {
-        std::uint32_t v = table[in[i] - 0x80];
+    while (i + 16 <= end) {
+      if (ascii16(in + i)) {
+        std::memcpy(w, in + i, 16);
+        i += 16;
+        w += 16;
+        continue;
+      }
+      for (std::size_t stop = i + 16; i < stop; ++i) {
+        std::uint32_t v = table[in[i]];
         if (v == 0) [[unlikely]] {
           w = sink.error(w, i);
-        } else {
-          // Store all three bytes (headroom allows it), advance by the length.
-          w[0] = static_cast<char>(v);
-          w[1] = static_cast<char>(v >> 8);
-          w[2] = static_cast<char>(v >> 16);
-          w += v >> 24;
+          continue;
         }
-        ++i;
+        w[0] = static_cast<char>(v);
+        w[1] = static_cast<char>(v >> 8);
+        w[2] = static_cast<char>(v >> 16);
+        w += v >> 24;
       }
+    }
+    for (; i < end; ++i) {
+      std::uint32_t v = table[in[i]];
+      if (v == 0) {
+        w = sink.error(w, i);
+        continue;
+      }
+      w[0] = static_cast<char>(v);
+      w[1] = static_cast<char>(v >> 8);
+      w[2] = static_cast<char>(v >> 16);
+      w += v >> 24;
     }
   }
   out.commit(w);
