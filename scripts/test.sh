@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds corun and runs every test, as CI does:
+#   1. a Release build with warnings as errors: the whole ctest suite;
+#   2. an ASan+UBSan build: the whole suite again;
+#   3. a TSan build: the core runtime's tests (the thread code);
+#   4. a short libFuzzer run over corun::text (clang).
+# Usage: scripts/test.sh            (everything; about 20-30 minutes on 2 cores)
+#        QUICK=1 scripts/test.sh    (step 1 only)
+# Build trees go to ./out/ci-*. Prints ctest's summaries and ends with
+# "tests: N passed, N failed" over every ctest run; exits non-zero if any step failed.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+jobs="${JOBS:-2}"
+fuzz_seconds="${FUZZ_SECONDS:-60}"
+
+bash scripts/install-deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+
+passed=0
+failed=0
+failures=()
+tests_passed=0
+tests_failed=0
+step() {  # step NAME COMMAND...
+  local name=$1
+  shift
+  local t0=$SECONDS
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+configure_build() {  # DIR extra cmake args...
+  local dir=$1
+  shift
+  cmake -S "$root" -B "$dir" -G Ninja -DCORUN_WERROR=ON "$@" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  cmake --build "$dir" -j"$jobs"
+}
+
+run_ctest() {  # DIR extra ctest args...
+  local dir=$1
+  shift
+  local log="$dir.ctest.log"
+  ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 600 "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  # "97% tests passed, 3 tests failed out of 100"
+  local line total bad
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+    tests_passed=$((tests_passed + total - bad))
+    tests_failed=$((tests_failed + bad))
+  fi
+  return "$rc"
+}
+
+mkdir -p out
+step "release build" configure_build out/ci-release -DCMAKE_BUILD_TYPE=Release
+step "release tests" run_ctest out/ci-release
+
+if [ -z "${QUICK:-}" ]; then
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  step "asan+ubsan build" configure_build out/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_BENCH=OFF
+  step "asan+ubsan tests" run_ctest out/ci-asan -LE soak
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+  step "tsan build" configure_build out/ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCORUN_SANITIZE=thread -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF
+  step "tsan tests (core)" run_ctest out/ci-tsan -L core
+  step "fuzz corun::text (${fuzz_seconds} s)" bash fuzz/run.sh "$fuzz_seconds" "$root/out/ci-fuzz"
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed steps: ${failures[*]}"
+fi
+echo "steps: $passed passed, $failed failed"
+echo "tests: $tests_passed passed, $tests_failed failed"
+[ "$failed" -eq 0 ]
