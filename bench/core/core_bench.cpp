@@ -9,8 +9,8 @@
 //   sleep0   one task switching N times with sleep(0s) (asyncio.sleep(0))
 //   event    N tasks waiting on one Event, then set: peak RSS per waiting task
 //
-// Prints one line of key=value pairs: the workload's wall time (measured inside
-// the process, so start-up is not counted for either side) and the growth of
+// Prints one line of key=value pairs: the workload's wall time and CPU time
+// (measured inside the process, so start-up is not counted for either side) and the growth of
 // the process's peak RSS (getrusage ru_maxrss) over its value just before the
 // workload, in total and per task.
 #include <sys/resource.h>
@@ -34,6 +34,15 @@ long peak_rss_kib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;  // KiB on Linux
+}
+
+// User + system CPU time of the process: on a shared machine it moves less than
+// wall time when other jobs take the cores.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
+  return sec(usage.ru_utime) + sec(usage.ru_stime);
 }
 
 corun::Task<void> trivial() { co_return; }
@@ -95,12 +104,15 @@ int main(int argc, char** argv) {
   }
 
   long rss_before = peak_rss_kib();
+  double cpu_before = cpu_seconds();
   auto start = std::chrono::steady_clock::now();
   corun::run(body(n));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double cpu = cpu_seconds() - cpu_before;
   long rss_delta = peak_rss_kib() - rss_before;
 
-  fmt::print("impl=corun workload={} n={} seconds={:.6f} peak_rss_delta_kib={} bytes_per_task={:.1f}\n", workload,
-             n, seconds, rss_delta, static_cast<double>(rss_delta) * 1024.0 / static_cast<double>(n));
+  fmt::print(
+      "impl=corun workload={} n={} seconds={:.6f} cpu_seconds={:.6f} peak_rss_delta_kib={} bytes_per_task={:.1f}\n",
+      workload, n, seconds, cpu, rss_delta, static_cast<double>(rss_delta) * 1024.0 / static_cast<double>(n));
   return 0;
 }

@@ -4,8 +4,8 @@
     /usr/bin/python3 peer.py WORKLOAD [uvloop] [N]
 
 WORKLOAD is gather, sleep0 or event (see core_bench.cpp). Prints one line of
-key=value pairs in the same format as core_bench: the workload's wall time
-(asyncio.run / uvloop's loop, measured inside the process) and the growth of
+key=value pairs in the same format as core_bench: the workload's wall and CPU
+time (asyncio.Runner with asyncio's or uvloop's loop, measured inside the process) and the growth of
 the peak RSS (ru_maxrss) over its value just before the workload.
 """
 import asyncio
@@ -16,6 +16,11 @@ import time
 
 def peak_rss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def trivial():
@@ -83,13 +88,15 @@ def main(argv):
         loop_factory = uvloop.new_event_loop
 
     rss_before = peak_rss_kib()
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(WORKLOADS[workload](n))
     seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu_before
     rss_delta = peak_rss_kib() - rss_before
     print(
-        f"impl={impl} workload={workload} n={n} seconds={seconds:.6f} "
+        f"impl={impl} workload={workload} n={n} seconds={seconds:.6f} cpu_seconds={cpu:.6f} "
         f"peak_rss_delta_kib={rss_delta} bytes_per_task={rss_delta * 1024 / n:.1f}"
     )
     return 0
