@@ -7,6 +7,7 @@
 #include <random>
 
 #include "corun/text/decode.hpp"
+#include "corun/text/utf8.hpp"
 #include "text_test_util.hpp"
 
 namespace corun::text {
@@ -194,6 +195,67 @@ TEST(Decoder, IsMovable) {
   c = std::move(b);
   EXPECT_EQ(c.feed("\x24\x22"), cps({0x3042}));  // still in two-byte mode
   EXPECT_EQ(c.finish(), "");
+}
+
+}  // namespace
+}  // namespace corun::text
+
+namespace corun::text {
+namespace {
+
+// Random byte strings built from bytes each encoding treats specially.
+std::string random_bytes(std::mt19937& rng, Encoding e) {
+  static const std::string kInteresting = std::string("\x00\x1B$(@BJI\x0E\x0F\x30\x39\x40\x41\x5C\x7E\x7F", 18) +
+                                          "\x80\x81\x8E\x8F\x9F\xA0\xA1\xA4\xDF\xE0\xED\xEF\xF0\xF4\xF5\xFC\xFE\xFF"
+                                          "\xD8\xDC\xBB\xBF";
+  std::string s;
+  int len = std::uniform_int_distribution<int>(0, 24)(rng);
+  for (int k = 0; k < len; ++k) {
+    if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
+      s += static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
+    } else {
+      s += kInteresting[std::uniform_int_distribution<std::size_t>(0, kInteresting.size() - 1)(rng)];
+    }
+  }
+  (void)e;
+  return s;
+}
+
+TEST(Decoder, RandomInputsEveryEncodingProperties) {
+  // For random input in every encoding: the output is valid UTF-8; any chunking
+  // gives the same output; strict mode fails exactly when replacement mode had
+  // to replace something, at an offset before which everything decodes cleanly.
+  std::mt19937 rng(2024);
+  for (int e = 0; e < 40; ++e) {
+    auto enc = static_cast<Encoding>(e);
+    bool fffd_is_data = enc == Encoding::utf_8 || enc == Encoding::utf_16le || enc == Encoding::utf_16be;
+    for (int round = 0; round < 300; ++round) {
+      std::string in = random_bytes(rng, enc);
+      SCOPED_TRACE(std::string(name(enc)) + " " + hex(in));
+      std::string out = decode(in, enc);
+      ASSERT_TRUE(is_valid_utf8(out));
+      std::vector<std::size_t> cuts;
+      for (std::size_t p = 0; p < in.size(); p += std::uniform_int_distribution<std::size_t>(1, 5)(rng)) {
+        cuts.push_back(p);
+      }
+      ASSERT_EQ(chunked(in, enc, Errors::replace, cuts).text, out);
+      Outcome strict = one_shot(in, enc, Errors::strict);
+      if (!fffd_is_data) {
+        ASSERT_EQ(strict.error_offset.has_value(), out.find("\xEF\xBF\xBD") != std::string::npos);
+      }
+      if (strict.error_offset) {
+        std::size_t off = *strict.error_offset;
+        ASSERT_LT(off, in.size());
+        std::string before = decode(in.substr(0, off), enc);
+        if (!fffd_is_data) {
+          ASSERT_EQ(before.find("\xEF\xBF\xBD"), std::string::npos) << "offset " << off;
+        }
+        ASSERT_NO_THROW(decode(in.substr(0, off), enc, Errors::strict)) << "offset " << off;
+      } else {
+        ASSERT_EQ(strict.text, out);
+      }
+    }
+  }
 }
 
 }  // namespace
