@@ -12,6 +12,7 @@
 // chunks (plus ISO-2022-JP's mode), and one-shot decode() is the same code path.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -195,6 +196,20 @@ void build_pair_table(PairTable& table, std::uint32_t first_lead, std::uint32_t 
   }
 }
 
+// Writes a packed table entry (UTF-8 bytes, first in the low byte; length in the
+// top byte) and returns the cursor past the bytes. Writes 4 bytes: the caller's
+// headroom covers the extra one, which the next write overwrites.
+inline char* put_packed(char* w, std::uint32_t v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(w, &v, 4);
+  } else {
+    w[0] = static_cast<char>(v);
+    w[1] = static_cast<char>(v >> 8);
+    w[2] = static_cast<char>(v >> 16);
+  }
+  return w + (v >> 24);
+}
+
 // Decodes the run of table pairs at in[i..): stops at the block end, at a byte
 // that is not a table lead, or at a pair with no entry.
 inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::size_t& i, std::size_t n,
@@ -204,10 +219,7 @@ inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::si
     if (row >= table.rows) break;
     std::uint32_t v = table.packed[row * 256 + in[i + 1]];
     if (v == 0) break;
-    w[0] = static_cast<char>(v);
-    w[1] = static_cast<char>(v >> 8);
-    w[2] = static_cast<char>(v >> 16);
-    w += v >> 24;
+    w = put_packed(w, v);
     i += 2;
   }
 }

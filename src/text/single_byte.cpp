@@ -74,10 +74,7 @@ std::size_t decode_single_byte(const std::uint8_t* in, std::size_t n, Sink& sink
           w = sink.error(w, i);
           continue;
         }
-        w[0] = static_cast<char>(v);
-        w[1] = static_cast<char>(v >> 8);
-        w[2] = static_cast<char>(v >> 16);
-        w += v >> 24;
+        w = put_packed(w, v);
       }
     }
     for (; i < end; ++i) {
@@ -86,10 +83,7 @@ std::size_t decode_single_byte(const std::uint8_t* in, std::size_t n, Sink& sink
         w = sink.error(w, i);
         continue;
       }
-      w[0] = static_cast<char>(v);
-      w[1] = static_cast<char>(v >> 8);
-      w[2] = static_cast<char>(v >> 16);
-      w += v >> 24;
+      w = put_packed(w, v);
     }
   }
   out.commit(w);
