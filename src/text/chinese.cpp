@@ -13,7 +13,8 @@ namespace {
 // Trail byte -> (byte - offset) of the standard's pointer formula, or -1 where
 // the formula gives no pointer. gb18030: 0x40..0x7E (offset 0x40) and
 // 0x80..0xFE (offset 0x41). Big5: 0x40..0x7E (offset 0x40), 0xA1..0xFE (0x62).
-constexpr std::array<std::int16_t, 256> make_trail(int low_end_offset, int high_first, int high_offset) {
+constexpr std::array<std::int16_t, 256> make_trail(int low_end_offset, int high_first,
+                                                   int high_offset) {
   std::array<std::int16_t, 256> t{};
   for (int b = 0; b < 256; ++b) {
     std::int16_t v = -1;
@@ -39,29 +40,39 @@ std::uint32_t gb18030_ranges_code_point(std::uint32_t pointer) {
   return kGb18030RangeCodePoints[k] + pointer - *it;
 }
 
-inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) { return b >= lo && b <= hi; }
+inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) {
+  return b >= lo && b <= hi;
+}
 
 const PairTable& gb18030_pairs() {
   static PairTable table;
-  static const bool built = (build_pair_table(table, 0x81, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
-      std::int16_t col = kGbTrail[trail];
-      return col < 0 ? 0 : kGb18030[(lead - 0x81) * 190 + static_cast<std::uint32_t>(col)];
-    }), true);
+  static const bool built =
+      (build_pair_table(
+           table, 0x81, 0xFE,
+           [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+             std::int16_t col = kGbTrail[trail];
+             return col < 0 ? 0 : kGb18030[(lead - 0x81) * 190 + static_cast<std::uint32_t>(col)];
+           }),
+       true);
   (void)built;
   return table;
 }
 
 const PairTable& big5_pairs() {
   static PairTable table;
-  static const bool built = (build_pair_table(table, 0x81, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
-      std::int16_t col = kBig5Trail[trail];
-      if (col < 0) return 0;
-      std::uint32_t pointer = (lead - 0x81) * 157 + static_cast<std::uint32_t>(col);
-      // The two-code-point pointers and plane-2 code points take the general path.
-      if (pointer == 1133 || pointer == 1135 || pointer == 1164 || pointer == 1166) return 0;
-      if ((kBig5Plane2[pointer / 64] >> (pointer % 64)) & 1) return 0;
-      return kBig5Low[pointer];
-    }), true);
+  static const bool built =
+      (build_pair_table(
+           table, 0x81, 0xFE,
+           [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+             std::int16_t col = kBig5Trail[trail];
+             if (col < 0) return 0;
+             std::uint32_t pointer = (lead - 0x81) * 157 + static_cast<std::uint32_t>(col);
+             // The two-code-point pointers and plane-2 code points take the general path.
+             if (pointer == 1133 || pointer == 1135 || pointer == 1164 || pointer == 1166) return 0;
+             if ((kBig5Plane2[pointer / 64] >> (pointer % 64)) & 1) return 0;
+             return kBig5Low[pointer];
+           }),
+       true);
   (void)built;
   return table;
 }
@@ -113,7 +124,8 @@ std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
       {
         std::uint8_t b2 = in[i + 1];
         if (kGbTrail[b2] >= 0) {
-          std::uint32_t cp = kGb18030[(b - 0x81u) * 190u + static_cast<std::uint32_t>(kGbTrail[b2])];
+          std::uint32_t cp =
+              kGb18030[(b - 0x81u) * 190u + static_cast<std::uint32_t>(kGbTrail[b2])];
           if (cp != 0) {
             w = put_code_point(w, cp);
             i += 2;
@@ -142,7 +154,8 @@ std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
           i += 1;
           continue;
         }
-        std::uint32_t pointer = (((b - 0x81u) * 10u + (b2 - 0x30u)) * 126u + (b3 - 0x81u)) * 10u + (b4 - 0x30u);
+        std::uint32_t pointer =
+            (((b - 0x81u) * 10u + (b2 - 0x30u)) * 126u + (b3 - 0x81u)) * 10u + (b4 - 0x30u);
         std::uint32_t cp = gb18030_ranges_code_point(pointer);
         w = cp != 0 ? put_code_point(w, cp) : sink.error(w, i);
         i += 4;

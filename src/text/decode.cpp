@@ -78,21 +78,24 @@ void Sink::fail(char* w, std::size_t i) {
 }  // namespace detail
 
 DecodeError::DecodeError(Encoding encoding, std::size_t offset)
-    : std::runtime_error(decode_error_message(encoding, offset)), encoding_(encoding), offset_(offset) {}
+    : std::runtime_error(decode_error_message(encoding, offset)),
+      encoding_(encoding),
+      offset_(offset) {}
 
 struct Decoder::State {
   Encoding encoding;
   Errors errors;
   detail::Kernel kernel;
-  std::string_view bom;       // still to be checked at the start of input, or empty
-  std::size_t consumed = 0;   // bytes before pending
-  std::size_t fed = 0;        // bytes given to feed()
+  std::string_view bom;      // still to be checked at the start of input, or empty
+  std::size_t consumed = 0;  // bytes before pending
+  std::size_t fed = 0;       // bytes given to feed()
   std::array<std::uint8_t, 2 * detail::kMaxSequence> pending{};
   std::size_t pending_size = 0;
   detail::Iso2022JpState jp;
   bool replacement_done = false;
 
-  State(Encoding e, Errors err) : encoding(e), errors(err), kernel(kernel_for(e)), bom(bom_for(e)) {}
+  State(Encoding e, Errors err)
+      : encoding(e), errors(err), kernel(kernel_for(e)), bom(bom_for(e)) {}
 
   std::size_t run(const std::uint8_t* in, std::size_t n, bool last, std::string& out) {
     detail::Output o(out);
@@ -113,8 +116,9 @@ struct Decoder::State {
         --n;
       }
       if (pending_size < bom.size() && !last) return;
-      if (pending_size >= bom.size() && std::equal(bom.begin(), bom.end(), pending.begin(),
-                                                   [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; })) {
+      if (pending_size >= bom.size() &&
+          std::equal(bom.begin(), bom.end(), pending.begin(),
+                     [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; })) {
         pending_size = 0;
         consumed += bom.size();
       }
@@ -149,12 +153,15 @@ struct Decoder::State {
   }
 };
 
-Decoder::Decoder(Encoding encoding, Errors errors) : state_(std::make_unique<State>(encoding, errors)) {}
+Decoder::Decoder(Encoding encoding, Errors errors)
+    : state_(std::make_unique<State>(encoding, errors)) {}
 Decoder::~Decoder() = default;
 Decoder::Decoder(Decoder&&) noexcept = default;
 Decoder& Decoder::operator=(Decoder&&) noexcept = default;
 
-void Decoder::feed(std::string_view chunk, std::string& out) { state_->process(chunk, false, out); }
+void Decoder::feed(std::string_view chunk, std::string& out) {
+  state_->process(chunk, false, out);
+}
 
 std::string Decoder::feed(std::string_view chunk) {
   std::string out;
@@ -162,7 +169,9 @@ std::string Decoder::feed(std::string_view chunk) {
   return out;
 }
 
-void Decoder::finish(std::string& out) { state_->process({}, true, out); }
+void Decoder::finish(std::string& out) {
+  state_->process({}, true, out);
+}
 
 std::string Decoder::finish() {
   std::string out;
@@ -170,15 +179,20 @@ std::string Decoder::finish() {
   return out;
 }
 
-Encoding Decoder::encoding() const noexcept { return state_->encoding; }
-std::size_t Decoder::bytes_fed() const noexcept { return state_->fed; }
+Encoding Decoder::encoding() const noexcept {
+  return state_->encoding;
+}
+std::size_t Decoder::bytes_fed() const noexcept {
+  return state_->fed;
+}
 
 std::string decode(std::string_view bytes, Encoding encoding, Errors errors) {
   Decoder::State state(encoding, errors);
   std::string out;
   // Typical output is about as long as the input (ASCII) or 1.5x (CJK), plus the
   // headroom the kernels ask for per block: one allocation in the common case.
-  out.reserve(bytes.size() + bytes.size() / 2 + detail::kMaxExpansion * detail::kBlock + detail::kSlack);
+  out.reserve(bytes.size() + bytes.size() / 2 + detail::kMaxExpansion * detail::kBlock +
+              detail::kSlack);
   state.process(bytes, true, out);
   return out;
 }

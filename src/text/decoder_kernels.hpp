@@ -176,7 +176,8 @@ struct PairTable {
 
 // Fills table from code_point(lead, trail) (0: not a one-code-point pair).
 template <typename CodePoint>
-void build_pair_table(PairTable& table, std::uint32_t first_lead, std::uint32_t last_lead, CodePoint code_point) {
+void build_pair_table(PairTable& table, std::uint32_t first_lead, std::uint32_t last_lead,
+                      CodePoint code_point) {
   table.first_lead = first_lead;
   table.rows = last_lead - first_lead + 1;
   for (std::uint32_t lead = first_lead; lead <= last_lead; ++lead) {
@@ -212,8 +213,8 @@ inline char* put_packed(char* w, std::uint32_t v) {
 
 // Decodes the run of table pairs at in[i..): stops at the block end, at a byte
 // that is not a table lead, or at a pair with no entry.
-inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::size_t& i, std::size_t n,
-                         std::size_t end, char*& w) {
+inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::size_t& i,
+                         std::size_t n, std::size_t end, char*& w) {
   while (i < end && i + 1 < n) {
     std::uint32_t row = in[i] - table.first_lead;
     if (row >= table.rows) break;
@@ -231,7 +232,8 @@ std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept;
 // choice must not be used on a CPU without it).
 enum class Utf8Validator : std::uint8_t { scalar, ssse3, avx2 };
 Utf8Validator best_utf8_validator() noexcept;
-std::size_t utf8_valid_prefix_using(Utf8Validator how, const std::uint8_t* in, std::size_t n) noexcept;
+std::size_t utf8_valid_prefix_using(Utf8Validator how, const std::uint8_t* in,
+                                    std::size_t n) noexcept;
 // The vector part alone: a prefix it proved well-formed, ending on a sequence
 // boundary (0 for scalar). On well-formed text it stops less than 64 bytes from
 // the end: anything earlier would be a false alarm costing speed.

@@ -24,7 +24,8 @@ constexpr bool is_ascii_whitespace(char c) {
 
 }  // namespace
 
-LookupError::LookupError(std::string label) : std::invalid_argument(quote(label)), label_(std::move(label)) {}
+LookupError::LookupError(std::string label)
+    : std::invalid_argument(quote(label)), label_(std::move(label)) {}
 
 std::string_view name(Encoding encoding) noexcept {
   auto i = static_cast<std::size_t>(encoding);
@@ -43,8 +44,9 @@ std::optional<Encoding> lookup(std::string_view label) noexcept {
   std::string_view key(buf.data(), label.size());
   const auto* first = std::begin(detail::kLabels);
   const auto* last = std::end(detail::kLabels);
-  const auto* it = std::lower_bound(first, last, key,
-                                    [](const detail::LabelEntry& e, std::string_view k) { return e.label < k; });
+  const auto* it =
+      std::lower_bound(first, last, key,
+                       [](const detail::LabelEntry& e, std::string_view k) { return e.label < k; });
   if (it == last || it->label != key) return std::nullopt;
   return it->encoding;
 }

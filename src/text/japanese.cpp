@@ -7,11 +7,19 @@ namespace corun::text::detail {
 
 namespace {
 
-inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) { return b >= lo && b <= hi; }
+inline bool in_range(std::uint8_t b, std::uint8_t lo, std::uint8_t hi) {
+  return b >= lo && b <= hi;
+}
 
-inline std::uint32_t jis0208(std::uint32_t pointer) { return pointer < kJis0208Size ? kJis0208[pointer] : 0; }
-inline std::uint32_t jis0212(std::uint32_t pointer) { return pointer < kJis0212Size ? kJis0212[pointer] : 0; }
-inline std::uint32_t euc_kr(std::uint32_t pointer) { return pointer < kEucKrSize ? kEucKr[pointer] : 0; }
+inline std::uint32_t jis0208(std::uint32_t pointer) {
+  return pointer < kJis0208Size ? kJis0208[pointer] : 0;
+}
+inline std::uint32_t jis0212(std::uint32_t pointer) {
+  return pointer < kJis0212Size ? kJis0212[pointer] : 0;
+}
+inline std::uint32_t euc_kr(std::uint32_t pointer) {
+  return pointer < kEucKrSize ? kEucKr[pointer] : 0;
+}
 
 // After a failed two- or three-byte sequence the standard restores the last byte
 // read if it is ASCII: the sequence then consumed one byte fewer.
@@ -21,32 +29,48 @@ inline std::size_t consumed(std::size_t length, std::uint8_t last_byte) {
 
 const PairTable& euc_jp_pairs() {
   static PairTable table;
-  static const bool built = (build_pair_table(table, 0x8E, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
-    if (lead == 0x8E) return trail >= 0xA1 && trail <= 0xDF ? 0xFF61 - 0xA1 + trail : 0;
-    if (lead < 0xA1 || trail < 0xA1 || trail > 0xFE) return 0;  // 0x8F: three bytes, general path
-    return jis0208((lead - 0xA1) * 94 + trail - 0xA1);
-  }), true);
+  static const bool built =
+      (build_pair_table(table, 0x8E, 0xFE,
+                        [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+                          if (lead == 0x8E)
+                            return trail >= 0xA1 && trail <= 0xDF ? 0xFF61 - 0xA1 + trail : 0;
+                          if (lead < 0xA1 || trail < 0xA1 || trail > 0xFE)
+                            return 0;  // 0x8F: three bytes, general path
+                          return jis0208((lead - 0xA1) * 94 + trail - 0xA1);
+                        }),
+       true);
   (void)built;
   return table;
 }
 
 const PairTable& shift_jis_pairs() {
   static PairTable table;
-  static const bool built = (build_pair_table(table, 0x81, 0xFC, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
-    if (lead >= 0xA0 && lead <= 0xDF) return 0;  // single bytes
-    if (!((trail >= 0x40 && trail <= 0x7E) || (trail >= 0x80 && trail <= 0xFC))) return 0;
-    std::uint32_t pointer = (lead - (lead < 0xA0 ? 0x81 : 0xC1)) * 188 + trail - (trail < 0x7F ? 0x40 : 0x41);
-    return (pointer >= 8836 && pointer <= 10715) ? 0xE000 - 8836 + pointer : jis0208(pointer);
-  }), true);
+  static const bool built =
+      (build_pair_table(
+           table, 0x81, 0xFC,
+           [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+             if (lead >= 0xA0 && lead <= 0xDF) return 0;  // single bytes
+             if (!((trail >= 0x40 && trail <= 0x7E) || (trail >= 0x80 && trail <= 0xFC))) return 0;
+             std::uint32_t pointer =
+                 (lead - (lead < 0xA0 ? 0x81 : 0xC1)) * 188 + trail - (trail < 0x7F ? 0x40 : 0x41);
+             return (pointer >= 8836 && pointer <= 10715) ? 0xE000 - 8836 + pointer
+                                                          : jis0208(pointer);
+           }),
+       true);
   (void)built;
   return table;
 }
 
 const PairTable& euc_kr_pairs() {
   static PairTable table;
-  static const bool built = (build_pair_table(table, 0x81, 0xFE, [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
-    return trail >= 0x41 && trail <= 0xFE ? euc_kr((lead - 0x81) * 190 + trail - 0x41) : 0;
-  }), true);
+  static const bool built =
+      (build_pair_table(table, 0x81, 0xFE,
+                        [](std::uint32_t lead, std::uint32_t trail) -> std::uint32_t {
+                          return trail >= 0x41 && trail <= 0xFE
+                                     ? euc_kr((lead - 0x81) * 190 + trail - 0x41)
+                                     : 0;
+                        }),
+       true);
   (void)built;
   return table;
 }
@@ -102,7 +126,8 @@ std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink) {
           }
           if (i + 2 >= n) goto incomplete;
           std::uint8_t b3 = in[i + 2];
-          std::uint32_t cp = in_range(b3, 0xA1, 0xFE) ? jis0212((b2 - 0xA1u) * 94u + b3 - 0xA1u) : 0;
+          std::uint32_t cp =
+              in_range(b3, 0xA1, 0xFE) ? jis0212((b2 - 0xA1u) * 94u + b3 - 0xA1u) : 0;
           if (cp != 0) {
             w = put_code_point(w, cp);
             i += 3;

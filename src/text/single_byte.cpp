@@ -131,7 +131,8 @@ namespace {
 template <bool kBigEndian>
 std::size_t decode_utf16(const std::uint8_t* in, std::size_t n, Sink& sink) {
   auto unit = [in](std::size_t i) -> std::uint32_t {
-    return kBigEndian ? (std::uint32_t{in[i]} << 8) | in[i + 1] : (std::uint32_t{in[i + 1]} << 8) | in[i];
+    return kBigEndian ? (std::uint32_t{in[i]} << 8) | in[i + 1]
+                      : (std::uint32_t{in[i + 1]} << 8) | in[i];
   };
   Output& out = sink.out;
   char* w = out.cursor();

@@ -46,7 +46,9 @@ constexpr std::array<LeadInfo, 256> make_lead_table() {
 
 constexpr std::array<LeadInfo, 256> kLead = make_lead_table();
 
-inline bool is_continuation(std::uint8_t c) { return (c & 0xC0) == 0x80; }
+inline bool is_continuation(std::uint8_t c) {
+  return (c & 0xC0) == 0x80;
+}
 
 // Exact scalar walk: the offset of the first sequence that is ill-formed or cut
 // by the end of input.
@@ -78,13 +80,13 @@ std::size_t exact_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept {
 enum DfaState : unsigned {
   kAccept = 0,
   kReject = 6,
-  kNeed1 = 12,   // one continuation 80..BF left
-  kNeed2 = 18,   // two left
-  kNeed3 = 24,   // three left
-  kAfterE0 = 30, // A0..BF, then one
-  kAfterED = 36, // 80..9F, then one
-  kAfterF0 = 42, // 90..BF, then two
-  kAfterF4 = 48, // 80..8F, then two
+  kNeed1 = 12,    // one continuation 80..BF left
+  kNeed2 = 18,    // two left
+  kNeed3 = 24,    // three left
+  kAfterE0 = 30,  // A0..BF, then one
+  kAfterED = 36,  // 80..9F, then one
+  kAfterF0 = 42,  // 90..BF, then two
+  kAfterF4 = 48,  // 80..8F, then two
 };
 
 constexpr std::array<std::uint64_t, 256> make_dfa() {
@@ -122,7 +124,8 @@ constexpr std::array<std::uint64_t, 256> make_dfa() {
       }
     };
     std::uint64_t row = 0;
-    for (unsigned state : {kAccept, kReject, kNeed1, kNeed2, kNeed3, kAfterE0, kAfterED, kAfterF0, kAfterF4}) {
+    for (unsigned state :
+         {kAccept, kReject, kNeed1, kNeed2, kNeed3, kAfterE0, kAfterED, kAfterF0, kAfterF4}) {
       row |= std::uint64_t{next(state)} << state;
     }
     rows[b] = row;
@@ -132,7 +135,9 @@ constexpr std::array<std::uint64_t, 256> make_dfa() {
 
 constexpr std::array<std::uint64_t, 256> kDfa = make_dfa();
 
-inline std::uint64_t step(std::uint64_t state, std::uint8_t b) { return kDfa[b] >> (state & 63); }
+inline std::uint64_t step(std::uint64_t state, std::uint8_t b) {
+  return kDfa[b] >> (state & 63);
+}
 
 }  // namespace
 
@@ -164,6 +169,7 @@ constexpr std::uint8_t kOverlong4 = 1 << 6;     // F0, then 80..8F
 constexpr std::uint8_t kTwoConts = 1 << 7;      // continuation, continuation
 constexpr std::uint8_t kCarry = kTooShort | kTooLong | kTwoConts;
 
+// clang-format off
 // By high nibble of the previous byte.
 alignas(16) constexpr std::uint8_t kByte1High[16] = {
     kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong, kTooLong,  // ASCII
@@ -207,6 +213,7 @@ alignas(32) constexpr std::uint8_t kIncompleteMax[32] = {
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xEF, 0xDF, 0xBF,
 };
+// clang-format on
 
 // Everything before the sequence holding byte i - 1 is well-formed when every
 // pair before i passed: back up over at most three continuation bytes.
@@ -217,11 +224,13 @@ std::size_t back_to_boundary(const std::uint8_t* in, std::size_t i) {
   return p;
 }
 
-__attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8_t* in, std::size_t n) {
+__attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8_t* in,
+                                                                std::size_t n) {
   const __m128i byte1_high = _mm_load_si128(reinterpret_cast<const __m128i*>(kByte1High));
   const __m128i byte1_low = _mm_load_si128(reinterpret_cast<const __m128i*>(kByte1Low));
   const __m128i byte2_high = _mm_load_si128(reinterpret_cast<const __m128i*>(kByte2High));
-  const __m128i incomplete_max = _mm_load_si128(reinterpret_cast<const __m128i*>(kIncompleteMax + 16));
+  const __m128i incomplete_max =
+      _mm_load_si128(reinterpret_cast<const __m128i*>(kIncompleteMax + 16));
   const __m128i nibble = _mm_set1_epi8(0x0F);
   // Saturating subtractions that leave the top bit set for >= E0 and >= F0.
   const __m128i third_threshold = _mm_set1_epi8(static_cast<char>(0xE0 - 0x80));
@@ -238,7 +247,8 @@ __attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8
                     _mm_loadu_si128(chunk + 3)};
     if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(c[0], c[1]), _mm_or_si128(c[2], c[3]))) == 0) {
       // All ASCII: only a sequence left open by the previous chunk can be wrong.
-      if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(prev, incomplete_max), zero)) != 0xFFFF) break;
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(prev, incomplete_max), zero)) != 0xFFFF)
+        break;
       prev = c[3];
       i += kChunk;
       continue;
@@ -252,7 +262,8 @@ __attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8
       __m128i b1l = _mm_shuffle_epi8(byte1_low, _mm_and_si128(prev1, nibble));
       __m128i b2h = _mm_shuffle_epi8(byte2_high, _mm_and_si128(_mm_srli_epi16(cur, 4), nibble));
       __m128i special = _mm_and_si128(_mm_and_si128(b1h, b1l), b2h);
-      __m128i must23 = _mm_or_si128(_mm_subs_epu8(prev2, third_threshold), _mm_subs_epu8(prev3, fourth_threshold));
+      __m128i must23 = _mm_or_si128(_mm_subs_epu8(prev2, third_threshold),
+                                    _mm_subs_epu8(prev3, fourth_threshold));
       error = _mm_or_si128(error, _mm_xor_si128(_mm_and_si128(must23, high_bit), special));
       prev = cur;
     }
@@ -264,11 +275,16 @@ __attribute__((target("ssse3"))) std::size_t ssse3_valid_prefix(const std::uint8
 
 // The same with 32-byte vectors. Byte shifts across the two 128-bit halves take
 // a lane permute first (alignr works within each half).
-__attribute__((target("avx2"))) std::size_t avx2_valid_prefix(const std::uint8_t* in, std::size_t n) {
-  const __m256i byte1_high = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte1High)));
-  const __m256i byte1_low = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte1Low)));
-  const __m256i byte2_high = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte2High)));
-  const __m256i incomplete_max = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIncompleteMax));
+__attribute__((target("avx2"))) std::size_t avx2_valid_prefix(const std::uint8_t* in,
+                                                              std::size_t n) {
+  const __m256i byte1_high =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte1High)));
+  const __m256i byte1_low =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte1Low)));
+  const __m256i byte2_high =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(kByte2High)));
+  const __m256i incomplete_max =
+      _mm256_load_si256(reinterpret_cast<const __m256i*>(kIncompleteMax));
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m256i third_threshold = _mm256_set1_epi8(static_cast<char>(0xE0 - 0x80));
   const __m256i fourth_threshold = _mm256_set1_epi8(static_cast<char>(0xF0 - 0x80));
@@ -290,16 +306,19 @@ __attribute__((target("avx2"))) std::size_t avx2_valid_prefix(const std::uint8_t
     }
     __m256i error = zero;
     for (const __m256i& cur : c) {
-      __m256i joined = _mm256_permute2x128_si256(prev, cur, 0x21);  // prev's high half, cur's low half
+      __m256i joined =
+          _mm256_permute2x128_si256(prev, cur, 0x21);  // prev's high half, cur's low half
       __m256i prev1 = _mm256_alignr_epi8(cur, joined, 15);
       __m256i prev2 = _mm256_alignr_epi8(cur, joined, 14);
       __m256i prev3 = _mm256_alignr_epi8(cur, joined, 13);
-      __m256i b1h = _mm256_shuffle_epi8(byte1_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
+      __m256i b1h =
+          _mm256_shuffle_epi8(byte1_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
       __m256i b1l = _mm256_shuffle_epi8(byte1_low, _mm256_and_si256(prev1, nibble));
-      __m256i b2h = _mm256_shuffle_epi8(byte2_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
+      __m256i b2h =
+          _mm256_shuffle_epi8(byte2_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
       __m256i special = _mm256_and_si256(_mm256_and_si256(b1h, b1l), b2h);
-      __m256i must23 =
-          _mm256_or_si256(_mm256_subs_epu8(prev2, third_threshold), _mm256_subs_epu8(prev3, fourth_threshold));
+      __m256i must23 = _mm256_or_si256(_mm256_subs_epu8(prev2, third_threshold),
+                                       _mm256_subs_epu8(prev3, fourth_threshold));
       error = _mm256_or_si256(error, _mm256_xor_si256(_mm256_and_si256(must23, high_bit), special));
       prev = cur;
     }
@@ -360,7 +379,8 @@ std::size_t utf8_vector_prefix(Utf8Validator how, const std::uint8_t* in, std::s
   return 0;
 }
 
-std::size_t utf8_valid_prefix_using(Utf8Validator how, const std::uint8_t* in, std::size_t n) noexcept {
+std::size_t utf8_valid_prefix_using(Utf8Validator how, const std::uint8_t* in,
+                                    std::size_t n) noexcept {
   std::size_t i = n >= 64 ? utf8_vector_prefix(how, in, n) : 0;
   // The rest (a tail under 64 bytes, or the chunk where the vector check found an
   // error): 16-byte blocks, all-ASCII ones skipped, others through the DFA, each
@@ -433,8 +453,8 @@ std::size_t decode_utf8(const std::uint8_t* in, std::size_t n, Sink& sink) {
 }  // namespace detail
 
 bool is_valid_utf8(std::string_view bytes) noexcept {
-  return detail::utf8_valid_prefix(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()) ==
-         bytes.size();
+  return detail::utf8_valid_prefix(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                   bytes.size()) == bytes.size();
 }
 
 std::string with_bom(std::string_view utf8) {

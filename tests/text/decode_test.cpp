@@ -89,17 +89,29 @@ TEST(DecodeUtf16, SurrogatesAndOddBytes) {
       // An odd byte at the end is one error.
       {LE, std::string_view("A\0B", 3), cps({'A', kFFFD}), 2},
       // A lone trail surrogate is an error.
-      {LE, std::string_view("\x00\xDC" "A\0", 4), cps({kFFFD, 'A'}), 0},
+      {LE,
+       std::string_view("\x00\xDC"
+                        "A\0",
+                        4),
+       cps({kFFFD, 'A'}), 0},
       // A lead surrogate followed by a non-trail unit: error for the lead; the
       // unit is restored and decoded.
-      {LE, std::string_view("\x00\xD8" "A\0", 4), cps({kFFFD, 'A'}), 0},
+      {LE,
+       std::string_view("\x00\xD8"
+                        "A\0",
+                        4),
+       cps({kFFFD, 'A'}), 0},
       {LE, std::string_view("\x00\xD8\x00\xD8\x00\xDC", 6), cps({kFFFD, 0x10000}), 0},
       {BE, std::string_view("\xD8\x00\x00\x41", 4), cps({kFFFD, 'A'}), 0},
       // A lead surrogate at the end, alone or with one more byte: one error.
       {LE, std::string_view("\x00\xD8", 2), cps({kFFFD}), 0},
       {LE, std::string_view("A\0\x00\xD8\x41", 5), cps({'A', kFFFD}), 2},
       // BOMs: removed when they agree with the encoding, else kept as a character.
-      {LE, std::string_view("\xFF\xFE" "A\0", 4), "A", kValid},
+      {LE,
+       std::string_view("\xFF\xFE"
+                        "A\0",
+                        4),
+       "A", kValid},
       {BE, std::string_view("\xFE\xFF\0A", 4), "A", kValid},
       {LE, std::string_view("\xFE\xFF", 2), cps({0xFFFE}), kValid},
       {BE, std::string_view("\xFF\xFE", 2), cps({0xFFFE}), kValid},
@@ -114,7 +126,8 @@ TEST(DecodeSingleByte, NullEntriesAreErrors) {
       {Encoding::windows_1253, "ab\xD2\xFF", cps({'a', 'b', kFFFD, kFFFD}), 2},
       {Encoding::iso_8859_8_i, "\xE0", cps({0x5D0}), kValid},
       {Encoding::koi8_r, "\xC1", cps({0x430}), kValid},
-      {Encoding::windows_1251, "\xCF\xF0\xE8\xE2\xE5\xF2", cps({0x41F, 0x440, 0x438, 0x432, 0x435, 0x442}), kValid},
+      {Encoding::windows_1251, "\xCF\xF0\xE8\xE2\xE5\xF2",
+       cps({0x41F, 0x440, 0x438, 0x432, 0x435, 0x442}), kValid},
       // Not UTF-8: a UTF-8 BOM is three windows-1252 characters.
       {Encoding::windows_1252, "\xEF\xBB\xBF", cps({0xEF, 0xBB, 0xBF}), kValid},
       {Encoding::x_user_defined, "a\x80\xFF", cps({'a', 0xF780, 0xF7FF}), kValid},
@@ -218,7 +231,10 @@ TEST(DecodeIso2022Jp, ModesEscapesAndTheOutputFlag) {
       {I, "abc", "abc", kValid},
       {I, "\x1B$B\x24\x22\x1B(B!", cps({0x3042, '!'}), kValid},
       {I, "\x1B$@\x24\x22", cps({0x3042}), kValid},
-      {I, "\x1B(J\x5C\x7E" "a", cps({0xA5, 0x203E, 'a'}), kValid},
+      {I,
+       "\x1B(J\x5C\x7E"
+       "a",
+       cps({0xA5, 0x203E, 'a'}), kValid},
       {I, "\x1B(I\x21\x5F", cps({0xFF61, 0xFF9F}), kValid},
       // SO, SI and non-ASCII bytes are errors in ASCII mode.
       {I, "a\x0E\x0F\x80", cps({'a', kFFFD, kFFFD, kFFFD}), 1},
@@ -240,7 +256,10 @@ TEST(DecodeIso2022Jp, ModesEscapesAndTheOutputFlag) {
       {I, "\x1B$B\x24\x1B(Ba", cps({kFFFD, 'a'}), 3},
       // A lead then a byte outside 0x21..0x7E: one error, both consumed.
       // ... and "a" is then a lead byte at the end of input: a second error.
-      {I, "\x1B$B\x24\x0A" "a", cps({kFFFD, kFFFD}), 3},
+      {I,
+       "\x1B$B\x24\x0A"
+       "a",
+       cps({kFFFD, kFFFD}), 3},
       {I, "\x1B$B\x24\x0A\x1B(Ba", cps({kFFFD, 'a'}), 3},
       // A byte that cannot be a lead is an error in two-byte mode.
       {I, "\x1B$B\x0A", cps({kFFFD}), 3},
@@ -309,7 +328,10 @@ TEST(Decode, StrictOffsetsAreAbsoluteAcrossLongInput) {
   }
   // A BOM counts as input: the offset is into the bytes given.
   try {
-    decode("\xEF\xBB\xBF" "ab\x80", Encoding::utf_8, Errors::strict);
+    decode(
+        "\xEF\xBB\xBF"
+        "ab\x80",
+        Encoding::utf_8, Errors::strict);
     FAIL();
   } catch (const DecodeError& e) {
     EXPECT_EQ(e.offset(), 5u);

@@ -34,7 +34,8 @@ Outcome one_shot(std::string_view in, Encoding e, Errors errors) {
 }
 
 // Feeds in at the given cut points (sorted offsets into in).
-Outcome chunked(std::string_view in, Encoding e, Errors errors, const std::vector<std::size_t>& cuts) {
+Outcome chunked(std::string_view in, Encoding e, Errors errors,
+                const std::vector<std::size_t>& cuts) {
   Outcome o;
   Decoder d(e, errors);
   try {
@@ -69,17 +70,27 @@ struct Tricky {
 std::vector<Tricky> tricky_inputs() {
   using std::string;
   return {
-      {Encoding::utf_8, "\xEF\xBB\xBF" "a\xC3\xA9\xE4\xB8\x80\xF0\x9F\x98\x80\xE0\x80\xED\xA0\x80\xF0\x9F\x98\xC3\xA9\xF4\x90"},
+      {Encoding::utf_8,
+       "\xEF\xBB\xBF"
+       "a\xC3\xA9\xE4\xB8\x80\xF0\x9F\x98\x80\xE0\x80\xED\xA0\x80\xF0\x9F\x98\xC3\xA9\xF4\x90"},
       {Encoding::utf_8, "\xEF\xBB"},
       {Encoding::utf_8, "\xEF\xBB\xBF\xEF\xBB\xBF\xF0\x9F"},
-      {Encoding::utf_16le, string("\xFF\xFE" "A\0\x3D\xD8\x00\xDE\x00\xD8" "B\0\x00\xDC\x00\xD8\x00", 17)},
+      {Encoding::utf_16le, string("\xFF\xFE"
+                                  "A\0\x3D\xD8\x00\xDE\x00\xD8"
+                                  "B\0\x00\xDC\x00\xD8\x00",
+                                  17)},
       {Encoding::utf_16be, string("\xFE\xFF\0A\xD8\x3D\xDE\x00\xD8\x00\0B\xDC\x00\xD8", 15)},
       {Encoding::utf_16le, string("\xFF", 1)},
-      {Encoding::gb18030, "a\xC4\xE3\x81\x30\x81\x30\x81\x30\x41\x81\x30\x81\x41\x80\xFF\x81\x7F\x84\x31\xA5\x30\x81\x35\xF4\x37\x81\x30\x81"},
+      {Encoding::gb18030,
+       "a\xC4\xE3\x81\x30\x81\x30\x81\x30\x41\x81\x30\x81\x41\x80\xFF\x81\x7F\x84\x31\xA5\x30\x81"
+       "\x35\xF4\x37\x81\x30\x81"},
       {Encoding::gbk, "\x90\x30\x81\x30\xA6\xD9\x81\x30"},
       {Encoding::big5, "\x88\x62\x87\x45\x81\x40\xA1\x80\xA4\x40\xA1\x7F\xA4"},
-      {Encoding::euc_jp, "\xA4\xA2\x8E\xA1\x8F\xA2\xAF\x8E\xE0\x8F\x41\x8F\xA1\xA1\x8F\xA2\x41\x8F\xA2"},
-      {Encoding::iso_2022_jp, "a\x1B$B\x24\x22\x1B$B\x1B(B\x1B(J\x5C\x1B(I\x21\x1BX\x1B(X\x1B$B\x24\x1B(Bz\x1B$B\x24\x0A\x24\x1B("},
+      {Encoding::euc_jp,
+       "\xA4\xA2\x8E\xA1\x8F\xA2\xAF\x8E\xE0\x8F\x41\x8F\xA1\xA1\x8F\xA2\x41\x8F\xA2"},
+      {Encoding::iso_2022_jp,
+       "a\x1B$B\x24\x22\x1B$B\x1B(B\x1B(J\x5C\x1B(I\x21\x1BX\x1B(X\x1B$B\x24\x1B(Bz\x1B$"
+       "B\x24\x0A\x24\x1B("},
       {Encoding::iso_2022_jp, "\x1B$B\x24"},
       {Encoding::shift_jis, "\x82\xA0\x80\xA1\xF0\x40\x81\x7F\x85\x40\xA0\x81"},
       {Encoding::euc_kr, "\xB0\xA1\x81\x40\xC9\xA1\x80\x81"},
@@ -179,7 +190,9 @@ TEST(Decoder, OutputAppearsAsSoonAsDecidable) {
   Decoder u(Encoding::utf_8);
   EXPECT_EQ(u.feed("\xEF"), "");
   EXPECT_EQ(u.feed("\xBB"), "");
-  EXPECT_EQ(u.feed("\xBF" "a"), "a");
+  EXPECT_EQ(u.feed("\xBF"
+                   "a"),
+            "a");
   Decoder v(Encoding::utf_8);
   EXPECT_EQ(v.feed("\xEF"), "");
   EXPECT_EQ(v.finish(), cps({kFFFD}));
@@ -205,16 +218,18 @@ namespace {
 
 // Random byte strings built from bytes each encoding treats specially.
 std::string random_bytes(std::mt19937& rng, Encoding e) {
-  static const std::string kInteresting = std::string("\x00\x1B$(@BJI\x0E\x0F\x30\x39\x40\x41\x5C\x7E\x7F", 18) +
-                                          "\x80\x81\x8E\x8F\x9F\xA0\xA1\xA4\xDF\xE0\xED\xEF\xF0\xF4\xF5\xFC\xFE\xFF"
-                                          "\xD8\xDC\xBB\xBF";
+  static const std::string kInteresting =
+      std::string("\x00\x1B$(@BJI\x0E\x0F\x30\x39\x40\x41\x5C\x7E\x7F", 18) +
+      "\x80\x81\x8E\x8F\x9F\xA0\xA1\xA4\xDF\xE0\xED\xEF\xF0\xF4\xF5\xFC\xFE\xFF"
+      "\xD8\xDC\xBB\xBF";
   std::string s;
   int len = std::uniform_int_distribution<int>(0, 24)(rng);
   for (int k = 0; k < len; ++k) {
     if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
       s += static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
     } else {
-      s += kInteresting[std::uniform_int_distribution<std::size_t>(0, kInteresting.size() - 1)(rng)];
+      s +=
+          kInteresting[std::uniform_int_distribution<std::size_t>(0, kInteresting.size() - 1)(rng)];
     }
   }
   (void)e;
@@ -228,14 +243,16 @@ TEST(Decoder, RandomInputsEveryEncodingProperties) {
   std::mt19937 rng(2024);
   for (int e = 0; e < 40; ++e) {
     auto enc = static_cast<Encoding>(e);
-    bool fffd_is_data = enc == Encoding::utf_8 || enc == Encoding::utf_16le || enc == Encoding::utf_16be;
+    bool fffd_is_data =
+        enc == Encoding::utf_8 || enc == Encoding::utf_16le || enc == Encoding::utf_16be;
     for (int round = 0; round < 300; ++round) {
       std::string in = random_bytes(rng, enc);
       SCOPED_TRACE(std::string(name(enc)) + " " + hex(in));
       std::string out = decode(in, enc);
       ASSERT_TRUE(is_valid_utf8(out));
       std::vector<std::size_t> cuts;
-      for (std::size_t p = 0; p < in.size(); p += std::uniform_int_distribution<std::size_t>(1, 5)(rng)) {
+      for (std::size_t p = 0; p < in.size();
+           p += std::uniform_int_distribution<std::size_t>(1, 5)(rng)) {
         cuts.push_back(p);
       }
       ASSERT_EQ(chunked(in, enc, Errors::replace, cuts).text, out);

@@ -28,7 +28,9 @@ std::string bytes(std::initializer_list<unsigned> list) {
 
 // Expected output of a failed two-byte sequence: one error, and the trail byte
 // processed again when it is ASCII (the standard's "restore byte").
-std::string failed_pair(unsigned trail) { return trail < 0x80 ? cps({kFFFD, trail}) : cps({kFFFD}); }
+std::string failed_pair(unsigned trail) {
+  return trail < 0x80 ? cps({kFFFD, trail}) : cps({kFFFD});
+}
 
 TEST(Index, SingleByteEncodingsEveryByte) {
   std::ifstream f(test::whatwg_path("encodings.json"));
@@ -61,7 +63,8 @@ TEST(Index, SingleByteEncodingsEveryByte) {
 TEST(Index, XUserDefinedEveryByte) {
   for (unsigned b = 0; b < 256; ++b) {
     // The standard: ASCII is itself, other bytes map to U+F780 + (byte - 0x80).
-    ASSERT_EQ(decode(bytes({b}), Encoding::x_user_defined), utf8(b < 0x80 ? b : 0xF780 + b - 0x80)) << b;
+    ASSERT_EQ(decode(bytes({b}), Encoding::x_user_defined), utf8(b < 0x80 ? b : 0xF780 + b - 0x80))
+        << b;
   }
 }
 
@@ -124,7 +127,8 @@ TEST(Index, Gb18030FourByteEveryPointer) {
     if (got != expected) {
       for (std::uint32_t p = start; p < stop; ++p) {
         char32_t cp = ranges_code_point(ranges, p);
-        ASSERT_EQ(decode(four_bytes(p), Encoding::gb18030), utf8(cp == 0 ? kFFFD : cp)) << "pointer " << p;
+        ASSERT_EQ(decode(four_bytes(p), Encoding::gb18030), utf8(cp == 0 ? kFFFD : cp))
+            << "pointer " << p;
       }
       FAIL() << "run at " << start << " differs only when decoded in one piece";
     }
@@ -177,7 +181,8 @@ TEST(Index, Jis0208ThroughEucJpIso2022JpAndShiftJis) {
     if (pointer >= 8836 && pointer <= 10715) continue;  // Shift_JIS maps these to PUA
     unsigned lead = pointer / 188;
     unsigned trail = pointer % 188;
-    std::string sjis = bytes({lead < 0x1F ? lead + 0x81 : lead + 0xC1, trail < 0x3F ? trail + 0x40 : trail + 0x41});
+    std::string sjis = bytes(
+        {lead < 0x1F ? lead + 0x81 : lead + 0xC1, trail < 0x3F ? trail + 0x40 : trail + 0x41});
     ASSERT_EQ(decode(sjis, Encoding::shift_jis), utf8(cp)) << "Shift_JIS " << hex(sjis);
   }
 }
@@ -190,7 +195,8 @@ TEST(Index, ShiftJisEveryPair) {
       std::string in = bytes({lead, trail});
       std::string expected;
       if ((trail >= 0x40 && trail <= 0x7E) || (trail >= 0x80 && trail <= 0xFC)) {
-        unsigned pointer = (lead - (lead < 0xA0 ? 0x81 : 0xC1)) * 188 + trail - (trail < 0x7F ? 0x40 : 0x41);
+        unsigned pointer =
+            (lead - (lead < 0xA0 ? 0x81 : 0xC1)) * 188 + trail - (trail < 0x7F ? 0x40 : 0x41);
         if (pointer >= 8836 && pointer <= 10715) {
           expected = utf8(0xE000 - 8836 + pointer);
         } else {

@@ -55,7 +55,9 @@ inline std::string hex(std::string_view bytes) {
   return s;
 }
 
-inline std::string whatwg_path(const std::string& file) { return std::string(CORUN_WHATWG_DIR) + "/" + file; }
+inline std::string whatwg_path(const std::string& file) {
+  return std::string(CORUN_WHATWG_DIR) + "/" + file;
+}
 
 // pointer -> code point of index-NAME.txt, read the way the standard describes
 // the format (comment lines start with #; fields: pointer, code point in hex).

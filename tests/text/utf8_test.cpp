@@ -20,7 +20,11 @@ std::size_t reference_prefix(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    std::size_t len = b < 0x80         ? 1
+                      : (b >> 5) == 6  ? 2
+                      : (b >> 4) == 14 ? 3
+                      : (b >> 3) == 30 ? 4
+                                       : 0;
     if (len == 0 || i + len > s.size()) return i;
     char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
     for (std::size_t k = 1; k < len; ++k) {
@@ -35,7 +39,9 @@ std::size_t reference_prefix(std::string_view s) {
   return i;
 }
 
-bool reference_valid(std::string_view s) { return reference_prefix(s) == s.size(); }
+bool reference_valid(std::string_view s) {
+  return reference_prefix(s) == s.size();
+}
 
 TEST(Utf8, EveryOneAndTwoByteString) {
   for (int a = 0; a < 256; ++a) {
@@ -79,7 +85,8 @@ TEST(Utf8, ShortStringsInsideLongTextAtChunkEdges) {
   for (int a = 0xC0; a < 0x100; ++a) {
     for (int b = 0x70; b < 0xD0; ++b) {
       for (int c = 0x70; c < 0xD0; c += 3) {
-        std::string s = head + static_cast<char>(a) + static_cast<char>(b) + static_cast<char>(c) + "\xC3\xA9";
+        std::string s =
+            head + static_cast<char>(a) + static_cast<char>(b) + static_cast<char>(c) + "\xC3\xA9";
         s += std::string(64, 'q');
         ASSERT_EQ(is_valid_utf8(s), reference_valid(s)) << a << " " << b << " " << c;
       }
@@ -90,12 +97,12 @@ TEST(Utf8, ShortStringsInsideLongTextAtChunkEdges) {
 TEST(Utf8, FourByteBoundaries) {
   EXPECT_TRUE(is_valid_utf8("\xF0\x90\x80\x80"));
   EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));
-  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));   // > U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xF0\x8F\xBF\xBF"));   // overlong
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));       // surrogate
-  EXPECT_TRUE(is_valid_utf8("\xED\x9F\xBF"));        // U+D7FF
-  EXPECT_TRUE(is_valid_utf8("\xEE\x80\x80"));        // U+E000
-  EXPECT_FALSE(is_valid_utf8("\xF0\x9F\x98"));       // truncated
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xF0\x8F\xBF\xBF"));  // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_TRUE(is_valid_utf8("\xED\x9F\xBF"));       // U+D7FF
+  EXPECT_TRUE(is_valid_utf8("\xEE\x80\x80"));       // U+E000
+  EXPECT_FALSE(is_valid_utf8("\xF0\x9F\x98"));      // truncated
   EXPECT_TRUE(is_valid_utf8(""));
 }
 
@@ -119,8 +126,16 @@ TEST(Utf8, ErrorAtEveryPositionOfLongText) {
 
 TEST(Utf8, RandomStringsAgreeWithReferenceAndStrictDecode) {
   std::mt19937 rng(7);
-  const char* pieces[] = {"a", "\x80", "\xC3", "\xA9", "\xE4\xB8\x80", "\xF0\x9F\x98\x80", "\xED\xA0\x80",
-                          "0123456789abcdef", "\xEF\xBF\xBD", "\xF4\x90"};
+  const char* pieces[] = {"a",
+                          "\x80",
+                          "\xC3",
+                          "\xA9",
+                          "\xE4\xB8\x80",
+                          "\xF0\x9F\x98\x80",
+                          "\xED\xA0\x80",
+                          "0123456789abcdef",
+                          "\xEF\xBF\xBD",
+                          "\xF4\x90"};
   for (int round = 0; round < 3000; ++round) {
     std::string s;
     int count = std::uniform_int_distribution<int>(0, 40)(rng);
@@ -150,7 +165,8 @@ TEST(Utf8, EveryValidatorFindsTheSameValidPrefix) {
   auto check = [&](const std::string& s) {
     std::size_t expected = reference_prefix(s);
     for (auto v : validators) {
-      ASSERT_EQ(detail::utf8_valid_prefix_using(v, reinterpret_cast<const std::uint8_t*>(s.data()), s.size()),
+      ASSERT_EQ(detail::utf8_valid_prefix_using(v, reinterpret_cast<const std::uint8_t*>(s.data()),
+                                                s.size()),
                 expected)
           << "validator " << static_cast<int>(v) << " on " << test::hex(s);
     }
@@ -159,7 +175,8 @@ TEST(Utf8, EveryValidatorFindsTheSameValidPrefix) {
   for (int i = 0; i < 12; ++i) base += "abcdefgh\xC3\xA9\xE4\xB8\x80\xF0\x9F\x98\x80xyz";
   base += std::string(100, 'a');  // an ASCII run: the all-ASCII chunk path
   base += "\xE4\xB8\x80";
-  for (const char* bad : {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE4\xB8", "\xF0\x9F\x98", "\xC3"}) {
+  for (const char* bad : {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE4\xB8",
+                          "\xF0\x9F\x98", "\xC3"}) {
     for (std::size_t pos = 0; pos <= base.size(); ++pos) {
       check(base.substr(0, pos) + bad + base.substr(pos));
       check(base.substr(0, pos) + bad);  // damage at the very end
@@ -172,26 +189,36 @@ TEST(Utf8, EveryValidatorFindsTheSameValidPrefix) {
     valid.resize(reference_prefix(valid));
     for (auto v : validators) {
       if (v == Utf8Validator::scalar) continue;
-      std::size_t got = detail::utf8_vector_prefix(v, reinterpret_cast<const std::uint8_t*>(valid.data()), valid.size());
+      std::size_t got = detail::utf8_vector_prefix(
+          v, reinterpret_cast<const std::uint8_t*>(valid.data()), valid.size());
       ASSERT_LE(got, valid.size());
-      ASSERT_GT(got + 64 + 3, valid.size()) << "validator " << static_cast<int>(v) << " stopped early at " << got;
+      ASSERT_GT(got + 64 + 3, valid.size())
+          << "validator " << static_cast<int>(v) << " stopped early at " << got;
     }
   }
   std::mt19937 rng(99);
-  const char* pieces[] = {"abcdefghijklmnopqrstuvwxyz", "\xE4\xB8\x80", "\xC3\xA9", "\xF0\x9F\x98\x80", "\x80", "\xE4"};
+  const char* pieces[] = {"abcdefghijklmnopqrstuvwxyz", "\xE4\xB8\x80", "\xC3\xA9",
+                          "\xF0\x9F\x98\x80",           "\x80",         "\xE4"};
   for (int round = 0; round < 2000; ++round) {
     std::string s;
     int count = std::uniform_int_distribution<int>(0, 80)(rng);
     for (int k = 0; k < count; ++k) {
       int which = std::uniform_int_distribution<int>(0, 99)(rng);
-      s += pieces[which < 30 ? 0 : which < 70 ? 1 : which < 85 ? 2 : which < 97 ? 3 : which < 99 ? 4 : 5];
+      s += pieces[which < 30   ? 0
+                  : which < 70 ? 1
+                  : which < 85 ? 2
+                  : which < 97 ? 3
+                  : which < 99 ? 4
+                               : 5];
     }
     check(s);
   }
 }
 
 TEST(Utf8, WithBomIsUtf8Sig) {
-  EXPECT_EQ(with_bom("abc"), "\xEF\xBB\xBF" "abc");
+  EXPECT_EQ(with_bom("abc"),
+            "\xEF\xBB\xBF"
+            "abc");
   EXPECT_EQ(with_bom(""), "\xEF\xBB\xBF");
   EXPECT_EQ(utf8_bom, "\xEF\xBB\xBF");
   // Decoding utf-8-sig output as UTF-8 gives back the text.
