@@ -41,11 +41,14 @@ for line in open(os.path.join(pages, "MANIFEST")):
     name, label, _ = line.split()
     body = open(os.path.join(pages, name), "rb").read()
     for n, (enc, ct) in enumerate([(index(label), b""), (0, b"text/html; charset=" + label.encode())]):
-        with open(os.path.join(seeds, f"{name}.{n}"), "wb") as f:
-            f.write(bytes([enc, 7 + n, len(ct)]) + ct + body)
+        # The whole page, and a short prefix (fast to mutate; ends mid-sequence).
+        for cut, suffix in ((len(body), ""), (300 + n, ".head")):
+            with open(os.path.join(seeds, f"{name}.{n}{suffix}"), "wb") as f:
+                f.write(bytes([enc, 7 + n, len(ct)]) + ct + body[:cut])
 PY
 
 echo "fuzz/run.sh: running text_fuzz for ${seconds}s"
 cd "$artifacts"
-"$build/fuzz/text_fuzz" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+"$build/fuzz/text_fuzz" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
+  -dict="$root/fuzz/text.dict" \
   -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "$seeds"

@@ -18,7 +18,8 @@
 //     written from the standard's byte-at-a-time algorithms, and is_valid_utf8 agrees
 //     with the reference UTF-8 decoder;
 //   - gb18030/GBK, Big5, EUC-KR, Shift_JIS and EUC-JP equal the standard's control flow
-//     with index lookups done by decoding each isolated sequence (hot loops vs algorithm).
+//     with index lookups done by decoding each isolated sequence (hot loops vs algorithm),
+//     and ISO-2022-JP equals the standard's state machine the same way.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -430,6 +431,116 @@ class DoubleByteReference {
   std::string out_;
 };
 
+// The standard's ISO-2022-JP decoder state machine; JIS X 0208 lookups by decoding
+// "ESC $ B lead trail" in isolation.
+std::string reference_iso_2022_jp(std::string_view in) {
+  enum class State : std::uint8_t { ascii, roman, katakana, lead, trail, escape_start, escape };
+  State state = State::ascii;
+  State output_state = State::ascii;
+  unsigned lead = 0;
+  bool output = false;
+  std::string out;
+  auto error = [&] { append_utf8(out, kReplacement); };
+  auto jis0208 = [](unsigned l, unsigned b) -> std::optional<std::string> {
+    std::string seq = "\x1B$B";
+    seq.push_back(static_cast<char>(l));
+    seq.push_back(static_cast<char>(b));
+    try {
+      return corun::text::decode(seq, Encoding::iso_2022_jp, Errors::strict);
+    } catch (const DecodeError&) {
+      return std::nullopt;
+    }
+  };
+  constexpr int kEnd = -1;
+  // i may step back (a "prepend"); i == in.size() is the end-of-queue token, which can be
+  // read more than once (it is prepended too).
+  for (std::size_t i = 0; i <= in.size();) {
+    const int b = i < in.size() ? static_cast<unsigned char>(in[i]) : kEnd;
+    ++i;
+    switch (state) {
+      case State::ascii:
+      case State::roman:
+      case State::katakana:
+      case State::lead:
+        if (b == 0x1B) {
+          state = State::escape_start;
+          continue;
+        }
+        if (b == kEnd) return out;
+        if (state == State::ascii && b <= 0x7F && b != 0x0E && b != 0x0F) {
+          output = false;
+          out.push_back(static_cast<char>(b));
+        } else if (state == State::roman && b <= 0x7F && b != 0x0E && b != 0x0F) {
+          output = false;
+          append_utf8(out, b == 0x5C ? 0xA5 : b == 0x7E ? 0x203E : static_cast<unsigned>(b));
+        } else if (state == State::katakana && b >= 0x21 && b <= 0x5F) {
+          output = false;
+          append_utf8(out, 0xFF61 - 0x21 + b);
+        } else if (state == State::lead && b >= 0x21 && b <= 0x7E) {
+          output = false;
+          lead = static_cast<unsigned>(b);
+          state = State::trail;
+        } else {
+          output = false;
+          error();
+        }
+        continue;
+      case State::trail:
+        if (b == 0x1B) {
+          state = State::escape_start;
+          error();
+          continue;
+        }
+        if (b >= 0x21 && b <= 0x7E) {
+          state = State::lead;
+          if (std::optional<std::string> text = jis0208(lead, static_cast<unsigned>(b))) {
+            out += *text;
+          } else {
+            error();
+          }
+          continue;
+        }
+        if (b == kEnd) --i;  // the end is read again in the lead state
+        state = State::lead;
+        error();
+        continue;
+      case State::escape_start:
+        if (b == 0x24 || b == 0x28) {
+          lead = static_cast<unsigned>(b);
+          state = State::escape;
+          continue;
+        }
+        --i;  // prepend the byte (or the end)
+        output = false;
+        state = output_state;
+        error();
+        continue;
+      case State::escape: {
+        const unsigned l = lead;
+        lead = 0;
+        std::optional<State> next;
+        if (l == 0x28 && b == 0x42) next = State::ascii;
+        if (l == 0x28 && b == 0x4A) next = State::roman;
+        if (l == 0x28 && b == 0x49) next = State::katakana;
+        if (l == 0x24 && (b == 0x40 || b == 0x42)) next = State::lead;
+        if (next) {
+          state = output_state = *next;
+          const bool was = output;
+          output = true;
+          if (was) error();
+          continue;
+        }
+        i -= 2;  // prepend lead and byte: both were the last two read
+        output = false;
+        state = output_state;
+        error();
+        continue;
+      }
+    }
+  }
+  return out;
+}
+
 // The reference output where there is one (decode() strips a BOM of the same encoding).
 std::optional<std::string> reference(std::string_view bytes, Encoding e) {
   std::size_t errors = 0;
@@ -454,6 +565,8 @@ std::optional<std::string> reference(std::string_view bytes, Encoding e) {
     case Encoding::shift_jis:
     case Encoding::euc_jp:
       return DoubleByteReference(e).run(bytes);
+    case Encoding::iso_2022_jp:
+      return reference_iso_2022_jp(bytes);
     default:
       return std::nullopt;
   }
