@@ -189,10 +189,13 @@ std::size_t Decoder::bytes_fed() const noexcept {
 std::string decode(std::string_view bytes, Encoding encoding, Errors errors) {
   Decoder::State state(encoding, errors);
   std::string out;
-  // Typical output is about as long as the input (ASCII) or 1.5x (CJK), plus the
-  // headroom the kernels ask for per block: one allocation in the common case.
-  out.reserve(bytes.size() + bytes.size() / 2 + detail::kMaxExpansion * detail::kBlock +
-              detail::kSlack);
+  // Short input: the worst case (what the kernel asks for). Long input: typical
+  // output is about as long as the input (ASCII) or 1.5x (CJK), plus the headroom
+  // the kernels ask for per block. One allocation in the common case.
+  std::size_t n = bytes.size();
+  out.reserve(n <= detail::kBlock
+                  ? detail::kMaxExpansion * n + detail::kSlack
+                  : n + n / 2 + detail::kMaxExpansion * detail::kBlock + detail::kSlack);
   state.process(bytes, true, out);
   return out;
 }
