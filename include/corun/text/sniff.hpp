@@ -4,6 +4,7 @@
 // "the bytes are valid UTF-8", then uchardet's guess, then windows-1252.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include "corun/text/encoding.hpp"
