@@ -358,7 +358,6 @@ struct Charset {
   std::string_view view;
   std::string owned;
   bool is_owned = false;
-  std::string_view get() const noexcept { return is_owned ? std::string_view(owned) : view; }
 };
 
 struct MimeType {
