@@ -65,6 +65,9 @@ run_ctest() {  # DIR extra ctest args...
 mkdir -p out
 step "release build" configure_build out/ci-release -DCMAKE_BUILD_TYPE=Release
 step "release tests" run_ctest out/ci-release
+step "clang-tidy (core)" clang-tidy -p out/ci-release --quiet src/core/*.cpp
+step "clang-format (core, net)" clang-format --dry-run -Werror include/corun/core/*.hpp \
+  include/corun/core/detail/*.hpp src/core/*.cpp include/corun/net/*.hpp src/net/*.cpp
 
 if [ -z "${QUICK:-}" ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"

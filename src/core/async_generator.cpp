@@ -21,13 +21,15 @@ Task<void> close_async_generator(AsyncGenLink& link) {
 
 Task<void> shutdown_async_generators(Loop& loop) {
   std::vector<AsyncGenLink*> links;
-  loop.async_generators().for_each([&](ListNode* n) { links.push_back(static_cast<AsyncGenLink*>(n)); });
+  loop.async_generators().for_each(
+      [&](ListNode* n) { links.push_back(static_cast<AsyncGenLink*>(n)); });
   for (AsyncGenLink* link : links) {
     try {
       co_await close_async_generator(*link);
     } catch (const std::exception&) {
       loop.call_exception_handler({"an error occurred during closing of an asynchronous generator",
-                                   std::current_exception(), {}});
+                                   std::current_exception(),
+                                   {}});
     }
   }
 }

@@ -45,7 +45,9 @@ bool is_cancelled_error(const std::exception_ptr& e) noexcept {
   }
 }
 
-std::string Callback::describe() const { return "callback"; }
+std::string Callback::describe() const {
+  return "callback";
+}
 
 namespace {
 // A user's done callback, waiting in a future's list.
@@ -72,7 +74,10 @@ FutureBase::~FutureBase() {
     static_cast<DoneNode*>(n)->on_discard();
   });
   if (status() == FutureStatus::finished && exception_ && !retrieved()) {
-    ExceptionContext ctx{fmt::format("{} exception was never retrieved", is_task() ? "Task" : "Future"), exception_, {}};
+    ExceptionContext ctx{
+        fmt::format("{} exception was never retrieved", is_task() ? "Task" : "Future"),
+        exception_,
+        {}};
     if (loop_) {
       loop_->call_exception_handler(ctx);
     } else {
@@ -113,7 +118,9 @@ std::exception_ptr FutureBase::exception() {
   return exception_;
 }
 
-void FutureBase::add_done_node(DoneNode* node) { callbacks_.push_back(node); }
+void FutureBase::add_done_node(DoneNode* node) {
+  callbacks_.push_back(node);
+}
 
 void FutureBase::add_done_callback(std::function<void()> f) {
   if (done()) {
@@ -129,7 +136,9 @@ void FutureBase::set_exception(std::exception_ptr e) {
   complete(FutureStatus::finished);
 }
 
-void FutureBase::set_finished() { complete(FutureStatus::finished); }
+void FutureBase::set_finished() {
+  complete(FutureStatus::finished);
+}
 
 void FutureBase::complete(FutureStatus status) {
   set_status(status);
@@ -145,7 +154,9 @@ std::atomic<std::uint32_t> g_task_counter{0};
 }
 
 TaskBase::TaskBase(Loop* loop, std::coroutine_handle<> root, std::string name)
-    : FutureBase(loop), id_(g_task_counter.fetch_add(1, std::memory_order_relaxed) + 1), root_(root) {
+    : FutureBase(loop),
+      id_(g_task_counter.fetch_add(1, std::memory_order_relaxed) + 1),
+      root_(root) {
   set_is_task();
   resume_point_ = root;
   if (!name.empty()) set_name(std::move(name));
@@ -169,7 +180,9 @@ const std::string& TaskBase::cancel_message() const noexcept {
   return extras_ ? extras_->cancel_message : empty;
 }
 
-std::string TaskBase::describe() const { return fmt::format("Task '{}' step", name()); }
+std::string TaskBase::describe() const {
+  return fmt::format("Task '{}' step", name());
+}
 
 std::exception_ptr TaskBase::make_cancelled_error() const {
   return std::make_exception_ptr(CancelledError(cancel_message()));

@@ -17,7 +17,9 @@ thread_local Loop* t_running_loop = nullptr;
 struct FunctionCallback final : detail::Callback {
   explicit FunctionCallback(std::function<void()> f) : fn(std::move(f)) {}
   void run() override { fn(); }
-  std::string describe() const override { return fmt::format("callback {}", fn.target_type().name()); }
+  std::string describe() const override {
+    return fmt::format("callback {}", fn.target_type().name());
+  }
   std::function<void()> fn;
 };
 
@@ -70,7 +72,9 @@ class RunningScope {
 };
 }  // namespace
 
-Loop* try_get_running_loop() noexcept { return t_running_loop; }
+Loop* try_get_running_loop() noexcept {
+  return t_running_loop;
+}
 
 Loop& get_running_loop() {
   if (!t_running_loop) throw RuntimeError("no running event loop");
@@ -83,7 +87,8 @@ Loop::Loop() {
   uv_.data = this;
   uv_timer_init(&uv_, &timer_);
   timer_.data = this;
-  uv_async_init(&uv_, &async_, [](uv_async_t* a) { static_cast<Loop*>(a->data)->drain_threadsafe(); });
+  uv_async_init(&uv_, &async_,
+                [](uv_async_t* a) { static_cast<Loop*>(a->data)->drain_threadsafe(); });
   async_.data = this;
   lifeline_ = std::make_shared<detail::LoopLifeline>();
   lifeline_->loop = this;
@@ -122,7 +127,9 @@ void Loop::check_thread(const char* what) const {
   }
 }
 
-void Loop::schedule(detail::Callback* cb) { ready_.emplace_back(cb); }
+void Loop::schedule(detail::Callback* cb) {
+  ready_.emplace_back(cb);
+}
 
 Handle Loop::call_soon(std::function<void()> f) {
   check_closed();
@@ -183,11 +190,14 @@ int Loop::next_timeout() const noexcept {
   return std::min(ours, uv);
 }
 
-int Loop::backend_fd() const noexcept { return uv_backend_fd(&uv_); }
+int Loop::backend_fd() const noexcept {
+  return uv_backend_fd(&uv_);
+}
 
 void Loop::arm_timer(int timeout_ms) {
   uv_update_time(&uv_);
-  uv_timer_start(&timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(timeout_ms), 0);
+  uv_timer_start(
+      &timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(timeout_ms), 0);
 }
 
 void Loop::iterate(bool may_block) {
@@ -234,9 +244,11 @@ void Loop::run_ready() {
     try {
       cb->run();
     } catch (const std::exception&) {
-      call_exception_handler({fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
+      call_exception_handler(
+          {fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
     } catch (const CancelledError&) {
-      call_exception_handler({fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
+      call_exception_handler(
+          {fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
     }
     if (debug_) {
       auto took = Clock::now() - started;
@@ -267,7 +279,9 @@ void Loop::run_once() {
   iterate(false);
 }
 
-void Loop::stop() noexcept { stopping_ = true; }
+void Loop::stop() noexcept {
+  stopping_ = true;
+}
 
 void Loop::run_until_done(detail::TaskBase* task) {
   struct StopNode final : detail::DoneNode {
@@ -286,7 +300,9 @@ void Loop::run_until_done(detail::TaskBase* task) {
   detail::FutureBase::remove_done_node(&node);
 }
 
-void Loop::task_finished(detail::TaskBase* t) noexcept { t->drop_loop_ownership(); }
+void Loop::task_finished(detail::TaskBase* t) noexcept {
+  t->drop_loop_ownership();
+}
 
 std::vector<detail::Ref<detail::TaskBase>> Loop::all_tasks() const {
   std::vector<detail::Ref<detail::TaskBase>> out;
@@ -297,7 +313,9 @@ std::vector<detail::Ref<detail::TaskBase>> Loop::all_tasks() const {
   return out;
 }
 
-void Loop::set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+void Loop::set_exception_handler(ExceptionHandler handler) {
+  exception_handler_ = std::move(handler);
+}
 
 void Loop::default_exception_handler(const ExceptionContext& ctx) {
   std::string msg = ctx.message;
@@ -357,7 +375,8 @@ void Loop::close() {
           &uv_,
           [](uv_handle_t* h, void*) {
             if (!uv_is_closing(h)) {
-              log(LogLevel::warning, fmt::format("closing a leaked libuv {} handle", uv_handle_type_name(h->type)));
+              log(LogLevel::warning,
+                  fmt::format("closing a leaked libuv {} handle", uv_handle_type_name(h->type)));
               uv_close(h, nullptr);
             }
           },

@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::size_t kGranule = 16;
 constexpr std::size_t kClasses = kPoolMaxSize / kGranule;
-constexpr std::size_t kSlabSize = 64 * 1024;
+constexpr std::size_t kSlabSize = std::size_t{64} * 1024;
 // A thread keeps at most kLocalMax free blocks per class; beyond that it hands
 // a batch of kBatch to the shared depot, where threads that allocate more than
 // they free (a producer feeding a loop thread) pick them up. So memory stays
@@ -30,7 +30,7 @@ struct Depot {
   std::mutex mutex;
   std::vector<Batch> batches[kClasses];
   std::atomic<std::size_t> available[kClasses] = {};  // batches, read without the lock
-  std::vector<void*> slabs;  // every slab stays reachable: no leak reports
+  std::vector<void*> slabs;                           // every slab stays reachable: no leak reports
 };
 
 Depot& depot() {
@@ -89,7 +89,9 @@ struct ThreadPool {
 
 thread_local ThreadPool t_pool;
 
-inline std::size_t class_of(std::size_t size) { return (size + kGranule - 1) / kGranule - 1; }
+inline std::size_t class_of(std::size_t size) {
+  return (size + kGranule - 1) / kGranule - 1;
+}
 
 }  // namespace
 
@@ -109,7 +111,7 @@ void* pool_allocate_slow(std::size_t size) {
 void pool_free_slow(void* p, std::size_t size) noexcept {
   if (!p) return;
   if (size == 0 || size > kPoolMaxSize) {
-    ::operator delete(p, size);
+    ::operator delete(p);
     return;
   }
   std::size_t c = class_of(size);

@@ -27,7 +27,9 @@ Task<void> shutdown_async_generators(Loop& loop);
 
 namespace {
 
-bool on_main_thread() { return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid)); }
+bool on_main_thread() {
+  return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid));
+}
 
 bool sigint_is_default() {
   struct sigaction current {};
@@ -60,8 +62,9 @@ Task<void> shutdown_default_executor(Loop& loop, std::chrono::seconds bound) {
   auto deadline = Clock::now() + bound;
   while (loop.executor_jobs() > 0) {
     if (Clock::now() >= deadline) {
-      log(LogLevel::warning, fmt::format("The default executor did not finish its {} job(s) within {} seconds",
-                                         loop.executor_jobs(), bound.count()));
+      log(LogLevel::warning,
+          fmt::format("The default executor did not finish its {} job(s) within {} seconds",
+                      loop.executor_jobs(), bound.count()));
       co_return;
     }
     co_await sleep(std::chrono::milliseconds(5));
@@ -79,7 +82,8 @@ class Runner::SigintScope {
     uv_signal_init(runner.loop().uv_loop(), handle_);
     handle_->data = this;
     uv_signal_start(
-        handle_, [](uv_signal_t* h, int) { static_cast<SigintScope*>(h->data)->on_sigint(); }, SIGINT);
+        handle_, [](uv_signal_t* h, int) { static_cast<SigintScope*>(h->data)->on_sigint(); },
+        SIGINT);
   }
   ~SigintScope() {
     if (!handle_) return;
@@ -147,7 +151,8 @@ void Runner::close() {
     closed_ = true;
     return;
   }
-  if (loop_->is_running()) throw RuntimeError("Runner.close() cannot be called from a running event loop");
+  if (loop_->is_running())
+    throw RuntimeError("Runner.close() cannot be called from a running event loop");
   try {
     cancel_all_tasks(*loop_);
     loop_->run_until_complete(detail::shutdown_async_generators(*loop_));

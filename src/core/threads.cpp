@@ -7,7 +7,9 @@
 namespace corun {
 
 namespace detail {
-std::shared_ptr<LoopLifeline> lifeline_of(Loop& loop) { return loop.lifeline(); }
+std::shared_ptr<LoopLifeline> lifeline_of(Loop& loop) {
+  return loop.lifeline();
+}
 }  // namespace detail
 
 LoopThread::LoopThread() {
@@ -24,7 +26,9 @@ LoopThread::LoopThread() {
   lifeline_ = loop_->lifeline();
 }
 
-LoopThread::~LoopThread() { stop(); }
+LoopThread::~LoopThread() {
+  stop();
+}
 
 void LoopThread::call_soon_threadsafe(detail::UniqueFunction f) {
   if (!lifeline_->post(std::move(f))) throw RuntimeError("Event loop is closed");

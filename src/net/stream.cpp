@@ -19,7 +19,9 @@ IncompleteReadError::IncompleteReadError(std::string partial, std::size_t expect
 
 namespace detail {
 
-void free_tcp(uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); }
+void free_tcp(uv_handle_t* h) {
+  delete reinterpret_cast<uv_tcp_t*>(h);
+}
 
 namespace {
 constexpr std::size_t kWriteHighWater = 64 * 1024;
@@ -327,11 +329,15 @@ Task<std::string> StreamReader::readline() {
   co_return std::string();
 }
 
-bool StreamReader::at_eof() const noexcept { return c_->eof && c_->unread() == 0; }
+bool StreamReader::at_eof() const noexcept {
+  return c_->eof && c_->unread() == 0;
+}
 
 // ------------------------------------------------------------------ writer
 
-void StreamWriter::write(std::string_view data) { c_->write(data); }
+void StreamWriter::write(std::string_view data) {
+  c_->write(data);
+}
 
 Task<void> StreamWriter::drain() {
   Connection& c = *c_;
@@ -344,9 +350,15 @@ Task<void> StreamWriter::drain() {
   if (c.error) c.raise_error("write to");
 }
 
-void StreamWriter::close() { c_->close(false); }
-void StreamWriter::abort() { c_->close(true); }
-bool StreamWriter::is_closing() const noexcept { return c_->closing; }
+void StreamWriter::close() {
+  c_->close(false);
+}
+void StreamWriter::abort() {
+  c_->close(true);
+}
+bool StreamWriter::is_closing() const noexcept {
+  return c_->closing;
+}
 
 Task<void> StreamWriter::wait_closed() {
   auto keep = c_;
@@ -360,12 +372,15 @@ Task<void> StreamWriter::wait_closed() {
 void StreamWriter::write_eof() {
   if (c_->closing) return;
   auto* req = new uv_shutdown_t();
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(c_->tcp), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(c_->tcp),
+                  [](uv_shutdown_t* r, int) { delete r; }) != 0) {
     delete req;
   }
 }
 
-std::string StreamWriter::peername() const { return c_->peer; }
+std::string StreamWriter::peername() const {
+  return c_->peer;
+}
 
 // ------------------------------------------------------------------ connect
 
@@ -423,7 +438,8 @@ Task<AddrInfoPtr> resolve(Loop& loop, const std::string& host, std::uint16_t por
   int status = r->status;
   delete r;
   if (status != 0) {
-    throw ConnectionError(status, fmt::format("Cannot resolve host {}: {}", host, uv_strerror(status)));
+    throw ConnectionError(status,
+                          fmt::format("Cannot resolve host {}: {}", host, uv_strerror(status)));
   }
   co_return result;
 }
@@ -469,7 +485,8 @@ Task<uv_tcp_t*> connect_one(Loop& loop, const sockaddr* addr, const std::string&
   delete r;
   if (status != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(tcp), detail::free_tcp);
-    throw ConnectionError(status, fmt::format("Cannot connect to host {}: {}", label, uv_strerror(status)));
+    throw ConnectionError(status,
+                          fmt::format("Cannot connect to host {}: {}", label, uv_strerror(status)));
   }
   co_return tcp;
 }
@@ -503,12 +520,14 @@ Task<void> run_handler(std::shared_ptr<detail::ServerState> keep, StreamReader r
   try {
     co_await keep->handler(std::move(r), std::move(w));
   } catch (const std::exception&) {
-    keep->loop->call_exception_handler({"Unhandled exception in client_connected_cb", std::current_exception(), {}});
+    keep->loop->call_exception_handler(
+        {"Unhandled exception in client_connected_cb", std::current_exception(), {}});
   }
 }
 }  // namespace
 
-Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint16_t port, std::size_t limit) {
+Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint16_t port,
+                          std::size_t limit) {
   Loop& loop = get_running_loop();
   AddrInfoPtr addrs = co_await resolve(loop, host, port, true);
   auto state = std::make_shared<detail::ServerState>();
@@ -547,7 +566,7 @@ Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint
       uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len);
       auto* sa = reinterpret_cast<sockaddr*>(&ss);
       state->port = ntohs(sa->sa_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(sa)->sin6_port
-                                                     : reinterpret_cast<sockaddr_in*>(sa)->sin_port);
+                                                    : reinterpret_cast<sockaddr_in*>(sa)->sin_port);
       co_return Server(state);
     }
     tcp->data = nullptr;
@@ -556,10 +575,18 @@ Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint
   throw ConnectionError(rc, fmt::format("Cannot listen on {}:{}: {}", host, port, uv_strerror(rc)));
 }
 
-std::uint16_t Server::port() const noexcept { return s_->port; }
-std::string Server::host() const { return s_->host; }
-void Server::close() { s_->close(); }
-bool Server::is_serving() const noexcept { return s_->serving; }
+std::uint16_t Server::port() const noexcept {
+  return s_->port;
+}
+std::string Server::host() const {
+  return s_->host;
+}
+void Server::close() {
+  s_->close();
+}
+bool Server::is_serving() const noexcept {
+  return s_->serving;
+}
 
 Task<void> Server::wait_closed() {
   auto keep = s_;

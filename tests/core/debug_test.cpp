@@ -19,7 +19,8 @@ TEST(Debug, Semantic14_SlowCallbackIsLoggedByName) {
       }(),
       "sluggish");
   loop.run_until_complete(h);
-  EXPECT_TRUE(logs.contains("Task 'sluggish' step took")) << (logs.lines().empty() ? "" : logs.lines()[0]);
+  EXPECT_TRUE(logs.contains("Task 'sluggish' step took"))
+      << (logs.lines().empty() ? "" : logs.lines()[0]);
 }
 
 TEST(Debug, Semantic14_FastCallbacksAreNotLogged) {

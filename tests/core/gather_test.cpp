@@ -35,7 +35,8 @@ TEST(Gather, ValuesInArgumentOrder) {
 TEST(Gather, VariadicMixedTypes) {
   auto main = []() -> Task<std::tuple<int, std::string, std::monostate>> {
     co_return co_await corun::gather(
-        after(1ms, 4), []() -> Task<std::string> { co_return "x"; }(), []() -> Task<> { co_return; }());
+        after(1ms, 4), []() -> Task<std::string> { co_return "x"; }(),
+        []() -> Task<> { co_return; }());
   };
   auto [a, b, c] = corun::run(main());
   EXPECT_EQ(a, 4);

@@ -117,7 +117,8 @@ TEST(Loop, Semantic5_ClosedLoopRejectsEverything) {
   EXPECT_EQ(error_of([&] { loop.call_soon_threadsafe([] {}); }), "Event loop is closed");
   EXPECT_EQ(error_of([&] { loop.run_forever(); }), "Event loop is closed");
   EXPECT_EQ(error_of([&] { loop.run_once(); }), "Event loop is closed");
-  EXPECT_EQ(error_of([&] { loop.create_task([]() -> Task<> { co_return; }()); }), "Event loop is closed");
+  EXPECT_EQ(error_of([&] { loop.create_task([]() -> Task<> { co_return; }()); }),
+            "Event loop is closed");
   // From another thread too.
   std::string from_thread;
   std::thread([&] { from_thread = error_of([&] { loop.call_soon_threadsafe([] {}); }); }).join();

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,7 +78,8 @@ TEST(Run, Semantic1_RunnerRunInsideALoop) {
     co_return;
   };
   corun::run(main());
-  EXPECT_EQ(message.rfind("Runner.run() cannot be called from a running event loop", 0), 0u) << message;
+  EXPECT_EQ(message.rfind("Runner.run() cannot be called from a running event loop", 0), 0u)
+      << message;
 }
 
 // Environment 2: run_or_schedule schedules inside a loop, runs outside.
@@ -106,7 +107,9 @@ TEST(Run, Semantic2_ShutdownCancelsAndAwaitsRemainingTasks) {
   std::vector<std::string> handler_messages;
   auto main = [&]() -> Task<int> {
     corun::get_running_loop().set_exception_handler(
-        [&](corun::Loop&, const corun::ExceptionContext& c) { handler_messages.push_back(c.message); });
+        [&](corun::Loop&, const corun::ExceptionContext& c) {
+          handler_messages.push_back(c.message);
+        });
     corun::create_task(corun::co_invoke([&]() -> Task<> {
       std::exception_ptr cancelled;
       try {

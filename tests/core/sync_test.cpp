@@ -68,8 +68,8 @@ TEST(Lock, MutualExclusionInFifoOrder) {
     EXPECT_FALSE(lock.locked());
     co_return log;
   };
-  EXPECT_EQ(corun::run(main()), (std::vector<std::string>{"enter 0", "leave 0", "enter 1", "leave 1", "enter 2",
-                                                          "leave 2"}));
+  EXPECT_EQ(corun::run(main()), (std::vector<std::string>{"enter 0", "leave 0", "enter 1",
+                                                          "leave 1", "enter 2", "leave 2"}));
 }
 
 TEST(Lock, WaiterCancelledAfterHandOffPassesTheLockOn) {

@@ -66,8 +66,8 @@ TEST(TaskGroup, Semantic11_FirstFailureCancelsSiblingsAndParentOnceThenThrowsTog
     parent_cancelling_after = me->cancelling();
   };
   corun::run(main());
-  EXPECT_EQ(log, (std::vector<std::string>{"sibling cancelled", "parent body cancelled", "group error with 1",
-                                           "child failed"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"sibling cancelled", "parent body cancelled",
+                                           "group error with 1", "child failed"}));
   EXPECT_EQ(parent_cancelling_before, parent_cancelling_after);  // the count came back
 }
 
@@ -150,4 +150,6 @@ TEST(TaskGroup, DestroyingAGroupCancelsRunningChildren) {
   EXPECT_TRUE(cancelled);
 }
 
-TEST(TaskGroup, OutsideATaskIsAnError) { EXPECT_THROW(TaskGroup{}, corun::RuntimeError); }
+TEST(TaskGroup, OutsideATaskIsAnError) {
+  EXPECT_THROW(TaskGroup{}, corun::RuntimeError);
+}

@@ -14,7 +14,9 @@ using corun::Task;
 using corun::TaskHandle;
 
 namespace {
-Task<int> value(int v) { co_return v; }
+Task<int> value(int v) {
+  co_return v;
+}
 Task<int> fail(std::string what) {
   throw std::runtime_error(what);
   co_return 0;
@@ -83,7 +85,8 @@ TEST(Task, Semantic7_DoneCallbacksAreNeverSynchronous) {
   std::vector<std::string> order;
   auto h = loop.create_task(value(1));
   h.add_done_callback([&] { order.push_back("cb1"); });
-  h.add_done_callback([&](TaskHandle<int> t) { order.push_back("cb2 result " + std::to_string(t.result())); });
+  h.add_done_callback(
+      [&](TaskHandle<int> t) { order.push_back("cb2 result " + std::to_string(t.result())); });
   loop.run_once();  // the task runs and completes; callbacks are only scheduled
   EXPECT_TRUE(h.done());
   EXPECT_TRUE(order.empty());

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <corun/corun.hpp>
-
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,7 +39,8 @@ class LogCapture {
 struct HandlerCapture {
   std::vector<corun::ExceptionContext> calls;
   void install(corun::Loop& loop) {
-    loop.set_exception_handler([this](corun::Loop&, const corun::ExceptionContext& c) { calls.push_back(c); });
+    loop.set_exception_handler(
+        [this](corun::Loop&, const corun::ExceptionContext& c) { calls.push_back(c); });
   }
   bool contains(std::string_view needle) const {
     for (const auto& c : calls) {

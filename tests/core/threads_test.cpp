@@ -71,7 +71,8 @@ TEST(LoopThread, GetOnTheLoopsOwnThreadRaisesInsteadOfDeadlocking) {
   corun::LoopThread lt;
   std::string message;
   auto f = lt.submit(corun::co_invoke([&]() -> Task<> {
-    auto other = corun::run_coroutine_threadsafe([]() -> Task<int> { co_return 1; }(), corun::get_running_loop());
+    auto other = corun::run_coroutine_threadsafe([]() -> Task<int> { co_return 1; }(),
+                                                 corun::get_running_loop());
     try {
       other.get();
     } catch (const corun::RuntimeError& e) {

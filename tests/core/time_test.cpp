@@ -57,17 +57,16 @@ TEST(WaitFor, Semantic12_ExpiryCancelsTheWorkAndRaisesTimeoutError) {
   int cancelling_after = -1;
   auto main = [&]() -> Task<> {
     try {
-      co_await corun::wait_for(
-          corun::co_invoke([&]() -> Task<> {
-            try {
-              co_await corun::sleep(10s);
-            } catch (const CancelledError&) {
-              log.push_back("work saw cancellation");
-              throw;
-            }
-            log.push_back("work finished (wrong)");
-          }),
-          5ms);
+      co_await corun::wait_for(corun::co_invoke([&]() -> Task<> {
+                                 try {
+                                   co_await corun::sleep(10s);
+                                 } catch (const CancelledError&) {
+                                   log.push_back("work saw cancellation");
+                                   throw;
+                                 }
+                                 log.push_back("work finished (wrong)");
+                               }),
+                               5ms);
     } catch (const TimeoutError&) {
       log.push_back("timeout");
     }
@@ -125,7 +124,8 @@ TEST(WaitFor, Semantic12_OnlyTheExpiringCallConverts) {
 
 TEST(WaitFor, Semantic12_ExternalCancellationStaysCancelledError) {
   auto main = []() -> Task<> {
-    auto t = corun::create_task(corun::wait_for([]() -> Task<> { co_await corun::sleep(10s); }(), 10s));
+    auto t =
+        corun::create_task(corun::wait_for([]() -> Task<> { co_await corun::sleep(10s); }(), 10s));
     co_await corun::sleep(1ms);
     t.cancel();
     EXPECT_THROW(co_await t, CancelledError);

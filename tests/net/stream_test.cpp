@@ -3,7 +3,6 @@
 
 #include <corun/corun.hpp>
 #include <corun/net.hpp>
-
 #include <string>
 
 using namespace std::chrono_literals;
@@ -100,8 +99,8 @@ TEST(Stream, LargeTransferWithBackPressure) {
 TEST(Stream, ConnectionRefusedNamesTheAddress) {
   auto main = []() -> Task<std::string> {
     // Bind a port, then close it: nothing listens there any more.
-    Server server = co_await start_server([](StreamReader, StreamWriter) -> Task<void> { co_return; },
-                                          "127.0.0.1", 0);
+    Server server = co_await start_server(
+        [](StreamReader, StreamWriter) -> Task<void> { co_return; }, "127.0.0.1", 0);
     auto port = server.port();
     server.close();
     co_await server.wait_closed();

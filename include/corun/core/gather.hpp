@@ -142,7 +142,8 @@ Outcome<T> settled_outcome(TaskHandle<T>& h) {
 
 // gather(vector of tasks) -> their values in order (void tasks: Task<void>).
 template <class T>
-Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(std::vector<Task<T>> tasks) {
+Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
+    std::vector<Task<T>> tasks) {
   Loop& loop = get_running_loop();
   std::vector<TaskHandle<T>> handles;
   handles.reserve(tasks.size());
@@ -170,10 +171,13 @@ Task<std::tuple<detail::GatherValue<Ts>...>> gather(Task<Ts>... tasks) {
   Loop& loop = get_running_loop();
   std::tuple<TaskHandle<Ts>...> handles(loop.create_task(std::move(tasks))...);
   detail::GatherWaiter waiter(
-      std::apply([](auto&... h) { return std::vector<detail::FutureBase*>{h.state()...}; }, handles), true);
+      std::apply([](auto&... h) { return std::vector<detail::FutureBase*>{h.state()...}; },
+                 handles),
+      true);
   co_await waiter;
   if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
-  co_return std::apply([](auto&... h) { return std::make_tuple(detail::gather_value(h)...); }, handles);
+  co_return std::apply([](auto&... h) { return std::make_tuple(detail::gather_value(h)...); },
+                       handles);
 }
 
 // gather_settled(vector of tasks) -> every outcome, in order.
@@ -200,10 +204,13 @@ Task<std::tuple<Outcome<Ts>...>> gather_settled(Task<Ts>... tasks) {
   Loop& loop = get_running_loop();
   std::tuple<TaskHandle<Ts>...> handles(loop.create_task(std::move(tasks))...);
   detail::GatherWaiter waiter(
-      std::apply([](auto&... h) { return std::vector<detail::FutureBase*>{h.state()...}; }, handles), false);
+      std::apply([](auto&... h) { return std::vector<detail::FutureBase*>{h.state()...}; },
+                 handles),
+      false);
   co_await waiter;
   if (waiter.cancel_requested()) throw CancelledError();
-  co_return std::apply([](auto&... h) { return std::make_tuple(detail::settled_outcome(h)...); }, handles);
+  co_return std::apply([](auto&... h) { return std::make_tuple(detail::settled_outcome(h)...); },
+                       handles);
 }
 
 }  // namespace corun

@@ -193,7 +193,8 @@ template <class T>
 TaskHandle<T> Loop::create_task(Task<T> task, std::string name) {
   check_closed();
   if (debug_) check_thread("create_task");
-  detail::Ref<detail::TaskState<T>> state(new detail::TaskState<T>(this, std::move(task), std::move(name)));
+  detail::Ref<detail::TaskState<T>> state(
+      new detail::TaskState<T>(this, std::move(task), std::move(name)));
   schedule(state.get());
   return TaskHandle<T>(std::move(state));
 }

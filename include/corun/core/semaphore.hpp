@@ -64,7 +64,8 @@ class BoundedSemaphore : public Semaphore {
  public:
   explicit BoundedSemaphore(int value = 1) : Semaphore(value), bound_(value) {}
   void release() override {
-    if (value_ >= bound_ && waiters_.empty()) throw ValueError("BoundedSemaphore released too many times");
+    if (value_ >= bound_ && waiters_.empty())
+      throw ValueError("BoundedSemaphore released too many times");
     Semaphore::release();
   }
 

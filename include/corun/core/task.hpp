@@ -130,7 +130,8 @@ struct ResultSlot<void> {};
 template <class T>
 class TaskState final : public TaskBase {
  public:
-  TaskState(Loop* loop, Task<T> task, std::string name) : TaskBase(loop, task.release(), std::move(name)) {
+  TaskState(Loop* loop, Task<T> task, std::string name)
+      : TaskBase(loop, task.release(), std::move(name)) {
     coro().promise().owner_ = this;
   }
   ~TaskState() override { destroy_root(); }

@@ -9,6 +9,8 @@
 // task on its loop (asynchronously); the future reads cancelled at once.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -17,8 +19,6 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
@@ -77,7 +77,8 @@ struct ThreadsafeStart {
   std::shared_ptr<ConcurrentState<T>> st;
   Task<T> task;
   bool started = false;
-  ThreadsafeStart(std::shared_ptr<ConcurrentState<T>> s, Task<T> t) : st(std::move(s)), task(std::move(t)) {}
+  ThreadsafeStart(std::shared_ptr<ConcurrentState<T>> s, Task<T> t)
+      : st(std::move(s)), task(std::move(t)) {}
   ThreadsafeStart(ThreadsafeStart&& o) noexcept
       : st(std::move(o.st)), task(std::move(o.task)), started(std::exchange(o.started, true)) {}
   ~ThreadsafeStart() {
@@ -111,7 +112,8 @@ struct ThreadsafeDone final : DoneNode {
   }
   void on_discard() noexcept override {
     st->complete(ConcurrentState<T>::Status::cancelled, [](auto& s) {
-      s.exception = std::make_exception_ptr(CancelledError("the loop closed with the task pending"));
+      s.exception =
+          std::make_exception_ptr(CancelledError("the loop closed with the task pending"));
     });
     delete this;
   }
@@ -153,7 +155,8 @@ class ConcurrentFuture {
   T get() {
     if (st_->loop && try_get_running_loop() == st_->loop) {
       throw RuntimeError(
-          "ConcurrentFuture::get() called on the thread of the loop that must complete it: it would "
+          "ConcurrentFuture::get() called on the thread of the loop that must complete it: it "
+          "would "
           "deadlock. co_await the work in a task instead (or wait from another thread)");
     }
     std::unique_lock lock(st_->mutex);
@@ -175,8 +178,9 @@ class ConcurrentFuture {
   }
   // Marks the future cancelled and asks the loop to cancel the task.
   bool cancel() {
-    bool did = st_->complete(Status::cancelled,
-                             [](auto& s) { s.exception = std::make_exception_ptr(CancelledError()); });
+    bool did = st_->complete(Status::cancelled, [](auto& s) {
+      s.exception = std::make_exception_ptr(CancelledError());
+    });
     if (did && st_->lifeline) {
       auto st = st_;
       st_->lifeline->post([st] {
@@ -205,10 +209,11 @@ class ConcurrentFuture {
 namespace detail {
 // loop is only compared (get()'s same-thread check), never dereferenced here.
 template <class T>
-ConcurrentFuture<T> submit_via(std::shared_ptr<LoopLifeline> lifeline, Loop* loop, Task<T> task) {
+ConcurrentFuture<T> submit_via(const std::shared_ptr<LoopLifeline>& lifeline, Loop* loop,
+                               Task<T> task) {
   auto st = std::make_shared<ConcurrentState<T>>();
   st->loop = loop;
-  st->lifeline = std::move(lifeline);
+  st->lifeline = lifeline;
   if (!st->lifeline->post(ThreadsafeStart<T>(st, std::move(task)))) {
     throw RuntimeError("Event loop is closed");
   }

@@ -8,11 +8,11 @@
 // the inner task running when the awaiting task is cancelled.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <coroutine>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "corun/core/loop.hpp"
 
@@ -120,10 +120,11 @@ Task<T> wait_for(Task<T> work, std::chrono::duration<Rep, Period> timeout) {
   }
   const int base = me->cancelling();
   bool expired = false;
-  Handle timer = me->loop()->call_later(std::chrono::duration_cast<Clock::duration>(timeout), [&expired, me] {
-    expired = true;
-    me->cancel();
-  });
+  Handle timer =
+      me->loop()->call_later(std::chrono::duration_cast<Clock::duration>(timeout), [&expired, me] {
+        expired = true;
+        me->cancel();
+      });
   auto seconds = std::chrono::duration<double>(timeout).count();
   try {
     if constexpr (std::is_void_v<T>) {

@@ -33,7 +33,8 @@ class IncompleteReadError : public Error {
 // readuntil() found no separator within the reader's limit (asyncio.LimitOverrunError).
 class LimitOverrunError : public Error {
  public:
-  LimitOverrunError(std::string message, std::size_t consumed) : Error(std::move(message)), consumed_(consumed) {}
+  LimitOverrunError(std::string message, std::size_t consumed)
+      : Error(std::move(message)), consumed_(consumed) {}
   std::size_t consumed() const noexcept { return consumed_; }
 
  private:

@@ -247,7 +247,8 @@ class FutureAwaiter final : public Waiter, public DoneNode {
     future_->add_done_node(this);
     task_->suspend(this, h);
     // asyncio: a task told to cancel that then awaits something cancels it.
-    if (task_->must_cancel() && future_->cancel(task_->cancel_message())) task_->clear_must_cancel();
+    if (task_->must_cancel() && future_->cancel(task_->cancel_message()))
+      task_->clear_must_cancel();
   }
   decltype(auto) await_resume() {
     if (task_) task_->throw_if_must_cancel();

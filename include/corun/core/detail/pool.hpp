@@ -28,7 +28,10 @@ inline void* pool_allocate(std::size_t size) {
   return pool_allocate_slow(size);
 }
 inline void pool_free(void* p, std::size_t size) noexcept {
-  if constexpr (!kPoolEnabled) return ::operator delete(p, size);
+  if constexpr (!kPoolEnabled) {
+    (void)size;
+    return ::operator delete(p);
+  }
   pool_free_slow(p, size);
 }
 
