@@ -1,0 +1,127 @@
+// `corun fetch` writing into a full filesystem: every page that cannot be written is a
+// record with a clear error (ENOSPC / EFBIG named), the run ends on its own with exit
+// code 1, the report is whole (one JSON line per URL), the pages that were written are
+// complete and correct, and no temp or partial file is left in the output directory.
+// Two ways to fill the disk: a 200 KB tmpfs mounted by the test (needs the right to
+// mount; skipped otherwise) and a file-size limit (RLIMIT_FSIZE), which always works.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "fetch/cli_support.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace corun::testing {
+namespace {
+
+using namespace cli;
+
+// A GBK page of `units` x 楼盘 and the UTF-8 (with BOM) file it must become.
+std::string gbk_page(int i, int units) {
+  std::string s =
+      "<html><head><meta charset=\"gbk\"><title>" + std::to_string(i) + "</title></head><body>";
+  for (int k = 0; k < units; ++k) s += "\xC2\xA5\xC5\xCC";
+  return s + "</body></html>\n";
+}
+std::string utf8_file(int i, int units) {
+  std::string s = std::string(kBom) + "<html><head><meta charset=\"gbk\"><title>" +
+                  std::to_string(i) + "</title></head><body>";
+  for (int k = 0; k < units; ++k) s += "\xE6\xA5\xBC\xE7\x9B\x98";
+  return s + "</body></html>\n";
+}
+
+struct Page {
+  int units;  // 楼盘 pairs: output is about 6 bytes per unit
+};
+
+class FetchFullDisk : public ::testing::Test {
+ protected:
+  // Serves pages[i] at /p/i.html and fetches them all into `out` with the given limits.
+  RunResult fetch(const std::vector<Page>& pages, const fs::path& out, RunOptions options) {
+    NginxOptions nginx_options;
+    nginx_options.root = dir_.path() / "www";
+    std::string urls;
+    nginx_ = std::make_unique<Nginx>(nginx_options);
+    for (std::size_t i = 0; i < pages.size(); ++i) {
+      write_file(nginx_options.root / "p" / (std::to_string(i) + ".html"),
+                 gbk_page(static_cast<int>(i), pages[i].units));
+      urls += nginx_->base_url() + "/p/" + std::to_string(i) + ".html\n";
+    }
+    write_file(dir_.path() / "urls.txt", urls);
+    options.cwd = dir_.path();
+    options.limit = std::chrono::seconds(120);
+    return run_corun(
+        {"fetch", "-c", "4", "-i", "urls.txt", "--out", out.string(), "--report", "report.jsonl"},
+        options);
+  }
+
+  // The checks common to both ways of filling the disk. Returns the failed page numbers.
+  std::set<int> check(const std::vector<Page>& pages, const fs::path& out, const RunResult& r,
+                      const std::string& error_words) {
+    EXPECT_EQ(r.signal, 0) << r;
+    EXPECT_FALSE(r.hung) << r;
+    EXPECT_EQ(r.exit_code, 1) << "some pages failed, so exit code 1: " << r;
+    auto records = read_report(dir_.path() / "report.jsonl");
+    EXPECT_EQ(records.size(), pages.size()) << "one record per URL";
+    std::set<std::string> written;
+    std::set<int> failed;
+    for (const auto& rec : records) {
+      std::string url = str(rec, "url");
+      int i = std::stoi(url.substr(url.rfind('/') + 1));
+      if (ok(rec)) {
+        fs::path p = output_path(rec, dir_.path());
+        EXPECT_TRUE(read_file(p) == utf8_file(i, pages[static_cast<std::size_t>(i)].units)) << p;
+        written.insert(fs::relative(p, out).string());
+      } else {
+        failed.insert(i);
+        EXPECT_NE(lower(str(rec, "error")).find(error_words), std::string::npos)
+            << "the error should say what happened: " << rec.dump();
+      }
+    }
+    auto files = list_files(out);
+    EXPECT_EQ(std::set<std::string>(files.begin(), files.end()), written)
+        << "only the complete pages are left in the output directory";
+    return failed;
+  }
+
+  TempDir dir_{"corun-fetch-disk"};
+  std::unique_ptr<Nginx> nginx_;
+};
+
+TEST_F(FetchFullDisk, SmallTmpfsFillsUp) {
+  fs::path out = dir_.path() / "small-fs";
+  fs::create_directories(out);
+  if (::mount("tmpfs", out.c_str(), "tmpfs", 0, "size=200k") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno)
+                 << "); FileSizeLimit covers the same path";
+  }
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{out};
+  // 30 pages of ~24 KB of output each: about 8 fit in 200 KB.
+  std::vector<Page> pages(30, Page{4000});
+  RunResult r = fetch(pages, out, {});
+  auto failed = check(pages, out, r, lower(std::strerror(ENOSPC)));
+  EXPECT_GE(failed.size(), 10u);
+  EXPECT_LE(failed.size(), 29u) << "some pages fit";
+}
+
+TEST_F(FetchFullDisk, FileSizeLimit) {
+  fs::path out = dir_.path() / "out";
+  // Small pages (~12 KB out) fit under a 64 KB limit on file size, large ones (~120 KB) do
+  // not; the report stays far below the limit.
+  std::vector<Page> pages;
+  for (int i = 0; i < 24; ++i) pages.push_back(Page{i % 3 == 0 ? 20000 : 2000});
+  RunResult r = fetch(pages, out, RunOptions().max_file_size(64 * 1024));
+  auto failed = check(pages, out, r, lower(std::strerror(EFBIG)));
+  std::set<int> big;
+  for (int i = 0; i < 24; i += 3) big.insert(i);
+  EXPECT_EQ(failed, big) << "exactly the pages too big for the limit fail";
+}
+
+}  // namespace
+}  // namespace corun::testing
