@@ -1,0 +1,166 @@
+// corun::fetch: many URLs -> one file each + a JSON-lines report. The engine
+// behind `corun fetch` and the Python binding's corun.fetch(): the original
+// scraper (aiohttp session + asyncio.gather, pages decoded and saved as UTF-8
+// with a BOM) as a product.
+//
+//   corun::fetch::Options o;
+//   o.out_dir = "pages";
+//   corun::fetch::ListSource urls({"http://127.0.0.1:8080/p/0.html", ...});
+//   corun::fetch::Fetcher fetcher(o);
+//   corun::fetch::Summary s = co_await fetcher.run(urls);
+//
+// What happens to each URL: one GET on a shared ClientSession (keep-alive,
+// -c connections in total, --per-host, --rate per host); connect errors,
+// timeouts, dropped connections, 408, 429 and 5xx are retried with exponential
+// backoff and jitter (Retry-After honoured); a response >= 400 is a failure
+// and writes no file. A text body (text/*, XML, JSON, JavaScript, or no
+// Content-Type) is decoded as a browser would (BOM, the HTTP charset, <meta>,
+// UTF-8, detection; or the label given) and written as UTF-8, with a BOM by
+// default; other bodies, and every body with raw = true, are written as
+// received. Decoding and writing happen together in one job on libuv's thread
+// pool, atomically (fs::write_file). Every URL that was started ends as one
+// report record; nothing a URL does (a malformed line, an unknown label, a dead
+// host, a 500, a full disk) stops the run.
+//
+// Stopping: stop() (Ctrl-C in the CLI) stops starting URLs; those in flight
+// finish (without further retries), their files and records are written, and
+// run() returns with interrupted = true. Cancelling the task awaiting run()
+// stops at once: transfers are aborted, files already being written complete
+// or never appear, the records gathered so far are flushed, CancelledError
+// propagates. Loop-thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corun/core/error.hpp"
+#include "corun/core/task.hpp"
+#include "corun/fetch/source.hpp"
+
+namespace corun::fetch {
+
+using Seconds = std::chrono::duration<double>;
+
+struct Options {
+  // --- output ---
+  std::filesystem::path out_dir = ".";
+  std::string name_template;            // empty: names from the URL (see naming.hpp)
+  std::filesystem::path report;         // empty: out_dir / "report.jsonl"
+  bool resume = false;                  // skip URLs the report records as done
+  std::string encoding = "auto";        // "auto" or a WHATWG label
+  bool bom = true;                      // UTF-8 output starts with a BOM (utf-8-sig)
+  bool raw = false;                     // write bodies as received
+  bool fsync = false;                   // flush every file to disk
+  std::optional<std::size_t> max_size;  // bodies larger than this fail
+  std::string base_url;                 // prefix for input lines without "://"
+  // --- requests ---
+  std::size_t concurrency = 64;      // requests in flight in total
+  std::size_t per_host = 0;          // in flight per host; 0 = no limit
+  double rate = 0;                   // requests per second per host; 0 = no limit
+  int retries = 3;                   // extra attempts after the first
+  Seconds retry_delay{0.5};          // backoff base: delay * 2^(n-1), jittered
+  Seconds retry_max_delay{30.0};     // longest backoff; longer Retry-After: no retry
+  Seconds timeout{120.0};            // one attempt, start to last byte; 0 = none
+  Seconds connect_timeout{15.0};     // 0 = none
+  Seconds read_timeout{0.0};         // longest silence (whole seconds); 0 = none
+  std::vector<std::string> headers;  // "Name: value"
+  std::string user_agent = "corun-fetch/0.1";
+  std::string proxy;
+  bool insecure = false;  // do not verify TLS certificates
+  // --- observation ---
+  std::function<void(const struct Record&)> on_record;  // loop thread, after the report line
+};
+
+// One report line (JSON keys: the member names).
+struct Record {
+  std::string url;
+  std::string final_url;        // after redirects; empty when no response
+  int status = 0;               // 0: no response
+  std::uint64_t bytes = 0;      // body bytes received
+  std::string encoding;         // encoding decoded from; empty: raw or failed
+  std::string encoding_source;  // bom override http meta utf8 detected default
+  std::string path;             // the file written; empty when none
+  std::string error;            // empty: done
+  int attempts = 0;
+  double elapsed = 0;  // seconds, all attempts and the write
+  bool ok() const noexcept { return error.empty(); }
+};
+
+// Live counters (loop thread), for a progress line.
+struct Progress {
+  std::uint64_t seen = 0;       // URL lines read so far
+  std::uint64_t skipped = 0;    // done in the report already (--resume)
+  std::uint64_t in_flight = 0;  // started, no record yet
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t bytes = 0;    // body bytes of done URLs
+  long long total_hint = -1;  // lines in the input, when known
+};
+
+struct Summary {
+  std::uint64_t seen = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t not_started = 0;  // read but dropped after stop()
+  std::uint64_t bytes = 0;
+  double elapsed = 0;
+  bool interrupted = false;
+  std::string report_error;  // the report could not be (fully) written
+  // 0 all done, 1 some failed (or the report failed), 130 interrupted.
+  int exit_code() const noexcept;
+};
+
+// Bad options (an unknown --encoding label, a bad --name template, ...):
+// raised by the Fetcher constructor, before anything starts.
+class OptionsError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The output folder or the report cannot be created: raised by run() before
+// any URL is started.
+class SetupError : public Error {
+ public:
+  using Error::Error;
+};
+
+class Fetcher {
+ public:
+  explicit Fetcher(Options options);
+  ~Fetcher();
+  Fetcher(const Fetcher&) = delete;
+  Fetcher& operator=(const Fetcher&) = delete;
+
+  // Fetches every URL of source. Once per Fetcher.
+  Task<Summary> run(UrlSource& source);
+  // Graceful stop (see above). Loop thread; idempotent.
+  void stop();
+  bool stopping() const noexcept;
+  const Progress& progress() const noexcept;
+  const Options& options() const noexcept;
+  // Writes the records gathered so far to the report (e.g. before _exit on a
+  // second Ctrl-C). Blocking, loop thread.
+  void flush_report() noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// One call: Fetcher(options).run(source).
+Task<Summary> run_fetch(UrlSource& source, Options options);
+
+// The JSON line of a record (no trailing newline).
+std::string to_json_line(const Record& record);
+// Parses one report line; false for a malformed one.
+bool parse_json_line(std::string_view line, Record& record);
+
+}  // namespace corun::fetch

@@ -1,0 +1,63 @@
+// corun::fetch URL sources: where `corun fetch` reads its URLs from, streamed
+// in batches so a list of ten million lines is never held in memory (the
+// engine pulls the next batch only when its bounded queue has room).
+//
+// A source yields raw lines; the engine trims them, skips blank lines and
+// #comments, and reads "URL [ENCODING-LABEL]".
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corun/core/task.hpp"
+
+namespace corun::fetch {
+
+class UrlSource {
+ public:
+  virtual ~UrlSource() = default;
+  // Appends the next lines to out (possibly none, when input is slow: the
+  // engine then checks whether it was asked to stop and calls again). Returns
+  // false once the input is exhausted (out may still have received lines).
+  virtual Task<bool> next_batch(std::vector<std::string>& out) = 0;
+  // The number of lines, when cheap to know in advance (for an ETA), or -1.
+  virtual long long size_hint() const { return -1; }
+};
+
+// Lines held by the caller (command-line arguments, a Python list).
+class ListSource final : public UrlSource {
+ public:
+  explicit ListSource(std::vector<std::string> lines) : lines_(std::move(lines)) {}
+  Task<bool> next_batch(std::vector<std::string>& out) override;
+  long long size_hint() const override { return static_cast<long long>(lines_.size()); }
+
+ private:
+  std::vector<std::string> lines_;
+  std::size_t next_ = 0;
+};
+
+// Lines of a file, or of standard input ("-"), read in 64 KiB blocks on
+// libuv's thread pool. A pipe or terminal is polled with a short timeout so a
+// slow producer never pins a pool thread for long. Throws fs::FileError when
+// the file cannot be opened.
+class FileSource final : public UrlSource {
+ public:
+  explicit FileSource(const std::filesystem::path& path);  // "-": stdin
+  ~FileSource() override;
+  Task<bool> next_batch(std::vector<std::string>& out) override;
+  // Counts the lines of a regular file (blocking; call it off the loop).
+  long long count_lines() const;
+  long long size_hint() const override { return size_hint_; }
+  void set_size_hint(long long n) { size_hint_ = n; }
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+  long long size_hint_ = -1;
+};
+
+}  // namespace corun::fetch

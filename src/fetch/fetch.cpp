@@ -1,0 +1,789 @@
+// corun::fetch engine (see include/corun/fetch/fetch.hpp).
+//
+// Shape: one reader task pulls line batches from the source into a bounded
+// queue; `concurrency` worker tasks take URLs from it. A worker does the
+// request(s) on the loop thread and hands the body to one pool job that
+// decodes and writes the file; then it appends the record to the report
+// buffer, which goes to disk in large writes (and at least every second).
+#include "corun/fetch/fetch.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_map>
+
+#include "corun/core/event.hpp"
+#include "corun/core/gather.hpp"
+#include "corun/core/queue.hpp"
+#include "corun/core/semaphore.hpp"
+#include "corun/core/threads.hpp"
+#include "corun/core/time.hpp"
+#include "corun/fetch/naming.hpp"
+#include "corun/fs/file.hpp"
+#include "corun/http/session.hpp"
+#include "corun/text/decode.hpp"
+#include "corun/text/sniff.hpp"
+#include "corun/text/utf8.hpp"
+
+namespace corun::fetch {
+
+int Summary::exit_code() const noexcept {
+  if (interrupted) return 130;
+  return failed > 0 || !report_error.empty() ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- JSON lines
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      default:
+        break;
+    }
+    if (c < 0x20 || c == 0x7F) {
+      out += fmt::format("\\u{:04x}", c);
+    } else if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      // Copy a valid UTF-8 sequence; a stray byte becomes U+FFFD.
+      std::size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+      if (n != 0 && i + n <= s.size() && text::is_valid_utf8(s.substr(i, n))) {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      } else {
+        out += "\xEF\xBF\xBD";
+      }
+    }
+  }
+  out.push_back('"');
+}
+
+void append_json_string_or_null(std::string& out, std::string_view s) {
+  if (s.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, s);
+  }
+}
+
+void append_record(std::string& out, const Record& r) {
+  out += "{\"url\":";
+  append_json_string(out, r.url);
+  out += ",\"final_url\":";
+  append_json_string_or_null(out, r.final_url);
+  out += ",\"status\":";
+  if (r.status == 0) {
+    out += "null";
+  } else {
+    fmt::format_to(std::back_inserter(out), "{}", r.status);
+  }
+  fmt::format_to(std::back_inserter(out), ",\"bytes\":{},\"encoding\":", r.bytes);
+  append_json_string_or_null(out, r.encoding);
+  out += ",\"encoding_source\":";
+  append_json_string_or_null(out, r.encoding_source);
+  out += ",\"path\":";
+  append_json_string_or_null(out, r.path);
+  out += ",\"error\":";
+  append_json_string_or_null(out, r.error);
+  fmt::format_to(std::back_inserter(out), ",\"attempts\":{},\"elapsed\":{:.6f}}}", r.attempts,
+                 r.elapsed);
+}
+
+}  // namespace
+
+std::string to_json_line(const Record& record) {
+  std::string out;
+  append_record(out, record);
+  return out;
+}
+
+bool parse_json_line(std::string_view line, Record& r) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  auto str = [&](const char* key) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto it = j.find("url");
+  if (it == j.end() || !it->is_string()) return false;
+  r = Record{};
+  r.url = it->get<std::string>();
+  r.final_url = str("final_url");
+  r.encoding = str("encoding");
+  r.encoding_source = str("encoding_source");
+  r.path = str("path");
+  if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
+    r.error = e->is_string() ? e->get<std::string>() : e->dump();
+    if (r.error.empty()) r.error = "error";
+  }
+  if (auto s = j.find("status"); s != j.end() && s->is_number_integer()) r.status = s->get<int>();
+  if (auto b = j.find("bytes"); b != j.end() && b->is_number_unsigned())
+    r.bytes = b->get<std::uint64_t>();
+  if (auto a = j.find("attempts"); a != j.end() && a->is_number_integer())
+    r.attempts = a->get<int>();
+  if (auto t = j.find("elapsed"); t != j.end() && t->is_number()) r.elapsed = t->get<double>();
+  return true;
+}
+
+// ---------------------------------------------------------------- engine
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Item {
+  std::string url;
+  std::string label;  // per-line encoding label, may be empty
+  std::uint64_t index = 0;
+  bool end = false;  // tells a worker to quit
+};
+
+struct HostState {
+  explicit HostState(int per_host) : slots(per_host > 0 ? per_host : 1) {}
+  Semaphore slots;
+  Clock::time_point next_start{};
+  std::size_t users = 0;
+};
+
+// What the decode-and-write job reports back.
+struct WriteOutcome {
+  bool decoded = false;
+  text::Encoding encoding = text::Encoding::utf_8;
+  text::Source source = text::Source::default_;
+  std::string error;
+};
+
+bool is_text_type(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  if (t.empty()) return true;  // no Content-Type: sniff it
+  std::string m(t);
+  for (char& c : m) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  if (m.rfind("text/", 0) == 0) return true;
+  if (m.size() > 4 && (m.ends_with("+xml") || m.ends_with("+json"))) return true;
+  return m == "application/xhtml+xml" || m == "application/xml" || m == "application/json" ||
+         m == "application/javascript" || m == "application/ecmascript" ||
+         m == "application/x-javascript";
+}
+
+// Retry-After: delta-seconds or an HTTP date; nullopt when absent or unreadable.
+std::optional<double> retry_after_seconds(std::string_view value) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  bool digits = true;
+  for (char c : value) digits = digits && c >= '0' && c <= '9';
+  if (digits) {
+    if (value.size() > 9) return 1e9;
+    return static_cast<double>(std::stol(std::string(value)));
+  }
+  std::string v(value);
+  time_t when = curl_getdate(v.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  double d = std::difftime(when, std::time(nullptr));
+  return d < 0 ? 0.0 : d;
+}
+
+std::optional<std::chrono::milliseconds> to_ms(Seconds s) {
+  if (s.count() <= 0) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(std::ceil(s.count() * 1000)));
+}
+
+// Everything the decode-and-write pool job needs, moved in.
+struct WriteJob {
+  std::string body;
+  std::string content_type;
+  std::filesystem::path file;
+  fs::WriteOptions write_options;
+  bool decode = false;
+  bool bom = true;
+  std::optional<text::Encoding> override_encoding;
+};
+
+WriteOutcome run_write_job(const WriteJob& job) {
+  WriteOutcome o;
+  try {
+    if (!job.decode) {
+      fs::write_file_sync(job.file, job.body, job.write_options);
+      return o;
+    }
+    text::SniffResult sniffed =
+        job.override_encoding
+            ? text::sniff(job.body, job.content_type, text::name(*job.override_encoding))
+            : text::sniff(job.body, job.content_type);
+    o.decoded = true;
+    o.encoding = sniffed.encoding;
+    o.source = sniffed.source;
+    std::string_view head = job.bom ? text::utf8_bom : std::string_view{};
+    if (sniffed.encoding == text::Encoding::utf_8 && text::is_valid_utf8(job.body)) {
+      // Already UTF-8: only the BOM changes.
+      std::string_view b = job.body;
+      if (b.starts_with(text::utf8_bom)) b.remove_prefix(text::utf8_bom.size());
+      fs::write_file_sync(job.file, head, b, job.write_options);
+    } else {
+      std::string utf8 = text::decode(job.body, sniffed.encoding);
+      fs::write_file_sync(job.file, head, utf8, job.write_options);
+    }
+  } catch (const std::exception& e) {
+    o.error = e.what();
+  }
+  return o;
+}
+
+// Not a coroutine: the lambda is built outside any coroutine frame (g++ 12
+// miscompiles init-captures inside coroutines).
+Task<WriteOutcome> decode_and_write(WriteJob job) {
+  return to_thread([j = std::move(job)] { return run_write_job(j); });
+}
+
+}  // namespace
+
+struct Fetcher::Impl {
+  Options options;
+  NameTemplate name_template;
+  std::optional<text::Encoding> override_encoding;
+  std::filesystem::path out_dir;
+  std::filesystem::path report_path;
+
+  Progress progress;
+  bool stopping = false;
+  bool started = false;
+  Event stop_event;
+  std::uint64_t not_started = 0;
+
+  std::unique_ptr<http::ClientSession> session;
+  std::unique_ptr<Queue<Item>> queue;
+  std::unordered_map<std::string, std::unique_ptr<HostState>> hosts;
+  NameRegistry names;
+  FlatCounter done_before;  // --resume: URL hash -> how many done records
+  std::mt19937_64 rng{std::random_device{}()};
+
+  // Report: records are appended to buffer and written in large pieces.
+  int report_fd = -1;
+  std::string report_buffer;
+  off_t report_size = 0;
+  std::string report_error;
+  static constexpr std::size_t kReportFlushBytes = 64 * 1024;
+
+  explicit Impl(Options o) : options(std::move(o)) {
+    if (options.concurrency == 0) throw OptionsError("concurrency must be at least 1");
+    if (options.rate < 0) throw OptionsError("--rate must be positive");
+    if (options.retries < 0) throw OptionsError("--retries must be 0 or more");
+    if (!options.name_template.empty()) {
+      try {
+        name_template = NameTemplate(options.name_template);
+      } catch (const TemplateError& e) {
+        throw OptionsError(e.what());
+      }
+    }
+    if (!options.raw && !options.encoding.empty() && options.encoding != "auto") {
+      auto e = text::lookup(options.encoding);
+      if (!e) throw OptionsError(fmt::format("unknown encoding label '{}'", options.encoding));
+      override_encoding = *e;
+    }
+    for (const std::string& h : options.headers) {
+      auto colon = h.find(':');
+      if (colon == std::string::npos || colon == 0) {
+        throw OptionsError(fmt::format("bad header '{}' (expected 'Name: value')", h));
+      }
+    }
+    out_dir =
+        options.out_dir.empty() ? std::filesystem::path(".") : options.out_dir.lexically_normal();
+    report_path = options.report.empty() ? out_dir / "report.jsonl" : options.report;
+  }
+
+  ~Impl() {
+    if (report_fd >= 0) ::close(report_fd);
+  }
+
+  // ---- report ----
+
+  void flush_report() noexcept {
+    if (report_fd < 0 || report_buffer.empty()) return;
+    std::string_view data = report_buffer;
+    while (!data.empty()) {
+      ssize_t n = ::write(report_fd, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int err = n < 0 ? errno : ENOSPC;
+        // Never leave a half line: cut the file back to its last whole record.
+        if (::ftruncate(report_fd, report_size) != 0) { /* the next flush tries again */
+        }
+        report_error = fmt::format("cannot write {}: {}", report_path.string(), std::strerror(err));
+        return;
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+      report_size += n;
+    }
+    report_buffer.clear();
+    report_error.clear();
+  }
+
+  void add_record(const Record& r) {
+    append_record(report_buffer, r);
+    report_buffer.push_back('\n');
+    if (report_buffer.size() >= kReportFlushBytes) flush_report();
+    if (options.on_record) options.on_record(r);
+  }
+
+  // Opens the report (after reading it with --resume), creates the out folder.
+  // Blocking: run on the pool.
+  void setup_blocking() {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) throw SetupError(fmt::format("cannot create {}: {}", out_dir.string(), ec.message()));
+    if (report_path.has_parent_path()) {
+      std::filesystem::create_directories(report_path.parent_path(), ec);
+      if (ec) {
+        throw SetupError(
+            fmt::format("cannot create {}: {}", report_path.parent_path().string(), ec.message()));
+      }
+    }
+    bool ends_with_newline = true;
+    if (options.resume) {
+      int fd = ::open(report_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        std::string pending;
+        char buf[65536];
+        auto take_line = [&](std::string_view line) {
+          Record r;
+          if (!parse_json_line(line, r) || !r.ok()) return;
+          done_before.add(stable_hash(r.url));
+          if (!r.path.empty()) names.reserve(r.path);
+        };
+        for (;;) {
+          ssize_t n = ::read(fd, buf, sizeof buf);
+          if (n <= 0) break;
+          std::string_view block(buf, static_cast<std::size_t>(n));
+          ends_with_newline = block.back() == '\n';
+          for (;;) {
+            auto nl = block.find('\n');
+            if (nl == std::string_view::npos) {
+              pending.append(block);
+              break;
+            }
+            if (pending.empty()) {
+              take_line(block.substr(0, nl));
+            } else {
+              pending.append(block.substr(0, nl));
+              take_line(pending);
+              pending.clear();
+            }
+            block.remove_prefix(nl + 1);
+          }
+        }
+        // A last line without its newline was cut by a crash: ignored (not done).
+        ::close(fd);
+      }
+    }
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (options.resume ? O_APPEND : O_TRUNC);
+    report_fd = ::open(report_path.c_str(), flags, 0666);
+    if (report_fd < 0) {
+      throw SetupError(
+          fmt::format("cannot write {}: {}", report_path.string(), std::strerror(errno)));
+    }
+    report_size = ::lseek(report_fd, 0, SEEK_END);
+    if (!ends_with_newline && report_size > 0) report_buffer.push_back('\n');
+    // The report may live in the output folder: no page may take its name.
+    std::filesystem::path rel = report_path.lexically_normal().lexically_relative(out_dir);
+    if (!rel.empty() && *rel.begin() != "..") names.reserve(path_key(rel.generic_string()));
+  }
+
+  // The key a relative name is reserved under: the path as the report writes it.
+  std::string path_key(std::string_view relative) const { return (out_dir / relative).string(); }
+
+  // ---- stop ----
+
+  void stop() {
+    if (stopping) return;
+    stopping = true;
+    stop_event.set();
+  }
+
+  Task<void> wait_stop() { co_await stop_event.wait(); }
+
+  // Sleeps d, or less if stop() is called; true if stop() was called.
+  Task<bool> pause(Clock::duration d) {
+    if (stopping) co_return true;
+    if (d <= Clock::duration::zero()) co_return false;
+    try {
+      co_await wait_for(wait_stop(), d);
+      co_return true;
+    } catch (const TimeoutError&) {
+      co_return false;
+    }
+  }
+
+  // ---- reader ----
+
+  Task<void> reader(UrlSource* source) {
+    std::vector<std::string> lines;
+    bool more = true;
+    while (more && !stopping) {
+      lines.clear();
+      more = co_await source->next_batch(lines);
+      for (std::string& raw : lines) {
+        if (stopping) break;
+        std::string_view line = raw;
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+          line.remove_prefix(1);
+        while (!line.empty() &&
+               (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
+          line.remove_suffix(1);
+        }
+        if (line.empty() || line.front() == '#') continue;
+        Item item;
+        auto ws = line.find_first_of(" \t");
+        std::string_view url = line.substr(0, ws);
+        if (ws != std::string_view::npos) {
+          std::string_view label = line.substr(ws);
+          while (!label.empty() && (label.front() == ' ' || label.front() == '\t'))
+            label.remove_prefix(1);
+          item.label = std::string(label);
+        }
+        if (!options.base_url.empty() && url.find("://") == std::string_view::npos) {
+          item.url.reserve(options.base_url.size() + url.size());
+          item.url.append(options.base_url).append(url);
+        } else {
+          item.url = std::string(url);
+        }
+        item.index = progress.seen++;
+        if (options.resume && done_before.take(stable_hash(item.url))) {
+          ++progress.skipped;
+          continue;
+        }
+        co_await queue->put(std::move(item));
+      }
+    }
+    for (std::size_t i = 0; i < options.concurrency; ++i) {
+      Item end;
+      end.end = true;
+      co_await queue->put(std::move(end));
+    }
+  }
+
+  // ---- workers ----
+
+  Task<void> worker() {
+    for (;;) {
+      Item item = co_await queue->get();
+      if (item.end) break;
+      if (stopping) {
+        ++not_started;
+        continue;
+      }
+      co_await process(&item);
+    }
+  }
+
+  Clock::duration backoff(int attempt) {
+    double base = options.retry_delay.count() * std::pow(2.0, attempt - 1);
+    base = std::min(base, options.retry_max_delay.count());
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    return std::chrono::duration_cast<Clock::duration>(Seconds(base * jitter(rng)));
+  }
+
+  static bool retryable_status(int status) {
+    return status == 408 || status == 429 || (status >= 500 && status <= 599);
+  }
+
+  // Waits for a per-host slot and the per-host rate; false if stopped meanwhile.
+  Task<bool> enter_host(HostState* host) {
+    if (options.per_host > 0) co_await host->slots.acquire();
+    if (options.rate > 0) {
+      Clock::time_point now = Clock::now();
+      Clock::time_point start = std::max(now, host->next_start);
+      host->next_start =
+          start + std::chrono::duration_cast<Clock::duration>(Seconds(1.0 / options.rate));
+      if (start > now && co_await pause(start - now)) {
+        if (options.per_host > 0) host->slots.release();
+        co_return false;
+      }
+    }
+    co_return true;
+  }
+
+  void leave_host(HostState* host) {
+    if (options.per_host > 0) host->slots.release();
+  }
+
+  Task<void> process(Item* it) {
+    Clock::time_point t0 = Clock::now();
+    Record rec;
+    rec.url = std::move(it->url);
+    ++progress.in_flight;
+    co_await fetch_one(&rec, it);
+    rec.elapsed = Seconds(Clock::now() - t0).count();
+    --progress.in_flight;
+    if (rec.ok()) {
+      ++progress.done;
+      progress.bytes += rec.bytes;
+    } else {
+      ++progress.failed;
+    }
+    add_record(rec);
+  }
+
+  Task<void> fetch_one(Record* rec, Item* it) {
+    // An encoding label on the input line overrides --encoding for this URL.
+    std::optional<text::Encoding> override_enc = override_encoding;
+    if (!it->label.empty() && !options.raw) {
+      auto e = text::lookup(it->label);
+      if (!e) {
+        rec->error = fmt::format("unknown encoding label '{}'", it->label);
+        co_return;
+      }
+      override_enc = *e;
+    }
+    UrlParts parts;
+    if (!parse_url(rec->url, parts, rec->error)) co_return;
+    std::string relative = name_template.empty() ? name_from_url(parts)
+                                                 : name_template.expand(rec->url, parts, it->index);
+    std::string path = names.claim(path_key(relative));
+
+    HostState* host = nullptr;
+    std::string key;
+    if (options.per_host > 0 || options.rate > 0) {
+      key = host_key(parts);
+      auto& slot = hosts[key];
+      if (!slot) slot = std::make_unique<HostState>(static_cast<int>(options.per_host));
+      host = slot.get();
+      ++host->users;
+    }
+    struct HostRelease {
+      Impl* self;
+      HostState* host;
+      const std::string* key;
+      ~HostRelease() {
+        if (host != nullptr && --host->users == 0 && self->options.rate <= 0)
+          self->hosts.erase(*key);
+      }
+    } host_release{this, host, &key};
+
+    http::RequestOptions ro;
+    for (int attempt = 1;; ++attempt) {
+      if (host != nullptr && !co_await enter_host(host)) {
+        if (rec->error.empty()) rec->error = "interrupted before the request started";
+        co_return;
+      }
+      rec->attempts = attempt;
+      std::exception_ptr failure;
+      http::Response resp;
+      try {
+        resp = co_await session->get(rec->url, ro);
+      } catch (const std::exception&) {
+        failure = std::current_exception();
+      }
+      if (host != nullptr) leave_host(host);
+      bool may_retry = attempt <= options.retries && !stopping;
+
+      if (failure) {
+        bool retry = false;
+        try {
+          std::rethrow_exception(failure);
+        } catch (const http::ClientSSLError& e) {
+          rec->error = e.what();
+        } catch (const http::ClientConnectionError& e) {
+          rec->error = e.what();
+          retry = true;
+        } catch (const http::ClientPayloadError& e) {
+          std::string_view what = e.what();
+          if (what.find("max_body_size") != std::string_view::npos) {
+            rec->error = fmt::format("body larger than --max-size ({} bytes): {}",
+                                     *options.max_size, rec->url);
+          } else {
+            rec->error = e.what();
+            retry = true;
+          }
+        } catch (const TimeoutError& e) {
+          rec->error = e.what();
+          retry = true;
+        } catch (const std::exception& e) {
+          rec->error = e.what();
+        }
+        if (retry && may_retry) {
+          if (co_await pause(backoff(attempt))) {
+            rec->error += " (not retried: interrupted)";
+            co_return;
+          }
+          continue;
+        }
+        co_return;
+      }
+
+      rec->status = resp.status();
+      rec->final_url = resp.url();
+      rec->bytes = resp.body_size();
+      if (resp.status() >= 400) {
+        rec->error = fmt::format("HTTP {} {}", resp.status(), resp.reason());
+        if (retryable_status(resp.status()) && may_retry) {
+          Clock::duration delay = backoff(attempt);
+          if (auto ra = resp.headers().get("Retry-After")) {
+            if (auto secs = retry_after_seconds(*ra)) {
+              if (*secs > options.retry_max_delay.count()) {
+                rec->error +=
+                    fmt::format(" (Retry-After {} s is longer than the longest wait, {} s)", *secs,
+                                options.retry_max_delay.count());
+                co_return;
+              }
+              delay = std::chrono::duration_cast<Clock::duration>(Seconds(*secs));
+            }
+          }
+          if (co_await pause(delay)) {
+            rec->error += " (not retried: interrupted)";
+            co_return;
+          }
+          continue;
+        }
+        co_return;
+      }
+      rec->error.clear();
+
+      // Decode and write in one pool job.
+      std::string content_type(resp.headers().get_or("Content-Type", ""));
+      std::string body = resp.take_body();
+      bool decode = !options.raw && is_text_type(content_type);
+      std::filesystem::path file = path;
+      fs::WriteOptions wo{
+          .atomic = true, .fsync = options.fsync, .create_dirs = !name_template.empty()};
+      WriteJob job{
+          std::move(body), std::move(content_type), std::move(file), wo, decode, options.bom,
+          override_enc};
+      WriteOutcome out = co_await decode_and_write(std::move(job));
+      if (!out.error.empty()) {
+        rec->error = std::move(out.error);
+        co_return;
+      }
+      if (out.decoded) {
+        rec->encoding = std::string(text::name(out.encoding));
+        rec->encoding_source = std::string(text::to_string(out.source));
+      }
+      rec->path = std::move(path);
+      co_return;
+    }
+  }
+
+  Task<void> report_ticker() {
+    for (;;) {
+      co_await sleep(std::chrono::seconds(1));
+      flush_report();
+    }
+  }
+
+  Task<Summary> run(UrlSource* source) {
+    if (started) throw RuntimeError("Fetcher::run() can be called once");
+    started = true;
+    Clock::time_point t0 = Clock::now();
+    progress.total_hint = source->size_hint();
+    co_await to_thread([this] { setup_blocking(); });
+
+    http::SessionOptions so;
+    so.limit = options.concurrency;
+    so.limit_per_host = options.per_host;
+    so.timeout.total = to_ms(options.timeout);
+    so.timeout.connect = to_ms(options.connect_timeout);
+    so.timeout.sock_read = to_ms(options.read_timeout);
+    for (const std::string& h : options.headers) {
+      auto colon = h.find(':');
+      std::string_view value = std::string_view(h).substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      so.headers.add(std::string_view(h).substr(0, colon), value);
+    }
+    so.user_agent = options.user_agent;
+    so.proxy = options.proxy;
+    so.verify_tls = !options.insecure;
+    so.max_body_size = options.max_size;
+    session = std::make_unique<http::ClientSession>(std::move(so));
+    queue = std::make_unique<Queue<Item>>(std::max<std::size_t>(options.concurrency * 2, 64));
+
+    TaskHandle<void> ticker = create_task(report_ticker(), "corun fetch report flush");
+    std::vector<Task<void>> tasks;
+    tasks.push_back(reader(source));
+    for (std::size_t i = 0; i < options.concurrency; ++i) tasks.push_back(worker());
+    try {
+      co_await gather(std::move(tasks));
+    } catch (...) {
+      ticker.cancel();
+      flush_report();
+      throw;
+    }
+    ticker.cancel();
+    co_await session->close();
+    flush_report();
+
+    Summary s;
+    s.seen = progress.seen;
+    s.skipped = progress.skipped;
+    s.done = progress.done;
+    s.failed = progress.failed;
+    s.not_started = not_started;
+    s.bytes = progress.bytes;
+    s.elapsed = Seconds(Clock::now() - t0).count();
+    s.interrupted = stopping;
+    s.report_error = report_error;
+    co_return s;
+  }
+};
+
+Fetcher::Fetcher(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Fetcher::~Fetcher() = default;
+
+Task<Summary> Fetcher::run(UrlSource& source) {
+  return impl_->run(&source);
+}
+void Fetcher::stop() {
+  impl_->stop();
+}
+bool Fetcher::stopping() const noexcept {
+  return impl_->stopping;
+}
+const Progress& Fetcher::progress() const noexcept {
+  return impl_->progress;
+}
+const Options& Fetcher::options() const noexcept {
+  return impl_->options;
+}
+void Fetcher::flush_report() noexcept {
+  impl_->flush_report();
+}
+
+namespace {
+Task<Summary> run_owned(std::unique_ptr<Fetcher> fetcher, UrlSource* source) {
+  co_return co_await fetcher->run(*source);
+}
+}  // namespace
+
+Task<Summary> run_fetch(UrlSource& source, Options options) {
+  return run_owned(std::make_unique<Fetcher>(std::move(options)), &source);
+}
+
+}  // namespace corun::fetch

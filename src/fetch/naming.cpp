@@ -1,0 +1,387 @@
+// corun::fetch naming (see include/corun/fetch/naming.hpp).
+#include "corun/fetch/naming.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "corun/text/utf8.hpp"
+
+namespace corun::fetch {
+
+namespace {
+
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoded when the result is UTF-8 without NUL or '/'; else as is.
+std::string percent_decoded(std::string_view s) {
+  if (s.find('%') == std::string_view::npos) return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  if (!text::is_valid_utf8(out) || out.find('\0') != std::string::npos ||
+      out.find('/') != std::string::npos) {
+    return std::string(s);
+  }
+  return out;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c < 0x80           ? 1
+                  : (c >> 5) == 0x6  ? 2
+                  : (c >> 4) == 0xE  ? 3
+                  : (c >> 3) == 0x1E ? 4
+                                     : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  return text::is_valid_utf8(s.substr(i, n)) ? n : 0;
+}
+
+// Cuts s to at most max bytes at a UTF-8 boundary.
+void truncate_utf8(std::string& s, std::size_t max) {
+  if (s.size() <= max) return;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+}
+
+// "name.ext" -> ("name", ".ext"); no extension when the dot leads or the tail is long.
+std::pair<std::string_view, std::string_view> split_extension(std::string_view name) {
+  auto dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || name.size() - dot > 16) return {name, {}};
+  return {name.substr(0, dot), name.substr(dot)};
+}
+
+}  // namespace
+
+bool parse_url(std::string_view url, UrlParts& parts, std::string& error) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) {
+    error = fmt::format("invalid URL (no http:// or https:// scheme): {}", url);
+    return false;
+  }
+  parts.scheme = url.substr(0, sep);
+  if (!iequals_ascii(parts.scheme, "http") && !iequals_ascii(parts.scheme, "https")) {
+    error = fmt::format("unsupported URL scheme '{}' (only http and https): {}", parts.scheme, url);
+    return false;
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
+      error = fmt::format("invalid URL (control character or space): {}", url);
+      return false;
+    }
+  }
+  std::string_view rest = url.substr(sep + 3);
+  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  std::size_t auth_end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, auth_end);
+  rest = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority = authority.substr(at + 1);
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      error = fmt::format("invalid URL (bad IPv6 host): {}", url);
+      return false;
+    }
+    host = authority.substr(0, close + 1);
+    std::string_view tail = authority.substr(close + 1);
+    if (!tail.empty()) {
+      if (tail.front() != ':') {
+        error = fmt::format("invalid URL (bad host): {}", url);
+        return false;
+      }
+      port = tail.substr(1);
+    }
+  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) {
+    error = fmt::format("invalid URL (no host): {}", url);
+    return false;
+  }
+  for (char c : port) {
+    if (c < '0' || c > '9' || port.size() > 5) {
+      error = fmt::format("invalid URL (bad port): {}", url);
+      return false;
+    }
+  }
+  auto q = rest.find('?');
+  parts.host = host;
+  parts.port = port;
+  parts.path = rest.substr(0, q);
+  parts.query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
+  return true;
+}
+
+std::string host_key(const UrlParts& parts) {
+  std::string key;
+  key.reserve(parts.scheme.size() + parts.host.size() + parts.port.size() + 4);
+  key.append(parts.scheme).append("://").append(parts.host);
+  if (!parts.port.empty()) key.append(":").append(parts.port);
+  for (char& c : key) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return key;
+}
+
+std::string sanitize_name(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size();) {
+    auto c = static_cast<unsigned char>(raw[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_length(raw, i);
+      if (n == 0) {
+        out.push_back('_');
+        ++i;
+      } else {
+        out.append(raw.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    bool bad = c < 0x20 || c == 0x7F ||
+               std::string_view("/\\:*?\"<>|").find(static_cast<char>(c)) != std::string_view::npos;
+    out.push_back(bad ? '_' : static_cast<char>(c));
+    ++i;
+  }
+  if (!out.empty() && out.front() == '.') out.front() = '_';
+  if (out.empty()) out.push_back('_');
+  if (out.size() > kMaxNameBytes) {
+    auto [stem, ext] = split_extension(out);
+    std::string s(stem);
+    truncate_utf8(s, kMaxNameBytes - ext.size());
+    s.append(ext);
+    out = std::move(s);
+  }
+  return out;
+}
+
+std::string name_from_url(const UrlParts& parts) {
+  std::string_view path = parts.path;
+  std::string_view last =
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  std::string name = last.empty() ? std::string("index.html") : percent_decoded(last);
+  if (!parts.query.empty()) {
+    auto [stem, ext] = split_extension(name);
+    std::string q = percent_decoded(parts.query);
+    name = fmt::format("{}_{}{}", stem, q, ext);
+  }
+  return sanitize_name(name);
+}
+
+std::uint64_t stable_hash(std::string_view bytes) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+NameTemplate::NameTemplate(std::string_view text) {
+  if (text.empty()) throw TemplateError("--name: empty template");
+  if (text.front() == '/')
+    throw TemplateError(fmt::format("--name: must be a relative path: {}", text));
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) pieces_.push_back({Kind::literal, std::move(literal)});
+    literal.clear();
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '{') {
+      auto close = text.find('}', i);
+      if (close == std::string_view::npos) {
+        throw TemplateError(fmt::format("--name: unclosed '{{' in {}", text));
+      }
+      std::string_view key = text.substr(i + 1, close - i - 1);
+      Kind kind;
+      if (key == "index")
+        kind = Kind::index;
+      else if (key == "name")
+        kind = Kind::name;
+      else if (key == "host")
+        kind = Kind::host;
+      else if (key == "path")
+        kind = Kind::path;
+      else if (key == "hash")
+        kind = Kind::hash;
+      else {
+        throw TemplateError(
+            fmt::format("--name: unknown placeholder {{{}}} (known: {{index}} {{name}} {{host}} "
+                        "{{path}} {{hash}})",
+                        key));
+      }
+      flush();
+      pieces_.push_back({kind, {}});
+      i = close;
+    } else if (c == '/') {
+      flush();
+      pieces_.push_back({Kind::slash, {}});
+    } else {
+      literal.push_back(c);
+    }
+  }
+  flush();
+  // Literal "." / ".." segments would leave the output folder.
+  std::string segment;
+  bool only_literals = true;
+  auto check = [&] {
+    if (only_literals && (segment == "." || segment == ".." || segment.empty())) {
+      throw TemplateError(fmt::format("--name: empty, '.' or '..' folder in {}", text));
+    }
+  };
+  for (const Piece& p : pieces_) {
+    if (p.kind == Kind::slash) {
+      check();
+      segment.clear();
+      only_literals = true;
+    } else if (p.kind == Kind::literal) {
+      segment += p.text;
+    } else {
+      only_literals = false;
+    }
+  }
+  check();
+}
+
+std::string NameTemplate::expand(std::string_view url, const UrlParts& parts,
+                                 std::uint64_t index) const {
+  std::string out, segment;
+  auto end_segment = [&] {
+    out += sanitize_name(segment);
+    segment.clear();
+  };
+  for (const Piece& p : pieces_) {
+    switch (p.kind) {
+      case Kind::literal:
+        segment += p.text;
+        break;
+      case Kind::slash:
+        end_segment();
+        out += '/';
+        break;
+      case Kind::index:
+        segment += fmt::format("{}", index);
+        break;
+      case Kind::name:
+        segment += name_from_url(parts);
+        break;
+      case Kind::host: {
+        std::string h(parts.host);
+        if (!parts.port.empty()) h.append("_").append(parts.port);
+        for (char& ch : h) {
+          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+        }
+        segment += h;
+        break;
+      }
+      case Kind::path: {
+        std::string_view path = parts.path;
+        while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+        std::string s = path.empty() ? std::string("index.html") : percent_decoded(path);
+        std::replace(s.begin(), s.end(), '/', '_');
+        segment += s;
+        break;
+      }
+      case Kind::hash:
+        segment += fmt::format("{:016x}", stable_hash(url));
+        break;
+    }
+  }
+  end_segment();
+  return out;
+}
+
+std::size_t FlatCounter::find(std::uint64_t key) const noexcept {
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;
+  while (slots_[i].key != 0 && slots_[i].key != key) i = (i + 1) & mask;
+  return i;
+}
+
+void FlatCounter::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
+  for (const Slot& s : old) {
+    if (s.key != 0) slots_[find(s.key)] = s;
+  }
+}
+
+std::uint32_t FlatCounter::add(std::uint64_t key) {
+  if (key == 0) key = 1;
+  if ((size_ + 1) * 10 > slots_.size() * 7) grow();
+  Slot& s = slots_[find(key)];
+  if (s.key == 0) {
+    s.key = key;
+    ++size_;
+  }
+  return s.count++;
+}
+
+bool FlatCounter::take(std::uint64_t key) {
+  if (key == 0) key = 1;
+  if (slots_.empty()) return false;
+  Slot& s = slots_[find(key)];
+  if (s.key == 0 || s.count == 0) return false;
+  --s.count;
+  return true;
+}
+
+bool FlatCounter::contains(std::uint64_t key) const noexcept {
+  if (key == 0) key = 1;
+  if (slots_.empty()) return false;
+  const Slot& s = slots_[find(key)];
+  return s.key != 0 && s.count > 0;
+}
+
+void NameRegistry::reserve(std::string_view relative) {
+  taken_.add(stable_hash(relative));
+}
+
+std::string NameRegistry::claim(std::string_view relative) {
+  if (taken_.add(stable_hash(relative)) == 0) return std::string(relative);
+  // Taken: "a.html" -> "a-1.html", "a-2.html", ... (the extension of the last segment).
+  auto slash = relative.rfind('/');
+  std::string_view folder =
+      slash == std::string_view::npos ? std::string_view{} : relative.substr(0, slash + 1);
+  std::string_view last = slash == std::string_view::npos ? relative : relative.substr(slash + 1);
+  auto [stem, ext] = split_extension(last);
+  for (std::uint64_t n = 1;; ++n) {
+    std::string candidate = fmt::format("{}{}-{}{}", folder, stem, n, ext);
+    if (taken_.add(stable_hash(candidate)) == 0) return candidate;
+  }
+}
+
+}  // namespace corun::fetch

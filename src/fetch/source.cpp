@@ -1,0 +1,153 @@
+// corun::fetch URL sources (see include/corun/fetch/source.hpp).
+#include "corun/fetch/source.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "corun/core/threads.hpp"
+#include "corun/fs/file.hpp"
+
+namespace corun::fetch {
+
+namespace {
+constexpr std::size_t kBatch = 4096;
+constexpr std::size_t kBlock = 64 * 1024;
+constexpr int kPollMs = 200;
+}  // namespace
+
+Task<bool> ListSource::next_batch(std::vector<std::string>& out) {
+  std::size_t end = std::min(lines_.size(), next_ + kBatch);
+  for (; next_ < end; ++next_) out.push_back(std::move(lines_[next_]));
+  co_return next_ < lines_.size();
+}
+
+struct FileSource::State {
+  std::filesystem::path path;
+  int fd = -1;
+  bool owned = false;
+  bool regular = false;
+  bool eof = false;
+  std::string partial;  // an unfinished line carried to the next block
+
+  ~State() {
+    if (owned && fd >= 0) ::close(fd);
+  }
+
+  // One pool job: waits (briefly) for input, reads a block, splits lines.
+  bool read_block(std::vector<std::string>& out) {
+    if (eof) return false;
+    if (!regular) {
+      pollfd p{fd, POLLIN, 0};
+      int rc = ::poll(&p, 1, kPollMs);
+      if (rc == 0) return true;  // nothing yet: let the engine look around
+      if (rc < 0 && errno == EINTR) return true;
+    }
+    char buf[kBlock];
+    ssize_t n;
+    do {
+      n = ::read(fd, buf, sizeof buf);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      throw fs::FileError(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),
+                          path, std::error_code(errno, std::generic_category()));
+    }
+    if (n == 0) {
+      eof = true;
+      if (!partial.empty()) out.push_back(std::move(partial));
+      partial.clear();
+      return false;
+    }
+    std::string_view block(buf, static_cast<std::size_t>(n));
+    for (;;) {
+      auto nl = block.find('\n');
+      if (nl == std::string_view::npos) {
+        partial.append(block);
+        break;
+      }
+      if (partial.empty()) {
+        out.emplace_back(block.substr(0, nl));
+      } else {
+        partial.append(block.substr(0, nl));
+        out.push_back(std::move(partial));
+        partial.clear();
+      }
+      block.remove_prefix(nl + 1);
+    }
+    return true;
+  }
+};
+
+namespace {
+// Not a coroutine: the lambda is built outside any coroutine frame (g++ 12
+// miscompiles some captures inside coroutines).
+Task<std::pair<bool, std::vector<std::string>>> read_block_job(
+    std::shared_ptr<FileSource::State> st) {
+  return to_thread([st = std::move(st)] {
+    std::vector<std::string> v;
+    bool more = st->read_block(v);
+    return std::pair<bool, std::vector<std::string>>(more, std::move(v));
+  });
+}
+}  // namespace
+
+FileSource::FileSource(const std::filesystem::path& path) : state_(std::make_shared<State>()) {
+  state_->path = path;
+  if (path == "-") {
+    state_->fd = STDIN_FILENO;
+    state_->path = "<stdin>";
+  } else {
+    state_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (state_->fd < 0) {
+      int err = errno;
+      throw fs::FileError(fmt::format("cannot read {}: {}", path.string(), std::strerror(err)),
+                          path, std::error_code(err, std::generic_category()));
+    }
+    state_->owned = true;
+  }
+  struct stat st {};
+  state_->regular = ::fstat(state_->fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+FileSource::~FileSource() = default;
+
+Task<bool> FileSource::next_batch(std::vector<std::string>& out) {
+  // The job owns a reference to the state: a cancelled wait leaves it safe.
+  std::shared_ptr<State> st = state_;
+  std::vector<std::string>* sink = &out;
+  bool more = true;
+  std::size_t got = 0;
+  while (more && got < kBatch) {
+    // The job returns its lines by value: a cancelled wait leaves nothing dangling.
+    auto [m, lines] = co_await read_block_job(st);
+    more = m;
+    got += lines.size();
+    for (auto& l : lines) sink->push_back(std::move(l));
+    if (!st->regular) break;  // hand over what a pipe gave at once
+  }
+  co_return more;
+}
+
+long long FileSource::count_lines() const {
+  if (!state_->regular) return -1;
+  int fd = ::open(state_->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  long long lines = 0;
+  char buf[kBlock];
+  bool last_newline = true;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
+    last_newline = buf[n - 1] == '\n';
+  }
+  ::close(fd);
+  return lines + (last_newline ? 0 : 1);
+}
+
+}  // namespace corun::fetch
