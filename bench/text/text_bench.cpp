@@ -10,12 +10,14 @@
 //   utf8-decode   the corpus re-encoded as UTF-8 (CJK), decode(UTF-8)  iconv | ICU
 //   utf8-en       the English pages as UTF-8, decode(UTF-8)
 //   utf8-valid    is_valid_utf8 over both UTF-8 sets; peers convert UTF-8 -> UTF-8
-// Each cell is the median of REPETITIONS passes over all pages; MB/s counts input bytes
-// (10^6). Outputs of the three are compared once (where their mappings agree).
+// Each cell is the median of REPETITIONS passes over all pages, the three contenders'
+// passes interleaved; MB/s counts input bytes (10^6). Outputs of the three are compared once (where
+// their mappings agree).
 #include <iconv.h>
 #include <unicode/ucnv.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -156,16 +158,27 @@ std::size_t total_bytes(const Pages& pages) {
 // ------------------------------------------------------------------------------------
 // Timing.
 
-double median_seconds(int repetitions, const std::function<void()>& pass) {
-  pass();  // warm-up
-  std::vector<double> times;
+double seconds(const std::function<void()>& pass) {
+  const auto start = Clock::now();
+  pass();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Medians of the three contenders' passes, interleaved (corun, iconv, ICU, corun, ...)
+// so that a change in the machine's load hits all three alike.
+std::array<double, 3> median_seconds(int repetitions,
+                                     const std::array<std::function<void()>, 3>& passes) {
+  for (const auto& pass : passes) pass();  // warm-up
+  std::array<std::vector<double>, 3> times;
   for (int r = 0; r < repetitions; ++r) {
-    const auto start = Clock::now();
-    pass();
-    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    for (std::size_t k = 0; k < passes.size(); ++k) times[k].push_back(seconds(passes[k]));
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return {median(times[0]), median(times[1]), median(times[2])};
 }
 
 std::size_t g_sink = 0;  // keeps results alive (printed at the end)
@@ -194,15 +207,19 @@ Row measure(const std::string& workload, const Pages& pages, Encoding encoding,
     const std::size_t b = icu_decoder.decode(p, buffer);
     equal_icu += buffer.compare(0, b, ours) == 0 && b == ours.size();
   }
-  const double t_corun = median_seconds(repetitions, [&] {
-    for (const std::string& p : pages) g_sink += corun::text::decode(p, encoding).size();
-  });
-  const double t_iconv = median_seconds(repetitions, [&] {
-    for (const std::string& p : pages) g_sink += iconv_decoder.decode(p, buffer);
-  });
-  const double t_icu = median_seconds(repetitions, [&] {
-    for (const std::string& p : pages) g_sink += icu_decoder.decode(p, buffer);
-  });
+  const auto [t_corun, t_iconv, t_icu] =
+      median_seconds(repetitions, {[&] {
+                                     for (const std::string& p : pages)
+                                       g_sink += corun::text::decode(p, encoding).size();
+                                   },
+                                   [&] {
+                                     for (const std::string& p : pages)
+                                       g_sink += iconv_decoder.decode(p, buffer);
+                                   },
+                                   [&] {
+                                     for (const std::string& p : pages)
+                                       g_sink += icu_decoder.decode(p, buffer);
+                                   }});
   char check[96];
   std::snprintf(check, sizeof check, "same text: iconv %zu/%zu, ICU %zu/%zu", equal_iconv,
                 pages.size(), equal_icu, pages.size());
@@ -216,15 +233,19 @@ Row measure_validation(const std::string& workload, const Pages& pages, int repe
   std::string buffer;
   std::size_t valid = 0;
   for (const std::string& p : pages) valid += corun::text::is_valid_utf8(p);
-  const double t_corun = median_seconds(repetitions, [&] {
-    for (const std::string& p : pages) g_sink += corun::text::is_valid_utf8(p);
-  });
-  const double t_iconv = median_seconds(repetitions, [&] {
-    for (const std::string& p : pages) g_sink += iconv_decoder.decode(p, buffer);
-  });
-  const double t_icu = median_seconds(repetitions, [&] {
-    for (const std::string& p : pages) g_sink += icu_decoder.decode(p, buffer);
-  });
+  const auto [t_corun, t_iconv, t_icu] =
+      median_seconds(repetitions, {[&] {
+                                     for (const std::string& p : pages)
+                                       g_sink += corun::text::is_valid_utf8(p);
+                                   },
+                                   [&] {
+                                     for (const std::string& p : pages)
+                                       g_sink += iconv_decoder.decode(p, buffer);
+                                   },
+                                   [&] {
+                                     for (const std::string& p : pages)
+                                       g_sink += icu_decoder.decode(p, buffer);
+                                   }});
   char check[96];
   std::snprintf(check, sizeof check, "valid: %zu/%zu (peers convert UTF-8 -> UTF-8)", valid,
                 pages.size());
@@ -274,7 +295,7 @@ int main(int argc, char** argv) {
       measure("UTF-8 decode (English)", utf8_en, Encoding::utf_8, "UTF-8", "UTF-8", repetitions));
   rows.push_back(measure_validation("is_valid_utf8 (CJK + English UTF-8)", utf8_all, repetitions));
 
-  std::printf("%zu pages per set, median of %d passes, MB/s of input (10^6 bytes)\n\n",
+  std::printf("%zu pages per set, median of %d interleaved passes, MB/s of input (10^6 bytes)\n\n",
               gb_pages.size(), repetitions);
   std::printf(
       "| workload | input MB | corun MB/s | iconv MB/s | ICU MB/s | corun/iconv | "
@@ -285,6 +306,6 @@ int main(int argc, char** argv) {
                 r.megabytes, r.corun, r.iconv, r.icu, r.corun / r.iconv, r.corun / r.icu,
                 r.check.c_str());
   }
-  std::fprintf(stderr, "(checksum %zu)\n", g_sink);
+  std::printf("\n(checksum %zu)\n", g_sink);
   return 0;
 }
