@@ -1,7 +1,7 @@
 // Whole-run decoding benchmark: corun::text against glibc iconv and ICU (ucnv) on the
 // same pages, in the same process, output UTF-8 for all three.
 //
-// usage: text_bench CORPUS_DIR [PAGES] [REPETITIONS]
+// usage: text_bench CORPUS_DIR [PAGES] [REPETITIONS] [ONLY]
 //   CORPUS_DIR/p/N.html: make_corpus.py's GB18030 pages (meta charset=gb2312).
 // Workloads (each page decoded separately, as a fetcher would):
 //   gb18030       the corpus as gb18030        corun decode() | iconv GB18030 | ICU gb18030
@@ -256,7 +256,7 @@ Row measure_validation(const std::string& workload, const Pages& pages, int repe
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s CORPUS_DIR [PAGES] [REPETITIONS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CORPUS_DIR [PAGES] [REPETITIONS] [ONLY]\n", argv[0]);
     return 2;
   }
   const std::string dir = argv[1];
@@ -282,18 +282,33 @@ int main(int argc, char** argv) {
   Pages utf8_all = utf8_cjk;
   utf8_all.insert(utf8_all.end(), utf8_en.begin(), utf8_en.end());
 
+  // ONLY (optional 4th argument): run the workloads whose name contains it (callgrind).
+  const std::string only = argc > 4 ? argv[4] : "";
+  auto wanted = [&](const std::string& workload) {
+    return only.empty() || workload.find(only) != std::string::npos;
+  };
   std::vector<Row> rows;
-  rows.push_back(
-      measure("gb18030 (corpus)", gb_pages, Encoding::gb18030, "GB18030", "GB18030", repetitions));
-  rows.push_back(
-      measure("GBK (corpus, label gb2312)", gb_pages, Encoding::gbk, "GBK", "GBK", repetitions));
-  rows.push_back(measure("windows-1252 (English, ASCII-heavy)", en_pages, Encoding::windows_1252,
-                         "CP1252", "windows-1252", repetitions));
-  rows.push_back(measure("UTF-8 decode (corpus as UTF-8, CJK)", utf8_cjk, Encoding::utf_8, "UTF-8",
-                         "UTF-8", repetitions));
-  rows.push_back(
-      measure("UTF-8 decode (English)", utf8_en, Encoding::utf_8, "UTF-8", "UTF-8", repetitions));
-  rows.push_back(measure_validation("is_valid_utf8 (CJK + English UTF-8)", utf8_all, repetitions));
+  struct Workload {
+    std::string name;
+    const Pages* pages;
+    Encoding encoding;
+    const char* iconv_name;
+    const char* icu_name;
+  };
+  const Workload workloads[] = {
+      {"gb18030 (corpus)", &gb_pages, Encoding::gb18030, "GB18030", "GB18030"},
+      {"GBK (corpus, label gb2312)", &gb_pages, Encoding::gbk, "GBK", "GBK"},
+      {"windows-1252 (English, ASCII-heavy)", &en_pages, Encoding::windows_1252, "CP1252",
+       "windows-1252"},
+      {"UTF-8 decode (corpus as UTF-8, CJK)", &utf8_cjk, Encoding::utf_8, "UTF-8", "UTF-8"},
+      {"UTF-8 decode (English)", &utf8_en, Encoding::utf_8, "UTF-8", "UTF-8"},
+  };
+  for (const Workload& w : workloads) {
+    if (!wanted(w.name)) continue;
+    rows.push_back(measure(w.name, *w.pages, w.encoding, w.iconv_name, w.icu_name, repetitions));
+  }
+  const std::string validation = "is_valid_utf8 (CJK + English UTF-8)";
+  if (wanted(validation)) rows.push_back(measure_validation(validation, utf8_all, repetitions));
 
   std::printf("%zu pages per set, median of %d interleaved passes, MB/s of input (10^6 bytes)\n\n",
               gb_pages.size(), repetitions);
