@@ -7,7 +7,11 @@
 //   task create + step     create_task of a trivial coroutine, run to completion
 //   call_later (insert)    inserting timers into the heap
 //   call_later (fire)      a timer due at once, fired by the next iteration
-//   Event wait/set         set() waking one waiting task that waits again
+//   Event wait/set         set() waking one waiting task that waits again (one
+//                          run_once() per round trip, so it includes a libuv poll)
+//   Event ping-pong        two tasks inside run() waking each other through two
+//                          Events: a round trip is two task switches
+//   sleep(0) in run()      one task yielding inside run(): one loop iteration
 //   run_once (idle)        an iteration with nothing to do: the per-iteration floor
 //   uv_run NOWAIT          the same on a bare libuv loop (its share of that floor)
 #include <benchmark/benchmark.h>
@@ -106,6 +110,43 @@ void BM_EventWaitSet(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_EventWaitSet);
+
+corun::Task<void> pong(corun::Event& ping, corun::Event& pong_event) {
+  for (;;) {
+    co_await ping.wait();
+    ping.clear();
+    pong_event.set();
+  }
+}
+
+corun::Task<void> ping_pong(benchmark::State& state) {
+  corun::Event ping;
+  corun::Event pong_event;
+  auto partner = corun::create_task(pong(ping, pong_event));
+  for (auto _ : state) {
+    ping.set();
+    co_await pong_event.wait();
+    pong_event.clear();
+  }
+  partner.cancel();
+  co_await corun::sleep(0s);
+}
+
+void BM_EventPingPong(benchmark::State& state) {
+  corun::run(ping_pong(state));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EventPingPong);
+
+corun::Task<void> yield_loop(benchmark::State& state) {
+  for (auto _ : state) co_await corun::sleep(0s);
+}
+
+void BM_Sleep0InRun(benchmark::State& state) {
+  corun::run(yield_loop(state));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Sleep0InRun);
 
 void BM_RunOnceIdle(benchmark::State& state) {
   corun::Loop loop;

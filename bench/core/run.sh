@@ -9,7 +9,7 @@
 # Environment: RUNS (default 5) runs per workload and implementation, the
 # median is reported; N (default 1000000) tasks / switches per workload;
 # WORKLOADS (default "gather sleep0 event"); PYTHON (default /usr/bin/python3,
-# Debian's, which has uvloop).
+# Debian's, which has uvloop); RESULTS: a file to keep the raw key=value lines in.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,6 +42,8 @@ while [ "$i" -le "$runs" ]; do
   done
   i=$((i + 1))
 done
+
+if [ -n "${RESULTS:-}" ]; then cp "$results" "$RESULTS"; fi
 
 "$python" - "$results" "$runs" "$n" <<'EOF'
 import statistics
