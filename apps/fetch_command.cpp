@@ -370,6 +370,7 @@ int run_fetch_command(FetchArgs& a) {
   // SIGINT is ours (SignalWatch): run()'s own handler would cancel the whole
   // task at once instead of letting the requests in flight finish.
   ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);  // a peer or a pipe that went away is an error, not death
   try {
     return corun::run(fetch_main(&run));
   } catch (const fetch::SetupError& e) {

@@ -368,7 +368,7 @@ struct Fetcher::Impl {
             fmt::format("cannot create {}: {}", report_path.parent_path().string(), ec.message()));
       }
     }
-    bool ends_with_newline = true;
+    off_t whole_lines = -1;  // with --resume: where the last complete line ends
     if (options.resume) {
       int fd = ::open(report_path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd >= 0) {
@@ -380,11 +380,16 @@ struct Fetcher::Impl {
           done_before.add(stable_hash(r.url));
           if (!r.path.empty()) names.reserve(r.path);
         };
+        off_t offset = 0;
+        whole_lines = 0;
         for (;;) {
           ssize_t n = ::read(fd, buf, sizeof buf);
           if (n <= 0) break;
           std::string_view block(buf, static_cast<std::size_t>(n));
-          ends_with_newline = block.back() == '\n';
+          if (auto last = block.rfind('\n'); last != std::string_view::npos) {
+            whole_lines = offset + static_cast<off_t>(last) + 1;
+          }
+          offset += n;
           for (;;) {
             auto nl = block.find('\n');
             if (nl == std::string_view::npos) {
@@ -401,7 +406,7 @@ struct Fetcher::Impl {
             block.remove_prefix(nl + 1);
           }
         }
-        // A last line without its newline was cut by a crash: ignored (not done).
+        // A last line without its newline was cut by a crash: it is dropped below.
         ::close(fd);
       }
     }
@@ -412,7 +417,14 @@ struct Fetcher::Impl {
           fmt::format("cannot write {}: {}", report_path.string(), std::strerror(errno)));
     }
     report_size = ::lseek(report_fd, 0, SEEK_END);
-    if (!ends_with_newline && report_size > 0) report_buffer.push_back('\n');
+    if (whole_lines >= 0 && whole_lines < report_size) {
+      // Drop the torn tail a crash left, so the report stays whole JSON lines.
+      if (::ftruncate(report_fd, whole_lines) != 0) {
+        throw SetupError(
+            fmt::format("cannot write {}: {}", report_path.string(), std::strerror(errno)));
+      }
+      report_size = whole_lines;
+    }
     // The report may live in the output folder: no page may take its name.
     std::filesystem::path rel = report_path.lexically_normal().lexically_relative(out_dir);
     if (!rel.empty() && *rel.begin() != "..") names.reserve(path_key(rel.generic_string()));
@@ -554,6 +566,8 @@ struct Fetcher::Impl {
   }
 
   Task<void> fetch_one(Record* rec, Item* it) {
+    UrlParts parts;
+    if (!parse_url(rec->url, parts, rec->error)) co_return;
     // An encoding label on the input line overrides --encoding for this URL.
     std::optional<text::Encoding> override_enc = override_encoding;
     if (!it->label.empty() && !options.raw) {
@@ -564,8 +578,6 @@ struct Fetcher::Impl {
       }
       override_enc = *e;
     }
-    UrlParts parts;
-    if (!parse_url(rec->url, parts, rec->error)) co_return;
     std::string relative = name_template.empty() ? name_from_url(parts)
                                                  : name_template.expand(rec->url, parts, it->index);
     std::string path = names.claim(path_key(relative));

@@ -1,0 +1,296 @@
+// `corun fetch` as users run it: the real executable as a child process.
+// Exit codes (0 / 1 / 2 / 130), --help, --demo, stdin input, Ctrl-C (a real
+// SIGINT: the first lets the requests in flight finish and writes the report,
+// a second quits at once), and examples/seed_scraper against nginx.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "corun/corun.hpp"
+#include "corun/fetch/demo.hpp"
+#include "corun/fs/file.hpp"
+#include "corun/net/stream.hpp"
+#include "corun/text/decode.hpp"
+#include "corun/text/utf8.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace {
+
+namespace fsys = std::filesystem;
+using namespace std::chrono_literals;
+
+fsys::path corun_exe() {
+  const char* dir = std::getenv("CORUN_BINARY_DIR");
+  return fsys::path(dir ? dir : ".") / "apps" / "corun";
+}
+
+struct Child {
+  pid_t pid = -1;
+  fsys::path out, err;
+  int wait_exit() {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// Starts `corun args...` with stdout/stderr in files under dir; stdin from stdin_file.
+std::unique_ptr<Child> start(const fsys::path& dir, std::vector<std::string> args,
+                             const std::string& stdin_file = "/dev/null") {
+  auto c = std::make_unique<Child>();
+  static int n = 0;
+  ++n;
+  c->out = dir / fmt::format("stdout{}", n);
+  c->err = dir / fmt::format("stderr{}", n);
+  std::string exe = corun_exe().string();
+  args.insert(args.begin(), exe);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  c->pid = ::fork();
+  if (c->pid == 0) {
+    int i = ::open(stdin_file.c_str(), O_RDONLY);
+    int o = ::open(c->out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = ::open(c->err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(i, 0), ::dup2(o, 1), ::dup2(e, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return c;
+}
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result run_cli(const fsys::path& dir, std::vector<std::string> args,
+               const std::string& stdin_file = "/dev/null") {
+  auto c = start(dir, std::move(args), stdin_file);
+  int code = c->wait_exit();
+  return {code, corun::fs::read_file_sync(c->out), corun::fs::read_file_sync(c->err)};
+}
+
+std::vector<nlohmann::json> report(const fsys::path& p) {
+  std::vector<nlohmann::json> out;
+  std::string text = corun::fs::read_file_sync(p);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    EXPECT_NE(nl, std::string::npos) << "report ends in a partial line";
+    if (nl == std::string::npos) break;
+    out.push_back(nlohmann::json::parse(text.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::size_t temp_files(const fsys::path& dir) {
+  std::size_t n = 0;
+  for (auto& e : fsys::recursive_directory_iterator(dir)) {
+    n += e.path().filename().string().ends_with(".corun-tmp");
+  }
+  return n;
+}
+
+// A slow server on its own loop thread (the CLI is another process).
+corun::Task<void> slow_handler(corun::net::StreamReader reader, corun::net::StreamWriter writer) {
+  try {
+    for (;;) {
+      co_await reader.readuntil("\r\n\r\n");
+      co_await corun::sleep(150ms);
+      std::string body = "<p>slow</p>";
+      writer.write(
+          fmt::format("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{}",
+                      body.size(), body));
+      co_await writer.drain();
+    }
+  } catch (const std::exception&) {
+  }
+  writer.close();
+}
+
+class SlowServer {
+ public:
+  SlowServer() {
+    server_ = thread_.submit(corun::net::start_server(slow_handler, "127.0.0.1", 0)).get();
+  }
+  ~SlowServer() {
+    thread_
+        .submit(corun::co_invoke([this]() -> corun::Task<> {
+          server_.close();
+          co_return;
+        }))
+        .get();
+    thread_.stop();
+  }
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  corun::LoopThread thread_;
+  corun::net::Server server_;
+};
+
+TEST(FetchCli, HelpAndUsageErrors) {
+  corun::testing::TempDir dir("corun-cli");
+  Result help = run_cli(dir.path(), {"fetch", "--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* s :
+       {"--concurrency", "--per-host", "--resume", "--no-bom", "--encoding", "Exit status"}) {
+    EXPECT_NE(help.out.find(s), std::string::npos) << s;
+  }
+  EXPECT_EQ(run_cli(dir.path(), {}).code, 2);
+  Result none = run_cli(dir.path(), {"fetch"});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("no URLs"), std::string::npos) << none.err;
+  Result label = run_cli(dir.path(), {"fetch", "--encoding", "klingon", "http://127.0.0.1:1/"});
+  EXPECT_EQ(label.code, 2);
+  EXPECT_NE(label.err.find("klingon"), std::string::npos) << label.err;
+  EXPECT_EQ(run_cli(dir.path(), {"fetch", "--no-such-option", "http://x/"}).code, 2);
+  EXPECT_EQ(run_cli(dir.path(), {"fetch", "-c", "many", "http://x/"}).code, 2);
+  EXPECT_EQ(run_cli(dir.path(), {"fetch", "--name", "{bad}", "http://x/"}).code, 2);
+  EXPECT_EQ(run_cli(dir.path(), {"fetch", "--max-size", "lots", "http://x/"}).code, 2);
+  EXPECT_EQ(run_cli(dir.path(), {"fetch", "-i", (dir.path() / "missing.txt").string()}).code, 2);
+}
+
+TEST(FetchCli, DemoFetchesTheSamplePages) {
+  corun::testing::TempDir dir("corun-cli");
+  fsys::path out = dir.path() / "demo";
+  Result r = run_cli(dir.path(), {"fetch", "--demo", "--demo-pages", "60", "--out", out.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("60 done, 0 failed"), std::string::npos) << r.err;
+  auto records = report(out / "report.jsonl");
+  ASSERT_EQ(records.size(), 60u);
+  for (int i : {0, 7, 59}) {
+    std::string page = corun::fetch::demo_page(i);
+    EXPECT_EQ(corun::fs::read_file_sync(out / fmt::format("{}.html", i)),
+              corun::text::with_bom(corun::text::decode(page, "gb18030")));
+  }
+  EXPECT_EQ(temp_files(out), 0u);
+}
+
+TEST(FetchCli, ExitCodeOneWhenSomethingFailedAndStdinInput) {
+  corun::testing::TempDir dir("corun-cli");
+  int dead = corun::testing::free_port();
+  corun::fs::write_file_sync(dir.path() / "urls.txt",
+                             fmt::format("http://127.0.0.1:{}/a\nnot-a-url\n", dead));
+  fsys::path out = dir.path() / "o";
+  Result r = run_cli(dir.path(), {"fetch", "--retries", "0", "-o", out.string(), "-"},
+                     (dir.path() / "urls.txt").string());
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("0 done, 2 failed"), std::string::npos) << r.err;
+  EXPECT_EQ(report(out / "report.jsonl").size(), 2u);
+}
+
+TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
+  corun::testing::TempDir dir("corun-cli");
+  SlowServer server;
+  std::string list;
+  for (int i = 0; i < 200; ++i)
+    list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
+  corun::fs::write_file_sync(dir.path() / "urls.txt", list);
+  fsys::path out = dir.path() / "o";
+  auto child = start(dir.path(), {"fetch", "-c", "4", "-o", out.string(), "-i",
+                                  (dir.path() / "urls.txt").string()});
+  // Wait until some pages are written (a hang guard, not a timing assertion).
+  auto guard = std::chrono::steady_clock::now() + 60s;
+  while (!fsys::exists(out / "3.html") && std::chrono::steady_clock::now() < guard)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(fsys::exists(out / "3.html"));
+  ::kill(child->pid, SIGINT);
+  int code = child->wait_exit();
+  EXPECT_EQ(code, 130);
+  std::string err = corun::fs::read_file_sync(child->err);
+  EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
+  EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+  auto records = report(out / "report.jsonl");
+  EXPECT_GT(records.size(), 3u);
+  EXPECT_LT(records.size(), 200u);
+  // Every record's file is complete, and every page file has its record.
+  std::size_t pages = 0;
+  for (auto& e : fsys::directory_iterator(out)) pages += e.path().extension() == ".html";
+  EXPECT_EQ(pages, records.size());
+  for (auto& rec : records) {
+    EXPECT_TRUE(rec["error"].is_null()) << rec;
+    EXPECT_EQ(corun::fs::read_file_sync(rec["path"].get<std::string>()), "\xEF\xBB\xBF<p>slow</p>");
+  }
+  EXPECT_EQ(temp_files(out), 0u);
+
+  // --resume fetches exactly the rest.
+  Result again = run_cli(dir.path(), {"fetch", "-c", "32", "--resume", "-o", out.string(), "-i",
+                                      (dir.path() / "urls.txt").string()});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(report(out / "report.jsonl").size(), 200u);
+  pages = 0;
+  for (auto& e : fsys::directory_iterator(out)) pages += e.path().extension() == ".html";
+  EXPECT_EQ(pages, 200u);
+}
+
+TEST(FetchCli, SecondCtrlCQuitsAtOnce) {
+  corun::testing::TempDir dir("corun-cli");
+  SlowServer server;
+  std::string list;
+  for (int i = 0; i < 100; ++i)
+    list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
+  corun::fs::write_file_sync(dir.path() / "urls.txt", list);
+  fsys::path out = dir.path() / "o";
+  auto child = start(dir.path(), {"fetch", "-c", "1", "--timeout", "60", "-o", out.string(), "-i",
+                                  (dir.path() / "urls.txt").string()});
+  auto guard = std::chrono::steady_clock::now() + 60s;
+  while (!fsys::exists(out / "0.html") && std::chrono::steady_clock::now() < guard)
+    std::this_thread::sleep_for(10ms);
+  ::kill(child->pid, SIGINT);
+  std::this_thread::sleep_for(20ms);
+  ::kill(child->pid, SIGINT);
+  EXPECT_EQ(child->wait_exit(), 130);
+  EXPECT_EQ(temp_files(out), 0u);
+  // Whatever the report holds is whole lines of whole files.
+  for (auto& rec : report(out / "report.jsonl"))
+    EXPECT_TRUE(fsys::exists(rec["path"].get<std::string>()));
+}
+
+#ifdef CORUN_EXAMPLE_SEED_SCRAPER
+TEST(SeedScraper, FetchesTheCorpusFromNginxLikeThePythonScraper) {
+  corun::testing::TempDir dir("corun-seed");
+  fsys::path corpus = dir.path() / "corpus";
+  const char* src = std::getenv("CORUN_SOURCE_DIR");
+  fsys::path make_corpus =
+      src ? fsys::path(src) / ".." / "shared" / "bench" / "make_corpus.py" : fsys::path();
+  if (!fsys::exists(make_corpus)) GTEST_SKIP() << "no ../shared/bench/make_corpus.py";
+  std::string gen = fmt::format("/usr/bin/python3 '{}' '{}' 30 >/dev/null", make_corpus.string(),
+                                corpus.string());
+  ASSERT_EQ(std::system(gen.c_str()), 0);
+  corun::testing::NginxOptions no;
+  no.root = corpus;
+  corun::testing::Nginx nginx(no);
+  fsys::path out = dir.path() / "out";
+  std::string cmd =
+      fmt::format("'{}' '{}' '{}' '{}' 8 > '{}'", CORUN_EXAMPLE_SEED_SCRAPER, nginx.base_url(),
+                  (corpus / "urls.txt").string(), out.string(), (dir.path() / "stdout").string());
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_NE(corun::fs::read_file_sync(dir.path() / "stdout").find("30 pages, "), std::string::npos);
+  for (int i = 0; i < 30; ++i) {
+    std::string page = corun::fs::read_file_sync(corpus / "p" / fmt::format("{}.html", i));
+    EXPECT_EQ(corun::fs::read_file_sync(out / fmt::format("{}.html", i)),
+              corun::text::with_bom(corun::text::decode(page, "gb18030")));
+  }
+}
+#endif
+
+}  // namespace

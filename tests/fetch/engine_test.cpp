@@ -1,0 +1,443 @@
+// corun::fetch::Fetcher in process, against corun's demo server and a small
+// test server on loopback: outputs, report records, retries (Retry-After),
+// bad input as records, per-host limits, name templates, resume, stop().
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "corun/corun.hpp"
+#include "corun/fetch/demo.hpp"
+#include "corun/fetch/fetch.hpp"
+#include "corun/fs/file.hpp"
+#include "corun/net/stream.hpp"
+#include "corun/text/decode.hpp"
+#include "corun/text/utf8.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace corun::fetch {
+namespace {
+
+namespace fsys = std::filesystem;
+using namespace std::chrono_literals;
+
+// ---- a loopback test server: the path says what to answer ----
+//   /page/N          200 text/html, no charset, <meta charset=gb2312>, GB18030 bytes
+//   /utf8            200 text/html; charset=utf-8
+//   /latin1          200 text/plain; charset=iso-8859-1
+//   /bin             200 application/octet-stream
+//   /status/CODE     that status
+//   /flaky/K/ID      503 with Retry-After: 0 for the first K requests of ID, then 200
+//   /slow/MS         200 after MS milliseconds
+struct ServerState {
+  std::map<std::string, int> hits;
+  int in_flight = 0;
+  int max_in_flight = 0;
+  int requests = 0;
+};
+ServerState* g_state = nullptr;
+
+std::string response(int status, std::string_view content_type, std::string_view body,
+                     std::string_view extra = {}) {
+  return fmt::format("HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n{}", status,
+                     content_type, body.size(), extra, body);
+}
+
+Task<void> handle(net::StreamReader reader, net::StreamWriter writer) {
+  try {
+    for (;;) {
+      std::string head = co_await reader.readuntil("\r\n\r\n");
+      auto sp1 = head.find(' ');
+      auto sp2 = head.find(' ', sp1 + 1);
+      std::string target = head.substr(sp1 + 1, sp2 - sp1 - 1);
+      ++g_state->requests;
+      ++g_state->hits[target];
+      std::string out;
+      if (target.starts_with("/page/")) {
+        out = response(200, "text/html", demo_page(std::stoul(target.substr(6))));
+      } else if (target == "/utf8") {
+        out = response(200, "text/html; charset=utf-8", "<p>héllo 楼</p>");
+      } else if (target == "/latin1") {
+        out = response(200, "text/plain; charset=iso-8859-1", "caf\xE9");
+      } else if (target == "/bin") {
+        out = response(200, "application/octet-stream", std::string("\x00\xFF\xFE", 3));
+      } else if (target.starts_with("/status/")) {
+        out = response(std::stoi(target.substr(8)), "text/plain", "status");
+      } else if (target.starts_with("/flaky/")) {
+        int k = std::stoi(target.substr(7));
+        if (g_state->hits[target] <= k) {
+          out = response(503, "text/plain", "busy", "Retry-After: 0\r\n");
+        } else {
+          out = response(200, "text/plain", "finally");
+        }
+      } else if (target.starts_with("/slow/")) {
+        ++g_state->in_flight;
+        g_state->max_in_flight = std::max(g_state->max_in_flight, g_state->in_flight);
+        co_await sleep(std::chrono::milliseconds(std::stoi(target.substr(6))));
+        --g_state->in_flight;
+        out = response(200, "text/plain", "slow");
+      } else {
+        out = response(404, "text/plain", "not found");
+      }
+      writer.write(out);
+      co_await writer.drain();
+    }
+  } catch (const std::exception&) {
+  }
+  writer.close();
+}
+
+struct Outcome {
+  Summary summary;
+  std::vector<nlohmann::json> records;
+};
+
+class FetchEngine : public ::testing::Test {
+ protected:
+  void SetUp() override { g_state = &state_; }
+  void TearDown() override { g_state = nullptr; }
+
+  Options options() {
+    Options o;
+    o.out_dir = dir_.path() / "out";
+    o.retry_delay = Seconds(0.001);
+    o.concurrency = 8;
+    return o;
+  }
+
+  // Runs a Fetcher over urls (with "{base}" replaced by the server's base URL).
+  Outcome fetch(Options o, std::vector<std::string> urls,
+                std::function<void(Fetcher&)> after_start = {}) {
+    Outcome out;
+    corun::run(co_invoke([&]() -> Task<> {
+      // The same port every call: a resumed run must see the same URLs.
+      net::Server server = co_await net::start_server(handle, "127.0.0.1", port_);
+      port_ = server.port();
+      base_ = fmt::format("http://127.0.0.1:{}", server.port());
+      for (auto& u : urls) {
+        if (auto at = u.find("{base}"); at != std::string::npos) u.replace(at, 6, base_);
+      }
+      ListSource source(urls);
+      Fetcher fetcher(o);
+      if (after_start) after_start(fetcher);
+      out.summary = co_await fetcher.run(source);
+      server.close();
+    }));
+    fsys::path report = o.report.empty() ? o.out_dir / "report.jsonl" : o.report;
+    std::string text = fs::read_file_sync(report);
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      auto nl = text.find('\n', pos);
+      EXPECT_NE(nl, std::string::npos) << "report ends in a partial line";
+      if (nl == std::string::npos) break;
+      out.records.push_back(nlohmann::json::parse(text.substr(pos, nl - pos)));
+      pos = nl + 1;
+    }
+    return out;
+  }
+
+  static const nlohmann::json& record_for(const Outcome& o, std::string_view url_suffix) {
+    for (const auto& r : o.records) {
+      if (r["url"].get<std::string>().ends_with(url_suffix)) return r;
+    }
+    static nlohmann::json none;
+    ADD_FAILURE() << "no record for " << url_suffix;
+    return none;
+  }
+
+  corun::testing::TempDir dir_{"corun-fetch-engine"};
+  ServerState state_;
+  std::string base_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(FetchEngine, FetchesDecodesAndWritesUtf8WithBom) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 40; ++i) urls.push_back(fmt::format("{{base}}/page/{}", i));
+  Outcome o = fetch(options(), urls);
+  EXPECT_EQ(o.summary.done, 40u);
+  EXPECT_EQ(o.summary.failed, 0u);
+  EXPECT_EQ(o.summary.exit_code(), 0);
+  ASSERT_EQ(o.records.size(), 40u);
+  for (int i = 0; i < 40; ++i) {
+    const auto& r = record_for(o, fmt::format("/page/{}", i));
+    std::string page = demo_page(i);
+    EXPECT_EQ(r["status"], 200);
+    EXPECT_EQ(r["bytes"], page.size());
+    EXPECT_EQ(r["encoding"], "GBK");  // <meta charset=gb2312> -> GBK (the gb18030 decoder)
+    EXPECT_EQ(r["encoding_source"], "meta");
+    EXPECT_EQ(r["attempts"], 1);
+    EXPECT_TRUE(r["error"].is_null());
+    fsys::path path = r["path"].get<std::string>();
+    EXPECT_EQ(path, options().out_dir / std::to_string(i));
+    std::string written = fs::read_file_sync(path);
+    EXPECT_EQ(written, text::with_bom(text::decode(page, text::Encoding::gb18030)));
+    EXPECT_NE(written.find(fmt::format("<title>楼盘 {}</title>", i)), std::string::npos);
+  }
+}
+
+TEST_F(FetchEngine, BomRawLabelAndBinaryBodies) {
+  Options o = options();
+  o.bom = false;
+  Outcome a = fetch(o, {"{base}/utf8", "{base}/latin1", "{base}/bin"});
+  EXPECT_EQ(fs::read_file_sync(options().out_dir / "utf8"), "<p>héllo 楼</p>");
+  EXPECT_EQ(fs::read_file_sync(options().out_dir / "latin1"), "café");
+  EXPECT_EQ(record_for(a, "/latin1")["encoding"], "windows-1252");
+  EXPECT_EQ(record_for(a, "/latin1")["encoding_source"], "http");
+  EXPECT_EQ(fs::read_file_sync(options().out_dir / "bin"), std::string("\x00\xFF\xFE", 3));
+  EXPECT_TRUE(record_for(a, "/bin")["encoding"].is_null());
+
+  Options raw = options();
+  raw.raw = true;
+  raw.out_dir = dir_.path() / "raw";
+  fetch(raw, {"{base}/latin1"});
+  EXPECT_EQ(fs::read_file_sync(raw.out_dir / "latin1"), "caf\xE9");
+
+  Options forced = options();
+  forced.encoding = "koi8-r";
+  forced.out_dir = dir_.path() / "forced";
+  Outcome f = fetch(forced, {"{base}/latin1"});
+  EXPECT_EQ(record_for(f, "/latin1")["encoding"], "KOI8-R");
+  EXPECT_EQ(record_for(f, "/latin1")["encoding_source"], "override");
+  EXPECT_EQ(fs::read_file_sync(forced.out_dir / "latin1"),
+            text::with_bom(text::decode("caf\xE9", "koi8-r")));
+}
+
+TEST_F(FetchEngine, BadInputEndsAsRecordsNotCrashes) {
+  int dead = corun::testing::free_port();
+  Options o = options();
+  o.retries = 1;
+  Outcome out = fetch(o, {"not a url at all", "ftp://example.com/x", "{base}/utf8 no-such-label",
+                          fmt::format("http://127.0.0.1:{}/dead", dead), "{base}/status/404",
+                          "{base}/page/1", "", "# a comment", "{base}/utf8 latin1"});
+  EXPECT_EQ(out.summary.done, 2u);
+  EXPECT_EQ(out.summary.failed, 5u);
+  EXPECT_EQ(out.summary.seen, 7u);
+  EXPECT_EQ(out.summary.exit_code(), 1);
+  ASSERT_EQ(out.records.size(), 7u);
+  EXPECT_NE(record_for(out, "not").dump().find("no http:// or https://"), std::string::npos);
+  EXPECT_EQ(record_for(out, "ftp://example.com/x")["attempts"], 0);
+  int label_errors = 0, overridden = 0;
+  for (const auto& r : out.records) {
+    label_errors += r["error"] == "unknown encoding label 'no-such-label'";
+    overridden += r["encoding_source"] == "override";
+  }
+  EXPECT_EQ(label_errors, 1);
+  EXPECT_EQ(overridden, 1);
+  const auto& dead_r = record_for(out, "/dead");
+  EXPECT_EQ(dead_r["attempts"], 2);  // connect errors are retried
+  EXPECT_TRUE(dead_r["status"].is_null());
+  EXPECT_NE(dead_r["error"].get<std::string>().find("cannot connect"), std::string::npos) << dead_r;
+  const auto& nf = record_for(out, "/status/404");
+  EXPECT_EQ(nf["status"], 404);
+  EXPECT_EQ(nf["attempts"], 1);  // 404 is not retried
+  EXPECT_TRUE(nf["path"].is_null());
+  EXPECT_EQ(nf["error"], "HTTP 404 X");
+  EXPECT_FALSE(fsys::exists(o.out_dir / "404"));
+}
+
+TEST_F(FetchEngine, UnknownPerLineLabelIsARecordWithoutARequest) {
+  Outcome out = fetch(options(), {"{base}/utf8 no-such-label"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(out.records[0]["error"], "unknown encoding label 'no-such-label'");
+  EXPECT_EQ(out.records[0]["attempts"], 0);
+  EXPECT_EQ(state_.requests, 0);
+}
+
+TEST_F(FetchEngine, RetriesHonourRetryAfterAndCountAttempts) {
+  Options o = options();
+  o.retries = 3;
+  Outcome out =
+      fetch(o, {"{base}/flaky/2/a", "{base}/flaky/9/b", "{base}/status/500", "{base}/status/429"});
+  const auto& a = record_for(out, "/flaky/2/a");
+  EXPECT_EQ(a["attempts"], 3);
+  EXPECT_EQ(a["status"], 200);
+  EXPECT_TRUE(a["error"].is_null());
+  const auto& b = record_for(out, "/flaky/9/b");
+  EXPECT_EQ(b["attempts"], 4);
+  EXPECT_EQ(b["status"], 503);
+  EXPECT_EQ(b["error"], "HTTP 503 X");
+  EXPECT_EQ(record_for(out, "/status/500")["attempts"], 4);
+  EXPECT_EQ(record_for(out, "/status/429")["attempts"], 4);
+  EXPECT_EQ(state_.hits["/flaky/9/b"], 4);
+
+  Options none = options();
+  none.retries = 0;
+  none.out_dir = dir_.path() / "none";
+  Outcome n = fetch(none, {"{base}/status/503"});
+  EXPECT_EQ(n.records[0]["attempts"], 1);
+}
+
+TEST_F(FetchEngine, MaxSizeFailsLargeBodiesWithoutRetry) {
+  Options o = options();
+  o.max_size = 100;
+  Outcome out = fetch(o, {"{base}/page/3", "{base}/utf8"});
+  const auto& big = record_for(out, "/page/3");
+  EXPECT_NE(big["error"].get<std::string>().find("--max-size"), std::string::npos) << big;
+  EXPECT_EQ(big["attempts"], 1);
+  EXPECT_FALSE(fsys::exists(o.out_dir / "3"));
+  EXPECT_TRUE(record_for(out, "/utf8")["error"].is_null());
+}
+
+TEST_F(FetchEngine, PerHostLimitsRequestsInFlight) {
+  Options o = options();
+  o.concurrency = 16;
+  o.per_host = 2;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 12; ++i) urls.push_back("{base}/slow/30?" + std::to_string(i));
+  Outcome out = fetch(o, urls);
+  EXPECT_EQ(out.summary.done, 12u);
+  EXPECT_LE(state_.max_in_flight, 2);
+  EXPECT_GE(state_.max_in_flight, 1);
+}
+
+TEST_F(FetchEngine, CollisionsAndTemplates) {
+  Outcome out =
+      fetch(options(), {"{base}/utf8", "{base}/utf8", "{base}/page/1?x", "{base}/page/1?x"});
+  EXPECT_EQ(out.summary.done, 4u);
+  std::set<std::string> paths;
+  for (auto& r : out.records)
+    paths.insert(fsys::path(r["path"].get<std::string>()).filename().string());
+  EXPECT_EQ(paths, (std::set<std::string>{"utf8", "utf8-1", "1_x", "1_x-1"}));
+
+  Options t = options();
+  t.out_dir = dir_.path() / "tpl";
+  t.name_template = "{host}/{index}.html";
+  Outcome tpl = fetch(t, {"{base}/utf8", "# skipped", "{base}/page/2"});
+  std::string host = fmt::format("127.0.0.1_{}", base_.substr(base_.rfind(':') + 1));
+  EXPECT_TRUE(fsys::exists(t.out_dir / host / "0.html"));
+  EXPECT_TRUE(fsys::exists(t.out_dir / host / "1.html"));
+}
+
+TEST_F(FetchEngine, ResumeSkipsWhatIsDoneAndRetriesTheRest) {
+  Options o = options();
+  o.retries = 0;
+  std::vector<std::string> urls = {"{base}/page/1", "{base}/flaky/1/r", "{base}/page/2"};
+  Outcome first = fetch(o, urls);
+  EXPECT_EQ(first.summary.done, 2u);
+  EXPECT_EQ(first.summary.failed, 1u);
+  o.resume = true;
+  Outcome second = fetch(o, urls);
+  EXPECT_EQ(second.summary.skipped, 2u);
+  EXPECT_EQ(second.summary.done, 1u);
+  EXPECT_EQ(second.summary.exit_code(), 0);
+  ASSERT_EQ(second.records.size(), 4u);  // appended: the first run's three, then the retry
+  EXPECT_TRUE(second.records[3]["error"].is_null());
+  EXPECT_EQ(state_.hits["/page/1"], 1);
+  Outcome third = fetch(o, urls);
+  EXPECT_EQ(third.summary.skipped, 3u);
+  EXPECT_EQ(third.records.size(), 4u);
+}
+
+TEST_F(FetchEngine, ResumeAfterACutReportLine) {
+  Options o = options();
+  Outcome first = fetch(o, {"{base}/page/1", "{base}/page/2"});
+  ASSERT_EQ(first.records.size(), 2u);
+  // A crash cut the last line in half: that URL is not done.
+  fsys::path report = o.out_dir / "report.jsonl";
+  std::string text = fs::read_file_sync(report);
+  text.resize(text.size() - 20);
+  fs::write_file_sync(report, text);
+  o.resume = true;
+  Outcome second = fetch(o, {"{base}/page/1", "{base}/page/2"});
+  EXPECT_EQ(second.summary.skipped, 1u);
+  EXPECT_EQ(second.summary.done, 1u);
+  // The torn line is gone; the report is whole lines again.
+  std::string after = fs::read_file_sync(report);
+  EXPECT_EQ(std::count(after.begin(), after.end(), '\n'), 2);
+  EXPECT_EQ(second.records.size(), 2u);
+}
+
+TEST_F(FetchEngine, StopFinishesWhatIsInFlightAndStartsNothingNew) {
+  Options o = options();
+  o.concurrency = 2;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 50; ++i) urls.push_back("{base}/slow/20?" + std::to_string(i));
+  Fetcher* seen = nullptr;
+  o.on_record = [&](const Record&) {
+    if (seen) seen->stop();
+  };
+  Outcome out = fetch(o, urls, [&](Fetcher& f) { seen = &f; });
+  EXPECT_TRUE(out.summary.interrupted);
+  EXPECT_EQ(out.summary.exit_code(), 130);
+  EXPECT_GE(out.summary.done, 1u);
+  EXPECT_LE(out.summary.done, 2u);
+  EXPECT_GT(out.summary.not_started, 0u);
+  EXPECT_EQ(out.records.size(), out.summary.done);
+  for (auto& r : out.records) EXPECT_TRUE(fsys::exists(r["path"].get<std::string>()));
+}
+
+TEST_F(FetchEngine, CancellingTheRunFlushesTheReport) {
+  Options o = options();
+  o.concurrency = 4;
+  std::vector<std::string> urls = {"{base}/utf8"};
+  for (int i = 0; i < 8; ++i) urls.push_back("{base}/slow/5000?" + std::to_string(i));
+  bool cancelled = false;
+  corun::run(co_invoke([&]() -> Task<> {
+    net::Server server = co_await net::start_server(handle, "127.0.0.1", 0);
+    std::string base = fmt::format("http://127.0.0.1:{}", server.port());
+    for (auto& u : urls) u.replace(0, 6, base);
+    ListSource source(urls);
+    Fetcher fetcher(o);
+    auto task = create_task(fetcher.run(source));
+    while (fetcher.progress().done == 0) co_await sleep(5ms);
+    task.cancel();
+    try {
+      co_await task;
+    } catch (const CancelledError&) {
+      cancelled = true;
+    }
+    server.close();
+  }));
+  EXPECT_TRUE(cancelled);
+  std::string report = fs::read_file_sync(o.out_dir / "report.jsonl");
+  EXPECT_NE(report.find("/utf8"), std::string::npos);
+}
+
+TEST_F(FetchEngine, BadOptionsAreOptionsErrors) {
+  Options bad_label = options();
+  bad_label.encoding = "klingon";
+  EXPECT_THROW(Fetcher{bad_label}, OptionsError);
+  Options bad_name = options();
+  bad_name.name_template = "{what}";
+  EXPECT_THROW(Fetcher{bad_name}, OptionsError);
+  Options bad_header = options();
+  bad_header.headers = {"no colon"};
+  EXPECT_THROW(Fetcher{bad_header}, OptionsError);
+}
+
+TEST_F(FetchEngine, UnwritableOutputFolderIsASetupError) {
+  fs::write_file_sync(dir_.path() / "file", "x");
+  Options o = options();
+  o.out_dir = dir_.path() / "file" / "sub";
+  EXPECT_THROW(corun::run(co_invoke([&]() -> Task<> {
+                 ListSource source({"http://127.0.0.1:1/"});
+                 Fetcher f(o);
+                 co_await f.run(source);
+               })),
+               SetupError);
+}
+
+TEST_F(FetchEngine, ReadsUrlsFromAFileInBatches) {
+  std::string list;
+  for (int i = 0; i < 30; ++i) list += fmt::format("/page/{}\r\n", i);
+  fs::write_file_sync(dir_.path() / "urls.txt", list + "/page/30");  // no final newline
+  Options o = options();
+  Outcome out;
+  corun::run(co_invoke([&]() -> Task<> {
+    net::Server server = co_await net::start_server(handle, "127.0.0.1", 0);
+    o.base_url = fmt::format("http://127.0.0.1:{}", server.port());
+    FileSource source(dir_.path() / "urls.txt");
+    EXPECT_EQ(source.count_lines(), 31);
+    Fetcher fetcher(o);
+    out.summary = co_await fetcher.run(source);
+    server.close();
+  }));
+  EXPECT_EQ(out.summary.done, 31u);
+  EXPECT_TRUE(fsys::exists(o.out_dir / "30"));
+}
+
+}  // namespace
+}  // namespace corun::fetch
