@@ -41,7 +41,7 @@ ExampleRun run_example(const char* exe) {
   return r;
 }
 
-class Environments : public ::testing::Test {
+class ExampleEnvironments : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { run_ = new ExampleRun(run_example(CORUN_EXAMPLE_ENVIRONMENTS)); }
   static void TearDownTestSuite() {
@@ -67,16 +67,16 @@ class Environments : public ::testing::Test {
 
   static ExampleRun* run_;
 };
-ExampleRun* Environments::run_ = nullptr;
+ExampleRun* ExampleEnvironments::run_ = nullptr;
 
-TEST_F(Environments, ExitsCleanlyWithNothingOnStderr) {
+TEST_F(ExampleEnvironments, ExitsCleanlyWithNothingOnStderr) {
   EXPECT_EQ(run_->exit_status, 0);
   EXPECT_EQ(run_->stderr_text, "");
   ASSERT_FALSE(run_->lines.empty());
   EXPECT_EQ(run_->lines.back(), "done");
 }
 
-TEST_F(Environments, SectionsComeInOrder) {
+TEST_F(ExampleEnvironments, SectionsComeInOrder) {
   int prev = -1;
   for (const char* header : {"== 1. ", "== 2. ", "== 3. ", "== 4. ", "== 5. "}) {
     int i = find(header);
@@ -85,9 +85,9 @@ TEST_F(Environments, SectionsComeInOrder) {
   }
 }
 
-TEST_F(Environments, PlainMainCallingRun) { EXPECT_TRUE(has_line("1. run(answer()) returned 42")); }
+TEST_F(ExampleEnvironments, PlainMainCallingRun) { EXPECT_TRUE(has_line("1. run(answer()) returned 42")); }
 
-TEST_F(Environments, RunInsideTheLoopFailsAndSaysWhatToDo) {
+TEST_F(ExampleEnvironments, RunInsideTheLoopFailsAndSaysWhatToDo) {
   std::string error = line_starting("2. run() inside the loop raised RuntimeError: ");
   // DESIGN.md semantic 1: the message starts like this and names the alternatives.
   EXPECT_NE(error.find("RuntimeError: run() cannot be called from a running event loop"), std::string::npos) << error;
@@ -97,42 +97,42 @@ TEST_F(Environments, RunInsideTheLoopFailsAndSaysWhatToDo) {
   EXPECT_TRUE(has_line("2. tasks the failed run() left behind: 0"));
 }
 
-TEST_F(Environments, RunOrScheduleSchedulesInsideAndRunsOutside) {
+TEST_F(ExampleEnvironments, RunOrScheduleSchedulesInsideAndRunsOutside) {
   EXPECT_TRUE(has_line("2. run_or_schedule inside the loop: scheduled, done() = false"));
   EXPECT_TRUE(has_line("2. co_await of its handle: 42"));
   EXPECT_TRUE(has_line("2. run_or_schedule with no loop running: done() = true, result() = 42"));
 }
 
-TEST_F(Environments, RunnerFreezesTasksBetweenCallsAndResumesThem) {
+TEST_F(ExampleEnvironments, RunnerFreezesTasksBetweenCallsAndResumesThem) {
   EXPECT_TRUE(has_line("3. Runner, after the first run(): consumer done() = false, seen: first"));
   EXPECT_TRUE(has_line("3. Runner, between calls: \"second\" is queued, consumer still saw: first"));
   EXPECT_TRUE(has_line("3. Runner, after the second run(): the consumer resumed and saw: first, second"));
   EXPECT_TRUE(has_line("3. Runner, after close(): consumer cancelled() = true"));
 }
 
-TEST_F(Environments, LoopThreadReceivesWork) {
+TEST_F(ExampleEnvironments, LoopThreadReceivesWork) {
   EXPECT_TRUE(
       has_line("3. LoopThread: submit(square(7)).get() = 49, ran on the loop's thread, not the caller's: true"));
 }
 
-TEST_F(Environments, HostPollLoopDrivesALoopWithoutAThread) {
+TEST_F(ExampleEnvironments, HostPollLoopDrivesALoopWithoutAThread) {
   EXPECT_TRUE(has_line("3. host poll() loop: ticker(3) returned 3 after several host iterations"));
   EXPECT_TRUE(has_line("3. host poll() loop: a corun loop was running between run_once() calls: false"));
 }
 
-TEST_F(Environments, OtherThreadsGetEveryResultOnce) {
+TEST_F(ExampleEnvironments, OtherThreadsGetEveryResultOnce) {
   EXPECT_TRUE(has_line(
       "4. 4 threads x 250 coroutines via LoopThread::submit and run_coroutine_threadsafe: 1000 results, "
       "sum 332833500 (expected 332833500)"));
 }
 
-TEST_F(Environments, BlockingOnTheLoopsOwnThreadRaises) {
+TEST_F(ExampleEnvironments, BlockingOnTheLoopsOwnThreadRaises) {
   std::string l = line_starting("4. ConcurrentFuture::get() on the loop's own thread: ");
   EXPECT_NE(l.find("RuntimeError: ConcurrentFuture::get() called on the thread of the loop"), std::string::npos) << l;
   EXPECT_NE(l.find("deadlock"), std::string::npos) << l;
 }
 
-TEST_F(Environments, SigintCancelsMainWhichCleansUpThenKeyboardInterrupt) {
+TEST_F(ExampleEnvironments, SigintCancelsMainWhichCleansUpThenKeyboardInterrupt) {
   int cleanup = find("5. main task: CancelledError at its co_await; cleaning up");
   int interrupt = find("5. run() raised KeyboardInterrupt; the main task's cleanup had run: true");
   EXPECT_GE(cleanup, 0);
@@ -140,7 +140,7 @@ TEST_F(Environments, SigintCancelsMainWhichCleansUpThenKeyboardInterrupt) {
   EXPECT_EQ(find("5. main task: the sleep ended with no interrupt (unexpected)"), -1);
 }
 
-TEST_F(Environments, NothingUnexpected) {
+TEST_F(ExampleEnvironments, NothingUnexpected) {
   for (const auto& l : run_->lines) EXPECT_EQ(l.find("unexpected"), std::string::npos) << l;
 }
 
