@@ -8,19 +8,17 @@
 //   5. Ctrl-C (SIGINT) during run().
 //
 // Each section prints what happens; tests/examples checks these lines.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 
 #include <atomic>
+#include <corun/corun.hpp>
 #include <csignal>
 #include <exception>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
-#include <corun/corun.hpp>
 
 using namespace std::chrono_literals;
 
@@ -33,7 +31,8 @@ corun::Task<int> answer() {
 
 corun::Task<int> square(int x) {
   co_await corun::sleep(0s);
-  co_return x * x;
+  const int result = x * x;
+  co_return result;
 }
 
 // ---------------------------------------------------------------- 1. plain main
@@ -47,7 +46,9 @@ void plain_main() {
 // ---------------------------------------------------------------- 2. inside the loop
 
 // A library function written for synchronous callers: it calls run() itself.
-int library_call_that_uses_run() { return corun::run(answer()); }
+int library_call_that_uses_run() {
+  return corun::run(answer());
+}
 
 corun::Task<void> code_inside_the_loop() {
   corun::Loop& loop = corun::get_running_loop();
@@ -94,19 +95,26 @@ corun::Task<corun::TaskHandle<void>> start_consumer(Inbox& inbox) {
   co_return task;
 }
 
-corun::Task<void> let_others_run() { co_await corun::sleep(0s); }
+corun::Task<void> let_others_run() {
+  co_await corun::sleep(0s);
+}
 
-std::string joined(const std::vector<std::string>& items) { return fmt::format("{}", fmt::join(items, ", ")); }
+std::string joined(const std::vector<std::string>& items) {
+  return fmt::format("{}", fmt::join(items, ", "));
+}
 
 void runner_across_calls() {
   Inbox inbox;  // outlives the runner: its tasks refer to it
   corun::Runner runner;
   corun::TaskHandle<void> task = runner.run(start_consumer(inbox));
-  fmt::print("3. Runner, after the first run(): consumer done() = {}, seen: {}\n", task.done(), joined(inbox.seen));
+  fmt::print("3. Runner, after the first run(): consumer done() = {}, seen: {}\n", task.done(),
+             joined(inbox.seen));
   inbox.queue.put_nowait("second");  // between calls: nothing runs, the consumer is frozen
-  fmt::print("3. Runner, between calls: \"second\" is queued, consumer still saw: {}\n", joined(inbox.seen));
+  fmt::print("3. Runner, between calls: \"second\" is queued, consumer still saw: {}\n",
+             joined(inbox.seen));
   runner.run(let_others_run());
-  fmt::print("3. Runner, after the second run(): the consumer resumed and saw: {}\n", joined(inbox.seen));
+  fmt::print("3. Runner, after the second run(): the consumer resumed and saw: {}\n",
+             joined(inbox.seen));
   runner.close();
   fmt::print("3. Runner, after close(): consumer cancelled() = {}\n", task.cancelled());
 }
@@ -117,11 +125,14 @@ corun::Task<bool> runs_on_another_thread(std::thread::id caller) {
 }
 
 void loop_thread_receiving_work() {
-  corun::LoopThread worker;  // a persistent loop on its own thread (a GUI, a server, the Python binding)
+  // A persistent loop on its own thread (a GUI, a server, the Python binding).
+  corun::LoopThread worker;
   int value = worker.submit(square(7)).get();
   bool elsewhere = worker.submit(runs_on_another_thread(std::this_thread::get_id())).get();
-  fmt::print("3. LoopThread: submit(square(7)).get() = {}, ran on the loop's thread, not the caller's: {}\n", value,
-             elsewhere);
+  fmt::print(
+      "3. LoopThread: submit(square(7)).get() = {}, ran on the loop's thread, not the caller's: "
+      "{}\n",
+      value, elsewhere);
   worker.stop();
 }
 
@@ -159,7 +170,8 @@ void persistent_host() {
 // ---------------------------------------------------------------- 4. other threads
 
 corun::Task<std::string> block_on_own_loop() {
-  corun::ConcurrentFuture<int> future = corun::run_coroutine_threadsafe(square(3), corun::get_running_loop());
+  corun::ConcurrentFuture<int> future =
+      corun::run_coroutine_threadsafe(square(3), corun::get_running_loop());
   try {
     future.get();  // would wait for this very thread: corun refuses
     co_return "no error (unexpected)";
@@ -193,10 +205,12 @@ void other_threads() {
   for (auto& th : threads) th.join();
   long expected = 0;
   for (long x = 0; x < kThreads * kEach; ++x) expected += x * x;
-  fmt::print("4. {} threads x {} coroutines via LoopThread::submit and run_coroutine_threadsafe: {} results, sum {} "
-             "(expected {})\n",
-             kThreads, kEach, delivered.load(), sum.load(), expected);
-  fmt::print("4. ConcurrentFuture::get() on the loop's own thread: {}\n", worker.submit(block_on_own_loop()).get());
+  fmt::print(
+      "4. {} threads x {} coroutines via LoopThread::submit and run_coroutine_threadsafe: "
+      "{} results, sum {} (expected {})\n",
+      kThreads, kEach, delivered.load(), sum.load(), expected);
+  fmt::print("4. ConcurrentFuture::get() on the loop's own thread: {}\n",
+             worker.submit(block_on_own_loop()).get());
   worker.stop();
 }
 
@@ -222,8 +236,9 @@ corun::Task<void> interrupted_main(bool& cleaned_up) {
 
 void sigint() {
   fmt::print("== 5. SIGINT (Ctrl-C) during run()\n");
-  fmt::print("5. the first SIGINT cancels the main task, which can clean up; run() then raises KeyboardInterrupt; "
-             "a second SIGINT raises at once\n");
+  fmt::print(
+      "5. the first SIGINT cancels the main task, which can clean up; run() then raises "
+      "KeyboardInterrupt; a second SIGINT raises at once\n");
   // corun, like asyncio, takes over SIGINT only where it has its default action;
   // a shell starts background jobs with SIGINT ignored, so restore it here.
   std::signal(SIGINT, SIG_DFL);
@@ -232,7 +247,8 @@ void sigint() {
     corun::run(interrupted_main(cleaned_up));
     fmt::print("5. run() returned normally (unexpected)\n");
   } catch (const corun::KeyboardInterrupt&) {
-    fmt::print("5. run() raised KeyboardInterrupt; the main task's cleanup had run: {}\n", cleaned_up);
+    fmt::print("5. run() raised KeyboardInterrupt; the main task's cleanup had run: {}\n",
+               cleaned_up);
   }
 }
 

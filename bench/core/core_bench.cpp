@@ -13,18 +13,16 @@
 // (measured inside the process, so start-up is not counted for either side) and the growth of
 // the process's peak RSS (getrusage ru_maxrss) over its value just before the
 // workload, in total and per task.
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <chrono>
+#include <corun/corun.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
-
-#include <corun/corun.hpp>
 
 using namespace std::chrono_literals;
 
@@ -41,11 +39,15 @@ long peak_rss_kib() {
 double cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
+  auto sec = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+  };
   return sec(usage.ru_utime) + sec(usage.ru_stime);
 }
 
-corun::Task<void> trivial() { co_return; }
+corun::Task<void> trivial() {
+  co_return;
+}
 
 corun::Task<void> gather_workload(std::size_t n) {
   std::vector<corun::Task<void>> tasks;
@@ -76,7 +78,8 @@ corun::Task<void> event_workload(std::size_t n) {
   EventBench b;
   for (std::size_t i = 0; i < n; ++i) corun::create_task(wait_on(b));
   co_await corun::sleep(0s);  // one iteration: every waiter starts and blocks on the event
-  if (b.waiting != n) throw corun::RuntimeError(fmt::format("only {} of {} tasks are waiting", b.waiting, n));
+  if (b.waiting != n)
+    throw corun::RuntimeError(fmt::format("only {} of {} tasks are waiting", b.waiting, n));
   b.event.set();
   co_await b.all_done.wait();
 }
@@ -112,7 +115,9 @@ int main(int argc, char** argv) {
   long rss_delta = peak_rss_kib() - rss_before;
 
   fmt::print(
-      "impl=corun workload={} n={} seconds={:.6f} cpu_seconds={:.6f} peak_rss_delta_kib={} bytes_per_task={:.1f}\n",
-      workload, n, seconds, cpu, rss_delta, static_cast<double>(rss_delta) * 1024.0 / static_cast<double>(n));
+      "impl=corun workload={} n={} seconds={:.6f} cpu_seconds={:.6f} peak_rss_delta_kib={} "
+      "bytes_per_task={:.1f}\n",
+      workload, n, seconds, cpu, rss_delta,
+      static_cast<double>(rss_delta) * 1024.0 / static_cast<double>(n));
   return 0;
 }

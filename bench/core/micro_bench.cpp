@@ -17,9 +17,8 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <vector>
-
 #include <corun/corun.hpp>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -38,7 +37,9 @@ void BM_CallSoonRun(benchmark::State& state) {
 }
 BENCHMARK(BM_CallSoonRun)->Arg(1)->Arg(1000);
 
-corun::Task<int> trivial(int x) { co_return x + 1; }
+corun::Task<int> trivial(int x) {
+  co_return x + 1;
+}
 
 void BM_TaskCreateStep(benchmark::State& state) {
   corun::Loop loop;
@@ -46,7 +47,8 @@ void BM_TaskCreateStep(benchmark::State& state) {
   std::vector<corun::TaskHandle<int>> handles;
   handles.reserve(static_cast<std::size_t>(batch));
   for (auto _ : state) {
-    for (std::int64_t i = 0; i < batch; ++i) handles.push_back(loop.create_task(trivial(static_cast<int>(i))));
+    for (std::int64_t i = 0; i < batch; ++i)
+      handles.push_back(loop.create_task(trivial(static_cast<int>(i))));
     loop.run_once();
     handles.clear();
   }
@@ -101,10 +103,11 @@ void BM_EventWaitSet(benchmark::State& state) {
   auto waiter = loop.create_task(wait_forever(event, wakeups));
   loop.run_once();  // the waiter starts and blocks
   for (auto _ : state) {
-    event.set();     // wakes the waiter: its next step is queued
-    loop.run_once(); // it runs, clears the event and waits again
+    event.set();      // wakes the waiter: its next step is queued
+    loop.run_once();  // it runs, clears the event and waits again
   }
-  if (wakeups != static_cast<std::int64_t>(state.iterations())) state.SkipWithError("a wake-up was lost");
+  if (wakeups != static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("a wake-up was lost");
   waiter.cancel();
   loop.run_once();
   state.SetItemsProcessed(state.iterations());

@@ -23,7 +23,8 @@ struct ExampleRun {
 ExampleRun run_example(const char* exe) {
   ExampleRun r;
   // ctest runs each case as its own process, possibly in parallel: one file per process.
-  std::string err_path = ::testing::TempDir() + "environments." + std::to_string(::getpid()) + ".stderr";
+  std::string err_path =
+      ::testing::TempDir() + "environments." + std::to_string(::getpid()) + ".stderr";
   std::string cmd = std::string("'") + exe + "' 2>'" + err_path + "'";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -63,7 +64,9 @@ class ExampleEnvironments : public ::testing::Test {
     EXPECT_GE(i, 0) << "no line starts with: " << prefix;
     return i >= 0 ? line(i) : std::string();
   }
-  static bool has_line(const std::string& text) { return find(text) >= 0 && line(find(text)) == text; }
+  static bool has_line(const std::string& text) {
+    return find(text) >= 0 && line(find(text)) == text;
+  }
 
   static ExampleRun* run_;
 };
@@ -85,12 +88,16 @@ TEST_F(ExampleEnvironments, SectionsComeInOrder) {
   }
 }
 
-TEST_F(ExampleEnvironments, PlainMainCallingRun) { EXPECT_TRUE(has_line("1. run(answer()) returned 42")); }
+TEST_F(ExampleEnvironments, PlainMainCallingRun) {
+  EXPECT_TRUE(has_line("1. run(answer()) returned 42"));
+}
 
 TEST_F(ExampleEnvironments, RunInsideTheLoopFailsAndSaysWhatToDo) {
   std::string error = line_starting("2. run() inside the loop raised RuntimeError: ");
   // DESIGN.md semantic 1: the message starts like this and names the alternatives.
-  EXPECT_NE(error.find("RuntimeError: run() cannot be called from a running event loop"), std::string::npos) << error;
+  EXPECT_NE(error.find("RuntimeError: run() cannot be called from a running event loop"),
+            std::string::npos)
+      << error;
   EXPECT_NE(error.find("run_or_schedule"), std::string::npos) << error;
   EXPECT_NE(error.find("create_task"), std::string::npos) << error;
   EXPECT_NE(error.find("LoopThread"), std::string::npos) << error;
@@ -105,30 +112,37 @@ TEST_F(ExampleEnvironments, RunOrScheduleSchedulesInsideAndRunsOutside) {
 
 TEST_F(ExampleEnvironments, RunnerFreezesTasksBetweenCallsAndResumesThem) {
   EXPECT_TRUE(has_line("3. Runner, after the first run(): consumer done() = false, seen: first"));
-  EXPECT_TRUE(has_line("3. Runner, between calls: \"second\" is queued, consumer still saw: first"));
-  EXPECT_TRUE(has_line("3. Runner, after the second run(): the consumer resumed and saw: first, second"));
+  EXPECT_TRUE(
+      has_line("3. Runner, between calls: \"second\" is queued, consumer still saw: first"));
+  EXPECT_TRUE(
+      has_line("3. Runner, after the second run(): the consumer resumed and saw: first, second"));
   EXPECT_TRUE(has_line("3. Runner, after close(): consumer cancelled() = true"));
 }
 
 TEST_F(ExampleEnvironments, LoopThreadReceivesWork) {
   EXPECT_TRUE(
-      has_line("3. LoopThread: submit(square(7)).get() = 49, ran on the loop's thread, not the caller's: true"));
+      has_line("3. LoopThread: submit(square(7)).get() = 49, ran on the loop's thread, not the "
+               "caller's: true"));
 }
 
 TEST_F(ExampleEnvironments, HostPollLoopDrivesALoopWithoutAThread) {
   EXPECT_TRUE(has_line("3. host poll() loop: ticker(3) returned 3 after several host iterations"));
-  EXPECT_TRUE(has_line("3. host poll() loop: a corun loop was running between run_once() calls: false"));
+  EXPECT_TRUE(
+      has_line("3. host poll() loop: a corun loop was running between run_once() calls: false"));
 }
 
 TEST_F(ExampleEnvironments, OtherThreadsGetEveryResultOnce) {
-  EXPECT_TRUE(has_line(
-      "4. 4 threads x 250 coroutines via LoopThread::submit and run_coroutine_threadsafe: 1000 results, "
-      "sum 332833500 (expected 332833500)"));
+  EXPECT_TRUE(
+      has_line("4. 4 threads x 250 coroutines via LoopThread::submit and run_coroutine_threadsafe: "
+               "1000 results, "
+               "sum 332833500 (expected 332833500)"));
 }
 
 TEST_F(ExampleEnvironments, BlockingOnTheLoopsOwnThreadRaises) {
   std::string l = line_starting("4. ConcurrentFuture::get() on the loop's own thread: ");
-  EXPECT_NE(l.find("RuntimeError: ConcurrentFuture::get() called on the thread of the loop"), std::string::npos) << l;
+  EXPECT_NE(l.find("RuntimeError: ConcurrentFuture::get() called on the thread of the loop"),
+            std::string::npos)
+      << l;
   EXPECT_NE(l.find("deadlock"), std::string::npos) << l;
 }
 
