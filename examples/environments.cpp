@@ -188,9 +188,11 @@ void other_threads() {
   std::atomic<long> sum{0};
   std::atomic<int> delivered{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::vector<corun::ConcurrentFuture<int>> futures;
+      futures.reserve(kEach);
       for (int i = 0; i < kEach; ++i) {
         int x = t * kEach + i;
         futures.push_back(i % 2 == 0 ? worker.submit(square(x))
@@ -204,7 +206,7 @@ void other_threads() {
   }
   for (auto& th : threads) th.join();
   long expected = 0;
-  for (long x = 0; x < kThreads * kEach; ++x) expected += x * x;
+  for (long x = 0; x < static_cast<long>(kThreads) * kEach; ++x) expected += x * x;
   fmt::print(
       "4. {} threads x {} coroutines via LoopThread::submit and run_coroutine_threadsafe: "
       "{} results, sum {} (expected {})\n",
