@@ -309,6 +309,7 @@ void CurlMulti::after_curl() {
 
 void CurlMulti::drain_finished() {
   int left = 0;
+  bool delivered = false;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     Easy* e = easy_of(msg->easy_handle);
@@ -322,8 +323,13 @@ void CurlMulti::drain_finished() {
       recycle(e);
     } else if (handler != nullptr) {
       handler->on_done(result);
+      delivered = true;
     }
   }
+  // A completion usually makes work ready for whoever drives the uv loop. When it
+  // came from curl's timer (uv runs timers before it polls), uv would next block in
+  // poll without knowing; uv_stop makes this uv_run iteration end without blocking.
+  if (delivered) uv_stop(loop_);
 }
 
 std::size_t CurlMulti::on_write(char* data, std::size_t size, std::size_t n, void* userp) {

@@ -49,8 +49,13 @@ class CurlMultiTest : public ::testing::Test {
   }
   void TearDown() override {
     nginx_.reset();
-    uv_run(&loop_, UV_RUN_DEFAULT);  // lets close callbacks free what the engine closed
+    run_all();  // lets close callbacks free what the engine closed
     EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+  // Runs the loop until nothing is left (the engine stops each iteration that completes work).
+  void run_all() {
+    while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
+    }
   }
   CURL* get(CurlMulti& m, const std::string& path) {
     CURL* h = m.acquire();
@@ -71,7 +76,7 @@ TEST_F(CurlMultiTest, FetchesOnePage) {
   CURL* h = get(multi, "/page.txt");
   multi.start(h, &c);
   EXPECT_EQ(multi.active(), 1u);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   ASSERT_TRUE(c.done);
   EXPECT_EQ(c.result, CURLE_OK);
   long status = 0;
@@ -88,7 +93,7 @@ TEST_F(CurlMultiTest, ReportsNotFoundAsAStatus) {
   Collect c;
   CURL* h = get(multi, "/missing");
   multi.start(h, &c);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   ASSERT_TRUE(c.done);
   EXPECT_EQ(c.result, CURLE_OK);
   long status = 0;
@@ -107,7 +112,7 @@ TEST_F(CurlMultiTest, ManyRequestsStayWithinTheConnectionLimit) {
     handles.push_back(h);
     multi.start(h, &c);
   }
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   for (auto& c : results) {
     ASSERT_TRUE(c.done);
     ASSERT_EQ(c.result, CURLE_OK);
@@ -131,7 +136,7 @@ TEST_F(CurlMultiTest, ChainedStartsFromOnDoneReuseTheConnection) {
     multi.start(h, &self);  // same easy handle again
   };
   multi.start(h, &c);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   EXPECT_EQ(remaining, 0);
   EXPECT_EQ(c.body, page_);
   multi.release(h);
@@ -144,7 +149,7 @@ TEST_F(CurlMultiTest, HandlerAbortEndsWithWriteError) {
   c.abort_after = 1;
   CURL* h = get(multi, "/big.bin");
   multi.start(h, &c);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   ASSERT_TRUE(c.done);
   EXPECT_EQ(c.result, CURLE_WRITE_ERROR);
   EXPECT_LT(c.body.size(), std::size_t{8} << 20);
@@ -176,9 +181,9 @@ TEST_F(CurlMultiTest, AbortFromOutsideStopsTheTransferWithoutOnDone) {
         uv_timer_stop(t);
       },
       1, 1);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   EXPECT_TRUE(ctx.aborted);
   EXPECT_FALSE(c.done);
   EXPECT_EQ(multi.active(), 0u);
@@ -192,7 +197,7 @@ TEST_F(CurlMultiTest, RefusedConnectionIsReported) {
   std::string url = "http://127.0.0.1:" + std::to_string(corun::testing::free_port()) + "/";
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   multi.start(h, &c);
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   ASSERT_TRUE(c.done);
   EXPECT_EQ(c.result, CURLE_COULDNT_CONNECT);
   multi.release(h);
@@ -212,7 +217,7 @@ TEST_F(CurlMultiTest, DestroyingTheEngineMidTransferLeavesNothingBehind) {
     EXPECT_EQ(multi.active(), 1u);
     // h2 is still running when the engine goes away.
   }
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  run_all();
   EXPECT_FALSE(c1.done);
   EXPECT_FALSE(c2.done);
 }

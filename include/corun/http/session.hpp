@@ -97,9 +97,14 @@ class ClientSession {
 
   // method: "GET", "POST", "HEAD", ... The task completes with the final response
   // once its body has arrived. Errors: see errors.hpp.
-  Task<Response> request(std::string method, std::string url, RequestOptions options = {});
-  Task<Response> get(std::string url, RequestOptions options = {});
-  Task<Response> post(std::string url, std::string data, RequestOptions options = {});
+  // (Overloads rather than default arguments: g++ 12 mishandles a defaulted
+  // class-type argument inside a co_await expression.)
+  Task<Response> request(std::string method, std::string url);
+  Task<Response> request(std::string method, std::string url, RequestOptions options);
+  Task<Response> get(std::string url);
+  Task<Response> get(std::string url, RequestOptions options);
+  Task<Response> post(std::string url, std::string data);
+  Task<Response> post(std::string url, std::string data, RequestOptions options);
 
   // Stops running transfers, closes the connections; idempotent.
   Task<void> close();

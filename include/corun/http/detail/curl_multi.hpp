@@ -5,6 +5,10 @@
 // connector + protocol); it knows nothing of coroutines, so it can be driven by
 // a bare uv_run loop in tests.
 //
+// Each uv_run iteration that delivers an on_done ends with uv_stop(), so the
+// loop's owner gets control back before uv blocks in poll: run a bare uv loop as
+// `while (uv_run(loop, UV_RUN_DEFAULT) != 0) {}`.
+//
 // Thread-safety: none; every call and every callback happens on the thread that
 // runs the uv loop. Ownership: CurlMulti owns the CURLM handle, its pool of easy
 // handles and its uv handles (closed, and freed in their close callbacks, by the

@@ -1,0 +1,619 @@
+// corun::http::ClientSession (see include/corun/http/session.hpp): requests as
+// coroutines over the CurlMulti engine. One Transfer per hop lives in the
+// request's coroutine frame; its destructor gives the easy handle back, which
+// also stops a transfer still running (the cancellation path).
+#include "corun/http/session.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <system_error>
+
+#include "corun/core/future.hpp"
+#include "corun/core/loop.hpp"
+#include "corun/http/detail/curl_multi.hpp"
+
+namespace corun::http {
+
+// Fills a Response's private fields.
+struct ResponseBuilder {
+  static int& status(Response& r) { return r.status_; }
+  static int& version(Response& r) { return r.version_; }
+  static std::string& reason(Response& r) { return r.reason_; }
+  static std::string& method(Response& r) { return r.method_; }
+  static std::string& url(Response& r) { return r.url_; }
+  static Headers& headers(Response& r) { return r.headers_; }
+  static std::string& body(Response& r) { return r.body_; }
+  static std::size_t& body_size(Response& r) { return r.body_size_; }
+  static std::vector<Response>& history(Response& r) { return r.history_; }
+};
+
+namespace {
+
+using RB = ResponseBuilder;
+constexpr std::size_t kMaxReserve = std::size_t{64} << 20;
+
+std::string_view standard_reason(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 410: return "Gone";
+    case 413: return "Request Entity Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}
+
+bool is_redirect(int status) noexcept {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+long to_ms(std::chrono::milliseconds d) noexcept {
+  auto c = d.count();
+  if (c > std::numeric_limits<long>::max()) return std::numeric_limits<long>::max();
+  return static_cast<long>(c);
+}
+
+void check_url(const std::string& url) {
+  if (istarts_with(url, "http://") || istarts_with(url, "https://")) {
+    if (url.find_first_of(" \t\r\n") != std::string::npos) {
+      throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), url);
+    }
+    return;
+  }
+  auto colon = url.find("://");
+  if (colon != std::string::npos && colon > 0) {
+    throw InvalidURL(
+        fmt::format("unsupported URL scheme '{}' (only http and https): {}", url.substr(0, colon),
+                    url),
+        url);
+  }
+  throw InvalidURL(fmt::format("invalid URL (no http:// or https:// scheme): {}", url), url);
+}
+
+}  // namespace
+
+struct Transfer;
+
+struct ClientSession::State : std::enable_shared_from_this<ClientSession::State> {
+  SessionOptions options;
+  Loop* loop = nullptr;
+  bool loop_gone = false;  // the bound loop shut down (the guard ran)
+  bool closed = false;
+  std::unique_ptr<detail::CurlMulti> multi;
+  curl_slist* default_headers = nullptr;
+  Transfer* transfers = nullptr;  // in flight (intrusive list)
+  std::optional<Future<void>> guard_stop;
+
+  explicit State(SessionOptions o) : options(std::move(o)) {
+    if (Loop* l = try_get_running_loop()) loop = l;
+    for (auto f : options.headers) {
+      std::string line = fmt::format("{}: {}", f.name, f.value);
+      default_headers = curl_slist_append(default_headers, line.c_str());
+    }
+    // No "Expect: 100-continue" round trip for request bodies (aiohttp sends none).
+    default_headers = curl_slist_append(default_headers, "Expect:");
+  }
+  ~State() {
+    shutdown();
+    curl_slist_free_all(default_headers);
+  }
+
+  void bind();
+  void shutdown() noexcept;
+};
+
+// One hop of a request: the engine's handler, living in the request coroutine's frame.
+struct Transfer final : detail::TransferHandler {
+  ClientSession::State* state;
+  Response* resp;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;  // per-request header list (when the request has headers)
+  std::optional<Future<void>> done;
+  CURLcode result = CURLE_OK;
+  std::size_t max_body = std::numeric_limits<std::size_t>::max();
+  bool too_big = false;
+  bool body_started = false;
+  bool discard_body = false;  // a redirect we follow: its body is not the user's
+  bool allow_redirects = true;
+  const std::function<void(std::string_view)>* on_chunk = nullptr;
+  const std::filesystem::path* save_to = nullptr;
+  std::FILE* file = nullptr;
+  std::exception_ptr callback_error;
+  std::exception_ptr close_error;  // set by close()
+  Transfer* prev = nullptr;
+  Transfer* next = nullptr;
+  char errbuf[CURL_ERROR_SIZE];
+
+  Transfer(ClientSession::State* s, Response* r) : state(s), resp(r) {
+    errbuf[0] = '\0';
+    next = s->transfers;
+    if (next != nullptr) next->prev = this;
+    s->transfers = this;
+  }
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer() {
+    if (easy != nullptr && state->multi) state->multi->release(easy);
+    if (prev != nullptr) prev->next = next;
+    else state->transfers = next;
+    if (next != nullptr) next->prev = prev;
+    curl_slist_free_all(headers);
+    if (file != nullptr) std::fclose(file);
+  }
+
+  void on_header_line(std::string_view line) override {
+    if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
+      // A new status line: an interim (1xx) or proxy block before it is dropped.
+      RB::headers(*resp).clear();
+      auto sp = line.find(' ');
+      int status = 0;
+      std::string_view reason;
+      if (sp != std::string_view::npos) {
+        std::string_view rest = line.substr(sp + 1);
+        std::size_t i = 0;
+        while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
+          status = status * 10 + (rest[i] - '0');
+          ++i;
+        }
+        reason = rest.substr(i);
+        while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+        while (!reason.empty() && (reason.back() == '\r' || reason.back() == '\n' ||
+                                   reason.back() == ' ')) {
+          reason.remove_suffix(1);
+        }
+      }
+      RB::status(*resp) = status;
+      RB::reason(*resp) = reason.empty() ? std::string(standard_reason(status)) : std::string(reason);
+      return;
+    }
+    RB::headers(*resp).add_raw_line(line);
+  }
+
+  bool on_body(std::string_view chunk) override {
+    if (!body_started) {
+      body_started = true;
+      discard_body = allow_redirects && is_redirect(RB::status(*resp)) &&
+                     RB::headers(*resp).contains("Location");
+      if (!discard_body && on_chunk == nullptr && save_to == nullptr) {
+        if (auto cl = RB::headers(*resp).get("Content-Length")) {
+          std::size_t n = 0;
+          for (char c : *cl) {
+            if (c < '0' || c > '9') break;
+            n = n * 10 + static_cast<std::size_t>(c - '0');
+            if (n > kMaxReserve) break;
+          }
+          if (n <= max_body) RB::body(*resp).reserve(std::min(n, kMaxReserve));
+        }
+      }
+    }
+    if (discard_body) return true;
+    std::size_t& size = RB::body_size(*resp);
+    size += chunk.size();
+    if (size > max_body) {
+      too_big = true;
+      return false;
+    }
+    if (on_chunk != nullptr) {
+      try {
+        (*on_chunk)(chunk);
+      } catch (...) {
+        callback_error = std::current_exception();
+        return false;
+      }
+      return true;
+    }
+    if (save_to != nullptr) {
+      if (file == nullptr) {
+        file = std::fopen(save_to->c_str(), "wb");
+        if (file == nullptr) {
+          callback_error = std::make_exception_ptr(std::system_error(
+              errno, std::generic_category(), "cannot open " + save_to->string()));
+          return false;
+        }
+      }
+      if (std::fwrite(chunk.data(), 1, chunk.size(), file) != chunk.size()) {
+        callback_error = std::make_exception_ptr(std::system_error(
+            errno, std::generic_category(), "cannot write " + save_to->string()));
+        return false;
+      }
+      return true;
+    }
+    RB::body(*resp).append(chunk);
+    return true;
+  }
+
+  void on_done(CURLcode r) override {
+    result = r;
+    if (!done->done()) done->set_result();
+  }
+};
+
+namespace {
+
+Task<void> session_guard(std::weak_ptr<ClientSession::State> weak, Future<void> stop) {
+  // Ends the session's engine when the loop shuts down: run() cancels this task,
+  // Loop::close() destroys it; either way the scope's destructor runs while the
+  // loop can still close the engine's libuv handles.
+  struct Scope {
+    std::weak_ptr<ClientSession::State> weak;
+    ~Scope() {
+      if (auto s = weak.lock()) {
+        s->shutdown();
+        s->loop_gone = true;
+      }
+    }
+  } scope{std::move(weak)};
+  try {
+    co_await stop;
+  } catch (...) {  // CancelledError included: this task only waits
+  }
+}
+
+}  // namespace
+
+void ClientSession::State::bind() {
+  if (closed) throw RuntimeError("Session is closed");
+  if (loop_gone) throw RuntimeError("ClientSession's event loop has shut down; create a new session");
+  Loop& current = get_running_loop();
+  if (loop == nullptr) loop = &current;
+  if (loop != &current) {
+    throw RuntimeError(
+        "ClientSession is bound to a different event loop; create the session in the loop that "
+        "uses it");
+  }
+  if (!multi) {
+    detail::MultiLimits limits;
+    limits.total_connections = static_cast<long>(options.limit);
+    limits.per_host = static_cast<long>(options.limit_per_host);
+    multi = std::make_unique<detail::CurlMulti>(loop->uv_loop(), limits);
+    guard_stop.emplace(*loop);
+    // The guard holds only a weak reference: it never keeps the session alive.
+    loop->create_task(session_guard(weak_from_this(), *guard_stop), "ClientSession guard");
+  }
+}
+
+void ClientSession::State::shutdown() noexcept {
+  // Stop every transfer still running; their requests fail with ClientConnectionError.
+  for (Transfer* t = transfers; t != nullptr; t = t->next) {
+    if (t->easy != nullptr && multi) {
+      multi->release(t->easy);
+      t->easy = nullptr;
+    }
+    if (t->done && !t->done->done()) {
+      try {
+        t->done->set_exception(std::make_exception_ptr(
+            ClientConnectionError("Session is closed", RB::url(*t->resp))));
+      } catch (...) {  // the loop is closing: the task is being torn down anyway
+      }
+    }
+  }
+  multi.reset();
+  if (guard_stop && !guard_stop->done() && !loop_gone) {
+    try {
+      guard_stop->set_result();
+    } catch (...) {
+    }
+  }
+}
+
+namespace {
+
+// The aiohttp-named error for a failed transfer; every message names the URL.
+std::exception_ptr transfer_error(const Transfer& t, const std::string& url) {
+  CURLcode code = t.result;
+  std::string detail = t.errbuf[0] != '\0' ? std::string(t.errbuf) : curl_easy_strerror(code);
+  bool got_response = RB::status(*t.resp) != 0;
+  auto msg = [&](std::string_view what) { return fmt::format("{} ({}): {}", what, url, detail); };
+  switch (code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return std::make_exception_ptr(InvalidURL(msg("invalid URL"), url));
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return std::make_exception_ptr(ClientConnectorError(msg("cannot connect"), url));
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return std::make_exception_ptr(
+          ClientConnectorCertificateError(msg("TLS certificate verification failed"), url));
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+      return std::make_exception_ptr(ClientSSLError(msg("TLS error"), url));
+    case CURLE_OPERATION_TIMEDOUT:
+      return std::make_exception_ptr(TimeoutError(msg("timeout")));
+    case CURLE_GOT_NOTHING:
+      return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      if (!got_response) {
+        return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
+      }
+      return std::make_exception_ptr(ClientPayloadError(msg("response payload is not completed"), url));
+    case CURLE_PARTIAL_FILE:
+    case CURLE_BAD_CONTENT_ENCODING:
+      return std::make_exception_ptr(ClientPayloadError(msg("response payload is not completed"), url));
+    case CURLE_WEIRD_SERVER_REPLY:
+      return std::make_exception_ptr(
+          ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
+    case CURLE_WRITE_ERROR:
+      if (t.callback_error) return t.callback_error;
+      if (t.too_big) {
+        return std::make_exception_ptr(ClientPayloadError(
+            fmt::format("response body larger than max_body_size ({})", url), url));
+      }
+      return std::make_exception_ptr(ClientPayloadError(msg("write error"), url));
+    case CURLE_OUT_OF_MEMORY:
+      if (got_response || t.errbuf[0] != '\0') {
+        // curl reports oversized response headers this way.
+        return std::make_exception_ptr(
+            ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
+      }
+      return std::make_exception_ptr(ClientError(msg("out of memory"), url));
+    default:
+      return std::make_exception_ptr(ClientError(msg("request failed"), url));
+  }
+}
+
+// Sets every option of one hop on a fresh easy handle.
+void configure(Transfer& t, const ClientSession::State& st, const std::string& method,
+               const std::string& url, const RequestOptions& ro, const Timeouts& to,
+               std::optional<std::chrono::steady_clock::time_point> deadline) {
+  CURL* h = t.easy;
+  const SessionOptions& so = st.options;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.errbuf);
+  static const bool verbose = std::getenv("CORUN_HTTP_VERBOSE") != nullptr;  // debugging aid
+  if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  if (!so.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, so.user_agent.c_str());
+  if (so.auto_decompress) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                   so.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  if (!so.verify_tls) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
+  if (!so.proxy.empty()) {
+    curl_easy_setopt(h, CURLOPT_PROXY, so.proxy.c_str());
+  } else if (!so.trust_env) {
+    curl_easy_setopt(h, CURLOPT_PROXY, "");  // ignore http_proxy & co.
+  }
+
+  if (ro.headers.empty()) {
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, st.default_headers);
+  } else {
+    for (auto f : so.headers) {
+      if (ro.headers.contains(f.name)) continue;
+      t.headers = curl_slist_append(t.headers, fmt::format("{}: {}", f.name, f.value).c_str());
+    }
+    for (auto f : ro.headers) {
+      // "Name:" with nothing after it would tell curl to drop the header; "Name;" sends it empty.
+      std::string line = f.value.empty() ? fmt::format("{};", f.name)
+                                         : fmt::format("{}: {}", f.name, f.value);
+      t.headers = curl_slist_append(t.headers, line.c_str());
+    }
+    t.headers = curl_slist_append(t.headers, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers);
+  }
+
+  if (method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else {
+    if (method == "POST" || !ro.data.empty()) {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ro.data.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, ro.data.data());
+    }
+    if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+
+  if (deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        *deadline - std::chrono::steady_clock::now());
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max(1L, to_ms(left)));
+  }
+  if (to.connect && to.connect->count() > 0) {
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::max(1L, to_ms(*to.connect)));
+  }
+  if (to.sock_read && to.sock_read->count() > 0) {
+    long secs = static_cast<long>((to.sock_read->count() + 999) / 1000);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs);
+  }
+}
+
+// A request's arguments, moved to the heap once: the coroutine takes a single
+// pointer (g++ 12 mis-relocates some by-value class parameters of coroutines).
+struct Call {
+  std::shared_ptr<ClientSession::State> st;
+  std::string method;
+  std::string url;
+  RequestOptions ro;
+};
+
+Task<Response> run_request(std::unique_ptr<Call> call) {
+  ClientSession::State* st = call->st.get();
+  std::string& method = call->method;
+  std::string& url = call->url;
+  RequestOptions& ro = call->ro;
+  st->bind();
+  check_url(url);
+  for (char& c : method) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+  const SessionOptions& so = st->options;
+  const Timeouts& to = ro.timeout ? *ro.timeout : so.timeout;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (to.total && to.total->count() > 0) deadline = std::chrono::steady_clock::now() + *to.total;
+  int max_redirects = ro.max_redirects.value_or(so.max_redirects);
+  std::optional<std::size_t> max_body = ro.max_body_size ? ro.max_body_size : so.max_body_size;
+  bool raise = ro.raise_for_status.value_or(so.raise_for_status);
+
+  std::vector<Response> history;
+  for (int redirects = 0;;) {
+    Response resp;
+    RB::method(resp) = method;
+    RB::url(resp) = url;
+    {
+      Transfer t(st, &resp);
+      t.allow_redirects = ro.allow_redirects;
+      if (max_body) t.max_body = *max_body;
+      if (ro.on_chunk) t.on_chunk = &ro.on_chunk;
+      if (!ro.save_to.empty()) t.save_to = &ro.save_to;
+      if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+        throw TimeoutError(fmt::format("timeout ({}): total timeout expired", url));
+      }
+      t.easy = st->multi->acquire();
+      configure(t, *st, method, url, ro, to, deadline);
+      t.done.emplace(*st->loop);
+      st->multi->start(t.easy, &t);
+      co_await *t.done;  // CancelledError: ~Transfer stops the transfer
+      if (t.result != CURLE_OK) std::rethrow_exception(transfer_error(t, url));
+
+      long code = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
+      RB::status(resp) = static_cast<int>(code);
+      long version = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_HTTP_VERSION, &version);
+      RB::version(resp) = static_cast<int>(version);
+      char* effective = nullptr;
+      curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
+      if (effective != nullptr) RB::url(resp) = effective;
+      if (t.file != nullptr) {
+        int rc = std::fclose(t.file);
+        t.file = nullptr;
+        if (rc != 0) {
+          throw std::system_error(errno, std::generic_category(),
+                                  "cannot write " + ro.save_to.string());
+        }
+      }
+      if (ro.allow_redirects && is_redirect(static_cast<int>(code))) {
+        char* location = nullptr;
+        curl_easy_getinfo(t.easy, CURLINFO_REDIRECT_URL, &location);
+        if (location != nullptr && *location != '\0') {
+          if (++redirects > max_redirects) {
+            throw TooManyRedirects(
+                fmt::format("too many redirects (more than {}) ({})", max_redirects, url), url,
+                static_cast<int>(code), resp.reason());
+          }
+          std::string next = location;
+          check_url(next);
+          if ((code == 303 && method != "HEAD") ||
+              ((code == 301 || code == 302) && method == "POST")) {
+            method = "GET";
+            ro.data.clear();
+            ro.headers.erase("Content-Type");
+            ro.headers.erase("Content-Length");
+          }
+          history.push_back(std::move(resp));
+          url = std::move(next);
+          continue;
+        }
+      }
+    }
+    RB::history(resp) = std::move(history);
+    if (raise) resp.raise_for_status();
+    co_return resp;
+  }
+}
+
+}  // namespace
+
+ClientSession::ClientSession(SessionOptions options)
+    : state_(std::make_shared<State>(std::move(options))) {}
+
+ClientSession::~ClientSession() = default;
+ClientSession::ClientSession(ClientSession&&) noexcept = default;
+ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
+
+Task<Response> ClientSession::request(std::string method, std::string url, RequestOptions options) {
+  if (!state_) throw RuntimeError("ClientSession was moved from");
+  return run_request(std::make_unique<Call>(
+      Call{state_, std::move(method), std::move(url), std::move(options)}));
+}
+
+Task<Response> ClientSession::request(std::string method, std::string url) {
+  return request(std::move(method), std::move(url), RequestOptions{});
+}
+
+Task<Response> ClientSession::get(std::string url) {
+  return request("GET", std::move(url), RequestOptions{});
+}
+
+Task<Response> ClientSession::post(std::string url, std::string data) {
+  return post(std::move(url), std::move(data), RequestOptions{});
+}
+
+Task<Response> ClientSession::get(std::string url, RequestOptions options) {
+  return request("GET", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::post(std::string url, std::string data, RequestOptions options) {
+  options.data = std::move(data);
+  return request("POST", std::move(url), std::move(options));
+}
+
+Task<void> ClientSession::close() {
+  if (state_) {
+    state_->closed = true;
+    state_->shutdown();
+  }
+  co_return;
+}
+
+bool ClientSession::closed() const noexcept { return !state_ || state_->closed; }
+
+const SessionOptions& ClientSession::options() const noexcept { return state_->options; }
+
+std::size_t ClientSession::open_sockets() const noexcept {
+  return state_ && state_->multi ? state_->multi->watched_sockets() : 0;
+}
+
+}  // namespace corun::http
