@@ -1,0 +1,103 @@
+// HTTPS and HTTP/2 against nginx with a certificate made by the test (openssl).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "corun/corun.hpp"
+#include "corun/http.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace {
+
+using corun::Task;
+using corun::http::ClientSession;
+using corun::http::Response;
+using corun::http::SessionOptions;
+
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new corun::testing::TempDir("corun-tls");
+    certs_ = new corun::testing::TestCerts(corun::testing::make_test_certs(dir_->path()));
+    corun::testing::NginxOptions o;
+    o.tls = true;
+    o.http2 = true;
+    o.certs = *certs_;
+    nginx_ = new corun::testing::Nginx(o);
+    corun::testing::write_text_file(nginx_->root() / "hello.txt", "hello over tls\n");
+  }
+  static void TearDownTestSuite() {
+    delete nginx_;
+    delete certs_;
+    delete dir_;
+  }
+  static std::string url() { return nginx_->base_url() + "/hello.txt"; }
+
+  static corun::testing::TempDir* dir_;
+  static corun::testing::TestCerts* certs_;
+  static corun::testing::Nginx* nginx_;
+};
+corun::testing::TempDir* TlsTest::dir_ = nullptr;
+corun::testing::TestCerts* TlsTest::certs_ = nullptr;
+corun::testing::Nginx* TlsTest::nginx_ = nullptr;
+
+TEST_F(TlsTest, VerificationWithoutTheCaFailsClearly) {
+  corun::run([]() -> Task<void> {
+    ClientSession s;
+    try {
+      co_await s.get(url());
+      ADD_FAILURE() << "an unknown CA was accepted";
+    } catch (const corun::http::ClientConnectorCertificateError& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find(url()), std::string::npos) << what;
+      EXPECT_NE(what.find("certificate"), std::string::npos) << what;
+    }
+  }());
+}
+
+TEST_F(TlsTest, TrustingTheCaSucceedsOverHttp2) {
+  Response r = corun::run([]() -> Task<Response> {
+    SessionOptions o;
+    o.ca_file = certs_->ca_cert;
+    ClientSession s(o);
+    co_return co_await s.get(url());
+  }());
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(r.version(), "2");
+  EXPECT_EQ(r.reason(), "OK");  // HTTP/2 has no reason phrase: the standard one
+  EXPECT_EQ(r.read(), "hello over tls\n");
+}
+
+TEST_F(TlsTest, Http2CanBeTurnedOffAndVerificationToo) {
+  corun::run([]() -> Task<void> {
+    SessionOptions o;
+    o.ca_file = certs_->ca_cert;
+    o.http2 = false;
+    ClientSession s(o);
+    Response r = co_await s.get(url());
+    EXPECT_EQ(r.version(), "1.1");
+
+    SessionOptions insecure;
+    insecure.verify_tls = false;
+    ClientSession s2(insecure);
+    EXPECT_EQ((co_await s2.get(url())).status(), 200);
+  }());
+}
+
+TEST_F(TlsTest, ManyConcurrentRequestsShareHttp2Connections) {
+  long before = nginx_->accepted_connections();
+  corun::run([]() -> Task<void> {
+    SessionOptions o;
+    o.ca_file = certs_->ca_cert;
+    o.limit = 4;
+    ClientSession s(o);
+    std::vector<corun::TaskHandle<Response>> tasks;
+    for (int i = 0; i < 200; ++i) tasks.push_back(corun::create_task(s.get(url())));
+    for (auto& t : tasks) EXPECT_EQ((co_await t).read(), "hello over tls\n");
+  }());
+  long used = nginx_->accepted_connections() - before;
+  EXPECT_LE(used, 4);
+}
+
+}  // namespace
