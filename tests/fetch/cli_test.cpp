@@ -183,6 +183,16 @@ TEST(FetchCli, DemoFetchesTheSamplePages) {
               corun::text::with_bom(corun::text::decode(page, "gb18030")));
   }
   EXPECT_EQ(temp_files(out), 0u);
+  // Not a terminal: the summary only; --progress forces the progress line.
+  EXPECT_EQ(r.err.find("pages/s  "), std::string::npos) << r.err;
+  Result p = run_cli(dir.path(),
+                     {"fetch", "--demo", "--demo-pages", "5", "--progress", "--out", out.string()});
+  EXPECT_EQ(p.code, 0);
+  EXPECT_NE(p.err.find("5 done  0 failed  0 in flight"), std::string::npos) << p.err;
+  Result q =
+      run_cli(dir.path(), {"fetch", "--demo", "--demo-pages", "5", "-q", "--out", out.string()});
+  EXPECT_EQ(q.code, 0);
+  EXPECT_EQ(q.err, "");
 }
 
 TEST(FetchCli, ExitCodeOneWhenSomethingFailedAndStdinInput) {

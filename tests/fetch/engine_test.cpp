@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 //   /status/CODE     that status
 //   /flaky/K/ID      503 with Retry-After: 0 for the first K requests of ID, then 200
 //   /slow/MS         200 after MS milliseconds
+//   /echo            200, the request's User-Agent and X-Test headers
 struct ServerState {
   std::map<std::string, int> hits;
   int in_flight = 0;
@@ -72,6 +73,15 @@ Task<void> handle(net::StreamReader reader, net::StreamWriter writer) {
         } else {
           out = response(200, "text/plain", "finally");
         }
+      } else if (target == "/echo") {
+        auto header = [&](std::string_view name) {
+          auto at = head.find(fmt::format("\r\n{}: ", name));
+          if (at == std::string::npos) return std::string();
+          at += name.size() + 4;
+          return head.substr(at, head.find("\r\n", at) - at);
+        };
+        out = response(200, "text/plain",
+                       fmt::format("ua={};x={}", header("User-Agent"), header("X-Test")));
       } else if (target.starts_with("/slow/")) {
         ++g_state->in_flight;
         g_state->max_in_flight = std::max(g_state->max_in_flight, g_state->in_flight);
@@ -291,6 +301,38 @@ TEST_F(FetchEngine, PerHostLimitsRequestsInFlight) {
   EXPECT_EQ(out.summary.done, 12u);
   EXPECT_LE(state_.max_in_flight, 2);
   EXPECT_GE(state_.max_in_flight, 1);
+}
+
+TEST_F(FetchEngine, HeadersAndUserAgentAreSent) {
+  Options o = options();
+  o.user_agent = "tester/1";
+  o.headers = {"X-Test: yes please"};
+  o.bom = false;
+  fetch(o, {"{base}/echo"});
+  EXPECT_EQ(fs::read_file_sync(o.out_dir / "echo"), "ua=tester/1;x=yes please");
+}
+
+TEST_F(FetchEngine, TimeoutsAreRetriedThenRecorded) {
+  Options o = options();
+  o.timeout = Seconds(0.2);
+  o.retries = 1;
+  Outcome out = fetch(o, {"{base}/slow/3000"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(out.records[0]["attempts"], 2);
+  EXPECT_TRUE(out.records[0]["status"].is_null());
+  EXPECT_NE(out.records[0]["error"].get<std::string>().find("timeout"), std::string::npos)
+      << out.records[0];
+}
+
+// A lower bound only (a rate limit can never make a run faster): 5 requests
+// to one host at 20 per second cannot all start within 4/20 s.
+TEST_F(FetchEngine, RateSpacesRequestsToAHost) {
+  Options o = options();
+  o.rate = 20;
+  Outcome out = fetch(o, {"{base}/slow/1?1", "{base}/slow/1?2", "{base}/slow/1?3",
+                          "{base}/slow/1?4", "{base}/slow/1?5"});
+  EXPECT_EQ(out.summary.done, 5u);
+  EXPECT_GE(out.summary.elapsed, 0.19);
 }
 
 TEST_F(FetchEngine, CollisionsAndTemplates) {
