@@ -368,6 +368,7 @@ struct Fetcher::Impl {
             fmt::format("cannot create {}: {}", report_path.parent_path().string(), ec.message()));
       }
     }
+    if (options.resume) remove_stale_temp_files();
     off_t whole_lines = -1;  // with --resume: where the last complete line ends
     if (options.resume) {
       int fd = ::open(report_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -428,6 +429,23 @@ struct Fetcher::Impl {
     // The report may live in the output folder: no page may take its name.
     std::filesystem::path rel = report_path.lexically_normal().lexically_relative(out_dir);
     if (!rel.empty() && *rel.begin() != "..") names.reserve(path_key(rel.generic_string()));
+  }
+
+  // Named temporary files a kill -9 can leave (where O_TMPFILE was not usable,
+  // or while replacing an existing file): a resumed run removes them.
+  void remove_stale_temp_files() {
+    std::error_code ec;
+    auto it = std::filesystem::recursive_directory_iterator(
+        out_dir, std::filesystem::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const std::filesystem::path& p = it->path();
+      std::string name = p.filename().string();
+      if (name.size() > fs::kTempSuffix.size() && name.front() == '.' &&
+          name.ends_with(fs::kTempSuffix)) {
+        std::error_code ignored;
+        std::filesystem::remove(p, ignored);
+      }
+    }
   }
 
   // The key a relative name is reserved under: the path as the report writes it.

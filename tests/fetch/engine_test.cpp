@@ -373,6 +373,19 @@ TEST_F(FetchEngine, ResumeSkipsWhatIsDoneAndRetriesTheRest) {
   EXPECT_EQ(third.records.size(), 4u);
 }
 
+TEST_F(FetchEngine, ResumeRemovesTemporaryFilesACrashLeft) {
+  Options o = options();
+  fetch(o, {"{base}/page/1"});
+  fs::write_file_sync(o.out_dir / ".1.abc123.corun-tmp", "half");
+  fs::write_file_sync(o.out_dir / "sub" / ".2.def456.corun-tmp", "half", {.create_dirs = true});
+  fs::write_file_sync(o.out_dir / "keep.corun-tmp", "a page with an odd name");
+  o.resume = true;
+  fetch(o, {"{base}/page/1"});
+  EXPECT_FALSE(fsys::exists(o.out_dir / ".1.abc123.corun-tmp"));
+  EXPECT_FALSE(fsys::exists(o.out_dir / "sub" / ".2.def456.corun-tmp"));
+  EXPECT_TRUE(fsys::exists(o.out_dir / "keep.corun-tmp"));
+}
+
 TEST_F(FetchEngine, ResumeAfterACutReportLine) {
   Options o = options();
   Outcome first = fetch(o, {"{base}/page/1", "{base}/page/2"});
