@@ -1,6 +1,9 @@
 // libcurl multi-socket engine over libuv (see include/corun/http/detail/curl_multi.hpp).
 #include "corun/http/detail/curl_multi.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -22,10 +25,17 @@ void global_init() {
 
 }  // namespace
 
+// One uv_poll_t per open curl socket. When curl stops watching a socket (a
+// keep-alive connection going idle) the watch is parked rather than closed:
+// it keeps a read-only, unref'd registration, so reusing the connection costs
+// no epoll_ctl ADD/DEL and no handle churn. It is closed when curl closes the
+// socket (CURLOPT_CLOSESOCKETFUNCTION), before the descriptor can be reused.
 struct CurlMulti::SocketWatch {
   uv_poll_t poll;  // first member: the uv handle pointer is the watch pointer
   CurlMulti* owner;
   curl_socket_t fd;
+  int events = 0;       // what uv polls for now
+  bool parked = false;  // curl does not watch it (idle connection)
   SocketWatch* prev = nullptr;
   SocketWatch* next = nullptr;
 };
@@ -121,6 +131,10 @@ CURL* CurlMulti::acquire() {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, e);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &CurlMulti::on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, e);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &CurlMulti::on_open_socket);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, &CurlMulti::on_close_socket);
+  curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, this);
   return h;
 }
 
@@ -213,9 +227,23 @@ int CurlMulti::on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* s
   if (what == CURL_POLL_REMOVE) {
     if (watch != nullptr) {
       curl_multi_assign(self->multi_, fd, nullptr);
-      self->close_watch(watch);
+      // Only sockets curl opened and closes through our callbacks can be parked;
+      // others (the threaded resolver's socketpair) are closed behind our back.
+      if (self->owns(fd)) {
+        self->park_watch(watch);
+      } else {
+        self->close_watch(watch);
+      }
     }
     return 0;
+  }
+  if (watch == nullptr && static_cast<std::size_t>(fd) < self->by_fd_.size()) {
+    watch = self->by_fd_[static_cast<std::size_t>(fd)];
+    if (watch != nullptr) {  // an idle connection in use again
+      watch->parked = false;
+      uv_ref(reinterpret_cast<uv_handle_t*>(&watch->poll));
+      curl_multi_assign(self->multi_, fd, watch);
+    }
   }
   if (watch == nullptr) {
     watch = new SocketWatch;
@@ -230,13 +258,63 @@ int CurlMulti::on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* s
     if (self->watches_ != nullptr) self->watches_->prev = watch;
     self->watches_ = watch;
     ++self->watch_count_;
+    if (static_cast<std::size_t>(fd) >= self->by_fd_.size()) {
+      self->by_fd_.resize(static_cast<std::size_t>(fd) + 64, nullptr);
+    }
+    self->by_fd_[static_cast<std::size_t>(fd)] = watch;
     curl_multi_assign(self->multi_, fd, watch);
   }
   int events = 0;
   if ((what & CURL_POLL_IN) != 0) events |= UV_READABLE;
   if ((what & CURL_POLL_OUT) != 0) events |= UV_WRITABLE;
-  uv_poll_start(&watch->poll, events, &CurlMulti::on_poll);
+  self->set_events(watch, events);
   return 0;
+}
+
+void CurlMulti::set_events(SocketWatch* watch, int events) noexcept {
+  if (events == watch->events) return;
+  watch->events = events;
+  if (events == 0) {
+    uv_poll_stop(&watch->poll);
+  } else {
+    uv_poll_start(&watch->poll, events, &CurlMulti::on_poll);
+  }
+}
+
+void CurlMulti::park_watch(SocketWatch* watch) noexcept {
+  watch->parked = true;
+  // Only readability of an idle connection matters (the server closing it);
+  // writability would fire at once and forever.
+  set_events(watch, UV_READABLE);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&watch->poll));
+}
+
+bool CurlMulti::owns(curl_socket_t fd) const noexcept {
+  return fd >= 0 && static_cast<std::size_t>(fd) < owned_.size() &&
+         owned_[static_cast<std::size_t>(fd)] != 0;
+}
+
+curl_socket_t CurlMulti::on_open_socket(void* clientp, curlsocktype purpose,
+                                        curl_sockaddr* address) {
+  auto* self = static_cast<CurlMulti*>(clientp);
+  (void)purpose;
+  curl_socket_t fd = ::socket(address->family, address->socktype, address->protocol);
+  if (fd >= 0) {
+    if (static_cast<std::size_t>(fd) >= self->owned_.size()) {
+      self->owned_.resize(static_cast<std::size_t>(fd) + 64, 0);
+    }
+    self->owned_[static_cast<std::size_t>(fd)] = 1;
+  }
+  return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+int CurlMulti::on_close_socket(void* clientp, curl_socket_t fd) {
+  auto* self = static_cast<CurlMulti*>(clientp);
+  if (self->owns(fd)) self->owned_[static_cast<std::size_t>(fd)] = 0;
+  if (static_cast<std::size_t>(fd) < self->by_fd_.size()) {
+    if (SocketWatch* watch = self->by_fd_[static_cast<std::size_t>(fd)]) self->close_watch(watch);
+  }
+  return ::close(fd);
 }
 
 void CurlMulti::close_watch(SocketWatch* watch) noexcept {
@@ -244,6 +322,10 @@ void CurlMulti::close_watch(SocketWatch* watch) noexcept {
   else watches_ = watch->next;
   if (watch->next != nullptr) watch->next->prev = watch->prev;
   --watch_count_;
+  if (static_cast<std::size_t>(watch->fd) < by_fd_.size() &&
+      by_fd_[static_cast<std::size_t>(watch->fd)] == watch) {
+    by_fd_[static_cast<std::size_t>(watch->fd)] = nullptr;
+  }
   watch->owner = nullptr;
   uv_poll_stop(&watch->poll);
   uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
@@ -268,6 +350,12 @@ void CurlMulti::on_uv_timer(uv_timer_t* timer) {
 void CurlMulti::on_poll(uv_poll_t* poll, int status, int events) {
   auto* watch = static_cast<SocketWatch*>(poll->data);
   if (watch->owner == nullptr) return;
+  if (watch->parked) {
+    // An idle connection became readable: the server closed it (or sent junk).
+    // curl finds out when it next checks the connection; stop polling until then.
+    watch->owner->set_events(watch, 0);
+    return;
+  }
   int flags = 0;
   if (status < 0) {
     flags = CURL_CSELECT_ERR;

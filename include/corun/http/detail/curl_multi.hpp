@@ -73,7 +73,7 @@ class CurlMulti {
 
   // Transfers started and not yet done/aborted.
   std::size_t active() const noexcept { return active_; }
-  // Sockets curl currently has watched (open connections with activity interest).
+  // Sockets curl has open (connections in use or idle in its pool).
   std::size_t watched_sockets() const noexcept { return watch_count_; }
 
   // The handler of a transfer, from inside curl callbacks.
@@ -96,6 +96,11 @@ class CurlMulti {
   void remove_now(Easy* e) noexcept;
   void recycle(Easy* e) noexcept;
   void close_watch(SocketWatch* watch) noexcept;
+  void park_watch(SocketWatch* watch) noexcept;
+  void set_events(SocketWatch* watch, int events) noexcept;
+  static int on_close_socket(void* clientp, curl_socket_t fd);
+  static curl_socket_t on_open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* address);
+  bool owns(curl_socket_t fd) const noexcept;
   static Easy* easy_of(CURL* easy) noexcept;
 
   uv_loop_t* loop_;
@@ -103,6 +108,8 @@ class CurlMulti {
   uv_timer_t* timer_;  // heap: freed in its close callback
   SocketWatch* watches_ = nullptr;  // intrusive list of live watches
   std::size_t watch_count_ = 0;
+  std::vector<SocketWatch*> by_fd_;  // open sockets' watches, parked ones included
+  std::vector<unsigned char> owned_;  // fds curl opened through on_open_socket
   std::size_t active_ = 0;
   int in_curl_ = 0;  // > 0 while curl_multi_* runs (callbacks may be on the stack)
   Easy* started_ = nullptr;  // intrusive list of transfers added to the multi handle
