@@ -651,8 +651,7 @@ struct Fetcher::Impl {
             rec->error = fmt::format("body larger than --max-size ({} bytes): {}",
                                      *options.max_size, rec->url);
           } else {
-            rec->error = e.what();
-            retry = true;
+            rec->error = e.what();  // a truncated or malformed body: not retried
           }
         } catch (const TimeoutError& e) {
           rec->error = e.what();

@@ -31,6 +31,8 @@ using namespace std::chrono_literals;
 //   /status/CODE     that status
 //   /flaky/K/ID      503 with Retry-After: 0 for the first K requests of ID, then 200
 //   /slow/MS         200 after MS milliseconds
+//   /truncated       a body cut short (Content-Length 100, 10 bytes, close)
+//   /hangup          closes the connection without an answer
 //   /echo            200, the request's User-Agent and X-Test headers
 struct ServerState {
   std::map<std::string, int> hits;
@@ -73,6 +75,13 @@ Task<void> handle(net::StreamReader reader, net::StreamWriter writer) {
         } else {
           out = response(200, "text/plain", "finally");
         }
+      } else if (target == "/truncated") {
+        writer.write(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten b");
+        co_await writer.drain();
+        break;
+      } else if (target == "/hangup") {
+        break;  // closes without answering
       } else if (target == "/echo") {
         auto header = [&](std::string_view name) {
           auto at = head.find(fmt::format("\r\n{}: ", name));
@@ -278,6 +287,20 @@ TEST_F(FetchEngine, RetriesHonourRetryAfterAndCountAttempts) {
   none.out_dir = dir_.path() / "none";
   Outcome n = fetch(none, {"{base}/status/503"});
   EXPECT_EQ(n.records[0]["attempts"], 1);
+}
+
+TEST_F(FetchEngine, DroppedConnectionsAreRetriedTruncatedBodiesAreNot) {
+  Options o = options();
+  o.retries = 2;
+  Outcome out = fetch(o, {"{base}/truncated", "{base}/hangup"});
+  const auto& cut = record_for(out, "/truncated");
+  EXPECT_EQ(cut["attempts"], 1);
+  EXPECT_NE(cut["error"].get<std::string>().find("payload"), std::string::npos) << cut;
+  EXPECT_TRUE(cut["path"].is_null());
+  EXPECT_FALSE(fsys::exists(o.out_dir / "truncated"));
+  const auto& hung = record_for(out, "/hangup");
+  EXPECT_EQ(hung["attempts"], 3);
+  EXPECT_NE(hung["error"].get<std::string>().find("disconnected"), std::string::npos) << hung;
 }
 
 TEST_F(FetchEngine, MaxSizeFailsLargeBodiesWithoutRetry) {

@@ -10,16 +10,19 @@
 //   corun::fetch::Summary s = co_await fetcher.run(urls);
 //
 // What happens to each URL: one GET on a shared ClientSession (keep-alive,
-// -c connections in total, --per-host, --rate per host); connect errors,
-// timeouts, dropped connections, 408, 429 and 5xx are retried with exponential
-// backoff and jitter (Retry-After honoured); a response >= 400 is a failure
-// and writes no file. A text body (text/*, XML, JSON, JavaScript, or no
-// Content-Type) is decoded as a browser would (BOM, the HTTP charset, <meta>,
-// UTF-8, detection; or the label given) and written as UTF-8, with a BOM by
-// default; other bodies, and every body with raw = true, are written as
-// received. Decoding and writing happen together in one job on libuv's thread
-// pool, atomically (fs::write_file). Every URL that was started ends as one
-// report record; nothing a URL does (a malformed line, an unknown label, a dead
+// -c connections in total, --per-host, --rate per host). Retried, with
+// exponential backoff and jitter: connect errors (refused, DNS; not TLS
+// verification), a connection dropped before the response
+// (ServerDisconnectedError), timeouts, and the statuses 408, 429 and 5xx
+// (Retry-After honoured up to retry_max_delay; a longer one is not waited
+// for). Not retried: a malformed URL, TLS failures, too many redirects, bad
+// response heads, truncated bodies, bodies over max_size, other 4xx. A
+// response >= 400 is a failure and writes no file; `attempts` counts requests. A text body (text/*,
+// XML, JSON, JavaScript, or no Content-Type) is decoded as a browser would (BOM, the HTTP charset,
+// <meta>, UTF-8, detection; or the label given) and written as UTF-8, with a BOM by default; other
+// bodies, and every body with raw = true, are written as received. Decoding and writing happen
+// together in one job on libuv's thread pool, atomically (fs::write_file). Every URL that was
+// started ends as one report record; nothing a URL does (a malformed line, an unknown label, a dead
 // host, a 500, a full disk) stops the run.
 //
 // Stopping: stop() (Ctrl-C in the CLI) stops starting URLs; those in flight
