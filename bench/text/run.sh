@@ -19,6 +19,6 @@ corpus="$build/bench-text-corpus-$pages"
 if [ ! -f "$corpus/p/$((pages - 1)).html" ]; then
   /usr/bin/python3 "$shared/make_corpus.py" "$corpus" "$pages" 1
 fi
-echo "## Text decoding ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
+echo "## Text decoding ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 "$build/bench/text/text_bench" "$corpus" "$pages" "$reps"
