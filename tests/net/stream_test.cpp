@@ -1,170 +1,144 @@
-// corun::net streams against its own server on loopback.
+// corun::net streams and server over loopback.
+#include "corun/net.hpp"
+
 #include <gtest/gtest.h>
 
-#include <corun/corun.hpp>
-#include <corun/net.hpp>
 #include <string>
+
+#include "corun/corun.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace {
 
 using namespace std::chrono_literals;
 using corun::Task;
-using namespace corun::net;
+using corun::net::StreamReader;
+using corun::net::StreamWriter;
 
-namespace {
-// Echoes lines back, upper-cased, until EOF.
-Task<void> echo_upper(StreamReader r, StreamWriter w) {
+// Echoes every line back, upper-cased marker first; closes at "quit\n" or EOF.
+Task<void> echo(StreamReader reader, StreamWriter writer) {
   for (;;) {
-    std::string line = co_await r.readline();
-    if (line.empty()) break;
-    for (auto& ch : line) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    w.write(line);
-    co_await w.drain();
+    std::string line = co_await reader.readline();
+    if (line.empty() || line == "quit\n") break;
+    writer.write("echo: " + line);
+    co_await writer.drain();
   }
-  w.close();
-  co_await w.wait_closed();
+  writer.close();
+  co_await writer.wait_closed();
 }
-}  // namespace
 
-TEST(Stream, EchoRoundTrip) {
-  auto main = []() -> Task<std::string> {
-    Server server = co_await start_server(echo_upper, "127.0.0.1", 0);
-    EXPECT_GT(server.port(), 0);
-    auto [r, w] = co_await open_connection("127.0.0.1", server.port());
-    w.write("hello\nworld\n");
-    co_await w.drain();
-    std::string a = co_await r.readline();
-    std::string b = co_await r.readexactly(6);
-    w.write_eof();
-    std::string rest = co_await r.read();
-    EXPECT_TRUE(r.at_eof());
-    w.close();
-    co_await w.wait_closed();
+TEST(NetStreams, EchoServerRoundTrips) {
+  corun::run([]() -> Task<void> {
+    auto server = co_await corun::net::start_server(echo, "127.0.0.1", 0);
+    EXPECT_TRUE(server.is_serving());
+    EXPECT_NE(server.port(), 0);
+    auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", server.port());
+    writer.write("hello\nworld\n");
+    co_await writer.drain();
+    EXPECT_EQ(co_await reader.readline(), "echo: hello\n");
+    EXPECT_EQ(co_await reader.readuntil("\n"), "echo: world\n");
+    writer.write("abc\n");
+    EXPECT_EQ(co_await reader.readexactly(6), "echo: ");
+    EXPECT_EQ(co_await reader.read(100), "abc\n");
+    writer.write("quit\n");
+    EXPECT_EQ(co_await reader.read(), "");  // server closed: EOF
+    EXPECT_TRUE(reader.at_eof());
+    writer.close();
+    co_await writer.wait_closed();
     server.close();
     co_await server.wait_closed();
-    co_return a + b + "|" + rest;
-  };
-  EXPECT_EQ(corun::run(main()), "HELLO\nWORLD\n|");
+  }());
 }
 
-TEST(Stream, ReadUntilAndIncompleteRead) {
-  auto main = []() -> Task<> {
-    auto handler = [](StreamReader, StreamWriter w) -> Task<void> {
-      w.write("key: value\r\n\r\npartial");
-      w.close();
-      co_await w.wait_closed();
-    };
-    Server server = co_await start_server(handler, "127.0.0.1", 0);
-    auto [r, w] = co_await open_connection("127.0.0.1", server.port());
-    EXPECT_EQ(co_await r.readuntil("\r\n\r\n"), "key: value\r\n\r\n");
+TEST(NetStreams, EarlyEofRaisesIncompleteReadWithThePartialData) {
+  corun::run([]() -> Task<void> {
+    auto server = co_await corun::net::start_server(
+        [](StreamReader, StreamWriter w) -> Task<void> {
+          w.write("partial");
+          w.close();
+          co_return;
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", server.port());
     try {
-      co_await r.readexactly(100);
-      ADD_FAILURE() << "expected IncompleteReadError";
-    } catch (const IncompleteReadError& e) {
+      co_await reader.readexactly(100);
+      ADD_FAILURE();
+    } catch (const corun::net::IncompleteReadError& e) {
       EXPECT_EQ(e.partial(), "partial");
       EXPECT_EQ(e.expected(), 100u);
     }
-    w.close();
-    server.close();
-  };
-  corun::run(main());
-}
-
-TEST(Stream, LargeTransferWithBackPressure) {
-  auto main = []() -> Task<std::size_t> {
-    constexpr std::size_t kTotal = 8 * 1024 * 1024;
-    auto handler = [](StreamReader, StreamWriter w) -> Task<void> {
-      std::string chunk(64 * 1024, 'x');
-      for (std::size_t sent = 0; sent < kTotal; sent += chunk.size()) {
-        w.write(chunk);
-        co_await w.drain();  // waits while the slow reader lags
-      }
-      w.close();
-      co_await w.wait_closed();
-    };
-    Server server = co_await start_server(handler, "127.0.0.1", 0);
-    auto [r, w] = co_await open_connection("127.0.0.1", server.port(), 16 * 1024);
-    std::size_t got = 0;
-    for (;;) {
-      std::string part = co_await r.read(4096);
-      if (part.empty()) break;
-      got += part.size();
-      if (got % (1024 * 1024) < 4096) co_await corun::sleep(1ms);  // a slow consumer
-    }
-    w.close();
-    server.close();
-    co_return got;
-  };
-  EXPECT_EQ(corun::run(main()), 8u * 1024 * 1024);
-}
-
-TEST(Stream, ConnectionRefusedNamesTheAddress) {
-  auto main = []() -> Task<std::string> {
-    // Bind a port, then close it: nothing listens there any more.
-    Server server = co_await start_server(
-        [](StreamReader, StreamWriter) -> Task<void> { co_return; }, "127.0.0.1", 0);
-    auto port = server.port();
     server.close();
     co_await server.wait_closed();
-    try {
-      co_await open_connection("127.0.0.1", port);
-    } catch (const ConnectionError& e) {
-      co_return e.what();
+  }());
+}
+
+TEST(NetStreams, LargeWritesDrainWithBackPressure) {
+  constexpr std::size_t kSize = 8 << 20;
+  std::size_t got = corun::run([]() -> Task<std::size_t> {
+    auto server = co_await corun::net::start_server(
+        [](StreamReader, StreamWriter w) -> Task<void> {
+          std::string chunk(64 * 1024, 'z');
+          for (std::size_t sent = 0; sent < kSize; sent += chunk.size()) {
+            w.write(chunk);
+            co_await w.drain();
+            EXPECT_LE(w.write_buffer_size(), 128u * 1024);
+          }
+          w.close();
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", server.port());
+    std::size_t total = 0;
+    for (;;) {
+      std::string part = co_await reader.read(100000);
+      if (part.empty()) break;
+      total += part.size();
     }
-    co_return "connected (wrong)";
-  };
-  std::string msg = corun::run(main());
-  EXPECT_NE(msg.find("Cannot connect to host 127.0.0.1:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("refused"), std::string::npos) << msg;
-}
-
-TEST(Stream, UnknownHost) {
-  auto main = []() -> Task<> {
-    EXPECT_THROW(co_await open_connection("no-such-host.invalid", 80), ConnectionError);
-  };
-  corun::run(main());
-}
-
-TEST(Stream, CancelledReadKeepsTheConnectionUsable) {
-  auto main = []() -> Task<std::string> {
-    auto handler = [](StreamReader r, StreamWriter w) -> Task<void> {
-      co_await corun::sleep(30ms);
-      w.write("late\n");
-      co_await w.drain();
-      co_await r.read();  // until the client closes
-      w.close();
-    };
-    Server server = co_await start_server(handler, "127.0.0.1", 0);
-    auto [r, w] = co_await open_connection("127.0.0.1", server.port());
-    EXPECT_THROW(co_await corun::wait_for(r.readline(), 5ms), corun::TimeoutError);
-    std::string line = co_await r.readline();  // the data still arrives
-    w.close();
     server.close();
-    co_return line;
-  };
-  EXPECT_EQ(corun::run(main()), "late\n");
+    co_await server.wait_closed();
+    co_return total;
+  }());
+  EXPECT_EQ(got, kSize);
 }
 
-TEST(Stream, ResetIsAConnectionError) {
-  auto main = []() -> Task<> {
-    auto handler = [](StreamReader r, StreamWriter w) -> Task<void> {
-      co_await r.readline();
-      w.abort();  // RST
-      co_return;
-    };
-    Server server = co_await start_server(handler, "127.0.0.1", 0);
-    auto [r, w] = co_await open_connection("127.0.0.1", server.port());
-    w.write("hi\n");
-    co_await w.drain();
-    bool failed_or_eof = false;
+TEST(NetStreams, RefusedConnectionRaisesConnectionError) {
+  int port = corun::testing::free_port();
+  corun::run([port]() -> Task<void> {
     try {
-      std::string s = co_await r.read();
-      failed_or_eof = s.empty();
-    } catch (const ConnectionError& e) {
-      failed_or_eof = true;
-      EXPECT_NE(std::string(e.what()).find("reset"), std::string::npos) << e.what();
+      co_await corun::net::open_connection("127.0.0.1", static_cast<std::uint16_t>(port));
+      ADD_FAILURE();
+    } catch (const corun::net::ConnectionError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::to_string(port)), std::string::npos) << e.what();
     }
-    EXPECT_TRUE(failed_or_eof);
-    w.close();
-    server.close();
-  };
-  corun::run(main());
+  }());
 }
+
+TEST(NetStreams, CancellingAReadKeepsTheStreamUsable) {
+  corun::run([]() -> Task<void> {
+    auto server = co_await corun::net::start_server(echo, "127.0.0.1", 0);
+    auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", server.port());
+    EXPECT_THROW(co_await corun::wait_for(reader.readline(), 50ms), corun::TimeoutError);
+    writer.write("again\n");
+    EXPECT_EQ(co_await reader.readline(), "echo: again\n");
+    writer.close();
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
+TEST(NetStreams, AbortResetsThePeer) {
+  corun::run([]() -> Task<void> {
+    auto server = co_await corun::net::start_server(
+        [](StreamReader r, StreamWriter w) -> Task<void> {
+          co_await r.readline();
+          w.abort();
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", server.port());
+    writer.write("x\n");
+    EXPECT_THROW(co_await reader.read(), corun::net::ConnectionResetError);
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
+}  // namespace

@@ -1,4 +1,4 @@
-// corun::net errors, after Python's OSError family and asyncio's stream errors.
+// corun::net errors, after asyncio's stream exceptions and Python's OSError family.
 #pragma once
 
 #include <cstddef>
@@ -8,21 +8,30 @@
 
 namespace corun::net {
 
-// A socket-level failure; code() is libuv's (negative errno) error code.
+// An operating-system level connection failure (Python's OSError /
+// ConnectionError): refused, reset, unreachable, name not resolved. code() is
+// the libuv error code (negative errno), 0 when not from libuv.
 class ConnectionError : public Error {
  public:
-  ConnectionError(int code, std::string message) : Error(std::move(message)), code_(code) {}
+  ConnectionError(std::string message, int code) : Error(std::move(message)), code_(code) {}
   int code() const noexcept { return code_; }
 
  private:
   int code_;
 };
 
-// readexactly()/readuntil() met the end of the stream first (asyncio.IncompleteReadError).
+// The peer reset the connection (ECONNRESET, EPIPE).
+class ConnectionResetError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+// asyncio.IncompleteReadError: EOF before readexactly()/readuntil() got enough.
 class IncompleteReadError : public Error {
  public:
   IncompleteReadError(std::string partial, std::size_t expected);
   const std::string& partial() const noexcept { return partial_; }
+  // Bytes wanted; 0 when reading up to a separator.
   std::size_t expected() const noexcept { return expected_; }
 
  private:
@@ -30,7 +39,7 @@ class IncompleteReadError : public Error {
   std::size_t expected_;
 };
 
-// readuntil() found no separator within the reader's limit (asyncio.LimitOverrunError).
+// asyncio.LimitOverrunError: readuntil() found no separator within the limit.
 class LimitOverrunError : public Error {
  public:
   LimitOverrunError(std::string message, std::size_t consumed)

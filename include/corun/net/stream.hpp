@@ -1,18 +1,24 @@
-// corun::net streams: asyncio's StreamReader/StreamWriter, open_connection and
-// start_server, over libuv TCP.
+// corun::net streams: asyncio's StreamReader / StreamWriter and
+// open_connection over libuv TCP.
+//
+//   auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", 8080);
+//   writer.write("GET / HTTP/1.0\r\n\r\n");
+//   co_await writer.drain();
+//   std::string head = co_await reader.readuntil("\r\n\r\n");
+//   writer.close();
+//   co_await writer.wait_closed();
 //
 // Back-pressure: the reader stops reading from the socket while more than
-// `limit` bytes (64 KiB by default, asyncio's) sit unread; the writer's drain()
-// waits while more than the high-water mark (64 KiB) is queued for the kernel.
-// Cancellation: a task cancelled inside read*() or drain() stops waiting; the
-// bytes already buffered stay for the next read. Reader and writer are cheap
-// handles to one connection, loop-thread only; the connection closes when the
-// writer is closed (or both handles are gone).
+// limit() bytes wait unread; drain() suspends while more than the writer's high
+// water mark (64 KiB) waits to be sent. Cancellation: cancelling a task
+// suspended in any read or in drain() raises CancelledError there and loses no
+// data (what arrived stays buffered); cancelling open_connection closes the
+// half-made socket. Loop-thread only; the pair closes the socket when both are
+// destroyed (close() does it earlier).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,89 +30,64 @@
 namespace corun::net {
 
 namespace detail {
-struct Connection;
-struct ServerState;
+class TcpTransport;
+struct Endpoint;
 }  // namespace detail
-
-inline constexpr std::size_t kDefaultStreamLimit = 64 * 1024;
 
 class StreamReader {
  public:
   StreamReader() = default;
-  explicit StreamReader(std::shared_ptr<detail::Connection> c) : c_(std::move(c)) {}
+  explicit StreamReader(std::shared_ptr<detail::Endpoint> endpoint);
 
-  // Up to n bytes (at least 1 unless at EOF; "" at EOF). n = npos: everything
-  // until EOF.
-  Task<std::string> read(std::size_t n = std::numeric_limits<std::size_t>::max());
-  // Exactly n bytes, or IncompleteReadError at EOF.
+  // Up to n bytes (at least one unless at EOF, where it returns ""); n < 0: everything until EOF.
+  Task<std::string> read(std::ptrdiff_t n = -1);
+  // Exactly n bytes; IncompleteReadError (with what arrived) at an early EOF.
   Task<std::string> readexactly(std::size_t n);
-  // Up to and including separator; IncompleteReadError at EOF before it;
-  // LimitOverrunError if it does not show within the limit.
-  Task<std::string> readuntil(std::string separator = "\n");
-  // A line including "\n"; at EOF, whatever is left (possibly "").
+  // Through the next "\n" (included); at EOF what is left, possibly "".
   Task<std::string> readline();
+  // Through separator (included); IncompleteReadError at EOF, LimitOverrunError
+  // when limit() bytes arrive without the separator.
+  // (An overload, not a default argument: see ClientSession::get.)
+  Task<std::string> readuntil(std::string separator);
+  Task<std::string> readuntil();
+  // EOF seen and the buffer is empty.
   bool at_eof() const noexcept;
+  std::size_t limit() const noexcept;
 
  private:
-  std::shared_ptr<detail::Connection> c_;
+  std::shared_ptr<detail::Endpoint> endpoint_;
 };
 
 class StreamWriter {
  public:
   StreamWriter() = default;
-  explicit StreamWriter(std::shared_ptr<detail::Connection> c) : c_(std::move(c)) {}
+  explicit StreamWriter(std::shared_ptr<detail::Endpoint> endpoint);
 
-  // Queues data for sending (never blocks); follow with drain() for back-pressure.
+  // Queues bytes (sent in order; never blocks). After close(): ignored.
   void write(std::string_view data);
-  // Waits until the send queue is below the high-water mark; raises the
-  // connection's error if it broke.
+  // Suspends while the queue is above the high water mark; raises the
+  // connection's error (ConnectionResetError ...) if sending failed.
   Task<void> drain();
-  // Sends what is queued, then closes (asyncio's close: does not wait).
+  // Half-close: no more writes, the peer reads EOF; reading goes on.
+  void write_eof();
+  // Sends what is queued, then closes. Idempotent.
   void close();
-  // Closes without sending what is queued (an RST for the peer).
+  // Closes at once with a TCP reset (RST): the peer sees "connection reset".
   void abort();
   Task<void> wait_closed();
   bool is_closing() const noexcept;
-  // Half-close: no more writes, the peer sees EOF; reading goes on.
-  void write_eof();
-  std::string peername() const;
+  std::size_t write_buffer_size() const noexcept;
 
  private:
-  std::shared_ptr<detail::Connection> c_;
+  std::shared_ptr<detail::Endpoint> endpoint_;
 };
 
-struct Streams {
-  StreamReader reader;
-  StreamWriter writer;
-};
+// asyncio.open_connection: resolves host (libuv getaddrinfo), connects, and
+// returns the pair. ConnectionError (naming host:port) when that fails.
+Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
+                                                            std::size_t limit = 64 * 1024);
 
-// Resolves host and connects (asyncio.open_connection). ConnectionError names
-// host:port and the cause (refused, unreachable, unknown host).
-Task<Streams> open_connection(std::string host, std::uint16_t port,
-                              std::size_t limit = kDefaultStreamLimit);
-
-using ConnectionHandler = std::function<Task<void>(StreamReader, StreamWriter)>;
-
-// A listening TCP server (asyncio.Server). Each accepted connection runs
-// handler(reader, writer) as its own task; the handler owns the connection.
-class Server {
- public:
-  Server() = default;
-  explicit Server(std::shared_ptr<detail::ServerState> s) : s_(std::move(s)) {}
-  // The port actually bound (useful with port 0).
-  std::uint16_t port() const noexcept;
-  std::string host() const;
-  // Stops accepting; connections already accepted go on.
-  void close();
-  Task<void> wait_closed();
-  bool is_serving() const noexcept;
-
- private:
-  std::shared_ptr<detail::ServerState> s_;
-};
-
-// Binds host:port (port 0 picks a free one) and starts accepting.
-Task<Server> start_server(ConnectionHandler handler, std::string host, std::uint16_t port,
-                          std::size_t limit = kDefaultStreamLimit);
+// Makes the pair for an accepted or connected transport (used by Server).
+std::pair<StreamReader, StreamWriter> make_streams(std::shared_ptr<detail::TcpTransport> t);
 
 }  // namespace corun::net
