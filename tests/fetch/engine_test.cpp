@@ -12,7 +12,7 @@
 #include "corun/fetch/demo.hpp"
 #include "corun/fetch/fetch.hpp"
 #include "corun/fs/file.hpp"
-#include "corun/net/stream.hpp"
+#include "corun/net.hpp"
 #include "corun/text/decode.hpp"
 #include "corun/text/utf8.hpp"
 #include "support/nginx_fixture.hpp"

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "corun/core/task.hpp"
-#include "corun/net/stream.hpp"
+#include "corun/net.hpp"
 
 namespace corun::fetch {
 
