@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,7 +54,24 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& path)
 
 void write_pieces(int fd, std::string_view head, std::string_view body, const WriteOptions& options,
                   const std::filesystem::path& path) {
-  write_all(fd, head, path);
+  // Both pieces in one system call when the kernel takes them whole (the usual case).
+  while (!head.empty()) {
+    iovec iov[2] = {{const_cast<char*>(head.data()), head.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+    ssize_t n = ::writev(fd, iov, body.empty() ? 1 : 2);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write", path, errno);
+    }
+    if (n == 0) fail("write", path, ENOSPC);
+    auto done = static_cast<std::size_t>(n);
+    if (done >= head.size()) {
+      body.remove_prefix(done - head.size());
+      head = {};
+    } else {
+      head.remove_prefix(done);
+    }
+  }
   write_all(fd, body, path);
   if (options.fsync && ::fdatasync(fd) != 0) fail("write", path, errno);
 }
