@@ -10,5 +10,5 @@ bash scripts/install-deps.sh
 build="$root/out/build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCORUN_BUILD_TESTS=OFF \
   -DCORUN_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j"${JOBS:-2}" --target corun
+cmake --build "$build" -j"${JOBS:-2}" --target corun_app
 exec "$build/apps/corun" fetch --demo --out "$root/out/demo" "$@"
