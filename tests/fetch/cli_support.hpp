@@ -30,11 +30,20 @@ namespace corun::testing::cli {
 
 namespace fs = std::filesystem;
 
-// <build>/apps/corun, from CORUN_BINARY_DIR (set by ctest for every test).
+// <build>/apps/corun: from CORUN_BINARY_DIR (set by ctest), else found from this test
+// executable's place in the build tree (<build>/tests/fetch/<test>).
 inline fs::path corun_binary() {
   const char* dir = std::getenv("CORUN_BINARY_DIR");
-  if (dir == nullptr || *dir == '\0') throw std::runtime_error("CORUN_BINARY_DIR is not set");
-  return fs::path(dir) / "apps" / "corun";
+  if (dir != nullptr && *dir != '\0') return fs::path(dir) / "apps" / "corun";
+  return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "apps" /
+         "corun";
+}
+
+// The source tree: CORUN_SOURCE_DIR (set by ctest), else from this header's own path.
+inline fs::path source_dir() {
+  const char* dir = std::getenv("CORUN_SOURCE_DIR");
+  if (dir != nullptr && *dir != '\0') return dir;
+  return fs::path(__FILE__).parent_path().parent_path().parent_path();
 }
 
 inline std::string read_file(const fs::path& p) {

@@ -23,10 +23,8 @@ using namespace cli;
 class FetchEncodings : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* src = std::getenv("CORUN_SOURCE_DIR");
-    ASSERT_NE(src, nullptr);
     pages_ = dir_.path() / "pages";
-    std::string cmd = "/usr/bin/python3 '" + std::string(src) +
+    std::string cmd = "/usr/bin/python3 '" + source_dir().string() +
                       "/tests/fetch/data/make_encoded_pages.py' '" + pages_.string() + "' '" +
                       CORUN_WHATWG_DIR + "' >/dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
