@@ -15,12 +15,16 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 #include <unordered_map>
 
 #include "corun/core/event.hpp"
+#include "corun/core/future.hpp"
 #include "corun/core/gather.hpp"
+#include "corun/core/loop.hpp"
 #include "corun/core/queue.hpp"
 #include "corun/core/semaphore.hpp"
 #include "corun/core/threads.hpp"
@@ -259,11 +263,108 @@ WriteOutcome run_write_job(const WriteJob& job) {
   return o;
 }
 
-// Not a coroutine: the lambda is built outside any coroutine frame (g++ 12
-// miscompiles init-captures inside coroutines).
-Task<WriteOutcome> decode_and_write(WriteJob job) {
-  return to_thread([j = std::move(job)] { return run_write_job(j); });
-}
+// Decode-and-write jobs on libuv's thread pool, batched: a job takes every
+// page waiting when it starts, so under load one thread hand-off (and one
+// wake-up of the loop) serves many pages instead of one each. At most
+// max_jobs jobs run at once; the rest of the pages wait on the loop thread.
+// Loop-thread API. run()'s shutdown waits for running jobs (they count as
+// executor jobs, like to_thread's).
+class BatchWriter {
+ public:
+  BatchWriter(Loop& loop, std::size_t max_jobs) : loop_(loop), max_jobs_(max_jobs) {}
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+  ~BatchWriter() {
+    // Jobs still running own their batches; they only touch this object
+    // through the lifeline, which is cut here.
+    *alive_ = false;
+  }
+
+  Future<WriteOutcome> write(WriteJob job) {
+    Future<WriteOutcome> done(loop_);
+    pending_.push_back(Pending{std::move(job), done});
+    if (running_ < max_jobs_) start_job();
+    return done;
+  }
+
+ private:
+  struct Pending {
+    WriteJob job;
+    Future<WriteOutcome> done;
+  };
+  struct Batch {
+    uv_work_t req{};
+    std::vector<WriteJob> jobs;
+    std::vector<Future<WriteOutcome>> futures;
+    std::vector<WriteOutcome> outcomes;
+    BatchWriter* writer = nullptr;
+    std::shared_ptr<bool> alive;
+    Loop* loop = nullptr;
+  };
+  static constexpr std::size_t kMaxBatch = 64;
+
+  void start_job() {
+    auto batch = std::make_unique<Batch>();
+    std::size_t n = std::min(pending_.size(), kMaxBatch);
+    batch->jobs.reserve(n);
+    batch->futures.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      Pending& p = pending_.front();
+      if (!p.done.done()) {  // a cancelled wait needs no write
+        batch->jobs.push_back(std::move(p.job));
+        batch->futures.push_back(p.done);
+      }
+      pending_.pop_front();
+    }
+    if (batch->jobs.empty()) return;
+    batch->writer = this;
+    batch->alive = alive_;
+    batch->loop = &loop_;
+    batch->req.data = batch.get();
+    loop_.executor_job_started();
+    int rc = uv_queue_work(
+        loop_.uv_loop(), &batch->req,
+        [](uv_work_t* req) {
+          auto* b = static_cast<Batch*>(req->data);
+          b->outcomes.reserve(b->jobs.size());
+          for (const WriteJob& j : b->jobs) b->outcomes.push_back(run_write_job(j));
+        },
+        [](uv_work_t* req, int) {
+          std::unique_ptr<Batch> b(static_cast<Batch*>(req->data));
+          b->loop->executor_job_finished();
+          for (std::size_t i = 0; i < b->futures.size(); ++i) {
+            if (b->futures[i].done()) continue;
+            if (i < b->outcomes.size()) {
+              b->futures[i].set_result(std::move(b->outcomes[i]));
+            } else {
+              b->futures[i].set_exception(
+                  std::make_exception_ptr(RuntimeError("write job cancelled")));
+            }
+          }
+          if (*b->alive) {
+            BatchWriter* w = b->writer;
+            --w->running_;
+            while (!w->pending_.empty() && w->running_ < w->max_jobs_) w->start_job();
+          }
+        });
+    if (rc != 0) {
+      loop_.executor_job_finished();
+      for (auto& f : batch->futures) {
+        f.set_exception(std::make_exception_ptr(
+            RuntimeError(fmt::format("cannot start a write job: {}", uv_strerror(rc)))));
+      }
+      return;
+    }
+    ++running_;
+    batch.release();
+  }
+
+  Loop& loop_;
+  std::size_t max_jobs_;
+  std::size_t running_ = 0;
+  std::deque<Pending> pending_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
 
 }  // namespace
 
@@ -282,6 +383,7 @@ struct Fetcher::Impl {
 
   std::unique_ptr<http::ClientSession> session;
   std::unique_ptr<Queue<Item>> queue;
+  std::unique_ptr<BatchWriter> writer;
   std::unordered_map<std::string, std::unique_ptr<HostState>> hosts;
   NameRegistry names;
   FlatCounter done_before;  // --resume: URL hash -> how many done records
@@ -707,7 +809,8 @@ struct Fetcher::Impl {
       WriteJob job{
           std::move(body), std::move(content_type), std::move(file), wo, decode, options.bom,
           override_enc};
-      WriteOutcome out = co_await decode_and_write(std::move(job));
+      Future<WriteOutcome> written = writer->write(std::move(job));
+      WriteOutcome out = co_await written;
       if (!out.error.empty()) {
         rec->error = std::move(out.error);
         co_return;
@@ -719,6 +822,13 @@ struct Fetcher::Impl {
       rec->path = std::move(path);
       co_return;
     }
+  }
+
+  // Pool jobs writing at once: one per core (libuv's pool has 4 threads by
+  // default), at least 2 so a slow disk does not stall decoding.
+  static std::size_t write_jobs() {
+    unsigned cores = std::thread::hardware_concurrency();
+    return std::clamp<std::size_t>(cores == 0 ? 2 : cores, 2, 4);
   }
 
   Task<void> report_ticker() {
@@ -752,6 +862,7 @@ struct Fetcher::Impl {
     so.verify_tls = !options.insecure;
     so.max_body_size = options.max_size;
     session = std::make_unique<http::ClientSession>(std::move(so));
+    writer = std::make_unique<BatchWriter>(get_running_loop(), write_jobs());
     queue = std::make_unique<Queue<Item>>(std::max<std::size_t>(options.concurrency * 2, 64));
 
     TaskHandle<void> ticker = create_task(report_ticker(), "corun fetch report flush");
