@@ -238,7 +238,7 @@ TEST(Run, Semantic3_RunnerKeepsOneLoopAndFreezesTasksBetweenRuns) {
 // Semantic 4 / environment 5: a real SIGINT to a child process running run().
 // Exit codes: 0 = KeyboardInterrupt after the main task cleaned up.
 namespace {
-int child_main(int ready_fd, bool ignore_first) {
+int child_main(int ready_fd, bool ignore_first, bool via_run_or_schedule) {
   bool cleaned = false;
   auto main = [&]() -> Task<> {
     corun::get_running_loop().call_soon([ready_fd] {
@@ -254,7 +254,11 @@ int child_main(int ready_fd, bool ignore_first) {
     if (ignore_first) co_await corun::sleep(30s);  // wait for the second Ctrl-C
   };
   try {
-    corun::run(main());
+    if (via_run_or_schedule) {
+      corun::run_or_schedule(main());
+    } else {
+      corun::run(main());
+    }
   } catch (const corun::KeyboardInterrupt&) {
     return cleaned ? 0 : 3;
   } catch (const CancelledError&) {
@@ -265,14 +269,14 @@ int child_main(int ready_fd, bool ignore_first) {
   return 6;
 }
 
-int run_child_and_interrupt(bool ignore_first, int signals) {
+int run_child_and_interrupt(bool ignore_first, int signals, bool via_run_or_schedule = false) {
   int fds[2];
   if (::pipe(fds) != 0) return -1;
   std::fflush(nullptr);  // the child must not repeat buffered output
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(fds[0]);
-    ::_exit(child_main(fds[1], ignore_first));
+    ::_exit(child_main(fds[1], ignore_first, via_run_or_schedule));
   }
   ::close(fds[1]);
   char c;
@@ -296,6 +300,10 @@ TEST(Run, Semantic4_SecondSigintRaisesAtOnce) {
   // The main task swallows the first cancellation and goes on waiting; the
   // second Ctrl-C ends run() with KeyboardInterrupt anyway.
   EXPECT_EQ(run_child_and_interrupt(true, 2), 0);
+}
+
+TEST(Run, Semantic4_RunOrScheduleWithoutALoopHandlesSigintLikeRun) {
+  EXPECT_EQ(run_child_and_interrupt(false, 1, true), 0);
 }
 
 TEST(Run, SigintHandlerIsRemovedAfterRun) {

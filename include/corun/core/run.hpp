@@ -41,6 +41,10 @@ class Runner {
   void close();
   // The runner's loop (created on first use). RuntimeError once closed.
   Loop& loop();
+  // Drives the loop until task (one of this runner's loop) is done, with the
+  // same SIGINT handling as run(); rethrows what the task ended with.
+  template <class T>
+  void drive(TaskHandle<T>& task);
 
  private:
   class SigintScope;
@@ -57,13 +61,18 @@ template <class T>
 T Runner::run(Task<T> main, std::string name) {
   check_runnable();
   TaskHandle<T> task = loop().create_task(std::move(main), std::move(name));
+  drive(task);
+  return task.result();
+}
+
+template <class T>
+void Runner::drive(TaskHandle<T>& task) {
   try {
     run_main(task.state());
   } catch (const CancelledError&) {
     if (interrupt_count_ > 0 && task.uncancel() == 0) throw KeyboardInterrupt();
     throw;
   }
-  return task.result();
 }
 
 // asyncio.run(main). RuntimeError ("run() cannot be called from a running event
@@ -92,7 +101,9 @@ TaskHandle<T> run_or_schedule(Task<T> task) {
   Runner runner;
   TaskHandle<T> handle = runner.loop().create_task(std::move(task));
   try {
-    runner.loop().run_until_complete(handle);
+    runner.drive(handle);  // Ctrl-C behaves as in run()
+  } catch (const KeyboardInterrupt&) {
+    throw;
   } catch (...) {  // the outcome stays in the handle, for result() to rethrow
   }
   runner.close();
