@@ -215,8 +215,14 @@ long icu_strict(const char* name, std::string_view bytes) {
 // for a truncated sequence at the end).
 
 long iconv_strict(const char* name, std::string_view bytes, std::string* text = nullptr) {
-  iconv_t cd = iconv_open("UTF-8", name);
+  // One descriptor per name for the whole run (opening one per short input would
+  // dominate), returned to its initial state before each use.
+  static std::map<std::string, iconv_t> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, iconv_open("UTF-8", name)).first;
+  iconv_t cd = it->second;
   if (cd == reinterpret_cast<iconv_t>(-1)) return -2;
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);
   std::string input(bytes);
   char* in = input.data();
   std::size_t in_left = input.size();
@@ -226,7 +232,6 @@ long iconv_strict(const char* name, std::string_view bytes, std::string* text = 
   const std::size_t r = iconv(cd, &in, &in_left, &o, &o_left);
   long result = kOk;
   if (r == static_cast<std::size_t>(-1)) result = static_cast<long>(in - input.data());
-  iconv_close(cd);
   if (text) *text = out.substr(0, out.size() - o_left);
   return result;
 }
