@@ -374,6 +374,8 @@ struct Fetcher::Impl {
   std::optional<text::Encoding> override_encoding;
   std::filesystem::path out_dir;
   std::filesystem::path report_path;
+  bool unique_names = false;  // the template has {index}
+  std::string report_key;     // the report's path as a page path would be written
 
   Progress progress;
   bool stopping = false;
@@ -421,6 +423,7 @@ struct Fetcher::Impl {
     out_dir =
         options.out_dir.empty() ? std::filesystem::path(".") : options.out_dir.lexically_normal();
     report_path = options.report.empty() ? out_dir / "report.jsonl" : options.report;
+    unique_names = !name_template.empty() && name_template.has_index();
   }
 
   ~Impl() {
@@ -530,7 +533,10 @@ struct Fetcher::Impl {
     }
     // The report may live in the output folder: no page may take its name.
     std::filesystem::path rel = report_path.lexically_normal().lexically_relative(out_dir);
-    if (!rel.empty() && *rel.begin() != "..") names.reserve(path_key(rel.generic_string()));
+    if (!rel.empty() && *rel.begin() != "..") {
+      report_key = path_key(rel.generic_string());
+      names.reserve(report_key);
+    }
   }
 
   // Named temporary files a kill -9 can leave (where O_TMPFILE was not usable,
@@ -700,7 +706,9 @@ struct Fetcher::Impl {
     }
     std::string relative = name_template.empty() ? name_from_url(parts)
                                                  : name_template.expand(rec->url, parts, it->index);
-    std::string path = names.claim(path_key(relative));
+    std::string path = path_key(relative);
+    // {index} names never collide (except with the report file, resolved as usual).
+    if (!unique_names || path == report_key) path = names.claim(path);
 
     HostState* host = nullptr;
     std::string key;

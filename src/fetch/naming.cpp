@@ -276,6 +276,13 @@ NameTemplate::NameTemplate(std::string_view text) {
   check();
 }
 
+bool NameTemplate::has_index() const noexcept {
+  for (const Piece& p : pieces_) {
+    if (p.kind == Kind::index) return true;
+  }
+  return false;
+}
+
 std::string NameTemplate::expand(std::string_view url, const UrlParts& parts,
                                  std::uint64_t index) const {
   std::string out, segment;

@@ -374,6 +374,18 @@ TEST_F(FetchEngine, CollisionsAndTemplates) {
   std::string host = fmt::format("127.0.0.1_{}", base_.substr(base_.rfind(':') + 1));
   EXPECT_TRUE(fsys::exists(t.out_dir / host / "0.html"));
   EXPECT_TRUE(fsys::exists(t.out_dir / host / "1.html"));
+
+  // {index} names are unique, but never the report's own name.
+  Options r = options();
+  r.out_dir = dir_.path() / "idx";
+  r.name_template = "{index}.html";
+  r.report = r.out_dir / "0.html";
+  Outcome idx = fetch(r, {"{base}/utf8", "{base}/utf8"});
+  EXPECT_EQ(idx.summary.done, 2u);
+  std::set<std::string> names;
+  for (auto& rec : idx.records)
+    names.insert(fsys::path(rec["path"].get<std::string>()).filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"0-1.html", "1.html"}));
 }
 
 TEST_F(FetchEngine, ResumeSkipsWhatIsDoneAndRetriesTheRest) {

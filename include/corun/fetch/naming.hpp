@@ -65,6 +65,9 @@ class NameTemplate {
   NameTemplate() = default;  // empty: the default name
   explicit NameTemplate(std::string_view text);
   bool empty() const noexcept { return pieces_.empty(); }
+  // True when {index} is in it: every URL's name is then different, so no
+  // collision bookkeeping is needed (10 million URLs cost no memory for names).
+  bool has_index() const noexcept;
   // The relative path for one URL.
   std::string expand(std::string_view url, const UrlParts& parts, std::uint64_t index) const;
 
