@@ -59,19 +59,21 @@ class Outcome<void> {
 namespace detail {
 
 // Waits for children: until all are done or, with settle_on_failure, until the
-// first one fails. Cancelling it cancels the children.
+// first one fails. Cancelling it cancels the children. Children are added as
+// they are created (one pass over them; none can have run yet).
 class GatherWaiter final : public Waiter {
  public:
-  GatherWaiter(std::vector<FutureBase*> children, bool settle_on_failure);
+  GatherWaiter(std::size_t capacity, bool settle_on_failure);
   GatherWaiter(const GatherWaiter&) = delete;
   GatherWaiter& operator=(const GatherWaiter&) = delete;
   ~GatherWaiter();
+
+  void add(FutureBase* child);
 
   bool await_ready() const noexcept { return settled_; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
     task_ = h.promise().owner_;
-    link();
     task_->suspend(this, h);
     if (task_->must_cancel()) {
       task_->clear_must_cancel();
@@ -86,21 +88,21 @@ class GatherWaiter final : public Waiter {
   }
   bool cancel_wait() override;
 
-  FutureBase* first_failure() const noexcept { return first_failure_; }
+  // The child whose failure settled the gather (or the first that failed).
+  FutureBase* first_failure() const noexcept { return first_failure_.get(); }
   bool cancel_requested() const noexcept { return cancel_requested_; }
 
  private:
   struct Node final : DoneNode {
     GatherWaiter* owner = nullptr;
+    FutureBase* child = nullptr;
     void on_done(FutureBase& f) override { owner->child_done(f); }
   };
-  void link();
   void child_done(FutureBase& f);
 
-  std::vector<FutureBase*> children_;
   std::vector<Node> nodes_;
   std::size_t remaining_ = 0;
-  FutureBase* first_failure_ = nullptr;
+  Ref<FutureBase> first_failure_;
   TaskBase* task_ = nullptr;
   bool settle_on_failure_;
   bool settled_ = false;
@@ -145,19 +147,23 @@ template <class T>
 Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
     std::vector<Task<T>> tasks) {
   Loop& loop = get_running_loop();
-  std::vector<TaskHandle<T>> handles;
-  handles.reserve(tasks.size());
-  for (auto& t : tasks) handles.push_back(loop.create_task(std::move(t)));
-  tasks.clear();
-  std::vector<detail::FutureBase*> children;
-  children.reserve(handles.size());
-  for (auto& h : handles) children.push_back(h.state());
-  detail::GatherWaiter waiter(std::move(children), true);
-  co_await waiter;
-  if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
+  detail::GatherWaiter waiter(tasks.size(), true);
   if constexpr (std::is_void_v<T>) {
-    co_return;
+    // The loop owns the children until they finish; no handles are needed.
+    for (auto& t : tasks) waiter.add(loop.create_task(std::move(t)).state());
+    std::vector<Task<T>>().swap(tasks);
+    co_await waiter;
+    if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
   } else {
+    std::vector<TaskHandle<T>> handles;
+    handles.reserve(tasks.size());
+    for (auto& t : tasks) {
+      handles.push_back(loop.create_task(std::move(t)));
+      waiter.add(handles.back().state());
+    }
+    std::vector<Task<T>>().swap(tasks);
+    co_await waiter;
+    if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
     std::vector<T> values;
     values.reserve(handles.size());
     for (auto& h : handles) values.push_back(h.result());
@@ -170,10 +176,8 @@ template <class... Ts>
 Task<std::tuple<detail::GatherValue<Ts>...>> gather(Task<Ts>... tasks) {
   Loop& loop = get_running_loop();
   std::tuple<TaskHandle<Ts>...> handles(loop.create_task(std::move(tasks))...);
-  detail::GatherWaiter waiter(
-      std::apply([](auto&... h) { return std::vector<detail::FutureBase*>{h.state()...}; },
-                 handles),
-      true);
+  detail::GatherWaiter waiter(sizeof...(Ts), true);
+  std::apply([&](auto&... h) { (waiter.add(h.state()), ...); }, handles);
   co_await waiter;
   if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
   co_return std::apply([](auto&... h) { return std::make_tuple(detail::gather_value(h)...); },
@@ -187,10 +191,9 @@ Task<std::vector<Outcome<T>>> gather_settled(std::vector<Task<T>> tasks) {
   std::vector<TaskHandle<T>> handles;
   handles.reserve(tasks.size());
   for (auto& t : tasks) handles.push_back(loop.create_task(std::move(t)));
-  tasks.clear();
-  std::vector<detail::FutureBase*> children;
-  for (auto& h : handles) children.push_back(h.state());
-  detail::GatherWaiter waiter(std::move(children), false);
+  std::vector<Task<T>>().swap(tasks);
+  detail::GatherWaiter waiter(handles.size(), false);
+  for (auto& h : handles) waiter.add(h.state());
   co_await waiter;
   if (waiter.cancel_requested()) throw CancelledError();
   std::vector<Outcome<T>> out;
@@ -203,10 +206,8 @@ template <class... Ts>
 Task<std::tuple<Outcome<Ts>...>> gather_settled(Task<Ts>... tasks) {
   Loop& loop = get_running_loop();
   std::tuple<TaskHandle<Ts>...> handles(loop.create_task(std::move(tasks))...);
-  detail::GatherWaiter waiter(
-      std::apply([](auto&... h) { return std::vector<detail::FutureBase*>{h.state()...}; },
-                 handles),
-      false);
+  detail::GatherWaiter waiter(sizeof...(Ts), false);
+  std::apply([&](auto&... h) { (waiter.add(h.state()), ...); }, handles);
   co_await waiter;
   if (waiter.cancel_requested()) throw CancelledError();
   co_return std::apply([](auto&... h) { return std::make_tuple(detail::settled_outcome(h)...); },
