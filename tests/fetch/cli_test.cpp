@@ -208,6 +208,22 @@ TEST(FetchCli, ExitCodeOneWhenSomethingFailedAndStdinInput) {
   EXPECT_EQ(report(out / "report.jsonl").size(), 2u);
 }
 
+TEST(FetchCli, ReadsAPipeAsItComes) {
+  corun::testing::TempDir dir("corun-cli");
+  SlowServer server;
+  fsys::path out = dir.path() / "o";
+  // Lines arrive over a pipe with pauses longer than the reader's poll interval.
+  std::string cmd = fmt::format(
+      "(for i in 1 2 3; do echo http://127.0.0.1:{}/p/$i.html; sleep 0.3; done) | '{}' fetch -q -o "
+      "'{}' -",
+      server.port(), corun_exe().string(), out.string());
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(report(out / "report.jsonl").size(), 3u);
+  EXPECT_TRUE(fsys::exists(out / "3.html"));
+}
+
 TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
   corun::testing::TempDir dir("corun-cli");
   SlowServer server;
