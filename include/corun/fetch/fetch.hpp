@@ -21,7 +21,8 @@
 // XML, JSON, JavaScript, or no Content-Type) is decoded as a browser would (BOM, the HTTP charset,
 // <meta>, UTF-8, detection; or the label given) and written as UTF-8, with a BOM by default; other
 // bodies, and every body with raw = true, are written as received. Decoding and writing happen
-// together in one job on libuv's thread pool, atomically (fs::write_file). Every URL that was
+// together on libuv's thread pool, never on the loop thread, atomically (fs::write_file); a
+// pool job takes every page waiting when it starts, so a busy run hands pages over in batches. Every URL that was
 // started ends as one report record; nothing a URL does (a malformed line, an unknown label, a dead
 // host, a 500, a full disk) stops the run.
 //
