@@ -1,0 +1,195 @@
+// corun.ClientSession's C++ half: a corun::http::ClientSession living on the
+// loop thread (created there on first use, closed and destroyed there), and
+// Response values handed to Python. The public Python classes (ClientSession,
+// ClientResponse, the exceptions) are in api.py; they check argument types
+// and call these.
+#include <pybind11/stl.h>
+
+#include <corun/http/session.hpp>
+
+#include "bindings.hpp"
+#include "runtime.hpp"
+
+namespace corun::python {
+
+namespace {
+
+// Loop thread only (after the Python thread built it).
+struct SessionBox {
+  http::SessionOptions options;
+  std::unique_ptr<http::ClientSession> session;
+  bool closed = false;
+
+  http::ClientSession& get() {
+    if (closed) throw RuntimeError("Session is closed");
+    if (!session) session = std::make_unique<http::ClientSession>(options);
+    return *session;
+  }
+};
+
+// (total, connect, sock_read) in seconds; None for no limit.
+using TimeoutTuple = std::tuple<std::optional<double>, std::optional<double>, std::optional<double>>;
+
+std::optional<std::chrono::milliseconds> to_ms(const std::optional<double>& seconds) {
+  if (!seconds || *seconds <= 0) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(*seconds * 1000.0 + 0.5));
+}
+
+http::Timeouts to_timeouts(const TimeoutTuple& t) {
+  http::Timeouts out;
+  out.total = to_ms(std::get<0>(t));
+  out.connect = to_ms(std::get<1>(t));
+  out.sock_read = to_ms(std::get<2>(t));
+  return out;
+}
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+http::Headers to_headers(const HeaderList& list) {
+  http::Headers h;
+  for (const auto& [name, value] : list) h.add(name, value);
+  return h;
+}
+
+py::list headers_to_python(const http::Headers& headers) {
+  py::list out;
+  for (auto field : headers) out.append(py::make_tuple(to_str(field.name), to_str(field.value)));
+  return out;
+}
+
+Task<std::unique_ptr<http::Response>> run_request(std::shared_ptr<SessionBox> box, std::string method,
+                                                  std::string url, http::RequestOptions options) {
+  http::ClientSession& session = box->get();
+  http::Response r = co_await session.request(std::move(method), std::move(url), std::move(options));
+  co_return std::make_unique<http::Response>(std::move(r));
+}
+
+Task<> close_session(std::shared_ptr<SessionBox> box) {
+  box->closed = true;
+  if (box->session) co_await box->session->close();
+}
+
+class PySession {
+ public:
+  explicit PySession(http::SessionOptions options) : box_(std::make_shared<SessionBox>()) {
+    box_->options = std::move(options);
+  }
+  PySession(const PySession&) = delete;
+  PySession& operator=(const PySession&) = delete;
+  // The session belongs to the loop thread: closed and destroyed there.
+  ~PySession() {
+    post_to_loop_or_leak([box = std::move(box_)]() mutable {
+      if (box->session && !box->session->closed()) {
+        corun::create_task(close_session(std::move(box)));
+      }
+    });
+  }
+
+  Call request(std::string method, std::string url, const std::optional<HeaderList>& headers,
+               std::optional<py::bytes> data, const std::optional<TimeoutTuple>& timeout,
+               bool allow_redirects, std::optional<int> max_redirects,
+               std::optional<bool> raise_for_status, std::optional<std::size_t> max_body_size) {
+    http::RequestOptions o;
+    if (headers) o.headers = to_headers(*headers);
+    if (data) o.data = std::string(*data);
+    if (timeout) o.timeout = to_timeouts(*timeout);
+    o.allow_redirects = allow_redirects;
+    o.max_redirects = max_redirects;
+    o.raise_for_status = raise_for_status;
+    o.max_body_size = max_body_size;
+    return make_call(run_request(box_, std::move(method), std::move(url), std::move(o)),
+                     [](std::unique_ptr<http::Response> r) {
+                       return py::cast(std::shared_ptr<http::Response>(std::move(r)));
+                     });
+  }
+
+  Call close() {
+    return make_call(close_session(box_), [] { return py::none(); });
+  }
+
+ private:
+  std::shared_ptr<SessionBox> box_;
+};
+
+}  // namespace
+
+void bind_http(py::module_& m) {
+  py::class_<PySession>(m, "_Session")
+      .def(py::init([](std::size_t limit, std::size_t limit_per_host, const TimeoutTuple& timeout,
+                       const HeaderList& headers, std::string user_agent, bool raise_for_status,
+                       int max_redirects, bool verify_tls, std::optional<std::string> ca_file,
+                       bool trust_env, std::optional<std::string> proxy,
+                       std::optional<std::size_t> max_body_size, bool http2, bool auto_decompress) {
+             http::SessionOptions o;
+             o.limit = limit;
+             o.limit_per_host = limit_per_host;
+             o.timeout = to_timeouts(timeout);
+             o.headers = to_headers(headers);
+             o.user_agent = std::move(user_agent);
+             o.raise_for_status = raise_for_status;
+             o.max_redirects = max_redirects;
+             o.verify_tls = verify_tls;
+             if (ca_file) o.ca_file = *ca_file;
+             o.trust_env = trust_env;
+             if (proxy) o.proxy = *proxy;
+             o.max_body_size = max_body_size;
+             o.http2 = http2;
+             o.auto_decompress = auto_decompress;
+             return std::make_unique<PySession>(std::move(o));
+           }),
+           py::arg("limit"), py::arg("limit_per_host"), py::arg("timeout"), py::arg("headers"),
+           py::arg("user_agent"), py::arg("raise_for_status"), py::arg("max_redirects"),
+           py::arg("verify_tls"), py::arg("ca_file"), py::arg("trust_env"), py::arg("proxy"),
+           py::arg("max_body_size"), py::arg("http2"), py::arg("auto_decompress"))
+      .def("request", &PySession::request, py::arg("method"), py::arg("url"), py::arg("headers"),
+           py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"), py::arg("max_redirects"),
+           py::arg("raise_for_status"), py::arg("max_body_size"))
+      .def("close", &PySession::close);
+
+  using R = http::Response;
+  py::class_<R, std::shared_ptr<R>>(m, "_Response")
+      .def_property_readonly("status", &R::status)
+      .def_property_readonly("reason", [](const R& r) { return to_str(r.reason()); })
+      .def_property_readonly("method", [](const R& r) { return to_str(r.method()); })
+      .def_property_readonly("url", [](const R& r) { return to_str(r.url()); })
+      .def_property_readonly("version", [](const R& r) { return std::string(r.version()); })
+      .def_property_readonly("body_size", &R::body_size)
+      .def("headers", [](const R& r) { return headers_to_python(r.headers()); })
+      .def("history",
+           [](const R& r) {
+             py::list out;
+             for (const R& h : r.history()) out.append(py::cast(std::make_shared<R>(h)));
+             return out;
+           })
+      .def("content_type", &R::content_type)
+      .def("charset", &R::charset)
+      .def("body", [](const R& r) { return py::bytes(r.read()); })
+      .def("sniff",
+           [](const R& r) {
+             text::SniffResult s = r.sniff_encoding();
+             return py::make_tuple(std::string(text::name(s.encoding)),
+                                   std::string(text::to_string(s.source)));
+           })
+      .def(
+          "text",
+          [](const R& r, const std::string& encoding, const std::string& errors) {
+            text::Errors mode = errors == "strict" ? text::Errors::strict : text::Errors::replace;
+            std::string out;
+            try {
+              out = without_gil([&] { return r.text(encoding, mode); });
+            } catch (...) {
+              reraise_as_python();
+            }
+            return py::str(out);
+          },
+          py::arg("encoding"), py::arg("errors"))
+      .def("raise_for_status", [](const R& r) {
+        try {
+          r.raise_for_status();
+        } catch (...) {
+          reraise_as_python();
+        }
+      });
+}
+
+}  // namespace corun::python

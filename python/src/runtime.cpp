@@ -1,0 +1,344 @@
+#include "runtime.hpp"
+
+#include <signal.h>
+
+#include <mutex>
+#include <thread>
+
+#include <corun/text/decode.hpp>
+#include <corun/text/encoding.hpp>
+
+#if CORUN_PYTHON_HAVE_HTTP
+#include <corun/http/errors.hpp>
+#endif
+#if CORUN_PYTHON_HAVE_FETCH
+#include <corun/fetch/fetch.hpp>
+#include <corun/fs/file.hpp>
+#endif
+
+namespace corun::python {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a blocking wait sleeps between two looks at Python's signal flags:
+// the latency of Ctrl-C while a *_sync call waits.
+constexpr auto kSignalCheckSlice = 50ms;
+
+struct Runtime {
+  std::mutex mutex;
+  LoopThread* thread = nullptr;  // never deleted: other threads may still hold a reference
+  bool shut_down = false;
+};
+
+Runtime& runtime() {
+  static auto* r = new Runtime();
+  return *r;
+}
+
+// Starts the loop thread with every asynchronous signal blocked, so SIGINT and
+// friends are delivered to Python's threads (the main thread runs Python's
+// handlers) and never interrupt the loop thread, nor the threads it starts
+// (libuv's pool, curl's resolver), which inherit the mask.
+LoopThread* start_loop_thread() {
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  LoopThread* lt = nullptr;
+  try {
+    lt = new LoopThread();
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return lt;
+}
+
+py::object builtin(const char* name) { return py::module_::import("builtins").attr(name); }
+py::object asyncio_attr(const char* name) { return py::module_::import("asyncio").attr(name); }
+py::object corun_attr(const char* name) { return py::module_::import("corun").attr(name); }
+
+#if CORUN_PYTHON_HAVE_HTTP
+py::object client_error(const char* cls, const http::ClientError& e) {
+  return corun_attr(cls)(e.what(), py::arg("url") = e.url());
+}
+py::object response_error(const char* cls, const http::ClientResponseError& e) {
+  return corun_attr(cls)(e.what(), py::arg("url") = e.url(), py::arg("status") = e.status(),
+                         py::arg("reason") = e.reason());
+}
+#endif
+
+// Ties an asyncio Future to a C++ result until the result has been handed to
+// the Future's loop. Holds Python objects: they are released under the GIL by
+// deliver(); a link that was never delivered leaks them rather than touching
+// Python without the GIL.
+struct FutureLink {
+  py::object deliver_fn;  // api.py's _deliver
+  py::object loop;
+  py::object settle;
+  py::object future;
+
+  FutureLink() = default;
+  FutureLink(const FutureLink&) = delete;
+  FutureLink& operator=(const FutureLink&) = delete;
+  ~FutureLink() {
+    deliver_fn.release();
+    loop.release();
+    settle.release();
+    future.release();
+  }
+
+  // On the thread completing the C++ future (usually the loop thread).
+  void deliver() {
+    py::gil_scoped_acquire gil;
+    if (!loop) return;
+    try {
+      deliver_fn(loop, settle, future);
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("corun: delivering a result to its asyncio loop");
+    }
+    deliver_fn = py::object();
+    loop = py::object();
+    settle = py::object();
+    future = py::object();
+  }
+};
+
+// Runs on the asyncio loop's thread: moves the outcome into the Future.
+void settle_future(Pending& pending, py::handle future) {
+  if (future.attr("done")().cast<bool>()) return;  // cancelled meanwhile
+  bool failed = false;
+  py::object value = pending.outcome(failed);
+  if (!failed) {
+    future.attr("set_result")(value);
+  } else if (py::isinstance(value, asyncio_attr("CancelledError"))) {
+    future.attr("cancel")(py::str(value));
+  } else {
+    future.attr("set_exception")(value);
+  }
+}
+
+}  // namespace
+
+LoopThread& loop_thread() {
+  Runtime& r = runtime();
+  std::lock_guard lock(r.mutex);
+  if (r.shut_down) throw RuntimeError("corun's loop thread has stopped: the interpreter is shutting down");
+  if (!r.thread) r.thread = start_loop_thread();
+  return *r.thread;
+}
+
+void shutdown() {
+  Runtime& r = runtime();
+  LoopThread* lt = nullptr;
+  {
+    std::lock_guard lock(r.mutex);
+    if (r.shut_down) return;
+    r.shut_down = true;
+    lt = r.thread;
+  }
+  if (!lt) return;
+  // Tasks still running are cancelled; their completions take the GIL to reach
+  // their asyncio loops, so release it while the thread winds down.
+  without_gil([lt] { lt->stop(); });
+}
+
+void post_to_loop_or_leak(std::function<void()> f) {
+  Runtime& r = runtime();
+  LoopThread* lt = nullptr;
+  {
+    std::lock_guard lock(r.mutex);
+    if (!r.shut_down) lt = r.thread;
+  }
+  auto* owned = new std::function<void()>(std::move(f));
+  if (!lt) return;  // no loop (any more): leak *owned on purpose
+  try {
+    lt->call_soon_threadsafe([owned] {
+      (*owned)();
+      delete owned;
+    });
+  } catch (const RuntimeError&) {
+    // The loop closed meanwhile: leak on purpose, as above.
+  }
+}
+
+py::object exception_object(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const py::error_already_set& err) {
+    return err.value();
+  } catch (const CancelledError& c) {
+    if (c.message().empty()) return asyncio_attr("CancelledError")();
+    return asyncio_attr("CancelledError")(c.message());
+  } catch (const KeyboardInterrupt&) {
+    return builtin("KeyboardInterrupt")();
+  } catch (const GeneratorExit&) {
+    return builtin("GeneratorExit")();
+#if CORUN_PYTHON_HAVE_HTTP
+  } catch (const http::TooManyRedirects& x) {
+    return response_error("TooManyRedirects", x);
+  } catch (const http::ContentTypeError& x) {
+    return response_error("ContentTypeError", x);
+  } catch (const http::ClientResponseError& x) {
+    return response_error("ClientResponseError", x);
+  } catch (const http::ClientConnectorCertificateError& x) {
+    return client_error("ClientConnectorCertificateError", x);
+  } catch (const http::ClientSSLError& x) {
+    return client_error("ClientSSLError", x);
+  } catch (const http::ClientConnectorError& x) {
+    return client_error("ClientConnectorError", x);
+  } catch (const http::ServerDisconnectedError& x) {
+    return client_error("ServerDisconnectedError", x);
+  } catch (const http::ClientConnectionError& x) {
+    return client_error("ClientConnectionError", x);
+  } catch (const http::ClientPayloadError& x) {
+    return client_error("ClientPayloadError", x);
+  } catch (const http::InvalidURL& x) {
+    return client_error("InvalidURL", x);
+  } catch (const http::ClientError& x) {
+    return client_error("ClientError", x);
+#endif
+#if CORUN_PYTHON_HAVE_FETCH
+  } catch (const fetch::OptionsError& x) {
+    return builtin("ValueError")(x.what());
+  } catch (const fetch::SetupError& x) {
+    return builtin("OSError")(x.what());
+  } catch (const fs::FileError& x) {
+    return builtin("OSError")(x.code().value(), x.what(), x.path().string());
+#endif
+  } catch (const TimeoutError& x) {
+    return builtin("TimeoutError")(x.what());
+  } catch (const ValueError& x) {
+    return builtin("ValueError")(x.what());
+  } catch (const InvalidStateError& x) {
+    return asyncio_attr("InvalidStateError")(x.what());
+  } catch (const ExceptionGroup& g) {
+    py::list inner;
+    for (const auto& each : g.exceptions()) inner.append(exception_object(each));
+    return builtin("BaseExceptionGroup")(g.what(), inner);
+  } catch (const Error& x) {
+    return builtin("RuntimeError")(x.what());
+  } catch (const text::LookupError& x) {
+    return builtin("LookupError")(x.what());
+  } catch (const text::DecodeError& x) {
+    return builtin("UnicodeDecodeError")(std::string(text::name(x.encoding())), py::bytes(), x.offset(),
+                                         x.offset() + 1, "invalid byte sequence");
+  } catch (const std::bad_alloc&) {
+    return builtin("MemoryError")();
+  } catch (const std::invalid_argument& x) {
+    return builtin("ValueError")(x.what());
+  } catch (const std::exception& x) {
+    return builtin("RuntimeError")(x.what());
+  } catch (...) {
+    return builtin("RuntimeError")("unknown C++ exception");
+  }
+}
+
+void raise_exception_object(py::handle exception) {
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exception.ptr())), exception.ptr());
+  throw py::error_already_set();
+}
+
+void reraise_as_python() {
+  py::object e = exception_object(std::current_exception());
+  raise_exception_object(e);
+}
+
+std::shared_ptr<Pending> Call::take_and_submit() {
+  if (!submit_) {
+    throw py::value_error("this corun call was already started: a coroutine can be awaited only once");
+  }
+  Submit submit = std::move(submit_);
+  submit_ = nullptr;
+  try {
+    return submit();
+  } catch (py::error_already_set&) {
+    throw;
+  } catch (...) {
+    reraise_as_python();
+  }
+}
+
+py::object Call::start() {
+  py::object loop = asyncio_attr("get_running_loop")();  // RuntimeError: no running event loop
+  py::object future = loop.attr("create_future")();
+  std::shared_ptr<Pending> pending = take_and_submit();
+
+  auto link = std::make_shared<FutureLink>();
+  link->deliver_fn = corun_attr("_deliver");
+  link->loop = loop;
+  link->future = future;
+  link->settle = py::cpp_function([pending](py::handle f) { settle_future(*pending, f); });
+  // Cancelling the asyncio Future (task.cancel(), a timeout, an interrupted
+  // cell) cancels the C++ task.
+  future.attr("add_done_callback")(py::cpp_function([pending](py::handle f) {
+    if (f.attr("cancelled")().cast<bool>()) pending->cancel();
+  }));
+  pending->add_done_callback([link] { link->deliver(); });
+  return future;
+}
+
+namespace {
+bool shutting_down() {
+  Runtime& r = runtime();
+  std::lock_guard lock(r.mutex);
+  return r.shut_down;
+}
+}  // namespace
+
+py::object Call::wait() {
+  std::shared_ptr<Pending> pending = take_and_submit();
+  for (;;) {
+    if (without_gil([&] { return pending->wait_for(kSignalCheckSlice); })) {
+      // The interpreter is exiting and stopped the loop thread, which cancelled
+      // this work; only daemon threads still run now. Such a thread stays
+      // parked, as Python parks daemon threads, rather than waking up with an
+      // error the exiting interpreter would half print.
+      if (shutting_down()) {
+        without_gil([] {
+          for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+        });
+      }
+      break;
+    }
+    if (PyErr_CheckSignals() != 0) {  // Ctrl-C: KeyboardInterrupt is now set
+      pending->cancel();
+      throw py::error_already_set();
+    }
+  }
+  bool failed = false;
+  py::object value = pending->outcome(failed);
+  if (failed) raise_exception_object(value);
+  return value;
+}
+
+namespace {
+Task<> sleep_for(Clock::duration d) { co_await corun::sleep(d); }
+}  // namespace
+
+void bind_runtime(py::module_& m) {
+  py::class_<Call>(m, "_Call", "One piece of C++ work for the loop thread, started once.")
+      .def("start", &Call::start, "Submits the work; returns an asyncio Future on the running loop.")
+      .def("wait", &Call::wait, "Submits the work and blocks until it is done (Ctrl-C cancels it).");
+
+  m.def(
+      "_sleep",
+      [](double seconds) {
+        auto d = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+        return make_call(sleep_for(d), [] { return py::none(); });
+      },
+      py::arg("seconds"));
+  m.def("_shutdown", &shutdown, "Stops the loop thread (registered with atexit).");
+  m.def(
+      "_loop_thread_running",
+      [] {
+        Runtime& r = runtime();
+        std::lock_guard lock(r.mutex);
+        return r.thread != nullptr && !r.shut_down;
+      },
+      "True once the loop thread was started and until interpreter exit (for tests).");
+}
+
+}  // namespace corun::python

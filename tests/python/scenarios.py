@@ -1,0 +1,164 @@
+"""The binding's behaviour, as coroutines: each environment test (asyncio.run,
+uvloop, ...) drives the same checks on its own loop."""
+
+import asyncio
+
+import corun
+from support import check, check_eq, free_port, page_text, raises, server_stats, wait_until
+
+
+async def basic_get(s, base):
+    r = await s.get(base + "/page/3")
+    check_eq(r.status, 200, "status")
+    check(r.ok, "ok")
+    check_eq(r.reason, "OK", "reason")
+    check_eq(r.method, "GET", "method")
+    check_eq(r.url, base + "/page/3", "url")
+    check_eq(r.content_type, "text/html", "content_type")
+    check_eq(r.charset, None, "charset")
+    check_eq(r.headers["content-type"], "text/html", "headers are case-insensitive")
+    check("Content-Length" in r.headers, "Content-Length in headers")
+    check_eq(await r.text(), page_text(3), "text() decodes the GB18030 page")
+    check_eq(r.get_encoding(), "GBK", "encoding from <meta charset=gb2312>")
+    check_eq(r.get_encoding_source(), "meta", "encoding source")
+    check_eq(await r.read(), page_text(3).encode("gb18030"), "read() gives the bytes")
+    check_eq(r.content_length, len(page_text(3).encode("gb18030")), "content_length")
+
+    async with s.get(base + "/page/4") as r4:
+        check_eq(await r4.text(), page_text(4), "async with s.get()")
+
+
+async def statuses_and_errors(s, base):
+    r = await s.get(base + "/status/404")
+    check_eq(r.status, 404, "404 status")
+    check(not r.ok, "404 is not ok")
+    with raises(corun.ClientResponseError) as _:
+        r.raise_for_status()
+    try:
+        r.raise_for_status()
+    except corun.ClientResponseError as e:
+        check_eq(e.status, 404, "ClientResponseError.status")
+        check_eq(e.message, "Not Found", "ClientResponseError.message")
+        check_eq(e.request_info.url, base + "/status/404", "ClientResponseError.request_info.url")
+        check(isinstance(e, corun.ClientError), "ClientResponseError is a ClientError")
+
+    # raise_for_status per request: raised by the C++ side, mapped to the Python class.
+    try:
+        await s.get(base + "/status/503", raise_for_status=True)
+        raise AssertionError("no ClientResponseError")
+    except corun.ClientResponseError as e:
+        check_eq(e.status, 503, "C++ ClientResponseError.status")
+        check_eq(e.url, base + "/status/503", "C++ ClientResponseError.url")
+
+    r = await s.get(base + "/redirect/3")
+    check_eq(r.status, 200, "redirected status")
+    check_eq(r.url, base + "/page/0", "final url")
+    check_eq(len(r.history), 3, "history")
+    check_eq(r.history[0].status, 302, "history status")
+    with raises(corun.TooManyRedirects):
+        await s.get(base + "/redirect/5", max_redirects=2)
+
+    with raises(corun.ClientConnectorError):
+        await s.get(f"http://127.0.0.1:{free_port()}/")
+    with raises(corun.InvalidURL):
+        await s.get("gopher:/nowhere")
+    with raises(corun.ClientPayloadError):
+        await s.get(base + "/truncated")
+    with raises(TimeoutError):
+        await s.get(base + "/hang", timeout=corun.ClientTimeout(total=0.3))
+    with raises(asyncio.TimeoutError):
+        await s.get(base + "/hang", timeout=0.3)
+
+
+async def bodies(s, base):
+    r = await s.post(base + "/echo", json={"a": 1}, headers={"X-Test": "yes"})
+    echo = await r.json()
+    check_eq(echo["method"], "POST", "method echoed")
+    check_eq(echo["body"], '{"a": 1}', "json body sent")
+    names = {k.lower(): v for k, v in echo["headers"]}
+    check_eq(names.get("x-test"), "yes", "request header sent")
+    check_eq(names.get("content-type"), "application/json", "json sets Content-Type")
+    r = await s.get(base + "/echo", params={"q": "a b"})
+    check_eq((await r.json())["path"], "/echo?q=a+b", "params")
+    check_eq(await (await s.get(base + "/json")).json(), {"ok": True, "items": [1, 2, 3]}, "json()")
+    with raises(corun.ContentTypeError):
+        await (await s.get(base + "/page/1")).json()
+
+
+async def cancellation(s, base):
+    # Cancelling the awaiting task stops the C++ transfer: the server sees the client leave.
+    started = server_stats(base)["slow_started"]
+    task = asyncio.create_task(s.get(base + "/slow"))
+    while server_stats(base)["slow_started"] == started:
+        await asyncio.sleep(0.02)
+    check_eq(server_stats(base)["slow_active"], 1, "one slow transfer running")
+    task.cancel()
+    with raises(asyncio.CancelledError):
+        await task
+    wait_until(lambda: server_stats(base)["slow_active"] == 0, "the transfer to stop")
+
+    # A timeout around it (asyncio.wait_for cancels it the same way).
+    with raises(asyncio.TimeoutError):
+        await asyncio.wait_for(s.get(base + "/slow"), 0.2)
+    wait_until(lambda: server_stats(base)["slow_active"] == 0, "the transfer to stop")
+
+    # The session is still usable.
+    check_eq((await s.get(base + "/page/2")).status, 200, "session usable after cancellations")
+
+    # corun.sleep is cancellable too.
+    task = asyncio.create_task(corun.sleep(30))
+    await asyncio.sleep(0)
+    task.cancel()
+    with raises(asyncio.CancelledError):
+        await task
+
+
+async def concurrency(s, base):
+    responses = await asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(60)))
+    for n, r in enumerate(responses):
+        check_eq(await r.text(), page_text(n), f"page {n}")
+    # Blocking twin inside a running loop: works (the C++ loop is on its own thread).
+    r = s.get_sync(base + "/page/7")
+    check_eq(r.text_sync(), page_text(7), "get_sync inside a running loop")
+    check_eq(await corun.sleep(0.01, result="x"), "x", "sleep result")
+
+
+async def argument_types(s, base):
+    with raises(TypeError, "'url'"):
+        s.get(123)
+    with raises(TypeError, "'headers'"):
+        s.get(base, headers=5)
+    with raises(TypeError, "'timeout'"):
+        s.get(base, timeout="soon")
+    with raises(TypeError, "'limit'"):
+        corun.ClientSession(limit="many")
+    with raises(TypeError, "'raise_for_status'"):
+        corun.ClientSession(raise_for_status=1)
+    with raises(TypeError, "'delay'"):
+        corun.sleep("1")
+    r = await s.get(base + "/page/0")
+    with raises(TypeError, "'encoding'"):
+        await r.text(encoding=8)
+    with raises(LookupError):
+        await r.text(encoding="no-such-encoding")
+
+
+async def closing():
+    s = corun.ClientSession()
+    await s.close()
+    check(s.closed, "closed")
+    with raises(RuntimeError, "closed"):
+        await s.get("http://127.0.0.1:1/")
+    await s.close()  # idempotent
+
+
+async def run_all(base):
+    async with corun.ClientSession(limit=16) as s:
+        await basic_get(s, base)
+        await statuses_and_errors(s, base)
+        await bodies(s, base)
+        await cancellation(s, base)
+        await concurrency(s, base)
+        await argument_types(s, base)
+    check(s.closed, "async with closes the session")
+    await closing()

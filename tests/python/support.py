@@ -1,0 +1,153 @@
+"""Helpers shared by the Python binding's tests: the local servers and checks.
+
+Nothing here talks to the internet: a test server process (server.py) for the
+dynamic cases, and a real nginx (Debian's nginx-light) on loopback for static
+pages, as the C++ tests use.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3"
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def check_eq(got, expected, what=""):
+    if got != expected:
+        raise AssertionError(f"{what}: got {got!r}, expected {expected!r}")
+
+
+@contextlib.contextmanager
+def raises(exc_type, contains=None):
+    """with raises(ValueError, "text"): the block must raise exc_type."""
+    try:
+        yield
+    except exc_type as e:
+        if contains is not None and contains not in str(e):
+            raise AssertionError(f"{exc_type.__name__} raised without {contains!r}: {e}") from e
+        return
+    raise AssertionError(f"{exc_type.__name__} was not raised")
+
+
+def wait_until(condition, what, limit=30.0):
+    """Polls condition() until true; fails after limit seconds (a bound, not a timing check)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port, limit=10.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def test_server():
+    """server.py in its own process; yields its base URL (no trailing slash)."""
+    proc = subprocess.Popen([PYTHON, os.path.join(HERE, "server.py")], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        check(line.startswith("PORT "), f"server.py said {line!r}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def server_stats(base):
+    with urllib.request.urlopen(base + "/stats") as r:
+        return json.load(r)
+
+
+def page_text(n):
+    sys.path.insert(0, HERE)
+    import server  # noqa: E402
+    return server.page_text(n)
+
+
+def write_pages(root, count):
+    """count GB18030 pages (declared gb2312 in <meta>) as root/p/<n>.html; their paths."""
+    os.makedirs(os.path.join(root, "p"), exist_ok=True)
+    paths = []
+    for n in range(count):
+        path = f"/p/{n}.html"
+        with open(root + path, "wb") as f:
+            f.write(page_text(n).encode("gb18030"))
+        paths.append(path)
+    return paths
+
+
+@contextlib.contextmanager
+def nginx(root):
+    """A real nginx serving root on loopback, keep-alive on; yields its base URL."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    conf_dir = tempfile.mkdtemp(prefix="corun-py-nginx-")
+    conf = os.path.join(conf_dir, "nginx.conf")
+    # As root, nginx's workers would run as nobody, who cannot read a private temp folder.
+    user = "user root;" if os.geteuid() == 0 else ""
+    with open(conf, "w") as f:
+        f.write(f"""{user}
+worker_processes 1;
+daemon off;
+pid {conf_dir}/nginx.pid;
+error_log {conf_dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {conf_dir};
+  proxy_temp_path {conf_dir};
+  fastcgi_temp_path {conf_dir};
+  uwsgi_temp_path {conf_dir};
+  scgi_temp_path {conf_dir};
+  keepalive_requests 100000;
+  types {{ text/html html; }}
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+""")
+    proc = subprocess.Popen([exe, "-c", conf, "-e", os.path.join(conf_dir, "error.log")])
+    try:
+        _wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(conf_dir, ignore_errors=True)
+
+
+def module_env():
+    """The environment for a child python that imports the built module."""
+    return dict(os.environ)

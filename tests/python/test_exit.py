@@ -1,0 +1,109 @@
+"""Process-level behaviour, each in a child python: Ctrl-C (a real SIGINT)
+while a blocking twin or asyncio.run waits on C++ work cancels that work and
+leaves the module usable; an interpreter that exits with C++ work still in
+flight exits at once, cleanly, with nothing on stderr."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from support import PYTHON, check, check_eq, server_stats, test_server, wait_until
+
+PRELUDE = """
+import asyncio, sys, threading
+import corun
+base = sys.argv[1]
+tmp = sys.argv[2]
+"""
+
+SIGINT_GET_SYNC = PRELUDE + """
+s = corun.ClientSession()
+try:
+    s.get_sync(base + "/slow")
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+print("after", s.get_sync(base + "/page/1").status, flush=True)
+s.close_sync()
+"""
+
+SIGINT_FETCH_SYNC = PRELUDE + """
+try:
+    corun.fetch_sync([base + "/slow"], out_dir=tmp, retries=0)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+r = corun.fetch_sync([base + "/page/1"], out_dir=tmp)
+print("after", r[0].status, flush=True)
+"""
+
+SIGINT_ASYNCIO_RUN = PRELUDE + """
+s = corun.ClientSession()
+async def main():
+    await s.get(base + "/slow")
+try:
+    asyncio.run(main())
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+async def again():
+    return (await s.get(base + "/page/1")).status
+print("after", asyncio.run(again()), flush=True)
+s.close_sync()
+"""
+
+EXIT_IN_FLIGHT = PRELUDE + """
+s = corun.ClientSession()   # never closed
+threading.Thread(target=lambda: s.get_sync(base + "/hang"), daemon=True).start()
+async def main():
+    global background
+    background = asyncio.create_task(s.get(base + "/slow"))   # cancelled by asyncio.run
+    await corun.sleep(0.05)
+asyncio.run(main())
+s2 = corun.ClientSession()   # unclosed too, with pooled keep-alive connections
+assert s2.get_sync(base + "/page/1").status == 200
+print("exiting", flush=True)
+"""
+
+
+def run_child(source, base, tmp, interrupt=False):
+    proc = subprocess.Popen([PYTHON, "-X", "dev", "-c", source, base, tmp],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if interrupt:
+        started = server_stats(base)["slow_started"]
+        wait_until(lambda: server_stats(base)["slow_started"] > started or proc.poll() is not None,
+                   "the child's slow request")
+        check(proc.poll() is None, "child still waiting")
+        os.kill(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"child did not finish: {out!r} {err!r}")
+    return proc.returncode, out, err
+
+
+def main():
+    with test_server() as base, tempfile.TemporaryDirectory(prefix="corun-py-") as tmp:
+        for name, source in [("get_sync", SIGINT_GET_SYNC), ("fetch_sync", SIGINT_FETCH_SYNC),
+                             ("asyncio.run", SIGINT_ASYNCIO_RUN)]:
+            if name == "fetch_sync" and "fetch_sync" not in subprocess.run(
+                    [PYTHON, "-c", "import corun; print(dir(corun))"], capture_output=True,
+                    text=True).stdout:
+                continue
+            rc, out, err = run_child(source, base, tmp, interrupt=True)
+            check_eq((rc, out, err), (0, "interrupted\nafter 200\n", ""), f"Ctrl-C in {name}")
+            # The C++ transfer was stopped: the server saw the client leave.
+            wait_until(lambda: server_stats(base)["slow_active"] == 0, f"{name}'s transfer to stop")
+
+        rc, out, err = run_child(EXIT_IN_FLIGHT, base, tmp)
+        check_eq((rc, out, err), (0, "exiting\n", ""), "exit with work in flight")
+        wait_until(lambda: server_stats(base)["slow_active"] == 0, "transfers to stop at exit")
+    print("ok")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
