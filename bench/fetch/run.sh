@@ -111,7 +111,9 @@ measure_wrk() {
 }
 
 : >"$samples"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), conc $conc" >>"$samples"
+rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$top" diff --quiet HEAD -- src include apps 2>/dev/null || rev="$rev+changes"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), conc $conc, corun $rev" >>"$samples"
 # Interleave the implementations so that a noisy moment hits all of them alike.
 r=1
 while [ "$r" -le "$runs" ]; do
