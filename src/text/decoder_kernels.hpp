@@ -38,34 +38,62 @@ inline constexpr std::size_t kBlock = 16384;
 // and the 16-byte unconditional stores of the ASCII fast path.
 inline constexpr std::size_t kSlack = 64;
 
-// Appends to a std::string through a raw cursor. ensure() makes room (the string
-// grows; bytes past the cursor are scratch), commit() records the cursor; the
-// destructor trims the string to the committed length, also when a strict-mode
-// error unwinds.
+// Appends to a std::string through a raw cursor into a per-thread scratch
+// buffer. ensure() makes room (flushing what the scratch holds into the string:
+// one memcpy of the real output, where growing the string itself would
+// zero-fill the worst case, 3x the input, first); commit() records the cursor;
+// the destructor drops what was written after the last commit, also when a
+// strict-mode error unwinds.
 class Output {
  public:
-  explicit Output(std::string& s) : s_(s), committed_(s.size()) {}
-  ~Output() { s_.resize(committed_); }
+  explicit Output(std::string& s) : s_(s), committed_size_(s.size()) {}
+  ~Output() {
+    if (s_.size() > committed_size_) s_.resize(committed_size_);
+  }
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
 
-  char* cursor() { return s_.data() + committed_; }
+  char* cursor() {
+    flushed_ = scratch().data;
+    return flushed_;
+  }
   // Returns a cursor (at the same logical position as w) with at least need
   // writable bytes after it.
   char* ensure(char* w, std::size_t need) {
-    std::size_t pos = static_cast<std::size_t>(w - s_.data());
-    // Grow by what is needed only: std::string already grows its capacity
-    // geometrically, and growing the size by a factor would zero-fill a share of
-    // everything decoded so far on each call (quadratic when a caller appends
-    // many small chunks to one big string).
-    if (s_.size() - pos < need) s_.resize(pos + need);
-    return s_.data() + pos;
+    Scratch& sc = scratch();
+    if (static_cast<std::size_t>(sc.data + sc.size - w) >= need) return w;
+    s_.append(flushed_, static_cast<std::size_t>(w - flushed_));
+    sc.reserve(need);
+    flushed_ = sc.data;
+    return flushed_;
   }
-  void commit(char* w) { committed_ = static_cast<std::size_t>(w - s_.data()); }
+  void commit(char* w) {
+    s_.append(flushed_, static_cast<std::size_t>(w - flushed_));
+    flushed_ = w;
+    committed_size_ = s_.size();
+  }
 
  private:
+  struct Scratch {
+    char* data = nullptr;
+    std::size_t size = 0;
+    ~Scratch() { delete[] data; }
+    void reserve(std::size_t n) {
+      if (n <= size) return;
+      delete[] data;
+      data = new char[n];  // default-initialised: no zero fill
+      size = n;
+    }
+  };
+  static Scratch& scratch() {
+    static thread_local Scratch sc;
+    if (!sc.data) sc.reserve(kMaxExpansion * kBlock + kSlack);
+    return sc;
+  }
+
   std::string& s_;
-  std::size_t committed_;
+  std::size_t committed_size_;
+  char* flushed_ = nullptr;
 };
 
 // ISO-2022-JP's persistent state: the standard's "output state" (the decoder
