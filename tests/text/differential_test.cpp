@@ -217,7 +217,16 @@ long icu_strict(const char* name, std::string_view bytes) {
 long iconv_strict(const char* name, std::string_view bytes, std::string* text = nullptr) {
   // One descriptor per name for the whole run (opening one per short input would
   // dominate), returned to its initial state before each use.
-  static std::map<std::string, iconv_t> cache;
+  struct Cache {
+    std::map<std::string, iconv_t> map;
+    ~Cache() {
+      for (auto& [n, cd] : map) {
+        if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+      }
+    }
+  };
+  static Cache cached;
+  auto& cache = cached.map;
   auto it = cache.find(name);
   if (it == cache.end()) it = cache.emplace(name, iconv_open("UTF-8", name)).first;
   iconv_t cd = it->second;
