@@ -1,0 +1,184 @@
+// ClientSession against the fault-injecting server: every fault ends in the
+// right error or result, never a hang or a crash.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "corun/corun.hpp"
+#include "corun/http.hpp"
+#include "support/fault_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using corun::Task;
+using corun::http::ClientSession;
+using corun::http::RequestOptions;
+using corun::http::Response;
+using corun::http::SessionOptions;
+using corun::testing::FaultServer;
+
+// Runs body(server, session) on a fresh loop with a fresh server and session.
+template <class Body>
+void with_server(Body body, SessionOptions options = {}) {
+  corun::run([&]() -> Task<void> {
+    FaultServer server = co_await FaultServer::start();
+    ClientSession session(options);
+    std::exception_ptr failure;
+    try {
+      co_await body(server, session);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    co_await session.close();
+    co_await server.close();
+    if (failure) std::rethrow_exception(failure);
+  }());
+}
+
+template <class E>
+Task<std::string> expect_error(ClientSession& s, std::string url, RequestOptions o) {
+  try {
+    Response r = co_await s.get(url, std::move(o));
+    ADD_FAILURE() << url << ": no error, status " << r.status();
+    co_return "";
+  } catch (const E& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find(url), std::string::npos) << "message does not name the URL: " << what;
+    co_return what;
+  }
+}
+
+// (No default argument: g++ 12 mishandles defaulted class arguments in co_await expressions.)
+template <class E>
+Task<std::string> expect_error(ClientSession& s, std::string url) {
+  return expect_error<E>(s, std::move(url), RequestOptions{});
+}
+
+TEST(HttpFaults, SlowDripCompletes) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    Response r = co_await s.get(f.url("/drip"));
+    EXPECT_EQ(r.read(), std::string(20, 'd'));
+  });
+}
+
+TEST(HttpFaults, StalledBodyHitsTheReadTimeout) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    RequestOptions o;
+    o.timeout.emplace();
+    o.timeout->sock_read = 1s;
+    co_await expect_error<corun::TimeoutError>(s, f.url("/stall"), o);
+  });
+}
+
+TEST(HttpFaults, StalledBodyHitsTheTotalTimeout) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    RequestOptions o;
+    o.timeout.emplace();
+    o.timeout->total = 300ms;
+    co_await expect_error<corun::TimeoutError>(s, f.url("/stall"), o);
+    // and the session still works
+    EXPECT_EQ((co_await s.get(f.url("/ok"))).read(), "hello");
+  });
+}
+
+TEST(HttpFaults, TruncatedBodyIsAPayloadError) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    co_await expect_error<corun::http::ClientPayloadError>(s, f.url("/truncated"));
+  });
+}
+
+TEST(HttpFaults, CloseWithoutResponseIsServerDisconnected) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    co_await expect_error<corun::http::ServerDisconnectedError>(s, f.url("/nothing"));
+  });
+}
+
+TEST(HttpFaults, ResetBeforeResponseIsAConnectionError) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    co_await expect_error<corun::http::ClientConnectionError>(s, f.url("/reset"));
+  });
+}
+
+TEST(HttpFaults, ResetMidBodyIsAPayloadError) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    co_await expect_error<corun::http::ClientPayloadError>(s, f.url("/reset-mid"));
+  });
+}
+
+TEST(HttpFaults, BadChunkingIsAPayloadError) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    co_await expect_error<corun::http::ClientPayloadError>(s, f.url("/bad-chunk"));
+  });
+}
+
+TEST(HttpFaults, HugeHeadersAreAResponseError) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    co_await expect_error<corun::http::ClientError>(s, f.url("/huge-headers"));
+  });
+}
+
+TEST(HttpFaults, RedirectLoopIsTooManyRedirects) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    try {
+      co_await s.get(f.url("/redirect-loop"));
+      ADD_FAILURE();
+    } catch (const corun::http::TooManyRedirects& e) {
+      EXPECT_EQ(e.status(), 302);
+    }
+  });
+}
+
+TEST(HttpFaults, TooManyRequestsKeepsRetryAfter) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    Response r = co_await s.get(f.url("/429"));
+    EXPECT_EQ(r.status(), 429);
+    EXPECT_EQ(r.headers().get("retry-after").value_or(""), "7");
+    EXPECT_THROW(r.raise_for_status(), corun::http::ClientResponseError);
+  });
+}
+
+TEST(HttpFaults, KeepAliveThenCloseIsRecoveredOnTheNextRequest) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ((co_await s.get(f.url("/keepalive-close"))).read(), "bye");
+      EXPECT_EQ((co_await s.get(f.url("/ok"))).read(), "hello");
+    }
+  });
+}
+
+TEST(HttpFaults, NoContentKeepsTheConnection) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    for (int i = 0; i < 5; ++i) {
+      Response r = co_await s.get(f.url("/204"));
+      EXPECT_EQ(r.status(), 204);
+      EXPECT_TRUE(r.read().empty());
+      EXPECT_EQ((co_await s.get(f.url("/ok"))).status(), 200);
+    }
+    EXPECT_EQ(f.connections(), 1);
+  });
+}
+
+TEST(HttpFaults, EndlessBodyIsStoppedByMaxBodySizeOrCancellation) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    RequestOptions o;
+    o.max_body_size = 1 << 20;
+    co_await expect_error<corun::http::ClientPayloadError>(s, f.url("/endless"), o);
+    EXPECT_THROW(co_await corun::wait_for(s.get(f.url("/endless")), 100ms), corun::TimeoutError);
+    EXPECT_EQ((co_await s.get(f.url("/ok"))).read(), "hello");
+  });
+}
+
+TEST(HttpFaults, PostBodiesArriveIntact) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    std::string big(300000, 'p');
+    Response r = co_await s.post(f.url("/echo"), big);
+    EXPECT_EQ(r.read(), big);
+    RequestOptions o;
+    o.headers.add("Content-Type", "text/plain");
+    o.data = "put body";
+    EXPECT_EQ((co_await s.request("PUT", f.url("/echo"), o)).read(), "put body");
+  });
+}
+
+}  // namespace
