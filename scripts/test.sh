@@ -63,7 +63,7 @@ run_ctest() {  # DIR extra ctest args...
 }
 
 mkdir -p out
-step "release build" configure_build out/ci-release -DCMAKE_BUILD_TYPE=Release
+step "release build" configure_build out/ci-release -DCMAKE_BUILD_TYPE=Release -DCORUN_BUILD_PYTHON=ON
 step "release tests" run_ctest out/ci-release
 step "clang-tidy (core)" clang-tidy -p out/ci-release --quiet --extra-arg=-Wno-unknown-warning-option src/core/*.cpp
 step "clang-format (core, net)" clang-format --dry-run -Werror include/corun/core/*.hpp \
