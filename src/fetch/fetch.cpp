@@ -375,6 +375,7 @@ struct Fetcher::Impl {
   std::filesystem::path out_dir;
   std::filesystem::path report_path;
   bool unique_names = false;  // the template has {index}
+  std::size_t per_host = 0;   // 0 also when per_host >= concurrency (it could never bind)
   std::string report_key;     // the report's path as a page path would be written
 
   Progress progress;
@@ -424,6 +425,7 @@ struct Fetcher::Impl {
         options.out_dir.empty() ? std::filesystem::path(".") : options.out_dir.lexically_normal();
     report_path = options.report.empty() ? out_dir / "report.jsonl" : options.report;
     unique_names = !name_template.empty() && name_template.has_index();
+    per_host = options.per_host < options.concurrency ? options.per_host : 0;
   }
 
   ~Impl() {
@@ -656,14 +658,14 @@ struct Fetcher::Impl {
 
   // Waits for a per-host slot and the per-host rate; false if stopped meanwhile.
   Task<bool> enter_host(HostState* host) {
-    if (options.per_host > 0) co_await host->slots.acquire();
+    if (per_host > 0) co_await host->slots.acquire();
     if (options.rate > 0) {
       Clock::time_point now = Clock::now();
       Clock::time_point start = std::max(now, host->next_start);
       host->next_start =
           start + std::chrono::duration_cast<Clock::duration>(Seconds(1.0 / options.rate));
       if (start > now && co_await pause(start - now)) {
-        if (options.per_host > 0) host->slots.release();
+        if (per_host > 0) host->slots.release();
         co_return false;
       }
     }
@@ -671,7 +673,7 @@ struct Fetcher::Impl {
   }
 
   void leave_host(HostState* host) {
-    if (options.per_host > 0) host->slots.release();
+    if (per_host > 0) host->slots.release();
   }
 
   Task<void> process(Item* it) {
@@ -712,10 +714,10 @@ struct Fetcher::Impl {
 
     HostState* host = nullptr;
     std::string key;
-    if (options.per_host > 0 || options.rate > 0) {
+    if (per_host > 0 || options.rate > 0) {
       key = host_key(parts);
       auto& slot = hosts[key];
-      if (!slot) slot = std::make_unique<HostState>(static_cast<int>(options.per_host));
+      if (!slot) slot = std::make_unique<HostState>(static_cast<int>(per_host));
       host = slot.get();
       ++host->users;
     }
@@ -855,7 +857,7 @@ struct Fetcher::Impl {
 
     http::SessionOptions so;
     so.limit = options.concurrency;
-    so.limit_per_host = options.per_host;
+    so.limit_per_host = per_host;
     so.timeout.total = to_ms(options.timeout);
     so.timeout.connect = to_ms(options.connect_timeout);
     so.timeout.sock_read = to_ms(options.read_timeout);
