@@ -19,6 +19,7 @@ namespace {
 constexpr std::size_t kBatch = 4096;
 constexpr std::size_t kBlock = 64 * 1024;
 constexpr int kPollMs = 200;
+constexpr std::size_t kMaxLine = 64 * 1024;
 }  // namespace
 
 Task<bool> ListSource::next_batch(std::vector<std::string>& out) {
@@ -33,7 +34,24 @@ struct FileSource::State {
   bool owned = false;
   bool regular = false;
   bool eof = false;
-  std::string partial;  // an unfinished line carried to the next block
+  std::string partial;    // an unfinished line carried to the next block
+  bool overlong = false;  // the current line passed kMaxLine: its bytes are dropped
+
+  // A line of a file without newlines must not grow without bound: past
+  // kMaxLine bytes it becomes a line no URL parser accepts (a report record).
+  void append_partial(std::string_view piece) {
+    if (overlong) return;
+    if (partial.size() + piece.size() > kMaxLine) {
+      overlong = true;
+      partial.clear();
+      partial.shrink_to_fit();
+      return;
+    }
+    partial.append(piece);
+  }
+  static std::string overlong_line() {
+    return fmt::format("<line-longer-than-{}-bytes>", kMaxLine);
+  }
 
   ~State() {
     if (owned && fd >= 0) ::close(fd);
@@ -59,7 +77,11 @@ struct FileSource::State {
     }
     if (n == 0) {
       eof = true;
-      if (!partial.empty()) out.push_back(std::move(partial));
+      if (overlong)
+        out.push_back(overlong_line());
+      else if (!partial.empty())
+        out.push_back(std::move(partial));
+      overlong = false;
       partial.clear();
       return false;
     }
@@ -67,15 +89,16 @@ struct FileSource::State {
     for (;;) {
       auto nl = block.find('\n');
       if (nl == std::string_view::npos) {
-        partial.append(block);
+        append_partial(block);
         break;
       }
-      if (partial.empty()) {
+      if (partial.empty() && !overlong) {
         out.emplace_back(block.substr(0, nl));
       } else {
-        partial.append(block.substr(0, nl));
-        out.push_back(std::move(partial));
+        append_partial(block.substr(0, nl));
+        out.push_back(overlong ? overlong_line() : std::move(partial));
         partial.clear();
+        overlong = false;
       }
       block.remove_prefix(nl + 1);
     }

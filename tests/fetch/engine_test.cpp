@@ -510,6 +510,26 @@ TEST_F(FetchEngine, UnwritableOutputFolderIsASetupError) {
                SetupError);
 }
 
+TEST_F(FetchEngine, AnOverlongLineIsARecordNotUnboundedMemory) {
+  std::string list = "/page/1\n" + std::string(200 * 1024, 'x') + "\n/page/2";
+  fs::write_file_sync(dir_.path() / "urls.txt", list);
+  Options o = options();
+  Outcome out;
+  corun::run(co_invoke([&]() -> Task<> {
+    net::Server server = co_await net::start_server(handle, "127.0.0.1", 0);
+    o.base_url = fmt::format("http://127.0.0.1:{}", server.port());
+    FileSource source(dir_.path() / "urls.txt");
+    Fetcher fetcher(o);
+    out.summary = co_await fetcher.run(source);
+    server.close();
+  }));
+  EXPECT_EQ(out.summary.done, 2u);
+  EXPECT_EQ(out.summary.failed, 1u);
+  std::string report = fs::read_file_sync(o.out_dir / "report.jsonl");
+  EXPECT_NE(report.find("line-longer-than-65536-bytes"), std::string::npos)
+      << report.substr(0, 2000);
+}
+
 TEST_F(FetchEngine, ReadsUrlsFromAFileInBatches) {
   std::string list;
   for (int i = 0; i < 30; ++i) list += fmt::format("/page/{}\r\n", i);
