@@ -149,6 +149,8 @@ inline RunResult run_corun(const std::vector<std::string>& args, const RunOption
     ::dup2(i, 0), ::dup2(o, 1), ::dup2(e, 2);
     ::close(i), ::close(o), ::close(e);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::signal(SIGPIPE,
+             SIG_DFL);  // the test may ignore it (an in-process server); the CLI gets the default
     if (opt.file_size_limit) {
       ::signal(SIGXFSZ, SIG_IGN);  // inherited across exec: a too-big write fails with EFBIG
       rlimit rl{*opt.file_size_limit, *opt.file_size_limit};
@@ -249,6 +251,18 @@ inline fs::path output_path(const nlohmann::json& record, const fs::path& run_di
 inline std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// The record's error, lower case, with the URL taken out (so that words looked for in it
+// cannot match the URL instead of the message).
+inline std::string error_words(const nlohmann::json& record) {
+  std::string e = str(record, "error");
+  std::string url = str(record, "url");
+  if (!url.empty()) {
+    for (auto pos = e.find(url); pos != std::string::npos; pos = e.find(url))
+      e.erase(pos, url.size());
+  }
+  return lower(e);
 }
 
 inline constexpr std::string_view kBom = "\xEF\xBB\xBF";
