@@ -17,6 +17,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   ClientHandler handler;
   uv_tcp_t* listener = nullptr;  // heap; freed in its close callback
   std::uint16_t port = 0;
+  std::string host;
   bool serving = false;
   bool closed = false;
   std::vector<TaskHandle<void>> clients;
@@ -56,6 +57,8 @@ void Server::State::on_connection(uv_stream_t* server, int status) {
 }
 
 std::uint16_t Server::port() const noexcept { return state_ ? state_->port : 0; }
+
+std::string Server::host() const { return state_ ? state_->host : std::string(); }
 
 bool Server::is_serving() const noexcept { return state_ && state_->serving; }
 
@@ -126,6 +129,7 @@ Task<Server> start_server(ClientHandler handler, std::string host, std::uint16_t
   uv_tcp_getsockname(st->listener, reinterpret_cast<sockaddr*>(&bound), &len);
   st->port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  st->host = host;
   st->serving = true;
   co_return Server(st);
 }

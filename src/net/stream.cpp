@@ -135,6 +135,8 @@ Task<void> StreamWriter::wait_closed() {
 
 bool StreamWriter::is_closing() const noexcept { return endpoint_->transport->is_closing(); }
 
+std::string StreamWriter::peername() const { return endpoint_->transport->peername(); }
+
 std::size_t StreamWriter::write_buffer_size() const noexcept {
   return endpoint_->transport->write_buffer_size();
 }

@@ -215,6 +215,25 @@ void TcpTransport::on_close(uv_handle_t* h) {
   std::shared_ptr<TcpTransport> keep = std::move(t->self_);  // may free t at scope end
 }
 
+std::string TcpTransport::peername() const {
+  if (handle_ == nullptr) return {};
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(handle_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
+  char ip[64] = {0};
+  int port = 0;
+  if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    uv_ip6_name(a, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+    return fmt::format("[{}]:{}", ip, port);
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+  uv_ip4_name(a, ip, sizeof ip);
+  port = ntohs(a->sin_port);
+  return fmt::format("{}:{}", ip, port);
+}
+
 Task<void> TcpTransport::wait_closed() {
   if (closed_) co_return;
   if (!close_waiter_) close_waiter_.emplace();

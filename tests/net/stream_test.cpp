@@ -32,7 +32,9 @@ TEST(NetStreams, EchoServerRoundTrips) {
     auto server = co_await corun::net::start_server(echo, "127.0.0.1", 0);
     EXPECT_TRUE(server.is_serving());
     EXPECT_NE(server.port(), 0);
+    EXPECT_EQ(server.host(), "127.0.0.1");
     auto [reader, writer] = co_await corun::net::open_connection("127.0.0.1", server.port());
+    EXPECT_EQ(writer.peername(), "127.0.0.1:" + std::to_string(server.port()));
     writer.write("hello\nworld\n");
     co_await writer.drain();
     EXPECT_EQ(co_await reader.readline(), "echo: hello\n");

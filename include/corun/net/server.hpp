@@ -23,11 +23,14 @@
 namespace corun::net {
 
 using ClientHandler = std::function<Task<void>(StreamReader, StreamWriter)>;
+using ConnectionHandler = ClientHandler;
 
 class Server {
  public:
   Server() = default;
   std::uint16_t port() const noexcept;
+  // The address listened on ("127.0.0.1").
+  std::string host() const;
   void close();
   Task<void> wait_closed();
   bool is_serving() const noexcept;

@@ -29,6 +29,8 @@
 
 namespace corun::net {
 
+inline constexpr std::size_t kDefaultStreamLimit = 64 * 1024;
+
 namespace detail {
 class TcpTransport;
 struct Endpoint;
@@ -77,6 +79,8 @@ class StreamWriter {
   Task<void> wait_closed();
   bool is_closing() const noexcept;
   std::size_t write_buffer_size() const noexcept;
+  // The peer's "address:port" ("" once closed).
+  std::string peername() const;
 
  private:
   std::shared_ptr<detail::Endpoint> endpoint_;

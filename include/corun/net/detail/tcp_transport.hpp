@@ -50,6 +50,7 @@ class TcpTransport : public std::enable_shared_from_this<TcpTransport> {
   Task<void> wait_closed();
   bool is_closing() const noexcept { return closing_; }
   std::size_t write_buffer_size() const noexcept { return write_pending_; }
+  std::string peername() const;
 
  private:
   TcpTransport() = default;
