@@ -135,7 +135,9 @@ Task<bool> serve(const Request& req, net::StreamWriter& w) {
 Task<FaultServer> FaultServer::start() {
   FaultServer fs;
   auto counter = fs.connections_;
-  fs.server_ = co_await net::start_server(
+  // A named handler: g++ 12 mishandles class-type temporaries built inside a
+  // co_await expression (here: the lambda converted to std::function).
+  net::ClientHandler handler =
       [counter](net::StreamReader reader, net::StreamWriter writer) -> Task<void> {
         ++*counter;
         for (;;) {
@@ -145,8 +147,8 @@ Task<FaultServer> FaultServer::start() {
         }
         writer.close();
         co_await writer.wait_closed();
-      },
-      "127.0.0.1", 0);
+      };
+  fs.server_ = co_await net::start_server(std::move(handler), "127.0.0.1", 0);
   co_return fs;
 }
 
