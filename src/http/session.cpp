@@ -387,10 +387,11 @@ std::exception_ptr transfer_error(const Transfer& t, const std::string& url) {
       }
       return std::make_exception_ptr(ClientPayloadError(msg("write error"), url));
     case CURLE_OUT_OF_MEMORY:
-      if (got_response || t.errbuf[0] != '\0') {
-        // curl reports oversized response headers this way.
-        return std::make_exception_ptr(
-            ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
+      if (got_response) {
+        // curl reports oversized response headers (> 100 KB) this way.
+        return std::make_exception_ptr(ClientResponseError(
+            fmt::format("bad HTTP response ({}): response headers too large ({})", url, detail),
+            url, 400, "Bad Response"));
       }
       return std::make_exception_ptr(ClientError(msg("out of memory"), url));
     default:
