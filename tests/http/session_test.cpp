@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -182,6 +183,34 @@ TEST_F(SessionTest, KeepAliveNeverOpensMoreConnectionsThanTheLimit) {
   long used = nginx_->accepted_connections() - before;
   EXPECT_GE(used, 1);
   EXPECT_LE(used, 64);
+}
+
+TEST_F(SessionTest, LimitPerHostCapsConnectionsToOneHost) {
+  long before = nginx_->accepted_connections();
+  corun::run([]() -> Task<void> {
+    ClientSession s(session_options([](SessionOptions& o) {
+      o.limit = 64;
+      o.limit_per_host = 2;
+    }));
+    std::vector<corun::TaskHandle<Response>> tasks;
+    for (int i = 0; i < 300; ++i) tasks.push_back(corun::create_task(s.get(url("/page.txt"))));
+    for (auto& t : tasks) EXPECT_EQ((co_await t).status(), 200);
+  }());
+  long used = nginx_->accepted_connections() - before;
+  EXPECT_GE(used, 1);
+  EXPECT_LE(used, 2);
+}
+
+TEST_F(SessionTest, ProxyVariablesAreUsedOnlyWithTrustEnv) {
+  std::string dead_proxy = "http://127.0.0.1:" + std::to_string(corun::testing::free_port());
+  ::setenv("http_proxy", dead_proxy.c_str(), 1);
+  corun::run([]() -> Task<void> {
+    ClientSession plain;
+    EXPECT_EQ((co_await plain.get(url("/page.txt"))).status(), 200);  // variables ignored
+    ClientSession trusting(session_options([](SessionOptions& o) { o.trust_env = true; }));
+    EXPECT_THROW(co_await trusting.get(url("/page.txt")), corun::http::ClientConnectorError);
+  }());
+  ::unsetenv("http_proxy");
 }
 
 TEST_F(SessionTest, TimeoutStopsTheTransferAndFreesItsConnection) {
