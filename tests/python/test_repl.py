@@ -67,7 +67,7 @@ def main():
                       f"OUT = {os.path.join(tmp, 'out')!r}\n" + FETCH)
             expected += ["FETCH 20 0", "FETCH_SYNC 20 0"]
         try:
-            proc = subprocess.run([PYTHON, "-X", "dev", "-m", "asyncio"], input=stdin,
+            proc = subprocess.run([PYTHON, "-W", "default", "-m", "asyncio"], input=stdin,
                                   capture_output=True, text=True, timeout=240)
         finally:
             if nginx_ctx is not None:
