@@ -17,7 +17,8 @@ void bind_fetch(py::module_& m);    // fetch_binding.cpp: _fetch
 // Text from the network (header values, reasons, URLs) as str: UTF-8, with
 // undecodable bytes kept as lone surrogates (as aiohttp's surrogateescape).
 inline py::str to_str(std::string_view s) {
-  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
+  PyObject* o =
+      PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
   if (!o) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(o);
 }

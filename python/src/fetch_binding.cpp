@@ -36,7 +36,9 @@ Task<std::unique_ptr<FetchOutcome>> run_fetch(std::vector<std::string> urls,
   co_return out;
 }
 
-py::object or_none(const std::string& s) { return s.empty() ? py::object(py::none()) : to_str(s); }
+py::object or_none(const std::string& s) {
+  return s.empty() ? py::object(py::none()) : to_str(s);
+}
 
 // (records as tuples in report field order, summary as a dict)
 py::object to_python(std::unique_ptr<FetchOutcome> out) {
@@ -97,7 +99,8 @@ void bind_fetch(py::module_& m) {
         o.user_agent = std::move(user_agent);
         o.proxy = std::move(proxy);
         o.insecure = insecure;
-        return make_call(run_fetch(std::move(urls), std::move(urls_file), std::move(o)), &to_python);
+        return make_call(run_fetch(std::move(urls), std::move(urls_file), std::move(o)),
+                         &to_python);
       },
       py::arg("urls"), py::arg("urls_file"), py::arg("out_dir"), py::arg("name"), py::arg("report"),
       py::arg("resume"), py::arg("encoding"), py::arg("bom"), py::arg("raw"), py::arg("fsync"),

@@ -28,7 +28,8 @@ struct SessionBox {
 };
 
 // (total, connect, sock_read) in seconds; None for no limit.
-using TimeoutTuple = std::tuple<std::optional<double>, std::optional<double>, std::optional<double>>;
+using TimeoutTuple =
+    std::tuple<std::optional<double>, std::optional<double>, std::optional<double>>;
 
 std::optional<std::chrono::milliseconds> to_ms(const std::optional<double>& seconds) {
   if (!seconds || *seconds <= 0) return std::nullopt;
@@ -57,10 +58,12 @@ py::list headers_to_python(const http::Headers& headers) {
   return out;
 }
 
-Task<std::unique_ptr<http::Response>> run_request(std::shared_ptr<SessionBox> box, std::string method,
-                                                  std::string url, http::RequestOptions options) {
+Task<std::unique_ptr<http::Response>> run_request(std::shared_ptr<SessionBox> box,
+                                                  std::string method, std::string url,
+                                                  http::RequestOptions options) {
   http::ClientSession& session = box->get();
-  http::Response r = co_await session.request(std::move(method), std::move(url), std::move(options));
+  http::Response r =
+      co_await session.request(std::move(method), std::move(url), std::move(options));
   co_return std::make_unique<http::Response>(std::move(r));
 }
 
@@ -142,8 +145,8 @@ void bind_http(py::module_& m) {
            py::arg("verify_tls"), py::arg("ca_file"), py::arg("trust_env"), py::arg("proxy"),
            py::arg("max_body_size"), py::arg("http2"), py::arg("auto_decompress"))
       .def("request", &PySession::request, py::arg("method"), py::arg("url"), py::arg("headers"),
-           py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"), py::arg("max_redirects"),
-           py::arg("raise_for_status"), py::arg("max_body_size"))
+           py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"),
+           py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"))
       .def("close", &PySession::close);
 
   using R = http::Response;

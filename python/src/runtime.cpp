@@ -2,11 +2,10 @@
 
 #include <signal.h>
 
-#include <mutex>
-#include <thread>
-
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
+#include <mutex>
+#include <thread>
 
 #if CORUN_PYTHON_HAVE_HTTP
 #include <corun/http/errors.hpp>
@@ -56,9 +55,15 @@ LoopThread* start_loop_thread() {
   return lt;
 }
 
-py::object builtin(const char* name) { return py::module_::import("builtins").attr(name); }
-py::object asyncio_attr(const char* name) { return py::module_::import("asyncio").attr(name); }
-py::object corun_attr(const char* name) { return py::module_::import("corun").attr(name); }
+py::object builtin(const char* name) {
+  return py::module_::import("builtins").attr(name);
+}
+py::object asyncio_attr(const char* name) {
+  return py::module_::import("asyncio").attr(name);
+}
+py::object corun_attr(const char* name) {
+  return py::module_::import("corun").attr(name);
+}
 
 #if CORUN_PYTHON_HAVE_HTTP
 py::object client_error(const char* cls, const http::ClientError& e) {
@@ -125,7 +130,8 @@ void settle_future(Pending& pending, py::handle future) {
 LoopThread& loop_thread() {
   Runtime& r = runtime();
   std::lock_guard lock(r.mutex);
-  if (r.shut_down) throw RuntimeError("corun's loop thread has stopped: the interpreter is shutting down");
+  if (r.shut_down)
+    throw RuntimeError("corun's loop thread has stopped: the interpreter is shutting down");
   if (!r.thread) r.thread = start_loop_thread();
   return *r.thread;
 }
@@ -223,8 +229,8 @@ py::object exception_object(const std::exception_ptr& e) {
   } catch (const text::LookupError& x) {
     return builtin("LookupError")(x.what());
   } catch (const text::DecodeError& x) {
-    return builtin("UnicodeDecodeError")(std::string(text::name(x.encoding())), py::bytes(), x.offset(),
-                                         x.offset() + 1, "invalid byte sequence");
+    return builtin("UnicodeDecodeError")(std::string(text::name(x.encoding())), py::bytes(),
+                                         x.offset(), x.offset() + 1, "invalid byte sequence");
   } catch (const std::bad_alloc&) {
     return builtin("MemoryError")();
   } catch (const std::invalid_argument& x) {
@@ -248,7 +254,8 @@ void reraise_as_python() {
 
 std::shared_ptr<Pending> Call::take_and_submit() {
   if (!submit_) {
-    throw py::value_error("this corun call was already started: a coroutine can be awaited only once");
+    throw py::value_error(
+        "this corun call was already started: a coroutine can be awaited only once");
   }
   Submit submit = std::move(submit_);
   submit_ = nullptr;
@@ -315,18 +322,23 @@ py::object Call::wait() {
 }
 
 namespace {
-Task<> sleep_for(Clock::duration d) { co_await corun::sleep(d); }
+Task<> sleep_for(Clock::duration d) {
+  co_await corun::sleep(d);
+}
 }  // namespace
 
 void bind_runtime(py::module_& m) {
   py::class_<Call>(m, "_Call", "One piece of C++ work for the loop thread, started once.")
-      .def("start", &Call::start, "Submits the work; returns an asyncio Future on the running loop.")
-      .def("wait", &Call::wait, "Submits the work and blocks until it is done (Ctrl-C cancels it).");
+      .def("start", &Call::start,
+           "Submits the work; returns an asyncio Future on the running loop.")
+      .def("wait", &Call::wait,
+           "Submits the work and blocks until it is done (Ctrl-C cancels it).");
 
   m.def(
       "_sleep",
       [](double seconds) {
-        auto d = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+        auto d =
+            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
         return make_call(sleep_for(d), [] { return py::none(); });
       },
       py::arg("seconds"));

@@ -18,13 +18,12 @@
 #include <pybind11/pybind11.h>
 
 #include <chrono>
+#include <corun/corun.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
-
-#include <corun/corun.hpp>
 
 namespace corun::python {
 
@@ -86,7 +85,7 @@ class Pending {
   virtual ~Pending() = default;
   virtual bool cancel() = 0;                                     // any thread
   virtual bool wait_for(std::chrono::milliseconds timeout) = 0;  // any thread, no GIL needed
-  virtual void add_done_callback(std::function<void()> f) = 0;  // f runs on the completing thread
+  virtual void add_done_callback(std::function<void()> f) = 0;   // f runs on the completing thread
   // GIL held, done: the converted value; on failure the exception object and
   // failed = true.
   virtual py::object outcome(bool& failed) = 0;
@@ -99,7 +98,9 @@ class PendingOf final : public Pending {
       : future_(std::move(future)), convert_(std::move(convert)) {}
   bool cancel() override { return future_.cancel(); }
   bool wait_for(std::chrono::milliseconds timeout) override { return future_.wait_for(timeout); }
-  void add_done_callback(std::function<void()> f) override { future_.add_done_callback(std::move(f)); }
+  void add_done_callback(std::function<void()> f) override {
+    future_.add_done_callback(std::move(f));
+  }
   py::object outcome(bool& failed) override {
     failed = false;
     try {
