@@ -56,11 +56,17 @@ void Server::State::on_connection(uv_stream_t* server, int status) {
       st->loop->create_task(run_client(st->handler, std::move(reader), std::move(writer))));
 }
 
-std::uint16_t Server::port() const noexcept { return state_ ? state_->port : 0; }
+std::uint16_t Server::port() const noexcept {
+  return state_ ? state_->port : 0;
+}
 
-std::string Server::host() const { return state_ ? state_->host : std::string(); }
+std::string Server::host() const {
+  return state_ ? state_->host : std::string();
+}
 
-bool Server::is_serving() const noexcept { return state_ && state_->serving; }
+bool Server::is_serving() const noexcept {
+  return state_ && state_->serving;
+}
 
 void Server::close() {
   if (!state_ || state_->closed) return;
@@ -115,8 +121,8 @@ Task<Server> start_server(ClientHandler handler, std::string host, std::uint16_t
       delete reinterpret_cast<uv_tcp_t*>(h);
       std::shared_ptr<Server::State> keep = std::move(s->self);
     });
-    throw ConnectionError(
-        fmt::format("cannot listen on {}:{}: {}", host, port, uv_strerror(rc)), rc);
+    throw ConnectionError(fmt::format("cannot listen on {}:{}: {}", host, port, uv_strerror(rc)),
+                          rc);
   };
   int rc = uv_tcp_bind(st->listener, reinterpret_cast<const sockaddr*>(&addr), 0);
   if (rc == 0) {

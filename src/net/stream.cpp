@@ -31,7 +31,9 @@ bool StreamReader::at_eof() const noexcept {
   return t.eof() && t.buffer().empty();
 }
 
-std::size_t StreamReader::limit() const noexcept { return endpoint_->transport->limit(); }
+std::size_t StreamReader::limit() const noexcept {
+  return endpoint_->transport->limit();
+}
 
 Task<std::string> StreamReader::read(std::ptrdiff_t n) {
   auto endpoint = endpoint_;  // the frame keeps the connection alive
@@ -71,7 +73,9 @@ Task<std::string> StreamReader::readexactly(std::size_t n) {
   co_return out;
 }
 
-Task<std::string> StreamReader::readuntil() { return readuntil("\n"); }
+Task<std::string> StreamReader::readuntil() {
+  return readuntil("\n");
+}
 
 Task<std::string> StreamReader::readuntil(std::string separator) {
   auto endpoint = endpoint_;
@@ -117,25 +121,37 @@ Task<std::string> StreamReader::readline() {
 StreamWriter::StreamWriter(std::shared_ptr<detail::Endpoint> endpoint)
     : endpoint_(std::move(endpoint)) {}
 
-void StreamWriter::write(std::string_view data) { endpoint_->transport->write(data); }
+void StreamWriter::write(std::string_view data) {
+  endpoint_->transport->write(data);
+}
 
 Task<void> StreamWriter::drain() {
   auto endpoint = endpoint_;
   co_await endpoint->transport->drain();
 }
 
-void StreamWriter::write_eof() { endpoint_->transport->write_eof(); }
-void StreamWriter::close() { endpoint_->transport->close(); }
-void StreamWriter::abort() { endpoint_->transport->abort(); }
+void StreamWriter::write_eof() {
+  endpoint_->transport->write_eof();
+}
+void StreamWriter::close() {
+  endpoint_->transport->close();
+}
+void StreamWriter::abort() {
+  endpoint_->transport->abort();
+}
 
 Task<void> StreamWriter::wait_closed() {
   auto endpoint = endpoint_;
   co_await endpoint->transport->wait_closed();
 }
 
-bool StreamWriter::is_closing() const noexcept { return endpoint_->transport->is_closing(); }
+bool StreamWriter::is_closing() const noexcept {
+  return endpoint_->transport->is_closing();
+}
 
-std::string StreamWriter::peername() const { return endpoint_->transport->peername(); }
+std::string StreamWriter::peername() const {
+  return endpoint_->transport->peername();
+}
 
 std::size_t StreamWriter::write_buffer_size() const noexcept {
   return endpoint_->transport->write_buffer_size();
@@ -207,9 +223,8 @@ Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, st
   } resolve_guard{resolve};
   co_await *resolve->done;
   if (resolve->status != 0 || resolve->result == nullptr) {
-    throw ConnectionError(
-        fmt::format("cannot resolve {}: {}", where, uv_strerror(resolve->status)),
-        resolve->status);
+    throw ConnectionError(fmt::format("cannot resolve {}: {}", where, uv_strerror(resolve->status)),
+                          resolve->status);
   }
 
   // Connect to the first address that accepts.

@@ -134,7 +134,11 @@ Task<bool> serve(const Request& req, net::StreamWriter& w) {
 
 Task<FaultServer> FaultServer::start() {
   FaultServer fs;
-  auto counter = fs.connections_;
+  // A plain pointer, not a shared_ptr copy: with a shared_ptr captured here,
+  // ASan (g++ 12, -O2) saw the count drop one too early, a copy of this
+  // coroutine lambda being destroyed without a counted copy (under
+  // investigation). The server is closed before the FaultServer goes away.
+  long* counter = fs.connections_.get();
   // A named handler: g++ 12 mishandles class-type temporaries built inside a
   // co_await expression (here: the lambda converted to std::function).
   net::ClientHandler handler =
