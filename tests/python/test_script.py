@@ -9,8 +9,8 @@ import tempfile
 import threading
 
 import corun
-from support import (check, check_eq, free_port, nginx, page_text, raises, test_server,
-                     write_pages)
+from support import (check, check_eq, free_port, nginx, page_text, raises, server_stats,
+                     test_server, wait_until, write_pages)
 
 
 def check_fetch(results, base, paths, out_dir):
@@ -81,6 +81,18 @@ def fetch_tests(base, paths, tmp):
         corun.fetch_sync(urls, out_dir=os.path.join(tmp, "enc"), encoding="no-such-label")
 
 
+async def cancelled_fetch(server, out_dir):
+    # Cancelling the task awaiting corun.fetch stops the C++ run: transfers are aborted.
+    started = server_stats(server)["slow_started"]
+    task = asyncio.create_task(corun.fetch([server + "/slow"], out_dir=out_dir, retries=0))
+    while server_stats(server)["slow_started"] == started:
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with raises(asyncio.CancelledError):
+        await task
+    wait_until(lambda: server_stats(server)["slow_active"] == 0, "the fetch's transfer to stop")
+
+
 def session_tests(base):
     with corun.ClientSession() as s:
         r = s.get_sync(base + "/page/5")
@@ -145,6 +157,8 @@ def main():
             paths = write_pages(root, 30)
             with nginx(root) as base:
                 fetch_tests(base, paths, tmp)
+            with test_server() as server:
+                asyncio.run(cancelled_fetch(server, os.path.join(tmp, "cancelled")))
     print("ok")
 
 
