@@ -14,8 +14,8 @@ PACKAGES=(
   python3-ipykernel python3-nbclient python3-nbformat python3-matplotlib
   # integration tests and benchmarks
   nginx-light curl openssl wrk procps time
-  # tooling: sanitizers, fuzzing, formatting
-  clang libclang-rt-14-dev clang-format clang-tidy
+  # tooling: sanitizers, fuzzing, formatting, stacks of hung tests
+  clang libclang-rt-14-dev clang-format clang-tidy gdb
 )
 
 missing=()

@@ -19,6 +19,7 @@ bash scripts/install-deps.sh || { echo "test.sh: installing dependencies failed"
 passed=0
 failed=0
 failures=()
+failed_tests=()
 tests_passed=0
 tests_failed=0
 step() {  # step NAME COMMAND...
@@ -59,10 +60,26 @@ run_ctest() {  # DIR extra ctest args...
     tests_passed=$((tests_passed + total - bad))
     tests_failed=$((tests_failed + bad))
   fi
+  # ctest's "The following tests FAILED:" block, repeated in the closing summary.
+  local names
+  names=$(sed -n '/The following tests FAILED:/,/^Errors while running/p' "$log" |
+    grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+[0-9]+ - //')
+  if [ -n "$names" ]; then
+    while IFS= read -r n; do failed_tests+=("$dir: $n"); done <<<"$names"
+  fi
+  return "$rc"
+}
+
+run_fuzz() {  # libFuzzer's progress goes to a log; its last lines (and any finding) are shown
+  local log="$root/out/ci-fuzz.log"
+  bash fuzz/run.sh "$fuzz_seconds" "$root/out/ci-fuzz" >"$log" 2>&1
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then tail -n 80 "$log"; else grep -E '^(#[0-9]+[[:space:]]+DONE|Done )' "$log"; fi
   return "$rc"
 }
 
 mkdir -p out
+rm -f out/ci-*/watchdog-*.txt
 step "release build" configure_build out/ci-release -DCMAKE_BUILD_TYPE=Release -DCORUN_BUILD_PYTHON=ON
 step "release tests" run_ctest out/ci-release
 step "clang-tidy (core)" clang-tidy -p out/ci-release --quiet --extra-arg=-Wno-unknown-warning-option src/core/*.cpp
@@ -79,13 +96,19 @@ if [ -z "${QUICK:-}" ]; then
   step "tsan build" configure_build out/ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCORUN_SANITIZE=thread -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF
   step "tsan tests (core)" run_ctest out/ci-tsan -L core
-  step "fuzz corun::text (${fuzz_seconds} s)" bash fuzz/run.sh "$fuzz_seconds" "$root/out/ci-fuzz"
+  step "fuzz corun::text (${fuzz_seconds} s)" run_fuzz
 fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failed steps: ${failures[*]}"
 fi
+for t in "${failed_tests[@]}"; do echo "failed test: $t"; done
+for f in out/ci-*/watchdog-*.txt; do  # stacks of tests the watchdog stopped (tests/test_env.cpp)
+  [ -f "$f" ] || continue
+  echo "--- $f (a hung test's threads)"
+  grep -E '^(Thread |#[0-9]+ )' "$f" | grep -vE ' in (__GI_|__libc_|start_thread|clone3)' | head -n 60
+done
 echo "steps: $passed passed, $failed failed"
 echo "tests: $tests_passed passed, $tests_failed failed"
 [ "$failed" -eq 0 ]
