@@ -14,6 +14,8 @@
 #   IMPLS  which to run (default "corun scraper scraper-uvloop curl wrk")
 #   WORK   scratch directory: corpora (kept, they take a while to make) and outputs
 #          (default /tmp/corun-fetch-bench)
+#   OUT    where every client writes its pages (default WORK/out; OUT=/dev/shm/... puts
+#          them on tmpfs, taking this machine's virtual disk out of the comparison)
 #   CORUN_EXTRA  extra arguments for `corun fetch`
 #   PYTHON Debian's python3 with aiohttp, uvloop and matplotlib (default /usr/bin/python3)
 #   PLOT   0 to skip the plot
@@ -61,7 +63,8 @@ fi
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 sh "$shared/nginx.sh" start "$corpus" "$port"
-out="$work/out"
+out=${OUT:-$work/out}
+mkdir -p "$out"
 samples="$here/results-$pages.txt"
 tmp=$(mktemp -d)
 cleanup() {
@@ -113,7 +116,7 @@ measure_wrk() {
 : >"$samples"
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- src include apps 2>/dev/null || rev="$rev+changes"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), conc $conc, corun $rev" >>"$samples"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), conc $conc, out $(df --output=fstype "$out" 2>/dev/null | tail -1), corun $rev" >>"$samples"
 # Interleave the implementations so that a noisy moment hits all of them alike.
 r=1
 while [ "$r" -le "$runs" ]; do

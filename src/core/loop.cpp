@@ -129,6 +129,8 @@ void Loop::check_thread(const char* what) const {
 
 void Loop::schedule(detail::Callback* cb) {
   ready_.emplace_back(cb);
+  if (in_uv_run_) [[unlikely]]
+    uv_stop(&uv_);
 }
 
 Handle Loop::call_soon(std::function<void()> f) {
@@ -136,6 +138,8 @@ Handle Loop::call_soon(std::function<void()> f) {
   if (debug_) check_thread("call_soon");
   detail::Ref<detail::Callback> cb(new FunctionCallback(std::move(f)));
   ready_.push_back(cb);
+  if (in_uv_run_) [[unlikely]]
+    uv_stop(&uv_);
   return Handle(std::move(cb));
 }
 
@@ -149,6 +153,9 @@ Handle Loop::call_at(Clock::time_point when, std::function<void()> f) {
   detail::Ref<detail::Callback> t(new TimerEntry(when, timer_seq_++, std::move(f)));
   timers_.push_back(t);
   std::push_heap(timers_.begin(), timers_.end(), TimerLater{});
+  // Our uv_timer was armed for the earliest timer before this one existed.
+  if (in_uv_run_) [[unlikely]]
+    uv_stop(&uv_);
   return Handle(std::move(t));
 }
 
@@ -213,7 +220,9 @@ void Loop::iterate(bool may_block) {
     }
   } else {
     if (timeout > 0) arm_timer(timeout);
+    in_uv_run_ = true;
     uv_run(&uv_, UV_RUN_ONCE);
+    in_uv_run_ = false;
     uv_timer_stop(&timer_);
     last_poll_ = Clock::time_point{};
   }

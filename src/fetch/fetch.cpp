@@ -165,7 +165,8 @@ struct Item {
   std::string url;
   std::string label;  // per-line encoding label, may be empty
   std::uint64_t index = 0;
-  bool end = false;  // tells a worker to quit
+  bool end = false;          // tells a worker to quit
+  bool not_started = false;  // stop() came while it waited for a request slot
 };
 
 struct HostState {
@@ -387,6 +388,7 @@ struct Fetcher::Impl {
   std::unique_ptr<http::ClientSession> session;
   std::unique_ptr<Queue<Item>> queue;
   std::unique_ptr<BatchWriter> writer;
+  std::unique_ptr<Semaphore> net_slots;  // requests in flight, at most -c
   std::unordered_map<std::string, std::unique_ptr<HostState>> hosts;
   NameRegistry names;
   FlatCounter done_before;  // --resume: URL hash -> how many done records
@@ -624,7 +626,7 @@ struct Fetcher::Impl {
         co_await queue->put(std::move(item));
       }
     }
-    for (std::size_t i = 0; i < options.concurrency; ++i) {
+    for (std::size_t i = 0; i < 2 * options.concurrency; ++i) {
       Item end;
       end.end = true;
       co_await queue->put(std::move(end));
@@ -684,6 +686,10 @@ struct Fetcher::Impl {
     co_await fetch_one(&rec, it);
     rec.elapsed = Seconds(Clock::now() - t0).count();
     --progress.in_flight;
+    if (it->not_started) {  // no record: --resume will fetch it
+      ++not_started;
+      co_return;
+    }
     if (rec.ok()) {
       ++progress.done;
       progress.bytes += rec.bytes;
@@ -740,11 +746,25 @@ struct Fetcher::Impl {
       rec->attempts = attempt;
       std::exception_ptr failure;
       http::Response resp;
+      // -c bounds the requests in flight; a worker that waits for its page to be
+      // written has given its slot back (see run(): twice as many workers).
+      co_await net_slots->acquire();
+      if (stopping && attempt == 1) {  // stopped while waiting: counts as never started
+        net_slots->release();
+        if (host != nullptr) leave_host(host);
+        it->not_started = true;
+        co_return;
+      }
       try {
         resp = co_await session->get(rec->url, ro);
       } catch (const std::exception&) {
         failure = std::current_exception();
+      } catch (...) {
+        net_slots->release();
+        if (host != nullptr) leave_host(host);
+        throw;
       }
+      net_slots->release();
       if (host != nullptr) leave_host(host);
       bool may_retry = attempt <= options.retries && !stopping;
 
@@ -874,11 +894,15 @@ struct Fetcher::Impl {
     session = std::make_unique<http::ClientSession>(std::move(so));
     writer = std::make_unique<BatchWriter>(get_running_loop(), write_jobs());
     queue = std::make_unique<Queue<Item>>(std::max<std::size_t>(options.concurrency * 2, 64));
+    net_slots = std::make_unique<Semaphore>(static_cast<int>(options.concurrency));
 
     TaskHandle<void> ticker = create_task(report_ticker(), "corun fetch report flush");
     std::vector<Task<void>> tasks;
     tasks.push_back(reader(source));
-    for (std::size_t i = 0; i < options.concurrency; ++i) tasks.push_back(worker());
+    // Twice -c workers: while -c of them have requests in flight, as many again can
+    // wait for their pages to be decoded and written, so the network never idles
+    // behind the disk; at most 2 * -c bodies are held in memory.
+    for (std::size_t i = 0; i < 2 * options.concurrency; ++i) tasks.push_back(worker());
     try {
       co_await gather(std::move(tasks));
     } catch (...) {

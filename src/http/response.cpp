@@ -47,7 +47,7 @@ std::string Response::content_type() const {
 std::optional<std::string> Response::charset() const {
   auto ct = headers_.get("Content-Type");
   if (!ct) return std::nullopt;
-  std::string_view cs = text::charset_from_content_type(*ct);
+  std::string cs = text::charset_from_content_type(*ct);
   if (cs.empty()) return std::nullopt;
   return lower_trimmed(cs);
 }

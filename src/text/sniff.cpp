@@ -484,12 +484,8 @@ std::vector<std::string_view> split_header_values(std::string_view s) {
   return values;
 }
 
-// Per-thread storage for a charset value that needed unescaping, the only case where the
-// result is not a view into the caller's header.
-thread_local std::string t_unescaped_charset;
-
 // Fetch's "extract a MIME type", keeping only the essence and the charset parameter.
-std::string_view extract_charset(std::string_view content_type) {
+std::string extract_charset(std::string_view content_type) {
   std::optional<Charset> charset;  // the algorithm's "charset" variable
   std::string essence;
   std::optional<MimeType> result;
@@ -505,11 +501,8 @@ std::string_view extract_charset(std::string_view content_type) {
     result = std::move(mime);
   }
   if (!result || !result->charset.has_value()) return {};
-  if (result->charset->is_owned) {
-    t_unescaped_charset = std::move(result->charset->owned);
-    return t_unescaped_charset;
-  }
-  return result->charset->view;
+  if (result->charset->is_owned) return std::move(result->charset->owned);
+  return std::string(result->charset->view);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -617,12 +610,8 @@ std::string_view to_string(Source source) noexcept {
   return "default";
 }
 
-std::string_view charset_from_content_type(std::string_view content_type) noexcept {
-  try {
-    return extract_charset(content_type);
-  } catch (...) {  // allocation failure only
-    return {};
-  }
+std::string charset_from_content_type(std::string_view content_type) {
+  return extract_charset(content_type);
 }
 
 std::optional<Encoding> prescan_meta(std::string_view bytes) noexcept {
@@ -638,7 +627,7 @@ SniffResult sniff(std::string_view bytes, std::string_view content_type,
   if (std::optional<Encoding> bom = bom_sniff(bytes)) return {*bom, Source::bom};
   if (!override_label.empty()) return {encoding_for_label(override_label), Source::override};
   if (!content_type.empty()) {
-    const std::string_view charset = charset_from_content_type(content_type);
+    const std::string charset = charset_from_content_type(content_type);
     if (!charset.empty()) {
       if (std::optional<Encoding> encoding = lookup(charset)) return {*encoding, Source::http};
     }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -233,4 +234,66 @@ TEST(Loop, NextTimeoutReflectsTimers) {
   EXPECT_LE(t, 500);
   loop.call_soon([] {});
   EXPECT_EQ(loop.next_timeout(), 0);
+}
+
+// Work made ready by another library's libuv callback while the loop blocks in
+// uv_run (a uv timer due at once, as curl's often is: uv runs timers before it
+// polls) must not wait for the next I/O: the loop ends that uv_run at once.
+// Without that, both loops below sleep in epoll until the rescuer thread posts.
+namespace {
+void run_with_rescuer(Loop& loop, bool& rescued) {
+  std::atomic<bool> finished{false};
+  std::thread rescuer([&] {
+    for (int i = 0; i < 1000 && !finished.load(); ++i) std::this_thread::sleep_for(10ms);
+    if (!finished.load()) {
+      loop.call_soon_threadsafe([&] {
+        rescued = true;
+        loop.stop();
+      });
+    }
+  });
+  loop.run_forever();
+  finished = true;
+  rescuer.join();
+}
+}  // namespace
+
+TEST(Loop, WorkMadeReadyByAForeignUvTimerDoesNotWaitForIo) {
+  for (bool use_timer : {false, true}) {
+    SCOPED_TRACE(use_timer ? "call_later from the uv callback" : "call_soon from the uv callback");
+    Loop loop;
+    bool ran = false, rescued = false;
+    struct Ctx {
+      Loop* loop;
+      bool* ran;
+      bool use_timer;
+    } ctx{&loop, &ran, use_timer};
+    uv_timer_t foreign;
+    uv_timer_init(loop.uv_loop(), &foreign);
+    foreign.data = &ctx;
+    // The first iteration runs this before it blocks, so the foreign timer is
+    // due when the loop next enters uv_run with nothing else to do.
+    loop.call_soon([&] {
+      uv_timer_start(
+          &foreign,
+          [](uv_timer_t* t) {
+            auto* c = static_cast<Ctx*>(t->data);
+            auto done = [c] {
+              *c->ran = true;
+              c->loop->stop();
+            };
+            if (c->use_timer) {
+              c->loop->call_later(1ms, done);
+            } else {
+              c->loop->call_soon(done);
+            }
+          },
+          0, 0);
+    });
+    run_with_rescuer(loop, rescued);
+    EXPECT_TRUE(ran);
+    EXPECT_FALSE(rescued) << "the loop slept in epoll with work ready";
+    uv_close(reinterpret_cast<uv_handle_t*>(&foreign), nullptr);
+    loop.close();  // runs uv until the foreign handle is closed
+  }
 }

@@ -203,6 +203,14 @@ TEST(CharsetFromContentType, QuotedStringsHideSemicolonsAndEscapes) {
   EXPECT_EQ(charset_from_content_type(R"(text/html; charset="gbk" trailing)"), "gbk");
 }
 
+TEST(CharsetFromContentType, AnUnescapedValueIsOwnedByTheCaller) {
+  // Unescaping makes a new string; a later call must not change an earlier result.
+  const auto first = charset_from_content_type(R"(text/html; charset="gb\k")");
+  const auto second = charset_from_content_type(R"(text/html; charset="big\5")");
+  EXPECT_EQ(first, "gbk");
+  EXPECT_EQ(second, "big5");
+}
+
 TEST(CharsetFromContentType, FirstCharsetParameterWins) {
   EXPECT_EQ(charset_from_content_type("text/html; charset=gbk; charset=big5"), "gbk");
 }

@@ -163,6 +163,10 @@ class Loop {
   std::atomic<bool> closed_{false};
   bool running_ = false;
   bool stopping_ = false;
+  // True while iterate() blocks in uv_run: work made ready then (by a libuv
+  // callback of another library, e.g. curl's timer, which uv runs before it
+  // polls) calls uv_stop so that uv does not go on to sleep in epoll.
+  bool in_uv_run_ = false;
   bool debug_ = false;
   Clock::duration slow_callback_duration_ = std::chrono::milliseconds(100);
   std::thread::id thread_id_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "corun/text/encoding.hpp"
@@ -28,8 +29,8 @@ struct SniffResult {
 SniffResult sniff(std::string_view bytes, std::string_view content_type = {},
                   std::string_view override_label = {});
 
-// The charset parameter of a Content-Type value, unquoted, or empty.
-std::string_view charset_from_content_type(std::string_view content_type) noexcept;
+// The charset parameter of a Content-Type value, unquoted (and unescaped), or empty.
+std::string charset_from_content_type(std::string_view content_type);
 
 // The HTML standard's prescan of (at most) the first 1024 bytes for <meta>.
 std::optional<Encoding> prescan_meta(std::string_view bytes) noexcept;
