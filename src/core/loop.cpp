@@ -201,10 +201,19 @@ int Loop::backend_fd() const noexcept {
   return uv_backend_fd(&uv_);
 }
 
+namespace detail {
+void (*before_blocking_uv_run)() = nullptr;
+}  // namespace detail
+
 void Loop::arm_timer(int timeout_ms) {
   uv_update_time(&uv_);
+  // The callback ends the uv_run it fires in. uv runs due timers *before* it polls:
+  // when the clock passes the deadline between here and uv_run (libuv's clock has
+  // millisecond steps), the timer fires first and, with no other uv timer, uv would
+  // then poll with no timeout at all and sleep forever (seen about once in a
+  // thousand 1 ms sleeps: Loop.OwnTimerDueBeforeThePollStillWakesTheLoop).
   uv_timer_start(
-      &timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(timeout_ms), 0);
+      &timer_, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(timeout_ms), 0);
 }
 
 void Loop::iterate(bool may_block) {
@@ -220,6 +229,9 @@ void Loop::iterate(bool may_block) {
     }
   } else {
     if (timeout > 0) arm_timer(timeout);
+    if (detail::before_blocking_uv_run != nullptr) [[unlikely]] {
+      detail::before_blocking_uv_run();
+    }
     in_uv_run_ = true;
     uv_run(&uv_, UV_RUN_ONCE);
     in_uv_run_ = false;

@@ -297,3 +297,21 @@ TEST(Loop, WorkMadeReadyByAForeignUvTimerDoesNotWaitForIo) {
     loop.close();  // runs uv until the foreign handle is closed
   }
 }
+
+// The loop's own uv timer may already be due when uv_run starts (libuv's clock steps
+// in milliseconds; a preemption or a millisecond boundary between arming it and
+// uv_run is enough). uv then runs it before polling and, with no other timer, would
+// poll with no timeout at all. Here every blocking wait is made to start 2 ms late.
+TEST(Loop, OwnTimerDueBeforeThePollStillWakesTheLoop) {
+  corun::detail::before_blocking_uv_run = [] { std::this_thread::sleep_for(2ms); };
+  Loop loop;
+  bool ran = false, rescued = false;
+  loop.call_later(1ms, [&] {
+    ran = true;
+    loop.stop();
+  });
+  run_with_rescuer(loop, rescued);
+  corun::detail::before_blocking_uv_run = nullptr;
+  EXPECT_TRUE(ran);
+  EXPECT_FALSE(rescued) << "the loop slept in epoll past its own timer";
+}

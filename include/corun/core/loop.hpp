@@ -36,7 +36,10 @@ namespace corun {
 
 namespace detail {
 struct LoopLifeline;
-}
+// Tests only: when set, called on the loop's thread right before the loop blocks in
+// uv_run (after arming its timer), to widen races that are otherwise rare.
+extern void (*before_blocking_uv_run)();
+}  // namespace detail
 
 using Clock = std::chrono::steady_clock;
 
