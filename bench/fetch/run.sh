@@ -51,34 +51,21 @@ command -v wrk >/dev/null || { echo "run.sh: wrk missing (apt-get install wrk)" 
 "$python" -c 'import aiohttp, uvloop' 2>/dev/null ||
   { echo "run.sh: $python lacks aiohttp/uvloop (apt-get install python3-aiohttp python3-uvloop)" >&2; exit 2; }
 
+. "$here/../lib.sh"
 mkdir -p "$work"
-corpus="$work/corpus-$pages"
-if [ ! -f "$corpus/urls.txt" ]; then
-  echo "making a corpus of $pages pages in $corpus (once; kept for later runs)" >&2
-  rm -rf "$corpus.tmp"
-  "$python" "$shared/make_corpus.py" "$corpus.tmp" "$pages"
-  mv "$corpus.tmp" "$corpus"
-fi
+corpus=$(bench_corpus "$work" "$pages")
 
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-sh "$shared/nginx.sh" start "$corpus" "$port"
 out=${OUT:-$work/out}
 mkdir -p "$out"
 samples="$here/results-$pages.txt"
 tmp=$(mktemp -d)
 cleanup() {
-  sh "$shared/nginx.sh" stop "$corpus"
+  bench_nginx_stop "$corpus"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-i=0
-while ! curl -sf -o /dev/null "$base/p/0.html"; do
-  i=$((i + 1))
-  [ "$i" -lt 100 ] || { echo "run.sh: nginx did not answer on $base" >&2; exit 1; }
-  sleep 0.1
-done
+bench_nginx_start "$corpus"
 
 sed "s|^|$base|" "$corpus/urls.txt" >"$tmp/urls-full.txt"
 "$python" "$here/wrk_paths.py" "$corpus/urls.txt" >"$tmp/rotate.lua"

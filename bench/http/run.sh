@@ -36,37 +36,18 @@ fi
 command -v nginx >/dev/null || { echo "run.sh: nginx missing (apt-get install nginx-light)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "run.sh: wrk missing (apt-get install wrk)" >&2; exit 2; }
 
+. "$here/../lib.sh"
 mkdir -p "$work"
-corpus="$work/corpus-$pages"
-if [ ! -f "$corpus/urls.txt" ]; then
-  echo "making a corpus of $pages pages in $corpus (kept for later runs)" >&2
-  rm -rf "$corpus.tmp"
-  "$python" "$shared/make_corpus.py" "$corpus.tmp" "$pages"
-  mv "$corpus.tmp" "$corpus"
-fi
+corpus=$(bench_corpus "$work" "$pages")
 urls="$corpus/urls.txt"
 
 # wrk requests the same paths in turn.
 lua="$work/rotate.lua"
-{
-  echo "local paths = {"
-  sed 's/.*/  "&",/' "$urls"
-  echo "}"
-  echo "local i = 0"
-  echo "request = function()"
-  echo "  i = i % #paths + 1"
-  echo "  return wrk.format(\"GET\", paths[i])"
-  echo "end"
-} >"$lua"
+"$python" "$here/../fetch/wrk_paths.py" "$urls" >"$lua"
 
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$shared/nginx.sh" start "$corpus" "$port"
-trap '"$shared/nginx.sh" stop "$corpus"' EXIT INT TERM
-base="http://127.0.0.1:$port"
-i=0
-until curl -s -o /dev/null "$base/p/0.html"; do
-  i=$((i + 1)); [ $i -lt 100 ] || { echo "run.sh: nginx did not start" >&2; exit 1; }; sleep 0.1
-done
+trap 'bench_nginx_stop "$corpus"' EXIT
+trap 'exit 130' INT TERM
+bench_nginx_start "$corpus"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rps_of() { sed -n 's/.*rps=\([0-9.]*\).*/\1/p'; }
