@@ -90,88 +90,53 @@ const PairTable& big5_pairs() {
 //   otherwise error, b2 restored if ASCII.
 //  End of input inside a sequence: one error for the whole tail.
 std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
-  const PairTable& pairs = gb18030_pairs();
-  Output& out = sink.out;
-  char* w = out.cursor();
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t end = n - i > kBlock ? i + kBlock : n;
-    w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
-    while (i < end) {
-      std::uint8_t b = in[i];
-      if (b < 0x80) {
-        i = copy_ascii(in, i, end, w);
-        continue;
-      }
-      // Hot loop: runs of two-byte characters, one table load and one store each.
-      decode_pairs(pairs, in, i, n, end, w);
-      if (i >= end) break;
-      b = in[i];
-      if (b < 0x80) continue;
-      if (b == 0x80) {
-        w = put_code_point(w, 0x20AC);
-        ++i;
-        continue;
-      }
-      if (b == 0xFF) {
-        w = sink.error(w, i);
-        ++i;
-        continue;
-      }
-      // A lead whose sequence the hot loop did not finish: the general case.
-      std::size_t avail = n - i;
-      if (avail < 2) goto incomplete;
-      {
+  return decode_multi_byte(
+      gb18030_pairs(), in, n, sink, [&](std::size_t i, char*& w) -> std::size_t {
+        std::uint8_t b = in[i];
+        if (b == 0x80) {
+          w = put_code_point(w, 0x20AC);
+          return i + 1;
+        }
+        if (b == 0xFF) {
+          w = sink.error(w, i);
+          return i + 1;
+        }
+        // A lead whose sequence the pair table did not finish: the general case.
+        std::size_t avail = n - i;
+        if (avail < 2) return kIncomplete;
         std::uint8_t b2 = in[i + 1];
         if (kGbTrail[b2] >= 0) {
           std::uint32_t cp =
               kGb18030[(b - 0x81u) * 190u + static_cast<std::uint32_t>(kGbTrail[b2])];
           if (cp != 0) {
             w = put_code_point(w, cp);
-            i += 2;
-          } else {
-            w = sink.error(w, i);
-            i += b2 < 0x80 ? 1 : 2;
+            return i + 2;
           }
-          continue;
+          w = sink.error(w, i);
+          return i + (b2 < 0x80 ? 1 : 2);
         }
         if (!in_range(b2, 0x30, 0x39)) {
           w = sink.error(w, i);
-          i += b2 < 0x80 ? 1 : 2;
-          continue;
+          return i + (b2 < 0x80 ? 1 : 2);
         }
-        if (avail < 3) goto incomplete;
+        if (avail < 3) return kIncomplete;
         std::uint8_t b3 = in[i + 2];
         if (!in_range(b3, 0x81, 0xFE)) {
           w = sink.error(w, i);
-          i += 1;
-          continue;
+          return i + 1;
         }
-        if (avail < 4) goto incomplete;
+        if (avail < 4) return kIncomplete;
         std::uint8_t b4 = in[i + 3];
         if (!in_range(b4, 0x30, 0x39)) {
           w = sink.error(w, i);
-          i += 1;
-          continue;
+          return i + 1;
         }
         std::uint32_t pointer =
             (((b - 0x81u) * 10u + (b2 - 0x30u)) * 126u + (b3 - 0x81u)) * 10u + (b4 - 0x30u);
         std::uint32_t cp = gb18030_ranges_code_point(pointer);
         w = cp != 0 ? put_code_point(w, cp) : sink.error(w, i);
-        i += 4;
-        continue;
-      }
-    incomplete:
-      if (!sink.last) {
-        out.commit(w);
-        return i;
-      }
-      w = sink.error(w, i);
-      i = n;
-    }
-  }
-  out.commit(w);
-  return i;
+        return i + 4;
+      });
 }
 
 // Steps of the standard's Big5 decoder, by first byte at i:
@@ -181,78 +146,45 @@ std::size_t decode_gb18030(const std::uint8_t* in, std::size_t n, Sink& sink) {
 //  pointer: error, b2 restored if ASCII). Other bytes -> error. End of input
 //  after a lead -> error.
 std::size_t decode_big5(const std::uint8_t* in, std::size_t n, Sink& sink) {
-  const PairTable& pairs = big5_pairs();
-  Output& out = sink.out;
-  char* w = out.cursor();
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t end = n - i > kBlock ? i + kBlock : n;
-    w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
-    while (i < end) {
-      std::uint8_t b = in[i];
-      if (b < 0x80) {
-        i = copy_ascii(in, i, end, w);
-        continue;
-      }
-      decode_pairs(pairs, in, i, n, end, w);
-      if (i >= end) break;
-      b = in[i];
-      if (b < 0x80) continue;
-      if (b == 0x80 || b == 0xFF) {
-        w = sink.error(w, i);
-        ++i;
-        continue;
-      }
-      if (i + 1 >= n) {
-        if (!sink.last) {
-          out.commit(w);
-          return i;
-        }
-        w = sink.error(w, i);
-        i = n;
-        break;
-      }
-      std::uint8_t b2 = in[i + 1];
-      std::int16_t col = kBig5Trail[b2];
-      if (col < 0) {
-        w = sink.error(w, i);
-        i += b2 < 0x80 ? 1 : 2;
-        continue;
-      }
-      std::uint32_t pointer = (b - 0x81u) * 157u + static_cast<std::uint32_t>(col);
-      switch (pointer) {
-        case 1133:
-          w = put_code_point(put_code_point(w, 0x00CA), 0x0304);
-          i += 2;
-          continue;
-        case 1135:
-          w = put_code_point(put_code_point(w, 0x00CA), 0x030C);
-          i += 2;
-          continue;
-        case 1164:
-          w = put_code_point(put_code_point(w, 0x00EA), 0x0304);
-          i += 2;
-          continue;
-        case 1166:
-          w = put_code_point(put_code_point(w, 0x00EA), 0x030C);
-          i += 2;
-          continue;
-        default:
-          break;
-      }
-      std::uint32_t cp = kBig5Low[pointer];
-      if (cp == 0) {
-        w = sink.error(w, i);
-        i += b2 < 0x80 ? 1 : 2;
-        continue;
-      }
-      if ((kBig5Plane2[pointer / 64] >> (pointer % 64)) & 1) cp += 0x20000;
-      w = put_code_point(w, cp);
-      i += 2;
+  return decode_multi_byte(big5_pairs(), in, n, sink, [&](std::size_t i, char*& w) -> std::size_t {
+    std::uint8_t b = in[i];
+    if (b == 0x80 || b == 0xFF) {
+      w = sink.error(w, i);
+      return i + 1;
     }
-  }
-  out.commit(w);
-  return i;
+    if (i + 1 >= n) return kIncomplete;
+    std::uint8_t b2 = in[i + 1];
+    std::int16_t col = kBig5Trail[b2];
+    if (col < 0) {
+      w = sink.error(w, i);
+      return i + (b2 < 0x80 ? 1 : 2);
+    }
+    std::uint32_t pointer = (b - 0x81u) * 157u + static_cast<std::uint32_t>(col);
+    switch (pointer) {
+      case 1133:
+        w = put_code_point(put_code_point(w, 0x00CA), 0x0304);
+        return i + 2;
+      case 1135:
+        w = put_code_point(put_code_point(w, 0x00CA), 0x030C);
+        return i + 2;
+      case 1164:
+        w = put_code_point(put_code_point(w, 0x00EA), 0x0304);
+        return i + 2;
+      case 1166:
+        w = put_code_point(put_code_point(w, 0x00EA), 0x030C);
+        return i + 2;
+      default:
+        break;
+    }
+    std::uint32_t cp = kBig5Low[pointer];
+    if (cp == 0) {
+      w = sink.error(w, i);
+      return i + (b2 < 0x80 ? 1 : 2);
+    }
+    if ((kBig5Plane2[pointer / 64] >> (pointer % 64)) & 1) cp += 0x20000;
+    w = put_code_point(w, cp);
+    return i + 2;
+  });
 }
 
 }  // namespace corun::text::detail

@@ -253,6 +253,47 @@ inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::si
   }
 }
 
+// What a multi-byte step returns when the sequence at i is cut by the end of input.
+inline constexpr std::size_t kIncomplete = static_cast<std::size_t>(-1);
+
+// The loop the table-driven multi-byte decoders share: output reserved a block at a
+// time, ASCII runs copied, two-byte runs through the pair table, and every other
+// byte (>= 0x80) handed to step(i, w), which writes through w and returns the index
+// after what it consumed, or kIncomplete. An incomplete sequence at the end waits
+// for the next chunk (streaming) or, in the last chunk, is one error.
+template <class Step>
+std::size_t decode_multi_byte(const PairTable& pairs, const std::uint8_t* in, std::size_t n,
+                              Sink& sink, Step step) {
+  Output& out = sink.out;
+  char* w = out.cursor();
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t end = n - i > kBlock ? i + kBlock : n;
+    w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
+    while (i < end) {
+      if (in[i] < 0x80) {
+        i = copy_ascii(in, i, end, w);
+        continue;
+      }
+      decode_pairs(pairs, in, i, n, end, w);
+      if (i >= end || in[i] < 0x80) continue;
+      std::size_t next = step(i, w);
+      if (next != kIncomplete) {
+        i = next;
+        continue;
+      }
+      if (!sink.last) {
+        out.commit(w);
+        return i;
+      }
+      w = sink.error(w, i);
+      i = n;
+    }
+  }
+  out.commit(w);
+  return i;
+}
+
 // Length of the longest prefix of in[0..n) made of complete, well-formed UTF-8
 // sequences (utf8.cpp), with the fastest implementation this CPU has.
 std::size_t utf8_valid_prefix(const std::uint8_t* in, std::size_t n) noexcept;

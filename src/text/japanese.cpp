@@ -83,81 +83,47 @@ const PairTable& euc_kr_pairs() {
 // error with the last byte read restored if ASCII; other first bytes are errors;
 // end of input inside a sequence is one error.
 std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink) {
-  const PairTable& pairs = euc_jp_pairs();
-  Output& out = sink.out;
-  char* w = out.cursor();
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t end = n - i > kBlock ? i + kBlock : n;
-    w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
-    while (i < end) {
-      std::uint8_t b = in[i];
-      if (b < 0x80) {
-        i = copy_ascii(in, i, end, w);
-        continue;
-      }
-      decode_pairs(pairs, in, i, n, end, w);
-      if (i >= end) break;
-      b = in[i];
-      if (b < 0x80) continue;
-      if (b != 0x8E && b != 0x8F && !in_range(b, 0xA1, 0xFE)) {
-        w = sink.error(w, i);
-        ++i;
-        continue;
-      }
-      if (i + 1 >= n) goto incomplete;
-      {
+  return decode_multi_byte(
+      euc_jp_pairs(), in, n, sink, [&](std::size_t i, char*& w) -> std::size_t {
+        std::uint8_t b = in[i];
+        if (b != 0x8E && b != 0x8F && !in_range(b, 0xA1, 0xFE)) {
+          w = sink.error(w, i);
+          return i + 1;
+        }
+        if (i + 1 >= n) return kIncomplete;
         std::uint8_t b2 = in[i + 1];
         if (b == 0x8E) {
           if (in_range(b2, 0xA1, 0xDF)) {
             w = put_code_point(w, 0xFF61u - 0xA1u + b2);
-            i += 2;
-          } else {
-            w = sink.error(w, i);
-            i += consumed(2, b2);
+            return i + 2;
           }
-          continue;
+          w = sink.error(w, i);
+          return i + consumed(2, b2);
         }
         if (b == 0x8F) {
           if (!in_range(b2, 0xA1, 0xFE)) {
             w = sink.error(w, i);
-            i += consumed(2, b2);
-            continue;
+            return i + consumed(2, b2);
           }
-          if (i + 2 >= n) goto incomplete;
+          if (i + 2 >= n) return kIncomplete;
           std::uint8_t b3 = in[i + 2];
           std::uint32_t cp =
               in_range(b3, 0xA1, 0xFE) ? jis0212((b2 - 0xA1u) * 94u + b3 - 0xA1u) : 0;
           if (cp != 0) {
             w = put_code_point(w, cp);
-            i += 3;
-          } else {
-            w = sink.error(w, i);
-            i += consumed(3, b3);
+            return i + 3;
           }
-          continue;
+          w = sink.error(w, i);
+          return i + consumed(3, b3);
         }
         std::uint32_t cp = in_range(b2, 0xA1, 0xFE) ? jis0208((b - 0xA1u) * 94u + b2 - 0xA1u) : 0;
         if (cp != 0) {
           w = put_code_point(w, cp);
-          i += 2;
-        } else {
-          w = sink.error(w, i);
-          i += consumed(2, b2);
+          return i + 2;
         }
-        continue;
-      }
-    incomplete:
-      if (!sink.last) {
-        out.commit(w);
-        return i;
-      }
-      w = sink.error(w, i);
-      i = n;
-    }
-  }
-  out.commit(w);
-  return i;
+        w = sink.error(w, i);
+        return i + consumed(2, b2);
+      });
 }
 
 // Shift_JIS steps: ASCII and 0x80 -> themselves; 0xA1..0xDF -> U+FF61 + (b - 0xA1);
@@ -166,66 +132,37 @@ std::size_t decode_euc_jp(const std::uint8_t* in, std::size_t n, Sink& sink) {
 // jis0208. A failed lookup (or a bad trail) is an error with the trail restored
 // if ASCII. Other bytes are errors; a lead at end of input is one error.
 std::size_t decode_shift_jis(const std::uint8_t* in, std::size_t n, Sink& sink) {
-  const PairTable& pairs = shift_jis_pairs();
-  Output& out = sink.out;
-  char* w = out.cursor();
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t end = n - i > kBlock ? i + kBlock : n;
-    w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
-    while (i < end) {
-      std::uint8_t b = in[i];
-      if (b < 0x80) {
-        i = copy_ascii(in, i, end, w);
-        continue;
-      }
-      decode_pairs(pairs, in, i, n, end, w);
-      if (i >= end) break;
-      b = in[i];
-      if (b < 0x80) continue;
-      if (b == 0x80) {
-        w = put_code_point(w, 0x80);
-        ++i;
-        continue;
-      }
-      if (in_range(b, 0xA1, 0xDF)) {
-        w = put_code_point(w, 0xFF61u - 0xA1u + b);
-        ++i;
-        continue;
-      }
-      if (!in_range(b, 0x81, 0x9F) && !in_range(b, 0xE0, 0xFC)) {
-        w = sink.error(w, i);
-        ++i;
-        continue;
-      }
-      if (i + 1 >= n) {
-        if (!sink.last) {
-          out.commit(w);
-          return i;
+  return decode_multi_byte(
+      shift_jis_pairs(), in, n, sink, [&](std::size_t i, char*& w) -> std::size_t {
+        std::uint8_t b = in[i];
+        if (b == 0x80) {
+          w = put_code_point(w, 0x80);
+          return i + 1;
+        }
+        if (in_range(b, 0xA1, 0xDF)) {
+          w = put_code_point(w, 0xFF61u - 0xA1u + b);
+          return i + 1;
+        }
+        if (!in_range(b, 0x81, 0x9F) && !in_range(b, 0xE0, 0xFC)) {
+          w = sink.error(w, i);
+          return i + 1;
+        }
+        if (i + 1 >= n) return kIncomplete;
+        std::uint8_t b2 = in[i + 1];
+        std::uint32_t cp = 0;
+        if (in_range(b2, 0x40, 0x7E) || in_range(b2, 0x80, 0xFC)) {
+          std::uint32_t offset = b2 < 0x7F ? 0x40 : 0x41;
+          std::uint32_t lead_offset = b < 0xA0 ? 0x81 : 0xC1;
+          std::uint32_t pointer = (b - lead_offset) * 188u + b2 - offset;
+          cp = (pointer >= 8836 && pointer <= 10715) ? 0xE000u - 8836u + pointer : jis0208(pointer);
+        }
+        if (cp != 0) {
+          w = put_code_point(w, cp);
+          return i + 2;
         }
         w = sink.error(w, i);
-        i = n;
-        break;
-      }
-      std::uint8_t b2 = in[i + 1];
-      std::uint32_t cp = 0;
-      if (in_range(b2, 0x40, 0x7E) || in_range(b2, 0x80, 0xFC)) {
-        std::uint32_t offset = b2 < 0x7F ? 0x40 : 0x41;
-        std::uint32_t lead_offset = b < 0xA0 ? 0x81 : 0xC1;
-        std::uint32_t pointer = (b - lead_offset) * 188u + b2 - offset;
-        cp = (pointer >= 8836 && pointer <= 10715) ? 0xE000u - 8836u + pointer : jis0208(pointer);
-      }
-      if (cp != 0) {
-        w = put_code_point(w, cp);
-        i += 2;
-      } else {
-        w = sink.error(w, i);
-        i += consumed(2, b2);
-      }
-    }
-  }
-  out.commit(w);
-  return i;
+        return i + consumed(2, b2);
+      });
 }
 
 // ISO-2022-JP. The standard's decoder state between sequences always equals its
@@ -360,50 +297,23 @@ std::size_t decode_iso_2022_jp(const std::uint8_t* in, std::size_t n, Sink& sink
 // (null or bad trail: error, trail restored if ASCII); other bytes -> error; a
 // lead at end of input -> one error.
 std::size_t decode_euc_kr(const std::uint8_t* in, std::size_t n, Sink& sink) {
-  const PairTable& pairs = euc_kr_pairs();
-  Output& out = sink.out;
-  char* w = out.cursor();
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t end = n - i > kBlock ? i + kBlock : n;
-    w = out.ensure(w, kMaxExpansion * (end - i) + kSlack);
-    while (i < end) {
-      std::uint8_t b = in[i];
-      if (b < 0x80) {
-        i = copy_ascii(in, i, end, w);
-        continue;
-      }
-      decode_pairs(pairs, in, i, n, end, w);
-      if (i >= end) break;
-      b = in[i];
-      if (b < 0x80) continue;
-      if (b == 0x80 || b == 0xFF) {
-        w = sink.error(w, i);
-        ++i;
-        continue;
-      }
-      if (i + 1 >= n) {
-        if (!sink.last) {
-          out.commit(w);
-          return i;
+  return decode_multi_byte(
+      euc_kr_pairs(), in, n, sink, [&](std::size_t i, char*& w) -> std::size_t {
+        std::uint8_t b = in[i];
+        if (b == 0x80 || b == 0xFF) {
+          w = sink.error(w, i);
+          return i + 1;
+        }
+        if (i + 1 >= n) return kIncomplete;
+        std::uint8_t b2 = in[i + 1];
+        std::uint32_t cp = in_range(b2, 0x41, 0xFE) ? euc_kr((b - 0x81u) * 190u + b2 - 0x41u) : 0;
+        if (cp != 0) {
+          w = put_code_point(w, cp);
+          return i + 2;
         }
         w = sink.error(w, i);
-        i = n;
-        break;
-      }
-      std::uint8_t b2 = in[i + 1];
-      std::uint32_t cp = in_range(b2, 0x41, 0xFE) ? euc_kr((b - 0x81u) * 190u + b2 - 0x41u) : 0;
-      if (cp != 0) {
-        w = put_code_point(w, cp);
-        i += 2;
-      } else {
-        w = sink.error(w, i);
-        i += consumed(2, b2);
-      }
-    }
-  }
-  out.commit(w);
-  return i;
+        return i + consumed(2, b2);
+      });
 }
 
 }  // namespace corun::text::detail
