@@ -4,14 +4,14 @@
 //    ctest or by hand. (gtest_discover_tests cannot pass an ENVIRONMENT list of
 //    two entries: it splits it at the semicolon.)
 //  - a watchdog: when CORUN_TEST_WATCHDOG=N is set (ctest sets it a little below
-//    each test's timeout), a test still running after N seconds prints every
-//    thread's stack (through gdb, when installed) and aborts, so a hang seen once
-//    in CI leaves a trace instead of only "Timeout".
+//    each test's timeout), a test still running after N seconds (SIGALRM) prints
+//    every thread's stack, and those of the programs it started (through gdb,
+//    when installed), and aborts, so a hang seen once in CI leaves a trace
+//    instead of only "Timeout".
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +19,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -80,6 +79,10 @@ void append_stacks(pid_t pid, const std::string& file) {
   }
 }
 
+long g_watchdog_seconds = 0;
+
+// Runs in the SIGALRM handler: nothing here is async-signal-safe, but the process is
+// hung and about to abort; at worst the dump itself hangs and ctest's timeout ends it.
 void dump_stacks_and_abort(long seconds) {
   std::fprintf(stderr,
                "\n*** test watchdog: still running after %ld s; the stacks of its threads "
@@ -113,12 +116,16 @@ struct TestEnvironment {
     ::setenv("CORUN_SOURCE_DIR", CORUN_TEST_SOURCE_DIR, 0);
     ::setenv("CORUN_BINARY_DIR", CORUN_TEST_BINARY_DIR, 0);
     const char* w = std::getenv("CORUN_TEST_WATCHDOG");
-    long seconds = w ? std::strtol(w, nullptr, 10) : 0;
-    if (seconds > 0) {
-      std::thread([seconds] {
-        std::this_thread::sleep_for(std::chrono::seconds(seconds));
-        dump_stacks_and_abort(seconds);
-      }).detach();
+    g_watchdog_seconds = w ? std::strtol(w, nullptr, 10) : 0;
+    if (g_watchdog_seconds > 0) {
+      // alarm(), not a thread: tests fork, and a child forked from a multi-threaded
+      // parent loses signals under TSan (and TSan sleeps 1 s at every exit while
+      // another thread lives). fork() does not pass the alarm on to children.
+      struct sigaction sa {};
+      sa.sa_handler = [](int) { dump_stacks_and_abort(g_watchdog_seconds); };
+      sa.sa_flags = SA_RESETHAND;
+      ::sigaction(SIGALRM, &sa, nullptr);
+      ::alarm(static_cast<unsigned>(g_watchdog_seconds));
     }
   }
 } const kTestEnvironment;
