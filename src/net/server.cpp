@@ -31,7 +31,9 @@ namespace {
 
 Task<void> run_client(ClientHandler handler, StreamReader reader, StreamWriter writer) {
   try {
-    co_await handler(std::move(reader), std::move(writer));
+    // Named, not a temporary inside the co_await expression (g++ 12 mishandles those).
+    Task<void> session = handler(std::move(reader), std::move(writer));
+    co_await session;
   } catch (const std::exception& e) {
     log(LogLevel::debug, fmt::format("corun::net::Server: client handler failed: {}", e.what()));
   }
