@@ -777,14 +777,11 @@ struct Fetcher::Impl {
         } catch (const http::ClientConnectionError& e) {
           rec->error = e.what();
           retry = true;
+        } catch (const http::BodyTooLargeError& e) {
+          rec->error =
+              fmt::format("body larger than --max-size ({} bytes): {}", e.limit(), rec->url);
         } catch (const http::ClientPayloadError& e) {
-          std::string_view what = e.what();
-          if (what.find("max_body_size") != std::string_view::npos) {
-            rec->error = fmt::format("body larger than --max-size ({} bytes): {}",
-                                     *options.max_size, rec->url);
-          } else {
-            rec->error = e.what();  // a truncated or malformed body: not retried
-          }
+          rec->error = e.what();  // a truncated or malformed body: not retried
         } catch (const TimeoutError& e) {
           rec->error = e.what();
           retry = true;

@@ -40,35 +40,64 @@ constexpr std::size_t kMaxReserve = std::size_t{64} << 20;
 
 std::string_view standard_reason(int status) noexcept {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 410: return "Gone";
-    case 413: return "Request Entity Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Request Entity Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -95,10 +124,9 @@ void check_url(const std::string& url) {
   }
   auto colon = url.find("://");
   if (colon != std::string::npos && colon > 0) {
-    throw InvalidURL(
-        fmt::format("unsupported URL scheme '{}' (only http and https): {}", url.substr(0, colon),
-                    url),
-        url);
+    throw InvalidURL(fmt::format("unsupported URL scheme '{}' (only http and https): {}",
+                                 url.substr(0, colon), url),
+                     url);
   }
   throw InvalidURL(fmt::format("invalid URL (no http:// or https:// scheme): {}", url), url);
 }
@@ -167,8 +195,10 @@ struct Transfer final : detail::TransferHandler {
   Transfer& operator=(const Transfer&) = delete;
   ~Transfer() {
     if (easy != nullptr && state->multi) state->multi->release(easy);
-    if (prev != nullptr) prev->next = next;
-    else state->transfers = next;
+    if (prev != nullptr)
+      prev->next = next;
+    else
+      state->transfers = next;
     if (next != nullptr) next->prev = prev;
     curl_slist_free_all(headers);
     if (file != nullptr) std::fclose(file);
@@ -190,13 +220,14 @@ struct Transfer final : detail::TransferHandler {
         }
         reason = rest.substr(i);
         while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
-        while (!reason.empty() && (reason.back() == '\r' || reason.back() == '\n' ||
-                                   reason.back() == ' ')) {
+        while (!reason.empty() &&
+               (reason.back() == '\r' || reason.back() == '\n' || reason.back() == ' ')) {
           reason.remove_suffix(1);
         }
       }
       RB::status(*resp) = status;
-      RB::reason(*resp) = reason.empty() ? std::string(standard_reason(status)) : std::string(reason);
+      RB::reason(*resp) =
+          reason.empty() ? std::string(standard_reason(status)) : std::string(reason);
       return;
     }
     RB::headers(*resp).add_raw_line(line);
@@ -245,8 +276,8 @@ struct Transfer final : detail::TransferHandler {
         }
       }
       if (std::fwrite(chunk.data(), 1, chunk.size(), file) != chunk.size()) {
-        callback_error = std::make_exception_ptr(std::system_error(
-            errno, std::generic_category(), "cannot write " + save_to->string()));
+        callback_error = std::make_exception_ptr(
+            std::system_error(errno, std::generic_category(), "cannot write " + save_to->string()));
         return false;
       }
       return true;
@@ -286,7 +317,8 @@ Task<void> session_guard(std::weak_ptr<ClientSession::State> weak, Future<void> 
 
 void ClientSession::State::bind() {
   if (closed) throw RuntimeError("Session is closed");
-  if (loop_gone) throw RuntimeError("ClientSession's event loop has shut down; create a new session");
+  if (loop_gone)
+    throw RuntimeError("ClientSession's event loop has shut down; create a new session");
   Loop& current = get_running_loop();
   if (loop == nullptr) loop = &current;
   if (loop != &current) {
@@ -314,8 +346,8 @@ void ClientSession::State::shutdown() noexcept {
     }
     if (t->done && !t->done->done()) {
       try {
-        t->done->set_exception(std::make_exception_ptr(
-            ClientConnectionError("Session is closed", RB::url(*t->resp))));
+        t->done->set_exception(
+            std::make_exception_ptr(ClientConnectionError("Session is closed", RB::url(*t->resp))));
       } catch (...) {  // the loop is closing: the task is being torn down anyway
       }
     }
@@ -372,18 +404,21 @@ std::exception_ptr transfer_error(const Transfer& t, const std::string& url) {
       if (!got_response) {
         return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
       }
-      return std::make_exception_ptr(ClientPayloadError(msg("response payload is not completed"), url));
+      return std::make_exception_ptr(
+          ClientPayloadError(msg("response payload is not completed"), url));
     case CURLE_PARTIAL_FILE:
     case CURLE_BAD_CONTENT_ENCODING:
-      return std::make_exception_ptr(ClientPayloadError(msg("response payload is not completed"), url));
+      return std::make_exception_ptr(
+          ClientPayloadError(msg("response payload is not completed"), url));
     case CURLE_WEIRD_SERVER_REPLY:
       return std::make_exception_ptr(
           ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
     case CURLE_WRITE_ERROR:
       if (t.callback_error) return t.callback_error;
       if (t.too_big) {
-        return std::make_exception_ptr(ClientPayloadError(
-            fmt::format("response body larger than max_body_size ({})", url), url));
+        return std::make_exception_ptr(BodyTooLargeError(
+            fmt::format("response body larger than max_body_size, {} bytes ({})", t.max_body, url),
+            url, t.max_body));
       }
       return std::make_exception_ptr(ClientPayloadError(msg("write error"), url));
     case CURLE_OUT_OF_MEMORY:
@@ -435,8 +470,8 @@ void configure(Transfer& t, const ClientSession::State& st, const std::string& m
     }
     for (auto f : ro.headers) {
       // "Name:" with nothing after it would tell curl to drop the header; "Name;" sends it empty.
-      std::string line = f.value.empty() ? fmt::format("{};", f.name)
-                                         : fmt::format("{}: {}", f.name, f.value);
+      std::string line =
+          f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
       t.headers = curl_slist_append(t.headers, line.c_str());
     }
     t.headers = curl_slist_append(t.headers, "Expect:");
@@ -576,8 +611,8 @@ ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
 
 Task<Response> ClientSession::request(std::string method, std::string url, RequestOptions options) {
   if (!state_) throw RuntimeError("ClientSession was moved from");
-  return run_request(std::make_unique<Call>(
-      Call{state_, std::move(method), std::move(url), std::move(options)}));
+  return run_request(
+      std::make_unique<Call>(Call{state_, std::move(method), std::move(url), std::move(options)}));
 }
 
 Task<Response> ClientSession::request(std::string method, std::string url) {
@@ -609,9 +644,13 @@ Task<void> ClientSession::close() {
   co_return;
 }
 
-bool ClientSession::closed() const noexcept { return !state_ || state_->closed; }
+bool ClientSession::closed() const noexcept {
+  return !state_ || state_->closed;
+}
 
-const SessionOptions& ClientSession::options() const noexcept { return state_->options; }
+const SessionOptions& ClientSession::options() const noexcept {
+  return state_->options;
+}
 
 std::size_t ClientSession::open_sockets() const noexcept {
   return state_ && state_->multi ? state_->multi->watched_sockets() : 0;

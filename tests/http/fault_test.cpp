@@ -114,7 +114,8 @@ TEST(HttpFaults, BadChunkingIsAPayloadError) {
 
 TEST(HttpFaults, HugeHeadersAreAResponseError) {
   with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
-    std::string what = co_await expect_error<corun::http::ClientResponseError>(s, f.url("/huge-headers"));
+    std::string what =
+        co_await expect_error<corun::http::ClientResponseError>(s, f.url("/huge-headers"));
     EXPECT_NE(what.find("too large"), std::string::npos) << what;
   });
 }
@@ -164,7 +165,7 @@ TEST(HttpFaults, EndlessBodyIsStoppedByMaxBodySizeOrCancellation) {
   with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
     RequestOptions o;
     o.max_body_size = 1 << 20;
-    co_await expect_error<corun::http::ClientPayloadError>(s, f.url("/endless"), o);
+    co_await expect_error<corun::http::BodyTooLargeError>(s, f.url("/endless"), o);
     EXPECT_THROW(co_await corun::wait_for(s.get(f.url("/endless")), 100ms), corun::TimeoutError);
     EXPECT_EQ((co_await s.get(f.url("/ok"))).read(), "hello");
   });

@@ -173,7 +173,8 @@ TEST_F(SessionTest, KeepAliveNeverOpensMoreConnectionsThanTheLimit) {
     ClientSession s(session_options([](SessionOptions& o) { o.limit = 64; }));
     std::vector<corun::TaskHandle<Response>> tasks;
     tasks.reserve(kRequests);
-    for (int i = 0; i < kRequests; ++i) tasks.push_back(corun::create_task(s.get(url("/page.txt"))));
+    for (int i = 0; i < kRequests; ++i)
+      tasks.push_back(corun::create_task(s.get(url("/page.txt"))));
     std::size_t total = 0;
     for (auto& t : tasks) total += (co_await t).read().size();
     co_await s.close();
@@ -282,6 +283,13 @@ TEST_F(SessionTest, MaxBodySizeRaisesPayloadError) {
   corun::run([]() -> Task<void> {
     ClientSession s(session_options([](SessionOptions& o) { o.max_body_size = 1000; }));
     EXPECT_THROW(co_await s.get(url("/page.txt")), corun::http::ClientPayloadError);
+    try {
+      co_await s.get(url("/page.txt"));
+      ADD_FAILURE() << "no error for a body over max_body_size";
+    } catch (const corun::http::BodyTooLargeError& e) {
+      EXPECT_EQ(e.limit(), 1000u);
+      EXPECT_NE(std::string(e.what()).find("/page.txt"), std::string::npos) << e.what();
+    }
     RequestOptions bigger;
     bigger.max_body_size = 1 << 20;
     EXPECT_EQ((co_await s.get(url("/page.txt"), bigger)).read(), *page_);

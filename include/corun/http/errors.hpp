@@ -18,6 +18,7 @@
 // using a closed session raises corun::RuntimeError. Every message names the URL.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "corun/core/error.hpp"
@@ -26,7 +27,8 @@ namespace corun::http {
 
 class ClientError : public Error {
  public:
-  ClientError(std::string message, std::string url) : Error(std::move(message)), url_(std::move(url)) {}
+  ClientError(std::string message, std::string url)
+      : Error(std::move(message)), url_(std::move(url)) {}
   // The URL of the request that failed.
   const std::string& url() const noexcept { return url_; }
 
@@ -62,7 +64,9 @@ class ServerDisconnectedError : public ClientConnectionError {
 class ClientResponseError : public ClientError {
  public:
   ClientResponseError(std::string message, std::string url, int status, std::string reason)
-      : ClientError(std::move(message), std::move(url)), status_(status), reason_(std::move(reason)) {}
+      : ClientError(std::move(message), std::move(url)),
+        status_(status),
+        reason_(std::move(reason)) {}
   int status() const noexcept { return status_; }
   const std::string& reason() const noexcept { return reason_; }
 
@@ -84,6 +88,18 @@ class ContentTypeError : public ClientResponseError {
 class ClientPayloadError : public ClientError {
  public:
   using ClientError::ClientError;
+};
+
+// The body grew past max_body_size (session or request option); the transfer was
+// stopped there. A ClientPayloadError, as aiohttp reports a body it will not take.
+class BodyTooLargeError : public ClientPayloadError {
+ public:
+  BodyTooLargeError(std::string message, std::string url, std::size_t limit)
+      : ClientPayloadError(std::move(message), std::move(url)), limit_(limit) {}
+  std::size_t limit() const noexcept { return limit_; }
+
+ private:
+  std::size_t limit_;
 };
 
 class InvalidURL : public ClientError {
