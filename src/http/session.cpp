@@ -455,7 +455,9 @@ void configure(Transfer& t, const ClientSession::State& st, const std::string& m
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
-  if (!so.proxy.empty()) {
+  if (ro.proxy) {
+    curl_easy_setopt(h, CURLOPT_PROXY, ro.proxy->c_str());  // "": none, variables ignored
+  } else if (!so.proxy.empty()) {
     curl_easy_setopt(h, CURLOPT_PROXY, so.proxy.c_str());
   } else if (!so.trust_env) {
     curl_easy_setopt(h, CURLOPT_PROXY, "");  // ignore http_proxy & co.

@@ -214,6 +214,31 @@ TEST_F(SessionTest, ProxyVariablesAreUsedOnlyWithTrustEnv) {
   ::unsetenv("http_proxy");
 }
 
+// nginx serves absolute-form requests ("GET http://host/path") from its default server,
+// so it can stand in for a forward proxy: a host that does not resolve answers only
+// when the request really went through it.
+TEST_F(SessionTest, PerRequestProxyReplacesTheSessionsProxy) {
+  corun::run([]() -> Task<void> {
+    const std::string proxy = url("");
+    const std::string nowhere = "http://corun-proxy-test.invalid/page.txt";
+    ClientSession direct;
+    EXPECT_THROW(co_await direct.get(nowhere), corun::http::ClientConnectorError);
+    RequestOptions via;
+    via.proxy = proxy;
+    Response r = co_await direct.get(nowhere, via);
+    EXPECT_EQ(r.status(), 200);
+    EXPECT_EQ(r.read(), *page_);
+
+    std::string dead = "http://127.0.0.1:" + std::to_string(corun::testing::free_port());
+    ClientSession proxied(session_options([&](SessionOptions& o) { o.proxy = dead; }));
+    EXPECT_THROW(co_await proxied.get(url("/page.txt")), corun::http::ClientConnectorError);
+    RequestOptions none;
+    none.proxy = "";
+    EXPECT_EQ((co_await proxied.get(url("/page.txt"), none)).status(), 200);
+    EXPECT_EQ((co_await proxied.get(nowhere, via)).status(), 200);
+  }());
+}
+
 TEST_F(SessionTest, TimeoutStopsTheTransferAndFreesItsConnection) {
   corun::run([]() -> Task<void> {
     // One connection only: if the cancelled transfer kept it, the next request would hang.

@@ -54,17 +54,17 @@ struct SessionOptions {
   std::size_t limit = 100;         // total connections (aiohttp TCPConnector limit); 0 = none
   std::size_t limit_per_host = 0;  // 0 = none
   Timeouts timeout;
-  Headers headers;                 // sent with every request (a request's own win)
+  Headers headers;  // sent with every request (a request's own win)
   std::string user_agent = "corun/0.1";
-  bool raise_for_status = false;   // every >= 400 response raises ClientResponseError
-  int max_redirects = 10;          // more redirects than this raise TooManyRedirects
-  bool verify_tls = true;          // certificate and host name verification
-  std::filesystem::path ca_file;   // PEM CA bundle to trust instead of the system's
-  bool trust_env = false;          // take proxies from http_proxy/https_proxy/no_proxy
-  std::string proxy;               // explicit proxy URL for every request
+  bool raise_for_status = false;             // every >= 400 response raises ClientResponseError
+  int max_redirects = 10;                    // more redirects than this raise TooManyRedirects
+  bool verify_tls = true;                    // certificate and host name verification
+  std::filesystem::path ca_file;             // PEM CA bundle to trust instead of the system's
+  bool trust_env = false;                    // take proxies from http_proxy/https_proxy/no_proxy
+  std::string proxy;                         // explicit proxy URL for every request
   std::optional<std::size_t> max_body_size;  // larger bodies raise ClientPayloadError
-  bool http2 = true;               // HTTP/2 over TLS when the server offers it (ALPN)
-  bool auto_decompress = true;     // Accept-Encoding gzip, br, zstd, deflate; decoded bodies
+  bool http2 = true;                         // HTTP/2 over TLS when the server offers it (ALPN)
+  bool auto_decompress = true;  // Accept-Encoding gzip, br, zstd, deflate; decoded bodies
 };
 
 // Per-request options; the unset ones come from the session.
@@ -76,6 +76,9 @@ struct RequestOptions {
   std::optional<int> max_redirects;
   std::optional<bool> raise_for_status;
   std::optional<std::size_t> max_body_size;
+  // A proxy for this request (aiohttp's proxy=): replaces the session's proxy and
+  // trust_env; an empty string means no proxy at all.
+  std::optional<std::string> proxy;
   // Streaming: when set, the body is not buffered in the Response; each piece
   // goes to on_chunk as it arrives (loop thread, inside the transfer: keep it
   // short and do not block). An exception from it stops the transfer and is
