@@ -146,6 +146,10 @@ void CurlMulti::recycle(Easy* e) noexcept {
     delete e;
     return;
   }
+  // curl_easy_reset does not free the file list CURLOPT_COOKIEFILE queued (libcurl
+  // 7.88; ASan saw one leak per request with a cookie jar): drop it first. With a
+  // shared jar this leaves the jar's cookies alone.
+  curl_easy_setopt(e->handle, CURLOPT_COOKIEFILE, static_cast<char*>(nullptr));
   curl_easy_reset(e->handle);
   pool_.push_back(e);
 }
@@ -194,8 +198,10 @@ void CurlMulti::remove_now(Easy* e) noexcept {
   curl_multi_remove_handle(multi_, e->handle);
   e->started = false;
   e->abort_pending = false;
-  if (e->prev != nullptr) e->prev->next = e->next;
-  else started_ = e->next;
+  if (e->prev != nullptr)
+    e->prev->next = e->next;
+  else
+    started_ = e->next;
   if (e->next != nullptr) e->next->prev = e->prev;
   e->prev = e->next = nullptr;
   --active_;
@@ -318,8 +324,10 @@ int CurlMulti::on_close_socket(void* clientp, curl_socket_t fd) {
 }
 
 void CurlMulti::close_watch(SocketWatch* watch) noexcept {
-  if (watch->prev != nullptr) watch->prev->next = watch->next;
-  else watches_ = watch->next;
+  if (watch->prev != nullptr)
+    watch->prev->next = watch->next;
+  else
+    watches_ = watch->next;
   if (watch->next != nullptr) watch->next->prev = watch->prev;
   --watch_count_;
   if (static_cast<std::size_t>(watch->fd) < by_fd_.size() &&

@@ -12,7 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
@@ -142,7 +145,8 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
   bool closed = false;
   std::unique_ptr<detail::CurlMulti> multi;
   curl_slist* default_headers = nullptr;
-  Transfer* transfers = nullptr;  // in flight (intrusive list)
+  CURLSH* cookie_share = nullptr;  // the cookie jar, shared by every easy handle
+  Transfer* transfers = nullptr;   // in flight (intrusive list)
   std::optional<Future<void>> guard_stop;
 
   explicit State(SessionOptions o) : options(std::move(o)) {
@@ -153,10 +157,32 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
     }
     // No "Expect: 100-continue" round trip for request bodies (aiohttp sends none).
     default_headers = curl_slist_append(default_headers, "Expect:");
+    if (options.cookie_jar) {
+      // Loop-thread only, so no lock callbacks.
+      cookie_share = curl_share_init();
+      if (cookie_share == nullptr) throw std::bad_alloc();
+      curl_share_setopt(cookie_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    }
   }
   ~State() {
-    shutdown();
+    shutdown();  // frees every easy handle, so none uses the share any more
     curl_slist_free_all(default_headers);
+    if (cookie_share != nullptr) curl_share_cleanup(cookie_share);
+  }
+  // Runs f on an easy handle attached to the jar alone (reading or clearing it).
+  template <class F>
+  void with_jar(F f) const {
+    if (cookie_share == nullptr) return;
+    CURL* h = curl_easy_init();
+    if (h == nullptr) throw std::bad_alloc();
+    curl_easy_setopt(h, CURLOPT_SHARE, cookie_share);
+    try {
+      f(h);
+    } catch (...) {
+      curl_easy_cleanup(h);
+      throw;
+    }
+    curl_easy_cleanup(h);
   }
 
   void bind();
@@ -169,6 +195,7 @@ struct Transfer final : detail::TransferHandler {
   Response* resp;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;  // per-request header list (when the request has headers)
+  std::string cookie;             // the request's own cookies (CURLOPT_COOKIE keeps a pointer)
   std::optional<Future<void>> done;
   CURLcode result = CURLE_OK;
   std::size_t max_body = std::numeric_limits<std::size_t>::max();
@@ -455,6 +482,20 @@ void configure(Transfer& t, const ClientSession::State& st, const std::string& m
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
+  if (st.cookie_share != nullptr) {
+    curl_easy_setopt(h, CURLOPT_SHARE, st.cookie_share);
+    // COOKIEFILE "" turns the cookie engine on, reading no file (CurlMulti::recycle
+    // drops the file list again).
+    curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+  }
+  t.cookie.clear();
+  if (!ro.cookies.empty()) {
+    for (const auto& [name, value] : ro.cookies) {
+      if (!t.cookie.empty()) t.cookie += "; ";
+      t.cookie.append(name).append("=").append(value);
+    }
+    curl_easy_setopt(h, CURLOPT_COOKIE, t.cookie.c_str());
+  }
   if (ro.proxy) {
     curl_easy_setopt(h, CURLOPT_PROXY, ro.proxy->c_str());  // "": none, variables ignored
   } else if (!so.proxy.empty()) {
@@ -648,6 +689,47 @@ Task<void> ClientSession::close() {
 
 bool ClientSession::closed() const noexcept {
   return !state_ || state_->closed;
+}
+
+std::vector<Cookie> ClientSession::cookies() const {
+  std::vector<Cookie> out;
+  if (!state_) return out;
+  state_->with_jar([&](CURL* h) {
+    curl_slist* list = nullptr;
+    if (curl_easy_getinfo(h, CURLINFO_COOKIELIST, &list) != CURLE_OK) return;
+    for (curl_slist* l = list; l != nullptr; l = l->next) {
+      // Netscape format: domain, include-subdomains, path, secure, expires, name, value.
+      std::string_view line = l->data;
+      std::vector<std::string_view> f;
+      while (f.size() < 6) {
+        auto tab = line.find('\t');
+        if (tab == std::string_view::npos) break;
+        f.push_back(line.substr(0, tab));
+        line.remove_prefix(tab + 1);
+      }
+      if (f.size() < 6) continue;
+      Cookie c;
+      std::string_view domain = f[0];
+      if (domain.starts_with("#HttpOnly_")) {
+        c.http_only = true;
+        domain.remove_prefix(10);
+      }
+      c.domain = std::string(domain);
+      c.path = std::string(f[2]);
+      c.secure = f[3] == "TRUE";
+      c.expires = std::strtoll(std::string(f[4]).c_str(), nullptr, 10);
+      c.name = std::string(f[5]);
+      c.value = std::string(line);
+      out.push_back(std::move(c));
+    }
+    curl_slist_free_all(list);
+  });
+  return out;
+}
+
+void ClientSession::clear_cookies() {
+  if (!state_) return;
+  state_->with_jar([](CURL* h) { curl_easy_setopt(h, CURLOPT_COOKIELIST, "ALL"); });
 }
 
 const SessionOptions& ClientSession::options() const noexcept {

@@ -184,3 +184,44 @@ TEST(HttpFaults, PostBodiesArriveIntact) {
 }
 
 }  // namespace
+
+// The session's cookie jar (aiohttp's CookieJar): /set-cookie sets sid and redirects
+// to /cookie, which answers with the Cookie header it received.
+TEST(HttpCookies, TheJarKeepsCookiesAcrossRedirectsAndRequests) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    Response first = co_await s.get(f.url("/set-cookie"));
+    EXPECT_EQ(first.read(), "sid=abc123");  // sent on the redirect already
+    Response later = co_await s.get(f.url("/cookie"));
+    EXPECT_EQ(later.read(), "sid=abc123");
+    std::vector<corun::http::Cookie> jar = s.cookies();
+    EXPECT_EQ(jar.size(), 1u);
+    if (!jar.empty()) {
+      EXPECT_EQ(jar[0].name, "sid");
+      EXPECT_EQ(jar[0].value, "abc123");
+      EXPECT_EQ(jar[0].domain, "127.0.0.1");
+      EXPECT_EQ(jar[0].path, "/");
+      EXPECT_EQ(jar[0].expires, 0);
+    }
+    RequestOptions extra;
+    extra.cookies = {{"lang", "zh"}, {"theme", "dark"}};
+    EXPECT_EQ((co_await s.get(f.url("/cookie"), extra)).read(), "sid=abc123; lang=zh; theme=dark");
+    s.clear_cookies();
+    EXPECT_TRUE(s.cookies().empty());
+    EXPECT_EQ((co_await s.get(f.url("/cookie"))).read(), "");
+  });
+}
+
+TEST(HttpCookies, WithoutAJarNothingIsKept) {
+  SessionOptions o;
+  o.cookie_jar = false;
+  with_server(
+      [](FaultServer& f, ClientSession& s) -> Task<void> {
+        EXPECT_EQ((co_await s.get(f.url("/set-cookie"))).read(), "");
+        EXPECT_EQ((co_await s.get(f.url("/cookie"))).read(), "");
+        EXPECT_TRUE(s.cookies().empty());
+        RequestOptions extra;
+        extra.cookies = {{"lang", "zh"}};
+        EXPECT_EQ((co_await s.get(f.url("/cookie"), extra)).read(), "lang=zh");
+      },
+      o);
+}

@@ -17,6 +17,7 @@ struct Request {
   std::string method;
   std::string path;
   std::string body;
+  std::string cookie;  // the Cookie header, if any
   bool keep_alive = true;
 };
 
@@ -50,6 +51,11 @@ Task<std::optional<Request>> read_request(net::StreamReader& reader) {
     std::from_chars(lhead.data() + i, lhead.data() + lhead.size(), content_length);
   }
   if (lhead.find("\r\nconnection: close") != std::string::npos) req.keep_alive = false;
+  if (auto p = lhead.find("\r\ncookie:"); p != std::string::npos) {
+    std::size_t i = p + 9;
+    while (i < head.size() && head[i] == ' ') ++i;
+    req.cookie = head.substr(i, head.find("\r\n", i) - i);
+  }
   if (content_length > 0) req.body = co_await reader.readexactly(content_length);
   co_return req;
 }
@@ -69,6 +75,10 @@ Task<bool> serve(const Request& req, net::StreamWriter& w) {
   const std::string& p = req.path;
   if (p == "/ok") {
     w.write(response(200, "OK", "hello", "Content-Type: text/plain\r\n"));
+  } else if (p == "/set-cookie") {  // sets a cookie, then redirects to /cookie
+    w.write(response(302, "Found", "", "Set-Cookie: sid=abc123; Path=/\r\nLocation: /cookie\r\n"));
+  } else if (p == "/cookie") {  // the Cookie header the client sent
+    w.write(response(200, "OK", req.cookie, "Content-Type: text/plain\r\n"));
   } else if (p == "/echo") {
     w.write(response(200, "OK", req.body, "Content-Type: application/octet-stream\r\n"));
   } else if (p == "/drip") {

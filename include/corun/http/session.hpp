@@ -31,6 +31,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "corun/core/task.hpp"
 #include "corun/http/errors.hpp"
@@ -65,6 +67,21 @@ struct SessionOptions {
   std::optional<std::size_t> max_body_size;  // larger bodies raise ClientPayloadError
   bool http2 = true;                         // HTTP/2 over TLS when the server offers it (ALPN)
   bool auto_decompress = true;  // Accept-Encoding gzip, br, zstd, deflate; decoded bodies
+  // A cookie jar shared by the session's requests (aiohttp's CookieJar): cookies
+  // a response sets are sent by later requests (and redirects) to that site.
+  // false: no jar (aiohttp's DummyCookieJar).
+  bool cookie_jar = true;
+};
+
+// One cookie of the session's jar.
+struct Cookie {
+  std::string domain;
+  std::string path;
+  std::string name;
+  std::string value;
+  bool secure = false;
+  bool http_only = false;
+  long long expires = 0;  // Unix time; 0: a session cookie
 };
 
 // Per-request options; the unset ones come from the session.
@@ -79,6 +96,8 @@ struct RequestOptions {
   // A proxy for this request (aiohttp's proxy=): replaces the session's proxy and
   // trust_env; an empty string means no proxy at all.
   std::optional<std::string> proxy;
+  // Cookies sent with this request in addition to the jar's ("name", "value").
+  std::vector<std::pair<std::string, std::string>> cookies;
   // Streaming: when set, the body is not buffered in the Response; each piece
   // goes to on_chunk as it arrives (loop thread, inside the transfer: keep it
   // short and do not block). An exception from it stops the transfer and is
@@ -114,6 +133,10 @@ class ClientSession {
   bool closed() const noexcept;
 
   const SessionOptions& options() const noexcept;
+
+  // The jar (aiohttp's session.cookie_jar): every cookie it holds, and clearing it.
+  std::vector<Cookie> cookies() const;
+  void clear_cookies();
 
   // Connections currently open in the pool (for tests and diagnostics).
   std::size_t open_sockets() const noexcept;
