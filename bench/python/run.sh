@@ -15,6 +15,7 @@
 #          (corun-cli: the `corun fetch` executable of BUILD_DIR, when built: what the
 #          binding adds to the engine)
 #   WORK   scratch directory: the corpus (kept) and outputs (default /tmp/corun-py-bench)
+#   OUT    where every client writes its pages (default WORK/out; /dev/shm/... for tmpfs)
 # Every process is timed by /usr/bin/time (wall, user + sys CPU, peak RSS); one line per
 # run goes to bench/python/results-PAGES.txt.
 set -eu
@@ -41,33 +42,20 @@ ls "$build"/python/corun.*.so >/dev/null 2>&1 || {
 [ -x "$timecmd" ] || { echo "run.sh: $timecmd missing (apt-get install time)" >&2; exit 2; }
 command -v nginx >/dev/null || { echo "run.sh: nginx missing (apt-get install nginx-light)" >&2; exit 2; }
 
+. "$here/../lib.sh"
 mkdir -p "$work"
-corpus="$work/corpus-$pages"
-if [ ! -f "$corpus/urls.txt" ]; then
-  echo "making a corpus of $pages pages in $corpus (once; kept for later runs)" >&2
-  rm -rf "$corpus.tmp"
-  "$python" "$shared/make_corpus.py" "$corpus.tmp" "$pages"
-  mv "$corpus.tmp" "$corpus"
-fi
+corpus=$(bench_corpus "$work" "$pages")
 
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-sh "$shared/nginx.sh" start "$corpus" "$port"
-out="$work/out"
+out=${OUT:-$work/out}
 samples="$here/results-$pages.txt"
 tmp=$(mktemp -d)
 cleanup() {
-  sh "$shared/nginx.sh" stop "$corpus"
+  bench_nginx_stop "$corpus"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-i=0
-while ! curl -sf -o /dev/null "$base/p/0.html"; do
-  i=$((i + 1))
-  [ "$i" -lt 100 ] || { echo "run.sh: nginx did not answer on $base" >&2; exit 1; }
-  sleep 0.1
-done
+bench_nginx_start "$corpus"
 
 sed "s|^|$base|" "$corpus/urls.txt" >"$tmp/urls-full.txt"
 
