@@ -195,7 +195,7 @@ struct Transfer final : detail::TransferHandler {
   Response* resp;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;  // per-request header list (when the request has headers)
-  std::string cookie;             // the request's own cookies (CURLOPT_COOKIE keeps a pointer)
+  std::string cookie;             // the request's own cookies, "a=1; b=2" (CURLOPT_COOKIE)
   std::optional<Future<void>> done;
   CURLcode result = CURLE_OK;
   std::size_t max_body = std::numeric_limits<std::size_t>::max();
