@@ -2,7 +2,7 @@
 # Installs what is needed, builds corun and runs every test, as CI does:
 #   1. a Release build with warnings as errors: the whole ctest suite;
 #   2. an ASan+UBSan build: the whole suite again;
-#   3. a TSan build: the core runtime's tests (the thread code);
+#   3. a TSan build: the core runtime's tests and the fetch engine's (the thread code);
 #   4. a short libFuzzer run over corun::text (clang).
 # Usage: scripts/test.sh            (everything; about 20-30 minutes on 2 cores)
 #        QUICK=1 scripts/test.sh    (step 1 only)
@@ -96,6 +96,8 @@ if [ -z "${QUICK:-}" ]; then
   step "tsan build" configure_build out/ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCORUN_SANITIZE=thread -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF
   step "tsan tests (core)" run_ctest out/ci-tsan -L core
+  # The fetch engine runs its lanes on threads of their own.
+  step "tsan tests (fetch engine)" run_ctest out/ci-tsan -R '^FetchEngine[.]'
   step "fuzz corun::text (${fuzz_seconds} s)" run_fuzz
 fi
 

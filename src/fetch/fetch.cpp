@@ -369,6 +369,8 @@ class BatchWriter {
 
 }  // namespace
 
+struct FetchLane;
+
 struct Fetcher::Impl {
   Options options;
   NameTemplate name_template;
@@ -381,18 +383,19 @@ struct Fetcher::Impl {
 
   Progress progress;
   bool stopping = false;
+  std::atomic<bool> stop_requested{false};  // stopping, for the lanes' threads
   bool started = false;
-  Event stop_event;
   std::uint64_t not_started = 0;
 
-  std::unique_ptr<http::ClientSession> session;
-  std::unique_ptr<Queue<Item>> queue;
-  std::unique_ptr<BatchWriter> writer;
-  std::unique_ptr<Semaphore> net_slots;  // requests in flight, at most -c
-  std::unordered_map<std::string, std::unique_ptr<HostState>> hosts;
+  http::SessionOptions session_options;         // every lane's session is made from these
+  std::shared_ptr<http::CookieJar> cookie_jar;  // one jar for every lane's session
+  std::vector<std::unique_ptr<FetchLane>> lanes;
+  bool route_by_host = false;          // per-host limits: a host's URLs all go to one lane
+  std::unique_ptr<Semaphore> credits;  // URLs handed to lanes and not back yet
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // for posts from lanes
+  std::mutex names_mutex;  // lanes claim names from their threads
   NameRegistry names;
   FlatCounter done_before;  // --resume: URL hash -> how many done records
-  std::mt19937_64 rng{std::random_device{}()};
 
   // Report: records are appended to buffer and written in large pieces.
   int report_fd = -1;
@@ -430,9 +433,7 @@ struct Fetcher::Impl {
     per_host = options.per_host < options.concurrency ? options.per_host : 0;
   }
 
-  ~Impl() {
-    if (report_fd >= 0) ::close(report_fd);
-  }
+  ~Impl();  // after FetchLane
 
   // ---- report ----
 
@@ -565,27 +566,9 @@ struct Fetcher::Impl {
 
   // ---- stop ----
 
-  void stop() {
-    if (stopping) return;
-    stopping = true;
-    stop_event.set();
-  }
+  void stop();  // after FetchLane
 
-  Task<void> wait_stop() { co_await stop_event.wait(); }
-
-  // Sleeps d, or less if stop() is called; true if stop() was called.
-  Task<bool> pause(Clock::duration d) {
-    if (stopping) co_return true;
-    if (d <= Clock::duration::zero()) co_return false;
-    try {
-      co_await wait_for(wait_stop(), d);
-      co_return true;
-    } catch (const TimeoutError&) {
-      co_return false;
-    }
-  }
-
-  // ---- reader ----
+  // ---- reader: lines -> items -> lanes ----
 
   Task<void> reader(UrlSource* source) {
     std::vector<std::string> lines;
@@ -623,33 +606,201 @@ struct Fetcher::Impl {
           ++progress.skipped;
           continue;
         }
-        co_await queue->put(std::move(item));
+        co_await credits->acquire();
+        if (stopping) {  // stopped while waiting for room: never handed out
+          credits->release();
+          ++not_started;
+          break;
+        }
+        dispatch(pick_lane(item), std::move(item));
       }
     }
-    for (std::size_t i = 0; i < 2 * options.concurrency; ++i) {
-      Item end;
-      end.end = true;
-      co_await queue->put(std::move(end));
+    for (auto& lane : lanes) {
+      for (std::size_t i = 0; i < 2 * lane_concurrency(*lane); ++i) {
+        Item end;
+        end.end = true;
+        dispatch(*lane, std::move(end));
+      }
     }
   }
 
-  // ---- workers ----
+  FetchLane& pick_lane(const Item& item);  // after FetchLane
+  void dispatch(FetchLane& lane, Item item);
+  static std::size_t lane_concurrency(const FetchLane& lane);
+
+  // An outcome handed back by a lane (engine loop).
+  void take(FetchLane& lane, Record rec, bool never_started);
+  void refresh_in_flight();
+
+  // Lanes: one per core by default (threads = 0), each with its own loop,
+  // session and share of -c; never more than -c.
+  std::size_t lane_count() const {
+    std::size_t n = options.threads;
+    if (n == 0) {
+      unsigned cores = std::thread::hardware_concurrency();
+      n = std::clamp<std::size_t>(cores == 0 ? 1 : cores, 1, 4);
+    }
+    return std::clamp<std::size_t>(n, 1, options.concurrency);
+  }
+
+  Task<void> report_ticker() {
+    for (;;) {
+      co_await sleep(std::chrono::seconds(1));
+      flush_report();
+    }
+  }
+
+  Task<Summary> run(UrlSource* source);  // after FetchLane
+};
+
+// ---------------------------------------------------------------- lanes
+
+// One loop's share of a run's requests: a session of its own, request slots
+// (its share of -c), per-host state, workers. Lane 0 runs on the engine's loop;
+// each other lane on a LoopThread of its own, so a run uses every core for what
+// costs the most (libcurl's work, decoding, writing files) while the engine's
+// loop keeps the input, names, records and report. A page is fetched, decoded
+// and written on its lane's thread, start to end: handing bodies to another
+// thread cost more CPU than it saved here (see bench/README.md). URLs reach a
+// remote lane, and outcomes come back, through mailboxes whose wake-ups
+// coalesce under load.
+struct FetchLane {
+  FetchLane(Fetcher::Impl& engine, std::size_t index, std::size_t concurrency)
+      : impl(engine), index(index), concurrency(concurrency) {}
+  FetchLane(const FetchLane&) = delete;
+  FetchLane& operator=(const FetchLane&) = delete;
+  ~FetchLane() { thread.reset(); }  // stops the loop: its tasks are cancelled first
+
+  Fetcher::Impl& impl;
+  std::size_t index;
+  std::size_t concurrency;
+  std::unique_ptr<LoopThread> thread;          // null: the lane runs on the engine's loop
+  std::shared_ptr<detail::LoopLifeline> home;  // the engine's loop
+
+  // The lane's loop only.
+  std::unique_ptr<http::ClientSession> session;
+  std::unique_ptr<BatchWriter> writer;  // --fsync: writes go to the pool
+  std::unique_ptr<Semaphore> net_slots;
+  std::unique_ptr<Queue<Item>> queue;  // unbounded: the engine's credits bound it
+  std::unordered_map<std::string, std::unique_ptr<HostState>> hosts;
+  std::mt19937_64 rng{std::random_device{}()};
+  bool stop_seen = false;                   // stop_local() ran
+  Event stop_event;                         // set by stop_local(): wakes pause()
+  std::atomic<std::uint64_t> in_flight{0};  // read by the engine for Progress
+
+  // Mailboxes between the loops (remote lanes).
+  std::mutex mutex;
+  std::vector<Item> inbox;
+  bool inbox_posted = false;
+  struct Outcome {
+    Record record;
+    bool never_started = false;
+  };
+  std::vector<Outcome> outbox;
+  bool outbox_posted = false;
+
+  // The engine's loop only.
+  std::size_t outstanding = 0;  // URLs handed over, no outcome yet
+
+  bool remote() const noexcept { return thread != nullptr; }
+
+  // On the lane's loop, before any URL.
+  void open() {
+    http::SessionOptions so = impl.session_options;
+    so.limit = concurrency;
+    so.shared_cookie_jar = impl.cookie_jar;
+    session = std::make_unique<http::ClientSession>(std::move(so));
+    if (impl.options.fsync) writer = std::make_unique<BatchWriter>(get_running_loop(), 2);
+    net_slots = std::make_unique<Semaphore>(static_cast<int>(concurrency));
+    queue = std::make_unique<Queue<Item>>();
+  }
+
+  // On the lane's loop: the workers until every end marker is taken.
+  Task<void> run() {
+    std::exception_ptr failure;
+    try {
+      std::vector<Task<void>> tasks;
+      // Twice the lane's requests: while those are in flight, as many again can be
+      // decoding and writing their pages; at most that many bodies are held.
+      for (std::size_t i = 0; i < 2 * concurrency; ++i) tasks.push_back(worker());
+      co_await gather(std::move(tasks));
+      co_await session->close();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    // Everything bound to this loop goes with it, here, on its own thread.
+    session.reset();
+    writer.reset();
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  // Every lane sees the engine's stop at once (an atomic); stop_local() also
+  // wakes the lane's waits, on its own loop.
+  bool stopped() const noexcept { return impl.stop_requested.load(std::memory_order_relaxed); }
+  void stop_local() {
+    if (stop_seen) return;
+    stop_seen = true;
+    stop_event.set();
+  }
+
+  // Engine -> lane (remote): taken on the lane's loop in one go.
+  void post_item(Item item) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex);
+      inbox.push_back(std::move(item));
+      wake = !inbox_posted;
+      inbox_posted = true;
+    }
+    if (wake) {
+      thread->call_soon_threadsafe([this] {
+        std::vector<Item> items;
+        {
+          std::lock_guard lock(mutex);
+          items.swap(inbox);
+          inbox_posted = false;
+        }
+        for (Item& it : items) queue->put_nowait(std::move(it));
+      });
+    }
+  }
+
+  // Lane -> engine.
+  void finish(Record rec, bool never_started);
+  Task<void> run_remote(Future<bool>* slot);
 
   Task<void> worker() {
     for (;;) {
       Item item = co_await queue->get();
       if (item.end) break;
-      if (stopping) {
-        ++not_started;
+      if (stopped()) {
+        Record rec;
+        rec.url = std::move(item.url);
+        finish(std::move(rec), true);
         continue;
       }
       co_await process(&item);
     }
   }
 
+  Task<void> wait_stop() { co_await stop_event.wait(); }
+
+  // Sleeps d, or less if the run is stopped; true if it was.
+  Task<bool> pause(Clock::duration d) {
+    if (stopped()) co_return true;
+    if (d <= Clock::duration::zero()) co_return false;
+    try {
+      co_await wait_for(wait_stop(), d);
+      co_return true;
+    } catch (const TimeoutError&) {
+      co_return false;
+    }
+  }
+
   Clock::duration backoff(int attempt) {
-    double base = options.retry_delay.count() * std::pow(2.0, attempt - 1);
-    base = std::min(base, options.retry_max_delay.count());
+    const Options& o = impl.options;
+    double base = o.retry_delay.count() * std::pow(2.0, attempt - 1);
+    base = std::min(base, o.retry_max_delay.count());
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     return std::chrono::duration_cast<Clock::duration>(Seconds(base * jitter(rng)));
   }
@@ -660,14 +811,14 @@ struct Fetcher::Impl {
 
   // Waits for a per-host slot and the per-host rate; false if stopped meanwhile.
   Task<bool> enter_host(HostState* host) {
-    if (per_host > 0) co_await host->slots.acquire();
-    if (options.rate > 0) {
+    if (impl.per_host > 0) co_await host->slots.acquire();
+    if (impl.options.rate > 0) {
       Clock::time_point now = Clock::now();
       Clock::time_point start = std::max(now, host->next_start);
       host->next_start =
-          start + std::chrono::duration_cast<Clock::duration>(Seconds(1.0 / options.rate));
+          start + std::chrono::duration_cast<Clock::duration>(Seconds(1.0 / impl.options.rate));
       if (start > now && co_await pause(start - now)) {
-        if (per_host > 0) host->slots.release();
+        if (impl.per_host > 0) host->slots.release();
         co_return false;
       }
     }
@@ -675,35 +826,36 @@ struct Fetcher::Impl {
   }
 
   void leave_host(HostState* host) {
-    if (per_host > 0) host->slots.release();
+    if (impl.per_host > 0) host->slots.release();
   }
 
   Task<void> process(Item* it) {
     Clock::time_point t0 = Clock::now();
     Record rec;
     rec.url = std::move(it->url);
-    ++progress.in_flight;
+    in_flight.fetch_add(1, std::memory_order_relaxed);
     co_await fetch_one(&rec, it);
     rec.elapsed = Seconds(Clock::now() - t0).count();
-    --progress.in_flight;
-    if (it->not_started) {  // no record: --resume will fetch it
-      ++not_started;
-      co_return;
-    }
-    if (rec.ok()) {
-      ++progress.done;
-      progress.bytes += rec.bytes;
-    } else {
-      ++progress.failed;
-    }
-    add_record(rec);
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
+    finish(std::move(rec), it->not_started);  // not started: no record, --resume fetches it
+  }
+
+  std::string claim_name(const std::string& path) {
+    std::lock_guard lock(impl.names_mutex);
+    return impl.names.claim(path);
+  }
+
+  Task<WriteOutcome> write(WriteJob job) {
+    if (writer) co_return co_await writer->write(std::move(job));
+    co_return run_write_job(job);
   }
 
   Task<void> fetch_one(Record* rec, Item* it) {
+    const Options& options = impl.options;
     UrlParts parts;
     if (!parse_url(rec->url, parts, rec->error)) co_return;
     // An encoding label on the input line overrides --encoding for this URL.
-    std::optional<text::Encoding> override_enc = override_encoding;
+    std::optional<text::Encoding> override_enc = impl.override_encoding;
     if (!it->label.empty() && !options.raw) {
       auto e = text::lookup(it->label);
       if (!e) {
@@ -712,27 +864,28 @@ struct Fetcher::Impl {
       }
       override_enc = *e;
     }
-    std::string relative = name_template.empty() ? name_from_url(parts)
-                                                 : name_template.expand(rec->url, parts, it->index);
-    std::string path = path_key(relative);
+    std::string relative = impl.name_template.empty()
+                               ? name_from_url(parts)
+                               : impl.name_template.expand(rec->url, parts, it->index);
+    std::string path = impl.path_key(relative);
     // {index} names never collide (except with the report file, resolved as usual).
-    if (!unique_names || path == report_key) path = names.claim(path);
+    if (!impl.unique_names || path == impl.report_key) path = claim_name(path);
 
     HostState* host = nullptr;
     std::string key;
-    if (per_host > 0 || options.rate > 0) {
+    if (impl.per_host > 0 || options.rate > 0) {
       key = host_key(parts);
       auto& slot = hosts[key];
-      if (!slot) slot = std::make_unique<HostState>(static_cast<int>(per_host));
+      if (!slot) slot = std::make_unique<HostState>(static_cast<int>(impl.per_host));
       host = slot.get();
       ++host->users;
     }
     struct HostRelease {
-      Impl* self;
+      FetchLane* self;
       HostState* host;
       const std::string* key;
       ~HostRelease() {
-        if (host != nullptr && --host->users == 0 && self->options.rate <= 0)
+        if (host != nullptr && --host->users == 0 && self->impl.options.rate <= 0)
           self->hosts.erase(*key);
       }
     } host_release{this, host, &key};
@@ -746,10 +899,10 @@ struct Fetcher::Impl {
       rec->attempts = attempt;
       std::exception_ptr failure;
       http::Response resp;
-      // -c bounds the requests in flight; a worker that waits for its page to be
-      // written has given its slot back (see run(): twice as many workers).
+      // The lane's share of -c bounds its requests in flight; a worker waiting for
+      // its page to be written has given its slot back (twice as many workers).
       co_await net_slots->acquire();
-      if (stopping && attempt == 1) {  // stopped while waiting: counts as never started
+      if (stopped() && attempt == 1) {  // stopped while waiting: counts as never started
         net_slots->release();
         if (host != nullptr) leave_host(host);
         it->not_started = true;
@@ -766,7 +919,7 @@ struct Fetcher::Impl {
       }
       net_slots->release();
       if (host != nullptr) leave_host(host);
-      bool may_retry = attempt <= options.retries && !stopping;
+      bool may_retry = attempt <= options.retries && !stopped();
 
       if (failure) {
         bool retry = false;
@@ -826,18 +979,17 @@ struct Fetcher::Impl {
       }
       rec->error.clear();
 
-      // Decode and write in one pool job.
+      // Decode and write: here on the lane's thread (the pool with --fsync).
       std::string content_type(resp.headers().get_or("Content-Type", ""));
       std::string body = resp.take_body();
       bool decode = !options.raw && is_text_type(content_type);
       std::filesystem::path file = path;
       fs::WriteOptions wo{
-          .atomic = true, .fsync = options.fsync, .create_dirs = !name_template.empty()};
+          .atomic = true, .fsync = options.fsync, .create_dirs = !impl.name_template.empty()};
       WriteJob job{
           std::move(body), std::move(content_type), std::move(file), wo, decode, options.bom,
           override_enc};
-      Future<WriteOutcome> written = writer->write(std::move(job));
-      WriteOutcome out = co_await written;
+      WriteOutcome out = co_await write(std::move(job));
       if (!out.error.empty()) {
         rec->error = std::move(out.error);
         co_return;
@@ -850,80 +1002,231 @@ struct Fetcher::Impl {
       co_return;
     }
   }
-
-  // Pool jobs writing at once: one per core (libuv's pool has 4 threads by
-  // default), at least 2 so a slow disk does not stall decoding.
-  static std::size_t write_jobs() {
-    unsigned cores = std::thread::hardware_concurrency();
-    return std::clamp<std::size_t>(cores == 0 ? 2 : cores, 2, 4);
-  }
-
-  Task<void> report_ticker() {
-    for (;;) {
-      co_await sleep(std::chrono::seconds(1));
-      flush_report();
-    }
-  }
-
-  Task<Summary> run(UrlSource* source) {
-    if (started) throw RuntimeError("Fetcher::run() can be called once");
-    started = true;
-    Clock::time_point t0 = Clock::now();
-    progress.total_hint = source->size_hint();
-    co_await to_thread([this] { setup_blocking(); });
-
-    http::SessionOptions so;
-    so.limit = options.concurrency;
-    so.limit_per_host = per_host;
-    so.timeout.total = to_ms(options.timeout);
-    so.timeout.connect = to_ms(options.connect_timeout);
-    so.timeout.sock_read = to_ms(options.read_timeout);
-    for (const std::string& h : options.headers) {
-      auto colon = h.find(':');
-      std::string_view value = std::string_view(h).substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      so.headers.add(std::string_view(h).substr(0, colon), value);
-    }
-    so.user_agent = options.user_agent;
-    so.proxy = options.proxy;
-    so.verify_tls = !options.insecure;
-    so.max_body_size = options.max_size;
-    session = std::make_unique<http::ClientSession>(std::move(so));
-    writer = std::make_unique<BatchWriter>(get_running_loop(), write_jobs());
-    queue = std::make_unique<Queue<Item>>(std::max<std::size_t>(options.concurrency * 2, 64));
-    net_slots = std::make_unique<Semaphore>(static_cast<int>(options.concurrency));
-
-    TaskHandle<void> ticker = create_task(report_ticker(), "corun fetch report flush");
-    std::vector<Task<void>> tasks;
-    tasks.push_back(reader(source));
-    // Twice -c workers: while -c of them have requests in flight, as many again can
-    // wait for their pages to be decoded and written, so the network never idles
-    // behind the disk; at most 2 * -c bodies are held in memory.
-    for (std::size_t i = 0; i < 2 * options.concurrency; ++i) tasks.push_back(worker());
-    try {
-      co_await gather(std::move(tasks));
-    } catch (...) {
-      ticker.cancel();
-      flush_report();
-      throw;
-    }
-    ticker.cancel();
-    co_await session->close();
-    flush_report();
-
-    Summary s;
-    s.seen = progress.seen;
-    s.skipped = progress.skipped;
-    s.done = progress.done;
-    s.failed = progress.failed;
-    s.not_started = not_started;
-    s.bytes = progress.bytes;
-    s.elapsed = Seconds(Clock::now() - t0).count();
-    s.interrupted = stopping;
-    s.report_error = report_error;
-    co_return s;
-  }
 };
+
+void FetchLane::finish(Record rec, bool never_started) {
+  if (!remote()) {
+    impl.take(*this, std::move(rec), never_started);
+    return;
+  }
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex);
+    outbox.push_back(Outcome{std::move(rec), never_started});
+    wake = !outbox_posted;
+    outbox_posted = true;
+  }
+  if (!wake) return;
+  std::weak_ptr<bool> alive = impl.alive;
+  home->post([this, alive] {
+    if (alive.expired()) return;  // the run is gone (cancelled): nothing to report to
+    std::vector<Outcome> outcomes;
+    {
+      std::lock_guard lock(mutex);
+      outcomes.swap(outbox);
+      outbox_posted = false;
+    }
+    for (Outcome& o : outcomes) impl.take(*this, std::move(o.record), o.never_started);
+  });
+}
+
+Fetcher::Impl::~Impl() {
+  lanes.clear();  // stops and joins the lanes' threads
+  if (report_fd >= 0) ::close(report_fd);
+}
+
+void Fetcher::Impl::stop() {
+  if (stopping) return;
+  stopping = true;
+  stop_requested.store(true, std::memory_order_relaxed);
+  for (auto& lane : lanes) {
+    if (!lane->remote()) {
+      lane->stop_local();
+      continue;
+    }
+    FetchLane* l = lane.get();
+    try {
+      l->thread->call_soon_threadsafe([l] { l->stop_local(); });
+    } catch (const RuntimeError&) {  // its loop has finished already
+    }
+  }
+}
+
+std::size_t Fetcher::Impl::lane_concurrency(const FetchLane& lane) {
+  return lane.concurrency;
+}
+
+FetchLane& Fetcher::Impl::pick_lane(const Item& item) {
+  if (lanes.size() == 1) return *lanes.front();
+  if (route_by_host) {
+    // Per-host slots and rates live in one lane: a host's URLs all go there.
+    UrlParts parts;
+    std::string error;
+    if (!parse_url(item.url, parts, error)) return *lanes.front();
+    return *lanes[stable_hash(host_key(parts)) % lanes.size()];
+  }
+  FetchLane* best = lanes.front().get();
+  for (auto& lane : lanes) {
+    if (lane->outstanding * best->concurrency < best->outstanding * lane->concurrency) {
+      best = lane.get();
+    }
+  }
+  return *best;
+}
+
+void Fetcher::Impl::dispatch(FetchLane& lane, Item item) {
+  if (!item.end) ++lane.outstanding;
+  if (lane.remote()) {
+    lane.post_item(std::move(item));
+  } else {
+    lane.queue->put_nowait(std::move(item));
+  }
+}
+
+void Fetcher::Impl::take(FetchLane& lane, Record rec, bool never_started) {
+  --lane.outstanding;
+  credits->release();
+  refresh_in_flight();
+  if (never_started) {
+    ++not_started;
+    return;
+  }
+  if (rec.ok()) {
+    ++progress.done;
+    progress.bytes += rec.bytes;
+  } else {
+    ++progress.failed;
+  }
+  add_record(rec);
+}
+
+void Fetcher::Impl::refresh_in_flight() {
+  std::uint64_t n = 0;
+  for (auto& lane : lanes) n += lane->in_flight.load(std::memory_order_relaxed);
+  progress.in_flight = n;
+}
+
+// On a remote lane's loop: runs the lane, then completes *slot (and deletes
+// it) on the engine's loop.
+Task<void> FetchLane::run_remote(Future<bool>* slot) {
+  std::exception_ptr failure;
+  try {
+    co_await run();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  bool posted = home->post([slot, failure] {
+    std::unique_ptr<Future<bool>> owned(slot);
+    if (owned->done()) return;
+    if (failure) {
+      owned->set_exception(failure);
+    } else {
+      owned->set_result(true);
+    }
+  });
+  if (!posted) delete slot;  // the engine's loop is gone: nobody waits
+}
+
+namespace {
+// Runs a remote lane to its end on its own loop; completes on the engine's loop.
+Task<void> run_remote_lane(FetchLane* lane) {
+  Future<bool> done(get_running_loop());
+  auto* slot = new Future<bool>(done);  // completed and deleted on the engine's loop
+  try {
+    lane->thread->call_soon_threadsafe([lane, slot] {
+      get_running_loop().create_task(lane->run_remote(slot), "corun fetch lane");
+    });
+  } catch (...) {
+    delete slot;
+    throw;
+  }
+  co_await done;
+}
+
+// On a remote lane's loop, before it runs.
+Task<void> open_lane(FetchLane* lane) {
+  lane->open();
+  co_return;
+}
+}  // namespace
+
+Task<Summary> Fetcher::Impl::run(UrlSource* source) {
+  if (started) throw RuntimeError("Fetcher::run() can be called once");
+  started = true;
+  Clock::time_point t0 = Clock::now();
+  progress.total_hint = source->size_hint();
+  co_await to_thread([this] { setup_blocking(); });
+
+  http::SessionOptions& so = session_options;
+  so.limit_per_host = per_host;
+  so.timeout.total = to_ms(options.timeout);
+  so.timeout.connect = to_ms(options.connect_timeout);
+  so.timeout.sock_read = to_ms(options.read_timeout);
+  for (const std::string& h : options.headers) {
+    auto colon = h.find(':');
+    std::string_view value = std::string_view(h).substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    so.headers.add(std::string_view(h).substr(0, colon), value);
+  }
+  so.user_agent = options.user_agent;
+  so.proxy = options.proxy;
+  so.verify_tls = !options.insecure;
+  so.max_body_size = options.max_size;
+  cookie_jar = std::make_shared<http::CookieJar>();
+
+  std::size_t n = lane_count();
+  route_by_host = per_host > 0 || options.rate > 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t share = options.concurrency / n + (i < options.concurrency % n ? 1 : 0);
+    lanes.push_back(std::make_unique<FetchLane>(*this, i, share));
+  }
+  for (auto& lane : lanes) lane->home = detail::lifeline_of(get_running_loop());
+  lanes.front()->open();
+  if (n > 1) {
+    // Starting threads blocks: on the pool. (The lambda captures nothing that
+    // owns: g++ 12 may destroy a co_await operand's temporaries twice.)
+    co_await to_thread([this] {
+      for (std::size_t i = 1; i < lanes.size(); ++i) {
+        FetchLane* lane = lanes[i].get();
+        lane->thread = std::make_unique<LoopThread>();
+        lane->thread->submit(open_lane(lane)).get();
+      }
+    });
+  }
+  // Each lane holds at most twice its workers in URLs (queued or in progress).
+  credits = std::make_unique<Semaphore>(static_cast<int>(4 * options.concurrency + 64));
+
+  TaskHandle<void> ticker = create_task(report_ticker(), "corun fetch report flush");
+  std::vector<Task<void>> tasks;
+  tasks.push_back(reader(source));
+  tasks.push_back(lanes.front()->run());
+  for (std::size_t i = 1; i < lanes.size(); ++i) tasks.push_back(run_remote_lane(lanes[i].get()));
+  try {
+    co_await gather(std::move(tasks));
+  } catch (...) {
+    ticker.cancel();
+    // Stop the other lanes now (their transfers are aborted), then report.
+    for (std::size_t i = 1; i < lanes.size(); ++i) lanes[i]->thread.reset();
+    flush_report();
+    throw;
+  }
+  ticker.cancel();
+  for (std::size_t i = 1; i < lanes.size(); ++i) lanes[i]->thread->stop();
+  flush_report();
+  refresh_in_flight();
+
+  Summary s;
+  s.seen = progress.seen;
+  s.skipped = progress.skipped;
+  s.done = progress.done;
+  s.failed = progress.failed;
+  s.not_started = not_started;
+  s.bytes = progress.bytes;
+  s.elapsed = Seconds(Clock::now() - t0).count();
+  s.interrupted = stopping;
+  s.report_error = report_error;
+  co_return s;
+}
 
 Fetcher::Fetcher(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Fetcher::~Fetcher() = default;

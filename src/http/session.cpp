@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <string_view>
 #include <system_error>
@@ -157,33 +158,22 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
     }
     // No "Expect: 100-continue" round trip for request bodies (aiohttp sends none).
     default_headers = curl_slist_append(default_headers, "Expect:");
-    if (options.cookie_jar) {
+    if (options.cookie_jar && options.shared_cookie_jar) {
+      cookie_share = static_cast<CURLSH*>(options.shared_cookie_jar->native());
+    } else if (options.cookie_jar) {
       // Loop-thread only, so no lock callbacks.
       cookie_share = curl_share_init();
       if (cookie_share == nullptr) throw std::bad_alloc();
+      own_cookie_share = true;
       curl_share_setopt(cookie_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
     }
   }
   ~State() {
     shutdown();  // frees every easy handle, so none uses the share any more
     curl_slist_free_all(default_headers);
-    if (cookie_share != nullptr) curl_share_cleanup(cookie_share);
+    if (own_cookie_share) curl_share_cleanup(cookie_share);
   }
-  // Runs f on an easy handle attached to the jar alone (reading or clearing it).
-  template <class F>
-  void with_jar(F f) const {
-    if (cookie_share == nullptr) return;
-    CURL* h = curl_easy_init();
-    if (h == nullptr) throw std::bad_alloc();
-    curl_easy_setopt(h, CURLOPT_SHARE, cookie_share);
-    try {
-      f(h);
-    } catch (...) {
-      curl_easy_cleanup(h);
-      throw;
-    }
-    curl_easy_cleanup(h);
-  }
+  bool own_cookie_share = false;  // false: options.shared_cookie_jar's
 
   void bind();
   void shutdown() noexcept;
@@ -691,10 +681,27 @@ bool ClientSession::closed() const noexcept {
   return !state_ || state_->closed;
 }
 
-std::vector<Cookie> ClientSession::cookies() const {
+namespace {
+
+// Runs f on an easy handle attached to the jar alone (reading or clearing it).
+template <class F>
+void with_jar(CURLSH* share, F f) {
+  if (share == nullptr) return;
+  CURL* h = curl_easy_init();
+  if (h == nullptr) throw std::bad_alloc();
+  curl_easy_setopt(h, CURLOPT_SHARE, share);
+  try {
+    f(h);
+  } catch (...) {
+    curl_easy_cleanup(h);
+    throw;
+  }
+  curl_easy_cleanup(h);
+}
+
+std::vector<Cookie> read_jar(CURLSH* share) {
   std::vector<Cookie> out;
-  if (!state_) return out;
-  state_->with_jar([&](CURL* h) {
+  with_jar(share, [&](CURL* h) {
     curl_slist* list = nullptr;
     if (curl_easy_getinfo(h, CURLINFO_COOKIELIST, &list) != CURLE_OK) return;
     for (curl_slist* l = list; l != nullptr; l = l->next) {
@@ -727,9 +734,59 @@ std::vector<Cookie> ClientSession::cookies() const {
   return out;
 }
 
+void clear_jar(CURLSH* share) {
+  with_jar(share, [](CURL* h) { curl_easy_setopt(h, CURLOPT_COOKIELIST, "ALL"); });
+}
+
+}  // namespace
+
+std::vector<Cookie> ClientSession::cookies() const {
+  if (!state_) return {};
+  return read_jar(state_->cookie_share);
+}
+
 void ClientSession::clear_cookies() {
-  if (!state_) return;
-  state_->with_jar([](CURL* h) { curl_easy_setopt(h, CURLOPT_COOKIELIST, "ALL"); });
+  if (state_) clear_jar(state_->cookie_share);
+}
+
+// ---------------------------------------------------------------- CookieJar
+
+struct CookieJar::Impl {
+  CURLSH* share = nullptr;
+  // One lock per kind of data libcurl shares (it locks the share itself too).
+  std::mutex locks[CURL_LOCK_DATA_LAST];
+
+  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+    static_cast<Impl*>(user)->locks[data].lock();
+  }
+  static void unlock(CURL*, curl_lock_data data, void* user) {
+    static_cast<Impl*>(user)->locks[data].unlock();
+  }
+};
+
+CookieJar::CookieJar() : impl_(std::make_unique<Impl>()) {
+  impl_->share = curl_share_init();
+  if (impl_->share == nullptr) throw std::bad_alloc();
+  curl_share_setopt(impl_->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
+  curl_share_setopt(impl_->share, CURLSHOPT_UNLOCKFUNC, &Impl::unlock);
+  curl_share_setopt(impl_->share, CURLSHOPT_USERDATA, impl_.get());
+  curl_share_setopt(impl_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+}
+
+CookieJar::~CookieJar() {
+  curl_share_cleanup(impl_->share);
+}
+
+std::vector<Cookie> CookieJar::cookies() const {
+  return read_jar(impl_->share);
+}
+
+void CookieJar::clear() {
+  clear_jar(impl_->share);
+}
+
+void* CookieJar::native() const noexcept {
+  return impl_->share;
 }
 
 const SessionOptions& ClientSession::options() const noexcept {

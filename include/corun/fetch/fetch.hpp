@@ -22,9 +22,9 @@
 // <meta>, UTF-8, detection; or the label given) and written as UTF-8, with a BOM by default; other
 // bodies, and every body with raw = true, are written as received. Decoding and writing happen
 // together on libuv's thread pool, never on the loop thread, atomically (fs::write_file); a
-// pool job takes every page waiting when it starts, so a busy run hands pages over in batches. Every URL that was
-// started ends as one report record; nothing a URL does (a malformed line, an unknown label, a dead
-// host, a 500, a full disk) stops the run.
+// pool job takes every page waiting when it starts, so a busy run hands pages over in batches.
+// Every URL that was started ends as one report record; nothing a URL does (a malformed line, an
+// unknown label, a dead host, a 500, a full disk) stops the run.
 //
 // Stopping: stop() (Ctrl-C in the CLI) stops starting URLs; those in flight
 // finish (without further retries), their files and records are written, and
@@ -77,6 +77,11 @@ struct Options {
   std::string user_agent = "corun-fetch/0.1";
   std::string proxy;
   bool insecure = false;  // do not verify TLS certificates
+  // --- engine ---
+  // Threads the requests run on, each with its own loop and share of
+  // concurrency (a page is fetched, decoded and written on one); 0: one per
+  // core, at most 4. The report, names and on_record stay on the caller's loop.
+  std::size_t threads = 0;
   // --- observation ---
   std::function<void(const struct Record&)> on_record;  // loop thread, after the report line
 };

@@ -71,6 +71,9 @@ struct SessionOptions {
   // a response sets are sent by later requests (and redirects) to that site.
   // false: no jar (aiohttp's DummyCookieJar).
   bool cookie_jar = true;
+  // With cookie_jar: this jar instead of one of the session's own, so several
+  // sessions (on any threads) keep one set of cookies. See CookieJar.
+  std::shared_ptr<class CookieJar> shared_cookie_jar;
 };
 
 // One cookie of the session's jar.
@@ -106,6 +109,25 @@ struct RequestOptions {
   // Streaming to a file: the body is written to this path as it arrives
   // (created/truncated when the first byte of the final response arrives).
   std::filesystem::path save_to;
+};
+
+// A cookie jar several sessions can share, from any threads (each session on
+// its own loop): libcurl's cookie engine behind a lock. Give it to sessions
+// through SessionOptions::shared_cookie_jar; it lives as long as they do.
+class CookieJar {
+ public:
+  CookieJar();
+  ~CookieJar();
+  CookieJar(const CookieJar&) = delete;
+  CookieJar& operator=(const CookieJar&) = delete;
+
+  std::vector<Cookie> cookies() const;  // every cookie it holds
+  void clear();
+  void* native() const noexcept;  // the CURLSH*
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 class ClientSession {
