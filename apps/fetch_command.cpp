@@ -280,6 +280,11 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
   f->add_option("--per-host", o.per_host, "Requests in flight per host (default: no limit)")
       ->group("Connection")
       ->type_name("N");
+  f->add_option("--threads", o.threads,
+                "Threads for the requests, each with a share of -c (default: one per core, "
+                "at most 4)")
+      ->group("Connection")
+      ->type_name("N");
   f->add_option("--rate", o.rate, "At most R requests per second per host")
       ->group("Connection")
       ->type_name("R");

@@ -34,6 +34,8 @@ using namespace std::chrono_literals;
 //   /truncated       a body cut short (Content-Length 100, 10 bytes, close)
 //   /hangup          closes the connection without an answer
 //   /echo            200, the request's User-Agent and X-Test headers
+//   /set-cookie      200 with Set-Cookie: sid=lane
+//   /cookie/N        200 "cookie=" and the Cookie header it got
 struct ServerState {
   std::map<std::string, int> hits;
   int in_flight = 0;
@@ -91,6 +93,13 @@ Task<void> handle(net::StreamReader reader, net::StreamWriter writer) {
         };
         out = response(200, "text/plain",
                        fmt::format("ua={};x={}", header("User-Agent"), header("X-Test")));
+      } else if (target == "/set-cookie") {
+        out = response(200, "text/plain", "set", "Set-Cookie: sid=lane; Path=/\r\n");
+      } else if (target.starts_with("/cookie/")) {  // the Cookie header it got
+        auto at = head.find("\r\nCookie: ");
+        std::string cookie =
+            at == std::string::npos ? "" : head.substr(at + 10, head.find("\r\n", at + 10) - at - 10);
+        out = response(200, "text/plain", "cookie=" + cookie);
       } else if (target.starts_with("/slow/")) {
         ++g_state->in_flight;
         g_state->max_in_flight = std::max(g_state->max_in_flight, g_state->in_flight);
@@ -438,6 +447,73 @@ TEST_F(FetchEngine, ResumeAfterACutReportLine) {
   std::string after = fs::read_file_sync(report);
   EXPECT_EQ(std::count(after.begin(), after.end(), '\n'), 2);
   EXPECT_EQ(second.records.size(), 2u);
+}
+
+// Lanes (Options::threads): however many loops the requests run on, the files and
+// records are the same as with one.
+TEST_F(FetchEngine, LanesWriteWhatOneLaneWrites) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 60; ++i) urls.push_back(fmt::format("{{base}}/page/{}", i));
+  for (const char* u : {"{base}/utf8", "{base}/latin1", "{base}/bin", "{base}/status/404",
+                        "{base}/flaky/1/x", "{base}/truncated", "not a url"}) {
+    urls.push_back(u);
+  }
+  auto run_with = [&](std::size_t threads, const char* dir) {
+    Options o = options();
+    o.threads = threads;
+    o.out_dir = dir_.path() / dir;
+    Outcome out = fetch(o, urls);
+    // url -> the record (its file's name, no elapsed), then the file's bytes
+    std::map<std::string, std::string> by_url;
+    for (auto r : out.records) {
+      std::string path = r["path"].is_null() ? "" : r["path"].get<std::string>();
+      r["path"] = path.empty() ? "" : fsys::path(path).filename().string();
+      r.erase("elapsed");
+      by_url[r["url"].get<std::string>()] =
+          r.dump() + "\n" + (path.empty() ? "" : fs::read_file_sync(path));
+    }
+    return std::make_pair(out.summary, by_url);
+  };
+  auto [one, one_records] = run_with(1, "one");
+  state_.hits.clear();  // /flaky/1/x fails once again
+  auto [three, three_records] = run_with(3, "three");
+  EXPECT_EQ(one.done, 64u);
+  EXPECT_EQ(one.failed, 3u);
+  EXPECT_EQ(three.done, one.done);
+  EXPECT_EQ(three.failed, one.failed);
+  EXPECT_EQ(three.seen, one.seen);
+  ASSERT_EQ(one_records.size(), urls.size());
+  EXPECT_EQ(three_records, one_records);
+}
+
+// Every lane's session uses the run's one cookie jar. Two lanes of one request
+// each: lane 0 gets /set-cookie first; lane 1 is busy with /slow meanwhile, and
+// its /cookie requests, started after, send the cookie lane 0's response set.
+TEST_F(FetchEngine, LanesShareOneCookieJar) {
+  Options o = options();
+  o.threads = 2;
+  o.concurrency = 2;
+  std::vector<std::string> urls = {"{base}/set-cookie", "{base}/slow/500"};
+  for (int i = 0; i < 10; ++i) urls.push_back(fmt::format("{{base}}/cookie/{}", i));
+  Outcome out = fetch(o, urls);
+  EXPECT_EQ(out.summary.done, 12u);
+  for (int i = 0; i < 10; ++i) {
+    const auto& r = record_for(out, fmt::format("/cookie/{}", i));
+    EXPECT_EQ(fs::read_file_sync(r["path"].get<std::string>()), text::with_bom("cookie=sid=lane"))
+        << r;
+  }
+}
+
+// More lanes than requests in flight: never more lanes than -c.
+TEST_F(FetchEngine, MoreThreadsThanConcurrencyStillFetchesEverything) {
+  Options o = options();
+  o.threads = 4;
+  o.concurrency = 1;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 12; ++i) urls.push_back(fmt::format("{{base}}/slow/5?{}", i));
+  Outcome out = fetch(o, urls);
+  EXPECT_EQ(out.summary.done, 12u);
+  EXPECT_EQ(state_.max_in_flight, 1);
 }
 
 TEST_F(FetchEngine, StopFinishesWhatIsInFlightAndStartsNothingNew) {

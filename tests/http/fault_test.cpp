@@ -211,6 +211,42 @@ TEST(HttpCookies, TheJarKeepsCookiesAcrossRedirectsAndRequests) {
   });
 }
 
+// A CookieJar shared by sessions on two loops (two threads): what one session's
+// response sets, the other sends; clearing it clears it for both.
+TEST(HttpCookies, ASharedJarServesSessionsOnOtherThreads) {
+  auto jar = std::make_shared<corun::http::CookieJar>();
+  SessionOptions o;
+  o.shared_cookie_jar = jar;
+  with_server(
+      [&](FaultServer& f, ClientSession& s) -> Task<void> {
+        EXPECT_EQ((co_await s.get(f.url("/set-cookie"))).read(), "sid=abc123");
+        std::vector<corun::http::Cookie> held = jar->cookies();
+        EXPECT_EQ(held.size(), 1u);
+        if (!held.empty()) {
+          EXPECT_EQ(held[0].value, "abc123");
+        }
+        EXPECT_EQ(s.cookies().size(), 1u);
+        corun::LoopThread other;
+        std::string url = f.url("/cookie");
+        auto get_there = [](std::string u, const SessionOptions* so) -> Task<std::string> {
+          ClientSession there(*so);
+          std::string body = (co_await there.get(u)).read();
+          co_await there.close();
+          co_return body;
+        };
+        // Wait on the pool: this loop serves the request.
+        auto there = other.submit(get_there(url, &o));
+        std::string body = co_await corun::to_thread([&] { return there.get(); });
+        EXPECT_EQ(body, "sid=abc123");
+        jar->clear();
+        EXPECT_TRUE(s.cookies().empty());
+        auto again = other.submit(get_there(url, &o));
+        body = co_await corun::to_thread([&] { return again.get(); });
+        EXPECT_EQ(body, "");
+      },
+      o);
+}
+
 TEST(HttpCookies, WithoutAJarNothingIsKept) {
   SessionOptions o;
   o.cookie_jar = false;

@@ -9,7 +9,7 @@
 //   corun::fetch::Fetcher fetcher(o);
 //   corun::fetch::Summary s = co_await fetcher.run(urls);
 //
-// What happens to each URL: one GET on a shared ClientSession (keep-alive,
+// What happens to each URL: one GET on a ClientSession (keep-alive,
 // -c connections in total, --per-host, --rate per host). Retried, with
 // exponential backoff and jitter: connect errors (refused, DNS; not TLS
 // verification), a connection dropped before the response
@@ -17,14 +17,22 @@
 // (Retry-After honoured up to retry_max_delay; a longer one is not waited
 // for). Not retried: a malformed URL, TLS failures, too many redirects, bad
 // response heads, truncated bodies, bodies over max_size, other 4xx. A
-// response >= 400 is a failure and writes no file; `attempts` counts requests. A text body (text/*,
-// XML, JSON, JavaScript, or no Content-Type) is decoded as a browser would (BOM, the HTTP charset,
-// <meta>, UTF-8, detection; or the label given) and written as UTF-8, with a BOM by default; other
-// bodies, and every body with raw = true, are written as received. Decoding and writing happen
-// together on libuv's thread pool, never on the loop thread, atomically (fs::write_file); a
-// pool job takes every page waiting when it starts, so a busy run hands pages over in batches.
-// Every URL that was started ends as one report record; nothing a URL does (a malformed line, an
-// unknown label, a dead host, a 500, a full disk) stops the run.
+// response >= 400 is a failure and writes no file; `attempts` counts requests.
+// A text body (text/*, XML, JSON, JavaScript, or no Content-Type) is decoded
+// as a browser would (BOM, the HTTP charset, <meta>, UTF-8, detection; or the
+// label given) and written as UTF-8, with a BOM by default; other bodies, and
+// every body with raw = true, are written as received, atomically
+// (fs::write_file). Every URL that was started ends as one report record;
+// nothing a URL does (a malformed line, an unknown label, a dead host, a 500,
+// a full disk) stops the run.
+//
+// Threads: the requests run in `threads` lanes (one per core by default),
+// each a loop with its own session (one cookie jar for all of them), share of
+// -c and workers; lane 0 is the caller's loop, the others run on threads of
+// their own. A page is fetched, decoded and written on its lane's thread
+// (with fsync, the writes go to libuv's pool). With per_host or rate, all
+// URLs of a host go to the same lane, so the limits hold for the whole run.
+// The input, the names, the report and on_record stay on the caller's loop.
 //
 // Stopping: stop() (Ctrl-C in the CLI) stops starting URLs; those in flight
 // finish (without further retries), their files and records are written, and
