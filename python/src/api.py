@@ -17,6 +17,7 @@ import json as _json
 import re as _re
 import typing as _typing
 import urllib.parse as _urlparse
+import weakref as _weakref
 
 _atexit.register(_shutdown)  # noqa: F821 (defined by the C++ part)
 
@@ -201,6 +202,24 @@ def _timeout_tuple(func, name, value):
 
 
 # --- running C++ work ---------------------------------------------------------
+
+
+_mailboxes = _weakref.WeakKeyDictionary()  # asyncio loop -> _Mailbox
+
+
+def _mailbox(loop):
+    # The _Mailbox through which C++ completions reach loop (runtime.cpp): an
+    # eventfd the loop watches. None when the loop cannot watch file descriptors
+    # (then each completion comes through call_soon_threadsafe, see _deliver).
+    box = _mailboxes.get(loop)
+    if box is None:
+        box = _Mailbox()  # noqa: F821
+        try:
+            loop.add_reader(box.fd, box.drain)
+        except (NotImplementedError, AttributeError):
+            return None
+        _mailboxes[loop] = box
+    return box
 
 
 def _deliver(loop, settle, future):

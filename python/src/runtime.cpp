@@ -1,11 +1,16 @@
 #include "runtime.hpp"
 
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
 #include <mutex>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #if CORUN_PYTHON_HAVE_HTTP
 #include <corun/http/errors.hpp>
@@ -124,6 +129,78 @@ void settle_future(Pending& pending, py::handle future) {
     future.attr("set_exception")(value);
   }
 }
+
+// Completions bound for one asyncio loop. The C++ side queues them without the
+// GIL and wakes the asyncio loop through an eventfd the loop watches
+// (loop.add_reader, set up by api.py's _mailbox); the loop settles every queued
+// Future in one callback. So the loop thread never waits for the GIL, and many
+// completions cost one wake-up (call_soon_threadsafe took the GIL and wrote
+// the loop's self-pipe once per completion).
+class Mailbox {
+ public:
+  Mailbox() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+  ~Mailbox() {
+    // Deliveries never drained (their loop is gone) keep their Future
+    // references: leaked on purpose, this may be a thread without the GIL.
+    ::close(fd_);
+  }
+
+  struct Delivery {
+    std::shared_ptr<Pending> pending;
+    PyObject* future;  // a strong reference, released in drain() (GIL held)
+  };
+
+  int fd() const noexcept { return fd_; }
+
+  // Any thread, no GIL.
+  void push(Delivery* d) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      ready_.push_back(d);
+      wake = !signalled_;
+      signalled_ = true;
+    }
+    if (wake) {
+      std::uint64_t one = 1;
+      while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
+      }
+    }
+  }
+
+  // The asyncio loop's reader callback (its thread, GIL held).
+  void drain() {
+    std::uint64_t count = 0;
+    while (::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
+    }
+    std::vector<Delivery*> batch;
+    {
+      std::lock_guard lock(mutex_);
+      batch.swap(ready_);
+      signalled_ = false;
+    }
+    for (Delivery* d : batch) {
+      std::unique_ptr<Delivery> owned(d);
+      py::object future = py::reinterpret_steal<py::object>(d->future);
+      try {
+        settle_future(*d->pending, future);
+      } catch (py::error_already_set& e) {
+        e.discard_as_unraisable("corun: settling a Future");
+      }
+      // pending (C++) and future (Python) are released here, with the GIL.
+    }
+  }
+
+ private:
+  int fd_;
+  std::mutex mutex_;
+  std::vector<Delivery*> ready_;
+  bool signalled_ = false;
+};
 
 }  // namespace
 
@@ -273,16 +350,23 @@ py::object Call::start() {
   py::object future = loop.attr("create_future")();
   std::shared_ptr<Pending> pending = take_and_submit();
 
-  auto link = std::make_shared<FutureLink>();
-  link->deliver_fn = corun_attr("_deliver");
-  link->loop = loop;
-  link->future = future;
-  link->settle = py::cpp_function([pending](py::handle f) { settle_future(*pending, f); });
   // Cancelling the asyncio Future (task.cancel(), a timeout, an interrupted
   // cell) cancels the C++ task.
   future.attr("add_done_callback")(py::cpp_function([pending](py::handle f) {
     if (f.attr("cancelled")().cast<bool>()) pending->cancel();
   }));
+  py::object box = corun_attr("_mailbox")(loop);  // None: the loop cannot watch an fd
+  if (!box.is_none()) {
+    std::shared_ptr<Mailbox> mailbox = box.cast<std::shared_ptr<Mailbox>>();
+    auto* delivery = new Mailbox::Delivery{pending, future.inc_ref().ptr()};
+    pending->add_done_callback([mailbox, delivery] { mailbox->push(delivery); });
+    return future;
+  }
+  auto link = std::make_shared<FutureLink>();
+  link->deliver_fn = corun_attr("_deliver");
+  link->loop = loop;
+  link->future = future;
+  link->settle = py::cpp_function([pending](py::handle f) { settle_future(*pending, f); });
   pending->add_done_callback([link] { link->deliver(); });
   return future;
 }
@@ -342,6 +426,11 @@ void bind_runtime(py::module_& m) {
         return make_call(sleep_for(d), [] { return py::none(); });
       },
       py::arg("seconds"));
+  py::class_<Mailbox, std::shared_ptr<Mailbox>>(
+      m, "_Mailbox", "Completions bound for one asyncio loop (an eventfd it watches).")
+      .def(py::init<>())
+      .def_property_readonly("fd", &Mailbox::fd)
+      .def("drain", &Mailbox::drain, "Settles every completed Future (the fd's reader).");
   m.def("_shutdown", &shutdown, "Stops the loop thread (registered with atexit).");
   m.def(
       "_loop_thread_running",

@@ -1,10 +1,11 @@
 // corun::fetch engine (see include/corun/fetch/fetch.hpp).
 //
-// Shape: one reader task pulls line batches from the source into a bounded
-// queue; `concurrency` worker tasks take URLs from it. A worker does the
-// request(s) on the loop thread and hands the body to one pool job that
-// decodes and writes the file; then it appends the record to the report
-// buffer, which goes to disk in large writes (and at least every second).
+// Shape: one reader task on the engine's loop turns input lines into items and
+// hands them to lanes (FetchLane: a loop with its own session, share of -c and
+// workers; lane 0 is the engine's loop, the others have threads of their own).
+// A lane's worker does the request(s), decodes and writes the page, and hands
+// the outcome back; the engine appends the record to the report buffer, which
+// goes to disk in large writes (and at least every second).
 #include "corun/fetch/fetch.hpp"
 
 #include <curl/curl.h>

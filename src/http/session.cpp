@@ -20,6 +20,8 @@
 
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
+#include "corun/core/semaphore.hpp"
+#include "corun/core/time.hpp"
 #include "corun/http/detail/curl_multi.hpp"
 
 namespace corun::http {
@@ -149,6 +151,11 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
   CURLSH* cookie_share = nullptr;  // the cookie jar, shared by every easy handle
   Transfer* transfers = nullptr;   // in flight (intrusive list)
   std::optional<Future<void>> guard_stop;
+  // With a connection limit (and no per-host one): requests beyond it wait here,
+  // not in libcurl. A multi handle holding thousands of pending easy handles (a
+  // gather of 10,000 requests) spends O(n) in curl_multi_remove_handle per
+  // completion, and each pending request would hold its transfer state.
+  std::unique_ptr<Semaphore> gate;
 
   explicit State(SessionOptions o) : options(std::move(o)) {
     if (Loop* l = try_get_running_loop()) loop = l;
@@ -348,6 +355,9 @@ void ClientSession::State::bind() {
     limits.total_connections = static_cast<long>(options.limit);
     limits.per_host = static_cast<long>(options.limit_per_host);
     multi = std::make_unique<detail::CurlMulti>(loop->uv_loop(), limits);
+    if (options.limit > 0 && options.limit_per_host == 0) {
+      gate = std::make_unique<Semaphore>(static_cast<int>(options.limit));
+    }
     guard_stop.emplace(*loop);
     // The guard holds only a weak reference: it never keeps the session alive.
     loop->create_task(session_guard(weak_from_this(), *guard_stop), "ClientSession guard");
@@ -547,6 +557,10 @@ struct Call {
   RequestOptions ro;
 };
 
+Task<void> acquire_slot(Semaphore* gate) {
+  co_await gate->acquire();
+}
+
 Task<Response> run_request(std::unique_ptr<Call> call) {
   ClientSession::State* st = call->st.get();
   std::string& method = call->method;
@@ -571,6 +585,34 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
     RB::method(resp) = method;
     RB::url(resp) = url;
     {
+      // A connection slot first (see State::gate), counted in the total timeout;
+      // given back after the transfer below is gone.
+      struct Slot {
+        Semaphore* gate = nullptr;
+        ~Slot() {
+          if (gate != nullptr) gate->release();
+        }
+      } slot;
+      if (st->gate) {
+        if (st->gate->locked()) {
+          if (deadline) {
+            auto left = *deadline - std::chrono::steady_clock::now();
+            try {
+              co_await wait_for(acquire_slot(st->gate.get()),
+                                std::max(left, decltype(left)::zero()));
+            } catch (const TimeoutError&) {
+              throw TimeoutError(
+                  fmt::format("timeout ({}): total timeout expired waiting for a connection", url));
+            }
+          } else {
+            co_await st->gate->acquire();
+          }
+        } else {
+          co_await st->gate->acquire();
+        }
+        slot.gate = st->gate.get();
+        if (st->closed) throw RuntimeError("Session is closed");
+      }
       Transfer t(st, &resp);
       t.allow_redirects = ro.allow_redirects;
       if (max_body) t.max_body = *max_body;

@@ -97,8 +97,9 @@ Task<void> handle(net::StreamReader reader, net::StreamWriter writer) {
         out = response(200, "text/plain", "set", "Set-Cookie: sid=lane; Path=/\r\n");
       } else if (target.starts_with("/cookie/")) {  // the Cookie header it got
         auto at = head.find("\r\nCookie: ");
-        std::string cookie =
-            at == std::string::npos ? "" : head.substr(at + 10, head.find("\r\n", at + 10) - at - 10);
+        std::string cookie = at == std::string::npos
+                                 ? ""
+                                 : head.substr(at + 10, head.find("\r\n", at + 10) - at - 10);
         out = response(200, "text/plain", "cookie=" + cookie);
       } else if (target.starts_with("/slow/")) {
         ++g_state->in_flight;

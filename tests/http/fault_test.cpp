@@ -247,6 +247,45 @@ TEST(HttpCookies, ASharedJarServesSessionsOnOtherThreads) {
       o);
 }
 
+// With a connection limit, requests beyond it wait in the session, not in
+// libcurl: the wait counts in the total timeout, and a waiter cancelled while
+// it waits takes no slot with it.
+TEST(HttpLimits, RequestsBeyondTheLimitWaitInTheSession) {
+  SessionOptions o;
+  o.limit = 1;
+  with_server(
+      [](FaultServer& f, ClientSession& s) -> Task<void> {
+        auto slow = corun::create_task(s.get(f.url("/drip")));  // the one slot, ~400 ms
+        co_await corun::sleep(std::chrono::milliseconds(20));
+        RequestOptions quick;
+        quick.timeout = corun::http::Timeouts{};
+        quick.timeout->total = std::chrono::milliseconds(100);
+        std::string what = co_await expect_error<corun::TimeoutError>(s, f.url("/ok"), quick);
+        EXPECT_NE(what.find("waiting for a connection"), std::string::npos) << what;
+        auto waiting = corun::create_task(s.get(f.url("/ok")));
+        co_await corun::sleep(std::chrono::milliseconds(20));
+        EXPECT_FALSE(waiting.done());
+        waiting.cancel();
+        bool cancelled = false;
+        try {
+          co_await waiting;
+        } catch (const corun::CancelledError&) {
+          cancelled = true;
+        }
+        EXPECT_TRUE(cancelled);
+        Response r = co_await slow;
+        EXPECT_EQ(r.status(), 200);
+        // The slot is back, once: requests still run, one at a time.
+        std::vector<Task<Response>> more;
+        for (int i = 0; i < 3; ++i) more.push_back(s.get(f.url("/ok")));
+        for (Response& each : co_await corun::gather(std::move(more))) {
+          EXPECT_EQ(each.read(), "hello");
+        }
+        EXPECT_LE(f.connections(), 2);
+      },
+      o);
+}
+
 TEST(HttpCookies, WithoutAJarNothingIsKept) {
   SessionOptions o;
   o.cookie_jar = false;
