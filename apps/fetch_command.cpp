@@ -285,6 +285,10 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
                 "at most 4)")
       ->group("Connection")
       ->type_name("N");
+  f->add_flag("--no-cookies", a.no_cookies,
+              "Keep no cookies (by default those responses set are sent for the rest of the "
+              "run)")
+      ->group("Connection");
   f->add_option("--rate", o.rate, "At most R requests per second per host")
       ->group("Connection")
       ->type_name("R");
@@ -332,6 +336,7 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
 int run_fetch_command(FetchArgs& a) {
   fetch::Options& o = a.options;
   o.bom = !a.no_bom;
+  o.cookies = !a.no_cookies;
   if (!a.max_size.empty()) {
     o.max_size = parse_size(a.max_size);
     if (!o.max_size) return usage_error(fmt::format("--max-size: not a size: '{}'", a.max_size));

@@ -18,6 +18,7 @@ struct FetchArgs {
   double timeout = 120, connect_timeout = 15, read_timeout = 0, retry_delay = 0.5,
          retry_max_delay = 30;
   bool no_bom = false;
+  bool no_cookies = false;
   bool demo = false;
   std::size_t demo_pages = 1000;
   bool quiet = false;

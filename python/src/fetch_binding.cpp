@@ -74,7 +74,7 @@ void bind_fetch(py::module_& m) {
          std::size_t concurrency, std::size_t per_host, double rate, int retries,
          double retry_delay, double retry_max_delay, double timeout, double connect_timeout,
          double read_timeout, std::vector<std::string> headers, std::string user_agent,
-         std::string proxy, bool insecure, std::size_t threads) {
+         std::string proxy, bool insecure, std::size_t threads, bool cookies) {
         fetch::Options o;
         o.out_dir = out_dir;
         o.name_template = std::move(name);
@@ -100,6 +100,7 @@ void bind_fetch(py::module_& m) {
         o.proxy = std::move(proxy);
         o.insecure = insecure;
         o.threads = threads;
+        o.cookies = cookies;
         return make_call(run_fetch(std::move(urls), std::move(urls_file), std::move(o)),
                          &to_python);
       },
@@ -108,7 +109,7 @@ void bind_fetch(py::module_& m) {
       py::arg("max_size"), py::arg("base_url"), py::arg("concurrency"), py::arg("per_host"),
       py::arg("rate"), py::arg("retries"), py::arg("retry_delay"), py::arg("retry_max_delay"),
       py::arg("timeout"), py::arg("connect_timeout"), py::arg("read_timeout"), py::arg("headers"),
-      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"));
+      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"), py::arg("cookies"));
 }
 
 }  // namespace corun::python

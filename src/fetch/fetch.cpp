@@ -631,7 +631,7 @@ struct Fetcher::Impl {
 
   // An outcome handed back by a lane (engine loop).
   void take(FetchLane& lane, Record rec, bool never_started);
-  void refresh_in_flight();
+  void refresh_in_flight() noexcept;
 
   // Lanes: one per core by default (threads = 0), each with its own loop,
   // session and share of -c; never more than -c.
@@ -1101,7 +1101,7 @@ void Fetcher::Impl::take(FetchLane& lane, Record rec, bool never_started) {
   add_record(rec);
 }
 
-void Fetcher::Impl::refresh_in_flight() {
+void Fetcher::Impl::refresh_in_flight() noexcept {
   std::uint64_t n = 0;
   for (auto& lane : lanes) n += lane->in_flight.load(std::memory_order_relaxed);
   progress.in_flight = n;
@@ -1173,7 +1173,8 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
   so.proxy = options.proxy;
   so.verify_tls = !options.insecure;
   so.max_body_size = options.max_size;
-  cookie_jar = std::make_shared<http::CookieJar>();
+  so.cookie_jar = options.cookies;
+  if (options.cookies) cookie_jar = std::make_shared<http::CookieJar>();
 
   std::size_t n = lane_count();
   route_by_host = per_host > 0 || options.rate > 0;
@@ -1242,6 +1243,7 @@ bool Fetcher::stopping() const noexcept {
   return impl_->stopping;
 }
 const Progress& Fetcher::progress() const noexcept {
+  impl_->refresh_in_flight();  // the lanes count their own
   return impl_->progress;
 }
 const Options& Fetcher::options() const noexcept {

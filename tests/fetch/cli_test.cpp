@@ -152,7 +152,8 @@ TEST(FetchCli, HelpAndUsageErrors) {
   Result help = run_cli(dir.path(), {"fetch", "--help"});
   EXPECT_EQ(help.code, 0);
   for (const char* s :
-       {"--concurrency", "--per-host", "--resume", "--no-bom", "--encoding", "Exit status"}) {
+       {"--concurrency", "--per-host", "--threads", "--no-cookies", "--resume", "--no-bom",
+        "--encoding", "Exit status"}) {
     EXPECT_NE(help.out.find(s), std::string::npos) << s;
   }
   EXPECT_EQ(run_cli(dir.path(), {}).code, 2);

@@ -503,6 +503,15 @@ TEST_F(FetchEngine, LanesShareOneCookieJar) {
     EXPECT_EQ(fs::read_file_sync(r["path"].get<std::string>()), text::with_bom("cookie=sid=lane"))
         << r;
   }
+  // cookies = false (--no-cookies): no jar at all.
+  o.cookies = false;
+  o.out_dir = dir_.path() / "no-cookies";
+  Outcome without = fetch(o, urls);
+  EXPECT_EQ(without.summary.done, 12u);
+  for (int i = 0; i < 10; ++i) {
+    const auto& r = record_for(without, fmt::format("/cookie/{}", i));
+    EXPECT_EQ(fs::read_file_sync(r["path"].get<std::string>()), text::with_bom("cookie=")) << r;
+  }
 }
 
 // More lanes than requests in flight: never more lanes than -c.

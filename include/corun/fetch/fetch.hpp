@@ -85,6 +85,7 @@ struct Options {
   std::string user_agent = "corun-fetch/0.1";
   std::string proxy;
   bool insecure = false;  // do not verify TLS certificates
+  bool cookies = true;    // keep the cookies responses set, for the rest of the run
   // --- engine ---
   // Threads the requests run on, each with its own loop and share of
   // concurrency (a page is fetched, decoded and written on one); 0: one per
