@@ -468,6 +468,47 @@ async def _await_response(call):
     return ClientResponse(await call.start())
 
 
+class CookieJar:
+    """The cookies of a ClientSession: those its responses set, kept for its
+    later requests (and redirects) to the same site. Iterating gives
+    http.cookies.Morsel objects (key, value, ["domain"], ["path"], ["secure"],
+    ["httponly"], ["expires"]), as aiohttp's CookieJar does."""
+
+    def __init__(self, native):
+        self._native = native
+
+    def _morsels(self):
+        import http.cookies
+        import email.utils
+        out = []
+        for name, value, domain, path, secure, http_only, expires in self._native.cookies():
+            m = http.cookies.Morsel()
+            m.set(name, value, value)
+            m["domain"] = domain
+            m["path"] = path
+            if secure:
+                m["secure"] = True
+            if http_only:
+                m["httponly"] = True
+            if expires:
+                m["expires"] = email.utils.formatdate(expires, usegmt=True)
+            out.append(m)
+        return out
+
+    def __iter__(self):
+        return iter(self._morsels())
+
+    def __len__(self):
+        return len(self._native.cookies())
+
+    def clear(self):
+        """Forgets every cookie."""
+        self._native.clear_cookies()
+
+    def __repr__(self):
+        return f"<CookieJar {len(self)} cookies>"
+
+
 class ClientSession:
     """aiohttp.ClientSession on corun's C++ loop (libcurl: keep-alive pool,
     HTTP/2, decompression). Not bound to any asyncio loop: one session can be
@@ -508,7 +549,7 @@ class ClientSession:
 
     def _call(self, func, method, url, headers=None, data=None, json=None, params=None,
               timeout=None, allow_redirects=True, max_redirects=None, raise_for_status=None,
-              max_body_size=None):
+              max_body_size=None, cookies=None):
         if self._closed:
             raise RuntimeError("Session is closed")
         method = _check_str(func, "method", method).upper()
@@ -538,10 +579,18 @@ class ClientSession:
             allow_redirects=_check_bool(func, "allow_redirects", allow_redirects),
             max_redirects=_check_int(func, "max_redirects", max_redirects, none=True),
             raise_for_status=_check_bool(func, "raise_for_status", raise_for_status, none=True),
-            max_body_size=_check_int(func, "max_body_size", max_body_size, none=True))
+            max_body_size=_check_int(func, "max_body_size", max_body_size, none=True),
+            cookies=_header_list(func, "cookies", cookies) or None)
+
+    @property
+    def cookie_jar(self):
+        """The session's cookies (aiohttp's session.cookie_jar): iterate it for
+        http.cookies.Morsel objects; len(); clear()."""
+        return CookieJar(self._native)
 
     # Coroutines (aiohttp's names). Arguments: headers, data, json, params,
-    # timeout, allow_redirects, max_redirects, raise_for_status, max_body_size.
+    # timeout, allow_redirects, max_redirects, raise_for_status, max_body_size,
+    # cookies (this request's own, on top of the jar's).
     def request(self, method, url, **kwargs):
         return _RequestContextManager(_await_response(self._call("request", method, url, **kwargs)))
 
@@ -793,7 +842,7 @@ def fetch_sync(urls=None, urls_file=None, **options):
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
     "ClientError", "ClientPayloadError", "ClientResponse", "ClientResponseError",
-    "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError", "Headers",
+    "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError", "CookieJar", "Headers",
     "InvalidURL", "RequestInfo", "ServerDisconnectedError", "TooManyRedirects", "sleep",
     "sleep_sync",
 ]

@@ -74,8 +74,12 @@ Task<> close_session(std::shared_ptr<SessionBox> box) {
 
 class PySession {
  public:
-  explicit PySession(http::SessionOptions options) : box_(std::make_shared<SessionBox>()) {
+  explicit PySession(http::SessionOptions options)
+      : box_(std::make_shared<SessionBox>()), jar_(std::make_shared<http::CookieJar>()) {
     box_->options = std::move(options);
+    // A jar with locks: Python reads it from its own thread while the loop
+    // thread's transfers use it.
+    box_->options.shared_cookie_jar = jar_;
   }
   PySession(const PySession&) = delete;
   PySession& operator=(const PySession&) = delete;
@@ -91,8 +95,10 @@ class PySession {
   Call request(std::string method, std::string url, const std::optional<HeaderList>& headers,
                std::optional<py::bytes> data, const std::optional<TimeoutTuple>& timeout,
                bool allow_redirects, std::optional<int> max_redirects,
-               std::optional<bool> raise_for_status, std::optional<std::size_t> max_body_size) {
+               std::optional<bool> raise_for_status, std::optional<std::size_t> max_body_size,
+               const std::optional<HeaderList>& cookies) {
     http::RequestOptions o;
+    if (cookies) o.cookies = *cookies;
     if (headers) o.headers = to_headers(*headers);
     if (data) o.data = std::string(*data);
     if (timeout) o.timeout = to_timeouts(*timeout);
@@ -110,8 +116,20 @@ class PySession {
     return make_call(close_session(box_), [] { return py::none(); });
   }
 
+  // (name, value, domain, path, secure, http_only, expires) of every cookie.
+  py::list cookies() const {
+    py::list out;
+    for (const http::Cookie& c : jar_->cookies()) {
+      out.append(py::make_tuple(to_str(c.name), to_str(c.value), to_str(c.domain),
+                                to_str(c.path), c.secure, c.http_only, c.expires));
+    }
+    return out;
+  }
+  void clear_cookies() { jar_->clear(); }
+
  private:
   std::shared_ptr<SessionBox> box_;
+  std::shared_ptr<http::CookieJar> jar_;
 };
 
 }  // namespace
@@ -146,8 +164,11 @@ void bind_http(py::module_& m) {
            py::arg("max_body_size"), py::arg("http2"), py::arg("auto_decompress"))
       .def("request", &PySession::request, py::arg("method"), py::arg("url"), py::arg("headers"),
            py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"),
-           py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"))
-      .def("close", &PySession::close);
+           py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"),
+           py::arg("cookies"))
+      .def("close", &PySession::close)
+      .def("cookies", &PySession::cookies)
+      .def("clear_cookies", &PySession::clear_cookies);
 
   using R = http::Response;
   py::class_<R, std::shared_ptr<R>>(m, "_Response")

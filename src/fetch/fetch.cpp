@@ -676,6 +676,7 @@ struct FetchLane {
   std::size_t index;
   std::size_t concurrency;
   std::unique_ptr<LoopThread> thread;          // null: the lane runs on the engine's loop
+  bool is_remote = false;                      // set once, before the lane runs
   std::shared_ptr<detail::LoopLifeline> home;  // the engine's loop
 
   // The lane's loop only.
@@ -703,7 +704,7 @@ struct FetchLane {
   // The engine's loop only.
   std::size_t outstanding = 0;  // URLs handed over, no outcome yet
 
-  bool remote() const noexcept { return thread != nullptr; }
+  bool remote() const noexcept { return is_remote; }
 
   // On the lane's loop, before any URL.
   void open() {
@@ -768,6 +769,7 @@ struct FetchLane {
 
   // Lane -> engine.
   void finish(Record rec, bool never_started);
+  void drain_outbox();  // the engine's loop
   Task<void> run_remote(Future<bool>* slot);
 
   Task<void> worker() {
@@ -1020,15 +1022,18 @@ void FetchLane::finish(Record rec, bool never_started) {
   if (!wake) return;
   std::weak_ptr<bool> alive = impl.alive;
   home->post([this, alive] {
-    if (alive.expired()) return;  // the run is gone (cancelled): nothing to report to
-    std::vector<Outcome> outcomes;
-    {
-      std::lock_guard lock(mutex);
-      outcomes.swap(outbox);
-      outbox_posted = false;
-    }
-    for (Outcome& o : outcomes) impl.take(*this, std::move(o.record), o.never_started);
+    if (!alive.expired()) drain_outbox();  // else the run is gone: nothing to report to
   });
+}
+
+void FetchLane::drain_outbox() {
+  std::vector<Outcome> outcomes;
+  {
+    std::lock_guard lock(mutex);
+    outcomes.swap(outbox);
+    outbox_posted = false;
+  }
+  for (Outcome& o : outcomes) impl.take(*this, std::move(o.record), o.never_started);
 }
 
 Fetcher::Impl::~Impl() {
@@ -1191,6 +1196,7 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
       for (std::size_t i = 1; i < lanes.size(); ++i) {
         FetchLane* lane = lanes[i].get();
         lane->thread = std::make_unique<LoopThread>();
+        lane->is_remote = true;
         lane->thread->submit(open_lane(lane)).get();
       }
     });
@@ -1207,13 +1213,20 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
     co_await gather(std::move(tasks));
   } catch (...) {
     ticker.cancel();
-    // Stop the other lanes now (their transfers are aborted), then report.
-    for (std::size_t i = 1; i < lanes.size(); ++i) lanes[i]->thread.reset();
+    // Stop the other lanes now (their transfers are aborted), take what they
+    // finished meanwhile, then report.
+    for (std::size_t i = 1; i < lanes.size(); ++i) {
+      if (lanes[i]->thread) lanes[i]->thread->stop();
+      lanes[i]->drain_outbox();
+    }
     flush_report();
     throw;
   }
   ticker.cancel();
-  for (std::size_t i = 1; i < lanes.size(); ++i) lanes[i]->thread->stop();
+  for (std::size_t i = 1; i < lanes.size(); ++i) {
+    lanes[i]->thread->stop();
+    lanes[i]->drain_outbox();  // (empty: a lane's outcomes reach the engine before its end)
+  }
   flush_report();
   refresh_in_flight();
 

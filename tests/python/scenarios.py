@@ -143,6 +143,25 @@ async def argument_types(s, base):
         await r.text(encoding="no-such-encoding")
 
 
+async def cookies(s, base):
+    s.cookie_jar.clear()
+    r = await s.get(base + "/setcookie")
+    check_eq(r.status, 200, "/setcookie")
+    jar = list(s.cookie_jar)
+    check_eq(len(s.cookie_jar), 1, "the jar keeps the cookie the response set")
+    check_eq((jar[0].key, jar[0].value, jar[0]["domain"], jar[0]["path"]),
+             ("sid", "py", "127.0.0.1", "/"), "the cookie's fields")
+    echo = await (await s.get(base + "/echo", cookies={"lang": "zh"})).json()
+    sent = [v for k, v in echo["headers"] if k.lower() == "cookie"]
+    check_eq(sent, ["sid=py; lang=zh"], "the jar's cookie and the request's own are sent")
+    s.cookie_jar.clear()
+    check_eq(len(s.cookie_jar), 0, "clear() empties the jar")
+    echo = await (await s.get(base + "/echo")).json()
+    check_eq([v for k, v in echo["headers"] if k.lower() == "cookie"], [], "nothing sent after clear()")
+    with raises(TypeError, "'cookies'"):
+        await s.get(base + "/echo", cookies=5)
+
+
 async def closing():
     s = corun.ClientSession()
     await s.close()
@@ -160,5 +179,6 @@ async def run_all(base):
         await cancellation(s, base)
         await concurrency(s, base)
         await argument_types(s, base)
+        await cookies(s, base)
     check(s.closed, "async with closes the session")
     await closing()

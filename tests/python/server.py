@@ -63,6 +63,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = int(parts[1])
             target = f"/redirect/{n - 1}" if n > 1 else "/page/0"
             self._send(302, b"", extra=[("Location", target)])
+        elif head == "setcookie":
+            self._send(200, b"set", extra=[("Set-Cookie", "sid=py; Path=/")])
         elif head == "json":
             self._send(200, json.dumps({"ok": True, "items": [1, 2, 3]}).encode(),
                        "application/json")
