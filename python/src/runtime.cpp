@@ -187,8 +187,15 @@ class Mailbox {
       std::unique_ptr<Delivery> owned(d);
       py::object future = py::reinterpret_steal<py::object>(d->future);
       try {
-        settle_future(*d->pending, future);
+        try {
+          settle_future(*d->pending, future);
+        } catch (py::error_already_set&) {
+          throw;
+        } catch (...) {
+          reraise_as_python();  // as a Python exception, reported below
+        }
       } catch (py::error_already_set& e) {
+        // Reported, and the rest of the batch is still settled.
         e.discard_as_unraisable("corun: settling a Future");
       }
       // pending (C++) and future (Python) are released here, with the GIL.
