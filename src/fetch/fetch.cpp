@@ -666,14 +666,13 @@ struct Fetcher::Impl {
 // remote lane, and outcomes come back, through mailboxes whose wake-ups
 // coalesce under load.
 struct FetchLane {
-  FetchLane(Fetcher::Impl& engine, std::size_t index, std::size_t concurrency)
-      : impl(engine), index(index), concurrency(concurrency) {}
+  FetchLane(Fetcher::Impl& engine, std::size_t concurrency)
+      : impl(engine), concurrency(concurrency) {}
   FetchLane(const FetchLane&) = delete;
   FetchLane& operator=(const FetchLane&) = delete;
   ~FetchLane() { thread.reset(); }  // stops the loop: its tasks are cancelled first
 
   Fetcher::Impl& impl;
-  std::size_t index;
   std::size_t concurrency;
   std::unique_ptr<LoopThread> thread;          // null: the lane runs on the engine's loop
   bool is_remote = false;                      // set once, before the lane runs
@@ -686,7 +685,6 @@ struct FetchLane {
   std::unique_ptr<Queue<Item>> queue;  // unbounded: the engine's credits bound it
   std::unordered_map<std::string, std::unique_ptr<HostState>> hosts;
   std::mt19937_64 rng{std::random_device{}()};
-  bool stop_seen = false;                   // stop_local() ran
   Event stop_event;                         // set by stop_local(): wakes pause()
   std::atomic<std::uint64_t> in_flight{0};  // read by the engine for Progress
 
@@ -739,11 +737,7 @@ struct FetchLane {
   // Every lane sees the engine's stop at once (an atomic); stop_local() also
   // wakes the lane's waits, on its own loop.
   bool stopped() const noexcept { return impl.stop_requested.load(std::memory_order_relaxed); }
-  void stop_local() {
-    if (stop_seen) return;
-    stop_seen = true;
-    stop_event.set();
-  }
+  void stop_local() { stop_event.set(); }
 
   // Engine -> lane (remote): taken on the lane's loop in one go.
   void post_item(Item item) {
@@ -1185,7 +1179,7 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
   route_by_host = per_host > 0 || options.rate > 0;
   for (std::size_t i = 0; i < n; ++i) {
     std::size_t share = options.concurrency / n + (i < options.concurrency % n ? 1 : 0);
-    lanes.push_back(std::make_unique<FetchLane>(*this, i, share));
+    lanes.push_back(std::make_unique<FetchLane>(*this, share));
   }
   for (auto& lane : lanes) lane->home = detail::lifeline_of(get_running_loop());
   lanes.front()->open();
@@ -1201,7 +1195,9 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
       }
     });
   }
-  // Each lane holds at most twice its workers in URLs (queued or in progress).
+  // URLs handed to lanes and not back yet (in progress or queued there): the
+  // lanes' 2 * -c workers plus as many again queued, as the one bounded queue
+  // allowed before the lanes.
   credits = std::make_unique<Semaphore>(static_cast<int>(4 * options.concurrency + 64));
 
   TaskHandle<void> ticker = create_task(report_ticker(), "corun fetch report flush");

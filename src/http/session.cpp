@@ -594,18 +594,13 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
         }
       } slot;
       if (st->gate) {
-        if (st->gate->locked()) {
-          if (deadline) {
-            auto left = *deadline - std::chrono::steady_clock::now();
-            try {
-              co_await wait_for(acquire_slot(st->gate.get()),
-                                std::max(left, decltype(left)::zero()));
-            } catch (const TimeoutError&) {
-              throw TimeoutError(
-                  fmt::format("timeout ({}): total timeout expired waiting for a connection", url));
-            }
-          } else {
-            co_await st->gate->acquire();
+        if (deadline && st->gate->locked()) {
+          auto left = *deadline - std::chrono::steady_clock::now();
+          try {
+            co_await wait_for(acquire_slot(st->gate.get()), std::max(left, decltype(left)::zero()));
+          } catch (const TimeoutError&) {
+            throw TimeoutError(
+                fmt::format("timeout ({}): total timeout expired waiting for a connection", url));
           }
         } else {
           co_await st->gate->acquire();
