@@ -27,7 +27,7 @@ mkdir -p "$seeds" "$corpus" "$artifacts"
 import json, os, sys
 root, seeds = sys.argv[1], sys.argv[2]
 encodings = []
-whatwg = os.path.join(root, "..", "shared", "whatwg-encoding", "encodings.json")
+whatwg = os.path.join(root, "third_party", "whatwg-encoding", "encodings.json")
 for group in json.load(open(whatwg)):
     for e in group["encodings"]:
         encodings.append([l for l in e["labels"]])

@@ -3,7 +3,7 @@
 
 usage: gen_text_tables.py WHATWG_DIR OUT_DIR
 
-Reads encodings.json and every index-*.txt in WHATWG_DIR (../shared/whatwg-encoding)
+Reads encodings.json and every index-*.txt in WHATWG_DIR (third_party/whatwg-encoding)
 and writes OUT_DIR/text_tables.hpp (declarations, sizes) and OUT_DIR/text_tables.cpp
 (the data). Nothing here is a mapping typed by hand: every number comes from the
 files. Tables are pointer-indexed exactly as the standard defines "index code point

@@ -21,7 +21,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-shared=$(cd "$top/../shared/bench" && pwd)
+shared=$(sh "$top/bench/find_shared.sh") || exit 2
 build=${1:-$top/build-bench}
 runs=${RUNS:-5}
 conc=${CONC:-64}

@@ -25,7 +25,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-shared=$(cd "$top/../shared/bench" && pwd)
+shared=$(sh "$top/bench/find_shared.sh") || exit 2
 build=${1:-$top/build-bench}
 corun="$build/apps/corun"
 pages=${PAGES:-10000}

@@ -16,7 +16,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-shared=$(cd "$top/../shared/bench" && pwd)
+shared=$(sh "$top/bench/find_shared.sh") || exit 2
 build=${1:-$top/build-bench}
 bench="$build/bench/http/http_bench"
 pages=${PAGES:-10000}

@@ -7,7 +7,7 @@ pages="${1:-2000}"
 reps="${2:-7}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${3:-$root/build-bench}"
-shared="$root/../shared/bench"
+shared=$(sh "$root/bench/find_shared.sh") || exit 2
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCORUN_BUILD_BENCH=ON \

@@ -14,7 +14,7 @@ OUT_DIR/manifest.json     [{"name", "encoding", "source", "http_charset"}]: the 
 
 The pages are encoded with Python's codecs, and the expected text is the text that went in.
 That is only right where Python's codecs and the WHATWG decoders agree, so with WHATWG_DIR
-(../shared/whatwg-encoding) every multi-byte page is decoded again here by the standard's
+(third_party/whatwg-encoding) every multi-byte page is decoded again here by the standard's
 own index files (valid input only, which is all these pages hold) and must give the same
 text; the script stops otherwise. Characters are chosen where the two agree: no 0x5C/0x7E
 in Shift_JIS, no Big5 pointers that decode to two code points, no 0x80/0x98 single bytes.

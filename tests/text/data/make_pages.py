@@ -2,10 +2,12 @@
 """Regenerates tests/text/data/pages/: real-shaped pages for the differential tests and
 the fuzz seed corpus.
 
-usage: make_pages.py [SHARED_BENCH_DIR]
+usage: make_pages.py [CORPUS_GENERATOR]
 
-- corpus-N.html: pages from ../shared/bench/make_corpus.py (GB18030 bytes, meta
-  charset=gb2312), seed 1, the first three.
+- corpus-N.html: the first three pages of tests/support/make_corpus.py (GB18030 bytes,
+  meta charset=gb2312), seed 1; CORPUS_GENERATOR names another make_corpus.py-style
+  script (the benchmark corpus's, say). The committed corpus-N.html were made with the
+  benchmark corpus's generator; they are data, kept as they are.
 - sample-<encoding>.html: a short page of prose in a language the encoding is used for,
   encoded by Python's codecs; MANIFEST lists file, WHATWG label, Python codec.
 """
@@ -52,10 +54,11 @@ SAMPLES = [
 
 
 def main():
-    bench = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "../../../../shared/bench")
+    generator = (sys.argv[1] if len(sys.argv) > 1 else
+                 os.path.join(HERE, "..", "..", "support", "make_corpus.py"))
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["/usr/bin/python3", os.path.join(bench, "make_corpus.py"), tmp, "3", "1"],
+        subprocess.run(["/usr/bin/python3", generator, tmp, "3", "1"],
                        check=True)
         for i in range(3):
             shutil.copy(os.path.join(tmp, "p", f"{i}.html"), os.path.join(OUT, f"corpus-{i}.html"))
