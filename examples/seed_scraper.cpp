@@ -1,4 +1,4 @@
-// The original scraper (../shared/bench/peers/aiohttp_seed.py: aiohttp +
+// The original Python scraper (the peer in bench/README.md's tables: aiohttp +
 // asyncio.gather, pages decoded from GB18030 and saved as UTF-8 with a BOM)
 // written with corun, as close to line for line as C++ allows. `corun fetch`
 // is this program grown into a tool (limits, retries, a report, resume).

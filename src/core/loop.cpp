@@ -358,6 +358,56 @@ void Loop::call_exception_handler(const ExceptionContext& ctx) {
   }
 }
 
+struct Loop::SignalWatcher {
+  uv_signal_t handle{};
+  int signum = 0;
+  std::function<void()> callback;
+};
+
+void Loop::add_signal_handler(int signum, std::function<void()> f) {
+  check_closed();
+  check_thread("add_signal_handler");
+  for (SignalWatcher* w : signal_watchers_) {
+    if (w->signum == signum) {
+      w->callback = std::move(f);
+      return;
+    }
+  }
+  auto* w = new SignalWatcher;
+  w->signum = signum;
+  w->callback = std::move(f);
+  uv_signal_init(&uv_, &w->handle);
+  w->handle.data = w;
+  int rc = uv_signal_start(
+      &w->handle,
+      [](uv_signal_t* h, int) {
+        // A copy: the callback may remove (and so free) its own watcher.
+        std::function<void()> f = static_cast<SignalWatcher*>(h->data)->callback;
+        if (f) f();
+      },
+      signum);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
+             [](uv_handle_t* h) { delete static_cast<SignalWatcher*>(h->data); });
+    throw RuntimeError(fmt::format("cannot watch signal {}: {}", signum, uv_strerror(rc)));
+  }
+  signal_watchers_.push_back(w);
+}
+
+bool Loop::remove_signal_handler(int signum) {
+  check_thread("remove_signal_handler");
+  for (auto it = signal_watchers_.begin(); it != signal_watchers_.end(); ++it) {
+    if ((*it)->signum != signum) continue;
+    SignalWatcher* w = *it;
+    signal_watchers_.erase(it);
+    uv_signal_stop(&w->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
+             [](uv_handle_t* h) { delete static_cast<SignalWatcher*>(h->data); });
+    return true;
+  }
+  return false;
+}
+
 void Loop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (is_closed()) return;
@@ -388,6 +438,7 @@ void Loop::close() {
     detail::IntrusiveList::unlink(n);
     detail::FutureBase::from_link(n)->detach_from_loop();
   });
+  while (!signal_watchers_.empty()) remove_signal_handler(signal_watchers_.back()->signum);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   // Let close callbacks and queued pool work finish; then give up on stragglers.
   for (int i = 0; i < 1000 && uv_loop_close(&uv_) == UV_EBUSY; ++i) {

@@ -73,23 +73,16 @@ Task<void> shutdown_default_executor(Loop& loop, std::chrono::seconds bound) {
 
 }  // namespace
 
-// Installs the SIGINT watcher for the duration of one Runner::run on the main thread.
+// Installs the SIGINT handler for the duration of one Runner::run on the main thread.
 class Runner::SigintScope {
  public:
   SigintScope(Runner& runner, detail::TaskBase* main) : runner_(runner), main_(main) {
     if (!on_main_thread() || !sigint_is_default()) return;
-    handle_ = new uv_signal_t;
-    uv_signal_init(runner.loop().uv_loop(), handle_);
-    handle_->data = this;
-    uv_signal_start(
-        handle_, [](uv_signal_t* h, int) { static_cast<SigintScope*>(h->data)->on_sigint(); },
-        SIGINT);
+    loop_ = &runner.loop();
+    loop_->add_signal_handler(SIGINT, [this] { on_sigint(); });
   }
   ~SigintScope() {
-    if (!handle_) return;
-    uv_signal_stop(handle_);
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+    if (loop_ != nullptr && !loop_->is_closed()) loop_->remove_signal_handler(SIGINT);
   }
   SigintScope(const SigintScope&) = delete;
   SigintScope& operator=(const SigintScope&) = delete;
@@ -106,7 +99,7 @@ class Runner::SigintScope {
   }
   Runner& runner_;
   detail::TaskBase* main_;
-  uv_signal_t* handle_ = nullptr;
+  Loop* loop_ = nullptr;  // set while the handler is installed
 };
 
 Runner::Runner(bool debug) : debug_(debug) {}

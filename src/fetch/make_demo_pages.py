@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes demo_pages.inc: the built-in sample pages of `corun fetch --demo`,
 real GB18030 bytes made by Python's gb18030 codec (no hand-typed bytes).
-Shaped like ../shared/bench/make_corpus.py's listing pages: a
+Shaped like the benchmark corpus (tests/support/make_corpus.py has the same shape): a
 <meta http-equiv="Content-Type" content="text/html; charset=gb2312"> header,
 Chinese real-estate text, ~12 KB. The ASCII marker @@N@@ is where the server
 puts the page number (ASCII is the same in GB18030).

@@ -1,6 +1,7 @@
 // Loop: iteration rule, timers, error messages, embedding hooks (DESIGN.md 5, 6).
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -314,4 +315,41 @@ TEST(Loop, OwnTimerDueBeforeThePollStillWakesTheLoop) {
   corun::detail::before_blocking_uv_run = nullptr;
   EXPECT_TRUE(ran);
   EXPECT_FALSE(rescued) << "the loop slept in epoll past its own timer";
+}
+
+// asyncio's loop.add_signal_handler: the handler runs on the loop's thread, adding again
+// replaces it, removing says whether there was one, and a handler may remove itself.
+TEST(LoopSignals, HandlerRunsOnTheLoopAndIsReplacedAndRemoved) {
+  Loop loop;
+  int first = 0;
+  int second = 0;
+  std::thread::id seen;
+  loop.add_signal_handler(SIGUSR1, [&] {
+    ++first;
+    seen = std::this_thread::get_id();
+    loop.stop();
+  });
+  loop.call_soon([] { ::raise(SIGUSR1); });
+  loop.run_forever();
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(seen, std::this_thread::get_id());
+
+  loop.add_signal_handler(SIGUSR1, [&] {
+    ++second;
+    // Removing itself from inside its own call must be safe (ASan watches).
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+    loop.stop();
+  });
+  loop.call_soon([] { ::raise(SIGUSR1); });
+  loop.run_forever();
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 1);
+  EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+
+  EXPECT_NE(error_of([&] { loop.add_signal_handler(-1, [] {}); }).find("cannot watch signal -1"),
+            std::string::npos);
+  // A loop closed with a handler installed closes its watcher with it.
+  loop.add_signal_handler(SIGUSR2, [] {});
+  loop.close();
+  EXPECT_EQ(error_of([&] { loop.add_signal_handler(SIGUSR2, [] {}); }), "Event loop is closed");
 }

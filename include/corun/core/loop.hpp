@@ -109,6 +109,16 @@ class Loop {
   // One iteration that never blocks.
   void run_once();
 
+  // --- signals (asyncio's loop.add_signal_handler / remove_signal_handler) ---
+  // Calls f on this loop's thread each time signum arrives, until the handler is
+  // removed or the loop closes. One handler per signal and loop: adding again
+  // replaces the previous one. While a handler is installed the signal's default
+  // action does not happen (libuv's process-wide handler catches it). Loop thread
+  // only; RuntimeError on a closed loop or for a signal libuv cannot watch.
+  void add_signal_handler(int signum, std::function<void()> f);
+  // Removes the handler for signum; false if there was none.
+  bool remove_signal_handler(int signum);
+
   // --- errors and debugging ---
   void set_exception_handler(ExceptionHandler handler);
   void call_exception_handler(const ExceptionContext& context);
@@ -178,6 +188,8 @@ class Loop {
   detail::IntrusiveList async_generators_;
   ExceptionHandler exception_handler_;
   int executor_jobs_ = 0;
+  struct SignalWatcher;
+  std::vector<SignalWatcher*> signal_watchers_;  // owned; closed with the loop
   std::shared_ptr<detail::LoopLifeline> lifeline_;
   // When the loop last asked libuv for I/O while busy (see iterate()).
   Clock::time_point last_poll_{};
