@@ -1,11 +1,11 @@
 // corun::http::Headers (see include/corun/http/headers.hpp).
 #include "corun/http/headers.hpp"
 
+#include "corun/text/ascii.hpp"
+
 namespace corun::http {
 
 namespace {
-
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -19,11 +19,7 @@ std::string_view trim(std::string_view s) noexcept {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
+  return text::iequals(a, b);
 }
 
 Headers::Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {

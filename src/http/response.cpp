@@ -7,22 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "corun/http/errors.hpp"
+#include "corun/text/ascii.hpp"
+#include "corun/text/mime.hpp"
 
 namespace corun::http {
-
-namespace {
-
-std::string lower_trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string_view Response::version() const noexcept {
   switch (version_) {
@@ -37,19 +25,19 @@ std::string_view Response::version() const noexcept {
   }
 }
 
+// Fetch's "extract a MIME type"; a missing or unparseable header is
+// application/octet-stream, as aiohttp reports a missing one.
 std::string Response::content_type() const {
   auto ct = headers_.get("Content-Type");
-  if (!ct || ct->empty()) return "application/octet-stream";
-  std::string_view v = *ct;
-  return lower_trimmed(v.substr(0, v.find(';')));
+  std::optional<text::MimeType> mime = ct ? text::extract_mime_type(*ct) : std::nullopt;
+  return mime ? std::move(mime->essence) : std::string("application/octet-stream");
 }
 
 std::optional<std::string> Response::charset() const {
   auto ct = headers_.get("Content-Type");
-  if (!ct) return std::nullopt;
-  std::string cs = text::charset_from_content_type(*ct);
-  if (cs.empty()) return std::nullopt;
-  return lower_trimmed(cs);
+  std::optional<text::MimeType> mime = ct ? text::extract_mime_type(*ct) : std::nullopt;
+  if (!mime || !mime->charset || mime->charset->empty()) return std::nullopt;
+  return text::to_ascii_lower(text::trim_http_tab_or_space(*mime->charset));
 }
 
 text::SniffResult Response::sniff_encoding() const {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 
+#include "corun/text/ascii.hpp"
 #include "text_tables.hpp"
 
 namespace corun::text {
@@ -17,11 +18,6 @@ std::string quote(std::string_view label) {
   return s;
 }
 
-// The standard's ASCII whitespace: TAB, LF, FF, CR, SPACE.
-constexpr bool is_ascii_whitespace(char c) {
-  return c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ';
-}
-
 }  // namespace
 
 LookupError::LookupError(std::string label)
@@ -33,14 +29,10 @@ std::string_view name(Encoding encoding) noexcept {
 }
 
 std::optional<Encoding> lookup(std::string_view label) noexcept {
-  while (!label.empty() && is_ascii_whitespace(label.front())) label.remove_prefix(1);
-  while (!label.empty() && is_ascii_whitespace(label.back())) label.remove_suffix(1);
+  label = trim_ascii_whitespace(label);
   if (label.empty() || label.size() > detail::kMaxLabelLength) return std::nullopt;
   std::array<char, detail::kMaxLabelLength> buf{};
-  for (std::size_t i = 0; i < label.size(); ++i) {
-    char c = label[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
+  for (std::size_t i = 0; i < label.size(); ++i) buf[i] = ascii_lower(label[i]);
   std::string_view key(buf.data(), label.size());
   const auto* first = std::begin(detail::kLabels);
   const auto* last = std::end(detail::kLabels);

@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "corun/text/ascii.hpp"
+#include "corun/text/mime.hpp"
 #include "corun/text/utf8.hpp"
 
 namespace corun::text {
@@ -38,26 +40,6 @@ namespace {
 
 constexpr std::size_t kPrescanLimit = 1024;
 constexpr std::size_t kDetectLimit = 256 * 1024;
-
-bool is_ascii_whitespace(unsigned char c) noexcept {
-  return c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x20;
-}
-
-bool is_ascii_alpha(unsigned char c) noexcept {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 0x20) : c;
-}
-
-bool ascii_iequal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------
 // BOM sniffing (Encoding standard).
@@ -80,7 +62,7 @@ std::optional<Encoding> extract_encoding_from_meta_content(std::string_view s) n
     // Loop: the first "charset" (ASCII case-insensitive) at or after position.
     std::size_t found = std::string_view::npos;
     for (std::size_t i = position; i + 7 <= s.size(); ++i) {
-      if (ascii_iequal(s.substr(i, 7), "charset")) {
+      if (iequals(s.substr(i, 7), "charset")) {
         found = i;
         break;
       }
@@ -183,7 +165,7 @@ class Prescanner {
 
   bool is_meta_start() const noexcept {
     if (pos_ + 6 > in_.size() || in_[pos_] != '<') return false;
-    if (!ascii_iequal(in_.substr(pos_ + 1, 4), "meta")) return false;
+    if (!iequals(in_.substr(pos_ + 1, 4), "meta")) return false;
     const auto c = static_cast<unsigned char>(in_[pos_ + 5]);
     return is_ascii_whitespace(c) || c == '/';
   }
@@ -319,190 +301,10 @@ class Prescanner {
   std::size_t pos_ = 0;
 };
 
-// ---------------------------------------------------------------------------------------
-// Content-Type parsing (MIME Sniffing "parse a MIME type", Fetch "extract a MIME type").
-
-bool is_http_whitespace(char c) noexcept {
-  return c == '\t' || c == '\n' || c == '\r' || c == ' ';
-}
-
-bool is_http_token(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if (u >= 'a' && u <= 'z') return true;
-  if (u >= 'A' && u <= 'Z') return true;
-  if (u >= '0' && u <= '9') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_quoted_string_token(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  return u == 0x09 || (u >= 0x20 && u <= 0x7E) || u >= 0x80;
-}
-
-std::string_view trim_http_whitespace(std::string_view s) noexcept {
-  while (!s.empty() && is_http_whitespace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_http_whitespace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool all_of(std::string_view s, bool (*pred)(char) noexcept) noexcept {
-  for (char c : s) {
-    if (!pred(c)) return false;
-  }
-  return true;
-}
-
-// A parsed MIME type, as much of it as charset extraction needs. The charset value is a
-// view into the header unless it needed unescaping (`charset="gb\\k"`), then it is owned.
-struct Charset {
-  std::string_view view;
-  std::string owned;
-  bool is_owned = false;
-};
-
-struct MimeType {
-  std::string essence;  // lower-case type/subtype
-  std::optional<Charset> charset;
-};
-
-// "Collect an HTTP quoted string" with extract-value: position is at the opening quote.
-// Returns the value and whether it was unchanged by unescaping (then it is a view of s).
-std::string collect_quoted_string(std::string_view s, std::size_t& position, bool& escaped) {
-  std::string value;
-  escaped = false;
-  ++position;  // the opening quote
-  while (true) {
-    while (position < s.size() && s[position] != '"' && s[position] != '\\') {
-      value.push_back(s[position]);
-      ++position;
-    }
-    if (position >= s.size()) break;
-    const char quote_or_backslash = s[position];
-    ++position;
-    if (quote_or_backslash == '\\') {
-      escaped = true;
-      if (position >= s.size()) {
-        value.push_back('\\');
-        break;
-      }
-      value.push_back(s[position]);
-      ++position;
-    } else {
-      break;
-    }
-  }
-  return value;
-}
-
-std::optional<MimeType> parse_mime_type(std::string_view input) {
-  input = trim_http_whitespace(input);
-  std::size_t position = input.find('/');
-  if (position == std::string_view::npos) return std::nullopt;
-  const std::string_view type = input.substr(0, position);
-  if (type.empty() || !all_of(type, is_http_token)) return std::nullopt;
-  ++position;
-  std::size_t semicolon = input.find(';', position);
-  if (semicolon == std::string_view::npos) semicolon = input.size();
-  std::string_view subtype = input.substr(position, semicolon - position);
-  while (!subtype.empty() && is_http_whitespace(subtype.back())) subtype.remove_suffix(1);
-  if (subtype.empty() || !all_of(subtype, is_http_token)) return std::nullopt;
-  MimeType mime;
-  for (char c : type) mime.essence.push_back(ascii_lower(c));
-  mime.essence.push_back('/');
-  for (char c : subtype) mime.essence.push_back(ascii_lower(c));
-  position = semicolon;
-
-  while (position < input.size()) {
-    ++position;  // the ';'
-    while (position < input.size() && is_http_whitespace(input[position])) ++position;
-    std::size_t name_end = position;
-    while (name_end < input.size() && input[name_end] != ';' && input[name_end] != '=') {
-      ++name_end;
-    }
-    const std::string_view name = input.substr(position, name_end - position);
-    position = name_end;
-    if (position < input.size()) {
-      if (input[position] == ';') continue;
-      ++position;  // the '='
-    }
-    if (position >= input.size()) break;
-    std::string_view value;
-    std::string unescaped;
-    bool escaped = false;
-    if (input[position] == '"') {
-      const std::size_t start = position;
-      unescaped = collect_quoted_string(input, position, escaped);
-      if (!escaped) value = input.substr(start + 1, unescaped.size());
-      while (position < input.size() && input[position] != ';') ++position;
-    } else {
-      std::size_t end = position;
-      while (end < input.size() && input[end] != ';') ++end;
-      value = input.substr(position, end - position);
-      position = end;
-      while (!value.empty() && is_http_whitespace(value.back())) value.remove_suffix(1);
-      if (value.empty()) continue;
-    }
-    const std::string_view checked = escaped ? std::string_view(unescaped) : value;
-    if (!name.empty() && all_of(name, is_http_token) && all_of(checked, is_quoted_string_token) &&
-        ascii_iequal(name, "charset") && !mime.charset.has_value()) {
-      Charset charset;
-      if (escaped) {
-        charset.owned = std::move(unescaped);
-        charset.is_owned = true;
-      } else {
-        charset.view = value;
-      }
-      mime.charset = std::move(charset);
-    }
-  }
-  return mime;
-}
-
-// Splits a header value on commas outside quoted strings ("getting, decoding, and
-// splitting"), trimming HTTP tab-or-space around each value.
-std::vector<std::string_view> split_header_values(std::string_view s) {
-  std::vector<std::string_view> values;
-  std::size_t start = 0;
-  std::size_t i = 0;
-  while (true) {
-    while (i < s.size() && s[i] != '"' && s[i] != ',') ++i;
-    if (i < s.size() && s[i] == '"') {
-      bool escaped = false;
-      collect_quoted_string(s, i, escaped);
-      if (i < s.size()) continue;
-    }
-    std::string_view value = s.substr(start, std::min(i, s.size()) - start);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    values.push_back(value);
-    if (i >= s.size()) break;
-    ++i;  // the ','
-    start = i;
-  }
-  return values;
-}
-
-// Fetch's "extract a MIME type", keeping only the essence and the charset parameter.
 std::string extract_charset(std::string_view content_type) {
-  std::optional<Charset> charset;  // the algorithm's "charset" variable
-  std::string essence;
-  std::optional<MimeType> result;
-  for (std::string_view value : split_header_values(content_type)) {
-    std::optional<MimeType> mime = parse_mime_type(value);
-    if (!mime || mime->essence == "*/*") continue;
-    if (mime->essence != essence) {
-      charset = mime->charset;
-      essence = mime->essence;
-    } else if (!mime->charset.has_value() && charset.has_value()) {
-      mime->charset = charset;
-    }
-    result = std::move(mime);
-  }
-  if (!result || !result->charset.has_value()) return {};
-  if (result->charset->is_owned) return std::move(result->charset->owned);
-  return std::string(result->charset->view);
+  std::optional<MimeType> mime = extract_mime_type(content_type);
+  if (!mime || !mime->charset) return {};
+  return std::move(*mime->charset);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -573,8 +375,8 @@ std::optional<Encoding> detect(std::string_view bytes) {
   std::string_view name = guess;
   // uchardet's names for two WHATWG encodings that are not WHATWG labels: UHC is
   // windows-949 (WHATWG's euc-kr decoder is windows-949), MAC-CYRILLIC is x-mac-cyrillic.
-  if (ascii_iequal(name, "UHC")) name = "windows-949";
-  if (ascii_iequal(name, "MAC-CYRILLIC")) name = "x-mac-cyrillic";
+  if (iequals(name, "UHC")) name = "windows-949";
+  if (iequals(name, "MAC-CYRILLIC")) name = "x-mac-cyrillic";
   const std::optional<Encoding> encoding = lookup(name);
   if (!encoding) return std::nullopt;  // "", "ASCII" and non-WHATWG names
   switch (*encoding) {
