@@ -358,6 +358,35 @@ void Loop::call_exception_handler(const ExceptionContext& ctx) {
   }
 }
 
+namespace {
+struct PoolJob {
+  uv_work_t req{};
+  detail::UniqueFunction work;
+  detail::UniqueFunction done;
+  int* jobs;
+};
+}  // namespace
+
+void Loop::queue_work(detail::UniqueFunction work, detail::UniqueFunction done) {
+  check_closed();
+  check_thread("queue_work");
+  auto* job = new PoolJob{{}, std::move(work), std::move(done), &executor_jobs_};
+  job->req.data = job;
+  ++executor_jobs_;
+  int rc = uv_queue_work(
+      &uv_, &job->req, [](uv_work_t* req) { static_cast<PoolJob*>(req->data)->work(); },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<PoolJob> j(static_cast<PoolJob*>(req->data));
+        --*j->jobs;
+        j->done();
+      });
+  if (rc != 0) {
+    --executor_jobs_;
+    delete job;
+    throw RuntimeError(fmt::format("the thread pool refused a job: {}", uv_strerror(rc)));
+  }
+}
+
 struct Loop::SignalWatcher {
   uv_signal_t handle{};
   int signum = 0;

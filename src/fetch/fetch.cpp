@@ -295,18 +295,14 @@ class BatchWriter {
     Future<WriteOutcome> done;
   };
   struct Batch {
-    uv_work_t req{};
     std::vector<WriteJob> jobs;
     std::vector<Future<WriteOutcome>> futures;
     std::vector<WriteOutcome> outcomes;
-    BatchWriter* writer = nullptr;
-    std::shared_ptr<bool> alive;
-    Loop* loop = nullptr;
   };
   static constexpr std::size_t kMaxBatch = 64;
 
   void start_job() {
-    auto batch = std::make_unique<Batch>();
+    auto batch = std::make_shared<Batch>();
     std::size_t n = std::min(pending_.size(), kMaxBatch);
     batch->jobs.reserve(n);
     batch->futures.reserve(n);
@@ -319,46 +315,37 @@ class BatchWriter {
       pending_.pop_front();
     }
     if (batch->jobs.empty()) return;
-    batch->writer = this;
-    batch->alive = alive_;
-    batch->loop = &loop_;
-    batch->req.data = batch.get();
-    loop_.executor_job_started();
-    int rc = uv_queue_work(
-        loop_.uv_loop(), &batch->req,
-        [](uv_work_t* req) {
-          auto* b = static_cast<Batch*>(req->data);
-          b->outcomes.reserve(b->jobs.size());
-          for (const WriteJob& j : b->jobs) b->outcomes.push_back(run_write_job(j));
-        },
-        [](uv_work_t* req, int) {
-          std::unique_ptr<Batch> b(static_cast<Batch*>(req->data));
-          b->loop->executor_job_finished();
-          for (std::size_t i = 0; i < b->futures.size(); ++i) {
-            if (b->futures[i].done()) continue;
-            if (i < b->outcomes.size()) {
-              b->futures[i].set_result(std::move(b->outcomes[i]));
-            } else {
-              b->futures[i].set_exception(
-                  std::make_exception_ptr(RuntimeError("write job cancelled")));
+    try {
+      loop_.queue_work(
+          [batch] {
+            batch->outcomes.reserve(batch->jobs.size());
+            for (const WriteJob& j : batch->jobs) batch->outcomes.push_back(run_write_job(j));
+          },
+          [batch, writer = this, alive = alive_] {
+            for (std::size_t i = 0; i < batch->futures.size(); ++i) {
+              if (batch->futures[i].done()) continue;
+              if (i < batch->outcomes.size()) {
+                batch->futures[i].set_result(std::move(batch->outcomes[i]));
+              } else {
+                batch->futures[i].set_exception(
+                    std::make_exception_ptr(RuntimeError("write job cancelled")));
+              }
             }
-          }
-          if (*b->alive) {
-            BatchWriter* w = b->writer;
-            --w->running_;
-            while (!w->pending_.empty() && w->running_ < w->max_jobs_) w->start_job();
-          }
-        });
-    if (rc != 0) {
-      loop_.executor_job_finished();
+            if (*alive) {
+              --writer->running_;
+              while (!writer->pending_.empty() && writer->running_ < writer->max_jobs_) {
+                writer->start_job();
+              }
+            }
+          });
+    } catch (const RuntimeError& e) {
       for (auto& f : batch->futures) {
         f.set_exception(std::make_exception_ptr(
-            RuntimeError(fmt::format("cannot start a write job: {}", uv_strerror(rc)))));
+            RuntimeError(fmt::format("cannot start a write job: {}", e.what()))));
       }
       return;
     }
     ++running_;
-    batch.release();
   }
 
   Loop& loop_;

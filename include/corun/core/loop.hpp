@@ -148,9 +148,12 @@ class Loop {
   void set_current_task(detail::TaskBase* t) noexcept { current_task_ = t; }
   void check_thread(const char* what) const;
   void check_closed() const;
-  // Default executor (to_thread) bookkeeping.
-  void executor_job_started() noexcept { ++executor_jobs_; }
-  void executor_job_finished() noexcept { --executor_jobs_; }
+  // The default executor (libuv's thread pool; asyncio's default executor): runs
+  // work() on a pool thread, then done() on this loop's thread, always (also when work
+  // threw: catch inside work). run()'s shutdown waits for jobs still queued or
+  // running (executor_jobs()). Loop thread only; RuntimeError if the pool refuses.
+  // to_thread is built on it; so is any layer's own batch of blocking jobs.
+  void queue_work(detail::UniqueFunction work, detail::UniqueFunction done);
   int executor_jobs() const noexcept { return executor_jobs_; }
   // Other threads post through this, so a loop closing meanwhile is no danger.
   std::shared_ptr<detail::LoopLifeline> lifeline() const { return lifeline_; }

@@ -258,64 +258,42 @@ class LoopThread {
   bool stopped_ = false;
 };
 
-namespace detail {
-template <class F, class R>
-struct ThreadJob {
-  uv_work_t req{};
-  F fn;
-  Future<R> future;
-  ResultSlot<R> slot;
-  std::exception_ptr exception;
-  Loop* loop;
-  ThreadJob(F f, Future<R> fut, Loop* l) : fn(std::move(f)), future(std::move(fut)), loop(l) {}
-};
-}  // namespace detail
-
 // Runs f() on libuv's thread pool and awaits its result (asyncio.to_thread).
 // Cancelling the awaiting task stops the wait at once; f itself runs to its end
 // (a thread cannot be interrupted), and run()'s shutdown waits for it.
 template <class F>
 Task<std::invoke_result_t<F>> to_thread(F f) {
   using R = std::invoke_result_t<F>;
-  using Job = detail::ThreadJob<F, R>;
+  struct Outcome {
+    F fn;
+    detail::ResultSlot<R> slot;
+    std::exception_ptr exception;
+  };
   Loop& loop = get_running_loop();
   Future<R> fut(loop);
-  auto* job = new Job(std::move(f), fut, &loop);
-  job->req.data = job;
-  loop.executor_job_started();
-  int rc = uv_queue_work(
-      loop.uv_loop(), &job->req,
-      [](uv_work_t* req) {
-        auto* j = static_cast<Job*>(req->data);
+  auto outcome = std::make_shared<Outcome>(Outcome{std::move(f), {}, nullptr});
+  loop.queue_work(
+      [outcome] {
         try {
           if constexpr (std::is_void_v<R>) {
-            j->fn();
+            outcome->fn();
           } else {
-            j->slot.value.emplace(j->fn());
+            outcome->slot.value.emplace(outcome->fn());
           }
         } catch (...) {
-          j->exception = std::current_exception();
+          outcome->exception = std::current_exception();
         }
       },
-      [](uv_work_t* req, int) {
-        auto* j = static_cast<Job*>(req->data);
-        j->loop->executor_job_finished();
-        if (!j->future.done()) {
-          if (j->exception) {
-            j->future.set_exception(j->exception);
-          } else if constexpr (std::is_void_v<R>) {
-            j->future.set_result();
-          } else {
-            j->future.set_result(std::move(*j->slot.value));
-          }
+      [outcome, fut]() mutable {
+        if (fut.done()) return;  // the awaiting task was cancelled
+        if (outcome->exception) {
+          fut.set_exception(outcome->exception);
+        } else if constexpr (std::is_void_v<R>) {
+          fut.set_result();
+        } else {
+          fut.set_result(std::move(*outcome->slot.value));
         }
-        delete j;
       });
-  if (rc != 0) {
-    loop.executor_job_finished();
-    delete job;
-    throw RuntimeError(fmt::format("to_thread: uv_queue_work failed: {}", uv_strerror(rc)));
-  }
   co_return co_await fut;
 }
 
