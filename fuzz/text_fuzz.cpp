@@ -11,6 +11,11 @@
 //   - decode() output is valid UTF-8, for the chosen and for the sniffed encoding;
 //   - streaming with any chunking (empty chunks included) equals one-shot decoding, in
 //     both error modes;
+//   - streaming timing: after every feed the output is exactly what the reference decoder
+//     (below) has emitted once it has read those bytes, so only a sequence still in
+//     progress is held back; strict mode throws from the feed that gave the byte making
+//     the input invalid (finish() only for an incomplete sequence at the end); for
+//     single-byte encodings each feed emits its own chunk's decoding;
 //   - strict mode either returns exactly the replace-mode text or throws DecodeError
 //     with offset < input size, and then replace-mode text holds a U+FFFD;
 //   - valid UTF-8 decodes as UTF-8 to itself (minus a BOM);
@@ -20,6 +25,7 @@
 //   - gb18030/GBK, Big5, EUC-KR, Shift_JIS and EUC-JP equal the standard's control flow
 //     with index lookups done by decoding each isolated sequence (hot loops vs algorithm),
 //     and ISO-2022-JP equals the standard's state machine the same way.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "corun/text.hpp"
 
@@ -63,27 +70,6 @@ class Chunker {
   std::uint64_t state_;
 };
 
-// Streaming decode; nullopt when strict mode threw (offset in *error_offset).
-std::optional<std::string> stream(std::string_view bytes, Encoding e, Errors errors,
-                                  std::uint8_t seed, std::size_t* error_offset) {
-  Decoder decoder(e, errors);
-  Chunker chunker(seed);
-  std::string out;
-  try {
-    std::size_t pos = 0;
-    while (pos < bytes.size()) {
-      const std::size_t n = std::min(chunker.next(), bytes.size() - pos);
-      decoder.feed(bytes.substr(pos, n), out);
-      pos += n;
-    }
-    decoder.finish(out);
-  } catch (const DecodeError& error) {
-    *error_offset = error.offset();
-    return std::nullopt;
-  }
-  return out;
-}
-
 // ------------------------------------------------------------------------------------
 // Reference decoders written straight from the Encoding Standard's byte-at-a-time
 // algorithms (no tables needed), against which the optimised kernels are compared.
@@ -107,14 +93,46 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 }
 
 constexpr std::uint32_t kReplacement = 0xFFFD;
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+// When a reference decoder emits what, for the streaming timing rule: marks[p] is the
+// output size when the decoder first needs byte p (bytes [0, p) read; p == size: the
+// end of input), first_error the newest byte read when the first error came (size: the
+// end). A Decoder fed [0, p) must have emitted exactly marks[p] bytes (what the
+// standard's decoder, and TextDecoder's stream mode, emit by then), and in strict mode
+// throw from the feed that gave byte first_error, or from finish() for the end.
+struct Timeline {
+  std::vector<std::size_t> marks;
+  std::size_t first_error = kNone;
+  std::size_t newest = 0;
+
+  explicit Timeline(std::size_t size) : marks(size + 1, kNone) {}
+  // About to read byte i (i == size: the end of input).
+  void read(std::size_t i, std::size_t out_size) {
+    if (marks[i] == kNone) marks[i] = out_size;
+    newest = std::max(newest, i);
+  }
+  void error() {
+    if (first_error == kNone) first_error = newest;
+  }
+};
+
+// The hooks the reference decoders call; tl may be null (no timing wanted).
+void on_read(Timeline* tl, std::size_t i, const std::string& out) {
+  if (tl) tl->read(i, out.size());
+}
+void on_error(Timeline* tl) {
+  if (tl) tl->error();
+}
 
 // The standard's UTF-8 decoder; *errors counts U+FFFD emitted for errors.
-std::string reference_utf8(std::string_view in, std::size_t* errors) {
+std::string reference_utf8(std::string_view in, std::size_t* errors, Timeline* tl = nullptr) {
   std::string out;
   std::uint32_t cp = 0;
   int seen = 0, needed = 0;
   unsigned lower = 0x80, upper = 0xBF;
   for (std::size_t i = 0; i < in.size();) {
+    on_read(tl, i, out);
     const auto b = static_cast<unsigned char>(in[i]);
     if (needed == 0) {
       ++i;
@@ -136,6 +154,7 @@ std::string reference_utf8(std::string_view in, std::size_t* errors) {
       } else {
         append_utf8(out, kReplacement);
         ++*errors;
+        on_error(tl);
       }
       continue;
     }
@@ -146,6 +165,7 @@ std::string reference_utf8(std::string_view in, std::size_t* errors) {
       upper = 0xBF;
       append_utf8(out, kReplacement);
       ++*errors;
+      on_error(tl);
       continue;
     }
     ++i;
@@ -157,20 +177,23 @@ std::string reference_utf8(std::string_view in, std::size_t* errors) {
     cp = 0;
     needed = seen = 0;
   }
+  on_read(tl, in.size(), out);
   if (needed != 0) {
     append_utf8(out, kReplacement);
     ++*errors;
+    on_error(tl);
   }
   return out;
 }
 
 // The standard's shared UTF-16 decoder.
-std::string reference_utf16(std::string_view in, bool big_endian) {
+std::string reference_utf16(std::string_view in, bool big_endian, Timeline* tl) {
   std::string out;
   std::optional<unsigned> lead_byte;
   std::optional<std::uint32_t> lead_surrogate;
   std::string queue(in);  // bytes restored to the front are re-inserted here
   for (std::size_t i = 0; i < queue.size();) {
+    on_read(tl, i, out);
     const auto b = static_cast<unsigned char>(queue[i++]);
     if (!lead_byte) {
       lead_byte = b;
@@ -188,6 +211,7 @@ std::string reference_utf16(std::string_view in, bool big_endian) {
       // Restore the unit's two bytes (in stream order) and emit an error.
       i -= 2;
       append_utf8(out, kReplacement);
+      on_error(tl);
       continue;
     }
     if (unit >= 0xD800 && unit <= 0xDBFF) {
@@ -196,20 +220,27 @@ std::string reference_utf16(std::string_view in, bool big_endian) {
     }
     if (unit >= 0xDC00 && unit <= 0xDFFF) {
       append_utf8(out, kReplacement);
+      on_error(tl);
       continue;
     }
     append_utf8(out, unit);
   }
-  if (lead_byte || lead_surrogate) append_utf8(out, kReplacement);
+  on_read(tl, queue.size(), out);
+  if (lead_byte || lead_surrogate) {
+    append_utf8(out, kReplacement);
+    on_error(tl);
+  }
   return out;
 }
 
-std::string reference_x_user_defined(std::string_view in) {
+std::string reference_x_user_defined(std::string_view in, Timeline* tl) {
   std::string out;
-  for (char c : in) {
-    const auto b = static_cast<unsigned char>(c);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    on_read(tl, i, out);
+    const auto b = static_cast<unsigned char>(in[i]);
     append_utf8(out, b < 0x80 ? b : 0xF780 + b - 0x80);
   }
+  on_read(tl, in.size(), out);
   return out;
 }
 
@@ -219,7 +250,7 @@ std::string reference_x_user_defined(std::string_view in) {
 // compares the optimised hot loops with the standard's algorithm, sharing only tables.
 class DoubleByteReference {
  public:
-  explicit DoubleByteReference(Encoding e) : e_(e) {}
+  DoubleByteReference(Encoding e, Timeline* tl) : e_(e), tl_(tl) {}
 
   std::string run(std::string_view in) {
     in_ = in;
@@ -262,11 +293,16 @@ class DoubleByteReference {
     }
   }
 
-  void error() { append_utf8(out_, kReplacement); }
+  void error() {
+    append_utf8(out_, kReplacement);
+    on_error(tl_);
+  }
+  void read(std::size_t i) { on_read(tl_, i, out_); }
 
   void gb18030() {
     unsigned first = 0, second = 0, third = 0;
     for (std::size_t i = 0; i < in_.size();) {
+      read(i);
       const unsigned b = byte(i++);
       if (third != 0) {
         if (b < 0x30 || b > 0x39) {
@@ -320,6 +356,7 @@ class DoubleByteReference {
         error();
       }
     }
+    read(in_.size());
     if (first != 0 || second != 0 || third != 0) error();
   }
 
@@ -329,6 +366,7 @@ class DoubleByteReference {
   void two_byte(unsigned lead_lo, unsigned lead_hi, TrailOk trail_ok) {
     unsigned lead = 0;
     for (std::size_t i = 0; i < in_.size();) {
+      read(i);
       const unsigned b = byte(i++);
       if (lead != 0) {
         const unsigned l = lead;
@@ -351,12 +389,14 @@ class DoubleByteReference {
         error();
       }
     }
+    read(in_.size());
     if (lead != 0) error();
   }
 
   void shift_jis() {
     unsigned lead = 0;
     for (std::size_t i = 0; i < in_.size();) {
+      read(i);
       const unsigned b = byte(i++);
       if (lead != 0) {
         const unsigned l = lead;
@@ -381,6 +421,7 @@ class DoubleByteReference {
         error();
       }
     }
+    read(in_.size());
     if (lead != 0) error();
   }
 
@@ -388,6 +429,7 @@ class DoubleByteReference {
     unsigned lead = 0;
     bool jis0212 = false;
     for (std::size_t i = 0; i < in_.size();) {
+      read(i);
       const unsigned b = byte(i++);
       if (lead == 0x8E && b >= 0xA1 && b <= 0xDF) {
         lead = 0;
@@ -423,24 +465,29 @@ class DoubleByteReference {
         error();
       }
     }
+    read(in_.size());
     if (lead != 0) error();
   }
 
   Encoding e_;
+  Timeline* tl_;
   std::string_view in_;
   std::string out_;
 };
 
 // The standard's ISO-2022-JP decoder state machine; JIS X 0208 lookups by decoding
 // "ESC $ B lead trail" in isolation.
-std::string reference_iso_2022_jp(std::string_view in) {
+std::string reference_iso_2022_jp(std::string_view in, Timeline* tl) {
   enum class State : std::uint8_t { ascii, roman, katakana, lead, trail, escape_start, escape };
   State state = State::ascii;
   State output_state = State::ascii;
   unsigned lead = 0;
   bool output = false;
   std::string out;
-  auto error = [&] { append_utf8(out, kReplacement); };
+  auto error = [&] {
+    append_utf8(out, kReplacement);
+    on_error(tl);
+  };
   auto jis0208 = [](unsigned l, unsigned b) -> std::optional<std::string> {
     std::string seq = "\x1B$B";
     seq.push_back(static_cast<char>(l));
@@ -455,6 +502,7 @@ std::string reference_iso_2022_jp(std::string_view in) {
   // i may step back (a "prepend"); i == in.size() is the end-of-queue token, which can be
   // read more than once (it is prepended too).
   for (std::size_t i = 0; i <= in.size();) {
+    on_read(tl, i, out);
     const int b = i < in.size() ? static_cast<unsigned char>(in[i]) : kEnd;
     ++i;
     switch (state) {
@@ -541,47 +589,123 @@ std::string reference_iso_2022_jp(std::string_view in) {
   return out;
 }
 
-// The reference output where there is one (decode() strips a BOM of the same encoding).
-std::optional<std::string> reference(std::string_view bytes, Encoding e) {
+// The reference output where there is one (decode() strips a BOM of the same encoding:
+// *bom is its length, and tl then times the bytes after it).
+std::optional<std::string> reference(std::string_view bytes, Encoding e, Timeline* tl,
+                                     std::size_t* bom) {
   std::size_t errors = 0;
+  *bom = 0;
+  auto strip = [&](std::string_view mark) {
+    if (bytes.substr(0, mark.size()) != mark) return;
+    bytes.remove_prefix(mark.size());
+    *bom = mark.size();
+    if (tl) *tl = Timeline(bytes.size());
+  };
   switch (e) {
     case Encoding::utf_8:
-      if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
-      return reference_utf8(bytes, &errors);
+      strip("\xEF\xBB\xBF");
+      return reference_utf8(bytes, &errors, tl);
     case Encoding::utf_16be:
-      if (bytes.substr(0, 2) == "\xFE\xFF") bytes.remove_prefix(2);
-      return reference_utf16(bytes, true);
+      strip("\xFE\xFF");
+      return reference_utf16(bytes, true, tl);
     case Encoding::utf_16le:
-      if (bytes.substr(0, 2) == "\xFF\xFE") bytes.remove_prefix(2);
-      return reference_utf16(bytes, false);
+      strip("\xFF\xFE");
+      return reference_utf16(bytes, false, tl);
     case Encoding::x_user_defined:
-      return reference_x_user_defined(bytes);
-    case Encoding::replacement:
-      return bytes.empty() ? "" : "\xEF\xBF\xBD";
+      return reference_x_user_defined(bytes, tl);
+    case Encoding::replacement: {
+      std::string out;
+      for (std::size_t i = 0; i <= bytes.size(); ++i) {
+        on_read(tl, i, out);
+        if (i == 0 && !bytes.empty()) {
+          out = "\xEF\xBF\xBD";
+          on_error(tl);
+        }
+      }
+      return out;
+    }
     case Encoding::gbk:
     case Encoding::gb18030:
     case Encoding::big5:
     case Encoding::euc_kr:
     case Encoding::shift_jis:
     case Encoding::euc_jp:
-      return DoubleByteReference(e).run(bytes);
+      return DoubleByteReference(e, tl).run(bytes);
     case Encoding::iso_2022_jp:
-      return reference_iso_2022_jp(bytes);
+      return reference_iso_2022_jp(bytes, tl);
     default:
       return std::nullopt;
   }
 }
 
+// The streaming timing rule for one input: after each feed the output is what the
+// standard's decoder has emitted once it has read those bytes (only a sequence it is in
+// the middle of is held back), and strict mode throws from the feed of the byte that
+// makes the input invalid.
+struct Timing {
+  const Timeline* timeline = nullptr;  // null: a single-byte encoding
+  std::size_t bom = 0;                 // bytes of a BOM before what timeline times
+  std::size_t error_byte = kNone;      // strict: the feed of this byte throws (size: finish)
+
+  // Output size once [0, fed) is fed; a held BOM prefix emits nothing.
+  std::size_t emitted(std::size_t fed) const { return fed < bom ? 0 : timeline->marks[fed - bom]; }
+};
+
+// Streaming decode, checking the timing after every feed; nullopt when strict mode
+// threw (offset in *error_offset).
+std::optional<std::string> stream(std::string_view bytes, Encoding e, Errors errors,
+                                  std::uint8_t seed, const Timing& timing,
+                                  std::size_t* error_offset) {
+  Decoder decoder(e, errors);
+  Chunker chunker(seed);
+  std::string out;
+  const bool strict = errors == Errors::strict;
+  try {
+    std::size_t pos = 0;
+    while (pos < bytes.size()) {
+      const std::size_t n = std::min(chunker.next(), bytes.size() - pos);
+      const bool must_throw = strict && timing.error_byte != kNone && timing.error_byte >= pos &&
+                              timing.error_byte < pos + n;
+      const std::size_t before = out.size();
+      try {
+        decoder.feed(bytes.substr(pos, n), out);
+      } catch (const DecodeError&) {
+        if (!must_throw) fail("strict streaming threw before the feed of the bad byte", e);
+        throw;
+      }
+      if (must_throw) fail("strict streaming did not throw at the feed of the bad byte", e);
+      pos += n;
+      if (timing.timeline) {
+        if (out.size() != timing.emitted(pos)) {
+          fail("streaming output after a feed is not what the standard's decoder emitted", e);
+        }
+      } else if (out.compare(before, std::string::npos,
+                             corun::text::decode(bytes.substr(pos - n, n), e)) != 0) {
+        fail("single-byte streaming output after a feed is not the chunk's decoding", e);
+      }
+    }
+    const bool must_throw = strict && timing.error_byte == bytes.size();
+    try {
+      decoder.finish(out);
+    } catch (const DecodeError&) {
+      if (!must_throw) fail("strict streaming threw at finish() for no error at the end", e);
+      throw;
+    }
+    if (must_throw) fail("strict streaming did not throw at finish()", e);
+  } catch (const DecodeError& error) {
+    *error_offset = error.offset();
+    return std::nullopt;
+  }
+  return out;
+}
+
 void check_decoding(std::string_view bytes, Encoding e, std::uint8_t seed) {
   const std::string text = corun::text::decode(bytes, e);
   if (!corun::text::is_valid_utf8(text)) fail("decode() output is not valid UTF-8", e);
-  if (const std::optional<std::string> expected = reference(bytes, e)) {
-    if (*expected != text) fail("decode() differs from the reference decoder", e);
-  }
-
-  std::size_t unused = 0;
-  const std::optional<std::string> streamed = stream(bytes, e, Errors::replace, seed, &unused);
-  if (!streamed || *streamed != text) fail("streaming != one-shot (replace)", e);
+  Timeline timeline(bytes.size());
+  std::size_t bom = 0;
+  const std::optional<std::string> expected = reference(bytes, e, &timeline, &bom);
+  if (expected && *expected != text) fail("decode() differs from the reference decoder", e);
 
   std::optional<std::string> strict;
   std::size_t offset = 0;
@@ -591,6 +715,29 @@ void check_decoding(std::string_view bytes, Encoding e, std::uint8_t seed) {
     offset = error.offset();
     if (error.encoding() != e) fail("DecodeError names another encoding", e);
   }
+
+  // What each feed must emit and which one must throw.
+  Timing timing;
+  if (expected) {
+    if (std::find(timeline.marks.begin(), timeline.marks.end(), kNone) != timeline.marks.end()) {
+      fail("the reference decoder skipped a byte", e);
+    }
+    timing.timeline = &timeline;
+    timing.bom = bom;
+    timing.error_byte = timeline.first_error == kNone ? kNone : bom + timeline.first_error;
+    if ((timing.error_byte == kNone) != strict.has_value()) {
+      fail("strict decode() and the reference decoder disagree on an error", e);
+    }
+  } else {
+    // A single-byte decoder holds nothing: an error comes at its own byte.
+    timing.error_byte = strict ? kNone : offset;
+  }
+
+  std::size_t unused = 0;
+  const std::optional<std::string> streamed =
+      stream(bytes, e, Errors::replace, seed, timing, &unused);
+  if (!streamed || *streamed != text) fail("streaming != one-shot (replace)", e);
+
   if (strict) {
     if (*strict != text) fail("strict output != replace output", e);
   } else {
@@ -599,7 +746,7 @@ void check_decoding(std::string_view bytes, Encoding e, std::uint8_t seed) {
   }
   std::size_t stream_offset = 0;
   const std::optional<std::string> strict_streamed =
-      stream(bytes, e, Errors::strict, seed, &stream_offset);
+      stream(bytes, e, Errors::strict, seed, timing, &stream_offset);
   if (strict.has_value() != strict_streamed.has_value()) fail("strict streaming differs", e);
   if (strict && *strict_streamed != *strict) fail("strict streaming text differs", e);
   if (!strict && stream_offset != offset) fail("strict streaming offset differs", e);

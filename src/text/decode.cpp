@@ -109,20 +109,25 @@ struct Decoder::State {
     auto in = reinterpret_cast<const std::uint8_t*>(chunk.data());
     std::size_t n = chunk.size();
     fed += n;
-    // Leading BOM: gather enough bytes to compare, then drop it if it matches.
+    // Leading BOM: hold bytes only while they are a proper prefix of it. Those are
+    // an incomplete sequence of the encoding too (EF, EF BB in UTF-8; one byte in
+    // UTF-16), which the standard's decoder holds anyway; the first byte that differs
+    // settles it, so no output or strict-mode error waits on the BOM check.
     if (!bom.empty()) {
-      while (pending_size < bom.size() && n > 0) {
+      while (pending_size < bom.size() && n > 0 &&
+             *in == static_cast<std::uint8_t>(bom[pending_size])) {
         pending[pending_size++] = *in++;
         --n;
       }
-      if (pending_size < bom.size() && !last) return;
-      if (pending_size >= bom.size() &&
-          std::equal(bom.begin(), bom.end(), pending.begin(),
-                     [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; })) {
+      if (pending_size == bom.size()) {
         pending_size = 0;
         consumed += bom.size();
+        bom = {};
+      } else if (n > 0 || last) {
+        bom = {};  // not a BOM: the bytes held so far are decoded as text below
+      } else {
+        return;
       }
-      bom = {};
     }
     if (pending_size > 0) {
       // Join the pending tail with up to kMaxSequence new bytes: the kernel then

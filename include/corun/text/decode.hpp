@@ -43,6 +43,13 @@ std::string decode(std::string_view bytes, std::string_view label, Errors errors
 // concatenated output equals decode() of the concatenated input, whatever the
 // chunk boundaries. Memory is bounded by the chunk size (a few bytes of state
 // carry over between chunks). Not thread-safe; movable.
+// Timing (TextDecoder.decode(chunk, {stream: true})): after each feed() the output
+// is everything the standard's decoder has emitted once it has read those bytes;
+// only a sequence still in progress is held back (a lead byte, part of a UTF-8 or
+// gb18030 sequence, an odd UTF-16 byte or a lead surrogate, part of an ISO-2022-JP
+// escape; a BOM prefix is one of these). In strict mode the feed() that gives the
+// byte making the input invalid throws; finish() throws only for a sequence cut
+// short by the end of input.
 class Decoder {
  public:
   explicit Decoder(Encoding encoding, Errors errors = Errors::replace);
