@@ -8,12 +8,12 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # libraries (DESIGN.md "Dependencies")
   libuv1-dev libcurl4-openssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   # python binding and its test environments (Debian's /usr/bin/python3)
   python3 python3-dev pybind11-dev python3-aiohttp python3-uvloop
   python3-ipykernel python3-nbclient python3-nbformat python3-matplotlib
   # integration tests and benchmarks
-  nginx-light curl openssl wrk procps time
+  nginx-light curl openssl wrk procps time redis-server
   # tooling: sanitizers, fuzzing, formatting, stacks of hung tests
   clang libclang-rt-14-dev clang-format clang-tidy gdb
 )
@@ -38,3 +38,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nginx-light's package starts a system nginx on port 80; corun's tests start their own.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 $SUDO service nginx stop >/dev/null 2>&1 || true
+# redis-server's package starts a system redis on 6379 likewise; the tests start their own
+# on a free port and never touch the system service.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+$SUDO service redis-server stop >/dev/null 2>&1 || true
