@@ -148,17 +148,15 @@ def core_tests():
 
 def main():
     core_tests()
-    if corun._HAVE_HTTP:
-        with test_server() as base:
-            session_tests(base)
-    if corun._HAVE_FETCH:
-        with tempfile.TemporaryDirectory(prefix="corun-py-") as tmp:
-            root = os.path.join(tmp, "www")
-            paths = write_pages(root, 30)
-            with nginx(root) as base:
-                fetch_tests(base, paths, tmp)
-            with test_server() as server:
-                asyncio.run(cancelled_fetch(server, os.path.join(tmp, "cancelled")))
+    with test_server() as base:
+        session_tests(base)
+    with tempfile.TemporaryDirectory(prefix="corun-py-") as tmp:
+        root = os.path.join(tmp, "www")
+        paths = write_pages(root, 30)
+        with nginx(root) as base:
+            fetch_tests(base, paths, tmp)
+        with test_server() as server:
+            asyncio.run(cancelled_fetch(server, os.path.join(tmp, "cancelled")))
     print("ok")
 
 
