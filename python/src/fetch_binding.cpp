@@ -5,10 +5,9 @@
 // FetchResults, the display) is python/corun/fetch.py.
 #include <pybind11/stl.h>
 
-#include <mutex>
-
 #include <corun/fetch/fetch.hpp>
 #include <corun/fetch/source.hpp>
+#include <mutex>
 
 #include "bindings.hpp"
 #include "runtime.hpp"
@@ -152,8 +151,8 @@ void bind_fetch(py::module_& m) {
       py::arg("max_size"), py::arg("base_url"), py::arg("concurrency"), py::arg("per_host"),
       py::arg("rate"), py::arg("retries"), py::arg("retry_delay"), py::arg("retry_max_delay"),
       py::arg("timeout"), py::arg("connect_timeout"), py::arg("read_timeout"), py::arg("headers"),
-      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"), py::arg("cookies"),
-      py::arg("progress").none(true));
+      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"),
+      py::arg("cookies"), py::arg("progress").none(true));
 }
 
 }  // namespace corun::python

@@ -120,8 +120,8 @@ class PySession {
   py::list cookies() const {
     py::list out;
     for (const http::Cookie& c : jar_->cookies()) {
-      out.append(py::make_tuple(to_str(c.name), to_str(c.value), to_str(c.domain),
-                                to_str(c.path), c.secure, c.http_only, c.expires));
+      out.append(py::make_tuple(to_str(c.name), to_str(c.value), to_str(c.domain), to_str(c.path),
+                                c.secure, c.http_only, c.expires));
     }
     return out;
   }

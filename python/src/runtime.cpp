@@ -5,16 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <corun/fetch/fetch.hpp>
+#include <corun/fs/file.hpp>
+#include <corun/http/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
-
-#include <corun/fetch/fetch.hpp>
-#include <corun/fs/file.hpp>
-#include <corun/http/errors.hpp>
 
 namespace corun::python {
 

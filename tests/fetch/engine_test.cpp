@@ -645,8 +645,8 @@ TEST_F(FetchEngine, RecordsCarryTheirInputIndex) {
   Options o = options();
   std::vector<std::pair<std::uint64_t, std::string>> seen;
   o.on_record = [&](const Record& r) { seen.emplace_back(r.index, r.url); };
-  std::vector<std::string> urls = {"/slow/300", "", "# a comment", "/slow/150", "/page/1",
-                                   "/slow/150"};
+  std::vector<std::string> urls = {"/slow/300", "",        "# a comment",
+                                   "/slow/150", "/page/1", "/slow/150"};
   corun::run(co_invoke([&]() -> Task<> {
     net::Server server = co_await net::start_server(handle, "127.0.0.1", 0);
     o.base_url = fmt::format("http://127.0.0.1:{}", server.port());
