@@ -71,10 +71,8 @@ def _check_args(func, coro, debug, loop_factory):
 
 
 def _running_loop():
-    try:
-        return _asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+    # asyncio's low-level getter: None rather than an exception to catch.
+    return _asyncio._get_running_loop()
 
 
 def _refuse_nested(coro):
