@@ -21,7 +21,6 @@ markdown table (bench/README.md, "Python binding: corun.run").
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys

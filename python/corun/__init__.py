@@ -9,16 +9,18 @@ fetch (corun.fetch), runtime (the loop thread, sleep), runner (run,
 run_or_schedule, the IPython extension); _corun is the C++ extension.
 """
 
-from ._corun import __version__
+from ._corun import __version__  # noqa: F401
 from .errors import (ClientConnectionError, ClientConnectorCertificateError,
                      ClientConnectorError, ClientError, ClientPayloadError, ClientResponseError,
                      ClientSSLError, ContentTypeError, InvalidURL, RequestInfo,
                      ServerDisconnectedError, TooManyRedirects)
 from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
-from .http import DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout, CookieJar, Headers
-from .runner import (load_ipython_extension, run, run_or_schedule,
+from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
+                   CookieJar, Headers)
+# load_ipython_extension/unload_ipython_extension: %load_ext corun finds them here.
+from .runner import (load_ipython_extension, run, run_or_schedule,  # noqa: F401
                      unload_ipython_extension)
-from .runtime import _loop_thread_running, sleep, sleep_sync
+from .runtime import _loop_thread_running, sleep, sleep_sync  # noqa: F401
 
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
