@@ -201,9 +201,11 @@ def _caller_cancelled(task):
 def _run_on_portal(coro, debug, loop_factory, context):
     caller_task = _asyncio.current_task()
     portal = _Portal(coro, debug, loop_factory, context)
-    portal.thread.start()
     interrupt = None
     try:
+        # Inside the try: a Ctrl-C as soon as the thread has started still
+        # cancels the coroutine (before it starts, if need be).
+        portal.thread.start()
         while not portal.finished.wait(_SIGNAL_SLICE):
             if _caller_cancelled(caller_task):
                 interrupt = _asyncio.CancelledError
@@ -213,7 +215,8 @@ def _run_on_portal(coro, debug, loop_factory, context):
     if interrupt is not None:
         portal.cancel()
         try:
-            portal.finished.wait(_CLEANUP_WAIT)
+            if portal.thread.ident is not None:  # started: it will finish
+                portal.finished.wait(_CLEANUP_WAIT)
         except KeyboardInterrupt:
             interrupt = KeyboardInterrupt  # a second Ctrl-C: stop waiting for the cleanup
         if portal.finished.is_set():

@@ -229,6 +229,45 @@ print("after", asyncio.run(app2()), flush=True)
 """
 
 
+# A coroutine whose cleanup takes long: the first Ctrl-C cancels it and waits
+# for the cleanup, a second one stops waiting (the cleanup goes on, on the
+# helper thread, abandoned at exit).
+SIGINT_TWICE = PRELUDE + """
+import sys
+async def stubborn():
+    try:
+        print("running", flush=True)
+        await corun.sleep(60)
+    except asyncio.CancelledError:
+        print("cleaning up", flush=True)
+        await asyncio.sleep(60)
+async def cell():
+    corun.run(stubborn())
+loop = asyncio.new_event_loop()
+try:
+    loop.run_until_complete(cell())
+except KeyboardInterrupt:
+    print("interrupted twice", flush=True)
+loop.close()
+"""
+
+
+def sigint_twice():
+    proc = subprocess.Popen([PYTHON, "-W", "default", "-c", SIGINT_TWICE, "unused"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check_eq(proc.stdout.readline(), "running\n", "the coroutine runs")
+        os.kill(proc.pid, signal.SIGINT)
+        check_eq(proc.stdout.readline(), "cleaning up\n", "the first Ctrl-C cancels it")
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"the second Ctrl-C did not end the wait: {out!r} {err!r}")
+    check_eq((proc.returncode, out, err), (0, "interrupted twice\n", ""), "a second Ctrl-C")
+
+
 def sigint(base):
     for name, source, expected in [
             ("no loop", SIGINT_NO_LOOP, "interrupted [True]\nafter 200\n"),
@@ -258,6 +297,7 @@ def main():
         exceptions(base)
         many_runs(base)
         sigint(base)
+        sigint_twice()
     print("ok")
 
 
