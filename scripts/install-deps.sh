@@ -11,7 +11,7 @@ PACKAGES=(
   libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   # python binding and its test environments (Debian's /usr/bin/python3)
   python3 python3-dev pybind11-dev python3-aiohttp python3-uvloop
-  python3-ipykernel python3-nbclient python3-nbformat python3-matplotlib
+  python3-ipykernel python3-nbclient python3-nbformat python3-matplotlib python3-pytest
   # integration tests and benchmarks
   nginx-light curl openssl wrk procps time redis-server
   # tooling: sanitizers, fuzzing, formatting, stacks of hung tests

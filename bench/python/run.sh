@@ -6,7 +6,7 @@
 #   bench/python/run.sh [BUILD_DIR]
 #
 # BUILD_DIR (default: build-py next to this repository's top level) must hold the
-# module, built with -DCORUN_BUILD_PYTHON=ON (<BUILD_DIR>/python/corun.*.so).
+# package, built with -DCORUN_BUILD_PYTHON=ON (<BUILD_DIR>/python/corun/_corun.*.so).
 # Environment:
 #   PAGES  pages in the corpus (default 10000)
 #   RUNS   runs per implementation, the median is reported (default 3)
@@ -34,7 +34,7 @@ work=${WORK:-/tmp/corun-py-bench}
 python=/usr/bin/python3
 timecmd=/usr/bin/time
 
-ls "$build"/python/corun.*.so >/dev/null 2>&1 || {
+ls "$build"/python/corun/_corun.*.so >/dev/null 2>&1 || {
   echo "run.sh: no corun module in $build/python; build it first:" >&2
   echo "  cmake -S $top -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCORUN_BUILD_PYTHON=ON && cmake --build $build -j2 --target corun_python" >&2
   exit 2

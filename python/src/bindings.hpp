@@ -10,9 +10,9 @@ namespace corun::python {
 
 namespace py = pybind11;
 
-void bind_runtime(py::module_& m);  // runtime.cpp: _Call, _sleep, _shutdown
+void bind_runtime(py::module_& m);  // runtime.cpp: _Call, _Mailbox, _sleep, _shutdown
 void bind_http(py::module_& m);     // http_binding.cpp: _Session, _Response
-void bind_fetch(py::module_& m);    // fetch_binding.cpp: _fetch
+void bind_fetch(py::module_& m);    // fetch_binding.cpp: _fetch, _FetchProgress
 
 // Text from the network (header values, reasons, URLs) as str: UTF-8, with
 // undecodable bytes kept as lone surrogates (as aiohttp's surrogateescape).

@@ -1,11 +1,13 @@
 // corun.fetch's C++ half: one corun::fetch::Fetcher run on the loop thread,
 // its report records collected as they are written and handed to Python at the
-// end. The public function (argument checks, FetchRecord, FetchResults) is in
-// api.py.
+// end, and, for a notebook's progress display, live counters Python reads
+// while it runs. The public function (argument checks, FetchRecord,
+// FetchResults, the display) is python/corun/fetch.py.
 #include <pybind11/stl.h>
 
 #include <corun/fetch/fetch.hpp>
 #include <corun/fetch/source.hpp>
+#include <mutex>
 
 #include "bindings.hpp"
 #include "runtime.hpp"
@@ -14,6 +16,32 @@ namespace corun::python {
 
 namespace {
 
+// Counters of a running fetch: written on the loop thread at each record,
+// read by Python's display from its own thread.
+class LiveProgress {
+ public:
+  // Loop thread: a copy of the engine's counters (taken after each record).
+  void update(const fetch::Progress& p) {
+    std::lock_guard lock(mutex_);
+    seen_ = p.seen;
+    done_ = p.done;
+    failed_ = p.failed;
+    in_flight_ = p.in_flight;
+    bytes_ = p.bytes;
+    total_hint_ = p.total_hint;
+  }
+  // (seen, done, failed, in_flight, bytes, total_hint: -1 when unknown)
+  py::tuple snapshot() {
+    std::lock_guard lock(mutex_);
+    return py::make_tuple(seen_, done_, failed_, in_flight_, bytes_, total_hint_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t seen_ = 0, done_ = 0, failed_ = 0, in_flight_ = 0, bytes_ = 0;
+  long long total_hint_ = -1;
+};
+
 struct FetchOutcome {
   fetch::Summary summary;
   std::vector<fetch::Record> records;
@@ -21,10 +49,15 @@ struct FetchOutcome {
 
 Task<std::unique_ptr<FetchOutcome>> run_fetch(std::vector<std::string> urls,
                                               std::optional<std::string> urls_file,
-                                              fetch::Options options) {
+                                              fetch::Options options,
+                                              std::shared_ptr<LiveProgress> live) {
   auto out = std::make_unique<FetchOutcome>();
   auto* records = &out->records;
-  options.on_record = [records](const fetch::Record& r) { records->push_back(r); };
+  fetch::Fetcher* running = nullptr;
+  options.on_record = [records, live, &running](const fetch::Record& r) {
+    records->push_back(r);
+    if (live && running) live->update(running->progress());
+  };
   std::unique_ptr<fetch::UrlSource> source;
   if (urls_file) {
     source = std::make_unique<fetch::FileSource>(*urls_file);
@@ -32,6 +65,7 @@ Task<std::unique_ptr<FetchOutcome>> run_fetch(std::vector<std::string> urls,
     source = std::make_unique<fetch::ListSource>(std::move(urls));
   }
   fetch::Fetcher fetcher(std::move(options));
+  running = &fetcher;
   out->summary = co_await fetcher.run(*source);
   co_return out;
 }
@@ -47,7 +81,8 @@ py::object to_python(std::unique_ptr<FetchOutcome> out) {
     records.append(py::make_tuple(to_str(r.url), or_none(r.final_url),
                                   r.status == 0 ? py::object(py::none()) : py::int_(r.status),
                                   r.bytes, or_none(r.encoding), or_none(r.encoding_source),
-                                  or_none(r.path), or_none(r.error), r.attempts, r.elapsed));
+                                  or_none(r.path), or_none(r.error), r.attempts, r.elapsed,
+                                  r.index));
   }
   const fetch::Summary& s = out->summary;
   py::dict summary;
@@ -66,6 +101,11 @@ py::object to_python(std::unique_ptr<FetchOutcome> out) {
 }  // namespace
 
 void bind_fetch(py::module_& m) {
+  py::class_<LiveProgress, std::shared_ptr<LiveProgress>>(
+      m, "_FetchProgress", "Live counters of a running fetch (for a progress display).")
+      .def(py::init<>())
+      .def("snapshot", &LiveProgress::snapshot,
+           "(seen, done, failed, in_flight, bytes, total_hint or -1)");
   m.def(
       "_fetch",
       [](std::vector<std::string> urls, std::optional<std::string> urls_file, std::string out_dir,
@@ -74,7 +114,8 @@ void bind_fetch(py::module_& m) {
          std::size_t concurrency, std::size_t per_host, double rate, int retries,
          double retry_delay, double retry_max_delay, double timeout, double connect_timeout,
          double read_timeout, std::vector<std::string> headers, std::string user_agent,
-         std::string proxy, bool insecure, std::size_t threads, bool cookies) {
+         std::string proxy, bool insecure, std::size_t threads, bool cookies,
+         std::shared_ptr<LiveProgress> progress) {
         fetch::Options o;
         o.out_dir = out_dir;
         o.name_template = std::move(name);
@@ -101,15 +142,17 @@ void bind_fetch(py::module_& m) {
         o.insecure = insecure;
         o.threads = threads;
         o.cookies = cookies;
-        return make_call(run_fetch(std::move(urls), std::move(urls_file), std::move(o)),
-                         &to_python);
+        return make_call(
+            run_fetch(std::move(urls), std::move(urls_file), std::move(o), std::move(progress)),
+            &to_python);
       },
       py::arg("urls"), py::arg("urls_file"), py::arg("out_dir"), py::arg("name"), py::arg("report"),
       py::arg("resume"), py::arg("encoding"), py::arg("bom"), py::arg("raw"), py::arg("fsync"),
       py::arg("max_size"), py::arg("base_url"), py::arg("concurrency"), py::arg("per_host"),
       py::arg("rate"), py::arg("retries"), py::arg("retry_delay"), py::arg("retry_max_delay"),
       py::arg("timeout"), py::arg("connect_timeout"), py::arg("read_timeout"), py::arg("headers"),
-      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"), py::arg("cookies"));
+      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"),
+      py::arg("cookies"), py::arg("progress").none(true));
 }
 
 }  // namespace corun::python

@@ -1,8 +1,8 @@
 // corun.ClientSession's C++ half: a corun::http::ClientSession living on the
 // loop thread (created there on first use, closed and destroyed there), and
 // Response values handed to Python. The public Python classes (ClientSession,
-// ClientResponse, the exceptions) are in api.py; they check argument types
-// and call these.
+// ClientResponse, the exceptions) are in python/corun/http.py and errors.py;
+// they check argument types and call these.
 #include <pybind11/stl.h>
 
 #include <corun/http/session.hpp>
@@ -120,8 +120,8 @@ class PySession {
   py::list cookies() const {
     py::list out;
     for (const http::Cookie& c : jar_->cookies()) {
-      out.append(py::make_tuple(to_str(c.name), to_str(c.value), to_str(c.domain),
-                                to_str(c.path), c.secure, c.http_only, c.expires));
+      out.append(py::make_tuple(to_str(c.name), to_str(c.value), to_str(c.domain), to_str(c.path),
+                                c.secure, c.http_only, c.expires));
     }
     return out;
   }

@@ -5,20 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <corun/fetch/fetch.hpp>
+#include <corun/fs/file.hpp>
+#include <corun/http/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
-
-#if CORUN_PYTHON_HAVE_HTTP
-#include <corun/http/errors.hpp>
-#endif
-#if CORUN_PYTHON_HAVE_FETCH
-#include <corun/fetch/fetch.hpp>
-#include <corun/fs/file.hpp>
-#endif
 
 namespace corun::python {
 
@@ -66,26 +61,29 @@ py::object builtin(const char* name) {
 py::object asyncio_attr(const char* name) {
   return py::module_::import("asyncio").attr(name);
 }
-py::object corun_attr(const char* name) {
-  return py::module_::import("corun").attr(name);
+// python/corun/runtime.py: _mailbox, _deliver.
+py::object runtime_attr(const char* name) {
+  return py::module_::import("corun.runtime").attr(name);
+}
+// python/corun/errors.py: the exception classes.
+py::object error_class(const char* name) {
+  return py::module_::import("corun.errors").attr(name);
 }
 
-#if CORUN_PYTHON_HAVE_HTTP
 py::object client_error(const char* cls, const http::ClientError& e) {
-  return corun_attr(cls)(e.what(), py::arg("url") = e.url());
+  return error_class(cls)(e.what(), py::arg("url") = e.url());
 }
 py::object response_error(const char* cls, const http::ClientResponseError& e) {
-  return corun_attr(cls)(e.what(), py::arg("url") = e.url(), py::arg("status") = e.status(),
-                         py::arg("reason") = e.reason());
+  return error_class(cls)(e.what(), py::arg("url") = e.url(), py::arg("status") = e.status(),
+                          py::arg("reason") = e.reason());
 }
-#endif
 
 // Ties an asyncio Future to a C++ result until the result has been handed to
 // the Future's loop. Holds Python objects: they are released under the GIL by
 // deliver(); a link that was never delivered leaks them rather than touching
 // Python without the GIL.
 struct FutureLink {
-  py::object deliver_fn;  // api.py's _deliver
+  py::object deliver_fn;  // corun.runtime._deliver
   py::object loop;
   py::object settle;
   py::object future;
@@ -132,7 +130,7 @@ void settle_future(Pending& pending, py::handle future) {
 
 // Completions bound for one asyncio loop. The C++ side queues them without the
 // GIL and wakes the asyncio loop through an eventfd the loop watches
-// (loop.add_reader, set up by api.py's _mailbox); the loop settles every queued
+// (loop.add_reader, set up by corun.runtime._mailbox); the loop settles every queued
 // Future in one callback. So the loop thread never waits for the GIL, and many
 // completions cost one wake-up (call_soon_threadsafe took the GIL and wrote
 // the loop's self-pipe once per completion).
@@ -146,7 +144,7 @@ class Mailbox {
   ~Mailbox() {
     // Deliveries never drained (their loop is gone) keep their Future
     // references: leaked on purpose, this may be a thread without the GIL.
-    ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);
   }
 
   struct Delivery {
@@ -154,32 +152,41 @@ class Mailbox {
     PyObject* future;  // a strong reference, released in drain() (GIL held)
   };
 
-  int fd() const noexcept { return fd_; }
+  int fd() {
+    std::lock_guard lock(mutex_);
+    return fd_;
+  }
 
-  // Any thread, no GIL.
+  // Any thread, no GIL. After close(), deliveries are kept, never settled
+  // (their loop has closed: nobody awaits them).
   void push(Delivery* d) {
-    bool wake = false;
-    {
-      std::lock_guard lock(mutex_);
-      ready_.push_back(d);
-      wake = !signalled_;
-      signalled_ = true;
+    std::lock_guard lock(mutex_);
+    ready_.push_back(d);
+    if (signalled_ || fd_ < 0) return;
+    signalled_ = true;
+    // Under the lock, so close() cannot close the descriptor in between.
+    std::uint64_t one = 1;
+    while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
     }
-    if (wake) {
-      std::uint64_t one = 1;
-      while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
-      }
-    }
+  }
+
+  // The asyncio loop's thread, when its loop is about to close: the
+  // descriptor goes now rather than when the Mailbox is collected.
+  void close() {
+    std::lock_guard lock(mutex_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
 
   // The asyncio loop's reader callback (its thread, GIL held).
   void drain() {
-    std::uint64_t count = 0;
-    while (::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
-    }
     std::vector<Delivery*> batch;
     {
       std::lock_guard lock(mutex_);
+      if (fd_ < 0) return;
+      std::uint64_t count = 0;
+      while (::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
+      }
       batch.swap(ready_);
       signalled_ = false;
     }
@@ -266,7 +273,6 @@ py::object exception_object(const std::exception_ptr& e) {
     return builtin("KeyboardInterrupt")();
   } catch (const GeneratorExit&) {
     return builtin("GeneratorExit")();
-#if CORUN_PYTHON_HAVE_HTTP
   } catch (const http::TooManyRedirects& x) {
     return response_error("TooManyRedirects", x);
   } catch (const http::ContentTypeError& x) {
@@ -289,15 +295,12 @@ py::object exception_object(const std::exception_ptr& e) {
     return client_error("InvalidURL", x);
   } catch (const http::ClientError& x) {
     return client_error("ClientError", x);
-#endif
-#if CORUN_PYTHON_HAVE_FETCH
   } catch (const fetch::OptionsError& x) {
     return builtin("ValueError")(x.what());
   } catch (const fetch::SetupError& x) {
     return builtin("OSError")(x.what());
   } catch (const fs::FileError& x) {
     return builtin("OSError")(x.code().value(), x.what(), x.path().string());
-#endif
   } catch (const TimeoutError& x) {
     return builtin("TimeoutError")(x.what());
   } catch (const ValueError& x) {
@@ -362,7 +365,7 @@ py::object Call::start() {
   future.attr("add_done_callback")(py::cpp_function([pending](py::handle f) {
     if (f.attr("cancelled")().cast<bool>()) pending->cancel();
   }));
-  py::object box = corun_attr("_mailbox")(loop);  // None: the loop cannot watch an fd
+  py::object box = runtime_attr("_mailbox")(loop);  // None: the loop cannot watch an fd
   if (!box.is_none()) {
     std::shared_ptr<Mailbox> mailbox = box.cast<std::shared_ptr<Mailbox>>();
     auto* delivery = new Mailbox::Delivery{pending, future.inc_ref().ptr()};
@@ -370,7 +373,7 @@ py::object Call::start() {
     return future;
   }
   auto link = std::make_shared<FutureLink>();
-  link->deliver_fn = corun_attr("_deliver");
+  link->deliver_fn = runtime_attr("_deliver");
   link->loop = loop;
   link->future = future;
   link->settle = py::cpp_function([pending](py::handle f) { settle_future(*pending, f); });
@@ -437,7 +440,8 @@ void bind_runtime(py::module_& m) {
       m, "_Mailbox", "Completions bound for one asyncio loop (an eventfd it watches).")
       .def(py::init<>())
       .def_property_readonly("fd", &Mailbox::fd)
-      .def("drain", &Mailbox::drain, "Settles every completed Future (the fd's reader).");
+      .def("drain", &Mailbox::drain, "Settles every completed Future (the fd's reader).")
+      .def("close", &Mailbox::close, "Closes the fd (its loop is closing).");
   m.def("_shutdown", &shutdown, "Stops the loop thread (registered with atexit).");
   m.def(
       "_loop_thread_running",

@@ -760,6 +760,7 @@ struct FetchLane {
       if (stopped()) {
         Record rec;
         rec.url = std::move(item.url);
+        rec.index = item.index;
         finish(std::move(rec), true);
         continue;
       }
@@ -817,6 +818,7 @@ struct FetchLane {
     Clock::time_point t0 = Clock::now();
     Record rec;
     rec.url = std::move(it->url);
+    rec.index = it->index;
     in_flight.fetch_add(1, std::memory_order_relaxed);
     co_await fetch_one(&rec, it);
     rec.elapsed = Seconds(Clock::now() - t0).count();

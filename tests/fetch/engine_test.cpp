@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -635,6 +636,31 @@ TEST_F(FetchEngine, ReadsUrlsFromAFileInBatches) {
   }));
   EXPECT_EQ(out.summary.done, 31u);
   EXPECT_TRUE(fsys::exists(o.out_dir / "30"));
+}
+
+// Record::index: the URL's position among the URL lines (blank and comment
+// lines not counted), so a caller can restore input order from records that
+// arrive in completion order, also when base_url rewrites the URL text.
+TEST_F(FetchEngine, RecordsCarryTheirInputIndex) {
+  Options o = options();
+  std::vector<std::pair<std::uint64_t, std::string>> seen;
+  o.on_record = [&](const Record& r) { seen.emplace_back(r.index, r.url); };
+  std::vector<std::string> urls = {"/slow/300", "",        "# a comment",
+                                   "/slow/150", "/page/1", "/slow/150"};
+  corun::run(co_invoke([&]() -> Task<> {
+    net::Server server = co_await net::start_server(handle, "127.0.0.1", 0);
+    o.base_url = fmt::format("http://127.0.0.1:{}", server.port());
+    ListSource source(urls);
+    Fetcher fetcher(o);
+    co_await fetcher.run(source);
+    server.close();
+  }));
+  ASSERT_EQ(seen.size(), 4u);
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::string> ordered;
+  for (auto& [index, url] : seen) ordered.push_back(url.substr(o.base_url.size()));
+  EXPECT_EQ(ordered, (std::vector<std::string>{"/slow/300", "/slow/150", "/page/1", "/slow/150"}));
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].first, i);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /redirect/<n>   302 chain of n hops ending at /page/0
   /slow           promises 1 MB, sends a byte every 50 ms until the client leaves
   /hang           sends nothing for 60 s
+  /delay/<ms>     /page/<ms> after ms milliseconds
   /truncated      promises 1000 bytes, sends 10, closes
   /json           {"ok": true, "items": [1, 2, 3]}
   /echo           the request as JSON: method, path, headers, body (latin-1 text)
@@ -81,6 +82,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, body, "application/json")
         elif head == "slow":
             self._slow()
+        elif head == "delay" and len(parts) == 2:
+            time.sleep(int(parts[1]) / 1000)
+            self._send(200, page_text(int(parts[1])).encode("gb18030"), "text/html")
         elif head == "hang":
             time.sleep(60)
         elif head == "truncated":

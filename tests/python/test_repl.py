@@ -7,7 +7,6 @@ import os
 import subprocess
 import tempfile
 
-import corun
 from support import PYTHON, check_eq, nginx, server_stats, test_server, wait_until, write_pages
 
 SESSION = """\
@@ -57,21 +56,18 @@ def main():
                  + SESSION)
         expected = ["STATUS 200 " + str(len(__import__("support").page_text(1))), "SYNC 200",
                     "TICKING True", "CANCELLED", "AFTER 200", "CLOSED True"]
-        nginx_ctx = None
-        if corun._HAVE_FETCH:
-            root = os.path.join(tmp, "www")
-            paths = write_pages(root, 20)
-            nginx_ctx = nginx(root)
-            nbase = nginx_ctx.__enter__()
-            stdin += (f"URLS = {[nbase + p for p in paths]!r}\n"
-                      f"OUT = {os.path.join(tmp, 'out')!r}\n" + FETCH)
-            expected += ["FETCH 20 0", "FETCH_SYNC 20 0"]
+        root = os.path.join(tmp, "www")
+        paths = write_pages(root, 20)
+        nginx_ctx = nginx(root)
+        nbase = nginx_ctx.__enter__()
+        stdin += (f"URLS = {[nbase + p for p in paths]!r}\n"
+                  f"OUT = {os.path.join(tmp, 'out')!r}\n" + FETCH)
+        expected += ["FETCH 20 0", "FETCH_SYNC 20 0"]
         try:
             proc = subprocess.run([PYTHON, "-W", "default", "-m", "asyncio"], input=stdin,
                                   capture_output=True, text=True, timeout=240)
         finally:
-            if nginx_ctx is not None:
-                nginx_ctx.__exit__(None, None, None)
+            nginx_ctx.__exit__(None, None, None)
         # The REPL prints its prompts on stdout and its banner on stderr.
         lines = [line.replace(">>> ", "").replace("... ", "").strip()
                  for line in proc.stdout.splitlines()]

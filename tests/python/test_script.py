@@ -81,6 +81,19 @@ def fetch_tests(base, paths, tmp):
         corun.fetch_sync(urls, out_dir=os.path.join(tmp, "enc"), encoding="no-such-label")
 
 
+def base_url_order(server, out_dir):
+    # Lines relative to base_url complete out of order (the first ones are
+    # delayed); the records still come back in input order, each with its
+    # position (Record.index), whatever their URL text became.
+    lines = ["/delay/600", "", "# a comment", "/page/1", "/delay/300", "/page/2"]
+    results = corun.fetch_sync(lines, base_url=server, out_dir=out_dir, concurrency=8)
+    check(results.ok, f"all done: {results!r}")
+    check_eq([r.url for r in results],
+             [server + p for p in ("/delay/600", "/page/1", "/delay/300", "/page/2")],
+             "records in input order with base_url")
+    check_eq([r.index for r in results], [0, 1, 2, 3], "input positions")
+
+
 async def cancelled_fetch(server, out_dir):
     # Cancelling the task awaiting corun.fetch stops the C++ run: transfers are aborted.
     started = server_stats(server)["slow_started"]
@@ -148,17 +161,16 @@ def core_tests():
 
 def main():
     core_tests()
-    if corun._HAVE_HTTP:
-        with test_server() as base:
-            session_tests(base)
-    if corun._HAVE_FETCH:
-        with tempfile.TemporaryDirectory(prefix="corun-py-") as tmp:
-            root = os.path.join(tmp, "www")
-            paths = write_pages(root, 30)
-            with nginx(root) as base:
-                fetch_tests(base, paths, tmp)
-            with test_server() as server:
-                asyncio.run(cancelled_fetch(server, os.path.join(tmp, "cancelled")))
+    with test_server() as base:
+        session_tests(base)
+    with tempfile.TemporaryDirectory(prefix="corun-py-") as tmp:
+        root = os.path.join(tmp, "www")
+        paths = write_pages(root, 30)
+        with nginx(root) as base:
+            fetch_tests(base, paths, tmp)
+        with test_server() as server:
+            base_url_order(server, os.path.join(tmp, "base_url"))
+            asyncio.run(cancelled_fetch(server, os.path.join(tmp, "cancelled")))
     print("ok")
 
 

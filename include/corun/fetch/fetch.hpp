@@ -95,9 +95,13 @@ struct Options {
   std::function<void(const struct Record&)> on_record;  // loop thread, after the report line
 };
 
-// One report line (JSON keys: the member names).
+// One report line (JSON keys: the member names, except index).
 struct Record {
   std::string url;
+  // The URL's position among the input's URL lines (0-based; blank and
+  // comment lines not counted). Not written to the report: it lets a caller
+  // put records, which arrive in completion order, back in input order.
+  std::uint64_t index = 0;
   std::string final_url;        // after redirects; empty when no response
   int status = 0;               // 0: no response
   std::uint64_t bytes = 0;      // body bytes received

@@ -1,167 +1,26 @@
-# corun's public Python API, run in the extension module's namespace at import
-# (module.cpp). The C++ primitives it calls (_Call, _Session, _Response, _fetch,
-# _sleep) are defined before this runs.
-#
-# Model: the work runs on one C++ event loop thread (libuv + libcurl), started on
-# first use and stopped at interpreter exit. Every coroutine function here
-# returns a coroutine that, once awaited, submits the work and waits on an
-# asyncio Future of the caller's running loop (asyncio, uvloop, a Jupyter
-# kernel: whichever it is); cancelling it cancels the C++ work. Every one has a
-# blocking twin named *_sync, for code with no loop and also for code inside a
-# running loop (it blocks that thread; Ctrl-C cancels the work).
+"""corun's HTTP client with aiohttp's API: ClientSession, ClientResponse,
+ClientTimeout, Headers, CookieJar. The transfers run on corun's C++ loop
+(python/src/http_binding.cpp); this module checks arguments and shapes
+results."""
 
-import asyncio as _asyncio
-import atexit as _atexit
 import collections.abc as _abc
 import json as _json
 import re as _re
-import typing as _typing
 import urllib.parse as _urlparse
-import weakref as _weakref
 
-_atexit.register(_shutdown)  # noqa: F821 (defined by the C++ part)
+from . import _corun
+from ._args import SIZE_MAX as _SIZE_MAX
+from ._args import check_bool as _check_bool
+from ._args import check_int as _check_int
+from ._args import check_seconds as _check_seconds
+from ._args import check_str as _check_str
+from ._args import check_url as _check_url
+from ._args import header_list as _header_list
+from ._args import type_error as _type_error
+from .errors import ClientResponseError, ContentTypeError
 
-# --- errors: aiohttp's names and hierarchy ------------------------------------
-
-
-class ClientError(Exception):
-    """Base of every HTTP client error (aiohttp.ClientError). .url: the request's URL."""
-
-    def __init__(self, message="", *, url=None):
-        super().__init__(message)
-        self.url = url
-
-
-class ClientConnectionError(ClientError):
-    """The connection failed or broke (aiohttp.ClientConnectionError)."""
-
-
-class ClientConnectorError(ClientConnectionError):
-    """Could not connect: refused, DNS failure, TLS failure (aiohttp.ClientConnectorError)."""
-
-
-class ClientSSLError(ClientConnectorError):
-    """TLS failed (aiohttp.ClientSSLError)."""
-
-
-class ClientConnectorCertificateError(ClientSSLError):
-    """The server's certificate did not verify (aiohttp.ClientConnectorCertificateError)."""
-
-
-class ServerDisconnectedError(ClientConnectionError):
-    """The server closed the connection before a response (aiohttp.ServerDisconnectedError)."""
-
-
-class ClientPayloadError(ClientError):
-    """The body was truncated or malformed (aiohttp.ClientPayloadError)."""
-
-
-class InvalidURL(ClientError, ValueError):
-    """A malformed URL or an unsupported scheme (aiohttp.InvalidURL)."""
-
-
-class RequestInfo(_typing.NamedTuple):
-    url: str
-    method: str
-    headers: object
-    real_url: str
-
-
-class ClientResponseError(ClientError):
-    """A response with an error status (aiohttp.ClientResponseError): .status,
-    .message (the reason phrase), .url, .request_info, .headers, .history."""
-
-    def __init__(self, message="", *, url=None, status=None, reason="", method="GET",
-                 headers=None, history=()):
-        if not message:
-            message = f"{status}, message={reason!r}, url={url!r}"
-        super().__init__(message, url=url)
-        self.status = status
-        self.message = reason
-        self.headers = headers
-        self.history = tuple(history)
-        self.request_info = RequestInfo(url, method, headers, url)
-
-    @property
-    def code(self):
-        return self.status
-
-
-class TooManyRedirects(ClientResponseError):
-    """More redirects than max_redirects (aiohttp.TooManyRedirects)."""
-
-
-class ContentTypeError(ClientResponseError):
-    """json() on a response whose media type is not JSON (aiohttp.ContentTypeError)."""
-
-
-# --- argument checking --------------------------------------------------------
-
-
-def _type_error(func, name, what, value):
-    return TypeError(f"{func}() argument '{name}' must be {what}, not {type(value).__name__}")
-
-
-def _check_str(func, name, value, *, none=False):
-    if value is None and none:
-        return None
-    if not isinstance(value, str):
-        raise _type_error(func, name, "str" + (" or None" if none else ""), value)
-    return value
-
-
-def _check_int(func, name, value, *, none=False, minimum=0):
-    if value is None and none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _type_error(func, name, "int" + (" or None" if none else ""), value)
-    if value < minimum:
-        raise ValueError(f"{func}() argument '{name}' must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_bool(func, name, value, *, none=False):
-    if value is None and none:
-        return None
-    if not isinstance(value, bool):
-        raise _type_error(func, name, "bool" + (" or None" if none else ""), value)
-    return value
-
-
-def _check_seconds(func, name, value, *, none=True):
-    if value is None and none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _type_error(func, name, "a number of seconds" + (" or None" if none else ""), value)
-    if value < 0:
-        raise ValueError(f"{func}() argument '{name}' must be >= 0, got {value}")
-    return float(value)
-
-
-def _check_url(func, name, value):
-    if isinstance(value, str):
-        return value
-    if type(value).__name__ == "URL" and type(value).__module__.startswith("yarl"):
-        return str(value)
-    raise _type_error(func, name, "str", value)
-
-
-def _header_list(func, name, value):
-    if value is None:
-        return []
-    if isinstance(value, _abc.Mapping):
-        pairs = value.items()
-    elif isinstance(value, (list, tuple)):
-        pairs = value
-    else:
-        raise _type_error(func, name, "a mapping or a list of (name, value) pairs", value)
-    out = []
-    for pair in pairs:
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
-                and isinstance(pair[1], str)):
-            raise TypeError(f"{func}() argument '{name}' must hold (str, str) pairs, got {pair!r}")
-        out.append(pair)
-    return out
+__all__ = ["ClientResponse", "ClientSession", "ClientTimeout", "CookieJar", "DEFAULT_TIMEOUT",
+           "Headers"]
 
 
 class ClientTimeout:
@@ -199,61 +58,6 @@ def _timeout_tuple(func, name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _type_error(func, name, "a ClientTimeout or a number of seconds", value)
     return (_check_seconds(func, name, value), None, None)
-
-
-# --- running C++ work ---------------------------------------------------------
-
-
-_mailboxes = _weakref.WeakKeyDictionary()  # asyncio loop -> _Mailbox
-
-
-def _mailbox(loop):
-    # The _Mailbox through which C++ completions reach loop (runtime.cpp): an
-    # eventfd the loop watches. None when the loop cannot watch file descriptors
-    # (then each completion comes through call_soon_threadsafe, see _deliver).
-    box = _mailboxes.get(loop)
-    if box is None:
-        box = _Mailbox()  # noqa: F821
-        try:
-            loop.add_reader(box.fd, box.drain)
-        except (NotImplementedError, AttributeError):
-            return None
-        _mailboxes[loop] = box
-    return box
-
-
-def _deliver(loop, settle, future):
-    # Called by the C++ loop thread (GIL held) when the work behind future is
-    # done: settle(future) will run on future's loop. A Python frame here on
-    # purpose: uvloop's debug mode records the caller's stack in
-    # call_soon_threadsafe and fails on a thread that has no Python frame.
-    try:
-        loop.call_soon_threadsafe(settle, future)
-    except RuntimeError:
-        if not loop.is_closed():
-            raise
-        # The loop is closed (asyncio.run() ended): nobody awaits this any more.
-
-
-def sleep(delay, result=None):
-    """asyncio.sleep on corun's loop thread: awaitable from any asyncio loop."""
-    delay = _check_seconds("sleep", "delay", delay, none=False)
-    return _sleep_then(_sleep(delay), result)  # noqa: F821
-
-
-async def _sleep_then(call, result):
-    await call.start()
-    return result
-
-
-def sleep_sync(delay, result=None):
-    """Blocks for delay seconds on corun's loop thread (Ctrl-C interrupts)."""
-    delay = _check_seconds("sleep_sync", "delay", delay, none=False)
-    _sleep(delay).wait()  # noqa: F821
-    return result
-
-
-# --- HTTP ---------------------------------------------------------------------
 
 
 class Headers(_abc.Mapping):
@@ -527,9 +331,10 @@ class ClientSession:
         f = "ClientSession"
         self._native = None
         self._closed = False
-        self._native = _Session(  # noqa: F821
-            limit=_check_int(f, "limit", limit),
-            limit_per_host=_check_int(f, "limit_per_host", limit_per_host),
+        self._native = _corun._Session(
+            limit=_check_int(f, "limit", limit, meaning="0 = no limit"),
+            limit_per_host=_check_int(f, "limit_per_host", limit_per_host,
+                                       meaning="0 = no limit"),
             timeout=_timeout_tuple(f, "timeout", timeout),
             headers=_header_list(f, "headers", headers),
             user_agent=_check_str(f, "user_agent", user_agent),
@@ -539,7 +344,8 @@ class ClientSession:
             ca_file=_check_str(f, "ca_file", ca_file, none=True),
             trust_env=_check_bool(f, "trust_env", trust_env),
             proxy=_check_str(f, "proxy", proxy, none=True),
-            max_body_size=_check_int(f, "max_body_size", max_body_size, none=True),
+            max_body_size=_check_int(f, "max_body_size", max_body_size, none=True,
+                                      maximum=_SIZE_MAX),
             http2=_check_bool(f, "http2", http2),
             auto_decompress=_check_bool(f, "auto_decompress", auto_decompress))
 
@@ -579,7 +385,8 @@ class ClientSession:
             allow_redirects=_check_bool(func, "allow_redirects", allow_redirects),
             max_redirects=_check_int(func, "max_redirects", max_redirects, none=True),
             raise_for_status=_check_bool(func, "raise_for_status", raise_for_status, none=True),
-            max_body_size=_check_int(func, "max_body_size", max_body_size, none=True),
+            max_body_size=_check_int(func, "max_body_size", max_body_size, none=True,
+                                      maximum=_SIZE_MAX),
             cookies=_header_list(func, "cookies", cookies) or None)
 
     @property
@@ -661,196 +468,3 @@ class ClientSession:
 
     def __repr__(self):
         return f"<corun.ClientSession {'closed' if self._closed else 'open'}>"
-
-
-
-# --- fetch --------------------------------------------------------------------
-
-
-class FetchRecord:
-    """One URL's outcome: a line of the report (`corun fetch`'s JSON-lines
-    report has the same fields). None where the report has null."""
-
-    __slots__ = ("url", "final_url", "status", "bytes", "encoding", "encoding_source", "path",
-                 "error", "attempts", "elapsed")
-
-    def __init__(self, url, final_url, status, bytes, encoding, encoding_source, path, error,
-                 attempts, elapsed):
-        self.url = url
-        self.final_url = final_url
-        self.status = status
-        self.bytes = bytes
-        self.encoding = encoding
-        self.encoding_source = encoding_source
-        self.path = path
-        self.error = error
-        self.attempts = attempts
-        self.elapsed = elapsed
-
-    @property
-    def ok(self):
-        return self.error is None
-
-    def as_dict(self):
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __repr__(self):
-        what = f"error={self.error!r}" if self.error else f"status={self.status} path={self.path!r}"
-        return f"<FetchRecord {self.url} {what}>"
-
-
-class FetchResults(list):
-    """The records of a fetch, one per URL (input order for a list of URLs,
-    completion order for urls_file), and the run's summary as attributes:
-    seen, done, failed, skipped, not_started, bytes, elapsed, interrupted,
-    report_error; ok is True when every URL is done."""
-
-    def __init__(self, records, summary):
-        super().__init__(records)
-        self.seen = summary["seen"]
-        self.done = summary["done"]
-        self.failed = summary["failed"]
-        self.skipped = summary["skipped"]
-        self.not_started = summary["not_started"]
-        self.bytes = summary["bytes"]
-        self.elapsed = summary["elapsed"]
-        self.interrupted = summary["interrupted"]
-        self.report_error = summary["report_error"]
-
-    @property
-    def ok(self):
-        return self.failed == 0 and not self.interrupted and self.report_error is None
-
-    def __repr__(self):
-        return (f"<FetchResults done={self.done} failed={self.failed} skipped={self.skipped} "
-                f"elapsed={self.elapsed:.3f}s>")
-
-
-def _fetch_call(func, urls, urls_file=None, *, out_dir=".", name=None, report=None,
-                resume=False, encoding="auto", bom=True, raw=False, fsync=False, max_size=None,
-                base_url=None, concurrency=64, per_host=0, rate=0, retries=3, retry_delay=0.5,
-                retry_max_delay=30.0, timeout=120.0, connect_timeout=15.0, read_timeout=0.0,
-                headers=None, user_agent="corun-fetch/0.1", proxy=None, insecure=False,
-                threads=0, cookies=True):
-    import os
-    if urls is None:
-        if urls_file is None:
-            raise TypeError(f"{func}() needs urls (a list of str) or urls_file")
-        url_list = []
-    else:
-        if isinstance(urls, (str, bytes)):
-            raise _type_error(func, "urls", "a list (or iterable) of str, not a single string",
-                              urls)
-        try:
-            url_list = list(urls)
-        except TypeError:
-            raise _type_error(func, "urls", "a list (or iterable) of str", urls) from None
-        for u in url_list:
-            if not isinstance(u, str):
-                raise TypeError(f"{func}() argument 'urls' must hold str, got {type(u).__name__}")
-        if urls_file is not None:
-            raise TypeError(f"{func}() takes urls or urls_file, not both")
-
-    def path_arg(arg, value, none=False):
-        if value is None and none:
-            return None
-        if not isinstance(value, (str, os.PathLike)):
-            raise _type_error(func, arg, "a path (str or os.PathLike)", value)
-        return os.fspath(value)
-
-    header_lines = []
-    if isinstance(headers, (list, tuple)) and all(isinstance(h, str) for h in headers):
-        header_lines = list(headers)
-    else:
-        header_lines = [f"{k}: {v}" for k, v in _header_list(func, "headers", headers)]
-    call = _fetch(  # noqa: F821
-        urls=url_list,
-        urls_file=path_arg("urls_file", urls_file, none=True),
-        out_dir=path_arg("out_dir", out_dir),
-        name=_check_str(func, "name", name, none=True) or "",
-        report=path_arg("report", report, none=True) or "",
-        resume=_check_bool(func, "resume", resume),
-        encoding=_check_str(func, "encoding", encoding),
-        bom=_check_bool(func, "bom", bom),
-        raw=_check_bool(func, "raw", raw),
-        fsync=_check_bool(func, "fsync", fsync),
-        max_size=_check_int(func, "max_size", max_size, none=True),
-        base_url=_check_str(func, "base_url", base_url, none=True) or "",
-        concurrency=_check_int(func, "concurrency", concurrency, minimum=1),
-        per_host=_check_int(func, "per_host", per_host),
-        rate=_check_seconds(func, "rate", rate, none=False),
-        retries=_check_int(func, "retries", retries),
-        retry_delay=_check_seconds(func, "retry_delay", retry_delay, none=False),
-        retry_max_delay=_check_seconds(func, "retry_max_delay", retry_max_delay, none=False),
-        timeout=_check_seconds(func, "timeout", timeout, none=True) or 0.0,
-        connect_timeout=_check_seconds(func, "connect_timeout", connect_timeout, none=True) or 0.0,
-        read_timeout=_check_seconds(func, "read_timeout", read_timeout, none=True) or 0.0,
-        headers=header_lines,
-        user_agent=_check_str(func, "user_agent", user_agent),
-        proxy=_check_str(func, "proxy", proxy, none=True) or "",
-        insecure=_check_bool(func, "insecure", insecure),
-        threads=_check_int(func, "threads", threads),
-        cookies=_check_bool(func, "cookies", cookies))
-    return call, (url_list if urls is not None else None)
-
-
-def _fetch_results(outcome, url_list):
-    rows, summary = outcome
-    records = [FetchRecord(*row) for row in rows]
-    if url_list:
-        # Input order (records arrive in completion order).
-        position = {}
-        for i, line in enumerate(url_list):
-            words = line.split()  # "URL [LABEL]"
-            if words:
-                position.setdefault(words[0], []).append(i)
-        end = len(url_list)
-
-        def key(item):
-            n, record = item
-            slots = position.get(record.url)
-            return (slots.pop(0), n) if slots else (end, n)
-
-        records = [r for _, r in sorted(enumerate(records), key=key)]
-    return FetchResults(records, summary)
-
-
-def fetch(urls=None, urls_file=None, **options):
-    """Fetches many URLs into files, as `corun fetch` does, on corun's C++ loop
-    (await it from any asyncio loop). urls: a list of URLs ("URL [LABEL]"
-    lines); or urls_file: a file of them, streamed. Options (the flags of
-    `corun fetch`): out_dir, name, report, resume, encoding, bom, raw, fsync,
-    max_size, base_url, concurrency, per_host, rate, retries, retry_delay,
-    retry_max_delay, timeout, connect_timeout, read_timeout, headers,
-    user_agent, proxy, insecure, threads, cookies. Returns FetchResults: a list of FetchRecord
-    plus the summary. A failing URL is a record with .error, never an
-    exception; cancelling the awaiting task stops the run at once."""
-    call, url_list = _fetch_call("fetch", urls, urls_file, **options)
-    return _fetch_await(call, url_list)
-
-
-async def _fetch_await(call, url_list):
-    return _fetch_results(await call.start(), url_list)
-
-
-def fetch_sync(urls=None, urls_file=None, **options):
-    """fetch() blocking the calling thread (works with or without a running
-    asyncio loop; Ctrl-C stops the run and raises KeyboardInterrupt)."""
-    call, url_list = _fetch_call("fetch_sync", urls, urls_file, **options)
-    return _fetch_results(call.wait(), url_list)
-
-__all__ = [
-    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
-    "ClientError", "ClientPayloadError", "ClientResponse", "ClientResponseError",
-    "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError", "CookieJar", "Headers",
-    "InvalidURL", "RequestInfo", "ServerDisconnectedError", "TooManyRedirects", "sleep",
-    "sleep_sync",
-]
-
-if _HAVE_FETCH:  # noqa: F821
-    __all__ += ["FetchRecord", "FetchResults", "fetch", "fetch_sync"]
-else:  # built without corun::fetch
-    del fetch, fetch_sync
-if not _HAVE_HTTP:  # noqa: F821 (built without corun::http's session)
-    del ClientSession
-    __all__.remove("ClientSession")

@@ -1,0 +1,31 @@
+"""corun: asyncio-compatible HTTP fetching on a C++ event loop thread.
+
+Every coroutine function has a blocking twin (*_sync) that works with or
+without a running loop; corun.run() runs any coroutine from anywhere (a
+script, a notebook cell, the asyncio REPL). docs/python.md is the guide.
+
+Modules: errors (aiohttp's exceptions), http (ClientSession and friends),
+fetch (corun.fetch), runtime (the loop thread, sleep), runner (run,
+run_or_schedule, the IPython extension); _corun is the C++ extension.
+"""
+
+from ._corun import __version__  # noqa: F401
+from .errors import (ClientConnectionError, ClientConnectorCertificateError,
+                     ClientConnectorError, ClientError, ClientPayloadError, ClientResponseError,
+                     ClientSSLError, ContentTypeError, InvalidURL, RequestInfo,
+                     ServerDisconnectedError, TooManyRedirects)
+from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
+from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
+                   CookieJar, Headers)
+# load_ipython_extension/unload_ipython_extension: %load_ext corun finds them here.
+from .runner import (load_ipython_extension, run, run_or_schedule,  # noqa: F401
+                     unload_ipython_extension)
+from .runtime import _loop_thread_running, sleep, sleep_sync  # noqa: F401
+
+__all__ = [
+    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
+    "ClientError", "ClientPayloadError", "ClientResponse", "ClientResponseError",
+    "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError", "CookieJar", "Headers",
+    "InvalidURL", "RequestInfo", "ServerDisconnectedError", "TooManyRedirects", "sleep",
+    "sleep_sync", "FetchRecord", "FetchResults", "fetch", "fetch_sync", "run", "run_or_schedule",
+]

@@ -1,0 +1,85 @@
+"""The HTTP client's exceptions: aiohttp's names and hierarchy.
+
+The C++ side raises them by name (python/src/runtime.cpp maps each
+corun::http error to the class of the same name here).
+"""
+
+import typing as _typing
+
+__all__ = [
+    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
+    "ClientError", "ClientPayloadError", "ClientResponseError", "ClientSSLError",
+    "ContentTypeError", "InvalidURL", "RequestInfo", "ServerDisconnectedError",
+    "TooManyRedirects",
+]
+
+
+class ClientError(Exception):
+    """Base of every HTTP client error (aiohttp.ClientError). .url: the request's URL."""
+
+    def __init__(self, message="", *, url=None):
+        super().__init__(message)
+        self.url = url
+
+
+class ClientConnectionError(ClientError):
+    """The connection failed or broke (aiohttp.ClientConnectionError)."""
+
+
+class ClientConnectorError(ClientConnectionError):
+    """Could not connect: refused, DNS failure, TLS failure (aiohttp.ClientConnectorError)."""
+
+
+class ClientSSLError(ClientConnectorError):
+    """TLS failed (aiohttp.ClientSSLError)."""
+
+
+class ClientConnectorCertificateError(ClientSSLError):
+    """The server's certificate did not verify (aiohttp.ClientConnectorCertificateError)."""
+
+
+class ServerDisconnectedError(ClientConnectionError):
+    """The server closed the connection before a response (aiohttp.ServerDisconnectedError)."""
+
+
+class ClientPayloadError(ClientError):
+    """The body was truncated or malformed (aiohttp.ClientPayloadError)."""
+
+
+class InvalidURL(ClientError, ValueError):
+    """A malformed URL or an unsupported scheme (aiohttp.InvalidURL)."""
+
+
+class RequestInfo(_typing.NamedTuple):
+    url: str
+    method: str
+    headers: object
+    real_url: str
+
+
+class ClientResponseError(ClientError):
+    """A response with an error status (aiohttp.ClientResponseError): .status,
+    .message (the reason phrase), .url, .request_info, .headers, .history."""
+
+    def __init__(self, message="", *, url=None, status=None, reason="", method="GET",
+                 headers=None, history=()):
+        if not message:
+            message = f"{status}, message={reason!r}, url={url!r}"
+        super().__init__(message, url=url)
+        self.status = status
+        self.message = reason
+        self.headers = headers
+        self.history = tuple(history)
+        self.request_info = RequestInfo(url, method, headers, url)
+
+    @property
+    def code(self):
+        return self.status
+
+
+class TooManyRedirects(ClientResponseError):
+    """More redirects than max_redirects (aiohttp.TooManyRedirects)."""
+
+
+class ContentTypeError(ClientResponseError):
+    """json() on a response whose media type is not JSON (aiohttp.ContentTypeError)."""

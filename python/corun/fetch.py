@@ -1,0 +1,408 @@
+"""corun.fetch: `corun fetch` as a function (python/src/fetch_binding.cpp runs
+corun::fetch::Fetcher on the loop thread), its results, and their notebook
+displays (a live progress display while it runs, HTML tables once done)."""
+
+import asyncio as _asyncio
+import html as _html
+import os as _os
+import sys as _sys
+import threading as _threading
+import time as _time
+
+from . import _corun
+from ._args import INT_MAX as _INT_MAX
+from ._args import SIZE_MAX as _SIZE_MAX
+from ._args import check_bool as _check_bool
+from ._args import check_int as _check_int
+from ._args import check_number as _check_number
+from ._args import check_seconds as _check_seconds
+from ._args import check_str as _check_str
+from ._args import header_list as _header_list
+from ._args import type_error as _type_error
+
+__all__ = ["FetchRecord", "FetchResults", "fetch", "fetch_sync"]
+
+# concurrency becomes a counting semaphore's int, with room for 4 x concurrency
+# + 64 queued URLs (the engine's read-ahead): the largest value that fits.
+_CONCURRENCY_MAX = (_INT_MAX - 64) // 4
+# Each thread runs a loop of its own; more than this is a mistake, not a setting.
+_THREADS_MAX = 1024
+
+
+class FetchRecord:
+    """One URL's outcome: a line of the report (`corun fetch`'s JSON-lines
+    report has the same fields). None where the report has null. index: the
+    URL's position among the input's URL lines (blank and # lines not
+    counted); not a report field."""
+
+    _FIELDS = ("url", "final_url", "status", "bytes", "encoding", "encoding_source", "path",
+               "error", "attempts", "elapsed")
+    __slots__ = _FIELDS + ("index",)
+
+    def __init__(self, url, final_url, status, bytes, encoding, encoding_source, path, error,
+                 attempts, elapsed, index=None):
+        self.url = url
+        self.final_url = final_url
+        self.status = status
+        self.bytes = bytes
+        self.encoding = encoding
+        self.encoding_source = encoding_source
+        self.path = path
+        self.error = error
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self.index = index
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    def as_dict(self):
+        """The report's fields (the JSON-lines report's keys)."""
+        return {name: getattr(self, name) for name in self._FIELDS}
+
+    def __repr__(self):
+        what = f"error={self.error!r}" if self.error else f"status={self.status} path={self.path!r}"
+        return f"<FetchRecord {self.url} {what}>"
+
+    def _repr_html_(self):
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td style='text-align:left'>"
+            f"{_esc(getattr(self, name))}</td></tr>" for name in self._FIELDS)
+        state = "ok" if self.ok else "failed"
+        return (f"<div><b>FetchRecord</b> ({state})<table>{rows}</table></div>")
+
+
+def _esc(value):
+    return "<i>None</i>" if value is None else _html.escape(str(value))
+
+
+class FetchResults(list):
+    """The records of a fetch, one per URL (input order for a list of URLs,
+    completion order for urls_file; each record's .index is its input
+    position), and the run's summary as attributes: seen, done, failed,
+    skipped, not_started, bytes, elapsed, interrupted, report_error; ok is
+    True when every URL is done."""
+
+    def __init__(self, records, summary):
+        super().__init__(records)
+        self.seen = summary["seen"]
+        self.done = summary["done"]
+        self.failed = summary["failed"]
+        self.skipped = summary["skipped"]
+        self.not_started = summary["not_started"]
+        self.bytes = summary["bytes"]
+        self.elapsed = summary["elapsed"]
+        self.interrupted = summary["interrupted"]
+        self.report_error = summary["report_error"]
+
+    @property
+    def ok(self):
+        return self.failed == 0 and not self.interrupted and self.report_error is None
+
+    def __repr__(self):
+        return (f"<FetchResults done={self.done} failed={self.failed} skipped={self.skipped} "
+                f"elapsed={self.elapsed:.3f}s>")
+
+    def counts_by_status(self):
+        """{status or None (no response): number of records}."""
+        return _count(r.status for r in self)
+
+    def counts_by_encoding(self):
+        """{encoding or None (raw, binary or failed): number of records}."""
+        return _count(r.encoding for r in self)
+
+    def errors(self):
+        """The records that failed, in the list's order."""
+        return [r for r in self if r.error is not None]
+
+    def _repr_html_(self, first_errors=5):
+        state = "all done" if self.ok else ("interrupted" if self.interrupted else "some failed")
+        rate = self.done / self.elapsed if self.elapsed > 0 else 0.0
+        summary = (f"<b>corun.fetch</b>: {state} &mdash; {self.done} done, {self.failed} failed, "
+                   f"{self.skipped} skipped, {self.not_started} not started; "
+                   f"{_human_bytes(self.bytes)} in {self.elapsed:.2f} s ({rate:.1f} pages/s)")
+        if self.report_error:
+            summary += f"<br>report: {_html.escape(self.report_error)}"
+
+        def table(title, counts):
+            rows = "".join(f"<tr><td style='text-align:left'>{_esc(k)}</td><td>{v}</td></tr>"
+                           for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+            return (f"<table style='display:inline-block;vertical-align:top;margin-right:2em'>"
+                    f"<tr><th style='text-align:left'>{title}</th><th>records</th></tr>{rows}"
+                    f"</table>")
+
+        parts = [f"<div>{summary}</div>", "<div>",
+                 table("status", self.counts_by_status()),
+                 table("encoding", self.counts_by_encoding()), "</div>"]
+        errors = self.errors()
+        if errors:
+            items = "".join(f"<li><code>{_html.escape(r.url)}</code>: {_html.escape(r.error)}</li>"
+                            for r in errors[:first_errors])
+            more = (f"<li>... and {len(errors) - first_errors} more</li>"
+                    if len(errors) > first_errors else "")
+            parts.append(f"<div>first errors:<ul>{items}{more}</ul></div>")
+        return "".join(parts)
+
+
+def _count(values):
+    out = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _human_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+# --- the live progress display (notebooks only) -------------------------------
+
+# Seconds between two updates of the display.
+_PROGRESS_PERIOD = 0.5
+
+
+def _notebook_shell():
+    """The IPython shell if this runs in a Jupyter kernel (which renders
+    display updates), else None: a terminal IPython or plain Python shows no
+    progress display."""
+    ipython = _sys.modules.get("IPython")
+    if ipython is None:
+        return None
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 (a broken IPython means: not a notebook)
+        return None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return shell
+
+
+class _ProgressView:
+    """What the display shows: text/plain and text/html of one snapshot."""
+
+    def __init__(self, snapshot, total, started, final=False):
+        seen, done, failed, in_flight, size, total_hint = snapshot
+        self.done, self.failed, self.in_flight, self.size = done, failed, in_flight, size
+        self.total = total if total is not None else (total_hint if total_hint >= 0 else None)
+        self.elapsed = max(_time.monotonic() - started, 1e-9)
+        self.rate = (done + failed) / self.elapsed
+        self.final = final
+
+    def _eta(self):
+        if self.final or self.total is None or self.rate <= 0:
+            return None
+        left = self.total - self.done - self.failed
+        return max(left, 0) / self.rate
+
+    def _text(self):
+        parts = [f"{self.done} done", f"{self.failed} failed", f"{self.in_flight} in flight",
+                 f"{self.rate:.1f} pages/s"]
+        if self.total is not None:
+            parts.insert(0, f"{self.done + self.failed}/{self.total}")
+        eta = self._eta()
+        if eta is not None:
+            parts.append(f"ETA {eta:.0f} s")
+        if self.final:
+            parts.append(f"finished in {self.elapsed:.1f} s")
+        return "corun.fetch: " + ", ".join(parts)
+
+    def __repr__(self):
+        return self._text()
+
+    def _repr_html_(self):
+        bar = ""
+        if self.total:
+            bar = (f"<progress value='{self.done + self.failed}' max='{self.total}' "
+                   f"style='width:20em;margin-right:1em'></progress>")
+        return f"<div>{bar}<code>{_html.escape(self._text())}</code></div>"
+
+
+class _ProgressDisplay:
+    """One display in the notebook's output, updated in place."""
+
+    def __init__(self, live, total):
+        from IPython.display import display
+        self._live = live
+        self._total = total
+        self._started = _time.monotonic()
+        self._handle = display(self._view(), display_id=True)
+
+    def _view(self, final=False):
+        return _ProgressView(self._live.snapshot(), self._total, self._started, final)
+
+    def update(self, final=False):
+        self._handle.update(self._view(final))
+
+
+def _start_display(live, total):
+    """The display for a run that is starting, or None."""
+    if live is None:
+        return None
+    try:
+        return _ProgressDisplay(live, total)
+    except Exception:  # noqa: BLE001 (no display machinery after all: no progress)
+        return None
+
+
+# --- fetch ----------------------------------------------------------------------
+
+
+def _fetch_call(func, urls, urls_file=None, *, out_dir=".", name=None, report=None,
+                resume=False, encoding="auto", bom=True, raw=False, fsync=False, max_size=None,
+                base_url=None, concurrency=64, per_host=0, rate=0, retries=3, retry_delay=0.5,
+                retry_max_delay=30.0, timeout=120.0, connect_timeout=15.0, read_timeout=0.0,
+                headers=None, user_agent="corun-fetch/0.1", proxy=None, insecure=False,
+                threads=0, cookies=True, progress=True):
+    if urls is None:
+        if urls_file is None:
+            raise TypeError(f"{func}() needs urls (a list of str) or urls_file")
+        url_list = []
+    else:
+        if isinstance(urls, (str, bytes)):
+            raise _type_error(func, "urls", "a list (or iterable) of str, not a single string",
+                              urls)
+        try:
+            url_list = list(urls)
+        except TypeError:
+            raise _type_error(func, "urls", "a list (or iterable) of str", urls) from None
+        for u in url_list:
+            if not isinstance(u, str):
+                raise TypeError(f"{func}() argument 'urls' must hold str, got {type(u).__name__}")
+        if urls_file is not None:
+            raise TypeError(f"{func}() takes urls or urls_file, not both")
+
+    def path_arg(arg, value, none=False):
+        if value is None and none:
+            return None
+        if not isinstance(value, (str, _os.PathLike)):
+            raise _type_error(func, arg, "a path (str or os.PathLike)", value)
+        return _os.fspath(value)
+
+    if isinstance(headers, (list, tuple)) and all(isinstance(h, str) for h in headers):
+        header_lines = list(headers)
+    else:
+        header_lines = [f"{k}: {v}" for k, v in _header_list(func, "headers", headers)]
+    args = dict(
+        urls=url_list,
+        urls_file=path_arg("urls_file", urls_file, none=True),
+        out_dir=path_arg("out_dir", out_dir),
+        name=_check_str(func, "name", name, none=True) or "",
+        report=path_arg("report", report, none=True) or "",
+        resume=_check_bool(func, "resume", resume),
+        encoding=_check_str(func, "encoding", encoding),
+        bom=_check_bool(func, "bom", bom),
+        raw=_check_bool(func, "raw", raw),
+        fsync=_check_bool(func, "fsync", fsync),
+        max_size=_check_int(func, "max_size", max_size, none=True, maximum=_SIZE_MAX),
+        base_url=_check_str(func, "base_url", base_url, none=True) or "",
+        concurrency=_check_int(func, "concurrency", concurrency, minimum=1,
+                               maximum=_CONCURRENCY_MAX),
+        per_host=_check_int(func, "per_host", per_host, meaning="0 = no limit"),
+        rate=_check_number(func, "rate", rate, unit=" requests/s", what="a number"),
+        retries=_check_int(func, "retries", retries),
+        retry_delay=_check_seconds(func, "retry_delay", retry_delay, none=False),
+        retry_max_delay=_check_seconds(func, "retry_max_delay", retry_max_delay, none=False),
+        timeout=_check_seconds(func, "timeout", timeout) or 0.0,
+        connect_timeout=_check_seconds(func, "connect_timeout", connect_timeout) or 0.0,
+        read_timeout=_check_seconds(func, "read_timeout", read_timeout) or 0.0,
+        headers=header_lines,
+        user_agent=_check_str(func, "user_agent", user_agent),
+        proxy=_check_str(func, "proxy", proxy, none=True) or "",
+        insecure=_check_bool(func, "insecure", insecure),
+        threads=_check_int(func, "threads", threads, maximum=_THREADS_MAX,
+                           meaning="0 = one per core"),
+        cookies=_check_bool(func, "cookies", cookies))
+    show = _check_bool(func, "progress", progress)
+    total = _count_url_lines(url_list) if urls is not None else None
+    # Live counters the C++ run updates, only where a display will show them.
+    live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
+    call = _corun._fetch(progress=live, **args)
+    return call, urls is not None, (live, total)
+
+
+def _count_url_lines(lines):
+    # The lines the engine counts as URLs (it skips blank and # lines).
+    n = 0
+    for line in lines:
+        stripped = line.strip(" \t\r")
+        if stripped and not stripped.startswith("#"):
+            n += 1
+    return n
+
+
+def _fetch_results(outcome, in_input_order):
+    rows, summary = outcome
+    records = [FetchRecord(*row) for row in rows]
+    if in_input_order:
+        # Records arrive in completion order; each carries its input position.
+        records.sort(key=lambda r: r.index)
+    return FetchResults(records, summary)
+
+
+def fetch(urls=None, urls_file=None, **options):
+    """Fetches many URLs into files, as `corun fetch` does, on corun's C++ loop
+    (await it from any asyncio loop). urls: a list of URLs ("URL [LABEL]"
+    lines); or urls_file: a file of them, streamed. Options (the flags of
+    `corun fetch`): out_dir, name, report, resume, encoding, bom, raw, fsync,
+    max_size, base_url, concurrency, per_host, rate, retries, retry_delay,
+    retry_max_delay, timeout, connect_timeout, read_timeout, headers,
+    user_agent, proxy, insecure, threads, cookies; and progress (True: a live
+    display in a notebook, nothing elsewhere; False: none). Returns
+    FetchResults: a list of FetchRecord plus the summary. A failing URL is a
+    record with .error, never an exception; cancelling the awaiting task stops
+    the run at once."""
+    call, in_order, progress = _fetch_call("fetch", urls, urls_file, **options)
+    return _fetch_await(call, in_order, progress)
+
+
+async def _fetch_await(call, in_order, progress):
+    display = _start_display(*progress)
+    if display is None:
+        return _fetch_results(await call.start(), in_order)
+    future = call.start()
+
+    async def refresh():
+        while True:
+            await _asyncio.sleep(_PROGRESS_PERIOD)
+            display.update()
+
+    updater = _asyncio.ensure_future(refresh())
+    try:
+        outcome = await future
+    finally:
+        updater.cancel()
+        try:
+            await updater
+        except _asyncio.CancelledError:
+            pass
+        display.update(final=True)
+    return _fetch_results(outcome, in_order)
+
+
+def fetch_sync(urls=None, urls_file=None, **options):
+    """fetch() blocking the calling thread (works with or without a running
+    asyncio loop; Ctrl-C stops the run and raises KeyboardInterrupt)."""
+    call, in_order, progress = _fetch_call("fetch_sync", urls, urls_file, **options)
+    display = _start_display(*progress)
+    if display is None:
+        return _fetch_results(call.wait(), in_order)
+    stop = _threading.Event()
+
+    def refresh():
+        while not stop.wait(_PROGRESS_PERIOD):
+            display.update()
+
+    updater = _threading.Thread(target=refresh, name="corun-fetch-progress", daemon=True)
+    updater.start()
+    try:
+        outcome = call.wait()
+    finally:
+        stop.set()
+        updater.join()
+        display.update(final=True)
+    return _fetch_results(outcome, in_order)
