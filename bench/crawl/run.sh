@@ -29,6 +29,7 @@
 #   CORUN_EXTRA  extra arguments for `corun fetch`
 #   PYTHON    Debian's python3 with aiohttp and matplotlib (default /usr/bin/python3)
 #   PLOT      0 to skip the plot
+#   RESULTS   the sample file (default bench/crawl/results.txt)
 # Every client verifies the server's certificate against the bench's throw-away CA
 # (corun/curl --cacert, wget2/aria2c --ca-certificate, SSL_CERT_FILE for Python).
 # One line per run goes to bench/crawl/results.txt; table.py and plot.py read it.
@@ -53,7 +54,7 @@ impls=${IMPLS:-corun curl wget2 aria2c scraper}
 work=${WORK:-/tmp/corun-crawl-bench}
 python=${PYTHON:-/usr/bin/python3}
 timecmd=/usr/bin/time
-samples="$here/results.txt"
+samples=${RESULTS:-$here/results.txt}
 
 need() { command -v "$1" >/dev/null || { echo "run.sh: $1 missing (apt-get install $2)" >&2; exit 2; }; }
 need nginx nginx-light
