@@ -325,6 +325,10 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->group("Connection")
       ->type_name("URL");
   f->add_flag("-k,--insecure", o.insecure, "Do not verify TLS certificates")->group("Connection");
+  f->add_option("--cacert", o.ca_file, "Trust the CAs of this PEM file instead of the system's")
+      ->group("Connection")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
 
   f->add_flag("-q,--quiet", a.quiet, "No progress line, no summary")->group("Display");
   f->add_flag("--progress", a.progress, "Show the progress line even when stderr is not a terminal")

@@ -13,7 +13,7 @@ PACKAGES=(
   python3 python3-dev pybind11-dev python3-aiohttp python3-uvloop
   python3-ipykernel python3-nbclient python3-nbformat python3-matplotlib python3-pytest
   # integration tests and benchmarks
-  nginx-light curl openssl wrk procps time redis-server
+  nginx-light curl openssl wrk procps time redis-server wget2 aria2
   # tooling: sanitizers, fuzzing, formatting, stacks of hung tests
   clang libclang-rt-14-dev clang-format clang-tidy gdb
 )

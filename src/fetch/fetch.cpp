@@ -375,8 +375,14 @@ struct Fetcher::Impl {
   bool started = false;
   std::uint64_t not_started = 0;
 
-  http::SessionOptions session_options;         // every lane's session is made from these
-  std::shared_ptr<http::CookieJar> cookie_jar;  // one jar for every lane's session
+  http::SessionOptions session_options;          // every lane's session is made from these
+  std::shared_ptr<http::CookieJar> cookie_jar;   // one jar for every lane's session
+  std::shared_ptr<http::SharedCache> tls_cache;  // without cookies: TLS sessions for every lane
+  // Host -> the lanes its URLs went to (bit i: lane i), so its connections are
+  // reused (see pick_lane). Cleared when it grows past kMaxAffinityHosts.
+  std::unordered_map<std::string, std::uint64_t> host_lanes;
+  static constexpr std::size_t kMaxAffinityHosts = 1 << 16;
+  std::size_t spills = 0;  // hosts given a second (third...) lane, since host_lanes was cleared
   std::vector<std::unique_ptr<FetchLane>> lanes;
   bool route_by_host = false;          // per-host limits: a host's URLs all go to one lane
   std::unique_ptr<Semaphore> credits;  // URLs handed to lanes and not back yet
@@ -600,7 +606,10 @@ struct Fetcher::Impl {
           ++not_started;
           break;
         }
-        dispatch(pick_lane(item), std::move(item));
+        // The lane first: arguments are evaluated in no set order, and the by-value
+        // Item may be moved from before pick_lane reads it (g++ does so).
+        FetchLane& lane = pick_lane(item);
+        dispatch(lane, std::move(item));
       }
     }
     for (auto& lane : lanes) {
@@ -1047,20 +1056,55 @@ std::size_t Fetcher::Impl::lane_concurrency(const FetchLane& lane) {
 
 FetchLane& Fetcher::Impl::pick_lane(const Item& item) {
   if (lanes.size() == 1) return *lanes.front();
+  UrlParts parts;
+  std::string error;
+  bool parsed = parse_url(item.url, parts, error);
   if (route_by_host) {
     // Per-host slots and rates live in one lane: a host's URLs all go there.
-    UrlParts parts;
-    std::string error;
-    if (!parse_url(item.url, parts, error)) return *lanes.front();
+    if (!parsed) return *lanes.front();
     return *lanes[stable_hash(host_key(parts)) % lanes.size()];
   }
-  FetchLane* best = lanes.front().get();
+  // Backlog per request slot, compared without dividing.
+  auto busier = [](const FetchLane* a, const FetchLane* b) {
+    return a->outstanding * b->concurrency > b->outstanding * a->concurrency;
+  };
+  FetchLane* least = lanes.front().get();
   for (auto& lane : lanes) {
-    if (lane->outstanding * best->concurrency < best->outstanding * lane->concurrency) {
-      best = lane.get();
+    if (busier(least, lane.get())) least = lane.get();
+  }
+  if (!parsed || lanes.size() > 64) return *least;
+  // Connection reuse: each lane has a session (and connection cache) of its own,
+  // so a host's URLs go where its earlier ones went: its idle keep-alive (or
+  // HTTP/2) connection is there. Spilling to the least busy lane (which then
+  // keeps a connection to the host too) only when the host's lanes have a real
+  // backlog, more than twice the least busy one's plus a slot's worth: one busy
+  // host still uses every lane, many hosts stay put.
+  if (host_lanes.size() >= kMaxAffinityHosts) {
+    host_lanes.clear();
+    spills = 0;
+  }
+  std::uint64_t& mask = host_lanes[host_key(parts)];
+  FetchLane* home = nullptr;
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    if ((mask >> i & 1) != 0 && (home == nullptr || busier(home, lanes[i].get()))) {
+      home = lanes[i].get();
     }
   }
-  return *best;
+  if (home != nullptr) {
+    std::size_t backlog = home->outstanding;    // compared per slot:
+    std::size_t floor = 2 * home->concurrency;  //   below 2 per slot: never spill
+    std::size_t other = least->outstanding * home->concurrency / least->concurrency;
+    if (backlog <= floor || backlog <= 2 * other + home->concurrency) return *home;
+    // Each spill may open a connection more; a run's spills are bounded so the
+    // connections stay at most hosts + -c (a stalled lane must not move every
+    // host to the others).
+    if (spills >= std::max<std::size_t>(1, options.concurrency / 2)) return *home;
+    ++spills;
+  }
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    if (lanes[i].get() == least) mask |= std::uint64_t{1} << i;
+  }
+  return *least;
 }
 
 void Fetcher::Impl::dispatch(FetchLane& lane, Item item) {
@@ -1147,7 +1191,10 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
   co_await to_thread([this] { setup_blocking(); });
 
   http::SessionOptions& so = session_options;
-  so.limit_per_host = per_host;
+  // --per-host is the lane's own (HostState slots, one lane per host): with
+  // curl's per-host limit the session would have no gate, and curl's total
+  // limit (which counts idle connections) would evict keep-alive connections.
+  so.limit_per_host = 0;
   so.timeout.total = to_ms(options.timeout);
   so.timeout.connect = to_ms(options.connect_timeout);
   so.timeout.sock_read = to_ms(options.read_timeout);
@@ -1160,9 +1207,15 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
   so.user_agent = options.user_agent;
   so.proxy = options.proxy;
   so.verify_tls = !options.insecure;
+  so.ca_file = options.ca_file;
   so.max_body_size = options.max_size;
   so.cookie_jar = options.cookies;
-  if (options.cookies) cookie_jar = std::make_shared<http::CookieJar>();
+  if (options.cookies) {
+    cookie_jar = std::make_shared<http::CookieJar>();  // shares TLS sessions too
+  } else {
+    tls_cache = std::make_shared<http::SharedCache>();
+    so.shared_cache = tls_cache;
+  }
 
   std::size_t n = lane_count();
   route_by_host = per_host > 0 || options.rate > 0;

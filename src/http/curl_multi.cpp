@@ -65,9 +65,8 @@ CurlMulti::CurlMulti(uv_loop_t* loop, MultiLimits limits) : loop_(loop) {
   curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, limits.total_connections);
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, limits.per_host);
   // Keep as many idle connections as may be open, so keep-alive survives bursts.
-  if (limits.total_connections > 0) {
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, limits.total_connections);
-  }
+  long cache = limits.max_idle > 0 ? limits.max_idle : limits.total_connections;
+  if (cache > 0) curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, cache);
 }
 
 CurlMulti::~CurlMulti() {

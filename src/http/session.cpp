@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -137,6 +138,18 @@ void check_url(const std::string& url) {
   throw InvalidURL(fmt::format("invalid URL (no http:// or https:// scheme): {}", url), url);
 }
 
+// SessionOptions::keepalive_connections, 0 resolved: max(4 * limit, 1024), at
+// most a quarter of the open-files limit (and never below limit).
+std::size_t keepalive_size(const SessionOptions& o) {
+  if (o.keepalive_connections > 0) return o.keepalive_connections;
+  std::size_t n = std::max<std::size_t>(4 * o.limit, 1024);
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    n = std::min<std::size_t>(n, static_cast<std::size_t>(rl.rlim_cur / 4));
+  }
+  return std::max<std::size_t>(n, std::max<std::size_t>(o.limit, 1));
+}
+
 }  // namespace
 
 struct Transfer;
@@ -148,7 +161,8 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
   bool closed = false;
   std::unique_ptr<detail::CurlMulti> multi;
   curl_slist* default_headers = nullptr;
-  CURLSH* cookie_share = nullptr;  // the cookie jar, shared by every easy handle
+  CURLSH* share = nullptr;         // every easy handle's CURLOPT_SHARE (jar, TLS sessions, DNS)
+  CURLSH* cookie_share = nullptr;  // share, when it holds the session's cookie jar
   Transfer* transfers = nullptr;   // in flight (intrusive list)
   std::optional<Future<void>> guard_stop;
   // With a connection limit (and no per-host one): requests beyond it wait here,
@@ -165,22 +179,32 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
     }
     // No "Expect: 100-continue" round trip for request bodies (aiohttp sends none).
     default_headers = curl_slist_append(default_headers, "Expect:");
+    // A transfer takes one share object: the jar's when there is one (shared
+    // jars share TLS sessions too), else the run's shared cache, else our own.
     if (options.cookie_jar && options.shared_cookie_jar) {
-      cookie_share = static_cast<CURLSH*>(options.shared_cookie_jar->native());
-    } else if (options.cookie_jar) {
+      share = cookie_share = static_cast<CURLSH*>(options.shared_cookie_jar->native());
+    } else if (!options.cookie_jar && options.shared_cache) {
+      share = static_cast<CURLSH*>(options.shared_cache->native());
+    } else {
       // Loop-thread only, so no lock callbacks.
-      cookie_share = curl_share_init();
-      if (cookie_share == nullptr) throw std::bad_alloc();
-      own_cookie_share = true;
-      curl_share_setopt(cookie_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+      share = curl_share_init();
+      if (share == nullptr) throw std::bad_alloc();
+      own_share = true;
+      if (options.cookie_jar) {
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+        cookie_share = share;
+      }
+      // TLS sessions and addresses outlive the pooled easy handles' own caches.
+      curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+      curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     }
   }
   ~State() {
     shutdown();  // frees every easy handle, so none uses the share any more
     curl_slist_free_all(default_headers);
-    if (own_cookie_share) curl_share_cleanup(cookie_share);
+    if (own_share) curl_share_cleanup(share);
   }
-  bool own_cookie_share = false;  // false: options.shared_cookie_jar's
+  bool own_share = false;  // false: the shared jar's or cache's
 
   void bind();
   void shutdown() noexcept;
@@ -352,12 +376,16 @@ void ClientSession::State::bind() {
   }
   if (!multi) {
     detail::MultiLimits limits;
-    limits.total_connections = static_cast<long>(options.limit);
+    bool gated = options.limit > 0 && options.limit_per_host == 0;
+    // With the gate, `limit` bounds the requests in flight, so connections in use;
+    // curl's total would also count the idle ones, and past it close the oldest
+    // idle connection for each new one: a crawl over more hosts than `limit` would
+    // pay a handshake per request.
+    limits.total_connections = gated ? 0 : static_cast<long>(options.limit);
     limits.per_host = static_cast<long>(options.limit_per_host);
+    limits.max_idle = static_cast<long>(keepalive_size(options));
     multi = std::make_unique<detail::CurlMulti>(loop->uv_loop(), limits);
-    if (options.limit > 0 && options.limit_per_host == 0) {
-      gate = std::make_unique<Semaphore>(static_cast<int>(options.limit));
-    }
+    if (gated) gate = std::make_unique<Semaphore>(static_cast<int>(options.limit));
     guard_stop.emplace(*loop);
     // The guard holds only a weak reference: it never keeps the session alive.
     loop->create_task(session_guard(weak_from_this(), *guard_stop), "ClientSession guard");
@@ -481,9 +509,17 @@ void configure(Transfer& t, const ClientSession::State& st, const std::string& m
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  // The CA file (or the system's store) is parsed once per multi handle and kept
+  // (libcurl >= 7.87 caches it, CURLOPT_CA_CACHE_TIMEOUT, a day by default), not
+  // once per handle or connection.
   if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
+  if (so.http2 && istarts_with(url, "https://")) {
+    // Requests to a host whose first connection is still being set up wait for it
+    // and multiplex over it (HTTP/2), rather than each opening a connection.
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+  }
+  if (st.share != nullptr) curl_easy_setopt(h, CURLOPT_SHARE, st.share);
   if (st.cookie_share != nullptr) {
-    curl_easy_setopt(h, CURLOPT_SHARE, st.cookie_share);
     // COOKIEFILE "" turns the cookie engine on, reading no file (CurlMulti::recycle
     // drops the file list again).
     curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
@@ -786,33 +822,59 @@ void ClientSession::clear_cookies() {
   if (state_) clear_jar(state_->cookie_share);
 }
 
-// ---------------------------------------------------------------- CookieJar
+// ---------------------------------------------------------------- shares
 
-struct CookieJar::Impl {
+namespace {
+
+// A libcurl share usable from several threads: one lock per kind of data it
+// shares (libcurl locks the share itself too).
+struct LockedShare {
   CURLSH* share = nullptr;
-  // One lock per kind of data libcurl shares (it locks the share itself too).
   std::mutex locks[CURL_LOCK_DATA_LAST];
 
+  LockedShare(bool cookies) {
+    share = curl_share_init();
+    if (share == nullptr) throw std::bad_alloc();
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &LockedShare::lock);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &LockedShare::unlock);
+    curl_share_setopt(share, CURLSHOPT_USERDATA, this);
+    if (cookies) curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    // Not CURL_LOCK_DATA_CONNECT: libcurl documents sharing connections between
+    // concurrent threads as unsafe; a host's connections live in one lane instead.
+  }
+  ~LockedShare() { curl_share_cleanup(share); }
+  LockedShare(const LockedShare&) = delete;
+  LockedShare& operator=(const LockedShare&) = delete;
+
   static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
-    static_cast<Impl*>(user)->locks[data].lock();
+    static_cast<LockedShare*>(user)->locks[data].lock();
   }
   static void unlock(CURL*, curl_lock_data data, void* user) {
-    static_cast<Impl*>(user)->locks[data].unlock();
+    static_cast<LockedShare*>(user)->locks[data].unlock();
   }
 };
 
-CookieJar::CookieJar() : impl_(std::make_unique<Impl>()) {
-  impl_->share = curl_share_init();
-  if (impl_->share == nullptr) throw std::bad_alloc();
-  curl_share_setopt(impl_->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
-  curl_share_setopt(impl_->share, CURLSHOPT_UNLOCKFUNC, &Impl::unlock);
-  curl_share_setopt(impl_->share, CURLSHOPT_USERDATA, impl_.get());
-  curl_share_setopt(impl_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+}  // namespace
+
+struct CookieJar::Impl : LockedShare {
+  Impl() : LockedShare(true) {}
+};
+
+struct SharedCache::Impl : LockedShare {
+  Impl() : LockedShare(false) {}
+};
+
+SharedCache::SharedCache() : impl_(std::make_unique<Impl>()) {}
+SharedCache::~SharedCache() = default;
+void* SharedCache::native() const noexcept {
+  return impl_->share;
 }
 
-CookieJar::~CookieJar() {
-  curl_share_cleanup(impl_->share);
-}
+CookieJar::CookieJar() : impl_(std::make_unique<Impl>()) {}
+
+CookieJar::~CookieJar() = default;
 
 std::vector<Cookie> CookieJar::cookies() const {
   return read_jar(impl_->share);

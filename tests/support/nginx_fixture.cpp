@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -125,26 +127,34 @@ std::string raw_http_get(int port, std::string_view path) {
   return out;
 }
 
-TestCerts make_test_certs(const fs::path& dir) {
+TestCerts make_test_certs(const fs::path& dir, int hosts) {
   fs::create_directories(dir);
   TestCerts c{dir / "ca.pem", dir / "server.pem", dir / "server.key"};
   std::string d = dir.string();
-  write_text_file(dir / "san.ext",
-                  "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                  "basicConstraints=CA:FALSE\n"
-                  "keyUsage=digitalSignature,keyEncipherment\n"
-                  "extendedKeyUsage=serverAuth\n");
-  run_or_throw("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=corun-test-ca"
-               " -keyout '" + d + "/ca.key' -out '" + d + "/ca.pem' >/dev/null 2>&1");
-  run_or_throw("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1"
-               " -keyout '" + d + "/server.key' -out '" + d + "/server.csr' >/dev/null 2>&1");
-  run_or_throw("openssl x509 -req -in '" + d + "/server.csr' -CA '" + d + "/ca.pem' -CAkey '" +
-               d + "/ca.key' -CAcreateserial -days 2 -extfile '" + d + "/san.ext' -out '" + d +
+  std::string san = "subjectAltName=DNS:localhost";
+  for (int i = 1; i <= std::max(hosts, 1); ++i) san += ",IP:127.0.0." + std::to_string(i);
+  write_text_file(dir / "san.ext", san +
+                                       "\n"
+                                       "basicConstraints=CA:FALSE\n"
+                                       "keyUsage=digitalSignature,keyEncipherment\n"
+                                       "extendedKeyUsage=serverAuth\n");
+  run_or_throw(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=corun-test-ca"
+      " -keyout '" +
+      d + "/ca.key' -out '" + d + "/ca.pem' >/dev/null 2>&1");
+  run_or_throw(
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1"
+      " -keyout '" +
+      d + "/server.key' -out '" + d + "/server.csr' >/dev/null 2>&1");
+  run_or_throw("openssl x509 -req -in '" + d + "/server.csr' -CA '" + d + "/ca.pem' -CAkey '" + d +
+               "/ca.key' -CAcreateserial -days 2 -extfile '" + d + "/san.ext' -out '" + d +
                "/server.pem' >/dev/null 2>&1");
   return c;
 }
 
-Nginx::Nginx(NginxOptions options) : dir_("corun-nginx"), tls_(options.tls) {
+Nginx::Nginx(NginxOptions options)
+    : dir_("corun-nginx"), tls_(options.tls), access_log_(options.access_log) {
+  if (options.hosts < 1 || options.hosts > 254) throw std::invalid_argument("hosts: 1 to 254");
   const fs::path& d = dir_.path();
   root_ = options.root.empty() ? d / "www" : options.root;
   fs::create_directories(root_);
@@ -153,8 +163,12 @@ Nginx::Nginx(NginxOptions options) : dir_("corun-nginx"), tls_(options.tls) {
   status_port_ = free_port();
   while (status_port_ == port_) status_port_ = free_port();
 
-  std::string listen = "listen 127.0.0.1:" + std::to_string(port_);
-  if (options.tls) listen += options.http2 ? " ssl http2" : " ssl";
+  std::string listen;
+  for (int i = 1; i <= options.hosts; ++i) {
+    if (i > 1) listen += ";\n    ";
+    listen += "listen 127.0.0." + std::to_string(i) + ":" + std::to_string(port_);
+    if (options.tls) listen += options.http2 ? " ssl http2" : " ssl";
+  }
   std::ostringstream conf;
   conf << "worker_processes 1;\n"
        << "daemon off;\n"
@@ -163,6 +177,7 @@ Nginx::Nginx(NginxOptions options) : dir_("corun-nginx"), tls_(options.tls) {
        << "events { worker_connections 4096; }\n"
        << "http {\n"
        << "  access_log off;\n"
+       << "  log_format conns '$connection $connection_requests x$ssl_session_reused';\n"
        << "  default_type application/octet-stream;\n"
        << "  types { text/html html; text/plain txt; application/json json; }\n"
        << "  client_body_temp_path " << (d / "tmp").string() << ";\n"
@@ -177,8 +192,11 @@ Nginx::Nginx(NginxOptions options) : dir_("corun-nginx"), tls_(options.tls) {
   }
   conf << "  server {\n    " << listen << ";\n"
        << "    root " << root_.string() << ";\n";
+  if (options.access_log) conf << "    access_log " << (d / "access.log").string() << " conns;\n";
   if (options.tls) {
-    conf << "    ssl_certificate " << options.certs.server_cert.string() << ";\n"
+    // TLS 1.3 as on today's sites (nginx 1.22's default stops at TLS 1.2).
+    conf << "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+         << "    ssl_certificate " << options.certs.server_cert.string() << ";\n"
          << "    ssl_certificate_key " << options.certs.server_key.string() << ";\n";
   }
   conf << "    " << options.extra_server_conf << "\n  }\n"
@@ -214,6 +232,27 @@ Nginx::~Nginx() {
     int status = 0;
     ::waitpid(pid_, &status, 0);
   }
+}
+
+std::string Nginx::host_url(int host) const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0." + std::to_string(host) + ":" +
+         std::to_string(port_);
+}
+
+ConnectionLog Nginx::logged_connections() const {
+  if (!access_log_) throw std::logic_error("logged_connections: access_log is off");
+  std::ifstream in(dir_.path() / "access.log");
+  std::set<long> seen;
+  ConnectionLog out;
+  long conn = 0;
+  long reqs = 0;
+  std::string reused;
+  while (in >> conn >> reqs >> reused) {
+    ++out.requests;
+    if (seen.insert(conn).second && reused == "xr") ++out.resumed;
+  }
+  out.connections = static_cast<long>(seen.size());
+  return out;
 }
 
 std::string Nginx::base_url() const {

@@ -4,11 +4,12 @@
 // Blocking helpers; call them outside the event loop (SetUp/TearDown).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace corun::testing {
 
@@ -39,18 +40,31 @@ struct TestCerts {
   std::filesystem::path server_cert;  // PEM, for 127.0.0.1 and localhost, signed by the CA
   std::filesystem::path server_key;   // PEM
 };
-// Makes a CA and a server certificate under dir with the openssl command line.
-TestCerts make_test_certs(const std::filesystem::path& dir);
+// Makes a CA and a server certificate under dir with the openssl command line;
+// the certificate names localhost and the addresses 127.0.0.1 to 127.0.0.<hosts>.
+TestCerts make_test_certs(const std::filesystem::path& dir, int hosts = 1);
 
 struct NginxOptions {
   // Served as the document root; empty: an empty www/ folder in the fixture's dir.
   std::filesystem::path root;
-  bool gzip = false;    // gzip on for text/html, text/plain, application/json
-  bool tls = false;     // listen ... ssl with certs (which must be set)
-  bool http2 = false;   // with tls: listen ... ssl http2
+  bool gzip = false;   // gzip on for text/html, text/plain, application/json
+  bool tls = false;    // listen ... ssl with certs (which must be set)
+  bool http2 = false;  // with tls: listen ... ssl http2
   TestCerts certs;
   int keepalive_requests = 100000;
   std::string extra_server_conf;  // appended inside server { }
+  // Listen on 127.0.0.1 to 127.0.0.<hosts> (same port): one server, many hosts.
+  int hosts = 1;
+  // Log "$connection $connection_requests $ssl_session_reused" per request to
+  // access.log (see logged_connections()).
+  bool access_log = false;
+};
+
+// What nginx's access log (NginxOptions::access_log) says about the connections.
+struct ConnectionLog {
+  long requests = 0;     // log lines
+  long connections = 0;  // distinct $connection serial numbers
+  long resumed = 0;      // connections whose TLS session was resumed ("r")
 };
 
 // A real nginx (Debian's nginx-light) started in its own temporary directory
@@ -69,6 +83,10 @@ class Nginx {
   // Connections nginx has accepted on the main port so far (stub_status
   // "accepts", minus the status queries themselves, which use a second port).
   long accepted_connections();
+  // The access log read now (requires NginxOptions::access_log).
+  ConnectionLog logged_connections() const;
+  // "https://127.0.0.<host>:PORT" (or http).
+  std::string host_url(int host) const;
 
  private:
   TempDir dir_;
@@ -76,6 +94,7 @@ class Nginx {
   int port_ = 0;
   int status_port_ = 0;
   bool tls_ = false;
+  bool access_log_ = false;
   pid_t pid_ = -1;
   long status_queries_ = 0;
 };

@@ -30,8 +30,13 @@
 // each a loop with its own session (one cookie jar for all of them), share of
 // -c and workers; lane 0 is the caller's loop, the others run on threads of
 // their own. A page is fetched, decoded and written on its lane's thread
-// (with fsync, the writes go to libuv's pool). With per_host or rate, all
-// URLs of a host go to the same lane, so the limits hold for the whole run.
+// (with fsync, the writes go to libuv's pool). A host's URLs go to the lane
+// that had its earlier ones (where its idle connections and HTTP/2 connection
+// are), unless that lane has twice the backlog of the least busy one, so a
+// crawl over many hosts opens about one connection per host (a lane keeps
+// idle connections to every host it saw) and one busy host still uses every
+// lane. With per_host or rate, all URLs of a host go to the same lane, so the
+// limits hold for the whole run. TLS sessions are shared by every lane.
 // The input, the names, the report and on_record stay on the caller's loop.
 //
 // Stopping: stop() (Ctrl-C in the CLI) stops starting URLs; those in flight
@@ -84,8 +89,9 @@ struct Options {
   std::vector<std::string> headers;  // "Name: value"
   std::string user_agent = "corun-fetch/0.1";
   std::string proxy;
-  bool insecure = false;  // do not verify TLS certificates
-  bool cookies = true;    // keep the cookies responses set, for the rest of the run
+  bool insecure = false;          // do not verify TLS certificates
+  std::filesystem::path ca_file;  // PEM CA bundle to trust instead of the system's (--cacert)
+  bool cookies = true;            // keep the cookies responses set, for the rest of the run
   // --- engine ---
   // Threads the requests run on, each with its own loop and share of
   // concurrency (a page is fetched, decoded and written on one); 0: one per

@@ -53,7 +53,10 @@ struct Timeouts {
 };
 
 struct SessionOptions {
-  std::size_t limit = 100;         // total connections (aiohttp TCPConnector limit); 0 = none
+  // Requests in flight at once (aiohttp's TCPConnector limit: connections in use;
+  // idle keep-alive connections do not count). Over HTTP/2 they are streams, and
+  // requests to one host share a connection. 0 = none.
+  std::size_t limit = 100;
   std::size_t limit_per_host = 0;  // 0 = none
   Timeouts timeout;
   Headers headers;  // sent with every request (a request's own win)
@@ -74,6 +77,16 @@ struct SessionOptions {
   // With cookie_jar: this jar instead of one of the session's own, so several
   // sessions (on any threads) keep one set of cookies. See CookieJar.
   std::shared_ptr<class CookieJar> shared_cookie_jar;
+  // Idle keep-alive connections kept for reuse (libcurl's connection cache), over
+  // all hosts: a crawl over more hosts than `limit` reuses a host's connection on
+  // its next URL instead of a new TCP + TLS handshake. 0: max(4 * limit, 1024),
+  // at most a quarter of the open-files limit.
+  std::size_t keepalive_connections = 0;
+  // TLS sessions (resumption) and resolved addresses shared with other sessions,
+  // on any threads. Used when the session has no shared_cookie_jar (a shared jar
+  // shares TLS sessions and addresses itself) and no jar of its own (cookie_jar =
+  // false); otherwise the session's own cache is used.
+  std::shared_ptr<class SharedCache> shared_cache;
 };
 
 // One cookie of the session's jar.
@@ -113,7 +126,9 @@ struct RequestOptions {
 
 // A cookie jar several sessions can share, from any threads (each session on
 // its own loop): libcurl's cookie engine behind a lock. Give it to sessions
-// through SessionOptions::shared_cookie_jar; it lives as long as they do.
+// through SessionOptions::shared_cookie_jar; it lives as long as they do. The
+// sessions sharing a jar also share TLS sessions and resolved addresses (see
+// SharedCache): libcurl gives a transfer one share object.
 class CookieJar {
  public:
   CookieJar();
@@ -123,6 +138,25 @@ class CookieJar {
 
   std::vector<Cookie> cookies() const;  // every cookie it holds
   void clear();
+  void* native() const noexcept;  // the CURLSH*
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// TLS sessions and resolved addresses several sessions share, from any threads
+// (libcurl's share interface behind locks): a connection one session opens to a
+// host it has not talked to resumes the TLS session another one negotiated, where
+// the server offers resumption (tickets or a session cache). Give it to sessions
+// through SessionOptions::shared_cache; it lives as long as they do. (libcurl
+// 7.88 keeps the 8 most recent TLS sessions in a share.)
+class SharedCache {
+ public:
+  SharedCache();
+  ~SharedCache();
+  SharedCache(const SharedCache&) = delete;
+  SharedCache& operator=(const SharedCache&) = delete;
   void* native() const noexcept;  // the CURLSH*
 
  private:

@@ -47,6 +47,11 @@ class TransferHandler {
 struct MultiLimits {
   long total_connections = 100;  // CURLMOPT_MAX_TOTAL_CONNECTIONS (0 = no limit)
   long per_host = 0;             // CURLMOPT_MAX_HOST_CONNECTIONS (0 = no limit)
+  // CURLMOPT_MAXCONNECTS: connections (in use or idle) kept in the cache; past it
+  // the oldest idle one is closed. 0: total_connections (curl's default when that
+  // is 0 too). Note that curl counts idle connections in total_connections as
+  // well, and closes the oldest idle one to open a new one past that limit.
+  long max_idle = 0;
 };
 
 class CurlMulti {
@@ -105,13 +110,13 @@ class CurlMulti {
 
   uv_loop_t* loop_;
   CURLM* multi_;
-  uv_timer_t* timer_;  // heap: freed in its close callback
+  uv_timer_t* timer_;               // heap: freed in its close callback
   SocketWatch* watches_ = nullptr;  // intrusive list of live watches
   std::size_t watch_count_ = 0;
-  std::vector<SocketWatch*> by_fd_;  // open sockets' watches, parked ones included
+  std::vector<SocketWatch*> by_fd_;   // open sockets' watches, parked ones included
   std::vector<unsigned char> owned_;  // fds curl opened through on_open_socket
   std::size_t active_ = 0;
-  int in_curl_ = 0;  // > 0 while curl_multi_* runs (callbacks may be on the stack)
+  int in_curl_ = 0;          // > 0 while curl_multi_* runs (callbacks may be on the stack)
   Easy* started_ = nullptr;  // intrusive list of transfers added to the multi handle
   std::vector<Easy*> pool_;
   std::vector<Easy*> deferred_;  // starts and aborts asked for while curl was running
