@@ -6,13 +6,14 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "corun/net/errors.hpp"
 
 namespace corun::net::detail {
 
 namespace {
-constexpr std::size_t kWriteHighWater = 64 * 1024;
+constexpr std::size_t kWriteHighWater = std::size_t{64} * 1024;
 
 // A write to a socket the peer has reset raises SIGPIPE, whose default action
 // kills the process. Like Python (which ignores it at start-up), corun ignores
@@ -179,9 +180,11 @@ void TcpTransport::close() noexcept {
   reading_ = false;
   if (write_pending_ > 0) {
     // Let queued writes go out first (uv_shutdown waits for them), then close.
-    auto* req = new uv_shutdown_t;
-    req->data = this;
-    if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_), [](uv_shutdown_t* r, int) {
+    // close() is noexcept: without memory for the request, close at once instead.
+    auto* req = new (std::nothrow) uv_shutdown_t;
+    if (req != nullptr) req->data = this;
+    if (req != nullptr &&
+        uv_shutdown(req, reinterpret_cast<uv_stream_t*>(handle_), [](uv_shutdown_t* r, int) {
           auto* t = static_cast<TcpTransport*>(r->data);
           delete r;
           uv_close(reinterpret_cast<uv_handle_t*>(t->handle_), &TcpTransport::on_close);

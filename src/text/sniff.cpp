@@ -39,7 +39,7 @@ namespace corun::text {
 namespace {
 
 constexpr std::size_t kPrescanLimit = 1024;
-constexpr std::size_t kDetectLimit = 256 * 1024;
+constexpr std::size_t kDetectLimit = std::size_t{256} * 1024;
 
 // ---------------------------------------------------------------------------------------
 // BOM sniffing (Encoding standard).

@@ -36,22 +36,25 @@ constexpr bool iends_with(std::string_view s, std::string_view suffix) noexcept 
   return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
-constexpr bool is_ascii_alpha(char c) noexcept {
+constexpr bool is_ascii_alpha(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+// The predicates take unsigned char so that bytes from either kind of buffer convert
+// without an implementation-defined narrowing; a byte >= 0x80 is never ASCII.
+
 // Infra's "ASCII whitespace": TAB, LF, FF, CR, SPACE.
-constexpr bool is_ascii_whitespace(char c) noexcept {
+constexpr bool is_ascii_whitespace(unsigned char c) noexcept {
   return c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ';
 }
 
 // Fetch's "HTTP whitespace": TAB, LF, CR, SPACE.
-constexpr bool is_http_whitespace(char c) noexcept {
+constexpr bool is_http_whitespace(unsigned char c) noexcept {
   return c == '\t' || c == '\n' || c == '\r' || c == ' ';
 }
 
 // Fetch's "HTTP tab or space".
-constexpr bool is_http_tab_or_space(char c) noexcept {
+constexpr bool is_http_tab_or_space(unsigned char c) noexcept {
   return c == '\t' || c == ' ';
 }
 

@@ -22,7 +22,7 @@ namespace corun::net::detail {
 
 class TcpTransport : public std::enable_shared_from_this<TcpTransport> {
  public:
-  static constexpr std::size_t kDefaultLimit = 64 * 1024;
+  static constexpr std::size_t kDefaultLimit = std::size_t{64} * 1024;
 
   // Takes an initialised uv_tcp_t (connected or accepted); starts reading.
   static std::shared_ptr<TcpTransport> adopt(uv_tcp_t* handle, std::size_t limit);
