@@ -489,16 +489,21 @@ TEST_F(FetchEngine, LanesWriteWhatOneLaneWrites) {
 }
 
 // Every lane's session uses the run's one cookie jar. Two lanes of one request
-// each: lane 0 gets /set-cookie first; lane 1 is busy with /slow meanwhile, and
-// its /cookie requests, started after, send the cookie lane 0's response set.
+// each, one host (so the engine keeps the host on lane 0 until its backlog there
+// passes two per slot, then moves some of it to lane 1: see pick_lane): lane 0
+// gets /set-cookie first, then two /slow; the third /slow spills to lane 1, and
+// the /cookie requests after it are spread over both lanes, each started after a
+// /slow, when /set-cookie has long been answered. Those run on lane 1 send the
+// cookie only if lane 0's response stored it in a jar lane 1's session reads.
 TEST_F(FetchEngine, LanesShareOneCookieJar) {
   Options o = options();
   o.threads = 2;
   o.concurrency = 2;
-  std::vector<std::string> urls = {"{base}/set-cookie", "{base}/slow/500"};
+  std::vector<std::string> urls = {"{base}/set-cookie", "{base}/slow/1000?a", "{base}/slow/1000?b",
+                                   "{base}/slow/1000?c"};
   for (int i = 0; i < 10; ++i) urls.push_back(fmt::format("{{base}}/cookie/{}", i));
   Outcome out = fetch(o, urls);
-  EXPECT_EQ(out.summary.done, 12u);
+  EXPECT_EQ(out.summary.done, 14u);
   for (int i = 0; i < 10; ++i) {
     const auto& r = record_for(out, fmt::format("/cookie/{}", i));
     EXPECT_EQ(fs::read_file_sync(r["path"].get<std::string>()), text::with_bom("cookie=sid=lane"))
@@ -508,7 +513,7 @@ TEST_F(FetchEngine, LanesShareOneCookieJar) {
   o.cookies = false;
   o.out_dir = dir_.path() / "no-cookies";
   Outcome without = fetch(o, urls);
-  EXPECT_EQ(without.summary.done, 12u);
+  EXPECT_EQ(without.summary.done, 14u);
   for (int i = 0; i < 10; ++i) {
     const auto& r = record_for(without, fmt::format("/cookie/{}", i));
     EXPECT_EQ(fs::read_file_sync(r["path"].get<std::string>()), text::with_bom("cookie=")) << r;
