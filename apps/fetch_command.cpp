@@ -352,12 +352,12 @@ Task<int> fetch_main(Run* run) {
     text += fmt::format(" in {:.2f} s ({:.0f} pages/s, {})", summary.elapsed, rate,
                         human_bytes(static_cast<double>(summary.bytes)));
     if (summary.interrupted) text += "; interrupted";
+    if (!unread.empty()) text += "\n  " + unread;
     std::string report = fetcher.options().report.empty()
                              ? (fetcher.options().out_dir / "report.jsonl").string()
                              : fetcher.options().report.string();
     text +=
         fmt::format("\n  files in {}, report in {}", fetcher.options().out_dir.string(), report);
-    if (summary.interrupted && !summary.input_exhausted) text += "\n  " + unread;
     if (summary.interrupted) text += "\n  run again with --resume to fetch the rest";
     std::fprintf(stderr, "%s\n", text.c_str());
   }
