@@ -6,8 +6,14 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include "corun/corun.hpp"
 #include "corun/fetch/demo.hpp"
@@ -18,39 +24,163 @@ namespace corun::app {
 
 namespace {
 
-// "10M" -> 10485760; K, M, G (powers of 1024), optional B.
-std::optional<std::size_t> parse_size(std::string s) {
-  if (s.empty()) return std::nullopt;
-  if (s.back() == 'B' || s.back() == 'b') s.pop_back();
-  std::size_t mult = 1;
+// ---- numeric flags: strict parsing against fetch::NumericRange ----
+//
+// CLI11's own conversions take "-5" for a huge unsigned number, "010" for octal
+// and wrap on overflow; these transforms read plain decimal text only, check it
+// against the option's range (the same table the Fetcher enforces) and hand
+// CLI11 the canonical number. A failure is a usage error naming the flag:
+// "--concurrency: must be a whole number from 1 to 100000, not '-5'".
+
+// --demo-pages is the CLI's own (not an Options field).
+constexpr fetch::NumericRange kDemoPagesRange{"demo_pages", true, 1, 1000000, "", ""};
+
+std::string rejected(const fetch::NumericRange& r, const std::string& text) {
+  return fmt::format("must be {}, not '{}'", fetch::describe_range(r), text);
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// "123" or "-123" (a sign only so a negative value is named as out of range);
+// nullopt when not such text. Values past 2^64 saturate (out of every range).
+std::optional<long double> parse_whole(std::string_view s) {
+  bool negative = !s.empty() && s.front() == '-';
+  if (negative) s.remove_prefix(1);
+  if (!all_digits(s)) return std::nullopt;
+  long double v = 0;
+  for (char c : s) v = std::min(v * 10 + (c - '0'), 1e30L);
+  return negative ? -v : v;
+}
+
+// Decimal text with an optional fraction and exponent ("0.5", "-3", "1e3");
+// no hex, inf or nan.
+std::optional<double> parse_real(const std::string& s) {
+  std::string_view v = s;
+  if (!v.empty() && v.front() == '-') v.remove_prefix(1);
+  std::string_view mantissa = v.substr(0, v.find_first_of("eE"));
+  std::string_view exponent =
+      mantissa.size() < v.size() ? v.substr(mantissa.size() + 1) : std::string_view{};
+  auto dot = mantissa.find('.');
+  std::string_view whole = mantissa.substr(0, dot);
+  std::string_view frac =
+      dot == std::string_view::npos ? std::string_view{} : mantissa.substr(dot + 1);
+  if (whole.empty() && frac.empty()) return std::nullopt;
+  if (!whole.empty() && !all_digits(whole)) return std::nullopt;
+  if (!frac.empty() && !all_digits(frac)) return std::nullopt;
+  if (mantissa.size() < v.size()) {
+    if (!exponent.empty() && (exponent.front() == '+' || exponent.front() == '-'))
+      exponent.remove_prefix(1);
+    if (!all_digits(exponent)) return std::nullopt;
+  }
+  return std::strtod(s.c_str(), nullptr);  // out of double's range: +-HUGE_VAL, rejected
+}
+
+CLI::Validator number_in(const fetch::NumericRange& r) {
+  return CLI::Validator(
+      [&r](std::string& text) -> std::string {
+        if (r.integer) {
+          auto v = parse_whole(text);
+          if (!v || !fetch::in_range(r, static_cast<double>(*v))) return rejected(r, text);
+          text = fmt::format("{}", static_cast<unsigned long long>(*v));
+        } else {
+          auto v = parse_real(text);
+          if (!v || !fetch::in_range(r, *v)) return rejected(r, text);
+          text = fmt::format("{}", *v);
+        }
+        return {};
+      },
+      "", std::string(r.field));
+}
+
+// "10M" -> 10485760; K, M, G, T (powers of 1024), an optional B; nullopt when
+// not a size, a saturated huge value when past 2^64.
+std::optional<long double> parse_size(std::string_view s) {
+  if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.remove_suffix(1);
+  long double mult = 1;
   if (!s.empty()) {
     switch (s.back()) {
       case 'k':
       case 'K':
-        mult = std::size_t{1} << 10;
-        s.pop_back();
+        mult = 1024.0L;
         break;
       case 'm':
       case 'M':
-        mult = std::size_t{1} << 20;
-        s.pop_back();
+        mult = 1024.0L * 1024;
         break;
       case 'g':
       case 'G':
-        mult = std::size_t{1} << 30;
-        s.pop_back();
+        mult = 1024.0L * 1024 * 1024;
+        break;
+      case 't':
+      case 'T':
+        mult = 1024.0L * 1024 * 1024 * 1024;
         break;
       default:
         break;
     }
+    if (mult != 1) s.remove_suffix(1);
   }
-  if (s.empty()) return std::nullopt;
-  std::size_t n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<std::size_t>(c - '0');
+  auto n = parse_whole(s);
+  if (!n) return std::nullopt;
+  return *n * mult;
+}
+
+std::string size_range_text(const fetch::NumericRange& r) {
+  return fmt::format("a size from {} to {} bytes (1024T), in bytes or with K, M, G or T",
+                     static_cast<unsigned long long>(r.min),
+                     static_cast<unsigned long long>(r.max));
+}
+
+CLI::Validator size_in(const fetch::NumericRange& r) {
+  return CLI::Validator(
+      [&r](std::string& text) -> std::string {
+        auto v = parse_size(text);
+        if (!v || !fetch::in_range(r, static_cast<double>(*v))) {
+          return fmt::format("must be {}, not '{}'", size_range_text(r), text);
+        }
+        text = fmt::format("{}", static_cast<unsigned long long>(*v));
+        return {};
+      },
+      "", "size");
+}
+
+const fetch::NumericRange& range(std::string_view field) {
+  return fetch::numeric_range(field);
+}
+
+// The help of a numeric flag ends with what it accepts.
+std::string with_range(std::string_view help, const fetch::NumericRange& r) {
+  return fmt::format("{} [{}]", help, fetch::describe_range(r));
+}
+
+// Options fields -> the flags that set them (for the Fetcher's OptionsError).
+std::string_view flag_of(std::string_view field) {
+  static constexpr std::pair<std::string_view, std::string_view> flags[] = {
+      {"concurrency", "--concurrency"},
+      {"per_host", "--per-host"},
+      {"threads", "--threads"},
+      {"retries", "--retries"},
+      {"rate", "--rate"},
+      {"timeout", "--timeout"},
+      {"connect_timeout", "--connect-timeout"},
+      {"read_timeout", "--read-timeout"},
+      {"retry_delay", "--retry-delay"},
+      {"retry_max_delay", "--retry-max-delay"},
+      {"max_size", "--max-size"},
+      {"name_template", "--name"},
+      {"encoding", "--encoding"},
+      {"headers", "--header"},
+  };
+  for (auto [f, flag] : flags) {
+    if (f == field) return flag;
   }
-  return n * mult;
+  return {};
 }
 
 std::string human_bytes(double b) {
@@ -123,8 +253,11 @@ struct Run {
 
 void print_progress(const fetch::Progress& p, double elapsed, bool final_line) {
   double rate = elapsed > 0 ? static_cast<double>(p.done + p.failed) / elapsed : 0;
+  // Requests on the wire (at most -c); pages received and still being written
+  // apart (a lane's workers are twice its requests, so the two add up to 2 * -c).
   std::string line =
-      fmt::format("  {} done  {} failed  {} in flight", p.done, p.failed, p.in_flight);
+      fmt::format("  {} done  {} failed  {} in flight", p.done, p.failed, p.requests);
+  if (p.writing > 0) line += fmt::format("  {} writing", p.writing);
   if (p.skipped > 0) line += fmt::format("  {} skipped", p.skipped);
   line += fmt::format("  | {:.0f} pages/s  {}", rate, human_bytes(static_cast<double>(p.bytes)));
   if (p.total_hint > 0) {
@@ -190,16 +323,36 @@ Task<int> fetch_main(Run* run) {
   if (args.demo) server.close();
   if (error) std::rethrow_exception(error);
 
+  // Stopped before the end of the input: say how much of it was never read, so
+  // "--resume to fetch the rest" is understood (the report lists what was done).
+  std::string unread;
+  if (summary.interrupted && !summary.input_exhausted && !args.quiet) {
+    long long total = -1;
+    if (auto* file = dynamic_cast<fetch::FileSource*>(run->source); file != nullptr) {
+      total = co_await to_thread([file] { return file->count_lines(); });
+    } else if (run->source->size_hint() >= 0) {
+      total = run->source->size_hint();
+    }
+    auto read = static_cast<long long>(summary.lines_read);
+    if (total >= read) {
+      unread = fmt::format("{} of the input's {} lines not read (it was read up to line {})",
+                           total - read, total, read);
+    } else {
+      unread = fmt::format("the input was read up to line {}; the rest was not read", read);
+    }
+  }
   if (!args.quiet) {
     double rate = summary.elapsed > 0
                       ? static_cast<double>(summary.done + summary.failed) / summary.elapsed
                       : 0;
     std::string text = fmt::format("corun fetch: {} done, {} failed", summary.done, summary.failed);
     if (summary.skipped > 0) text += fmt::format(", {} skipped (already done)", summary.skipped);
-    if (summary.not_started > 0) text += fmt::format(", {} not started", summary.not_started);
+    if (summary.not_started > 0)
+      text += fmt::format(", {} read but not started", summary.not_started);
     text += fmt::format(" in {:.2f} s ({:.0f} pages/s, {})", summary.elapsed, rate,
                         human_bytes(static_cast<double>(summary.bytes)));
     if (summary.interrupted) text += "; interrupted";
+    if (!unread.empty()) text += "\n  " + unread;
     std::string report = fetcher.options().report.empty()
                              ? (fetcher.options().out_dir / "report.jsonl").string()
                              : fetcher.options().report.string();
@@ -245,7 +398,9 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->type_name("URL");
   f->add_flag("--demo", a.demo, "Serve built-in GB18030 sample pages on loopback and fetch them")
       ->group("Input");
-  f->add_option("--demo-pages", a.demo_pages, "How many pages --demo fetches (default 1000)")
+  f->add_option("--demo-pages", a.demo_pages,
+                with_range("How many pages --demo fetches (default 1000)", kDemoPagesRange))
+      ->transform(number_in(kDemoPagesRange))
       ->group("Input")
       ->type_name("N");
   (void)urls;
@@ -268,51 +423,76 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->type_name("LABEL");
   f->add_flag("--no-bom", a.no_bom, "Write UTF-8 without the byte order mark")->group("Output");
   f->add_flag("--raw", o.raw, "Write bodies as received: no decoding, no BOM")->group("Output");
-  f->add_option("--max-size", a.max_size, "Fail bodies larger than SIZE (e.g. 500K, 10M)")
+  f->add_option("--max-size", a.max_size,
+                fmt::format("Fail bodies larger than SIZE bytes; K, M, G, T multiply by powers "
+                            "of 1024 (e.g. 500K, 10M) [{}]",
+                            size_range_text(range("max_size"))))
+      ->transform(size_in(range("max_size")))
       ->group("Output")
       ->type_name("SIZE");
   f->add_flag("--fsync", o.fsync, "Flush every file to disk before counting it done")
       ->group("Output");
 
-  f->add_option("-c,--concurrency", o.concurrency, "Requests in flight in total (default 64)")
+  f->add_option("-c,--concurrency", o.concurrency,
+                with_range("Requests in flight in total (default 64)", range("concurrency")))
+      ->transform(number_in(range("concurrency")))
       ->group("Connection")
       ->type_name("N");
-  f->add_option("--per-host", o.per_host, "Requests in flight per host (default: no limit)")
+  f->add_option("--per-host", o.per_host,
+                with_range("Requests in flight per host (default: no limit)", range("per_host")))
+      ->transform(number_in(range("per_host")))
       ->group("Connection")
       ->type_name("N");
   f->add_option("--threads", o.threads,
-                "Threads for the requests, each with a share of -c (default: one per core, "
-                "at most 4)")
+                with_range("Threads for the requests, each with a share of -c (default: one per "
+                           "core, at most 4)",
+                           range("threads")))
+      ->transform(number_in(range("threads")))
       ->group("Connection")
       ->type_name("N");
   f->add_flag("--no-cookies", a.no_cookies,
               "Keep no cookies (by default those responses set are sent for the rest of the "
               "run)")
       ->group("Connection");
-  f->add_option("--rate", o.rate, "At most R requests per second per host")
+  f->add_option(
+       "--rate", o.rate,
+       with_range("At most R requests per second per host (default: no limit)", range("rate")))
+      ->transform(number_in(range("rate")))
       ->group("Connection")
       ->type_name("R");
   f->add_option("-m,--timeout", a.timeout,
-                "Seconds one attempt may take in all (default 120, 0 = none)")
+                with_range("Seconds one attempt may take in all (default 120)", range("timeout")))
+      ->transform(number_in(range("timeout")))
       ->group("Connection")
       ->type_name("S");
-  f->add_option("--connect-timeout", a.connect_timeout, "Seconds to connect (default 15)")
+  f->add_option("--connect-timeout", a.connect_timeout,
+                with_range("Seconds to connect (default 15)", range("connect_timeout")))
+      ->transform(number_in(range("connect_timeout")))
       ->group("Connection")
       ->type_name("S");
   f->add_option("--read-timeout", a.read_timeout,
-                "Fail after S seconds without data (default: off)")
+                with_range("Fail after S seconds without data, rounded up to whole seconds "
+                           "(default: off)",
+                           range("read_timeout")))
+      ->transform(number_in(range("read_timeout")))
       ->group("Connection")
       ->type_name("S");
-  f->add_option("--retries", o.retries,
-                "Retries on connect errors, timeouts, 408/429/5xx (default 3)")
+  f->add_option(
+       "--retries", o.retries,
+       with_range("Retries on connect errors, timeouts, 408/429/5xx (default 3)", range("retries")))
+      ->transform(number_in(range("retries")))
       ->group("Connection")
       ->type_name("N");
   f->add_option("--retry-delay", a.retry_delay,
-                "First backoff in seconds, doubled each time (default 0.5)")
+                with_range("First backoff in seconds, doubled each time (default 0.5)",
+                           range("retry_delay")))
+      ->transform(number_in(range("retry_delay")))
       ->group("Connection")
       ->type_name("S");
   f->add_option("--retry-max-delay", a.retry_max_delay,
-                "Longest backoff; a longer Retry-After is not waited for (default 30)")
+                with_range("Longest backoff; a longer Retry-After is not waited for (default 30)",
+                           range("retry_max_delay")))
+      ->transform(number_in(range("retry_max_delay")))
       ->group("Connection")
       ->type_name("S");
   f->add_option("-H,--header", o.headers, "Extra request header (repeatable)")
@@ -341,14 +521,8 @@ int run_fetch_command(FetchArgs& a) {
   fetch::Options& o = a.options;
   o.bom = !a.no_bom;
   o.cookies = !a.no_cookies;
-  if (!a.max_size.empty()) {
-    o.max_size = parse_size(a.max_size);
-    if (!o.max_size) return usage_error(fmt::format("--max-size: not a size: '{}'", a.max_size));
-  }
-  for (double* d :
-       {&a.timeout, &a.connect_timeout, &a.read_timeout, &a.retry_delay, &a.retry_max_delay}) {
-    if (*d < 0) return usage_error("times must be 0 or more seconds");
-  }
+  // The flags' transforms have checked every number and made it plain digits.
+  if (!a.max_size.empty()) o.max_size = static_cast<std::size_t>(std::stoull(a.max_size));
   o.timeout = fetch::Seconds(a.timeout);
   o.connect_timeout = fetch::Seconds(a.connect_timeout);
   o.read_timeout = fetch::Seconds(a.read_timeout);
@@ -376,6 +550,14 @@ int run_fetch_command(FetchArgs& a) {
   try {
     fetcher = std::make_unique<fetch::Fetcher>(o);
   } catch (const fetch::OptionsError& e) {
+    // (The flags' own checks catch numbers first; this names the flag all the same.)
+    std::string_view flag = flag_of(e.field());
+    bool numeric = std::any_of(std::begin(fetch::kNumericRanges), std::end(fetch::kNumericRanges),
+                               [&](const fetch::NumericRange& r) { return r.field == e.field(); });
+    if (!flag.empty() && numeric) {
+      return usage_error(
+          fmt::format("{}: must be {}", flag, fetch::describe_range(range(e.field()))));
+    }
     return usage_error(e.what());
   }
 

@@ -3,7 +3,8 @@
 #   1. a Release build with warnings as errors: the whole ctest suite;
 #   2. an ASan+UBSan build: the whole suite again;
 #   3. a TSan build: the core runtime's tests and the fetch engine's (the thread code);
-#   4. a short libFuzzer run over corun::text (clang).
+#   4. a short libFuzzer run over corun::text (clang), and one over corun fetch's input
+#      lines and names.
 # Usage: scripts/test.sh            (everything; about 20-30 minutes on 2 cores)
 #        QUICK=1 scripts/test.sh    (step 1 only)
 # Build trees go to ./out/ci-*. Prints ctest's summaries and ends with
@@ -78,6 +79,14 @@ run_fuzz() {  # libFuzzer's progress goes to a log; its last lines (and any find
   return "$rc"
 }
 
+run_fuzz_fetch_input() {  # the same, for fuzz/fetch_input_fuzz.cpp (same build tree)
+  local log="$root/out/ci-fuzz-fetch-input.log"
+  bash fuzz/run_fetch_input.sh "$fuzz_seconds" "$root/out/ci-fuzz" >"$log" 2>&1
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then tail -n 80 "$log"; else grep -E '^(#[0-9]+[[:space:]]+DONE|Done )' "$log"; fi
+  return "$rc"
+}
+
 mkdir -p out
 rm -f out/ci-*/watchdog-*.txt
 step "release build" configure_build out/ci-release -DCMAKE_BUILD_TYPE=Release -DCORUN_BUILD_PYTHON=ON
@@ -108,6 +117,7 @@ if [ -z "${QUICK:-}" ]; then
   # The fetch engine runs its lanes on threads of their own.
   step "tsan tests (fetch engine)" run_ctest out/ci-tsan -R '^FetchEngine[.]'
   step "fuzz corun::text (${fuzz_seconds} s)" run_fuzz
+  step "fuzz corun fetch input (${fuzz_seconds} s)" run_fuzz_fetch_input
 fi
 
 echo

@@ -399,9 +399,7 @@ struct Fetcher::Impl {
   static constexpr std::size_t kReportFlushBytes = 64 * 1024;
 
   explicit Impl(Options o) : options(std::move(o)) {
-    if (options.concurrency == 0) throw OptionsError("concurrency must be at least 1");
-    if (options.rate < 0) throw OptionsError("--rate must be positive");
-    if (options.retries < 0) throw OptionsError("--retries must be 0 or more");
+    check_options(options);  // every range, label, template and header (the errors name the field)
     if (!options.name_template.empty()) {
       try {
         name_template = NameTemplate(options.name_template);
@@ -564,37 +562,25 @@ struct Fetcher::Impl {
 
   // ---- reader: lines -> items -> lanes ----
 
+  std::uint64_t lines_given = 0;  // raw lines the source gave
+  std::uint64_t lines_read = 0;   // of those, taken (Summary::lines_read)
+  bool input_exhausted = false;
+
   Task<void> reader(UrlSource* source) {
     std::vector<std::string> lines;
     bool more = true;
     while (more && !stopping) {
       lines.clear();
       more = co_await source->next_batch(lines);
+      lines_given += lines.size();
       for (std::string& raw : lines) {
         if (stopping) break;
-        std::string_view line = raw;
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
-          line.remove_prefix(1);
-        while (!line.empty() &&
-               (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
-          line.remove_suffix(1);
-        }
-        if (line.empty() || line.front() == '#') continue;
+        ++lines_read;
+        InputLine parsed;
+        if (!parse_input_line(raw, options.base_url, parsed)) continue;
         Item item;
-        auto ws = line.find_first_of(" \t");
-        std::string_view url = line.substr(0, ws);
-        if (ws != std::string_view::npos) {
-          std::string_view label = line.substr(ws);
-          while (!label.empty() && (label.front() == ' ' || label.front() == '\t'))
-            label.remove_prefix(1);
-          item.label = std::string(label);
-        }
-        if (!options.base_url.empty() && url.find("://") == std::string_view::npos) {
-          item.url.reserve(options.base_url.size() + url.size());
-          item.url.append(options.base_url).append(url);
-        } else {
-          item.url = std::string(url);
-        }
+        item.url = std::move(parsed.url);
+        item.label = std::move(parsed.label);
         item.index = progress.seen++;
         if (options.resume && done_before.take(stable_hash(item.url))) {
           ++progress.skipped;
@@ -612,6 +598,7 @@ struct Fetcher::Impl {
         dispatch(lane, std::move(item));
       }
     }
+    input_exhausted = !more && lines_read == lines_given;
     for (auto& lane : lanes) {
       for (std::size_t i = 0; i < 2 * lane_concurrency(*lane); ++i) {
         Item end;
@@ -683,6 +670,17 @@ struct FetchLane {
   std::mt19937_64 rng{std::random_device{}()};
   Event stop_event;                         // set by stop_local(): wakes pause()
   std::atomic<std::uint64_t> in_flight{0};  // read by the engine for Progress
+  std::atomic<std::uint64_t> requests{0};   // Progress::requests
+  std::atomic<std::uint64_t> writing{0};    // Progress::writing
+  struct Counting {                         // counts itself in *n while it lives
+    explicit Counting(std::atomic<std::uint64_t>& c) : n(c) {
+      n.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~Counting() { n.fetch_sub(1, std::memory_order_relaxed); }
+    Counting(const Counting&) = delete;
+    Counting& operator=(const Counting&) = delete;
+    std::atomic<std::uint64_t>& n;
+  };
 
   // Mailboxes between the loops (remote lanes).
   std::mutex mutex;
@@ -904,6 +902,7 @@ struct FetchLane {
         co_return;
       }
       try {
+        Counting on_the_wire(requests);
         resp = co_await session->get(rec->url, ro);
       } catch (const std::exception&) {
         failure = std::current_exception();
@@ -984,7 +983,11 @@ struct FetchLane {
       WriteJob job{
           std::move(body), std::move(content_type), std::move(file), wo, decode, options.bom,
           override_enc};
-      WriteOutcome out = co_await write(std::move(job));
+      WriteOutcome out;
+      {
+        Counting pending_write(writing);
+        out = co_await write(std::move(job));
+      }
       if (!out.error.empty()) {
         rec->error = std::move(out.error);
         co_return;
@@ -1134,9 +1137,15 @@ void Fetcher::Impl::take(FetchLane& lane, Record rec, bool never_started) {
 }
 
 void Fetcher::Impl::refresh_in_flight() noexcept {
-  std::uint64_t n = 0;
-  for (auto& lane : lanes) n += lane->in_flight.load(std::memory_order_relaxed);
+  std::uint64_t n = 0, requests = 0, writing = 0;
+  for (auto& lane : lanes) {
+    n += lane->in_flight.load(std::memory_order_relaxed);
+    requests += lane->requests.load(std::memory_order_relaxed);
+    writing += lane->writing.load(std::memory_order_relaxed);
+  }
   progress.in_flight = n;
+  progress.requests = requests;
+  progress.writing = writing;
 }
 
 // On a remote lane's loop: runs the lane, then completes *slot (and deletes
@@ -1274,6 +1283,8 @@ Task<Summary> Fetcher::Impl::run(UrlSource* source) {
   s.done = progress.done;
   s.failed = progress.failed;
   s.not_started = not_started;
+  s.lines_read = lines_read;
+  s.input_exhausted = input_exhausted;
   s.bytes = progress.bytes;
   s.elapsed = Seconds(Clock::now() - t0).count();
   s.interrupted = stopping;

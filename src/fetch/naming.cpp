@@ -377,6 +377,10 @@ void NameRegistry::reserve(std::string_view relative) {
   taken_.add(stable_hash(relative));
 }
 
+namespace {
+constexpr std::uint64_t kCollisionSalt = 0x9E3779B97F4A7C15ull;
+}  // namespace
+
 std::string NameRegistry::claim(std::string_view relative) {
   if (taken_.add(stable_hash(relative)) == 0) return std::string(relative);
   // Taken: "a.html" -> "a-1.html", "a-2.html", ... (the extension of the last segment).
@@ -385,7 +389,12 @@ std::string NameRegistry::claim(std::string_view relative) {
       slash == std::string_view::npos ? std::string_view{} : relative.substr(0, slash + 1);
   std::string_view last = slash == std::string_view::npos ? relative : relative.substr(slash + 1);
   auto [stem, ext] = split_extension(last);
-  for (std::uint64_t n = 1;; ++n) {
+  // Each earlier collision on this name took the lowest free variant, so -1 ..
+  // -k (k of them) are all taken: start after them. Counting them keeps N
+  // copies of one URL linear, not N^2 / 2 tries (the count lives under a
+  // salted key, and only for names that collided).
+  std::uint64_t collisions = taken_.add(stable_hash(relative) ^ kCollisionSalt);
+  for (std::uint64_t n = collisions + 1;; ++n) {
     std::string candidate = fmt::format("{}{}-{}{}", folder, stem, n, ext);
     if (taken_.add(stable_hash(candidate)) == 0) return candidate;
   }

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "corun/corun.hpp"
@@ -101,6 +103,26 @@ std::vector<nlohmann::json> report(const fsys::path& p) {
   return out;
 }
 
+// The decimal number written right before the first `suffix` in s (or after
+// the first `prefix`); nullopt when there is none. (No std::regex: g++ 12 warns
+// inside it under the sanitizers.)
+std::optional<std::size_t> number_before(const std::string& s, std::string_view suffix) {
+  auto at = s.find(suffix);
+  if (at == std::string::npos) return std::nullopt;
+  std::size_t begin = at;
+  while (begin > 0 && std::isdigit(static_cast<unsigned char>(s[begin - 1]))) --begin;
+  if (begin == at) return std::nullopt;
+  return std::stoul(s.substr(begin, at - begin));
+}
+std::optional<std::size_t> number_after(const std::string& s, std::string_view prefix) {
+  auto at = s.find(prefix);
+  if (at == std::string::npos) return std::nullopt;
+  std::size_t begin = at + prefix.size(), end = begin;
+  while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
+  if (begin == end) return std::nullopt;
+  return std::stoul(s.substr(begin, end - begin));
+}
+
 std::size_t temp_files(const fsys::path& dir) {
   std::size_t n = 0;
   for (auto& e : fsys::recursive_directory_iterator(dir)) {
@@ -151,9 +173,8 @@ TEST(FetchCli, HelpAndUsageErrors) {
   corun::testing::TempDir dir("corun-cli");
   Result help = run_cli(dir.path(), {"fetch", "--help"});
   EXPECT_EQ(help.code, 0);
-  for (const char* s :
-       {"--concurrency", "--per-host", "--threads", "--no-cookies", "--resume", "--no-bom",
-        "--encoding", "Exit status"}) {
+  for (const char* s : {"--concurrency", "--per-host", "--threads", "--no-cookies", "--resume",
+                        "--no-bom", "--encoding", "Exit status"}) {
     EXPECT_NE(help.out.find(s), std::string::npos) << s;
   }
   EXPECT_EQ(run_cli(dir.path(), {}).code, 2);
@@ -168,6 +189,91 @@ TEST(FetchCli, HelpAndUsageErrors) {
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "--name", "{bad}", "http://x/"}).code, 2);
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "--max-size", "lots", "http://x/"}).code, 2);
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "-i", (dir.path() / "missing.txt").string()}).code, 2);
+}
+
+// Issue 15: a number out of range was reported as "Semaphore initial value must be
+// >= 0" (exit 1), or wrapped silently. Each is a usage error naming the flag and
+// its range, and nothing internal shows.
+TEST(FetchCli, NumbersOutOfRangeAreUsageErrorsNamingTheFlag) {
+  corun::testing::TempDir dir("corun-cli");
+  struct Bad {
+    std::string flag;
+    std::vector<std::string> values;
+  };
+  const std::vector<Bad> cases = {
+      {"--concurrency", {"-5", "0", "99999999999", "100001", "1.5", "0x10", "many", ""}},
+      {"--per-host", {"-1", "100001", "18446744073709551617", "2e3"}},
+      {"--threads", {"-1", "257", "4x"}},
+      {"--retries", {"-1", "101", "99999999999999999999"}},
+      {"--rate", {"-1", "0.0001", "1e7", "nan", "inf", "1/s"}},
+      {"--timeout", {"-0.5", "1e400", "0x10", "1e6.5"}},
+      {"--connect-timeout", {"-1", "0.0005"}},
+      {"--read-timeout", {"-1", "2000000"}},
+      {"--retry-delay", {"-1", "1e9"}},
+      {"--retry-max-delay", {"-0.1"}},
+      {"--max-size", {"99999999999999999999999", "0", "-1", "1.5M", "2048T", "10X", "lots"}},
+      {"--demo-pages", {"0", "-3", "1000001"}},
+  };
+  for (const Bad& b : cases) {
+    for (const std::string& v : b.values) {
+      Result r = run_cli(dir.path(), {"fetch", "-o", (dir.path() / "o").string(), b.flag, v,
+                                      "http://127.0.0.1:1/"});
+      EXPECT_EQ(r.code, 2) << b.flag << " " << v << "\n" << r.err;
+      EXPECT_NE(r.err.find(b.flag + ": must be "), std::string::npos) << b.flag << " " << v << "\n"
+                                                                      << r.err;
+      EXPECT_NE(r.err.find(" from "), std::string::npos) << r.err;  // the range is given
+      EXPECT_NE(r.err.find("'" + v + "'"), std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find("Semaphore"), std::string::npos) << r.err;
+    }
+  }
+  // -c short and long the same; the zero meanings are kept where documented.
+  Result c = run_cli(dir.path(), {"fetch", "-c", "-5", "http://127.0.0.1:1/"});
+  EXPECT_EQ(c.code, 2);
+  EXPECT_NE(c.err.find("--concurrency: must be a whole number from 1 to 100000, not '-5'"),
+            std::string::npos)
+      << c.err;
+  Result help = run_cli(dir.path(), {"fetch", "--help"});
+  EXPECT_NE(help.out.find("[0 (no limit) or a whole number from 1 to 100000]"), std::string::npos)
+      << help.out;
+}
+
+TEST(FetchCli, NumbersAtTheEdgesOfTheirRangesAreAccepted) {
+  corun::testing::TempDir dir("corun-cli");
+  int dead = corun::testing::free_port();
+  Result r = run_cli(dir.path(), {"fetch",
+                                  "-o",
+                                  (dir.path() / "o").string(),
+                                  "-c",
+                                  "1",
+                                  "--per-host",
+                                  "0",
+                                  "--threads",
+                                  "0",
+                                  "--rate",
+                                  "0",
+                                  "--timeout",
+                                  "0",
+                                  "--connect-timeout",
+                                  "0",
+                                  "--read-timeout",
+                                  "0",
+                                  "--retries",
+                                  "0",
+                                  "--retry-delay",
+                                  "0",
+                                  "--retry-max-delay",
+                                  "1e6",
+                                  "--max-size",
+                                  "10M",
+                                  fmt::format("http://127.0.0.1:{}/", dead)});
+  EXPECT_EQ(r.code, 1) << r.err;  // the URL fails (nothing listens): a record, not a usage error
+  EXPECT_EQ(report(dir.path() / "o" / "report.jsonl").size(), 1u);
+  Result top = run_cli(dir.path(), {"fetch", "-o", (dir.path() / "o2").string(), "-c", "100000",
+                                    "--per-host", "100000", "--threads", "256", "--rate", "1000000",
+                                    "--retries", "0", "--max-size", "1024T", "--timeout", "1000000",
+                                    fmt::format("http://127.0.0.1:{}/", dead)});
+  EXPECT_EQ(top.code, 1) << top.err;
+  EXPECT_EQ(report(dir.path() / "o2" / "report.jsonl").size(), 1u);
 }
 
 TEST(FetchCli, DemoFetchesTheSamplePages) {
@@ -249,6 +355,20 @@ TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
   auto records = report(out / "report.jsonl");
   EXPECT_GT(records.size(), 3u);
   EXPECT_LT(records.size(), 200u);
+  // The summary accounts for every line of the input (issue 15): done, read but
+  // not started, and the lines never read (the reader stops with the run).
+  auto done = number_before(err, " done, 0 failed");
+  ASSERT_TRUE(done) << err;
+  EXPECT_EQ(*done, records.size());
+  std::size_t not_started = number_before(err, " read but not started").value_or(0);
+  auto unread_at = err.find(" of the input's 200 lines not read (it was read up to line ");
+  ASSERT_NE(unread_at, std::string::npos) << err;
+  auto unread = number_before(err, " of the input's 200 lines not read");
+  auto read_to = number_after(err, "(it was read up to line ");
+  ASSERT_TRUE(unread && read_to) << err;
+  EXPECT_GT(*unread, 0u) << err;  // -c 4 holds at most 4 * 4 + 64 URLs: most were never read
+  EXPECT_EQ(*unread + *read_to, 200u) << err;
+  EXPECT_EQ(*done + not_started + *unread, 200u) << err;
   // Every record's file is complete, and every page file has its record.
   std::size_t pages = 0;
   for (auto& e : fsys::directory_iterator(out)) pages += e.path().extension() == ".html";
@@ -267,6 +387,35 @@ TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
   pages = 0;
   for (auto& e : fsys::directory_iterator(out)) pages += e.path().extension() == ".html";
   EXPECT_EQ(pages, 200u);
+}
+
+// Issue 15: with -c 16 the progress line said "32 in flight" (it counted pages
+// waiting to be written, and URLs waiting for a request slot). It counts
+// requests now: never more than -c.
+TEST(FetchCli, ProgressLineCountsRequestsInFlight) {
+  corun::testing::TempDir dir("corun-cli");
+  SlowServer server;
+  std::string list;
+  for (int i = 0; i < 24; ++i)
+    list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
+  corun::fs::write_file_sync(dir.path() / "urls.txt", list);
+  Result r =
+      run_cli(dir.path(), {"fetch", "-c", "2", "--threads", "1", "--progress", "-o",
+                           (dir.path() / "o").string(), "-i", (dir.path() / "urls.txt").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Ticks every 250 ms over a run of about 12 responses of 150 ms each, per connection.
+  std::size_t lines = 0, busy = 0;
+  for (auto at = r.err.find(" in flight"); at != std::string::npos;
+       at = r.err.find(" in flight", at + 1)) {
+    // (A piece that holds this occurrence and no other.)
+    auto n = number_before(r.err.substr(at - std::min<std::size_t>(at, 12), 22), " in flight");
+    ASSERT_TRUE(n) << r.err;
+    ++lines;
+    EXPECT_LE(*n, 2u) << r.err;
+    busy += *n > 0;
+  }
+  EXPECT_GE(lines, 2u) << r.err;  // the ticker's lines and the final one
+  EXPECT_GE(busy, 1u) << r.err;   // and some showed requests under way
 }
 
 TEST(FetchCli, SecondCtrlCQuitsAtOnce) {

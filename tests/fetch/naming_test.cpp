@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
+#include <set>
 
 #include "corun/fetch/fetch.hpp"
 
@@ -105,6 +107,58 @@ TEST(FetchNaming, CollisionsResolveInInputOrder) {
   EXPECT_EQ(r.claim("d/x"), "d/x-1");
   r.reserve("report.jsonl");
   EXPECT_EQ(r.claim("report.jsonl"), "report-1.jsonl");
+}
+
+// Claims are the lowest free variant, whatever came before: compared with a
+// plain set on random claims and reserves of a few clashing names.
+TEST(FetchNaming, ClaimIsTheLowestFreeVariant) {
+  std::uint64_t seed = 15;
+  std::mt19937_64 rng(seed);
+  const std::vector<std::string> pool = {"a.html", "a-1.html", "a-2.html", "a-1-1.html",
+                                         "b",      "b-1",      "d/a.html", "d/a-3.html"};
+  for (int round = 0; round < 50; ++round) {
+    NameRegistry r;
+    std::set<std::string> taken;
+    for (int step = 0; step < 60; ++step) {
+      const std::string& want = pool[rng() % pool.size()];
+      if (rng() % 5 == 0) {
+        r.reserve(want);
+        taken.insert(want);
+        continue;
+      }
+      std::string expect = want;
+      if (taken.count(want) > 0) {
+        auto slash = want.rfind('/');
+        std::string folder = slash == std::string::npos ? "" : want.substr(0, slash + 1);
+        std::string last = want.substr(folder.size());
+        auto dot = last.rfind('.');
+        std::string stem = dot == std::string::npos ? last : last.substr(0, dot);
+        std::string ext = dot == std::string::npos ? "" : last.substr(dot);
+        for (int n = 1;; ++n) {
+          expect = fmt::format("{}{}-{}{}", folder, stem, n, ext);
+          if (taken.count(expect) == 0) break;
+        }
+      }
+      taken.insert(expect);
+      ASSERT_EQ(r.claim(want), expect) << "seed " << seed << " round " << round << " step " << step;
+    }
+  }
+}
+
+// 100,000 copies of one URL: each claim starts after the variants taken so far
+// (it tried every one from -1 up, N^2 / 2 tries: minutes, issue 15).
+TEST(FetchNaming, ManyCopiesOfOneNameAreLinear) {
+  NameRegistry r;
+  EXPECT_EQ(r.claim("same.html"), "same.html");
+  for (int i = 1; i < 100000; ++i) {
+    std::string got = r.claim("same.html");
+    if (got != fmt::format("same-{}.html", i)) {
+      ADD_FAILURE() << i << ": " << got;
+      break;
+    }
+  }
+  EXPECT_EQ(r.claim("same.html"), "same-100000.html");
+  EXPECT_EQ(r.claim("same-99999.html"), "same-99999-1.html");
 }
 
 // A resumed run reserves the names of the URLs already done, then claims in

@@ -54,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "corun/core/error.hpp"
@@ -84,7 +85,7 @@ struct Options {
   Seconds retry_delay{0.5};          // backoff base: delay * 2^(n-1), jittered
   Seconds retry_max_delay{30.0};     // longest backoff; longer Retry-After: no retry
   Seconds timeout{120.0};            // one attempt, start to last byte; 0 = none
-  Seconds connect_timeout{15.0};     // 0 = none
+  Seconds connect_timeout{15.0};     // 0 = libcurl's default (300 s)
   Seconds read_timeout{0.0};         // longest silence (whole seconds); 0 = none
   std::vector<std::string> headers;  // "Name: value"
   std::string user_agent = "corun-fetch/0.1";
@@ -124,7 +125,9 @@ struct Record {
 struct Progress {
   std::uint64_t seen = 0;       // URL lines read so far
   std::uint64_t skipped = 0;    // done in the report already (--resume)
-  std::uint64_t in_flight = 0;  // started, no record yet
+  std::uint64_t in_flight = 0;  // started, no record yet (requests, waits for a slot, writes)
+  std::uint64_t requests = 0;   // requests on the wire (at most concurrency)
+  std::uint64_t writing = 0;    // pages received, being decoded and written
   std::uint64_t done = 0;
   std::uint64_t failed = 0;
   std::uint64_t bytes = 0;    // body bytes of done URLs
@@ -137,6 +140,10 @@ struct Summary {
   std::uint64_t done = 0;
   std::uint64_t failed = 0;
   std::uint64_t not_started = 0;  // read but dropped after stop()
+  // Raw input lines the engine took (blank lines and #comments included), and
+  // whether that was all of them: after stop(), the rest were never read.
+  std::uint64_t lines_read = 0;
+  bool input_exhausted = false;
   std::uint64_t bytes = 0;
   double elapsed = 0;
   bool interrupted = false;
@@ -145,12 +152,58 @@ struct Summary {
   int exit_code() const noexcept;
 };
 
-// Bad options (an unknown --encoding label, a bad --name template, ...):
-// raised by the Fetcher constructor, before anything starts.
+// Bad options (an unknown --encoding label, a bad --name template, a number
+// out of its range, ...): raised by the Fetcher constructor (check_options()),
+// before anything starts. field() is the Options member at fault ("concurrency",
+// "name_template", ...; the Python keywords have the same names), empty when no
+// one member is.
 class OptionsError : public Error {
  public:
-  using Error::Error;
+  explicit OptionsError(std::string message) : Error(std::move(message)) {}
+  OptionsError(std::string field, std::string message)
+      : Error(std::move(message)), field_(std::move(field)) {}
+  const std::string& field() const noexcept { return field_; }
+
+ private:
+  std::string field_;
 };
+
+// The accepted values of a numeric option, in one place: check_options(), the
+// CLI's flags and their --help, and the Python keywords all use these.
+// Accepted: `zero` is non-empty and the value is 0 (zero is its meaning), or
+// min <= value <= max (whole numbers only when integer). NaN and infinities
+// never are. Every bound is exact in a double.
+struct NumericRange {
+  std::string_view field;  // the Options member (and Python keyword)
+  bool integer;
+  double min, max;
+  std::string_view zero;  // what 0 means when it is allowed outside [min, max]
+  std::string_view unit;  // "seconds", "bytes", ... (for messages), may be empty
+};
+inline constexpr NumericRange kNumericRanges[] = {
+    {"concurrency", true, 1, 100000, "", ""},
+    {"per_host", true, 1, 100000, "no limit", ""},
+    {"threads", true, 1, 256, "one per core, at most 4", ""},
+    {"retries", true, 0, 100, "", ""},
+    {"rate", false, 0.001, 1e6, "no limit", "requests per second"},
+    {"timeout", false, 0.001, 1e6, "none", "seconds"},
+    {"connect_timeout", false, 0.001, 1e6, "libcurl's default, 300 s", "seconds"},
+    {"read_timeout", false, 0.001, 1e6, "none", "seconds"},
+    {"retry_delay", false, 0, 1e6, "", "seconds"},
+    {"retry_max_delay", false, 0, 1e6, "", "seconds"},
+    {"max_size", true, 1, 1125899906842624.0 /* 2^50, 1 PiB */, "", "bytes"},
+};
+// The range of a field of kNumericRanges; throws std::out_of_range for another name.
+const NumericRange& numeric_range(std::string_view field);
+// True if value is accepted by r.
+bool in_range(const NumericRange& r, double value) noexcept;
+// "0 (no limit) or a whole number from 1 to 100000", "a number from 0.001 to
+// 1000000 (seconds)": what r accepts, for messages.
+std::string describe_range(const NumericRange& r);
+// Every numeric field in range (NumericRange), a known --encoding label, a valid
+// --name template, "Name: value" headers; throws OptionsError naming the field,
+// e.g. "concurrency must be a whole number from 1 to 100000, not 0".
+void check_options(const Options& options);
 
 // The output folder or the report cannot be created: raised by run() before
 // any URL is started.

@@ -10,11 +10,26 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "corun/core/task.hpp"
 
 namespace corun::fetch {
+
+// One input line, "URL [ENCODING-LABEL]", as the engine reads it: spaces and
+// tabs around it (and a trailing '\r') are dropped; an empty line or one that
+// starts with '#' is not a URL line (false: no record, no {index}). Otherwise
+// url is the first word, with base_url put in front unless it has "://", and
+// label the rest of the line (inner blanks kept), may be empty. Whatever else
+// the line holds (NULs, bytes that are not UTF-8) stays in url or label: the
+// URL's record says what is wrong with it. A line longer than 64 KiB reaches
+// the engine as one placeholder line that no URL parser accepts (FileSource).
+struct InputLine {
+  std::string url;
+  std::string label;
+};
+bool parse_input_line(std::string_view raw, std::string_view base_url, InputLine& out);
 
 class UrlSource {
  public:

@@ -1,0 +1,197 @@
+// fetch::check_options (the one table of numeric ranges, NumericRange) and
+// fetch::parse_input_line: in process, no server.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <set>
+
+#include "corun/fetch/fetch.hpp"
+#include "corun/fetch/source.hpp"
+
+namespace corun::fetch {
+namespace {
+
+// The field an Options check blames, or "" when it passes.
+std::string blamed(const Options& o) {
+  try {
+    check_options(o);
+  } catch (const OptionsError& e) {
+    return e.field();
+  }
+  return "";
+}
+
+struct Case {
+  std::string field;
+  std::function<void(Options&, double)> set;
+};
+
+std::vector<Case> numeric_cases() {
+  return {
+      {"concurrency", [](Options& o, double v) { o.concurrency = static_cast<std::size_t>(v); }},
+      {"per_host", [](Options& o, double v) { o.per_host = static_cast<std::size_t>(v); }},
+      {"threads", [](Options& o, double v) { o.threads = static_cast<std::size_t>(v); }},
+      {"retries", [](Options& o, double v) { o.retries = static_cast<int>(v); }},
+      {"rate", [](Options& o, double v) { o.rate = v; }},
+      {"timeout", [](Options& o, double v) { o.timeout = Seconds(v); }},
+      {"connect_timeout", [](Options& o, double v) { o.connect_timeout = Seconds(v); }},
+      {"read_timeout", [](Options& o, double v) { o.read_timeout = Seconds(v); }},
+      {"retry_delay", [](Options& o, double v) { o.retry_delay = Seconds(v); }},
+      {"retry_max_delay", [](Options& o, double v) { o.retry_max_delay = Seconds(v); }},
+      {"max_size", [](Options& o, double v) { o.max_size = static_cast<std::size_t>(v); }},
+  };
+}
+
+TEST(FetchOptions, DefaultsPass) {
+  EXPECT_EQ(blamed(Options{}), "");
+}
+
+TEST(FetchOptions, EveryNumericFieldHasARangeAndEveryRangeAField) {
+  std::set<std::string> fields;
+  for (const Case& c : numeric_cases()) fields.insert(c.field);
+  std::set<std::string> ranged;
+  for (const NumericRange& r : kNumericRanges) ranged.insert(std::string(r.field));
+  EXPECT_EQ(fields, ranged);
+  EXPECT_THROW(numeric_range("no_such_field"), std::out_of_range);
+}
+
+TEST(FetchOptions, BoundsPassAndValuesPastThemNameTheirField) {
+  for (const Case& c : numeric_cases()) {
+    SCOPED_TRACE(c.field);
+    const NumericRange& r = numeric_range(c.field);
+    for (double ok : {r.min, r.max}) {
+      Options o;
+      c.set(o, ok);
+      EXPECT_EQ(blamed(o), "") << ok;
+    }
+    {
+      Options o;
+      c.set(o, 0);
+      EXPECT_EQ(blamed(o), r.zero.empty() && r.min > 0 ? c.field : "");
+    }
+    // Just past the top (for size_t fields, also a huge value a negative number wraps to).
+    std::vector<double> bad{r.integer ? r.max + 1 : r.max * 1.5};
+    if (!r.integer) {
+      bad.push_back(-1);
+      bad.push_back(std::nan(""));
+      bad.push_back(std::numeric_limits<double>::infinity());
+      if (r.min > 0) bad.push_back(r.min / 2);
+    } else if (c.field == "retries") {
+      bad.push_back(-1);
+    } else {
+      bad.push_back(1.8e19);  // (size_t)-5
+    }
+    for (double v : bad) {
+      Options o;
+      c.set(o, v);
+      EXPECT_EQ(blamed(o), c.field) << v;
+    }
+  }
+}
+
+TEST(FetchOptions, TheMessageNamesTheFieldTheRangeAndTheValue) {
+  Options o;
+  o.concurrency = static_cast<std::size_t>(-5);
+  try {
+    check_options(o);
+    FAIL() << "no error";
+  } catch (const OptionsError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "concurrency must be a whole number from 1 to 100000, not 18446744073709551611");
+  }
+  o = Options{};
+  o.rate = -2;
+  try {
+    check_options(o);
+    FAIL() << "no error";
+  } catch (const OptionsError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "rate must be 0 (no limit) or a number from 0.001 to 1000000 (requests per "
+              "second), not -2");
+  }
+}
+
+TEST(FetchOptions, TheFetcherRefusesWhatTheCheckRefuses) {
+  Options o;
+  o.per_host = 100001;
+  try {
+    Fetcher f(o);
+    FAIL() << "no error";
+  } catch (const OptionsError& e) {
+    EXPECT_EQ(e.field(), "per_host");
+  }
+}
+
+TEST(FetchOptions, OtherBadOptionsNameTheirFieldToo) {
+  Options label;
+  label.encoding = "klingon";
+  EXPECT_EQ(blamed(label), "encoding");
+  label.raw = true;  // no decoding: the label is not used
+  EXPECT_EQ(blamed(label), "");
+  Options name;
+  name.name_template = "{what}";
+  EXPECT_EQ(blamed(name), "name_template");
+  Options header;
+  header.headers = {"X-Ok: 1", ": no name"};
+  EXPECT_EQ(blamed(header), "headers");
+}
+
+TEST(FetchOptions, DescribeRange) {
+  EXPECT_EQ(describe_range(numeric_range("per_host")),
+            "0 (no limit) or a whole number from 1 to 100000");
+  EXPECT_EQ(describe_range(numeric_range("retry_delay")), "a number from 0 to 1000000 (seconds)");
+  EXPECT_FALSE(in_range(numeric_range("retries"), 1.5));
+  EXPECT_TRUE(in_range(numeric_range("timeout"), 2.5));
+}
+
+// ---- input lines ----
+
+struct Parsed {
+  bool url_line;
+  std::string url, label;
+};
+Parsed parse(std::string_view line, std::string_view base = {}) {
+  InputLine l;
+  l.url = "stale";
+  l.label = "stale";
+  bool ok = parse_input_line(line, base, l);
+  return {ok, ok ? l.url : "", ok ? l.label : ""};
+}
+
+TEST(InputLine, BlankLinesAndCommentsAreNotUrlLines) {
+  for (std::string_view s : {"", " ", "\t \r", "\r", "#", "# http://x/", "  \t# c"})
+    EXPECT_FALSE(parse(s).url_line) << s;
+}
+
+TEST(InputLine, UrlAndLabel) {
+  Parsed p = parse("  http://a/b  gb18030 \r");
+  EXPECT_TRUE(p.url_line);
+  EXPECT_EQ(p.url, "http://a/b");
+  EXPECT_EQ(p.label, "gb18030");
+  p = parse("http://a/\tsome  label");
+  EXPECT_EQ(p.url, "http://a/");
+  EXPECT_EQ(p.label, "some  label");
+  p = parse("http://a/");
+  EXPECT_EQ(p.label, "");  // a reused InputLine is reset
+}
+
+TEST(InputLine, BaseGoesBeforeRelativeLinesOnly) {
+  EXPECT_EQ(parse("p/1.html", "http://h/").url, "http://h/p/1.html");
+  EXPECT_EQ(parse("https://o/x", "http://h/").url, "https://o/x");
+}
+
+TEST(InputLine, OtherBytesStayInTheUrl) {
+  std::string line("http://a/\0b\xff", 12);
+  Parsed p = parse(line);
+  EXPECT_TRUE(p.url_line);
+  EXPECT_EQ(p.url, line);
+  // A BOM and a lone '\r' inside are not blanks: the URL keeps them (its record
+  // then says it is invalid).
+  EXPECT_EQ(parse("\xEF\xBB\xBFhttp://a/").url, "\xEF\xBB\xBFhttp://a/");
+  EXPECT_EQ(parse("http://a/\rhttp://b/").url, "http://a/\rhttp://b/");
+}
+
+}  // namespace
+}  // namespace corun::fetch
