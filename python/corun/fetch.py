@@ -257,7 +257,7 @@ def _fetch_call(func, urls, urls_file=None, *, out_dir=".", name=None, report=No
                 base_url=None, concurrency=64, per_host=0, rate=0, retries=3, retry_delay=0.5,
                 retry_max_delay=30.0, timeout=120.0, connect_timeout=15.0, read_timeout=0.0,
                 headers=None, user_agent="corun-fetch/0.1", proxy=None, insecure=False,
-                threads=0, cookies=True, progress=True):
+                cacert=None, threads=0, cookies=True, progress=True):
     if urls is None:
         if urls_file is None:
             raise TypeError(f"{func}() needs urls (a list of str) or urls_file")
@@ -314,6 +314,7 @@ def _fetch_call(func, urls, urls_file=None, *, out_dir=".", name=None, report=No
         user_agent=_check_str(func, "user_agent", user_agent),
         proxy=_check_str(func, "proxy", proxy, none=True) or "",
         insecure=_check_bool(func, "insecure", insecure),
+        cacert=path_arg("cacert", cacert, none=True) or "",
         threads=_check_int(func, "threads", threads, maximum=_THREADS_MAX,
                            meaning="0 = one per core"),
         cookies=_check_bool(func, "cookies", cookies))
@@ -351,7 +352,7 @@ def fetch(urls=None, urls_file=None, **options):
     `corun fetch`): out_dir, name, report, resume, encoding, bom, raw, fsync,
     max_size, base_url, concurrency, per_host, rate, retries, retry_delay,
     retry_max_delay, timeout, connect_timeout, read_timeout, headers,
-    user_agent, proxy, insecure, threads, cookies; and progress (True: a live
+    user_agent, proxy, insecure, cacert, threads, cookies; and progress (True: a live
     display in a notebook, nothing elsewhere; False: none). Returns
     FetchResults: a list of FetchRecord plus the summary. A failing URL is a
     record with .error, never an exception; cancelling the awaiting task stops

@@ -114,7 +114,7 @@ void bind_fetch(py::module_& m) {
          std::size_t concurrency, std::size_t per_host, double rate, int retries,
          double retry_delay, double retry_max_delay, double timeout, double connect_timeout,
          double read_timeout, std::vector<std::string> headers, std::string user_agent,
-         std::string proxy, bool insecure, std::size_t threads, bool cookies,
+         std::string proxy, bool insecure, std::string cacert, std::size_t threads, bool cookies,
          std::shared_ptr<LiveProgress> progress) {
         fetch::Options o;
         o.out_dir = out_dir;
@@ -140,6 +140,7 @@ void bind_fetch(py::module_& m) {
         o.user_agent = std::move(user_agent);
         o.proxy = std::move(proxy);
         o.insecure = insecure;
+        o.ca_file = std::move(cacert);
         o.threads = threads;
         o.cookies = cookies;
         return make_call(
@@ -151,8 +152,8 @@ void bind_fetch(py::module_& m) {
       py::arg("max_size"), py::arg("base_url"), py::arg("concurrency"), py::arg("per_host"),
       py::arg("rate"), py::arg("retries"), py::arg("retry_delay"), py::arg("retry_max_delay"),
       py::arg("timeout"), py::arg("connect_timeout"), py::arg("read_timeout"), py::arg("headers"),
-      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("threads"),
-      py::arg("cookies"), py::arg("progress").none(true));
+      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("cacert"),
+      py::arg("threads"), py::arg("cookies"), py::arg("progress").none(true));
 }
 
 }  // namespace corun::python

@@ -125,9 +125,11 @@ def test_fetch_other_arguments():
         corun.fetch(URLS, headers=5)
     with pytest.raises(TypeError, match="'progress'"):
         corun.fetch(URLS, progress=1)
+    with pytest.raises(TypeError, match="'cacert'"):
+        corun.fetch(URLS, cacert=1)
     with pytest.raises(TypeError, match="unexpected keyword"):
         corun.fetch(URLS, no_such_option=1)
-    fetch_call(out_dir=os.curdir, headers={"X": "y"}, progress=False).close()
+    fetch_call(out_dir=os.curdir, headers={"X": "y"}, progress=False, cacert="ca.pem").close()
 
 
 def test_the_messages_say_the_range():
