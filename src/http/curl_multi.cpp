@@ -287,10 +287,16 @@ void CurlMulti::set_events(SocketWatch* watch, int events) noexcept {
 }
 
 void CurlMulti::park_watch(SocketWatch* watch) noexcept {
+  // Only a socket curl was reading from is parked, as it is (no epoll change):
+  // that is a connection going idle after a response. curl 7.88 closes a socket
+  // whose connect failed or timed out without the close callback and tells us
+  // REMOVE afterwards; changing the registration of that closed descriptor would
+  // make libuv abort (epoll_ctl EBADF), so any other socket's watch is closed.
+  if (watch->events != UV_READABLE) {
+    close_watch(watch);
+    return;
+  }
   watch->parked = true;
-  // Only readability of an idle connection matters (the server closing it);
-  // writability would fire at once and forever.
-  set_events(watch, UV_READABLE);
   uv_unref(reinterpret_cast<uv_handle_t*>(&watch->poll));
 }
 
@@ -304,6 +310,12 @@ curl_socket_t CurlMulti::on_open_socket(void* clientp, curlsocktype purpose,
   auto* self = static_cast<CurlMulti*>(clientp);
   (void)purpose;
   curl_socket_t fd = ::socket(address->family, address->socktype, address->protocol);
+  // A watch still registered under this number belongs to a socket curl closed
+  // without the close callback (see park_watch): libuv would modify a registration
+  // the kernel already dropped. Close it before the new socket is watched.
+  if (fd >= 0 && static_cast<std::size_t>(fd) < self->by_fd_.size()) {
+    if (SocketWatch* stale = self->by_fd_[static_cast<std::size_t>(fd)]) self->close_watch(stale);
+  }
   if (fd >= 0) {
     if (static_cast<std::size_t>(fd) >= self->owned_.size()) {
       self->owned_.resize(static_cast<std::size_t>(fd) + 64, 0);

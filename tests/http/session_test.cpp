@@ -437,3 +437,40 @@ TEST_F(SessionTest, UnclosedSessionWithATransferInFlightShutsDownCleanly) {
 }
 
 }  // namespace
+
+namespace {
+
+// Requests whose 1 ms total timeout expires while they connect: curl 7.88 closes
+// such a socket without the close callback and reports it removed afterwards; the
+// session must not touch the closed descriptor's poll registration (libuv aborts
+// on epoll_ctl EBADF: this test's process died within a few dozen requests before
+// the fix). Every request ends with a timeout or a connection error.
+TEST(SessionTimeouts, TinyTotalTimeoutsWhileConnectingNeverAbort) {
+  int ended = 0;
+  corun::run([&]() -> Task<void> {
+    ClientSession s(session_options([](SessionOptions& o) {
+      o.timeout.total = std::chrono::milliseconds(1);
+      o.limit = 8;
+    }));
+    for (int round = 0; round < 40; ++round) {
+      std::vector<Task<Response>> batch;
+      for (int i = 0; i < 8; ++i) {
+        batch.push_back(s.get("http://127.0.0.1:1/" + std::to_string(round * 8 + i)));
+      }
+      auto results = co_await corun::gather_settled(std::move(batch));
+      for (auto& r : results) {
+        try {
+          (void)r.value();
+        } catch (const corun::TimeoutError&) {
+          ++ended;
+        } catch (const corun::http::ClientError&) {
+          ++ended;
+        }
+      }
+    }
+    co_await s.close();
+  }());
+  EXPECT_EQ(ended, 320);
+}
+
+}  // namespace
