@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <algorithm>
 #include <cmath>
@@ -203,45 +202,36 @@ std::string clock_time(double seconds) {
 // at once (after writing what the report buffer holds; files are atomic).
 class SignalWatch {
  public:
-  SignalWatch(Loop& loop, fetch::Fetcher& fetcher, bool quiet) : fetcher_(fetcher), quiet_(quiet) {
-    for (int i = 0; i < 2; ++i) {
-      auto* h = new uv_signal_t;
-      uv_signal_init(loop.uv_loop(), h);
-      h->data = this;
-      uv_signal_start(h, &SignalWatch::on_signal, i == 0 ? SIGINT : SIGTERM);
-      handles_[i] = h;
-    }
+  SignalWatch(Loop& loop, fetch::Fetcher& fetcher, bool quiet)
+      : loop_(loop), fetcher_(fetcher), quiet_(quiet) {
+    for (int signum : {SIGINT, SIGTERM}) loop.add_signal_handler(signum, [this] { on_signal(); });
   }
   ~SignalWatch() {
-    for (auto* h : handles_) {
-      uv_signal_stop(h);
-      uv_close(reinterpret_cast<uv_handle_t*>(h),
-               [](uv_handle_t* x) { delete reinterpret_cast<uv_signal_t*>(x); });
-    }
+    if (loop_.is_closed()) return;
+    for (int signum : {SIGINT, SIGTERM}) loop_.remove_signal_handler(signum);
   }
   SignalWatch(const SignalWatch&) = delete;
   SignalWatch& operator=(const SignalWatch&) = delete;
 
  private:
-  static void on_signal(uv_signal_t* h, int) {
-    auto* self = static_cast<SignalWatch*>(h->data);
-    if (++self->count_ == 1) {
-      if (!self->quiet_) {
+  void on_signal() {
+    if (++count_ == 1) {
+      if (!quiet_) {
         std::fputs(
             "\ncorun fetch: interrupted: finishing the requests in flight (Ctrl-C again to quit "
             "now)\n",
             stderr);
       }
-      self->fetcher_.stop();
+      fetcher_.stop();
       return;
     }
-    self->fetcher_.flush_report();
+    fetcher_.flush_report();
     ::_exit(130);
   }
+  Loop& loop_;
   fetch::Fetcher& fetcher_;
   bool quiet_;
   int count_ = 0;
-  uv_signal_t* handles_[2]{};
 };
 
 struct Run {
