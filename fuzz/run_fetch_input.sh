@@ -12,13 +12,8 @@ seconds="${1:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${2:-$root/build-fuzz}"
 
-mkdir -p "$build"
-cmake -S "$root" -B "$build" -G Ninja \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCORUN_BUILD_FUZZ=ON -DCORUN_BUILD_TESTS=OFF -DCORUN_BUILD_BENCH=OFF \
-  -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF >"$build/configure.log" 2>&1 \
-  || { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" -j2 --target fetch_input_fuzz
+. "$root/fuzz/lib.sh"
+fuzz_build "$build" fetch_input_fuzz
 
 seeds="$build/fetch-input-seeds"
 corpus="$build/fetch-input-corpus"

@@ -100,8 +100,11 @@ for layer in core text net fs redis; do
   while IFS= read -r f; do format_files+=("$f"); done < <(find "src/$layer" "include/corun/$layer" \
     -name '*.cpp' -o -name '*.hpp' | sort)
 done
-step "clang-tidy (core text net fs redis)" clang-tidy -p out/ci-release --quiet \
-  --extra-arg=-Wno-unknown-warning-option "${tidy_sources[@]}"
+run_tidy() {  # one clang-tidy per few files, $jobs at a time; fails if any reports
+  printf '%s\n' "$@" | xargs -P "$jobs" -n 4 clang-tidy -p out/ci-release --quiet \
+    --extra-arg=-Wno-unknown-warning-option
+}
+step "clang-tidy (core text net fs redis)" run_tidy "${tidy_sources[@]}"
 step "clang-format (core text net fs redis)" clang-format --dry-run -Werror "${format_files[@]}"
 
 if [ -z "${QUICK:-}" ]; then

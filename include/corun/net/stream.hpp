@@ -89,7 +89,8 @@ class StreamWriter {
 // asyncio.open_connection: resolves host (libuv getaddrinfo), connects, and
 // returns the pair. ConnectionError (naming host:port) when that fails.
 Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
-                                                            std::size_t limit = std::size_t{64} * 1024);
+                                                            std::size_t limit = std::size_t{64} *
+                                                                                1024);
 
 // Makes the pair for an accepted or connected transport (used by Server).
 std::pair<StreamReader, StreamWriter> make_streams(std::shared_ptr<detail::TcpTransport> t);
