@@ -149,10 +149,11 @@ class Loop {
   void check_thread(const char* what) const;
   void check_closed() const;
   // The default executor (libuv's thread pool; asyncio's default executor): runs
-  // work() on a pool thread, then done() on this loop's thread, always (also when work
-  // threw: catch inside work). run()'s shutdown waits for jobs still queued or
-  // running (executor_jobs()). Loop thread only; RuntimeError if the pool refuses.
-  // to_thread is built on it; so is any layer's own batch of blocking jobs.
+  // work() on a pool thread, then done() on this loop's thread. work must not throw
+  // (catch inside it: an exception leaving a pool thread ends the process). run()'s
+  // shutdown waits for jobs still queued or running (executor_jobs()). Loop thread
+  // only; RuntimeError if the pool refuses. to_thread is built on it; so is any
+  // layer's own batch of blocking jobs.
   void queue_work(detail::UniqueFunction work, detail::UniqueFunction done);
   int executor_jobs() const noexcept { return executor_jobs_; }
   // Other threads post through this, so a loop closing meanwhile is no danger.
