@@ -21,6 +21,7 @@ passed=0
 failed=0
 failures=()
 failed_tests=()
+skipped_tests=()
 tests_passed=0
 tests_failed=0
 step() {  # step NAME COMMAND...
@@ -67,6 +68,15 @@ run_ctest() {  # DIR extra ctest args...
     grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+[0-9]+ - //')
   if [ -n "$names" ]; then
     while IFS= read -r n; do failed_tests+=("$dir: $n"); done <<<"$names"
+  fi
+  # Skipped tests (GTEST_SKIP, pytest skips) are listed too: a skip must be seen.
+  names=$(sed -n '/The following tests did not run:/,/^$/p' "$log" |
+    grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+[0-9]+ - //')
+  if [ -n "$names" ]; then
+    while IFS= read -r n; do
+      skipped_tests+=("$dir: $n")
+      tests_passed=$((tests_passed - 1))  # ctest counts a skip among the passed
+    done <<<"$names"
   fi
   return "$rc"
 }
@@ -128,11 +138,12 @@ if [ ${#failures[@]} -gt 0 ]; then
   echo "failed steps: ${failures[*]}"
 fi
 for t in "${failed_tests[@]}"; do echo "failed test: $t"; done
+for t in "${skipped_tests[@]}"; do echo "skipped test: $t"; done
 for f in out/ci-*/watchdog-*.txt; do  # stacks of tests the watchdog stopped (tests/test_env.cpp)
   [ -f "$f" ] || continue
   echo "--- $f (a hung test's threads)"
   grep -E '^(Thread |#[0-9]+ )' "$f" | grep -vE ' in (__GI_|__libc_|start_thread|clone3)' | head -n 60
 done
 echo "steps: $passed passed, $failed failed"
-echo "tests: $tests_passed passed, $tests_failed failed"
+echo "tests: $tests_passed passed, $tests_failed failed, ${#skipped_tests[@]} skipped"
 [ "$failed" -eq 0 ]

@@ -51,8 +51,12 @@ TEST(Task, TaskIsLazy) {
 TEST(Task, DeepRecursionDoesNotGrowTheStack) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // g++ turns symmetric transfer into a tail call only when sanitizers leave
-  // sibling calls alone; instrumented builds grow the stack per await.
-  GTEST_SKIP() << "symmetric transfer is not a tail call in sanitizer builds";
+  // sibling calls alone; instrumented builds grow the stack per await. There the
+  // chain is shorter (it still checks every level resumes its awaiter with the
+  // right value, under the sanitizers); the Release build checks the stack.
+  constexpr int kDepth = 2000;
+#else
+  constexpr int kDepth = 100000;
 #endif
   struct R {
     static Task<int> depth(int n) {
@@ -60,7 +64,7 @@ TEST(Task, DeepRecursionDoesNotGrowTheStack) {
       co_return 1 + co_await depth(n - 1);
     }
   };
-  EXPECT_EQ(corun::run(R::depth(100000)), 100000);
+  EXPECT_EQ(corun::run(R::depth(kDepth)), kDepth);
 }
 
 // Semantic 8: create_task runs none of the coroutine before the next iteration.

@@ -26,6 +26,29 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A tmpfs of `size` (mount's size=, e.g. "64k") mounted on the existing folder dir,
+// for full-disk tests; unmounted by the destructor. Mounting needs root
+// (CAP_SYS_ADMIN): without it mounted() is false and error() says why.
+class SmallTmpfs {
+ public:
+  SmallTmpfs(std::filesystem::path dir, std::string_view size);
+  ~SmallTmpfs();
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+  bool mounted() const noexcept { return mounted_; }
+  const std::string& error() const noexcept { return error_; }
+
+ private:
+  std::filesystem::path dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+// True under CI (CI=true in the environment), where a test that depends on the
+// machine (root, a mount) must run: there its missing precondition is a failure,
+// not a skip.
+bool running_in_ci();
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
 int free_port();
 // True once something accepts connections on 127.0.0.1:port.
