@@ -33,7 +33,9 @@
 #include "corun/fetch/naming.hpp"
 #include "corun/fs/file.hpp"
 #include "corun/http/session.hpp"
+#include "corun/text/ascii.hpp"
 #include "corun/text/decode.hpp"
+#include "corun/text/mime.hpp"
 #include "corun/text/sniff.hpp"
 #include "corun/text/utf8.hpp"
 
@@ -186,19 +188,10 @@ struct WriteOutcome {
 };
 
 bool is_text_type(std::string_view content_type) {
-  std::string_view t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-  if (t.empty()) return true;  // no Content-Type: sniff it
-  std::string m(t);
-  for (char& c : m) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  if (m.rfind("text/", 0) == 0) return true;
-  if (m.size() > 4 && (m.ends_with("+xml") || m.ends_with("+json"))) return true;
-  return m == "application/xhtml+xml" || m == "application/xml" || m == "application/json" ||
-         m == "application/javascript" || m == "application/ecmascript" ||
-         m == "application/x-javascript";
+  std::string_view essence =
+      text::trim_http_tab_or_space(content_type.substr(0, content_type.find(';')));
+  if (essence.empty()) return true;  // no Content-Type: sniff it
+  return text::is_text_mime_type(essence);
 }
 
 // Retry-After: delta-seconds or an HTTP date; nullopt when absent or unreadable.

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <new>
 
+#include "corun/core/detail/sigpipe.hpp"
 #include "corun/net/errors.hpp"
 
 namespace corun::net::detail {
@@ -15,20 +16,6 @@ namespace corun::net::detail {
 namespace {
 constexpr std::size_t kWriteHighWater = std::size_t{64} * 1024;
 
-// A write to a socket the peer has reset raises SIGPIPE, whose default action
-// kills the process. Like Python (which ignores it at start-up), corun ignores
-// it once it handles sockets, unless the program chose a disposition itself;
-// the write then fails with EPIPE, which becomes a ConnectionError.
-void ignore_sigpipe_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL &&
-        !(current.sa_flags & SA_SIGINFO)) {
-      std::signal(SIGPIPE, SIG_IGN);
-    }
-  });
-}
 }  // namespace
 
 struct TcpTransport::WriteReq {
@@ -38,7 +25,7 @@ struct TcpTransport::WriteReq {
 };
 
 std::shared_ptr<TcpTransport> TcpTransport::adopt(uv_tcp_t* handle, std::size_t limit) {
-  ignore_sigpipe_once();
+  ::corun::detail::ignore_sigpipe_once();
   std::shared_ptr<TcpTransport> t(new TcpTransport);
   t->handle_ = handle;
   t->limit_ = limit > 0 ? limit : kDefaultLimit;

@@ -35,6 +35,7 @@
 #include <random>
 #include <system_error>
 
+#include "corun/core/detail/sigpipe.hpp"
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
 
@@ -43,21 +44,6 @@ namespace corun::redis {
 namespace detail {
 
 namespace {
-
-// A write to a socket the server has reset raises SIGPIPE (hiredis 0.14 uses
-// write(2)), whose default action kills the process. As corun::net does, ignore
-// it once sockets are in use unless the program chose a disposition itself; the
-// write then fails with EPIPE, which becomes a ConnectionError.
-void ignore_sigpipe_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL &&
-        !(current.sa_flags & SA_SIGINFO)) {
-      std::signal(SIGPIPE, SIG_IGN);
-    }
-  });
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -206,7 +192,7 @@ class ConnectionState : public std::enable_shared_from_this<ConnectionState> {
 
   ConnectionState(Loop& loop, Url url, ConnectOptions options)
       : loop_(&loop), url_(std::move(url)), options_(std::move(options)), address_(url_.address()) {
-    ignore_sigpipe_once();
+    ::corun::detail::ignore_sigpipe_once();
   }
   ~ConnectionState() {
     if (phase_ != Phase::closed && !loop_gone_) {

@@ -150,11 +150,7 @@ std::optional<MimeType> extract_mime_type(std::string_view header_value) {
 
 bool is_text_mime_type(std::string_view essence) noexcept {
   if (istarts_with(essence, "text/")) return true;
-  const std::size_t slash = essence.find('/');
-  if (slash != std::string_view::npos) {
-    const std::string_view subtype = essence.substr(slash + 1);
-    if (iends_with(subtype, "+xml") || iends_with(subtype, "+json")) return true;
-  }
+  if (iends_with(essence, "+xml") || iends_with(essence, "+json")) return true;
   for (std::string_view t : {"application/xml", "application/json", "application/javascript",
                              "application/ecmascript", "application/x-javascript"}) {
     if (iequals(essence, t)) return true;
