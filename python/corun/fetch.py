@@ -29,29 +29,40 @@ _CONCURRENCY_MAX = (_INT_MAX - 64) // 4
 _THREADS_MAX = 1024
 
 
+# The record's fields as C++ lists them (corun::fetch::kRecordFields):
+# (name, kind, in_report), in the order of the rows _corun._fetch returns.
+_RECORD_FIELDS = tuple(name for name, _kind, _in_report in _corun._record_fields)
+_REPORT_FIELDS = tuple(name for name, _kind, in_report in _corun._record_fields if in_report)
+
+
 class FetchRecord:
     """One URL's outcome: a line of the report (`corun fetch`'s JSON-lines
     report has the same fields). None where the report has null. index: the
     URL's position among the input's URL lines (blank and # lines not
-    counted); not a report field."""
+    counted); not a report field.
 
-    _FIELDS = ("url", "final_url", "status", "bytes", "encoding", "encoding_source", "path",
-               "error", "attempts", "elapsed")
-    __slots__ = _FIELDS + ("index",)
+    FetchRecord(url, final_url, status, ..., elapsed, index=None): the fields
+    in the report's order, then those not in the report (which default to
+    None)."""
 
-    def __init__(self, url, final_url, status, bytes, encoding, encoding_source, path, error,
-                 attempts, elapsed, index=None):
-        self.url = url
-        self.final_url = final_url
-        self.status = status
-        self.bytes = bytes
-        self.encoding = encoding
-        self.encoding_source = encoding_source
-        self.path = path
-        self.error = error
-        self.attempts = attempts
-        self.elapsed = elapsed
-        self.index = index
+    _FIELDS = _REPORT_FIELDS
+    __slots__ = _RECORD_FIELDS
+
+    def __init__(self, *values, **named):
+        if len(values) > len(_RECORD_FIELDS):
+            raise TypeError(f"FetchRecord() takes at most {len(_RECORD_FIELDS)} arguments "
+                            f"({len(values)} given)")
+        given = dict(zip(_RECORD_FIELDS, values))
+        for name, value in named.items():
+            if name not in _RECORD_FIELDS:
+                raise TypeError(f"FetchRecord() got an unexpected keyword argument '{name}'")
+            if name in given:
+                raise TypeError(f"FetchRecord() got multiple values for argument '{name}'")
+            given[name] = value
+        for name in _RECORD_FIELDS:
+            if name not in given and name in _REPORT_FIELDS:
+                raise TypeError(f"FetchRecord() missing required argument: '{name}'")
+            setattr(self, name, given.get(name))
 
     @property
     def ok(self):

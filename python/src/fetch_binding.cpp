@@ -6,8 +6,11 @@
 #include <pybind11/stl.h>
 
 #include <corun/fetch/fetch.hpp>
+#include <corun/fetch/record.hpp>
 #include <corun/fetch/source.hpp>
 #include <mutex>
+#include <tuple>
+#include <type_traits>
 
 #include "bindings.hpp"
 #include "runtime.hpp"
@@ -74,16 +77,38 @@ py::object or_none(const std::string& s) {
   return s.empty() ? py::object(py::none()) : to_str(s);
 }
 
-// (records as tuples in report field order, summary as a dict)
+// A field's value as Python sees it: None where the report has null.
+template <class Field>
+py::object field_value(const fetch::Record& r) {
+  const auto& v = r.*Field::member;
+  if constexpr (Field::kind == fetch::FieldKind::text) {
+    return to_str(v);
+  } else if constexpr (Field::kind == fetch::FieldKind::text_or_null ||
+                       Field::kind == fetch::FieldKind::error_text) {
+    return or_none(v);
+  } else if constexpr (Field::kind == fetch::FieldKind::code_or_null) {
+    return v == 0 ? py::object(py::none()) : py::object(py::int_(v));
+  } else if constexpr (Field::kind == fetch::FieldKind::seconds) {
+    return py::float_(v);
+  } else {
+    return py::int_(v);
+  }
+}
+
+// A record as a tuple in kRecordFields' order (corun.FetchRecord's).
+py::tuple record_tuple(const fetch::Record& r) {
+  constexpr std::size_t n = std::tuple_size_v<decltype(fetch::kRecordFields)>;
+  py::tuple t(n);
+  std::size_t i = 0;
+  fetch::for_each_record_field(
+      [&](const auto& f) { t[i++] = field_value<std::remove_cvref_t<decltype(f)>>(r); });
+  return t;
+}
+
+// (records as tuples in kRecordFields' order, summary as a dict)
 py::object to_python(std::unique_ptr<FetchOutcome> out) {
   py::list records;
-  for (const fetch::Record& r : out->records) {
-    records.append(py::make_tuple(to_str(r.url), or_none(r.final_url),
-                                  r.status == 0 ? py::object(py::none()) : py::int_(r.status),
-                                  r.bytes, or_none(r.encoding), or_none(r.encoding_source),
-                                  or_none(r.path), or_none(r.error), r.attempts, r.elapsed,
-                                  r.index));
-  }
+  for (const fetch::Record& r : out->records) records.append(record_tuple(r));
   const fetch::Summary& s = out->summary;
   py::dict summary;
   summary["seen"] = s.seen;
@@ -101,6 +126,15 @@ py::object to_python(std::unique_ptr<FetchOutcome> out) {
 }  // namespace
 
 void bind_fetch(py::module_& m) {
+  // The record's fields, (name, kind, in_report) in tuple order: corun.FetchRecord
+  // is built from them.
+  py::list fields;
+  fetch::for_each_record_field([&](const auto& f) {
+    fields.append(py::make_tuple(py::str(std::string(f.name)),
+                                 py::str(std::string(fetch::field_kind_name(f.kind))),
+                                 f.in_report));
+  });
+  m.attr("_record_fields") = py::tuple(fields);
   py::class_<LiveProgress, std::shared_ptr<LiveProgress>>(
       m, "_FetchProgress", "Live counters of a running fetch (for a progress display).")
       .def(py::init<>())
