@@ -135,6 +135,52 @@ void bind_fetch(py::module_& m) {
                                  f.in_report));
   });
   m.attr("_record_fields") = py::tuple(fields);
+
+  // The defaults of a default-constructed fetch::Options, by member name
+  // (durations in seconds, paths as str, max_size None when unset): corun.fetch's
+  // keyword defaults come from here.
+  const fetch::Options o;
+  py::dict defaults;
+  defaults["out_dir"] = o.out_dir.string();
+  defaults["name_template"] = o.name_template;
+  defaults["report"] = o.report.string();
+  defaults["resume"] = o.resume;
+  defaults["encoding"] = o.encoding;
+  defaults["bom"] = o.bom;
+  defaults["raw"] = o.raw;
+  defaults["fsync"] = o.fsync;
+  defaults["max_size"] = o.max_size ? py::object(py::int_(*o.max_size)) : py::none();
+  defaults["base_url"] = o.base_url;
+  defaults["concurrency"] = o.concurrency;
+  defaults["per_host"] = o.per_host;
+  defaults["rate"] = o.rate;
+  defaults["retries"] = o.retries;
+  defaults["retry_delay"] = o.retry_delay.count();
+  defaults["retry_max_delay"] = o.retry_max_delay.count();
+  defaults["timeout"] = o.timeout.count();
+  defaults["connect_timeout"] = o.connect_timeout.count();
+  defaults["read_timeout"] = o.read_timeout.count();
+  defaults["headers"] = o.headers;
+  defaults["user_agent"] = o.user_agent;
+  defaults["proxy"] = o.proxy;
+  defaults["insecure"] = o.insecure;
+  defaults["ca_file"] = o.ca_file.string();
+  defaults["cookies"] = o.cookies;
+  defaults["threads"] = o.threads;
+  m.attr("_fetch_defaults") = defaults;
+
+  // fetch::kNumericRanges: {field: (integer, min, max, zero, unit)}, min and
+  // max as int for whole-number fields; zero is what 0 means when it is
+  // accepted outside [min, max], else "".
+  py::dict ranges;
+  for (const fetch::NumericRange& r : fetch::kNumericRanges) {
+    auto bound = [&r](double v) {
+      return r.integer ? py::object(py::int_(static_cast<long long>(v))) : py::float_(v);
+    };
+    ranges[py::str(std::string(r.field))] = py::make_tuple(
+        r.integer, bound(r.min), bound(r.max), std::string(r.zero), std::string(r.unit));
+  }
+  m.attr("_numeric_ranges") = ranges;
   py::class_<LiveProgress, std::shared_ptr<LiveProgress>>(
       m, "_FetchProgress", "Live counters of a running fetch (for a progress display).")
       .def(py::init<>())
