@@ -303,11 +303,12 @@ def _fetch_call(func, urls, urls_file=None, *, out_dir=_DEFAULTS["out_dir"], nam
         header_lines = list(headers)
     else:
         header_lines = [f"{k}: {v}" for k, v in _header_list(func, "headers", headers)]
-    args = dict(
-        urls=url_list,
-        urls_file=path_arg("urls_file", urls_file, none=True),
+    urls_path = path_arg("urls_file", urls_file, none=True)
+    # fetch::Options members by name (name and cacert are the flags' names for
+    # name_template and ca_file).
+    options = dict(
         out_dir=path_arg("out_dir", out_dir),
-        name=_check_str(func, "name", name, none=True) or "",
+        name_template=_check_str(func, "name", name, none=True) or "",
         report=path_arg("report", report, none=True) or "",
         resume=_check_bool(func, "resume", resume),
         encoding=_check_str(func, "encoding", encoding),
@@ -331,14 +332,14 @@ def _fetch_call(func, urls, urls_file=None, *, out_dir=_DEFAULTS["out_dir"], nam
         user_agent=_check_str(func, "user_agent", user_agent),
         proxy=_check_str(func, "proxy", proxy, none=True) or "",
         insecure=_check_bool(func, "insecure", insecure),
-        cacert=path_arg("cacert", cacert, none=True) or "",
+        ca_file=path_arg("cacert", cacert, none=True) or "",
         threads=_number("threads", threads),
         cookies=_check_bool(func, "cookies", cookies))
     show = _check_bool(func, "progress", progress)
     total = _count_url_lines(url_list) if urls is not None else None
     # Live counters the C++ run updates, only where a display will show them.
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
-    call = _corun._fetch(progress=live, **args)
+    call = _corun._fetch(url_list, urls_path, options, live)
     return call, urls is not None, (live, total)
 
 
