@@ -244,7 +244,8 @@ void post_to_loop_or_leak(std::function<void()> f) {
     if (!r.shut_down) lt = r.thread;
   }
   auto* owned = new std::function<void()>(std::move(f));
-  if (!lt) return;  // no loop (any more): leak *owned on purpose
+  // No loop (any more): *owned is leaked on purpose.
+  if (!lt) return;  // NOLINT(clang-analyzer-cplusplus.NewDeleteLeaks)
   try {
     lt->call_soon_threadsafe([owned] {
       (*owned)();
