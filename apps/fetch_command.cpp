@@ -97,41 +97,11 @@ CLI::Validator number_in(const fetch::NumericRange& r) {
       "", std::string(r.field));
 }
 
-// "10M" -> 10485760; K, M, G, T (powers of 1024), an optional B; nullopt when
-// not a size, a saturated huge value when past 2^64.
-std::optional<long double> parse_size(std::string_view s) {
-  if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.remove_suffix(1);
-  long double mult = 1;
-  if (!s.empty()) {
-    switch (s.back()) {
-      case 'k':
-      case 'K':
-        mult = 1024.0L;
-        break;
-      case 'm':
-      case 'M':
-        mult = 1024.0L * 1024;
-        break;
-      case 'g':
-      case 'G':
-        mult = 1024.0L * 1024 * 1024;
-        break;
-      case 't':
-      case 'T':
-        mult = 1024.0L * 1024 * 1024 * 1024;
-        break;
-      default:
-        break;
-    }
-    if (mult != 1) s.remove_suffix(1);
-  }
-  auto n = parse_whole(s);
-  if (!n) return std::nullopt;
-  return *n * mult;
-}
-
+// --max-size: plain decimal digits and an optional unit, converted by CLI11's
+// size parser (CLI::AsSizeValue: K, M, G, T, P, E as powers of 1024; KB and
+// KiB alike; B for bytes), then checked against the range.
 std::string size_range_text(const fetch::NumericRange& r) {
-  return fmt::format("a size from {} to {} bytes (1024T), in bytes or with K, M, G or T",
+  return fmt::format("a size from {} to {} bytes (1024T), in bytes or with K, M, G, T or P",
                      static_cast<unsigned long long>(r.min),
                      static_cast<unsigned long long>(r.max));
 }
@@ -139,18 +109,30 @@ std::string size_range_text(const fetch::NumericRange& r) {
 CLI::Validator size_in(const fetch::NumericRange& r) {
   return CLI::Validator(
       [&r](std::string& text) -> std::string {
-        auto v = parse_size(text);
-        if (!v || !fetch::in_range(r, static_cast<double>(*v))) {
-          return fmt::format("must be {}, not '{}'", size_range_text(r), text);
+        std::string fail = fmt::format("must be {}, not '{}'", size_range_text(r), text);
+        // CLI11's number conversion takes a sign, "0x10" and "010" (octal):
+        // only digits reach it, without leading zeros.
+        std::size_t digits = 0;
+        while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+        std::size_t first = text.find_first_not_of('0');
+        if (digits == 0 ||
+            std::any_of(text.begin() + static_cast<std::ptrdiff_t>(digits), text.end(), [](char c) {
+              return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+            })) {
+          return fail;
         }
+        std::string value = text.substr(std::min(first, digits - 1));
+        try {
+          if (!CLI::AsSizeValue(false)(value).empty()) return fail;
+        } catch (const CLI::ValidationError&) {
+          return fail;  // an unknown unit, or past 2^64
+        }
+        auto v = parse_whole(value);
+        if (!v || !fetch::in_range(r, static_cast<double>(*v))) return fail;
         text = fmt::format("{}", static_cast<unsigned long long>(*v));
         return {};
       },
       "", "size");
-}
-
-const fetch::NumericRange& range(std::string_view field) {
-  return fetch::numeric_range(field);
 }
 
 // The help of a numeric flag ends with what it accepts.
@@ -158,29 +140,89 @@ std::string with_range(std::string_view help, const fetch::NumericRange& r) {
   return fmt::format("{} [{}]", help, fetch::describe_range(r));
 }
 
-// Options fields -> the flags that set them (for the Fetcher's OptionsError).
-std::string_view flag_of(std::string_view field) {
-  static constexpr std::pair<std::string_view, std::string_view> flags[] = {
-      {"concurrency", "--concurrency"},
-      {"per_host", "--per-host"},
-      {"threads", "--threads"},
-      {"retries", "--retries"},
-      {"rate", "--rate"},
-      {"timeout", "--timeout"},
-      {"connect_timeout", "--connect-timeout"},
-      {"read_timeout", "--read-timeout"},
-      {"retry_delay", "--retry-delay"},
-      {"retry_max_delay", "--retry-max-delay"},
-      {"max_size", "--max-size"},
-      {"name_template", "--name"},
-      {"encoding", "--encoding"},
-      {"headers", "--header"},
-  };
-  for (auto [f, flag] : flags) {
-    if (f == field) return flag;
-  }
-  return {};
+// The defaults --help shows: a default-constructed Options' values.
+const fetch::Options& defaults() {
+  static const fetch::Options options;
+  return options;
 }
+
+// Declares the flags of fetch::Options members on one subcommand, each writing
+// into its member of args.options, and records which flag sets which member.
+class OptionBinder {
+ public:
+  OptionBinder(CLI::App* app, FetchArgs& args) : app_(app), args_(args) {}
+
+  // A numeric member, strictly parsed and checked against its kNumericRanges
+  // entry (named `field`, the member's name).
+  template <class T>
+  CLI::Option* number(const std::string& flags, T fetch::Options::*member, std::string_view field,
+                      std::string_view help) {
+    const fetch::NumericRange& r = fetch::numeric_range(field);
+    CLI::Option* o = app_->add_option(flags, args_.options.*member, with_range(help, r))
+                         ->transform(number_in(r))
+                         ->default_str(fmt::format("{}", defaults().*member));
+    return note(o, field);
+  }
+  // A duration member, given in seconds.
+  CLI::Option* seconds(const std::string& flags, fetch::Seconds fetch::Options::*member,
+                       std::string_view field, std::string_view help) {
+    const fetch::NumericRange& r = fetch::numeric_range(field);
+    fetch::Seconds& target = args_.options.*member;
+    CLI::Option* o =
+        app_->add_option_function<double>(
+                flags, [&target](double v) { target = fetch::Seconds(v); }, with_range(help, r))
+            ->transform(number_in(r))
+            ->default_str(fmt::format("{}", (defaults().*member).count()));
+    return note(o, field);
+  }
+  // A byte size member (unset: no limit).
+  CLI::Option* size(const std::string& flags, std::optional<std::size_t> fetch::Options::*member,
+                    std::string_view field, std::string_view help) {
+    const fetch::NumericRange& r = fetch::numeric_range(field);
+    std::optional<std::size_t>& target = args_.options.*member;
+    CLI::Option* o = app_->add_option_function<std::uint64_t>(
+                             flags, [&target](std::uint64_t v) { target = v; },
+                             fmt::format("{} [{}]", help, size_range_text(r)))
+                         ->transform(size_in(r));
+    return note(o, field);
+  }
+  // A text or path member, shown with its default when it has one.
+  template <class T>
+  CLI::Option* text(const std::string& flags, T fetch::Options::*member, std::string_view field,
+                    std::string_view help) {
+    CLI::Option* o = app_->add_option(flags, args_.options.*member, std::string(help));
+    std::string shown;
+    if constexpr (std::is_same_v<T, std::filesystem::path>) {
+      shown = (defaults().*member).string();
+    } else {
+      shown = defaults().*member;
+    }
+    if (!shown.empty()) o->default_str(shown);
+    return note(o, field);
+  }
+  // A list member (repeatable flag).
+  CLI::Option* list(const std::string& flags, std::vector<std::string> fetch::Options::*member,
+                    std::string_view field, std::string_view help) {
+    return note(app_->add_option(flags, args_.options.*member, std::string(help)), field);
+  }
+  // A bool member set to `given` by a flag (--raw sets raw, --no-bom clears bom).
+  CLI::Option* flag(const std::string& flags, bool fetch::Options::*member, bool given,
+                    std::string_view field, std::string_view help) {
+    bool& target = args_.options.*member;
+    return note(app_->add_flag_callback(
+                    flags, [&target, given] { target = given; }, std::string(help)),
+                field);
+  }
+
+ private:
+  CLI::Option* note(CLI::Option* o, std::string_view field) {
+    args_.flag_of_field.emplace_back(std::string(field), o->get_name());
+    return o;
+  }
+
+  CLI::App* app_;
+  FetchArgs& args_;
+};
 
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
@@ -367,135 +409,121 @@ int usage_error(const std::string& message) {
 CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
   CLI::App* f =
       app.add_subcommand("fetch", "Fetch many URLs concurrently into files, decoded to UTF-8");
-  f->footer(
+  std::string fields;
+  fetch::for_each_record_field([&](const auto& field) {
+    if (!field.in_report) return;
+    fields += fields.empty() ? "" : ", ";
+    fields += field.name;
+  });
+  f->footer(fmt::format(
       "Usage: corun fetch [options] URL... | -i FILE | -\n"
-      "Each URL becomes one file in --out and one JSON line in the report (url, final_url,\n"
-      "status, bytes, encoding, encoding_source, path, error, attempts, elapsed). An input\n"
-      "line is 'URL [ENCODING]'; blank lines and #comments are skipped.\n"
+      "Each URL becomes one file in --out and one JSON line in the report, with the fields\n"
+      "  {}.\n"
+      "An input line is 'URL [ENCODING]'; blank lines and #comments are skipped.\n"
       "Exit status: 0 all done, 1 some failed, 2 usage error, 130 interrupted.\n"
       "Examples:\n"
       "  corun fetch --demo\n"
       "  corun fetch -c 64 -o pages -i urls.txt\n"
-      "  corun fetch --base http://example.com -i paths.txt --name '{index}.html' --resume");
-  fetch::Options& o = a.options;
-  auto* urls =
-      f->add_option("URL", a.urls, "URLs to fetch ('-' reads them from stdin)")->group("Input");
+      "  corun fetch --base http://example.com -i paths.txt --name '{{index}}.html' --resume",
+      fields));
+  OptionBinder bind(f, a);
+  using O = fetch::Options;
+
+  f->add_option("URL", a.urls, "URLs to fetch ('-' reads them from stdin)")->group("Input");
   f->add_option("-i,--input", a.input, "Read URLs from FILE, one per line ('-' = stdin)")
       ->group("Input")
       ->type_name("FILE");
-  f->add_option("--base", o.base_url, "Prefix for input lines that are not absolute URLs")
+  bind.text("--base", &O::base_url, "base_url", "Prefix for input lines that are not absolute URLs")
       ->group("Input")
       ->type_name("URL");
   f->add_flag("--demo", a.demo, "Serve built-in GB18030 sample pages on loopback and fetch them")
       ->group("Input");
   f->add_option("--demo-pages", a.demo_pages,
-                with_range("How many pages --demo fetches (default 1000)", kDemoPagesRange))
+                with_range("How many pages --demo fetches", kDemoPagesRange))
       ->transform(number_in(kDemoPagesRange))
+      ->capture_default_str()
       ->group("Input")
       ->type_name("N");
-  (void)urls;
 
-  f->add_option("-o,--out", o.out_dir,
-                "Write the files into DIR (default: . ; --demo: ./corun-demo)")
+  bind.text("-o,--out", &O::out_dir, "out_dir", "Write the files into DIR (--demo: ./corun-demo)")
       ->group("Output")
       ->type_name("DIR");
-  f->add_option("--name", o.name_template,
-                "File name template: {index} {name} {host} {path} {hash}, '/' for folders")
+  bind.text("--name", &O::name_template, "name_template",
+            "File name template: {index} {name} {host} {path} {hash}, '/' for folders")
       ->group("Output")
       ->type_name("TEMPLATE");
-  f->add_option("--report", o.report, "JSON-lines report (default DIR/report.jsonl)")
+  bind.text("--report", &O::report, "report", "JSON-lines report (default DIR/report.jsonl)")
       ->group("Output")
       ->type_name("FILE");
-  f->add_flag("--resume", o.resume, "Skip the URLs the report records as done")->group("Output");
-  f->add_option("-e,--encoding", o.encoding,
-                "Decode text as LABEL instead of sniffing it (default auto)")
+  bind.flag("--resume", &O::resume, true, "resume", "Skip the URLs the report records as done")
+      ->group("Output");
+  bind.text("-e,--encoding", &O::encoding, "encoding",
+            "Decode text as LABEL instead of sniffing it")
       ->group("Output")
       ->type_name("LABEL");
-  f->add_flag("--no-bom", a.no_bom, "Write UTF-8 without the byte order mark")->group("Output");
-  f->add_flag("--raw", o.raw, "Write bodies as received: no decoding, no BOM")->group("Output");
-  f->add_option("--max-size", a.max_size,
-                fmt::format("Fail bodies larger than SIZE bytes; K, M, G, T multiply by powers "
-                            "of 1024 (e.g. 500K, 10M) [{}]",
-                            size_range_text(range("max_size"))))
-      ->transform(size_in(range("max_size")))
+  bind.flag("--no-bom", &O::bom, false, "bom", "Write UTF-8 without the byte order mark")
+      ->group("Output");
+  bind.flag("--raw", &O::raw, true, "raw", "Write bodies as received: no decoding, no BOM")
+      ->group("Output");
+  bind.size("--max-size", &O::max_size, "max_size",
+            "Fail bodies larger than SIZE bytes; K, M, G, T multiply by powers of 1024 (e.g. "
+            "500K, 10M)")
       ->group("Output")
       ->type_name("SIZE");
-  f->add_flag("--fsync", o.fsync, "Flush every file to disk before counting it done")
+  bind.flag("--fsync", &O::fsync, true, "fsync", "Flush every file to disk before counting it done")
       ->group("Output");
 
-  f->add_option("-c,--concurrency", o.concurrency,
-                with_range("Requests in flight in total (default 64)", range("concurrency")))
-      ->transform(number_in(range("concurrency")))
+  bind.number("-c,--concurrency", &O::concurrency, "concurrency", "Requests in flight in total")
       ->group("Connection")
       ->type_name("N");
-  f->add_option("--per-host", o.per_host,
-                with_range("Requests in flight per host (default: no limit)", range("per_host")))
-      ->transform(number_in(range("per_host")))
+  bind.number("--per-host", &O::per_host, "per_host", "Requests in flight per host")
       ->group("Connection")
       ->type_name("N");
-  f->add_option("--threads", o.threads,
-                with_range("Threads for the requests, each with a share of -c (default: one per "
-                           "core, at most 4)",
-                           range("threads")))
-      ->transform(number_in(range("threads")))
+  bind.number("--threads", &O::threads, "threads",
+              "Threads for the requests, each with a share of -c")
       ->group("Connection")
       ->type_name("N");
-  f->add_flag("--no-cookies", a.no_cookies,
-              "Keep no cookies (by default those responses set are sent for the rest of the "
-              "run)")
+  bind.flag("--no-cookies", &O::cookies, false, "cookies",
+            "Keep no cookies (by default those responses set are sent for the rest of the run)")
       ->group("Connection");
-  f->add_option(
-       "--rate", o.rate,
-       with_range("At most R requests per second per host (default: no limit)", range("rate")))
-      ->transform(number_in(range("rate")))
+  bind.number("--rate", &O::rate, "rate", "At most R requests per second per host")
       ->group("Connection")
       ->type_name("R");
-  f->add_option("-m,--timeout", a.timeout,
-                with_range("Seconds one attempt may take in all (default 120)", range("timeout")))
-      ->transform(number_in(range("timeout")))
+  bind.seconds("-m,--timeout", &O::timeout, "timeout", "Seconds one attempt may take in all")
       ->group("Connection")
       ->type_name("S");
-  f->add_option("--connect-timeout", a.connect_timeout,
-                with_range("Seconds to connect (default 15)", range("connect_timeout")))
-      ->transform(number_in(range("connect_timeout")))
+  bind.seconds("--connect-timeout", &O::connect_timeout, "connect_timeout", "Seconds to connect")
       ->group("Connection")
       ->type_name("S");
-  f->add_option("--read-timeout", a.read_timeout,
-                with_range("Fail after S seconds without data, rounded up to whole seconds "
-                           "(default: off)",
-                           range("read_timeout")))
-      ->transform(number_in(range("read_timeout")))
+  bind.seconds("--read-timeout", &O::read_timeout, "read_timeout",
+               "Fail after S seconds without data, rounded up to whole seconds")
       ->group("Connection")
       ->type_name("S");
-  f->add_option(
-       "--retries", o.retries,
-       with_range("Retries on connect errors, timeouts, 408/429/5xx (default 3)", range("retries")))
-      ->transform(number_in(range("retries")))
+  bind.number("--retries", &O::retries, "retries",
+              "Retries on connect errors, timeouts, 408/429/5xx")
       ->group("Connection")
       ->type_name("N");
-  f->add_option("--retry-delay", a.retry_delay,
-                with_range("First backoff in seconds, doubled each time (default 0.5)",
-                           range("retry_delay")))
-      ->transform(number_in(range("retry_delay")))
+  bind.seconds("--retry-delay", &O::retry_delay, "retry_delay",
+               "First backoff in seconds, doubled each time")
       ->group("Connection")
       ->type_name("S");
-  f->add_option("--retry-max-delay", a.retry_max_delay,
-                with_range("Longest backoff; a longer Retry-After is not waited for (default 30)",
-                           range("retry_max_delay")))
-      ->transform(number_in(range("retry_max_delay")))
+  bind.seconds("--retry-max-delay", &O::retry_max_delay, "retry_max_delay",
+               "Longest backoff; a longer Retry-After is not waited for")
       ->group("Connection")
       ->type_name("S");
-  f->add_option("-H,--header", o.headers, "Extra request header (repeatable)")
+  bind.list("-H,--header", &O::headers, "headers", "Extra request header (repeatable)")
       ->group("Connection")
       ->type_name("'NAME: VALUE'");
-  f->add_option("-A,--user-agent", o.user_agent, "User-Agent to send")
+  bind.text("-A,--user-agent", &O::user_agent, "user_agent", "User-Agent to send")
       ->group("Connection")
       ->type_name("NAME");
-  f->add_option("-x,--proxy", o.proxy, "Use this proxy ([scheme://]host[:port])")
+  bind.text("-x,--proxy", &O::proxy, "proxy", "Use this proxy ([scheme://]host[:port])")
       ->group("Connection")
       ->type_name("URL");
-  f->add_flag("-k,--insecure", o.insecure, "Do not verify TLS certificates")->group("Connection");
-  f->add_option("--cacert", o.ca_file, "Trust the CAs of this PEM file instead of the system's")
+  bind.flag("-k,--insecure", &O::insecure, true, "insecure", "Do not verify TLS certificates")
+      ->group("Connection");
+  bind.text("--cacert", &O::ca_file, "ca_file",
+            "Trust the CAs of this PEM file instead of the system's")
       ->group("Connection")
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
@@ -509,15 +537,6 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
 
 int run_fetch_command(FetchArgs& a) {
   fetch::Options& o = a.options;
-  o.bom = !a.no_bom;
-  o.cookies = !a.no_cookies;
-  // The flags' transforms have checked every number and made it plain digits.
-  if (!a.max_size.empty()) o.max_size = static_cast<std::size_t>(std::stoull(a.max_size));
-  o.timeout = fetch::Seconds(a.timeout);
-  o.connect_timeout = fetch::Seconds(a.connect_timeout);
-  o.read_timeout = fetch::Seconds(a.read_timeout);
-  o.retry_delay = fetch::Seconds(a.retry_delay);
-  o.retry_max_delay = fetch::Seconds(a.retry_max_delay);
 
   bool from_stdin = a.urls.size() == 1 && a.urls[0] == "-";
   int inputs = (a.demo ? 1 : 0) + (a.input.empty() ? 0 : 1) + (a.urls.empty() ? 0 : 1);
@@ -541,12 +560,13 @@ int run_fetch_command(FetchArgs& a) {
     fetcher = std::make_unique<fetch::Fetcher>(o);
   } catch (const fetch::OptionsError& e) {
     // (The flags' own checks catch numbers first; this names the flag all the same.)
-    std::string_view flag = flag_of(e.field());
+    auto flag = std::find_if(a.flag_of_field.begin(), a.flag_of_field.end(),
+                             [&](const auto& p) { return p.first == e.field(); });
     bool numeric = std::any_of(std::begin(fetch::kNumericRanges), std::end(fetch::kNumericRanges),
                                [&](const fetch::NumericRange& r) { return r.field == e.field(); });
-    if (!flag.empty() && numeric) {
-      return usage_error(
-          fmt::format("{}: must be {}", flag, fetch::describe_range(range(e.field()))));
+    if (flag != a.flag_of_field.end() && numeric) {
+      return usage_error(fmt::format("{}: must be {}", flag->second,
+                                     fetch::describe_range(fetch::numeric_range(e.field()))));
     }
     return usage_error(e.what());
   }

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "corun/fetch/fetch.hpp"
@@ -11,19 +12,19 @@
 namespace corun::app {
 
 struct FetchArgs {
+  // The flags write into it directly (their defaults shown from a
+  // default-constructed Options).
   fetch::Options options;
   std::vector<std::string> urls;  // positional; "-" alone means stdin
   std::string input;              // -i FILE
-  std::string max_size;
-  double timeout = 120, connect_timeout = 15, read_timeout = 0, retry_delay = 0.5,
-         retry_max_delay = 30;
-  bool no_bom = false;
-  bool no_cookies = false;
   bool demo = false;
   std::size_t demo_pages = 1000;
   bool quiet = false;
   bool progress = false;
   bool no_progress = false;
+  // Options members -> the flags that set them (for the Fetcher's OptionsError),
+  // recorded as the flags are declared.
+  std::vector<std::pair<std::string, std::string>> flag_of_field;
 };
 
 // Declares the subcommand and its options on app.

@@ -65,6 +65,32 @@ def check_number(func, name, value, *, none=False, minimum=0.0, maximum=SECONDS_
     return float(value)
 
 
+def check_range(func, name, value, limits, *, none=False, minimum=None, what=None):
+    """A number the C++ side's range accepts: limits is an entry of
+    _corun._numeric_ranges (corun::fetch::kNumericRanges), (integer, min, max,
+    zero, unit), where zero, when not empty, says what 0 means (0 is then
+    accepted outside [min, max]). minimum, when given, replaces min (for a
+    value the engine checks itself when the run starts). An int for a whole
+    number range, an int or float otherwise (returned as float)."""
+    integer, low, high, zero, unit = limits
+    if minimum is not None:
+        low = minimum
+    if value is None and none:
+        return None
+    kind = what or ("int" if integer else "a number")
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise type_error(func, name, kind + (" or None" if none else ""), value)
+    if isinstance(value, float) and not _math.isfinite(value):
+        raise ValueError(f"{func}() argument '{name}' must be a finite number, got {value}")
+    if (value == 0 and zero) or low <= value <= high:
+        return value if integer else float(value)
+    shown = f"{low} and {high}" if integer else f"{low:g} and {high:g}"
+    unit_text = f" {unit}" if unit else ""
+    zero_text = f"0 ({zero}) or " if zero else ""
+    raise ValueError(f"{func}() argument '{name}' must be {zero_text}between {shown}{unit_text}, "
+                     f"got {value}")
+
+
 def check_seconds(func, name, value, *, none=True):
     return check_number(func, name, value, none=none, what="a number of seconds",
                         unit=" seconds")

@@ -10,48 +10,54 @@ import threading as _threading
 import time as _time
 
 from . import _corun
-from ._args import INT_MAX as _INT_MAX
-from ._args import SIZE_MAX as _SIZE_MAX
 from ._args import check_bool as _check_bool
-from ._args import check_int as _check_int
-from ._args import check_number as _check_number
-from ._args import check_seconds as _check_seconds
+from ._args import check_range as _check_range
 from ._args import check_str as _check_str
 from ._args import header_list as _header_list
 from ._args import type_error as _type_error
 
 __all__ = ["FetchRecord", "FetchResults", "fetch", "fetch_sync"]
 
-# concurrency becomes a counting semaphore's int, with room for 4 x concurrency
-# + 64 queued URLs (the engine's read-ahead): the largest value that fits.
-_CONCURRENCY_MAX = (_INT_MAX - 64) // 4
-# Each thread runs a loop of its own; more than this is a mistake, not a setting.
-_THREADS_MAX = 1024
+# The options' defaults and numeric ranges as C++ has them (a default-constructed
+# corun::fetch::Options; corun::fetch::kNumericRanges), so they are stated once.
+_DEFAULTS = _corun._fetch_defaults
+_RANGES = _corun._numeric_ranges
+
+
+# The record's fields as C++ lists them (corun::fetch::kRecordFields):
+# (name, kind, in_report), in the order of the rows _corun._fetch returns.
+_RECORD_FIELDS = tuple(name for name, _kind, _in_report in _corun._record_fields)
+_REPORT_FIELDS = tuple(name for name, _kind, in_report in _corun._record_fields if in_report)
 
 
 class FetchRecord:
     """One URL's outcome: a line of the report (`corun fetch`'s JSON-lines
     report has the same fields). None where the report has null. index: the
     URL's position among the input's URL lines (blank and # lines not
-    counted); not a report field."""
+    counted); not a report field.
 
-    _FIELDS = ("url", "final_url", "status", "bytes", "encoding", "encoding_source", "path",
-               "error", "attempts", "elapsed")
-    __slots__ = _FIELDS + ("index",)
+    FetchRecord(url, final_url, status, ..., elapsed, index=None): the fields
+    in the report's order, then those not in the report (which default to
+    None)."""
 
-    def __init__(self, url, final_url, status, bytes, encoding, encoding_source, path, error,
-                 attempts, elapsed, index=None):
-        self.url = url
-        self.final_url = final_url
-        self.status = status
-        self.bytes = bytes
-        self.encoding = encoding
-        self.encoding_source = encoding_source
-        self.path = path
-        self.error = error
-        self.attempts = attempts
-        self.elapsed = elapsed
-        self.index = index
+    _FIELDS = _REPORT_FIELDS
+    __slots__ = _RECORD_FIELDS
+
+    def __init__(self, *values, **named):
+        if len(values) > len(_RECORD_FIELDS):
+            raise TypeError(f"FetchRecord() takes at most {len(_RECORD_FIELDS)} arguments "
+                            f"({len(values)} given)")
+        given = dict(zip(_RECORD_FIELDS, values))
+        for name, value in named.items():
+            if name not in _RECORD_FIELDS:
+                raise TypeError(f"FetchRecord() got an unexpected keyword argument '{name}'")
+            if name in given:
+                raise TypeError(f"FetchRecord() got multiple values for argument '{name}'")
+            given[name] = value
+        for name in _RECORD_FIELDS:
+            if name not in given and name in _REPORT_FIELDS:
+                raise TypeError(f"FetchRecord() missing required argument: '{name}'")
+            setattr(self, name, given.get(name))
 
     @property
     def ok(self):
@@ -252,12 +258,18 @@ def _start_display(live, total):
 # --- fetch ----------------------------------------------------------------------
 
 
-def _fetch_call(func, urls, urls_file=None, *, out_dir=".", name=None, report=None,
-                resume=False, encoding="auto", bom=True, raw=False, fsync=False, max_size=None,
-                base_url=None, concurrency=64, per_host=0, rate=0, retries=3, retry_delay=0.5,
-                retry_max_delay=30.0, timeout=120.0, connect_timeout=15.0, read_timeout=0.0,
-                headers=None, user_agent="corun-fetch/0.1", proxy=None, insecure=False,
-                cacert=None, threads=0, cookies=True, progress=True):
+def _fetch_call(func, urls, urls_file=None, *, out_dir=_DEFAULTS["out_dir"], name=None,
+                report=None, resume=_DEFAULTS["resume"], encoding=_DEFAULTS["encoding"],
+                bom=_DEFAULTS["bom"], raw=_DEFAULTS["raw"], fsync=_DEFAULTS["fsync"],
+                max_size=_DEFAULTS["max_size"], base_url=None,
+                concurrency=_DEFAULTS["concurrency"], per_host=_DEFAULTS["per_host"],
+                rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
+                retry_delay=_DEFAULTS["retry_delay"], retry_max_delay=_DEFAULTS["retry_max_delay"],
+                timeout=_DEFAULTS["timeout"], connect_timeout=_DEFAULTS["connect_timeout"],
+                read_timeout=_DEFAULTS["read_timeout"], headers=None,
+                user_agent=_DEFAULTS["user_agent"], proxy=None, insecure=_DEFAULTS["insecure"],
+                cacert=None, threads=_DEFAULTS["threads"], cookies=_DEFAULTS["cookies"],
+                progress=True):
     if urls is None:
         if urls_file is None:
             raise TypeError(f"{func}() needs urls (a list of str) or urls_file")
@@ -283,46 +295,51 @@ def _fetch_call(func, urls, urls_file=None, *, out_dir=".", name=None, report=No
             raise _type_error(func, arg, "a path (str or os.PathLike)", value)
         return _os.fspath(value)
 
+    def _number(arg, value, none=False, minimum=None):
+        what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
+        return _check_range(func, arg, value, _RANGES[arg], none=none, minimum=minimum, what=what)
+
     if isinstance(headers, (list, tuple)) and all(isinstance(h, str) for h in headers):
         header_lines = list(headers)
     else:
         header_lines = [f"{k}: {v}" for k, v in _header_list(func, "headers", headers)]
-    args = dict(
-        urls=url_list,
-        urls_file=path_arg("urls_file", urls_file, none=True),
+    urls_path = path_arg("urls_file", urls_file, none=True)
+    # fetch::Options members by name (name and cacert are the flags' names for
+    # name_template and ca_file).
+    options = dict(
         out_dir=path_arg("out_dir", out_dir),
-        name=_check_str(func, "name", name, none=True) or "",
+        name_template=_check_str(func, "name", name, none=True) or "",
         report=path_arg("report", report, none=True) or "",
         resume=_check_bool(func, "resume", resume),
         encoding=_check_str(func, "encoding", encoding),
         bom=_check_bool(func, "bom", bom),
         raw=_check_bool(func, "raw", raw),
         fsync=_check_bool(func, "fsync", fsync),
-        max_size=_check_int(func, "max_size", max_size, none=True, maximum=_SIZE_MAX),
+        # 0 passes here and is refused by the engine when the run starts.
+        max_size=_number("max_size", max_size, none=True, minimum=0),
         base_url=_check_str(func, "base_url", base_url, none=True) or "",
-        concurrency=_check_int(func, "concurrency", concurrency, minimum=1,
-                               maximum=_CONCURRENCY_MAX),
-        per_host=_check_int(func, "per_host", per_host, meaning="0 = no limit"),
-        rate=_check_number(func, "rate", rate, unit=" requests/s", what="a number"),
-        retries=_check_int(func, "retries", retries),
-        retry_delay=_check_seconds(func, "retry_delay", retry_delay, none=False),
-        retry_max_delay=_check_seconds(func, "retry_max_delay", retry_max_delay, none=False),
-        timeout=_check_seconds(func, "timeout", timeout) or 0.0,
-        connect_timeout=_check_seconds(func, "connect_timeout", connect_timeout) or 0.0,
-        read_timeout=_check_seconds(func, "read_timeout", read_timeout) or 0.0,
+        concurrency=_number("concurrency", concurrency),
+        per_host=_number("per_host", per_host),
+        rate=_number("rate", rate),
+        retries=_number("retries", retries),
+        retry_delay=_number("retry_delay", retry_delay),
+        retry_max_delay=_number("retry_max_delay", retry_max_delay),
+        # None: no limit, as 0.
+        timeout=_number("timeout", timeout, none=True) or 0.0,
+        connect_timeout=_number("connect_timeout", connect_timeout, none=True) or 0.0,
+        read_timeout=_number("read_timeout", read_timeout, none=True) or 0.0,
         headers=header_lines,
         user_agent=_check_str(func, "user_agent", user_agent),
         proxy=_check_str(func, "proxy", proxy, none=True) or "",
         insecure=_check_bool(func, "insecure", insecure),
-        cacert=path_arg("cacert", cacert, none=True) or "",
-        threads=_check_int(func, "threads", threads, maximum=_THREADS_MAX,
-                           meaning="0 = one per core"),
+        ca_file=path_arg("cacert", cacert, none=True) or "",
+        threads=_number("threads", threads),
         cookies=_check_bool(func, "cookies", cookies))
     show = _check_bool(func, "progress", progress)
     total = _count_url_lines(url_list) if urls is not None else None
     # Live counters the C++ run updates, only where a display will show them.
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
-    call = _corun._fetch(progress=live, **args)
+    call = _corun._fetch(url_list, urls_path, options, live)
     return call, urls is not None, (live, total)
 
 

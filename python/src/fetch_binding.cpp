@@ -6,8 +6,12 @@
 #include <pybind11/stl.h>
 
 #include <corun/fetch/fetch.hpp>
+#include <corun/fetch/record.hpp>
 #include <corun/fetch/source.hpp>
+#include <filesystem>
 #include <mutex>
+#include <tuple>
+#include <type_traits>
 
 #include "bindings.hpp"
 #include "runtime.hpp"
@@ -42,6 +46,63 @@ class LiveProgress {
   long long total_hint_ = -1;
 };
 
+// The fetch::Options members Python sets, by member name: the one list behind
+// _fetch's options and _fetch_defaults (f(name, member) for each).
+template <class Options, class F>
+void for_each_option(Options& o, F&& f) {
+  f("out_dir", o.out_dir);
+  f("name_template", o.name_template);
+  f("report", o.report);
+  f("resume", o.resume);
+  f("encoding", o.encoding);
+  f("bom", o.bom);
+  f("raw", o.raw);
+  f("fsync", o.fsync);
+  f("max_size", o.max_size);
+  f("base_url", o.base_url);
+  f("concurrency", o.concurrency);
+  f("per_host", o.per_host);
+  f("rate", o.rate);
+  f("retries", o.retries);
+  f("retry_delay", o.retry_delay);
+  f("retry_max_delay", o.retry_max_delay);
+  f("timeout", o.timeout);
+  f("connect_timeout", o.connect_timeout);
+  f("read_timeout", o.read_timeout);
+  f("headers", o.headers);
+  f("user_agent", o.user_agent);
+  f("proxy", o.proxy);
+  f("insecure", o.insecure);
+  f("ca_file", o.ca_file);
+  f("threads", o.threads);
+  f("cookies", o.cookies);
+}
+
+// A member's value for Python: durations in seconds, paths as str.
+template <class T>
+py::object option_to_python(const T& v) {
+  if constexpr (std::is_same_v<T, fetch::Seconds>) {
+    return py::float_(v.count());
+  } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    return py::str(v.string());
+  } else {
+    return py::cast(v);
+  }
+}
+
+// The member from a Python value (checked by corun.fetch before; a wrong type
+// still raises TypeError here, through pybind11's cast).
+template <class T>
+void option_from_python(py::handle value, T& member) {
+  if constexpr (std::is_same_v<T, fetch::Seconds>) {
+    member = fetch::Seconds(value.cast<double>());
+  } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    member = value.cast<std::string>();
+  } else {
+    member = value.cast<T>();
+  }
+}
+
 struct FetchOutcome {
   fetch::Summary summary;
   std::vector<fetch::Record> records;
@@ -74,16 +135,38 @@ py::object or_none(const std::string& s) {
   return s.empty() ? py::object(py::none()) : to_str(s);
 }
 
-// (records as tuples in report field order, summary as a dict)
+// A field's value as Python sees it: None where the report has null.
+template <class Field>
+py::object field_value(const fetch::Record& r) {
+  const auto& v = r.*Field::member;
+  if constexpr (Field::kind == fetch::FieldKind::text) {
+    return to_str(v);
+  } else if constexpr (Field::kind == fetch::FieldKind::text_or_null ||
+                       Field::kind == fetch::FieldKind::error_text) {
+    return or_none(v);
+  } else if constexpr (Field::kind == fetch::FieldKind::code_or_null) {
+    return v == 0 ? py::object(py::none()) : py::object(py::int_(v));
+  } else if constexpr (Field::kind == fetch::FieldKind::seconds) {
+    return py::float_(v);
+  } else {
+    return py::int_(v);
+  }
+}
+
+// A record as a tuple in kRecordFields' order (corun.FetchRecord's).
+py::tuple record_tuple(const fetch::Record& r) {
+  constexpr std::size_t n = std::tuple_size_v<decltype(fetch::kRecordFields)>;
+  py::tuple t(n);
+  std::size_t i = 0;
+  fetch::for_each_record_field(
+      [&](const auto& f) { t[i++] = field_value<std::remove_cvref_t<decltype(f)>>(r); });
+  return t;
+}
+
+// (records as tuples in kRecordFields' order, summary as a dict)
 py::object to_python(std::unique_ptr<FetchOutcome> out) {
   py::list records;
-  for (const fetch::Record& r : out->records) {
-    records.append(py::make_tuple(to_str(r.url), or_none(r.final_url),
-                                  r.status == 0 ? py::object(py::none()) : py::int_(r.status),
-                                  r.bytes, or_none(r.encoding), or_none(r.encoding_source),
-                                  or_none(r.path), or_none(r.error), r.attempts, r.elapsed,
-                                  r.index));
-  }
+  for (const fetch::Record& r : out->records) records.append(record_tuple(r));
   const fetch::Summary& s = out->summary;
   py::dict summary;
   summary["seen"] = s.seen;
@@ -101,6 +184,38 @@ py::object to_python(std::unique_ptr<FetchOutcome> out) {
 }  // namespace
 
 void bind_fetch(py::module_& m) {
+  // The record's fields, (name, kind, in_report) in tuple order: corun.FetchRecord
+  // is built from them.
+  py::list fields;
+  fetch::for_each_record_field([&](const auto& f) {
+    fields.append(py::make_tuple(py::str(std::string(f.name)),
+                                 py::str(std::string(fetch::field_kind_name(f.kind))),
+                                 f.in_report));
+  });
+  m.attr("_record_fields") = py::tuple(fields);
+
+  // The defaults of a default-constructed fetch::Options, by member name
+  // (durations in seconds, paths as str, max_size None when unset): corun.fetch's
+  // keyword defaults come from here.
+  const fetch::Options defaults_of;
+  py::dict defaults;
+  for_each_option(defaults_of, [&](const char* name, const auto& member) {
+    defaults[name] = option_to_python(member);
+  });
+  m.attr("_fetch_defaults") = defaults;
+
+  // fetch::kNumericRanges: {field: (integer, min, max, zero, unit)}, min and
+  // max as int for whole-number fields; zero is what 0 means when it is
+  // accepted outside [min, max], else "".
+  py::dict ranges;
+  for (const fetch::NumericRange& r : fetch::kNumericRanges) {
+    auto bound = [&r](double v) {
+      return r.integer ? py::object(py::int_(static_cast<long long>(v))) : py::float_(v);
+    };
+    ranges[py::str(std::string(r.field))] = py::make_tuple(
+        r.integer, bound(r.min), bound(r.max), std::string(r.zero), std::string(r.unit));
+  }
+  m.attr("_numeric_ranges") = ranges;
   py::class_<LiveProgress, std::shared_ptr<LiveProgress>>(
       m, "_FetchProgress", "Live counters of a running fetch (for a progress display).")
       .def(py::init<>())
@@ -108,52 +223,25 @@ void bind_fetch(py::module_& m) {
            "(seen, done, failed, in_flight, bytes, total_hint or -1)");
   m.def(
       "_fetch",
-      [](std::vector<std::string> urls, std::optional<std::string> urls_file, std::string out_dir,
-         std::string name, std::string report, bool resume, std::string encoding, bool bom,
-         bool raw, bool fsync, std::optional<std::size_t> max_size, std::string base_url,
-         std::size_t concurrency, std::size_t per_host, double rate, int retries,
-         double retry_delay, double retry_max_delay, double timeout, double connect_timeout,
-         double read_timeout, std::vector<std::string> headers, std::string user_agent,
-         std::string proxy, bool insecure, std::string cacert, std::size_t threads, bool cookies,
-         std::shared_ptr<LiveProgress> progress) {
+      [](std::vector<std::string> urls, std::optional<std::string> urls_file,
+         const py::dict& options, std::shared_ptr<LiveProgress> progress) {
         fetch::Options o;
-        o.out_dir = out_dir;
-        o.name_template = std::move(name);
-        o.report = report;
-        o.resume = resume;
-        o.encoding = std::move(encoding);
-        o.bom = bom;
-        o.raw = raw;
-        o.fsync = fsync;
-        o.max_size = max_size;
-        o.base_url = std::move(base_url);
-        o.concurrency = concurrency;
-        o.per_host = per_host;
-        o.rate = rate;
-        o.retries = retries;
-        o.retry_delay = fetch::Seconds(retry_delay);
-        o.retry_max_delay = fetch::Seconds(retry_max_delay);
-        o.timeout = fetch::Seconds(timeout);
-        o.connect_timeout = fetch::Seconds(connect_timeout);
-        o.read_timeout = fetch::Seconds(read_timeout);
-        o.headers = std::move(headers);
-        o.user_agent = std::move(user_agent);
-        o.proxy = std::move(proxy);
-        o.insecure = insecure;
-        o.ca_file = std::move(cacert);
-        o.threads = threads;
-        o.cookies = cookies;
+        std::size_t used = 0;
+        for_each_option(o, [&](const char* name, auto& member) {
+          if (!options.contains(name)) return;
+          option_from_python(options[name], member);
+          ++used;
+        });
+        if (used != options.size()) {
+          throw py::type_error("_fetch(): options holds a name that is no fetch::Options member");
+        }
         return make_call(
             run_fetch(std::move(urls), std::move(urls_file), std::move(o), std::move(progress)),
             &to_python);
       },
-      py::arg("urls"), py::arg("urls_file"), py::arg("out_dir"), py::arg("name"), py::arg("report"),
-      py::arg("resume"), py::arg("encoding"), py::arg("bom"), py::arg("raw"), py::arg("fsync"),
-      py::arg("max_size"), py::arg("base_url"), py::arg("concurrency"), py::arg("per_host"),
-      py::arg("rate"), py::arg("retries"), py::arg("retry_delay"), py::arg("retry_max_delay"),
-      py::arg("timeout"), py::arg("connect_timeout"), py::arg("read_timeout"), py::arg("headers"),
-      py::arg("user_agent"), py::arg("proxy"), py::arg("insecure"), py::arg("cacert"),
-      py::arg("threads"), py::arg("cookies"), py::arg("progress").none(true));
+      py::arg("urls"), py::arg("urls_file"), py::arg("options"), py::arg("progress").none(true),
+      "Runs a fetch: options maps fetch::Options member names to values (the others keep "
+      "their defaults).");
 }
 
 }  // namespace corun::python

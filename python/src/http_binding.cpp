@@ -5,6 +5,7 @@
 // they check argument types and call these.
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <corun/http/session.hpp>
 
 #include "bindings.hpp"
@@ -33,7 +34,7 @@ using TimeoutTuple =
 
 std::optional<std::chrono::milliseconds> to_ms(const std::optional<double>& seconds) {
   if (!seconds || *seconds <= 0) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(*seconds * 1000.0 + 0.5));
+  return std::chrono::milliseconds(std::llround(*seconds * 1000.0));  // > 0: rounds half up
 }
 
 http::Timeouts to_timeouts(const TimeoutTuple& t) {

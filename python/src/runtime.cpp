@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <corun/core/detail/mailbox.hpp>
 #include <corun/fetch/fetch.hpp>
 #include <corun/fs/file.hpp>
 #include <corun/http/errors.hpp>
@@ -152,45 +153,40 @@ class Mailbox {
     PyObject* future;  // a strong reference, released in drain() (GIL held)
   };
 
-  int fd() {
-    std::lock_guard lock(mutex_);
-    return fd_;
-  }
+  // The asyncio loop's thread (as close() and drain()).
+  int fd() const { return fd_; }
 
-  // Any thread, no GIL. After close(), deliveries are kept, never settled
-  // (their loop has closed: nobody awaits them).
+  // Any thread, no GIL. After close(), a delivery is leaked, never settled
+  // (its loop has closed: nobody awaits it).
   void push(Delivery* d) {
-    std::lock_guard lock(mutex_);
-    ready_.push_back(d);
-    if (signalled_ || fd_ < 0) return;
-    signalled_ = true;
-    // Under the lock, so close() cannot close the descriptor in between.
-    std::uint64_t one = 1;
-    while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    // The eventfd is written under the queue's lock, so close() cannot close
+    // the descriptor in between; only the first delivery of a batch writes.
+    deliveries_.post(d, [this] {
+      std::uint64_t one = 1;
+      while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
+      }
+    });
   }
 
   // The asyncio loop's thread, when its loop is about to close: the
   // descriptor goes now rather than when the Mailbox is collected.
   void close() {
-    std::lock_guard lock(mutex_);
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    (void)deliveries_.close();  // leaked on purpose (see ~Mailbox)
+    ::close(fd_);
     fd_ = -1;
   }
 
   // The asyncio loop's reader callback (its thread, GIL held).
   void drain() {
-    std::vector<Delivery*> batch;
-    {
-      std::lock_guard lock(mutex_);
-      if (fd_ < 0) return;
-      std::uint64_t count = 0;
-      while (::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
-      }
-      batch.swap(ready_);
-      signalled_ = false;
+    if (fd_ < 0) return;
+    // The eventfd first: a delivery pushed after it was read but before the
+    // batch is taken rides with this batch; one pushed after the batch is
+    // taken writes the eventfd again. (The other order could lose that write.)
+    std::uint64_t count = 0;
+    while (::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
     }
-    for (Delivery* d : batch) {
+    for (Delivery* d : deliveries_.drain()) {
       std::unique_ptr<Delivery> owned(d);
       py::object future = py::reinterpret_steal<py::object>(d->future);
       try {
@@ -210,10 +206,8 @@ class Mailbox {
   }
 
  private:
-  int fd_;
-  std::mutex mutex_;
-  std::vector<Delivery*> ready_;
-  bool signalled_ = false;
+  int fd_;  // -1 once closed
+  detail::Mailbox<Delivery*> deliveries_;
 };
 
 }  // namespace
@@ -250,7 +244,8 @@ void post_to_loop_or_leak(std::function<void()> f) {
     if (!r.shut_down) lt = r.thread;
   }
   auto* owned = new std::function<void()>(std::move(f));
-  if (!lt) return;  // no loop (any more): leak *owned on purpose
+  // No loop (any more): *owned is leaked on purpose.
+  if (!lt) return;  // NOLINT(clang-analyzer-cplusplus.NewDeleteLeaks)
   try {
     lt->call_soon_threadsafe([owned] {
       (*owned)();

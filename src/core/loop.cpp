@@ -160,26 +160,21 @@ Handle Loop::call_at(Clock::time_point when, std::function<void()> f) {
 }
 
 void Loop::call_soon_threadsafe(detail::UniqueFunction f) {
-  std::lock_guard lock(ts_mutex_);
-  if (is_closed()) throw RuntimeError("Event loop is closed");
-  ts_queue_.push_back(std::move(f));
-  ts_pending_.store(true, std::memory_order_release);
-  uv_async_send(&async_);
+  // The wake-up under the mailbox's lock: close() closes async_ after closing
+  // the mailbox, so no uv_async_send can reach a closing handle. Only the first
+  // call since the last drain sends one (libuv would coalesce the rest anyway).
+  if (!threadsafe_.post(std::move(f), [this] { uv_async_send(&async_); })) {
+    throw RuntimeError("Event loop is closed");
+  }
 }
 
 void Loop::drain_threadsafe() {
-  if (!ts_pending_.load(std::memory_order_acquire)) return;
-  std::vector<detail::UniqueFunction> batch;
-  {
-    std::lock_guard lock(ts_mutex_);
-    batch.swap(ts_queue_);
-    ts_pending_.store(false, std::memory_order_release);
-  }
-  for (auto& f : batch) ready_.emplace_back(new UniqueCallback(std::move(f)));
+  if (!threadsafe_.pending()) return;
+  for (auto& f : threadsafe_.drain()) ready_.emplace_back(new UniqueCallback(std::move(f)));
 }
 
 int Loop::compute_timeout() const noexcept {
-  if (!ready_.empty() || stopping_ || ts_pending_.load(std::memory_order_acquire)) return 0;
+  if (!ready_.empty() || stopping_ || threadsafe_.pending()) return 0;
   if (timers_.empty()) return -1;
   auto* t = static_cast<const TimerEntry*>(timers_.front().get());
   auto delta = t->when - Clock::now();
@@ -449,14 +444,10 @@ void Loop::close() {
     std::lock_guard lock(lifeline_->mutex);
     lifeline_->loop = nullptr;
   }
-  std::vector<detail::UniqueFunction> dropped;
-  {
-    std::lock_guard lock(ts_mutex_);
-    closed_.store(true, std::memory_order_release);
-    dropped.swap(ts_queue_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-  }
-  dropped.clear();
+  closed_.store(true, std::memory_order_release);
+  // From here call_soon_threadsafe throws, and no wake-up touches async_ any more.
+  threadsafe_.close();  // (the callbacks never run are dropped here)
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   async_generators_.for_each([](detail::ListNode* n) {
     detail::IntrusiveList::unlink(n);
     static_cast<detail::AsyncGenLink*>(n)->loop = nullptr;

@@ -82,7 +82,7 @@ void ReportWriter::open(const std::filesystem::path& path, bool append, off_t wh
 }
 
 void ReportWriter::add(const Record& record) {
-  buffer_ += to_json_line(record);
+  append_record(buffer_, record);  // no string per record
   buffer_.push_back('\n');
   if (buffer_.size() >= kFlushBytes) flush();
 }

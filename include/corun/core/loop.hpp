@@ -23,12 +23,12 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "corun/core/detail/future_base.hpp"
+#include "corun/core/detail/mailbox.hpp"
 #include "corun/core/detail/unique_function.hpp"
 #include "corun/core/task.hpp"
 
@@ -174,9 +174,7 @@ class Loop {
   std::deque<detail::Ref<detail::Callback>> ready_;
   std::vector<detail::Ref<detail::Callback>> timers_;  // min-heap by (when, seq)
   std::uint64_t timer_seq_ = 0;
-  std::mutex ts_mutex_;
-  std::vector<detail::UniqueFunction> ts_queue_;
-  std::atomic<bool> ts_pending_{false};
+  detail::Mailbox<detail::UniqueFunction> threadsafe_;  // call_soon_threadsafe's callbacks
   std::atomic<bool> closed_{false};
   bool running_ = false;
   bool stopping_ = false;

@@ -59,6 +59,7 @@
 
 #include "corun/core/error.hpp"
 #include "corun/core/task.hpp"
+#include "corun/fetch/record.hpp"
 #include "corun/fetch/source.hpp"
 
 namespace corun::fetch {
@@ -100,27 +101,10 @@ struct Options {
   // core, at most 4. The report, names and on_record stay on the caller's loop.
   std::size_t threads = 0;
   // --- observation ---
-  std::function<void(const struct Record&)> on_record;  // loop thread, after the report line
+  std::function<void(const Record&)> on_record;  // loop thread, after the report line
 };
 
-// One report line (JSON keys: the member names, except index).
-struct Record {
-  std::string url;
-  // The URL's position among the input's URL lines (0-based; blank and
-  // comment lines not counted). Not written to the report: it lets a caller
-  // put records, which arrive in completion order, back in input order.
-  std::uint64_t index = 0;
-  std::string final_url;        // after redirects; empty when no response
-  int status = 0;               // 0: no response
-  std::uint64_t bytes = 0;      // body bytes received
-  std::string encoding;         // encoding decoded from; empty: raw or failed
-  std::string encoding_source;  // bom override http meta utf8 detected default
-  std::string path;             // the file written; empty when none
-  std::string error;            // empty: done
-  int attempts = 0;
-  double elapsed = 0;  // seconds, all attempts and the write
-  bool ok() const noexcept { return error.empty(); }
-};
+// Record (one report line) and its JSON codec: corun/fetch/record.hpp.
 
 // Live counters (loop thread), for a progress line.
 struct Progress {
@@ -244,10 +228,5 @@ class Fetcher {
 
 // One call: Fetcher(options).run(source).
 Task<Summary> run_fetch(UrlSource& source, Options options);
-
-// The JSON line of a record (no trailing newline).
-std::string to_json_line(const Record& record);
-// Parses one report line; false for a malformed one.
-bool parse_json_line(std::string_view line, Record& record);
 
 }  // namespace corun::fetch
