@@ -21,9 +21,10 @@
 
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
-#include "corun/core/semaphore.hpp"
 #include "corun/core/time.hpp"
 #include "corun/http/detail/curl_multi.hpp"
+#include "corun/http/detail/request_gate.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::http {
 
@@ -112,30 +113,10 @@ bool is_redirect(int status) noexcept {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 long to_ms(std::chrono::milliseconds d) noexcept {
   auto c = d.count();
   if (c > std::numeric_limits<long>::max()) return std::numeric_limits<long>::max();
   return static_cast<long>(c);
-}
-
-void check_url(const std::string& url) {
-  if (istarts_with(url, "http://") || istarts_with(url, "https://")) {
-    if (url.find_first_of(" \t\r\n") != std::string::npos) {
-      throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), url);
-    }
-    return;
-  }
-  auto colon = url.find("://");
-  if (colon != std::string::npos && colon > 0) {
-    throw InvalidURL(fmt::format("unsupported URL scheme '{}' (only http and https): {}",
-                                 url.substr(0, colon), url),
-                     url);
-  }
-  throw InvalidURL(fmt::format("invalid URL (no http:// or https:// scheme): {}", url), url);
 }
 
 // SessionOptions::keepalive_connections, 0 resolved: max(4 * limit, 1024), at
@@ -165,11 +146,12 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
   CURLSH* cookie_share = nullptr;  // share, when it holds the session's cookie jar
   Transfer* transfers = nullptr;   // in flight (intrusive list)
   std::optional<Future<void>> guard_stop;
-  // With a connection limit (and no per-host one): requests beyond it wait here,
+  // The one owner of `limit` and `limit_per_host`: requests beyond them wait here,
   // not in libcurl. A multi handle holding thousands of pending easy handles (a
   // gather of 10,000 requests) spends O(n) in curl_multi_remove_handle per
-  // completion, and each pending request would hold its transfer state.
-  std::unique_ptr<Semaphore> gate;
+  // completion, each pending request would hold its transfer state, and over
+  // HTTP/2 curl's per-host connection cap does not bound requests (streams).
+  std::unique_ptr<detail::RequestGate> gate;
 
   explicit State(SessionOptions o) : options(std::move(o)) {
     if (Loop* l = try_get_running_loop()) loop = l;
@@ -376,16 +358,17 @@ void ClientSession::State::bind() {
   }
   if (!multi) {
     detail::MultiLimits limits;
-    bool gated = options.limit > 0 && options.limit_per_host == 0;
-    // With the gate, `limit` bounds the requests in flight, so connections in use;
-    // curl's total would also count the idle ones, and past it close the oldest
-    // idle connection for each new one: a crawl over more hosts than `limit` would
-    // pay a handshake per request.
-    limits.total_connections = gated ? 0 : static_cast<long>(options.limit);
+    bool gated = options.limit > 0 || options.limit_per_host > 0;
+    // The gate bounds the requests in flight, so connections in use; curl's total
+    // would also count the idle ones, and past it close the oldest idle connection
+    // for each new one: a crawl over more hosts than `limit` would pay a handshake
+    // per request. curl's per-host cap stays as a backstop on connections (the
+    // gate's per-host limit is never above it).
+    limits.total_connections = 0;
     limits.per_host = static_cast<long>(options.limit_per_host);
     limits.max_idle = static_cast<long>(keepalive_size(options));
     multi = std::make_unique<detail::CurlMulti>(loop->uv_loop(), limits);
-    if (gated) gate = std::make_unique<Semaphore>(static_cast<int>(options.limit));
+    if (gated) gate = std::make_unique<detail::RequestGate>(options.limit, options.limit_per_host);
     guard_stop.emplace(*loop);
     // The guard holds only a weak reference: it never keeps the session alive.
     loop->create_task(session_guard(weak_from_this(), *guard_stop), "ClientSession guard");
@@ -491,11 +474,12 @@ std::exception_ptr transfer_error(const Transfer& t, const std::string& url) {
 
 // Sets every option of one hop on a fresh easy handle.
 void configure(Transfer& t, const ClientSession::State& st, const std::string& method,
-               const std::string& url, const RequestOptions& ro, const Timeouts& to,
+               const URL& url, const RequestOptions& ro, const Timeouts& to,
                std::optional<std::chrono::steady_clock::time_point> deadline) {
   CURL* h = t.easy;
   const SessionOptions& so = st.options;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  // The URL as parsed once (URL::parse), not a string for curl to parse again.
+  curl_easy_setopt(h, CURLOPT_CURLU, static_cast<CURLU*>(url.native()));
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.errbuf);
   static const bool verbose = std::getenv("CORUN_HTTP_VERBOSE") != nullptr;  // debugging aid
   if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
@@ -513,7 +497,7 @@ void configure(Transfer& t, const ClientSession::State& st, const std::string& m
   // (libcurl >= 7.87 caches it, CURLOPT_CA_CACHE_TIMEOUT, a day by default), not
   // once per handle or connection.
   if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
-  if (so.http2 && istarts_with(url, "https://")) {
+  if (so.http2 && url.scheme() == "https") {
     // Requests to a host whose first connection is still being set up wait for it
     // and multiplex over it (HTTP/2), rather than each opening a connection.
     curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
@@ -593,116 +577,154 @@ struct Call {
   RequestOptions ro;
 };
 
-Task<void> acquire_slot(Semaphore* gate) {
-  co_await gate->acquire();
+// What a request resolved from its options and the session's, once.
+struct Plan {
+  const Timeouts* timeouts = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  int max_redirects = 0;
+  std::optional<std::size_t> max_body;
+  bool raise = false;
+};
+
+Plan make_plan(const SessionOptions& so, const RequestOptions& ro) {
+  Plan p;
+  p.timeouts = ro.timeout ? &*ro.timeout : &so.timeout;
+  if (p.timeouts->total && p.timeouts->total->count() > 0) {
+    p.deadline = std::chrono::steady_clock::now() + *p.timeouts->total;
+  }
+  p.max_redirects = ro.max_redirects.value_or(so.max_redirects);
+  p.max_body = ro.max_body_size ? ro.max_body_size : so.max_body_size;
+  p.raise = ro.raise_for_status.value_or(so.raise_for_status);
+  return p;
+}
+
+Task<detail::RequestGate::Permit> wait_in_gate(detail::RequestGate* gate, std::string origin) {
+  auto waiting = gate->acquire(origin);
+  co_return co_await waiting;
+}
+
+// Step 1: a slot in the session's gate (total and per-host limits), counted in
+// the total timeout. An empty permit without a gate.
+Task<detail::RequestGate::Permit> acquire_slot(ClientSession::State* st, const URL* url,
+                                               const Plan* plan) {
+  detail::RequestGate::Permit permit;
+  if (!st->gate) co_return permit;
+  std::string origin = url->origin();
+  if (plan->deadline && st->gate->would_wait(origin)) {
+    auto left = *plan->deadline - std::chrono::steady_clock::now();
+    try {
+      Task<detail::RequestGate::Permit> waiting = wait_in_gate(st->gate.get(), std::move(origin));
+      permit = co_await wait_for(std::move(waiting), std::max(left, decltype(left)::zero()));
+    } catch (const TimeoutError&) {
+      throw TimeoutError(
+          fmt::format("timeout ({}): total timeout expired waiting for a connection", url->str()));
+    }
+  } else {
+    auto waiting = st->gate->acquire(origin);
+    permit = co_await waiting;
+  }
+  if (st->closed) throw RuntimeError("Session is closed");
+  co_return permit;
+}
+
+// Step 2: one hop (one HTTP exchange, no redirect followed by curl) into resp;
+// location gets the redirect target curl resolved, if any. The transfer is gone
+// when this returns, so the caller's slot can go.
+Task<void> perform_hop(ClientSession::State* st, const std::string* method, const URL* url,
+                       const RequestOptions* ro, const Plan* plan, Response* resp,
+                       std::string* location) {
+  RB::method(*resp) = *method;
+  RB::url(*resp) = url->str();
+  Transfer t(st, resp);
+  t.allow_redirects = ro->allow_redirects;
+  if (plan->max_body) t.max_body = *plan->max_body;
+  if (ro->on_chunk) t.on_chunk = &ro->on_chunk;
+  if (!ro->save_to.empty()) t.save_to = &ro->save_to;
+  if (plan->deadline && std::chrono::steady_clock::now() >= *plan->deadline) {
+    throw TimeoutError(fmt::format("timeout ({}): total timeout expired", url->str()));
+  }
+  t.easy = st->multi->acquire();
+  configure(t, *st, *method, *url, *ro, *plan->timeouts, plan->deadline);
+  t.done.emplace(*st->loop);
+  st->multi->start(t.easy, &t);
+  co_await *t.done;  // CancelledError: ~Transfer stops the transfer
+  if (t.result != CURLE_OK) std::rethrow_exception(transfer_error(t, url->str()));
+
+  long code = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
+  RB::status(*resp) = static_cast<int>(code);
+  long version = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_HTTP_VERSION, &version);
+  RB::version(*resp) = static_cast<int>(version);
+  char* effective = nullptr;
+  curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
+  if (effective != nullptr) RB::url(*resp) = effective;
+  if (t.file != nullptr) {
+    int rc = std::fclose(t.file);
+    t.file = nullptr;
+    if (rc != 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              "cannot write " + ro->save_to.string());
+    }
+  }
+  location->clear();
+  if (ro->allow_redirects && is_redirect(static_cast<int>(code))) {
+    char* target = nullptr;
+    curl_easy_getinfo(t.easy, CURLINFO_REDIRECT_URL, &target);
+    if (target != nullptr) *location = target;
+  }
+}
+
+// Step 3: the hop after resp, if it is a redirect to follow (aiohttp's rules:
+// 303 turns any method but HEAD into a GET, 301/302 turn a POST into a GET,
+// dropping the body); TooManyRedirects past the plan's limit.
+std::optional<URL> next_hop(Call& call, const Plan& plan, const Response& resp,
+                            const std::string& location, std::size_t redirects_so_far) {
+  if (location.empty()) return std::nullopt;
+  int code = resp.status();
+  if (static_cast<long long>(redirects_so_far) + 1 > plan.max_redirects) {
+    throw TooManyRedirects(
+        fmt::format("too many redirects (more than {}) ({})", plan.max_redirects, call.url),
+        call.url, code, resp.reason());
+  }
+  URL next = URL::parse(location);
+  if ((code == 303 && call.method != "HEAD") ||
+      ((code == 301 || code == 302) && call.method == "POST")) {
+    call.method = "GET";
+    call.ro.data.clear();
+    call.ro.headers.erase("Content-Type");
+    call.ro.headers.erase("Content-Length");
+  }
+  return next;
 }
 
 Task<Response> run_request(std::unique_ptr<Call> call) {
   ClientSession::State* st = call->st.get();
-  std::string& method = call->method;
-  std::string& url = call->url;
-  RequestOptions& ro = call->ro;
   st->bind();
-  check_url(url);
-  for (char& c : method) {
+  URL url = URL::parse(call->url);
+  for (char& c : call->method) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
   }
-  const SessionOptions& so = st->options;
-  const Timeouts& to = ro.timeout ? *ro.timeout : so.timeout;
-  std::optional<std::chrono::steady_clock::time_point> deadline;
-  if (to.total && to.total->count() > 0) deadline = std::chrono::steady_clock::now() + *to.total;
-  int max_redirects = ro.max_redirects.value_or(so.max_redirects);
-  std::optional<std::size_t> max_body = ro.max_body_size ? ro.max_body_size : so.max_body_size;
-  bool raise = ro.raise_for_status.value_or(so.raise_for_status);
-
+  const Plan plan = make_plan(st->options, call->ro);
   std::vector<Response> history;
-  for (int redirects = 0;;) {
+  for (;;) {
     Response resp;
-    RB::method(resp) = method;
-    RB::url(resp) = url;
+    std::string location;
     {
-      // A connection slot first (see State::gate), counted in the total timeout;
-      // given back after the transfer below is gone.
-      struct Slot {
-        Semaphore* gate = nullptr;
-        ~Slot() {
-          if (gate != nullptr) gate->release();
-        }
-      } slot;
-      if (st->gate) {
-        if (deadline && st->gate->locked()) {
-          auto left = *deadline - std::chrono::steady_clock::now();
-          try {
-            co_await wait_for(acquire_slot(st->gate.get()), std::max(left, decltype(left)::zero()));
-          } catch (const TimeoutError&) {
-            throw TimeoutError(
-                fmt::format("timeout ({}): total timeout expired waiting for a connection", url));
-          }
-        } else {
-          co_await st->gate->acquire();
-        }
-        slot.gate = st->gate.get();
-        if (st->closed) throw RuntimeError("Session is closed");
-      }
-      Transfer t(st, &resp);
-      t.allow_redirects = ro.allow_redirects;
-      if (max_body) t.max_body = *max_body;
-      if (ro.on_chunk) t.on_chunk = &ro.on_chunk;
-      if (!ro.save_to.empty()) t.save_to = &ro.save_to;
-      if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-        throw TimeoutError(fmt::format("timeout ({}): total timeout expired", url));
-      }
-      t.easy = st->multi->acquire();
-      configure(t, *st, method, url, ro, to, deadline);
-      t.done.emplace(*st->loop);
-      st->multi->start(t.easy, &t);
-      co_await *t.done;  // CancelledError: ~Transfer stops the transfer
-      if (t.result != CURLE_OK) std::rethrow_exception(transfer_error(t, url));
-
-      long code = 0;
-      curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
-      RB::status(resp) = static_cast<int>(code);
-      long version = 0;
-      curl_easy_getinfo(t.easy, CURLINFO_HTTP_VERSION, &version);
-      RB::version(resp) = static_cast<int>(version);
-      char* effective = nullptr;
-      curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
-      if (effective != nullptr) RB::url(resp) = effective;
-      if (t.file != nullptr) {
-        int rc = std::fclose(t.file);
-        t.file = nullptr;
-        if (rc != 0) {
-          throw std::system_error(errno, std::generic_category(),
-                                  "cannot write " + ro.save_to.string());
-        }
-      }
-      if (ro.allow_redirects && is_redirect(static_cast<int>(code))) {
-        char* location = nullptr;
-        curl_easy_getinfo(t.easy, CURLINFO_REDIRECT_URL, &location);
-        if (location != nullptr && *location != '\0') {
-          if (++redirects > max_redirects) {
-            throw TooManyRedirects(
-                fmt::format("too many redirects (more than {}) ({})", max_redirects, url), url,
-                static_cast<int>(code), resp.reason());
-          }
-          std::string next = location;
-          check_url(next);
-          if ((code == 303 && method != "HEAD") ||
-              ((code == 301 || code == 302) && method == "POST")) {
-            method = "GET";
-            ro.data.clear();
-            ro.headers.erase("Content-Type");
-            ro.headers.erase("Content-Length");
-          }
-          history.push_back(std::move(resp));
-          url = std::move(next);
-          continue;
-        }
-      }
+      Task<detail::RequestGate::Permit> acquiring = acquire_slot(st, &url, &plan);
+      detail::RequestGate::Permit slot = co_await acquiring;
+      Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, &resp, &location);
+      co_await hop;
+    }  // the slot goes back here
+    std::optional<URL> next = next_hop(*call, plan, resp, location, history.size());
+    if (!next) {
+      RB::history(resp) = std::move(history);
+      if (plan.raise) resp.raise_for_status();
+      co_return resp;
     }
-    RB::history(resp) = std::move(history);
-    if (raise) resp.raise_for_status();
-    co_return resp;
+    history.push_back(std::move(resp));
+    call->url = next->str();
+    url = std::move(*next);
   }
 }
 
