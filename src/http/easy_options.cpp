@@ -73,14 +73,16 @@ void set_headers(CURL* h, const SessionEasy& session, const RequestOptions& ro,
 }
 
 // GET and HEAD by their own options (HEAD: no body is read); any other method
-// sends the request's data (POST always, even empty) under its own name.
+// sends the request's data under its own name. POST, PUT and PATCH always send a
+// body, empty if need be (Content-Length: 0), as aiohttp does.
 void set_method(CURL* h, const std::string& method, const RequestOptions& ro) {
   if (method == "GET") {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else if (method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else {
-    if (method == "POST" || !ro.data.empty()) {
+    bool body_method = method == "POST" || method == "PUT" || method == "PATCH";
+    if (body_method || !ro.data.empty()) {
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ro.data.size()));
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, ro.data.data());
     }

@@ -376,6 +376,41 @@ Task<Response> ClientSession::post(std::string url, std::string data, RequestOpt
   return request("POST", std::move(url), std::move(options));
 }
 
+Task<Response> ClientSession::put(std::string url, std::string data) {
+  return put(std::move(url), std::move(data), RequestOptions{});
+}
+
+Task<Response> ClientSession::put(std::string url, std::string data, RequestOptions options) {
+  options.data = std::move(data);
+  return request("PUT", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::patch(std::string url, std::string data) {
+  return patch(std::move(url), std::move(data), RequestOptions{});
+}
+
+Task<Response> ClientSession::patch(std::string url, std::string data, RequestOptions options) {
+  options.data = std::move(data);
+  return request("PATCH", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::delete_(std::string url) {
+  return request("DELETE", std::move(url), RequestOptions{});
+}
+
+Task<Response> ClientSession::delete_(std::string url, RequestOptions options) {
+  return request("DELETE", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::head(std::string url) {
+  return head(std::move(url), RequestOptions{});
+}
+
+Task<Response> ClientSession::head(std::string url, RequestOptions options) {
+  options.allow_redirects = false;
+  return request("HEAD", std::move(url), std::move(options));
+}
+
 Task<void> ClientSession::close() {
   if (state_) {
     state_->closed = true;

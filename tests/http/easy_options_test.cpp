@@ -174,6 +174,9 @@ TEST(EasyOptionsTest, MethodsGetTheirOwnShape) {
   std::string post = sent(so, "POST", none);  // POST sends an empty body, not none
   EXPECT_EQ(post.rfind("POST ", 0), 0U) << post;
   EXPECT_NE(post.find("Content-Length: 0\r\n"), std::string::npos) << post;
+  std::string put = sent(so, "PUT", none);  // so do PUT and PATCH
+  EXPECT_EQ(put.rfind("PUT ", 0), 0U) << put;
+  EXPECT_NE(put.find("Content-Length: 0\r\n"), std::string::npos) << put;
   std::string del = sent(so, "DELETE", none);
   EXPECT_EQ(del.rfind("DELETE /path?q=1 HTTP/1.1\r\n", 0), 0U) << del;
   EXPECT_EQ(del.find("Content-Length"), std::string::npos) << del;

@@ -58,7 +58,13 @@ struct SessionOptions {
   // idle keep-alive connections do not count). Over HTTP/2 they are streams, and
   // requests to one host share a connection. 0 = none.
   std::size_t limit = 100;
-  std::size_t limit_per_host = 0;  // 0 = none
+  // Requests in flight at once to one host (scheme, host and port: URL::origin(),
+  // so http://a and http://a:80 are one host); over HTTP/2, streams. 0 = none.
+  // The session enforces both limits itself: requests past them wait, first come
+  // first served per host, and a host at its limit holds up no other host's
+  // requests (aiohttp's connector). A request waiting counts in its total timeout;
+  // cancelling it gives its place up.
+  std::size_t limit_per_host = 0;
   Timeouts timeout;
   Headers headers;  // sent with every request (a request's own win)
   std::string user_agent = "corun/0.1";
@@ -123,7 +129,8 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  // method: "GET", "POST", "HEAD", ... The task completes with the final response
+  // method: "GET", "POST", "HEAD", ... (any case; sent in upper case). The task
+  // completes with the final response
   // once its body has arrived. Errors: see errors.hpp.
   // (Overloads rather than default arguments: g++ 12 mishandles a defaulted
   // class-type argument inside a co_await expression.)
@@ -133,6 +140,19 @@ class ClientSession {
   Task<Response> get(std::string url, RequestOptions options);
   Task<Response> post(std::string url, std::string data);
   Task<Response> post(std::string url, std::string data, RequestOptions options);
+  Task<Response> put(std::string url, std::string data);
+  Task<Response> put(std::string url, std::string data, RequestOptions options);
+  Task<Response> patch(std::string url, std::string data);
+  Task<Response> patch(std::string url, std::string data, RequestOptions options);
+  // aiohttp's session.delete(); `delete` is a C++ keyword, so the name takes a
+  // trailing underscore (the Python convention for a name that clashes with a
+  // keyword, as in `class_`). A body, if any, goes in options.data.
+  Task<Response> delete_(std::string url);
+  Task<Response> delete_(std::string url, RequestOptions options);
+  // HEAD, not following redirects (aiohttp's head() default, allow_redirects=False):
+  // options.allow_redirects is not read. To follow them: request("HEAD", url, options).
+  Task<Response> head(std::string url);
+  Task<Response> head(std::string url, RequestOptions options);
 
   // Stops running transfers, closes the connections; idempotent.
   Task<void> close();
