@@ -78,6 +78,7 @@ TEST(CookieJarTest, HoldsWhatIsSetAndClears) {
 TEST(CookieJarTest, ManyThreadsShareOneJar) {
   CookieJar jar;
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&jar, t] {
       for (int i = 0; i < 25; ++i) {
