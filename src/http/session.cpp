@@ -224,7 +224,7 @@ Task<detail::RequestGate::Permit> acquire_slot(ClientSession::State* st, const U
                                                const Plan* plan) {
   detail::RequestGate::Permit permit;
   if (!st->gate) co_return permit;
-  std::string origin = url->origin();
+  std::string origin = st->gate->keys_by_host() ? url->origin() : std::string();
   if (plan->deadline && st->gate->would_wait(origin)) {
     auto left = *plan->deadline - std::chrono::steady_clock::now();
     try {

@@ -95,6 +95,8 @@ class RequestGate {
   // True when acquire(origin) would wait.
   bool would_wait(std::string_view origin) const;
 
+  // False: every request shares one queue, and acquire() ignores its origin.
+  bool keys_by_host() const noexcept { return per_host_ != 0; }
   std::size_t in_flight() const noexcept { return total_; }
   std::size_t in_flight(std::string_view origin) const;
   std::size_t waiting() const noexcept { return waiting_; }
