@@ -27,10 +27,11 @@ bool RequestGate::Acquire::await_ready() noexcept {
 RequestGate::Permit RequestGate::Acquire::await_resume() {
   if (!owned_ || cancelled_on_resume()) throw_cancelled();  // the destructor cleans up
   owned_ = false;
-  return Permit(&gate_, host_);
+  return Permit(&gate_, std::exchange(host_, nullptr));
 }
 
 RequestGate::Acquire::~Acquire() {
+  if (host_ == nullptr) return;  // its slot went to a Permit, which may be gone with its host
   if (state() == State::waiting || state() == State::cancelled) {
     corun::detail::IntrusiveList::unlink(this);
     --gate_.waiting_;

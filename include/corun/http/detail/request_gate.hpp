@@ -85,7 +85,7 @@ class RequestGate {
     friend class RequestGate;
     static corun::detail::IntrusiveList& waiters_of(Host* host) noexcept;
     RequestGate& gate_;
-    Host* host_;
+    Host* host_;  // null once the slot is in a Permit
     std::uint64_t seq_ = 0;
     bool owned_ = false;  // a slot is counted for this waiter, not yet in a Permit
   };
