@@ -6,3 +6,4 @@
 #include "corun/http/headers.hpp"
 #include "corun/http/response.hpp"
 #include "corun/http/session.hpp"
+#include "corun/http/url.hpp"

@@ -72,13 +72,15 @@ CurlMulti::CurlMulti(uv_loop_t* loop, MultiLimits limits) : loop_(loop) {
 CurlMulti::~CurlMulti() {
   // Transfers still running are dropped without on_done, and their handles freed:
   // their owners are going away and must not release them after this.
-  while (started_ != nullptr) {
-    Easy* e = started_;
+  for (Easy* e = started_; e != nullptr;) {
+    Easy* next = e->next;
     bool freed_below = e->release_pending;  // also listed in deferred_
     remove_now(e);
-    if (freed_below) continue;
-    curl_easy_cleanup(e->handle);
-    delete e;
+    if (!freed_below) {
+      curl_easy_cleanup(e->handle);
+      delete e;
+    }
+    e = next;
   }
   for (Easy* e : deferred_) {
     if (e->release_pending || e->start_pending) {

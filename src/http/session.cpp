@@ -1,142 +1,38 @@
 // corun::http::ClientSession (see include/corun/http/session.hpp): requests as
-// coroutines over the CurlMulti engine. One Transfer per hop lives in the
-// request's coroutine frame; its destructor gives the easy handle back, which
-// also stops a transfer still running (the cancellation path).
+// coroutines over the CurlMulti engine. A request is a loop of hops, each three
+// named steps: a slot in the session's gate (detail::RequestGate, the owner of
+// limit and limit_per_host), one transfer (detail::Transfer, an easy handle set
+// up by detail::configure_easy, failures mapped by detail::error_for), then the
+// redirect decision. The transfer lives in the hop's coroutine frame; its
+// destructor gives the easy handle back, which also stops a transfer still
+// running (the cancellation path).
 #include "corun/http/session.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <limits>
-#include <mutex>
+#include <algorithm>
 #include <new>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
-#include "corun/core/semaphore.hpp"
 #include "corun/core/time.hpp"
+#include "corun/http/detail/cookies.hpp"
+#include "corun/http/detail/curl_errors.hpp"
 #include "corun/http/detail/curl_multi.hpp"
+#include "corun/http/detail/easy_options.hpp"
+#include "corun/http/detail/request_gate.hpp"
+#include "corun/http/detail/transfer.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::http {
-
-// Fills a Response's private fields.
-struct ResponseBuilder {
-  static int& status(Response& r) { return r.status_; }
-  static int& version(Response& r) { return r.version_; }
-  static std::string& reason(Response& r) { return r.reason_; }
-  static std::string& method(Response& r) { return r.method_; }
-  static std::string& url(Response& r) { return r.url_; }
-  static Headers& headers(Response& r) { return r.headers_; }
-  static std::string& body(Response& r) { return r.body_; }
-  static std::size_t& body_size(Response& r) { return r.body_size_; }
-  static std::vector<Response>& history(Response& r) { return r.history_; }
-};
 
 namespace {
 
 using RB = ResponseBuilder;
-constexpr std::size_t kMaxReserve = std::size_t{64} << 20;
-
-std::string_view standard_reason(int status) noexcept {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 203:
-      return "Non-Authoritative Information";
-    case 204:
-      return "No Content";
-    case 206:
-      return "Partial Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 410:
-      return "Gone";
-    case 413:
-      return "Request Entity Too Large";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "";
-  }
-}
-
-bool is_redirect(int status) noexcept {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-long to_ms(std::chrono::milliseconds d) noexcept {
-  auto c = d.count();
-  if (c > std::numeric_limits<long>::max()) return std::numeric_limits<long>::max();
-  return static_cast<long>(c);
-}
-
-void check_url(const std::string& url) {
-  if (istarts_with(url, "http://") || istarts_with(url, "https://")) {
-    if (url.find_first_of(" \t\r\n") != std::string::npos) {
-      throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), url);
-    }
-    return;
-  }
-  auto colon = url.find("://");
-  if (colon != std::string::npos && colon > 0) {
-    throw InvalidURL(fmt::format("unsupported URL scheme '{}' (only http and https): {}",
-                                 url.substr(0, colon), url),
-                     url);
-  }
-  throw InvalidURL(fmt::format("invalid URL (no http:// or https:// scheme): {}", url), url);
-}
 
 // SessionOptions::keepalive_connections, 0 resolved: max(4 * limit, 1024), at
 // most a quarter of the open-files limit (and never below limit).
@@ -152,192 +48,64 @@ std::size_t keepalive_size(const SessionOptions& o) {
 
 }  // namespace
 
-struct Transfer;
-
 struct ClientSession::State : std::enable_shared_from_this<ClientSession::State> {
   SessionOptions options;
   Loop* loop = nullptr;
   bool loop_gone = false;  // the bound loop shut down (the guard ran)
   bool closed = false;
   std::unique_ptr<detail::CurlMulti> multi;
-  curl_slist* default_headers = nullptr;
-  CURLSH* share = nullptr;         // every easy handle's CURLOPT_SHARE (jar, TLS sessions, DNS)
-  CURLSH* cookie_share = nullptr;  // share, when it holds the session's cookie jar
-  Transfer* transfers = nullptr;   // in flight (intrusive list)
+  detail::SessionEasy easy;        // what every easy handle gets from the session
+  bool own_share = false;          // false: the shared jar's or cache's
+  detail::TransferList transfers;  // in flight
   std::optional<Future<void>> guard_stop;
-  // With a connection limit (and no per-host one): requests beyond it wait here,
+  // The one owner of `limit` and `limit_per_host`: requests beyond them wait here,
   // not in libcurl. A multi handle holding thousands of pending easy handles (a
   // gather of 10,000 requests) spends O(n) in curl_multi_remove_handle per
-  // completion, and each pending request would hold its transfer state.
-  std::unique_ptr<Semaphore> gate;
+  // completion, each pending request would hold its transfer state, and over
+  // HTTP/2 curl's per-host connection cap does not bound requests (streams).
+  std::unique_ptr<detail::RequestGate> gate;
 
   explicit State(SessionOptions o) : options(std::move(o)) {
     if (Loop* l = try_get_running_loop()) loop = l;
-    for (auto f : options.headers) {
-      std::string line = fmt::format("{}: {}", f.name, f.value);
-      default_headers = curl_slist_append(default_headers, line.c_str());
-    }
-    // No "Expect: 100-continue" round trip for request bodies (aiohttp sends none).
-    default_headers = curl_slist_append(default_headers, "Expect:");
+    easy.options = &options;
+    easy.default_headers = detail::session_header_list(options.headers);
     // A transfer takes one share object: the jar's when there is one (shared
     // jars share TLS sessions too), else the run's shared cache, else our own.
     if (options.cookie_jar && options.shared_cookie_jar) {
-      share = cookie_share = static_cast<CURLSH*>(options.shared_cookie_jar->native());
+      easy.share = static_cast<CURLSH*>(options.shared_cookie_jar->native());
+      easy.cookie_engine = true;
     } else if (!options.cookie_jar && options.shared_cache) {
-      share = static_cast<CURLSH*>(options.shared_cache->native());
+      easy.share = static_cast<CURLSH*>(options.shared_cache->native());
     } else {
       // Loop-thread only, so no lock callbacks.
-      share = curl_share_init();
-      if (share == nullptr) throw std::bad_alloc();
+      easy.share = curl_share_init();
+      if (easy.share == nullptr) {
+        curl_slist_free_all(easy.default_headers);
+        throw std::bad_alloc();
+      }
       own_share = true;
       if (options.cookie_jar) {
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
-        cookie_share = share;
+        curl_share_setopt(easy.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+        easy.cookie_engine = true;
       }
       // TLS sessions and addresses outlive the pooled easy handles' own caches.
-      curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-      curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+      curl_share_setopt(easy.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+      curl_share_setopt(easy.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     }
   }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
   ~State() {
     shutdown();  // frees every easy handle, so none uses the share any more
-    curl_slist_free_all(default_headers);
-    if (own_share) curl_share_cleanup(share);
+    curl_slist_free_all(easy.default_headers);
+    if (own_share) curl_share_cleanup(easy.share);
   }
-  bool own_share = false;  // false: the shared jar's or cache's
+
+  // The share holding the session's cookies, if it has a jar.
+  CURLSH* cookie_share() const noexcept { return easy.cookie_engine ? easy.share : nullptr; }
 
   void bind();
   void shutdown() noexcept;
-};
-
-// One hop of a request: the engine's handler, living in the request coroutine's frame.
-struct Transfer final : detail::TransferHandler {
-  ClientSession::State* state;
-  Response* resp;
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;  // per-request header list (when the request has headers)
-  std::string cookie;             // the request's own cookies, "a=1; b=2" (CURLOPT_COOKIE)
-  std::optional<Future<void>> done;
-  CURLcode result = CURLE_OK;
-  std::size_t max_body = std::numeric_limits<std::size_t>::max();
-  bool too_big = false;
-  bool body_started = false;
-  bool discard_body = false;  // a redirect we follow: its body is not the user's
-  bool allow_redirects = true;
-  const std::function<void(std::string_view)>* on_chunk = nullptr;
-  const std::filesystem::path* save_to = nullptr;
-  std::FILE* file = nullptr;
-  std::exception_ptr callback_error;
-  std::exception_ptr close_error;  // set by close()
-  Transfer* prev = nullptr;
-  Transfer* next = nullptr;
-  char errbuf[CURL_ERROR_SIZE];
-
-  Transfer(ClientSession::State* s, Response* r) : state(s), resp(r) {
-    errbuf[0] = '\0';
-    next = s->transfers;
-    if (next != nullptr) next->prev = this;
-    s->transfers = this;
-  }
-  Transfer(const Transfer&) = delete;
-  Transfer& operator=(const Transfer&) = delete;
-  ~Transfer() {
-    if (easy != nullptr && state->multi) state->multi->release(easy);
-    if (prev != nullptr)
-      prev->next = next;
-    else
-      state->transfers = next;
-    if (next != nullptr) next->prev = prev;
-    curl_slist_free_all(headers);
-    if (file != nullptr) std::fclose(file);
-  }
-
-  void on_header_line(std::string_view line) override {
-    if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
-      // A new status line: an interim (1xx) or proxy block before it is dropped.
-      RB::headers(*resp).clear();
-      auto sp = line.find(' ');
-      int status = 0;
-      std::string_view reason;
-      if (sp != std::string_view::npos) {
-        std::string_view rest = line.substr(sp + 1);
-        std::size_t i = 0;
-        while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
-          status = status * 10 + (rest[i] - '0');
-          ++i;
-        }
-        reason = rest.substr(i);
-        while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
-        while (!reason.empty() &&
-               (reason.back() == '\r' || reason.back() == '\n' || reason.back() == ' ')) {
-          reason.remove_suffix(1);
-        }
-      }
-      RB::status(*resp) = status;
-      RB::reason(*resp) =
-          reason.empty() ? std::string(standard_reason(status)) : std::string(reason);
-      return;
-    }
-    RB::headers(*resp).add_raw_line(line);
-  }
-
-  bool on_body(std::string_view chunk) override {
-    if (!body_started) {
-      body_started = true;
-      discard_body = allow_redirects && is_redirect(RB::status(*resp)) &&
-                     RB::headers(*resp).contains("Location");
-      if (!discard_body && on_chunk == nullptr && save_to == nullptr) {
-        if (auto cl = RB::headers(*resp).get("Content-Length")) {
-          std::size_t n = 0;
-          for (char c : *cl) {
-            if (c < '0' || c > '9') break;
-            n = n * 10 + static_cast<std::size_t>(c - '0');
-            if (n > kMaxReserve) break;
-          }
-          if (n <= max_body) RB::body(*resp).reserve(std::min(n, kMaxReserve));
-        }
-      }
-    }
-    if (discard_body) return true;
-    std::size_t& size = RB::body_size(*resp);
-    size += chunk.size();
-    if (size > max_body) {
-      too_big = true;
-      return false;
-    }
-    if (on_chunk != nullptr) {
-      try {
-        (*on_chunk)(chunk);
-      } catch (...) {
-        callback_error = std::current_exception();
-        return false;
-      }
-      return true;
-    }
-    if (save_to != nullptr) {
-      if (file == nullptr) {
-        file = std::fopen(save_to->c_str(), "wb");
-        if (file == nullptr) {
-          callback_error = std::make_exception_ptr(std::system_error(
-              errno, std::generic_category(), "cannot open " + save_to->string()));
-          return false;
-        }
-      }
-      if (std::fwrite(chunk.data(), 1, chunk.size(), file) != chunk.size()) {
-        callback_error = std::make_exception_ptr(
-            std::system_error(errno, std::generic_category(), "cannot write " + save_to->string()));
-        return false;
-      }
-      return true;
-    }
-    RB::body(*resp).append(chunk);
-    return true;
-  }
-
-  void on_done(CURLcode r) override {
-    result = r;
-    if (!done->done()) done->set_result();
-  }
 };
 
 namespace {
@@ -376,16 +144,17 @@ void ClientSession::State::bind() {
   }
   if (!multi) {
     detail::MultiLimits limits;
-    bool gated = options.limit > 0 && options.limit_per_host == 0;
-    // With the gate, `limit` bounds the requests in flight, so connections in use;
-    // curl's total would also count the idle ones, and past it close the oldest
-    // idle connection for each new one: a crawl over more hosts than `limit` would
-    // pay a handshake per request.
-    limits.total_connections = gated ? 0 : static_cast<long>(options.limit);
+    bool gated = options.limit > 0 || options.limit_per_host > 0;
+    // The gate bounds the requests in flight, so connections in use; curl's total
+    // would also count the idle ones, and past it close the oldest idle connection
+    // for each new one: a crawl over more hosts than `limit` would pay a handshake
+    // per request. curl's per-host cap stays as a backstop on connections (the
+    // gate's per-host limit is never above it).
+    limits.total_connections = 0;
     limits.per_host = static_cast<long>(options.limit_per_host);
     limits.max_idle = static_cast<long>(keepalive_size(options));
     multi = std::make_unique<detail::CurlMulti>(loop->uv_loop(), limits);
-    if (gated) gate = std::make_unique<Semaphore>(static_cast<int>(options.limit));
+    if (gated) gate = std::make_unique<detail::RequestGate>(options.limit, options.limit_per_host);
     guard_stop.emplace(*loop);
     // The guard holds only a weak reference: it never keeps the session alive.
     loop->create_task(session_guard(weak_from_this(), *guard_stop), "ClientSession guard");
@@ -394,18 +163,14 @@ void ClientSession::State::bind() {
 
 void ClientSession::State::shutdown() noexcept {
   // Stop every transfer still running; their requests fail with ClientConnectionError.
-  for (Transfer* t = transfers; t != nullptr; t = t->next) {
-    if (t->easy != nullptr && multi) {
-      multi->release(t->easy);
-      t->easy = nullptr;
+  for (detail::Transfer* t = transfers.head; t != nullptr; t = t->next_in_list()) {
+    std::exception_ptr why;
+    try {
+      why = std::make_exception_ptr(ClientConnectionError("Session is closed", t->url()));
+    } catch (...) {
+      why = std::current_exception();
     }
-    if (t->done && !t->done->done()) {
-      try {
-        t->done->set_exception(
-            std::make_exception_ptr(ClientConnectionError("Session is closed", RB::url(*t->resp))));
-      } catch (...) {  // the loop is closing: the task is being torn down anyway
-      }
-    }
+    t->stop(why);
   }
   multi.reset();
   if (guard_stop && !guard_stop->done() && !loop_gone) {
@@ -418,172 +183,6 @@ void ClientSession::State::shutdown() noexcept {
 
 namespace {
 
-// The aiohttp-named error for a failed transfer; every message names the URL.
-std::exception_ptr transfer_error(const Transfer& t, const std::string& url) {
-  CURLcode code = t.result;
-  std::string detail = t.errbuf[0] != '\0' ? std::string(t.errbuf) : curl_easy_strerror(code);
-  bool got_response = RB::status(*t.resp) != 0;
-  auto msg = [&](std::string_view what) { return fmt::format("{} ({}): {}", what, url, detail); };
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-      return std::make_exception_ptr(InvalidURL(msg("invalid URL"), url));
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-      return std::make_exception_ptr(ClientConnectorError(msg("cannot connect"), url));
-    case CURLE_PEER_FAILED_VERIFICATION:
-      return std::make_exception_ptr(
-          ClientConnectorCertificateError(msg("TLS certificate verification failed"), url));
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-      return std::make_exception_ptr(ClientSSLError(msg("TLS error"), url));
-    case CURLE_OPERATION_TIMEDOUT:
-      return std::make_exception_ptr(TimeoutError(msg("timeout")));
-    case CURLE_GOT_NOTHING:
-      return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      if (!got_response) {
-        return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
-      }
-      return std::make_exception_ptr(
-          ClientPayloadError(msg("response payload is not completed"), url));
-    case CURLE_PARTIAL_FILE:
-    case CURLE_BAD_CONTENT_ENCODING:
-      return std::make_exception_ptr(
-          ClientPayloadError(msg("response payload is not completed"), url));
-    case CURLE_WEIRD_SERVER_REPLY:
-      return std::make_exception_ptr(
-          ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
-    case CURLE_WRITE_ERROR:
-      if (t.callback_error) return t.callback_error;
-      if (t.too_big) {
-        return std::make_exception_ptr(BodyTooLargeError(
-            fmt::format("response body larger than max_body_size, {} bytes ({})", t.max_body, url),
-            url, t.max_body));
-      }
-      return std::make_exception_ptr(ClientPayloadError(msg("write error"), url));
-    case CURLE_OUT_OF_MEMORY:
-      if (got_response) {
-        // curl reports oversized response headers (> 100 KB) this way.
-        return std::make_exception_ptr(ClientResponseError(
-            fmt::format("bad HTTP response ({}): response headers too large ({})", url, detail),
-            url, 400, "Bad Response"));
-      }
-      return std::make_exception_ptr(ClientError(msg("out of memory"), url));
-    default:
-      return std::make_exception_ptr(ClientError(msg("request failed"), url));
-  }
-}
-
-// Sets every option of one hop on a fresh easy handle.
-void configure(Transfer& t, const ClientSession::State& st, const std::string& method,
-               const std::string& url, const RequestOptions& ro, const Timeouts& to,
-               std::optional<std::chrono::steady_clock::time_point> deadline) {
-  CURL* h = t.easy;
-  const SessionOptions& so = st.options;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.errbuf);
-  static const bool verbose = std::getenv("CORUN_HTTP_VERBOSE") != nullptr;  // debugging aid
-  if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-  if (!so.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, so.user_agent.c_str());
-  if (so.auto_decompress) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-                   so.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
-  if (!so.verify_tls) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  // The CA file (or the system's store) is parsed once per multi handle and kept
-  // (libcurl >= 7.87 caches it, CURLOPT_CA_CACHE_TIMEOUT, a day by default), not
-  // once per handle or connection.
-  if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
-  if (so.http2 && istarts_with(url, "https://")) {
-    // Requests to a host whose first connection is still being set up wait for it
-    // and multiplex over it (HTTP/2), rather than each opening a connection.
-    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
-  }
-  if (st.share != nullptr) curl_easy_setopt(h, CURLOPT_SHARE, st.share);
-  if (st.cookie_share != nullptr) {
-    // COOKIEFILE "" turns the cookie engine on, reading no file (CurlMulti::recycle
-    // drops the file list again).
-    curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
-  }
-  t.cookie.clear();
-  if (!ro.cookies.empty()) {
-    for (const auto& [name, value] : ro.cookies) {
-      if (!t.cookie.empty()) t.cookie += "; ";
-      t.cookie.append(name).append("=").append(value);
-    }
-    curl_easy_setopt(h, CURLOPT_COOKIE, t.cookie.c_str());
-  }
-  if (ro.proxy) {
-    curl_easy_setopt(h, CURLOPT_PROXY, ro.proxy->c_str());  // "": none, variables ignored
-  } else if (!so.proxy.empty()) {
-    curl_easy_setopt(h, CURLOPT_PROXY, so.proxy.c_str());
-  } else if (!so.trust_env) {
-    curl_easy_setopt(h, CURLOPT_PROXY, "");  // ignore http_proxy & co.
-  }
-
-  if (ro.headers.empty()) {
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, st.default_headers);
-  } else {
-    for (auto f : so.headers) {
-      if (ro.headers.contains(f.name)) continue;
-      t.headers = curl_slist_append(t.headers, fmt::format("{}: {}", f.name, f.value).c_str());
-    }
-    for (auto f : ro.headers) {
-      // "Name:" with nothing after it would tell curl to drop the header; "Name;" sends it empty.
-      std::string line =
-          f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
-      t.headers = curl_slist_append(t.headers, line.c_str());
-    }
-    t.headers = curl_slist_append(t.headers, "Expect:");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers);
-  }
-
-  if (method == "GET") {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  } else if (method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else {
-    if (method == "POST" || !ro.data.empty()) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ro.data.size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, ro.data.data());
-    }
-    if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  }
-
-  if (deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        *deadline - std::chrono::steady_clock::now());
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max(1L, to_ms(left)));
-  }
-  if (to.connect && to.connect->count() > 0) {
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::max(1L, to_ms(*to.connect)));
-  }
-  if (to.sock_read && to.sock_read->count() > 0) {
-    long secs = static_cast<long>((to.sock_read->count() + 999) / 1000);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs);
-  }
-}
-
 // A request's arguments, moved to the heap once: the coroutine takes a single
 // pointer (g++ 12 mis-relocates some by-value class parameters of coroutines).
 struct Call {
@@ -593,116 +192,151 @@ struct Call {
   RequestOptions ro;
 };
 
-Task<void> acquire_slot(Semaphore* gate) {
-  co_await gate->acquire();
+// What a request resolved from its options and the session's, once.
+struct Plan {
+  const Timeouts* timeouts = nullptr;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  int max_redirects = 0;
+  std::optional<std::size_t> max_body;
+  bool raise = false;
+};
+
+Plan make_plan(const SessionOptions& so, const RequestOptions& ro) {
+  Plan p;
+  p.timeouts = ro.timeout ? &*ro.timeout : &so.timeout;
+  if (p.timeouts->total && p.timeouts->total->count() > 0) {
+    p.deadline = std::chrono::steady_clock::now() + *p.timeouts->total;
+  }
+  p.max_redirects = ro.max_redirects.value_or(so.max_redirects);
+  p.max_body = ro.max_body_size ? ro.max_body_size : so.max_body_size;
+  p.raise = ro.raise_for_status.value_or(so.raise_for_status);
+  return p;
+}
+
+Task<detail::RequestGate::Permit> wait_in_gate(detail::RequestGate* gate, std::string origin) {
+  auto waiting = gate->acquire(origin);
+  co_return co_await waiting;
+}
+
+// Step 1: a slot in the session's gate (total and per-host limits), counted in
+// the total timeout. An empty permit without a gate.
+Task<detail::RequestGate::Permit> acquire_slot(ClientSession::State* st, const URL* url,
+                                               const Plan* plan) {
+  detail::RequestGate::Permit permit;
+  if (!st->gate) co_return permit;
+  std::string origin = st->gate->keys_by_host() ? url->origin() : std::string();
+  if (plan->deadline && st->gate->would_wait(origin)) {
+    auto left = *plan->deadline - std::chrono::steady_clock::now();
+    try {
+      Task<detail::RequestGate::Permit> waiting = wait_in_gate(st->gate.get(), std::move(origin));
+      Task<detail::RequestGate::Permit> bounded =
+          wait_for(std::move(waiting), std::max(left, decltype(left)::zero()));
+      permit = co_await bounded;
+    } catch (const TimeoutError&) {
+      throw TimeoutError(
+          fmt::format("timeout ({}): total timeout expired waiting for a connection", url->str()));
+    }
+  } else {
+    auto waiting = st->gate->acquire(origin);
+    permit = co_await waiting;
+  }
+  if (st->closed) throw RuntimeError("Session is closed");
+  co_return permit;
+}
+
+// Step 2: one hop (one HTTP exchange, no redirect followed by curl) into resp;
+// location gets the redirect target curl resolved, if any. The transfer is gone
+// when this returns, so the caller's slot can go.
+Task<void> perform_hop(ClientSession::State* st, const std::string* method, const URL* url,
+                       const RequestOptions* ro, const Plan* plan, Response* resp,
+                       std::string* location) {
+  RB::method(*resp) = *method;
+  RB::url(*resp) = url->str();
+  if (!st->multi) throw RuntimeError("Session is closed");
+  detail::Transfer t(st->transfers, *st->multi, *resp);
+  t.allow_redirects = ro->allow_redirects;
+  if (plan->max_body) t.max_body = *plan->max_body;
+  if (ro->on_chunk) t.on_chunk = &ro->on_chunk;
+  if (!ro->save_to.empty()) t.save_to = &ro->save_to;
+  if (plan->deadline && std::chrono::steady_clock::now() >= *plan->deadline) {
+    throw TimeoutError(fmt::format("timeout ({}): total timeout expired", url->str()));
+  }
+  t.easy = st->multi->acquire();
+  detail::Hop hop{method, url, ro, plan->timeouts, plan->deadline};
+  detail::configure_easy(t.easy, st->easy, hop, t.storage);
+  t.done.emplace(*st->loop);
+  st->multi->start(t.easy, &t);
+  co_await *t.done;  // CancelledError: ~Transfer stops the transfer
+  if (t.result != CURLE_OK) std::rethrow_exception(detail::error_for(t.failure(), url->str()));
+
+  long code = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
+  RB::status(*resp) = static_cast<int>(code);
+  long version = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_HTTP_VERSION, &version);
+  RB::version(*resp) = static_cast<int>(version);
+  char* effective = nullptr;
+  curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
+  if (effective != nullptr) RB::url(*resp) = effective;
+  t.finish_file();
+  location->clear();
+  if (ro->allow_redirects && detail::is_redirect(static_cast<int>(code))) {
+    char* target = nullptr;
+    curl_easy_getinfo(t.easy, CURLINFO_REDIRECT_URL, &target);
+    if (target != nullptr) *location = target;
+  }
+}
+
+// Step 3: the hop after resp, if it is a redirect to follow (aiohttp's rules:
+// 303 turns any method but HEAD into a GET, 301/302 turn a POST into a GET,
+// dropping the body); TooManyRedirects past the plan's limit.
+std::optional<URL> next_hop(Call& call, const Plan& plan, const Response& resp,
+                            const std::string& location, std::size_t redirects_so_far) {
+  if (location.empty()) return std::nullopt;
+  int code = resp.status();
+  if (static_cast<long long>(redirects_so_far) + 1 > plan.max_redirects) {
+    throw TooManyRedirects(
+        fmt::format("too many redirects (more than {}) ({})", plan.max_redirects, call.url),
+        call.url, code, resp.reason());
+  }
+  URL next = URL::parse(location);
+  if ((code == 303 && call.method != "HEAD") ||
+      ((code == 301 || code == 302) && call.method == "POST")) {
+    call.method = "GET";
+    call.ro.data.clear();
+    call.ro.headers.erase("Content-Type");
+    call.ro.headers.erase("Content-Length");
+  }
+  return next;
 }
 
 Task<Response> run_request(std::unique_ptr<Call> call) {
   ClientSession::State* st = call->st.get();
-  std::string& method = call->method;
-  std::string& url = call->url;
-  RequestOptions& ro = call->ro;
   st->bind();
-  check_url(url);
-  for (char& c : method) {
+  URL url = URL::parse(call->url);
+  for (char& c : call->method) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
   }
-  const SessionOptions& so = st->options;
-  const Timeouts& to = ro.timeout ? *ro.timeout : so.timeout;
-  std::optional<std::chrono::steady_clock::time_point> deadline;
-  if (to.total && to.total->count() > 0) deadline = std::chrono::steady_clock::now() + *to.total;
-  int max_redirects = ro.max_redirects.value_or(so.max_redirects);
-  std::optional<std::size_t> max_body = ro.max_body_size ? ro.max_body_size : so.max_body_size;
-  bool raise = ro.raise_for_status.value_or(so.raise_for_status);
-
+  const Plan plan = make_plan(st->options, call->ro);
   std::vector<Response> history;
-  for (int redirects = 0;;) {
+  for (;;) {
     Response resp;
-    RB::method(resp) = method;
-    RB::url(resp) = url;
+    std::string location;
     {
-      // A connection slot first (see State::gate), counted in the total timeout;
-      // given back after the transfer below is gone.
-      struct Slot {
-        Semaphore* gate = nullptr;
-        ~Slot() {
-          if (gate != nullptr) gate->release();
-        }
-      } slot;
-      if (st->gate) {
-        if (deadline && st->gate->locked()) {
-          auto left = *deadline - std::chrono::steady_clock::now();
-          try {
-            co_await wait_for(acquire_slot(st->gate.get()), std::max(left, decltype(left)::zero()));
-          } catch (const TimeoutError&) {
-            throw TimeoutError(
-                fmt::format("timeout ({}): total timeout expired waiting for a connection", url));
-          }
-        } else {
-          co_await st->gate->acquire();
-        }
-        slot.gate = st->gate.get();
-        if (st->closed) throw RuntimeError("Session is closed");
-      }
-      Transfer t(st, &resp);
-      t.allow_redirects = ro.allow_redirects;
-      if (max_body) t.max_body = *max_body;
-      if (ro.on_chunk) t.on_chunk = &ro.on_chunk;
-      if (!ro.save_to.empty()) t.save_to = &ro.save_to;
-      if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-        throw TimeoutError(fmt::format("timeout ({}): total timeout expired", url));
-      }
-      t.easy = st->multi->acquire();
-      configure(t, *st, method, url, ro, to, deadline);
-      t.done.emplace(*st->loop);
-      st->multi->start(t.easy, &t);
-      co_await *t.done;  // CancelledError: ~Transfer stops the transfer
-      if (t.result != CURLE_OK) std::rethrow_exception(transfer_error(t, url));
-
-      long code = 0;
-      curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
-      RB::status(resp) = static_cast<int>(code);
-      long version = 0;
-      curl_easy_getinfo(t.easy, CURLINFO_HTTP_VERSION, &version);
-      RB::version(resp) = static_cast<int>(version);
-      char* effective = nullptr;
-      curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
-      if (effective != nullptr) RB::url(resp) = effective;
-      if (t.file != nullptr) {
-        int rc = std::fclose(t.file);
-        t.file = nullptr;
-        if (rc != 0) {
-          throw std::system_error(errno, std::generic_category(),
-                                  "cannot write " + ro.save_to.string());
-        }
-      }
-      if (ro.allow_redirects && is_redirect(static_cast<int>(code))) {
-        char* location = nullptr;
-        curl_easy_getinfo(t.easy, CURLINFO_REDIRECT_URL, &location);
-        if (location != nullptr && *location != '\0') {
-          if (++redirects > max_redirects) {
-            throw TooManyRedirects(
-                fmt::format("too many redirects (more than {}) ({})", max_redirects, url), url,
-                static_cast<int>(code), resp.reason());
-          }
-          std::string next = location;
-          check_url(next);
-          if ((code == 303 && method != "HEAD") ||
-              ((code == 301 || code == 302) && method == "POST")) {
-            method = "GET";
-            ro.data.clear();
-            ro.headers.erase("Content-Type");
-            ro.headers.erase("Content-Length");
-          }
-          history.push_back(std::move(resp));
-          url = std::move(next);
-          continue;
-        }
-      }
+      Task<detail::RequestGate::Permit> acquiring = acquire_slot(st, &url, &plan);
+      detail::RequestGate::Permit slot = co_await acquiring;
+      Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, &resp, &location);
+      co_await hop;
+    }  // the slot goes back here
+    std::optional<URL> next = next_hop(*call, plan, resp, location, history.size());
+    if (!next) {
+      RB::history(resp) = std::move(history);
+      if (plan.raise) resp.raise_for_status();
+      co_return resp;
     }
-    RB::history(resp) = std::move(history);
-    if (raise) resp.raise_for_status();
-    co_return resp;
+    history.push_back(std::move(resp));
+    call->url = next->str();
+    url = std::move(*next);
   }
 }
 
@@ -742,6 +376,41 @@ Task<Response> ClientSession::post(std::string url, std::string data, RequestOpt
   return request("POST", std::move(url), std::move(options));
 }
 
+Task<Response> ClientSession::put(std::string url, std::string data) {
+  return put(std::move(url), std::move(data), RequestOptions{});
+}
+
+Task<Response> ClientSession::put(std::string url, std::string data, RequestOptions options) {
+  options.data = std::move(data);
+  return request("PUT", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::patch(std::string url, std::string data) {
+  return patch(std::move(url), std::move(data), RequestOptions{});
+}
+
+Task<Response> ClientSession::patch(std::string url, std::string data, RequestOptions options) {
+  options.data = std::move(data);
+  return request("PATCH", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::delete_(std::string url) {
+  return request("DELETE", std::move(url), RequestOptions{});
+}
+
+Task<Response> ClientSession::delete_(std::string url, RequestOptions options) {
+  return request("DELETE", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::head(std::string url) {
+  return head(std::move(url), RequestOptions{});
+}
+
+Task<Response> ClientSession::head(std::string url, RequestOptions options) {
+  options.allow_redirects = false;
+  return request("HEAD", std::move(url), std::move(options));
+}
+
 Task<void> ClientSession::close() {
   if (state_) {
     state_->closed = true;
@@ -754,138 +423,13 @@ bool ClientSession::closed() const noexcept {
   return !state_ || state_->closed;
 }
 
-namespace {
-
-// Runs f on an easy handle attached to the jar alone (reading or clearing it).
-template <class F>
-void with_jar(CURLSH* share, F f) {
-  if (share == nullptr) return;
-  CURL* h = curl_easy_init();
-  if (h == nullptr) throw std::bad_alloc();
-  curl_easy_setopt(h, CURLOPT_SHARE, share);
-  try {
-    f(h);
-  } catch (...) {
-    curl_easy_cleanup(h);
-    throw;
-  }
-  curl_easy_cleanup(h);
-}
-
-std::vector<Cookie> read_jar(CURLSH* share) {
-  std::vector<Cookie> out;
-  with_jar(share, [&](CURL* h) {
-    curl_slist* list = nullptr;
-    if (curl_easy_getinfo(h, CURLINFO_COOKIELIST, &list) != CURLE_OK) return;
-    for (curl_slist* l = list; l != nullptr; l = l->next) {
-      // Netscape format: domain, include-subdomains, path, secure, expires, name, value.
-      std::string_view line = l->data;
-      std::vector<std::string_view> f;
-      while (f.size() < 6) {
-        auto tab = line.find('\t');
-        if (tab == std::string_view::npos) break;
-        f.push_back(line.substr(0, tab));
-        line.remove_prefix(tab + 1);
-      }
-      if (f.size() < 6) continue;
-      Cookie c;
-      std::string_view domain = f[0];
-      if (domain.starts_with("#HttpOnly_")) {
-        c.http_only = true;
-        domain.remove_prefix(10);
-      }
-      c.domain = std::string(domain);
-      c.path = std::string(f[2]);
-      c.secure = f[3] == "TRUE";
-      c.expires = std::strtoll(std::string(f[4]).c_str(), nullptr, 10);
-      c.name = std::string(f[5]);
-      c.value = std::string(line);
-      out.push_back(std::move(c));
-    }
-    curl_slist_free_all(list);
-  });
-  return out;
-}
-
-void clear_jar(CURLSH* share) {
-  with_jar(share, [](CURL* h) { curl_easy_setopt(h, CURLOPT_COOKIELIST, "ALL"); });
-}
-
-}  // namespace
-
 std::vector<Cookie> ClientSession::cookies() const {
   if (!state_) return {};
-  return read_jar(state_->cookie_share);
+  return detail::read_cookies(state_->cookie_share());
 }
 
 void ClientSession::clear_cookies() {
-  if (state_) clear_jar(state_->cookie_share);
-}
-
-// ---------------------------------------------------------------- shares
-
-namespace {
-
-// A libcurl share usable from several threads: one lock per kind of data it
-// shares (libcurl locks the share itself too).
-struct LockedShare {
-  CURLSH* share = nullptr;
-  std::mutex locks[CURL_LOCK_DATA_LAST];
-
-  LockedShare(bool cookies) {
-    share = curl_share_init();
-    if (share == nullptr) throw std::bad_alloc();
-    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &LockedShare::lock);
-    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &LockedShare::unlock);
-    curl_share_setopt(share, CURLSHOPT_USERDATA, this);
-    if (cookies) curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    // Not CURL_LOCK_DATA_CONNECT: libcurl documents sharing connections between
-    // concurrent threads as unsafe; a host's connections live in one lane instead.
-  }
-  ~LockedShare() { curl_share_cleanup(share); }
-  LockedShare(const LockedShare&) = delete;
-  LockedShare& operator=(const LockedShare&) = delete;
-
-  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
-    static_cast<LockedShare*>(user)->locks[data].lock();
-  }
-  static void unlock(CURL*, curl_lock_data data, void* user) {
-    static_cast<LockedShare*>(user)->locks[data].unlock();
-  }
-};
-
-}  // namespace
-
-struct CookieJar::Impl : LockedShare {
-  Impl() : LockedShare(true) {}
-};
-
-struct SharedCache::Impl : LockedShare {
-  Impl() : LockedShare(false) {}
-};
-
-SharedCache::SharedCache() : impl_(std::make_unique<Impl>()) {}
-SharedCache::~SharedCache() = default;
-void* SharedCache::native() const noexcept {
-  return impl_->share;
-}
-
-CookieJar::CookieJar() : impl_(std::make_unique<Impl>()) {}
-
-CookieJar::~CookieJar() = default;
-
-std::vector<Cookie> CookieJar::cookies() const {
-  return read_jar(impl_->share);
-}
-
-void CookieJar::clear() {
-  clear_jar(impl_->share);
-}
-
-void* CookieJar::native() const noexcept {
-  return impl_->share;
+  if (state_) detail::clear_cookies(state_->cookie_share());
 }
 
 const SessionOptions& ClientSession::options() const noexcept {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "corun/core/task.hpp"
+#include "corun/http/cookie_jar.hpp"
 #include "corun/http/errors.hpp"
 #include "corun/http/headers.hpp"
 #include "corun/http/response.hpp"
@@ -57,7 +58,13 @@ struct SessionOptions {
   // idle keep-alive connections do not count). Over HTTP/2 they are streams, and
   // requests to one host share a connection. 0 = none.
   std::size_t limit = 100;
-  std::size_t limit_per_host = 0;  // 0 = none
+  // Requests in flight at once to one host (scheme, host and port: URL::origin(),
+  // so http://a and http://a:80 are one host); over HTTP/2, streams. 0 = none.
+  // The session enforces both limits itself: requests past them wait, first come
+  // first served per host, and a host at its limit holds up no other host's
+  // requests (aiohttp's connector). A request waiting counts in its total timeout;
+  // cancelling it gives its place up.
+  std::size_t limit_per_host = 0;
   Timeouts timeout;
   Headers headers;  // sent with every request (a request's own win)
   std::string user_agent = "corun/0.1";
@@ -89,17 +96,6 @@ struct SessionOptions {
   std::shared_ptr<class SharedCache> shared_cache;
 };
 
-// One cookie of the session's jar.
-struct Cookie {
-  std::string domain;
-  std::string path;
-  std::string name;
-  std::string value;
-  bool secure = false;
-  bool http_only = false;
-  long long expires = 0;  // Unix time; 0: a session cookie
-};
-
 // Per-request options; the unset ones come from the session.
 struct RequestOptions {
   Headers headers;
@@ -124,46 +120,6 @@ struct RequestOptions {
   std::filesystem::path save_to;
 };
 
-// A cookie jar several sessions can share, from any threads (each session on
-// its own loop): libcurl's cookie engine behind a lock. Give it to sessions
-// through SessionOptions::shared_cookie_jar; it lives as long as they do. The
-// sessions sharing a jar also share TLS sessions and resolved addresses (see
-// SharedCache): libcurl gives a transfer one share object.
-class CookieJar {
- public:
-  CookieJar();
-  ~CookieJar();
-  CookieJar(const CookieJar&) = delete;
-  CookieJar& operator=(const CookieJar&) = delete;
-
-  std::vector<Cookie> cookies() const;  // every cookie it holds
-  void clear();
-  void* native() const noexcept;  // the CURLSH*
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// TLS sessions and resolved addresses several sessions share, from any threads
-// (libcurl's share interface behind locks): a connection one session opens to a
-// host it has not talked to resumes the TLS session another one negotiated, where
-// the server offers resumption (tickets or a session cache). Give it to sessions
-// through SessionOptions::shared_cache; it lives as long as they do. (libcurl
-// 7.88 keeps the 8 most recent TLS sessions in a share.)
-class SharedCache {
- public:
-  SharedCache();
-  ~SharedCache();
-  SharedCache(const SharedCache&) = delete;
-  SharedCache& operator=(const SharedCache&) = delete;
-  void* native() const noexcept;  // the CURLSH*
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
 class ClientSession {
  public:
   explicit ClientSession(SessionOptions options = {});
@@ -173,7 +129,8 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  // method: "GET", "POST", "HEAD", ... The task completes with the final response
+  // method: "GET", "POST", "HEAD", ... (any case; sent in upper case). The task
+  // completes with the final response
   // once its body has arrived. Errors: see errors.hpp.
   // (Overloads rather than default arguments: g++ 12 mishandles a defaulted
   // class-type argument inside a co_await expression.)
@@ -183,6 +140,19 @@ class ClientSession {
   Task<Response> get(std::string url, RequestOptions options);
   Task<Response> post(std::string url, std::string data);
   Task<Response> post(std::string url, std::string data, RequestOptions options);
+  Task<Response> put(std::string url, std::string data);
+  Task<Response> put(std::string url, std::string data, RequestOptions options);
+  Task<Response> patch(std::string url, std::string data);
+  Task<Response> patch(std::string url, std::string data, RequestOptions options);
+  // aiohttp's session.delete(); `delete` is a C++ keyword, so the name takes a
+  // trailing underscore (the Python convention for a name that clashes with a
+  // keyword, as in `class_`). A body, if any, goes in options.data.
+  Task<Response> delete_(std::string url);
+  Task<Response> delete_(std::string url, RequestOptions options);
+  // HEAD, not following redirects (aiohttp's head() default, allow_redirects=False):
+  // options.allow_redirects is not read. To follow them: request("HEAD", url, options).
+  Task<Response> head(std::string url);
+  Task<Response> head(std::string url, RequestOptions options);
 
   // Stops running transfers, closes the connections; idempotent.
   Task<void> close();

@@ -1,0 +1,67 @@
+// corun::http::URL: an absolute http or https URL, parsed once by libcurl's URL
+// API (the parser curl itself connects with), so what corun calls a host is
+// where curl connects. The twin of aiohttp's yarl.URL for what the client needs:
+// its parts, and the origin that keys connection limits. The default port is
+// made explicit: `http://a`, `http://A:80` and `http://a:80/x` share one origin,
+// `http://a:8080` and `https://a` do not.
+//
+//   corun::http::URL u = corun::http::parse_url("http://Example.com/a?b=1");
+//   u.host();    // "example.com" (lower-cased; IPv6 literals keep their brackets)
+//   u.port();    // 80
+//   u.origin();  // "http://example.com:80"
+//
+// Errors: a malformed URL, one with white space, one without a scheme, or one
+// whose scheme is not http or https raises InvalidURL naming the URL. A value
+// type; no loop, any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace corun::http {
+
+class URL {
+ public:
+  // Throws InvalidURL (see above).
+  static URL parse(std::string_view text);
+
+  URL(const URL& other);
+  URL& operator=(const URL& other);
+  URL(URL&&) noexcept;
+  URL& operator=(URL&&) noexcept;
+  ~URL();
+
+  // The text it was parsed from, unchanged.
+  const std::string& str() const noexcept { return text_; }
+  const std::string& scheme() const noexcept { return scheme_; }  // "http" or "https", lower case
+  // The host name, lower case (ASCII); an IPv6 literal with its brackets, "[::1]".
+  const std::string& host() const noexcept { return host_; }
+  int port() const noexcept { return port_; }  // explicit, or the scheme's default (80, 443)
+  // "scheme://host:port": the key of SessionOptions::limit_per_host (aiohttp's
+  // connection key without its TLS context).
+  std::string origin() const;
+  std::string path() const;      // "/" when the URL has none; percent-encoding kept
+  std::string query() const;     // without the '?'; empty when none
+  std::string user() const;      // userinfo's name, empty when none
+  std::string password() const;  // userinfo's password, empty when none
+
+  // The parsed handle (a CURLU*), for CURLOPT_CURLU; owned by this URL.
+  void* native() const noexcept;
+
+ private:
+  URL() = default;
+  std::string part(int which) const;
+
+  struct Handle;
+  std::unique_ptr<Handle> handle_;
+  std::string text_;
+  std::string scheme_;
+  std::string host_;
+  int port_ = 0;
+};
+
+// URL::parse.
+URL parse_url(std::string_view text);
+
+}  // namespace corun::http

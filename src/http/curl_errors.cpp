@@ -1,0 +1,82 @@
+// corun::http::detail::error_for (see include/corun/http/detail/curl_errors.hpp).
+#include "corun/http/detail/curl_errors.hpp"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "corun/core/error.hpp"
+#include "corun/http/errors.hpp"
+
+namespace corun::http::detail {
+
+// The aiohttp-named error for a failed transfer; every message names the URL.
+std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
+  bool got_response = f.got_response;
+  auto msg = [&](std::string_view what) { return fmt::format("{} ({}): {}", what, url, f.detail); };
+  switch (f.code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return std::make_exception_ptr(InvalidURL(msg("invalid URL"), url));
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return std::make_exception_ptr(ClientConnectorError(msg("cannot connect"), url));
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return std::make_exception_ptr(
+          ClientConnectorCertificateError(msg("TLS certificate verification failed"), url));
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+      return std::make_exception_ptr(ClientSSLError(msg("TLS error"), url));
+    case CURLE_OPERATION_TIMEDOUT:
+      return std::make_exception_ptr(TimeoutError(msg("timeout")));
+    case CURLE_GOT_NOTHING:
+      return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      if (!got_response) {
+        return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));
+      }
+      return std::make_exception_ptr(
+          ClientPayloadError(msg("response payload is not completed"), url));
+    case CURLE_PARTIAL_FILE:
+    case CURLE_BAD_CONTENT_ENCODING:
+      return std::make_exception_ptr(
+          ClientPayloadError(msg("response payload is not completed"), url));
+    case CURLE_WEIRD_SERVER_REPLY:
+      return std::make_exception_ptr(
+          ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
+    case CURLE_WRITE_ERROR:
+      if (f.sink_error) return f.sink_error;
+      if (f.too_big) {
+        return std::make_exception_ptr(BodyTooLargeError(
+            fmt::format("response body larger than max_body_size, {} bytes ({})", f.max_body, url),
+            url, f.max_body));
+      }
+      return std::make_exception_ptr(ClientPayloadError(msg("write error"), url));
+    case CURLE_OUT_OF_MEMORY:
+      if (got_response) {
+        // curl reports oversized response headers (> 100 KB) this way.
+        return std::make_exception_ptr(ClientResponseError(
+            fmt::format("bad HTTP response ({}): response headers too large ({})", url, f.detail),
+            url, 400, "Bad Response"));
+      }
+      return std::make_exception_ptr(ClientError(msg("out of memory"), url));
+    default:
+      return std::make_exception_ptr(ClientError(msg("request failed"), url));
+  }
+}
+
+}  // namespace corun::http::detail

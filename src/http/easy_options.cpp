@@ -1,0 +1,169 @@
+// corun::http::detail::configure_easy (see include/corun/http/detail/easy_options.hpp).
+#include "corun/http/detail/easy_options.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+
+namespace corun::http::detail {
+
+namespace {
+
+// The URL as parsed once (URL::parse), not a string for curl to parse again.
+void set_target(CURL* h, const SessionOptions& so, const URL& url) {
+  curl_easy_setopt(h, CURLOPT_CURLU, static_cast<CURLU*>(url.native()));
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                   so.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  if (so.http2 && url.scheme() == "https") {
+    // Requests to a host whose first connection is still being set up wait for it
+    // and multiplex over it (HTTP/2), rather than each opening a connection.
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+  }
+}
+
+void set_tls(CURL* h, const SessionOptions& so) {
+  if (!so.verify_tls) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  // The CA file (or the system's store) is parsed once per multi handle and kept
+  // (libcurl >= 7.87 caches it, CURLOPT_CA_CACHE_TIMEOUT, a day by default), not
+  // once per handle or connection.
+  if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
+}
+
+void set_proxy(CURL* h, const SessionOptions& so, const RequestOptions& ro) {
+  if (ro.proxy) {
+    curl_easy_setopt(h, CURLOPT_PROXY, ro.proxy->c_str());  // "": none, variables ignored
+  } else if (!so.proxy.empty()) {
+    curl_easy_setopt(h, CURLOPT_PROXY, so.proxy.c_str());
+  } else if (!so.trust_env) {
+    curl_easy_setopt(h, CURLOPT_PROXY, "");  // ignore http_proxy & co.
+  }
+}
+
+void set_cookies(CURL* h, const SessionEasy& session, const RequestOptions& ro,
+                 EasyStorage& storage) {
+  if (session.share != nullptr) curl_easy_setopt(h, CURLOPT_SHARE, session.share);
+  if (session.cookie_engine) {
+    // COOKIEFILE "" turns the cookie engine on, reading no file (CurlMulti::recycle
+    // drops the file list again).
+    curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+  }
+  storage.cookie = cookie_header(ro.cookies);
+  if (!storage.cookie.empty()) curl_easy_setopt(h, CURLOPT_COOKIE, storage.cookie.c_str());
+}
+
+void set_headers(CURL* h, const SessionEasy& session, const RequestOptions& ro,
+                 EasyStorage& storage) {
+  const SessionOptions& so = *session.options;
+  if (!so.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, so.user_agent.c_str());
+  if (so.auto_decompress) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  if (ro.headers.empty()) {
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, session.default_headers);
+    return;
+  }
+  curl_slist_free_all(storage.headers);
+  storage.headers = request_header_list(so.headers, ro.headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, storage.headers);
+}
+
+// GET and HEAD by their own options (HEAD: no body is read); any other method
+// sends the request's data under its own name. POST, PUT and PATCH always send a
+// body, empty if need be (Content-Length: 0), as aiohttp does.
+void set_method(CURL* h, const std::string& method, const RequestOptions& ro) {
+  if (method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else {
+    bool body_method = method == "POST" || method == "PUT" || method == "PATCH";
+    if (body_method || !ro.data.empty()) {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ro.data.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, ro.data.data());
+    }
+    if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+}
+
+void set_timeouts(CURL* h, const Hop& hop) {
+  const Timeouts& to = *hop.timeouts;
+  if (hop.deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        *hop.deadline - std::chrono::steady_clock::now());
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, curl_ms(left));
+  }
+  if (to.connect && to.connect->count() > 0) {
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, curl_ms(*to.connect));
+  }
+  if (to.sock_read && to.sock_read->count() > 0) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, sock_read_seconds(*to.sock_read));
+  }
+}
+
+}  // namespace
+
+void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasyStorage& storage) {
+  const SessionOptions& so = *session.options;
+  const RequestOptions& ro = *hop.request;
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, storage.errbuf);
+  static const bool verbose = std::getenv("CORUN_HTTP_VERBOSE") != nullptr;  // debugging aid
+  if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+  set_target(h, so, *hop.url);
+  set_tls(h, so);
+  set_proxy(h, so, ro);
+  set_cookies(h, session, ro, storage);
+  set_headers(h, session, ro, storage);
+  set_method(h, *hop.method, ro);
+  set_timeouts(h, hop);
+}
+
+curl_slist* session_header_list(const Headers& session) {
+  curl_slist* list = nullptr;
+  for (auto f : session) {
+    list = curl_slist_append(list, fmt::format("{}: {}", f.name, f.value).c_str());
+  }
+  return curl_slist_append(list, "Expect:");
+}
+
+curl_slist* request_header_list(const Headers& session, const Headers& request) {
+  curl_slist* list = nullptr;
+  for (auto f : session) {
+    if (request.contains(f.name)) continue;
+    list = curl_slist_append(list, fmt::format("{}: {}", f.name, f.value).c_str());
+  }
+  for (auto f : request) {
+    // "Name:" with nothing after it would tell curl to drop the header; "Name;" sends it empty.
+    std::string line =
+        f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
+    list = curl_slist_append(list, line.c_str());
+  }
+  return curl_slist_append(list, "Expect:");
+}
+
+std::string cookie_header(const std::vector<std::pair<std::string, std::string>>& cookies) {
+  std::string out;
+  for (const auto& [name, value] : cookies) {
+    if (!out.empty()) out += "; ";
+    out.append(name).append("=").append(value);
+  }
+  return out;
+}
+
+long sock_read_seconds(std::chrono::milliseconds sock_read) noexcept {
+  auto secs = (std::max<std::chrono::milliseconds::rep>(sock_read.count(), 1) + 999) / 1000;
+  return static_cast<long>(std::min<decltype(secs)>(secs, std::numeric_limits<long>::max()));
+}
+
+long curl_ms(std::chrono::milliseconds d) noexcept {
+  auto c = d.count();
+  if (c > std::numeric_limits<long>::max()) return std::numeric_limits<long>::max();
+  return std::max(1L, static_cast<long>(c));
+}
+
+}  // namespace corun::http::detail

@@ -1,0 +1,235 @@
+// corun::http::detail::Transfer (see include/corun/http/detail/transfer.hpp).
+#include "corun/http/detail/transfer.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+namespace corun::http::detail {
+
+namespace {
+
+using RB = ResponseBuilder;
+// The most a Content-Length may make the body buffer reserve up front.
+constexpr std::size_t kMaxReserve = std::size_t{64} << 20;
+
+}  // namespace
+
+std::string_view standard_reason(int status) noexcept {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Request Entity Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
+  }
+}
+
+bool is_redirect(int status) noexcept {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+Transfer::Transfer(TransferList& list, CurlMulti& multi, Response& resp)
+    : list_(list), multi_(multi), resp_(resp) {
+  next_ = list.head;
+  if (next_ != nullptr) next_->prev_ = this;
+  list.head = this;
+}
+
+Transfer::~Transfer() {
+  if (easy != nullptr) multi_.release(easy);
+  if (prev_ != nullptr) {
+    prev_->next_ = next_;
+  } else {
+    list_.head = next_;
+  }
+  if (next_ != nullptr) next_->prev_ = prev_;
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void Transfer::finish_file() {
+  if (file_ == nullptr) return;
+  int rc = std::fclose(file_);
+  file_ = nullptr;
+  if (rc != 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot write " + save_to->string());
+  }
+}
+
+void Transfer::stop(std::exception_ptr why) noexcept {
+  if (easy != nullptr) {
+    multi_.release(easy);
+    easy = nullptr;
+  }
+  if (done && !done->done()) {
+    try {
+      done->set_exception(std::move(why));
+    } catch (...) {  // the loop is closing: the task is being torn down anyway
+    }
+  }
+}
+
+TransferFailure Transfer::failure() const {
+  TransferFailure f;
+  f.code = result;
+  f.detail = storage.errbuf[0] != '\0' ? std::string(storage.errbuf)
+                                       : std::string(curl_easy_strerror(result));
+  f.got_response = resp_.status() != 0;
+  f.sink_error = callback_error_;
+  f.too_big = too_big_;
+  f.max_body = max_body;
+  return f;
+}
+
+void Transfer::on_header_line(std::string_view line) {
+  if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
+    // A new status line: an interim (1xx) or proxy block before it is dropped.
+    RB::headers(resp_).clear();
+    auto sp = line.find(' ');
+    int status = 0;
+    std::string_view reason;
+    if (sp != std::string_view::npos) {
+      std::string_view rest = line.substr(sp + 1);
+      std::size_t i = 0;
+      while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
+        status = status * 10 + (rest[i] - '0');
+        ++i;
+      }
+      reason = rest.substr(i);
+      while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+      while (!reason.empty() &&
+             (reason.back() == '\r' || reason.back() == '\n' || reason.back() == ' ')) {
+        reason.remove_suffix(1);
+      }
+    }
+    RB::status(resp_) = status;
+    RB::reason(resp_) = reason.empty() ? std::string(standard_reason(status)) : std::string(reason);
+    return;
+  }
+  RB::headers(resp_).add_raw_line(line);
+}
+
+// The first piece of a body: is it the user's (not a redirect's we follow), and
+// how much may the buffer reserve.
+void Transfer::start_body() {
+  body_started_ = true;
+  discard_body_ =
+      allow_redirects && is_redirect(resp_.status()) && resp_.headers().contains("Location");
+  if (discard_body_ || on_chunk != nullptr || save_to != nullptr) return;
+  if (auto cl = resp_.headers().get("Content-Length")) {
+    std::size_t n = 0;
+    for (char c : *cl) {
+      if (c < '0' || c > '9') break;
+      n = n * 10 + static_cast<std::size_t>(c - '0');
+      if (n > kMaxReserve) break;
+    }
+    if (n <= max_body) RB::body(resp_).reserve(std::min(n, kMaxReserve));
+  }
+}
+
+bool Transfer::on_body(std::string_view chunk) {
+  if (!body_started_) start_body();
+  if (discard_body_) return true;
+  std::size_t& size = RB::body_size(resp_);
+  size += chunk.size();
+  if (size > max_body) {
+    too_big_ = true;
+    return false;
+  }
+  if (on_chunk != nullptr) return to_callback(chunk);
+  if (save_to != nullptr) return to_file(chunk);
+  return to_memory(chunk);
+}
+
+bool Transfer::to_callback(std::string_view chunk) {
+  try {
+    (*on_chunk)(chunk);
+  } catch (...) {
+    callback_error_ = std::current_exception();
+    return false;
+  }
+  return true;
+}
+
+// The file is created when the first byte of the final response arrives.
+bool Transfer::to_file(std::string_view chunk) {
+  if (file_ == nullptr) {
+    file_ = std::fopen(save_to->c_str(), "wb");
+    if (file_ == nullptr) {
+      callback_error_ = std::make_exception_ptr(
+          std::system_error(errno, std::generic_category(), "cannot open " + save_to->string()));
+      return false;
+    }
+  }
+  if (std::fwrite(chunk.data(), 1, chunk.size(), file_) != chunk.size()) {
+    callback_error_ = std::make_exception_ptr(
+        std::system_error(errno, std::generic_category(), "cannot write " + save_to->string()));
+    return false;
+  }
+  return true;
+}
+
+bool Transfer::to_memory(std::string_view chunk) {
+  RB::body(resp_).append(chunk);
+  return true;
+}
+
+void Transfer::on_done(CURLcode r) {
+  result = r;
+  if (!done->done()) done->set_result();
+}
+
+}  // namespace corun::http::detail

@@ -1,0 +1,146 @@
+// corun::http::URL (see include/corun/http/url.hpp) over libcurl's URL API.
+#include "corun/http/url.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <new>
+#include <utility>
+
+#include "corun/http/errors.hpp"
+
+namespace corun::http {
+
+namespace {
+
+char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string lowered(std::string s) {
+  for (char& c : s) c = ascii_lower(c);
+  return s;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (ascii_lower(s[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// What corun accepts before curl parses it; the messages say what is wrong.
+void check_scheme_and_spaces(std::string_view url) {
+  if (istarts_with(url, "http://") || istarts_with(url, "https://")) {
+    if (url.find_first_of(" \t\r\n") != std::string_view::npos) {
+      throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), std::string(url));
+    }
+    return;
+  }
+  auto colon = url.find("://");
+  if (colon != std::string_view::npos && colon > 0) {
+    throw InvalidURL(fmt::format("unsupported URL scheme '{}' (only http and https): {}",
+                                 url.substr(0, colon), url),
+                     std::string(url));
+  }
+  throw InvalidURL(fmt::format("invalid URL (no http:// or https:// scheme): {}", url),
+                   std::string(url));
+}
+
+}  // namespace
+
+struct URL::Handle {
+  CURLU* u = nullptr;
+  Handle() : u(curl_url()) {
+    if (u == nullptr) throw std::bad_alloc();
+  }
+  explicit Handle(const Handle& other) : u(curl_url_dup(other.u)) {
+    if (u == nullptr) throw std::bad_alloc();
+  }
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { curl_url_cleanup(u); }
+};
+
+URL URL::parse(std::string_view text) {
+  check_scheme_and_spaces(text);
+  URL url;
+  url.text_ = std::string(text);
+  url.handle_ = std::make_unique<Handle>();
+  // The flags curl's own transfer setup parses CURLOPT_URL with, so the URL curl
+  // connects to is the one parsed here (the scheme was checked above).
+  CURLUcode rc =
+      curl_url_set(url.handle_->u, CURLUPART_URL, url.text_.c_str(), CURLU_NON_SUPPORT_SCHEME);
+  if (rc != CURLUE_OK) {
+    throw InvalidURL(fmt::format("invalid URL ({}): {}", curl_url_strerror(rc), text), url.text_);
+  }
+  url.scheme_ = lowered(url.part(CURLUPART_SCHEME));
+  url.host_ = lowered(url.part(CURLUPART_HOST));
+  if (url.host_.empty()) {
+    throw InvalidURL(fmt::format("invalid URL (no host): {}", text), url.text_);
+  }
+  std::string port = url.part(CURLUPART_PORT);
+  url.port_ = 0;
+  for (char c : port) url.port_ = url.port_ * 10 + (c - '0');  // curl checked: 1..65535
+  return url;
+}
+
+URL::URL(const URL& other)
+    : handle_(other.handle_ ? std::make_unique<Handle>(*other.handle_) : nullptr),
+      text_(other.text_),
+      scheme_(other.scheme_),
+      host_(other.host_),
+      port_(other.port_) {}
+
+URL& URL::operator=(const URL& other) {
+  if (this != &other) *this = URL(other);
+  return *this;
+}
+
+URL::URL(URL&&) noexcept = default;
+URL& URL::operator=(URL&&) noexcept = default;
+URL::~URL() = default;
+
+std::string URL::part(int which) const {
+  if (!handle_) return {};
+  char* out = nullptr;
+  unsigned flags = which == CURLUPART_PORT ? CURLU_DEFAULT_PORT : 0U;
+  if (curl_url_get(handle_->u, static_cast<CURLUPart>(which), &out, flags) != CURLUE_OK ||
+      out == nullptr) {
+    return {};
+  }
+  std::string s(out);
+  curl_free(out);
+  return s;
+}
+
+std::string URL::origin() const {
+  return fmt::format("{}://{}:{}", scheme_, host_, port_);
+}
+
+std::string URL::path() const {
+  std::string p = part(CURLUPART_PATH);
+  return p.empty() ? std::string("/") : p;
+}
+
+std::string URL::query() const {
+  return part(CURLUPART_QUERY);
+}
+
+std::string URL::user() const {
+  return part(CURLUPART_USER);
+}
+
+std::string URL::password() const {
+  return part(CURLUPART_PASSWORD);
+}
+
+void* URL::native() const noexcept {
+  return handle_ ? handle_->u : nullptr;
+}
+
+URL parse_url(std::string_view text) {
+  return URL::parse(text);
+}
+
+}  // namespace corun::http

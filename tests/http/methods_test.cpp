@@ -1,0 +1,98 @@
+// ClientSession::head, put, patch and delete_ (aiohttp's session methods) against
+// nginx (which names the method and Content-Length it got) and the project's
+// fault server (which echoes the body).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "corun/corun.hpp"
+#include "corun/http.hpp"
+#include "support/fault_server.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace {
+
+using corun::Task;
+using corun::http::ClientSession;
+using corun::http::RequestOptions;
+using corun::http::Response;
+
+class MethodsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    corun::testing::NginxOptions o;
+    o.extra_server_conf =
+        "location = /method { return 200 \"$request_method $http_content_length\"; }\n"
+        "location = /moved { return 302 /method; }\n";
+    nginx_ = new corun::testing::Nginx(o);
+  }
+  static void TearDownTestSuite() { delete nginx_; }
+  static std::string url(const std::string& path) { return nginx_->base_url() + path; }
+  static corun::testing::Nginx* nginx_;
+};
+corun::testing::Nginx* MethodsTest::nginx_ = nullptr;
+
+TEST_F(MethodsTest, PutPatchAndDeleteSendTheirMethodAndBody) {
+  corun::run([]() -> Task<void> {
+    ClientSession s;
+    Response put = co_await s.put(url("/method"), "12345");
+    EXPECT_EQ(put.status(), 200);
+    EXPECT_EQ(put.read(), "PUT 5");
+    EXPECT_EQ(put.method(), "PUT");
+    Response patch = co_await s.patch(url("/method"), "abc");
+    EXPECT_EQ(patch.read(), "PATCH 3");
+    Response empty_put = co_await s.put(url("/method"), "");
+    EXPECT_EQ(empty_put.read(), "PUT 0");  // a PUT always has a body, as in aiohttp
+    Response del = co_await s.delete_(url("/method"));
+    EXPECT_EQ(del.read(), "DELETE ");
+    EXPECT_EQ(del.method(), "DELETE");
+    RequestOptions ro;
+    ro.data = "xy";
+    Response del_body = co_await s.delete_(url("/method"), ro);
+    EXPECT_EQ(del_body.read(), "DELETE 2");
+    RequestOptions headers;
+    headers.headers.add("Content-Type", "text/plain");
+    Response put_opts = co_await s.put(url("/method"), "1234", headers);
+    EXPECT_EQ(put_opts.read(), "PUT 4");
+  }());
+}
+
+TEST_F(MethodsTest, HeadReadsNoBodyAndDoesNotFollowRedirects) {
+  corun::run([]() -> Task<void> {
+    ClientSession s;
+    Response head = co_await s.head(url("/method"));
+    EXPECT_EQ(head.status(), 200);
+    EXPECT_EQ(head.method(), "HEAD");
+    EXPECT_EQ(head.read(), "");
+    EXPECT_EQ(head.headers().get("Content-Length").value_or(""), "5");  // "HEAD "
+
+    Response moved = co_await s.head(url("/moved"));
+    EXPECT_EQ(moved.status(), 302);  // not followed (aiohttp's head default)
+    EXPECT_TRUE(moved.history().empty());
+    RequestOptions follow;
+    follow.allow_redirects = true;
+    Response still = co_await s.head(url("/moved"), follow);
+    EXPECT_EQ(still.status(), 302);  // head() never follows: request("HEAD") does
+    Response followed = co_await s.request("HEAD", url("/moved"));
+    EXPECT_EQ(followed.status(), 200);
+    EXPECT_EQ(followed.history().size(), 1U);
+  }());
+}
+
+TEST(MethodsEchoTest, BodiesArriveWholeAtTheServer) {
+  corun::run([]() -> Task<void> {
+    Task<corun::testing::FaultServer> starting = corun::testing::FaultServer::start();
+    corun::testing::FaultServer server = co_await starting;
+    ClientSession s;
+    std::string big(100000, 'p');
+    EXPECT_EQ((co_await s.put(server.url("/echo"), big)).read(), big);
+    EXPECT_EQ((co_await s.patch(server.url("/echo"), "patch body")).read(), "patch body");
+    RequestOptions ro;
+    ro.data = "delete body";
+    EXPECT_EQ((co_await s.delete_(server.url("/echo"), ro)).read(), "delete body");
+    co_await s.close();
+    co_await server.close();
+  }());
+}
+
+}  // namespace

@@ -1,0 +1,88 @@
+// corun::http::URL: parts, the explicit default port, the origin that keys
+// per-host limits, and a clear InvalidURL for bad input.
+#include "corun/http/url.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "corun/http/errors.hpp"
+
+namespace {
+
+using corun::http::InvalidURL;
+using corun::http::parse_url;
+using corun::http::URL;
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_url(text);
+  } catch (const InvalidURL& e) {
+    EXPECT_EQ(e.url(), text);
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted: " << text;
+  return {};
+}
+
+TEST(UrlTest, PartsOfAFullUrl) {
+  URL u = parse_url("https://user:secret@Example.COM:8443/a/b%20c?x=1&y=2#frag");
+  EXPECT_EQ(u.str(), "https://user:secret@Example.COM:8443/a/b%20c?x=1&y=2#frag");
+  EXPECT_EQ(u.scheme(), "https");
+  EXPECT_EQ(u.host(), "example.com");
+  EXPECT_EQ(u.port(), 8443);
+  EXPECT_EQ(u.path(), "/a/b%20c");
+  EXPECT_EQ(u.query(), "x=1&y=2");
+  EXPECT_EQ(u.user(), "user");
+  EXPECT_EQ(u.password(), "secret");
+  EXPECT_EQ(u.origin(), "https://example.com:8443");  // no userinfo in the key
+}
+
+TEST(UrlTest, TheDefaultPortIsExplicitSoOneHostHasOneOrigin) {
+  EXPECT_EQ(parse_url("http://a").port(), 80);
+  EXPECT_EQ(parse_url("https://a").port(), 443);
+  EXPECT_EQ(parse_url("http://a").origin(), "http://a:80");
+  EXPECT_EQ(parse_url("http://a").origin(), parse_url("http://A:80/x?y").origin());
+  EXPECT_EQ(parse_url("HTTPS://a/").origin(), parse_url("https://a:443").origin());
+  EXPECT_NE(parse_url("http://a").origin(), parse_url("http://a:8080").origin());
+  EXPECT_NE(parse_url("http://a").origin(), parse_url("https://a").origin());
+  EXPECT_EQ(parse_url("http://a").path(), "/");
+  EXPECT_EQ(parse_url("http://a").query(), "");
+  EXPECT_EQ(parse_url("http://a").user(), "");
+}
+
+TEST(UrlTest, Ipv6LiteralsKeepTheirBrackets) {
+  URL u = parse_url("http://[::1]:8080/x");
+  EXPECT_EQ(u.host(), "[::1]");
+  EXPECT_EQ(u.port(), 8080);
+  EXPECT_EQ(u.origin(), "http://[::1]:8080");
+  EXPECT_EQ(parse_url("https://[2001:DB8::1]/").origin(), "https://[2001:db8::1]:443");
+}
+
+TEST(UrlTest, CopiesAndMovesKeepTheirParts) {
+  URL a = parse_url("http://h:81/p?q");
+  URL b = a;
+  URL c = std::move(a);
+  EXPECT_EQ(b.origin(), "http://h:81");
+  EXPECT_EQ(b.query(), "q");
+  EXPECT_EQ(c.path(), "/p");
+  EXPECT_NE(b.native(), c.native());
+  b = c;
+  EXPECT_EQ(b.path(), "/p");
+}
+
+TEST(UrlTest, BadInputRaisesInvalidUrlNamingIt) {
+  EXPECT_NE(error_of("not a url").find("no http:// or https:// scheme"), std::string::npos);
+  EXPECT_NE(error_of("example.com/x").find("scheme"), std::string::npos);
+  EXPECT_NE(error_of("ftp://example.com/x").find("unsupported URL scheme 'ftp'"),
+            std::string::npos);
+  EXPECT_NE(error_of("http://exa mple.com/").find("whitespace"), std::string::npos);
+  EXPECT_NE(error_of("http://a:99999/").find("http://a:99999/"), std::string::npos);
+  EXPECT_NE(error_of("http://a:8x/").find("invalid URL"), std::string::npos);
+  EXPECT_NE(error_of("http://:80/path").find("invalid URL"), std::string::npos);
+  EXPECT_NE(error_of("http://user@/").find("invalid URL"), std::string::npos);
+  EXPECT_NE(error_of("http://[::1/").find("invalid URL"), std::string::npos);
+  EXPECT_NE(error_of("").find("invalid URL"), std::string::npos);
+}
+
+}  // namespace
