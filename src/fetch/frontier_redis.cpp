@@ -201,9 +201,10 @@ Task<void> RedisFrontier::open() {
   redis::Reply meta = co_await reading;
   auto m = queue_detail::as_map(meta);
   if (m.find("buckets") == m.end()) {
-    throw QueueError(fmt::format("queue {}: no crawl of that name on the server (start the "
-                                 "producer first: corun fetch --queue URL/NAME --enqueue FILE)",
-                                 impl_->address.to_string()));
+    throw QueueError(
+        fmt::format("queue {}: no crawl of that name on the server (start the "
+                    "producer first: corun fetch --queue URL/NAME --enqueue FILE)",
+                    impl_->address.to_string()));
   }
   impl_->settings = queue_detail::settings_from_meta(m);
   impl_->renewer = create_task(impl_->renew_loop(), "queue-renew");
@@ -337,8 +338,7 @@ Task<void> RedisFrontier::close() {
     }
   }
   try {
-    Task<redis::Reply> leaving =
-        queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
+    Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
     co_await leaving;
   } catch (const redis::Error&) {
     // Best effort: a consumer left behind holds nothing and shows in --status.

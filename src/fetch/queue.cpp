@@ -169,8 +169,8 @@ Task<redis::Connection> open(const QueueAddress& address, redis::ConnectOptions 
 
 Task<void> check_types(redis::Connection& conn, const QueueAddress& address) {
   static const std::pair<const char*, const char*> kKinds[] = {
-      {"meta", "hash"},     {"work", "stream"},  {"delay", "zset"},  {"results", "stream"},
-      {"stats", "hash"},    {"hostq", "hash"},   {"next", "hash"},   {"workers", "hash"}};
+      {"meta", "hash"},  {"work", "stream"}, {"delay", "zset"}, {"results", "stream"},
+      {"stats", "hash"}, {"hostq", "hash"},  {"next", "hash"},  {"workers", "hash"}};
   redis::Pipeline p = conn.pipeline();
   for (const auto& [key, kind] : kKinds) p.command("TYPE", address.prefix() + key);
   std::vector<redis::Reply> types;
@@ -183,9 +183,9 @@ Task<void> check_types(redis::Connection& conn, const QueueAddress& address) {
   for (std::size_t i = 0; i < types.size(); ++i) {
     const std::string& t = types[i].as_string();
     if (t != "none" && t != kKinds[i].second) {
-      throw QueueError(fmt::format(
-          "queue {}: key {}{} holds a {}, not a {}: the name is used by something else",
-          address.to_string(), address.prefix(), kKinds[i].first, t, kKinds[i].second));
+      throw QueueError(
+          fmt::format("queue {}: key {}{} holds a {}, not a {}: the name is used by something else",
+                      address.to_string(), address.prefix(), kKinds[i].first, t, kKinds[i].second));
     }
   }
 }
@@ -264,7 +264,7 @@ std::string host_of(const std::string& url) {
 
 using namespace queue_detail;
 
-Task<QueueSettings> read_queue_settings(const QueueAddress& address) {
+Task<QueueSettings> read_queue_settings(QueueAddress address) {
   Task<redis::Connection> opening = open(address, {});
   redis::Connection conn = co_await opening;
   Task<void> checking = check_types(conn, address);
@@ -273,9 +273,10 @@ Task<QueueSettings> read_queue_settings(const QueueAddress& address) {
   redis::Reply meta = co_await reading;
   auto m = as_map(meta);
   if (m.find("buckets") == m.end()) {
-    throw QueueError(fmt::format("queue {}: no crawl of that name on the server (start the "
-                                 "producer first: corun fetch --queue URL/NAME --enqueue FILE)",
-                                 address.to_string()));
+    throw QueueError(
+        fmt::format("queue {}: no crawl of that name on the server (start the "
+                    "producer first: corun fetch --queue URL/NAME --enqueue FILE)",
+                    address.to_string()));
   }
   co_return settings_from_meta(m);
 }
@@ -298,20 +299,25 @@ Task<void> wait_below_high_water(redis::Connection& conn, const QueueAddress& ad
 
 }  // namespace
 
-Task<EnqueueResult> enqueue(const QueueAddress& address, UrlSource& source, std::string input_name,
+Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string input_name,
                             EnqueueOptions options) {
   Task<redis::Connection> opening = open(address, {});
   redis::Connection conn = co_await opening;
   Task<void> checking = check_types(conn, address);
   co_await checking;
   const std::string P = address.prefix();
-  // Create (or join) the crawl: the bucket count is fixed by the first
-  // producer; the settings are those of the latest one.
+  // Create (or join) the crawl: the bucket count and the settings are fixed
+  // by the producer that creates it (unless replace_settings).
   {
+    Task<redis::Reply> probing = conn.command("HEXISTS", P + "meta", "buckets");
+    redis::Reply exists = co_await probing;
+    bool store = exists.as_integer() == 0 || options.replace_settings;
     redis::Pipeline p = conn.pipeline();
     p.command("HSETNX", P + "meta", "buckets", std::to_string(options.settings.buckets));
     std::vector<std::string> hset{"HSET", P + "meta"};
-    for (auto& f : settings_to_fields(options.settings)) hset.push_back(std::move(f));
+    if (store) {
+      for (auto& f : settings_to_fields(options.settings)) hset.push_back(std::move(f));
+    }
     hset.emplace_back("input_done");
     hset.emplace_back("0");
     p.command_argv(std::move(hset));
@@ -393,7 +399,7 @@ Task<EnqueueResult> enqueue(const QueueAddress& address, UrlSource& source, std:
   }
 }
 
-Task<EnqueueResult> enqueue(const QueueAddress& address, const std::filesystem::path& input,
+Task<EnqueueResult> enqueue(QueueAddress address, std::filesystem::path input,
                             EnqueueOptions options) {
   FileSource source(input);
   std::string name = input == "-" ? std::string("-")
@@ -444,15 +450,15 @@ Task<bool> crawl_finished(redis::Connection& conn, const std::string& P) {
 
 }  // namespace
 
-Task<CollectResult> collect(const QueueAddress& address, const std::filesystem::path& report,
+Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
                             CollectOptions options) {
   Task<redis::Connection> opening = open(address, {});
   redis::Connection conn = co_await opening;
   Task<void> checking = check_types(conn, address);
   co_await checking;
   const std::string P = address.prefix();
-  Task<redis::Reply> reading = conn.command("HMGET", P + "meta", "buckets", "collect_id",
-                                            "collect_bytes");
+  Task<redis::Reply> reading =
+      conn.command("HMGET", P + "meta", "buckets", "collect_id", "collect_bytes");
   redis::Reply meta = co_await reading;
   if (meta[0].is_nil()) {
     throw QueueError(
@@ -515,8 +521,8 @@ Task<CollectResult> collect(const QueueAddress& address, const std::filesystem::
     bytes += text.size();
     cursor = ids.back();
     redis::Pipeline p = conn.pipeline();
-    p.command("MULTI")
-        .command("HSET", P + "meta", "collect_id", cursor, "collect_bytes", std::to_string(bytes));
+    p.command("MULTI").command("HSET", P + "meta", "collect_id", cursor, "collect_bytes",
+                               std::to_string(bytes));
     std::vector<std::string> del{"XDEL", P + "results"};
     del.insert(del.end(), ids.begin(), ids.end());
     p.command_argv(std::move(del)).command("EXEC");
@@ -532,7 +538,7 @@ Task<CollectResult> collect(const QueueAddress& address, const std::filesystem::
 
 // ---- status ----
 
-Task<QueueStatus> status(const QueueAddress& address) {
+Task<QueueStatus> status(QueueAddress address) {
   Task<redis::Connection> opening = open(address, {});
   redis::Connection conn = co_await opening;
   Task<void> checking = check_types(conn, address);
@@ -607,8 +613,8 @@ std::string format_status(const QueueStatus& s, const QueueStatus* previous, dou
       s.total, s.input_done ? "" : " (input still being read)", s.waiting, s.in_flight, s.delayed,
       s.done, s.failed, s.retried, s.duplicates, s.uncollected);
   if (previous != nullptr && seconds > 0) {
-    double rate = static_cast<double>((s.done + s.failed) - (previous->done + previous->failed)) /
-                  seconds;
+    double rate =
+        static_cast<double>((s.done + s.failed) - (previous->done + previous->failed)) / seconds;
     std::uint64_t left = s.total - std::min(s.total, s.done + s.failed);
     out += fmt::format("rate {:.1f} URLs/s", rate);
     if (rate > 0) out += fmt::format("  ETA {:.0f} s", static_cast<double>(left) / rate);

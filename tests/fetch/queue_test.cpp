@@ -6,6 +6,8 @@
 // per-host limits across workers, wrong-type keys, an unreachable server,
 // outcomes kept while Redis is down, collect and status. No timed assertions:
 // waits are loops until a state is reached.
+#include "corun/fetch/queue.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -15,7 +17,6 @@
 
 #include "corun/corun.hpp"
 #include "corun/fetch/frontier_redis.hpp"
-#include "corun/fetch/queue.hpp"
 #include "corun/redis.hpp"
 #include "redis/redis_server.hpp"
 #include "support/nginx_fixture.hpp"
@@ -163,8 +164,10 @@ TEST_F(Queue, EnqueueDedupsStoresSettingsAndResumes) {
   auto again = corun::run(add_lines(a, lines, "list-1", quick(s)));
   EXPECT_EQ(again.resumed, lines.size());
   EXPECT_EQ(again.added, 0U);
-  // Another input with old and new URLs: only the new ones are added.
-  auto more = corun::run(add_lines(a, urls(50), "list-2", quick(s)));
+  // Another input with old and new URLs: only the new ones are added; the
+  // crawl keeps the settings it was created with.
+  auto more = corun::run(add_lines(a, urls(50), "list-2", quick()));
+  EXPECT_EQ(corun::run(fetch::read_queue_settings(a)).per_host, 2U);
   EXPECT_EQ(more.added, 10U);
   EXPECT_EQ(more.duplicates, 40U);
   auto st = corun::run(fetch::status(a));
@@ -345,8 +348,8 @@ TEST_F(Queue, RenewedLeasesAreNotTakenOver) {
     EXPECT_EQ(got.size(), 1U);
     if (got.size() != 1 || held.size() != 1) co_return;
     EXPECT_NE(got[0].url, held[0].url) << "a renewed lease was taken over";
-    Task<redis::Reply> p = cmd(a, {"XPENDING", a.prefix() + "work", "workers", "-", "+", "10",
-                                   "holder"});
+    Task<redis::Reply> p =
+        cmd(a, {"XPENDING", a.prefix() + "work", "workers", "-", "+", "10", "holder"});
     redis::Reply pending = co_await p;
     EXPECT_EQ(pending.size(), 1U);
     if (pending.size() == 1) {
@@ -502,9 +505,8 @@ TEST_F(Queue, NoCrawlAndUnreachableServerAreQueueErrors) {
   } catch (const fetch::QueueError& e) {
     EXPECT_NE(std::string(e.what()).find("no crawl of that name"), std::string::npos) << e.what();
   }
-  auto nowhere =
-      fetch::parse_queue_url("redis://127.0.0.1:" + std::to_string(corun::testing::free_port()) +
-                             "/x");
+  auto nowhere = fetch::parse_queue_url(
+      "redis://127.0.0.1:" + std::to_string(corun::testing::free_port()) + "/x");
   try {
     corun::run(fetch::status(nowhere));
     ADD_FAILURE() << "no error";

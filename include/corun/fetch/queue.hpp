@@ -78,9 +78,9 @@ struct QueueSettings {
   std::string name_template;  // empty: names from the URL alone
   bool bom = true;
   bool raw = false;
-  int max_deliveries = 5;                 // a URL leased more often is recorded as failed
+  int max_deliveries = 5;                  // a URL leased more often is recorded as failed
   std::chrono::milliseconds lease{60000};  // renewed every lease/3 while in flight
-  std::uint32_t buckets = 65536;          // dedup sets (fixed when the crawl is created)
+  std::uint32_t buckets = 65536;           // dedup sets (fixed when the crawl is created)
 
   // The settings a producer's fetch::Options carry, and back.
   static QueueSettings from_options(const Options& options);
@@ -96,14 +96,20 @@ UrlFingerprint fingerprint(std::string_view url, std::uint32_t buckets);
 
 // Connects and reads the crawl's settings; QueueError when the server cannot be
 // reached, NAME's keys have the wrong type, or no producer has created NAME.
-Task<QueueSettings> read_queue_settings(const QueueAddress& address);
+Task<QueueSettings> read_queue_settings(QueueAddress address);
+
+// The coroutines below take their arguments by value (they are lazy tasks);
+// a UrlSource passed by reference must outlive the task.
 
 // ---- producer ----
 struct EnqueueOptions {
+  // Stored when this run creates the crawl; an existing crawl keeps its own
+  // unless replace_settings (workers read them when they start).
   QueueSettings settings;
-  std::string base_url;                // as Options::base_url
-  std::size_t high_water = 1000000;    // pause while more URLs than this wait or are in flight
-  std::size_t batch = 500;             // URLs per atomic add step
+  bool replace_settings = false;
+  std::string base_url;              // as Options::base_url
+  std::size_t high_water = 1000000;  // pause while more URLs than this wait or are in flight
+  std::size_t batch = 500;           // URLs per atomic add step
   std::function<void(std::uint64_t lines, std::uint64_t added)> on_progress;
 };
 struct EnqueueResult {
@@ -113,16 +119,16 @@ struct EnqueueResult {
   std::uint64_t duplicates = 0;
 };
 // Streams `input` (a file, or "-" for stdin) into the crawl: creates it (or
-// checks it), stores the settings, adds each URL line not seen before with one
-// atomic step per batch that also records the input position, waits while
-// the crawl holds more than high_water URLs, and marks the input done at the
-// end. Run again with the same input after a kill, it skips the lines already
-// added. Throws QueueError (server), fs::FileError (input).
-Task<EnqueueResult> enqueue(const QueueAddress& address, const std::filesystem::path& input,
+// checks it), stores the settings (see EnqueueOptions::settings), adds each URL line not seen
+// before with one atomic step per batch that also records the input position, waits while the crawl
+// holds more than high_water URLs, and marks the input done at the end. Run again with the same
+// input after a kill, it skips the lines already added. Throws QueueError (server), fs::FileError
+// (input).
+Task<EnqueueResult> enqueue(QueueAddress address, std::filesystem::path input,
                             EnqueueOptions options);
 // The same from lines held by the caller (the Python binding, tests).
-Task<EnqueueResult> enqueue(const QueueAddress& address, UrlSource& source,
-                            std::string input_name, EnqueueOptions options);
+Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string input_name,
+                            EnqueueOptions options);
 
 // ---- report ----
 struct CollectOptions {
@@ -141,7 +147,7 @@ struct CollectResult {
 // length are stored with each batch, so a collector killed mid-write restarts
 // from there (the file is cut back to the length last stored). One collector
 // per crawl.
-Task<CollectResult> collect(const QueueAddress& address, const std::filesystem::path& report,
+Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
                             CollectOptions options);
 
 // ---- status ----
@@ -170,7 +176,7 @@ struct QueueStatus {
   std::vector<Worker> workers;
   std::vector<Host> slowest_hosts;  // largest backlog first, at most 10
 };
-Task<QueueStatus> status(const QueueAddress& address);
+Task<QueueStatus> status(QueueAddress address);
 // Human-readable lines; with previous (an earlier status) and the seconds
 // between them, also a rate and an ETA.
 std::string format_status(const QueueStatus& s, const QueueStatus* previous = nullptr,
