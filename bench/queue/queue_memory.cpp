@@ -71,12 +71,15 @@ Task<int> bench(std::string url, std::string mode, std::uint64_t n) {
     co_await conn.command("DEL", a.prefix() + "work", a.prefix() + "hostq");
     Task<std::int64_t> m2t = used_memory(conn);
     std::int64_t m2 = co_await m2t;
-    auto per = [&](std::int64_t bytes) { return static_cast<double>(bytes) / static_cast<double>(n); };
+    auto per = [&](std::int64_t bytes) {
+      return static_cast<double>(bytes) / static_cast<double>(n);
+    };
     fmt::print("producer N={} added={} in {:.1f} s ({:.0f} URLs/s)\n", n, r.added, secs,
                static_cast<double>(n) / secs);
-    fmt::print("  all keys: {:.1f} B/URL; stream (MEMORY USAGE): {:.1f} B/waiting URL; "
-               "dedup sets alone: {:.2f} B/URL\n",
-               per(m1 - m0), per(stream.as_integer()), per(m2 - m0));
+    fmt::print(
+        "  all keys: {:.1f} B/URL; stream (MEMORY USAGE): {:.1f} B/waiting URL; "
+        "dedup sets alone: {:.2f} B/URL\n",
+        per(m1 - m0), per(stream.as_integer()), per(m2 - m0));
   } else {
     const std::uint32_t buckets = 65536;
     const std::string P = a.prefix();
