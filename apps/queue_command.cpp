@@ -187,6 +187,11 @@ void add_queue_options(CLI::App* f, QueueArgs& a) {
                 "Producer: a URL handed out more often (its workers died) is recorded as failed")
       ->check(CLI::Range(1, 1000))
       ->group(group);
+  f->add_option("--expected-urls", a.expected_urls,
+                "Producer creating the crawl: how many distinct URLs to expect (sizes the dedup "
+                "sets so each stays compact; default fits up to about 25 million)")
+      ->check(CLI::Range(1.0, 1e12))
+      ->group(group);
   f->add_option("--high-water", a.high_water,
                 "Producer: pause while more URLs than this wait or are in flight")
       ->check(CLI::Range(1, 1000000000))
@@ -216,6 +221,11 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
       eo.settings = fetch::QueueSettings::from_options(options);
       eo.settings.lease = std::chrono::milliseconds(static_cast<long long>(a.lease * 1000));
       eo.settings.max_deliveries = a.max_deliveries;
+      // Dedup sets stay intsets (8 bytes per URL) while they hold at most
+      // 512 members (Redis's set-max-intset-entries): aim at ~256 per set.
+      while (a.expected_urls / eo.settings.buckets > 256 && eo.settings.buckets < (1U << 30)) {
+        eo.settings.buckets *= 2;
+      }
       eo.base_url = options.base_url;
       eo.high_water = a.high_water;
       try {

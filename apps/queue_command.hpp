@@ -22,6 +22,7 @@ struct QueueArgs {
   double lease = 60;       // --lease seconds (producer: stored for every worker)
   int max_deliveries = 5;  // --max-deliveries (producer)
   std::size_t high_water = 1000000;
+  std::uint64_t expected_urls = 0;  // --expected-urls (producer): sizes the dedup sets
 };
 
 // Adds --queue and its companions to the fetch subcommand.
