@@ -59,10 +59,11 @@ TEST(QueueCli, RefusedPasswordIsOneLineExit2) {
 TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
-  cli::write_file(dir.path() / "in.txt", "http://a.test/1\nhttp://a.test/2\n# c\nhttp://a.test/1\n");
+  cli::write_file(dir.path() / "in.txt",
+                  "http://a.test/1\nhttp://a.test/2\n# c\nhttp://a.test/1\n");
   auto q = redis.url() + "/cli";
-  auto p = cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(),
-                           "--per-host", "3"});
+  auto p = cli::run_corun(
+      {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--per-host", "3"});
   EXPECT_EQ(p.exit_code, 0) << p;
   EXPECT_TRUE(has(p.err, "2 URLs added")) << p;
   auto s = cli::run_corun({"fetch", "--queue", q, "--status"});
@@ -78,8 +79,8 @@ TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
   std::string set = "redis-cli -p " + std::to_string(redis.port()) +
                     " SET '{taken}:work' 'not a stream' > /dev/null";
   ASSERT_EQ(std::system(set.c_str()), 0);
-  auto wrong = cli::run_corun({"fetch", "--queue", redis.url() + "/taken", "--enqueue",
-                               (dir.path() / "in.txt").string()});
+  auto wrong = cli::run_corun(
+      {"fetch", "--queue", redis.url() + "/taken", "--enqueue", (dir.path() / "in.txt").string()});
   EXPECT_EQ(wrong.exit_code, 2) << wrong;
   EXPECT_TRUE(has(wrong.err, "key {taken}:work holds a string, not a stream")) << wrong;
   auto setter = cli::run_corun({"fetch", "--queue", redis.url() + "/cli", "--enqueue",
