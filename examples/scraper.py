@@ -36,9 +36,10 @@ async def get_info(session, url, out_path):
     return url, (m.group(1).strip() if m else None), len(html)
 
 
-async def main(urls, out_dir="pages", limit=64):
+async def main(urls, out_dir="pages", limit=64, **session_options):
+    """session_options: more ClientSession keywords (ca_file=..., http2=...)."""
     os.makedirs(out_dir, exist_ok=True)
-    async with ClientSession(limit=limit) as session:
+    async with ClientSession(limit=limit, **session_options) as session:
         tasks = [get_info(session, url, os.path.join(out_dir, f"{i}.html"))
                  for i, url in enumerate(urls)]
         return await asyncio.gather(*tasks)

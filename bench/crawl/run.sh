@@ -24,7 +24,9 @@
 #             HTTP/1.1 only
 #   RUNS      runs per client, the median is reported (default 3)
 #   CONC      concurrency of every client (default 64)
-#   IMPLS     clients (default "corun curl wget2 aria2c scraper")
+#   IMPLS     clients (default "corun curl wget2 aria2c scraper"; also "pyscraper": the
+#             same scraper on corun.ClientSession, examples/scraper.py, needs the
+#             Python module in BUILD_DIR/python)
 #   WORK      scratch directory (default /tmp/corun-crawl-bench)
 #   CORUN_EXTRA  extra arguments for `corun fetch`
 #   PYTHON    Debian's python3 with aiohttp and matplotlib (default /usr/bin/python3)
@@ -73,6 +75,8 @@ for impl in $impls; do
   aria2c) need aria2c aria2 ;;
   scraper) "$python" -c 'import aiohttp' 2>/dev/null ||
     { echo "run.sh: $python lacks aiohttp (apt-get install python3-aiohttp)" >&2; exit 2; } ;;
+  pyscraper) PYTHONPATH="$build/python" "$python" -c 'import corun' 2>/dev/null ||
+    { echo "run.sh: no corun Python module in $build/python (configure with -DCORUN_BUILD_PYTHON=ON)" >&2; exit 2; } ;;
   *) echo "run.sh: unknown client $impl" >&2; exit 2 ;;
   esac
 done
@@ -211,6 +215,15 @@ for server in $servers; do
             --allow-overwrite=true --auto-file-renaming=false --file-allocation=none --no-conf
           ;;
         scraper) measure scraper "$python" "$shared/peers/aiohttp_seed.py" "" "$tmp/urls.txt" "$out/scraper" "$conc" ;;
+        pyscraper)
+          # The same scraper on corun.ClientSession (examples/scraper.py), same limit, same CA.
+          PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}"
+          export PYTHONPATH
+          measure pyscraper "$python" -c \
+            'import sys; sys.path.insert(0, sys.argv[1]); import corun, scraper
+corun.run(scraper.main(scraper.read_urls(sys.argv[2]), sys.argv[3], int(sys.argv[4]), ca_file=sys.argv[5]))' \
+            "$top/examples" "$tmp/urls.txt" "$out/pyscraper" "$conc" "$ca"
+          ;;
         esac
       done
       r=$((r + 1))

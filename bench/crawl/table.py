@@ -2,20 +2,22 @@
 """Prints the markdown tables of bench/crawl/run.sh from its sample file: per server
 variant and host count, medians per client, corun's ratio to each, then the issue's
 targets (1.5x the fastest peer's pages/s, a quarter of the scraper's peak RSS, at
-most hosts + concurrency connections).
+most hosts + concurrency connections; the scraper on corun.ClientSession 3x the
+same scraper on aiohttp).
 
 usage: table.py RESULTS_FILE
 """
 import statistics
 import sys
 
-ORDER = ["corun", "curl", "wget2", "aria2c", "scraper"]
+ORDER = ["corun", "curl", "wget2", "aria2c", "scraper", "pyscraper"]
 NAMES = {
     "corun": "`corun fetch`",
     "curl": "`curl --parallel --parallel-max 64`",
     "wget2": "`wget2 --max-threads=64`",
     "aria2c": "`aria2c -j 64`",
     "scraper": "original scraper (aiohttp)",
+    "pyscraper": "the scraper on `corun.ClientSession`",
 }
 
 
@@ -72,7 +74,7 @@ def main():
             print(f"| {NAMES[impl]} | {v['pps']:,.0f} | {v['seconds']:.2f} | {v['cpu']:.2f} | "
                   f"{v['rss']:.1f} | {v['conns']:,.0f} | {v['resumed']:,.0f} | {ratio} |")
         if c:
-            peers = [v["pps"] for k, v in m.items() if k != "corun"]
+            peers = [v["pps"] for k, v in m.items() if k not in ("corun", "pyscraper")]
             notes = []
             if peers:
                 best = max(peers)
@@ -81,6 +83,10 @@ def main():
                 notes.append(f"peak RSS {c['rss'] / m['scraper']['rss']:.2f} of the scraper's (target <= 0.25)")
             notes.append(f"connections {c['conns']:.0f} vs hosts + -c = {hosts + conc}")
             print("\n" + "; ".join(notes) + ".\n")
+        if "pyscraper" in m and "scraper" in m:
+            p, a = m["pyscraper"], m["scraper"]
+            print(f"The scraper on corun.ClientSession: {p['pps'] / a['pps']:.2f}x the pages/s of the "
+                  f"same scraper on aiohttp (target 3x), {p['rss'] / a['rss']:.2f} of its peak RSS.\n")
 
 
 if __name__ == "__main__":

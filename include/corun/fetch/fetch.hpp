@@ -63,6 +63,7 @@
 
 namespace corun::fetch {
 
+class Frontier;
 using Seconds = std::chrono::duration<double>;
 
 struct Options {
@@ -219,8 +220,13 @@ class Fetcher {
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  // Fetches every URL of source. Once per Fetcher.
+  // Fetches every URL of source, with the report of Options (the local
+  // frontier, frontier_local.hpp). Once per Fetcher.
   Task<Summary> run(UrlSource& source);
+  // Fetches what frontier hands out and gives it each outcome (frontier.hpp);
+  // Options::report, resume and base_url are the local frontier's and unused
+  // here. Once per Fetcher; frontier must outlive the run.
+  Task<Summary> run(Frontier& frontier);
   // Graceful stop (see above). Loop thread; idempotent.
   void stop();
   bool stopping() const noexcept;

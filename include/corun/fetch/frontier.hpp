@@ -40,6 +40,14 @@
 //   fill(summary)
 //               the frontier's part of the Summary (lines_read,
 //               input_exhausted, skipped, report_error ...).
+//   flush()     write what is pending now, blocking and never throwing: the
+//               run was cancelled, or the process is about to _exit (a second
+//               Ctrl-C). Records may still come after it.
+//
+// Records: every final record, whether the engine made it (complete()) or
+// the frontier did (a deferred or released URL it will not try again), is
+// passed to the observer the engine sets (set_record_observer) once the
+// frontier has taken it in: the engine counts it and calls Options::on_record.
 //
 // Politeness: a frontier that enforces per-host limits itself (the shared
 // crawl does, server-side, across every worker) says so through
@@ -52,10 +60,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "corun/core/task.hpp"
+#include "corun/fetch/naming.hpp"
 
 namespace corun::fetch {
 
@@ -69,6 +79,12 @@ struct Work {
   std::uint64_t index = 0;  // position in the input (Record::index, {index})
   int attempts = 0;         // requests already made for this URL (0: new)
   std::string token;        // the frontier's own handle (e.g. a stream entry ID)
+  // Seconds spent on this URL before this take (earlier attempts and the waits
+  // between them), so Record::elapsed covers them all; 0 when unknown.
+  double elapsed = 0;
+  // The page's file, named by the engine on the first attempt; a frontier
+  // hands it back unchanged with a retry (empty: the engine names it again).
+  std::string path;
 };
 
 class Frontier {
@@ -83,12 +99,37 @@ class Frontier {
   virtual void stop() = 0;
   virtual Task<void> close() = 0;
   virtual void fill(Summary& summary) const = 0;
+  virtual void flush() noexcept {}
 
   // Names reserved before the run (a resumed report's files): the engine
   // never gives a page one of these names. Called once, after open().
   virtual std::vector<std::string> reserved_names() const { return {}; }
+  // Puts the reserved names into the engine's (empty) registry, once, after
+  // open(). The default reserves reserved_names(); a frontier with millions of
+  // them may hand over a registry it filled itself.
+  virtual void reserve_names(NameRegistry& names) {
+    for (const std::string& n : reserved_names()) names.reserve(n);
+  }
+  // A file the frontier writes among the pages (the local report), as a page
+  // path would be written; empty when none. No page ever gets its name, not
+  // even with {index} names (which otherwise never collide).
+  virtual std::string own_path() const { return {}; }
   virtual bool limits_hosts() const noexcept { return false; }
   virtual bool deterministic_names() const noexcept { return false; }
+
+  // Set by the engine before open(); see "Records" above.
+  void set_record_observer(std::function<void(const Record&)> observer) {
+    observer_ = std::move(observer);
+  }
+
+ protected:
+  // Implementations call this once per final record, after taking it in.
+  void observe(const Record& record) const {
+    if (observer_) observer_(record);
+  }
+
+ private:
+  std::function<void(const Record&)> observer_;
 };
 
 }  // namespace corun::fetch

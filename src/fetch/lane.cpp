@@ -1,0 +1,386 @@
+// corun::fetch lanes (see lane.hpp).
+#include "lane.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "corun/core/gather.hpp"
+#include "corun/core/loop.hpp"
+#include "corun/core/time.hpp"
+#include "corun/text/decode.hpp"
+
+namespace corun::fetch {
+
+namespace {
+
+// Counts itself in *n while it lives.
+class Counting {
+ public:
+  explicit Counting(std::atomic<std::uint64_t>& c) : n_(c) {
+    n_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Counting() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  Counting(const Counting&) = delete;
+  Counting& operator=(const Counting&) = delete;
+
+ private:
+  std::atomic<std::uint64_t>& n_;
+};
+
+// On a remote lane's loop, before it runs.
+Task<void> open_lane(FetchLane* lane) {
+  lane->open();
+  co_return;
+}
+
+}  // namespace
+
+FetchLane::FetchLane(LaneContext& engine, std::size_t concurrency)
+    : engine_(engine), concurrency_(concurrency), retry_(engine.options) {}
+
+FetchLane::~FetchLane() {
+  thread_.reset();
+}
+
+void FetchLane::start_remote(std::shared_ptr<detail::LoopLifeline> home) {
+  home_ = std::move(home);
+  thread_ = std::make_unique<LoopThread>();
+  thread_->submit(open_lane(this)).get();
+}
+
+void FetchLane::open() {
+  http::SessionOptions so = engine_.session_options;
+  so.limit = concurrency_;
+  so.shared_cookie_jar = engine_.cookie_jar;
+  session_ = std::make_unique<http::ClientSession>(std::move(so));
+  if (engine_.options.fsync) writer_ = std::make_unique<BatchWriter>(get_running_loop(), 2);
+  net_slots_ = std::make_unique<Semaphore>(static_cast<int>(concurrency_));
+  queue_ = std::make_unique<Queue<LaneItem>>();
+  admission_ = std::make_unique<HostAdmission>(engine_.per_host, engine_.rate,
+                                               [this](Clock::duration d) { return pause(d); });
+}
+
+// ---- engine side
+
+void FetchLane::give(LaneItem item) {
+  if (!item.end) ++outstanding;
+  if (!remote()) {
+    queue_->put_nowait(std::move(item));
+    return;
+  }
+  // Engine -> lane: taken on the lane's loop in one go.
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    inbox_.push_back(std::move(item));
+    wake = !inbox_posted_;
+    inbox_posted_ = true;
+  }
+  if (wake) {
+    thread_->call_soon_threadsafe([this] {
+      std::vector<LaneItem> items;
+      {
+        std::lock_guard lock(mutex_);
+        items.swap(inbox_);
+        inbox_posted_ = false;
+      }
+      for (LaneItem& it : items) queue_->put_nowait(std::move(it));
+    });
+  }
+}
+
+void FetchLane::stop() {
+  if (!remote()) {
+    stop_event_.set();
+    return;
+  }
+  try {
+    thread_->call_soon_threadsafe([this] { stop_event_.set(); });
+  } catch (const RuntimeError&) {  // its loop has finished already
+  }
+}
+
+void FetchLane::stop_thread() {
+  if (thread_) thread_->stop();
+}
+
+// Lane -> engine.
+void FetchLane::finish(LaneOutcome outcome) {
+  if (!remote()) {
+    engine_.on_outcome(*this, std::move(outcome));
+    return;
+  }
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    outbox_.push_back(std::move(outcome));
+    wake = !outbox_posted_;
+    outbox_posted_ = true;
+  }
+  if (!wake) return;
+  std::weak_ptr<bool> alive = engine_.alive;
+  home_->post([this, alive] {
+    if (!alive.expired()) drain_outbox();  // else the run is gone: nothing to report to
+  });
+}
+
+void FetchLane::drain_outbox() {
+  std::vector<LaneOutcome> outcomes;
+  {
+    std::lock_guard lock(mutex_);
+    outcomes.swap(outbox_);
+    outbox_posted_ = false;
+  }
+  for (LaneOutcome& o : outcomes) engine_.on_outcome(*this, std::move(o));
+}
+
+// On the lane's loop: runs the lane, then completes *slot (and deletes it) on
+// the engine's loop.
+Task<void> FetchLane::run_here(Future<bool>* slot) {
+  std::exception_ptr failure;
+  try {
+    co_await run();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  bool posted = home_->post([slot, failure] {
+    std::unique_ptr<Future<bool>> owned(slot);
+    if (owned->done()) return;
+    if (failure) {
+      owned->set_exception(failure);
+    } else {
+      owned->set_result(true);
+    }
+  });
+  if (!posted) delete slot;  // the engine's loop is gone: nobody waits
+}
+
+Task<void> FetchLane::run_remote() {
+  Future<bool> done(get_running_loop());
+  auto* slot = new Future<bool>(done);  // completed and deleted on the engine's loop
+  try {
+    thread_->call_soon_threadsafe(
+        [this, slot] { get_running_loop().create_task(run_here(slot), "corun fetch lane"); });
+  } catch (...) {
+    delete slot;
+    throw;
+  }
+  co_await done;
+}
+
+// ---- the lane's loop
+
+Task<void> FetchLane::run() {
+  std::exception_ptr failure;
+  try {
+    std::vector<Task<void>> tasks;
+    // Twice the lane's requests: while those are in flight, as many again can be
+    // decoding and writing their pages; at most that many bodies are held.
+    for (std::size_t i = 0; i < 2 * concurrency_; ++i) tasks.push_back(worker());
+    co_await gather(std::move(tasks));
+    co_await session_->close();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  // Everything bound to this loop goes with it, here, on its own thread.
+  session_.reset();
+  writer_.reset();
+  if (failure) std::rethrow_exception(failure);
+}
+
+Task<void> FetchLane::worker() {
+  for (;;) {
+    LaneItem item = co_await queue_->get();
+    if (item.end) break;
+    if (stopped()) {
+      LaneOutcome out;
+      out.work = std::move(item.work);
+      out.kind = LaneOutcome::Kind::not_started;
+      finish(std::move(out));
+      continue;
+    }
+    co_await process(&item.work);
+  }
+}
+
+Task<void> FetchLane::wait_stop() {
+  co_await stop_event_.wait();
+}
+
+Task<bool> FetchLane::pause(Clock::duration d) {
+  if (stopped()) co_return true;
+  if (d <= Clock::duration::zero()) co_return false;
+  try {
+    co_await wait_for(wait_stop(), d);
+    co_return true;
+  } catch (const TimeoutError&) {
+    co_return false;
+  }
+}
+
+Task<void> FetchLane::process(Work* work) {
+  Clock::time_point t0 = Clock::now();
+  LaneOutcome out;
+  out.work = std::move(*work);
+  out.record.url = out.work.url;
+  out.record.index = out.work.index;
+  in_flight.fetch_add(1, std::memory_order_relaxed);
+  co_await fetch_one(&out);
+  out.record.elapsed = out.work.elapsed + Seconds(Clock::now() - t0).count();
+  in_flight.fetch_sub(1, std::memory_order_relaxed);
+  finish(std::move(out));
+}
+
+// One URL, one attempt: target, attempt, decide, save. A retry comes back
+// through the frontier as a new Work (work.attempts requests made).
+Task<void> FetchLane::fetch_one(LaneOutcome* out) {
+  Target t;
+  if (!target(out->work, out->record, t)) co_return;  // a record without a request
+  Attempt a = co_await attempt(&t, &out->work, &out->record);
+  if (!decide(a, *out)) co_return;
+  co_await save(&t, &a.response, &out->record);
+}
+
+bool FetchLane::target(Work& work, Record& rec, Target& t) {
+  const Options& options = engine_.options;
+  if (!parse_url(rec.url, t.parts, rec.error)) return false;
+  // An encoding label on the input line overrides --encoding for this URL.
+  t.encoding = engine_.override_encoding;
+  if (!work.label.empty() && !options.raw) {
+    auto e = text::lookup(work.label);
+    if (!e) {
+      rec.error = fmt::format("unknown encoding label '{}'", work.label);
+      return false;
+    }
+    t.encoding = *e;
+  }
+  if (!work.path.empty()) {  // a retry keeps the name its first attempt claimed
+    t.path = work.path;
+    return true;
+  }
+  std::string relative = engine_.name_template.empty()
+                             ? name_from_url(t.parts)
+                             : engine_.name_template.expand(rec.url, t.parts, work.index);
+  t.path = engine_.path_key(relative);
+  // {index} names never collide (except with the frontier's own file, resolved
+  // as usual); deterministic names are never changed.
+  if (!engine_.deterministic_names && (!engine_.unique_names || t.path == engine_.own_path)) {
+    t.path = claim_name(t.path);
+  }
+  work.path = t.path;
+  return true;
+}
+
+Task<FetchLane::Attempt> FetchLane::attempt(const Target* t, const Work* work, Record* rec) {
+  Attempt a;
+  std::optional<HostAdmission::Permit> host;  // given back when this returns, on every path
+  if (admission_->active()) {
+    std::optional<HostAdmission::Permit> admitted = co_await admission_->admit(host_key(t->parts));
+    if (!admitted) {  // stopped during the --rate wait
+      a.kind = Attempt::Kind::interrupted;
+      co_return a;
+    }
+    host.emplace(std::move(*admitted));
+  }
+  rec->attempts = work->attempts + 1;
+  // The lane's share of -c bounds its requests in flight; a worker waiting for
+  // its page to be written has given its slot back (twice as many workers).
+  SlotPermit slot = co_await acquire_slot(*net_slots_);
+  if (stopped() && work->attempts == 0) {  // stopped while waiting: counts as never started
+    a.kind = Attempt::Kind::not_started;
+    co_return a;
+  }
+  try {
+    Counting on_the_wire(requests);
+    http::RequestOptions ro;
+    a.response = co_await session_->get(rec->url, ro);
+  } catch (const std::exception&) {
+    a.kind = Attempt::Kind::failure;
+    a.failure = std::current_exception();
+  }
+  co_return a;
+}
+
+bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
+  Record& rec = out.record;
+  auto jitter = [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); };
+  auto defer = [&out](Clock::duration delay) {
+    out.kind = LaneOutcome::Kind::defer;
+    out.delay = delay;
+  };
+  switch (a.kind) {
+    case Attempt::Kind::not_started:
+      out.kind = LaneOutcome::Kind::not_started;  // no record: --resume fetches it
+      return false;
+    case Attempt::Kind::interrupted:
+      if (out.work.attempts > 0) {
+        out.kind = LaneOutcome::Kind::not_started;  // the frontier ends it with its earlier record
+      } else {
+        rec.error = "interrupted before the request started";
+      }
+      return false;
+    case Attempt::Kind::failure: {
+      bool may_retry = retry_.may_retry(rec.attempts) && !stopped();
+      FailureKind k = classify_failure(a.failure, rec.url);
+      rec.error = std::move(k.error);
+      if (k.retryable && may_retry) defer(retry_.backoff(rec.attempts, jitter()));
+      return false;
+    }
+    case Attempt::Kind::response:
+      break;
+  }
+  const http::Response& resp = a.response;
+  rec.status = resp.status();
+  rec.final_url = resp.url();
+  rec.bytes = resp.body_size();
+  if (resp.status() >= 400) {
+    rec.error = fmt::format("HTTP {} {}", resp.status(), resp.reason());
+    bool may_retry = retry_.may_retry(rec.attempts) && !stopped();
+    if (retryable_status(resp.status()) && may_retry) {
+      auto delay = retry_.status_delay(rec.attempts, jitter(), resp.headers().get("Retry-After"),
+                                       std::time(nullptr), rec.error);
+      if (delay) defer(*delay);
+    }
+    return false;
+  }
+  rec.error.clear();
+  return true;
+}
+
+// Decode and write: here on the lane's thread (the pool with --fsync).
+Task<void> FetchLane::save(Target* t, http::Response* resp, Record* rec) {
+  const Options& options = engine_.options;
+  std::string content_type(resp->headers().get_or("Content-Type", ""));
+  bool decode = !options.raw && is_text_type(content_type);
+  fs::WriteOptions wo{
+      .atomic = true, .fsync = options.fsync, .create_dirs = !engine_.name_template.empty()};
+  WriteJob job{resp->take_body(), std::move(content_type), t->path, wo, decode, options.bom,
+               t->encoding};
+  WriteOutcome written;
+  {
+    Counting pending_write(writing);
+    written = co_await write(std::move(job));
+  }
+  if (!written.error.empty()) {
+    rec->error = std::move(written.error);
+    co_return;
+  }
+  if (written.decoded) {
+    rec->encoding = std::string(text::name(written.encoding));
+    rec->encoding_source = std::string(text::to_string(written.source));
+  }
+  rec->path = std::move(t->path);
+}
+
+std::string FetchLane::claim_name(const std::string& path) {
+  std::lock_guard lock(engine_.names_mutex);
+  return engine_.names.claim(path);
+}
+
+Task<WriteOutcome> FetchLane::write(WriteJob job) {
+  if (writer_) co_return co_await writer_->write(std::move(job));
+  co_return run_write_job(job);
+}
+
+}  // namespace corun::fetch

@@ -1,0 +1,184 @@
+// corun::fetch lanes: one loop's share of a run's requests. A lane has a
+// session of its own, request slots (its share of -c), per-host admission and
+// workers. Lane 0 runs on the engine's loop; each other lane on a LoopThread
+// of its own, so a run uses every core for what costs the most (libcurl's
+// work, decoding, writing files) while the engine's loop keeps the frontier
+// (input, report) and the names' registry. A page is fetched, decoded and
+// written on its lane's thread, start to end: handing bodies to another
+// thread cost more CPU than it saved (see bench/README.md). URLs reach a
+// remote lane, and outcomes come back, through mailboxes whose wake-ups
+// coalesce under load.
+//
+// One URL on a lane (FetchLane::fetch_one), in named steps:
+//   target   the URL parsed, the encoding label, the file's name;
+//   attempt  one request under per-host admission and a request slot;
+//   decide   the retry policy: a final record, or a deferral with its delay
+//            (the frontier hands the URL back when due, maybe to another
+//            worker);
+//   save     decode and write the page.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "admission.hpp"
+#include "corun/core/event.hpp"
+#include "corun/core/future.hpp"
+#include "corun/core/queue.hpp"
+#include "corun/core/semaphore.hpp"
+#include "corun/core/threads.hpp"
+#include "corun/fetch/fetch.hpp"
+#include "corun/fetch/frontier.hpp"
+#include "corun/fetch/naming.hpp"
+#include "corun/http/session.hpp"
+#include "page_writer.hpp"
+#include "retry.hpp"
+
+namespace corun::fetch {
+
+class FetchLane;
+
+// What a lane hands back for one URL.
+struct LaneOutcome {
+  enum class Kind : std::uint8_t {
+    complete,     // record is final
+    defer,        // record so far; try again after delay
+    not_started,  // stopped before its first request: no record
+  };
+  Work work;
+  Record record;
+  Kind kind = Kind::complete;
+  std::chrono::steady_clock::duration delay{};
+};
+
+// What every lane reads from the engine: set before the lanes start, then
+// read-only (names excepted, under names_mutex). The engine implements
+// on_outcome (on its own loop).
+struct LaneContext {
+  explicit LaneContext(Options o) : options(std::move(o)) {}
+  virtual ~LaneContext() = default;
+  LaneContext(const LaneContext&) = delete;
+  LaneContext& operator=(const LaneContext&) = delete;
+
+  Options options;
+  NameTemplate name_template;
+  std::optional<text::Encoding> override_encoding;
+  std::filesystem::path out_dir;
+  bool unique_names = false;         // the template has {index}: names never collide
+  bool deterministic_names = false;  // the frontier's: no registry at all
+  std::string own_path;              // the frontier's file among the pages (the report)
+  std::size_t per_host = 0;          // 0: no limit (or the frontier limits hosts)
+  double rate = 0;                   // 0: no limit (or the frontier limits hosts)
+  std::mutex names_mutex;            // lanes claim names from their threads
+  NameRegistry names;
+
+  http::SessionOptions session_options;         // every lane's session is made from these
+  std::shared_ptr<http::CookieJar> cookie_jar;  // one jar for every lane's session
+  std::atomic<bool> stop_requested{false};
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // for posts from lanes
+
+  // The key a relative name is written under: the path as the report writes it.
+  std::string path_key(std::string_view relative) const { return (out_dir / relative).string(); }
+
+  // An outcome handed back by a lane (the engine's loop).
+  virtual void on_outcome(FetchLane& lane, LaneOutcome outcome) = 0;
+};
+
+// A URL for a lane's workers, or the marker that tells a worker to quit.
+struct LaneItem {
+  Work work;
+  bool end = false;
+};
+
+class FetchLane {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  FetchLane(LaneContext& engine, std::size_t concurrency);
+  FetchLane(const FetchLane&) = delete;
+  FetchLane& operator=(const FetchLane&) = delete;
+  ~FetchLane();  // stops the loop: its tasks are cancelled first
+
+  std::size_t concurrency() const noexcept { return concurrency_; }
+  bool remote() const noexcept { return thread_ != nullptr; }
+
+  // Engine side (its loop).
+  // Blocking (off the loops): a thread of its own, then open() there; home is
+  // the engine's loop, where outcomes go.
+  void start_remote(std::shared_ptr<detail::LoopLifeline> home);
+  void open();                  // on the lane's loop, before any URL
+  void give(LaneItem item);     // a URL (or end marker) for the workers
+  void stop();                  // wakes the lane's waits (on its loop)
+  void stop_thread();           // a remote lane's loop ends (its transfers abort)
+  void drain_outbox();          // outcomes a remote lane posted and not yet taken
+  Task<void> run_remote();      // runs a remote lane to its end, awaited on the engine's loop
+  Task<void> run();             // on the lane's loop: the workers until every end marker
+  std::size_t outstanding = 0;  // URLs handed over, no outcome yet (engine's loop)
+  std::atomic<std::uint64_t> in_flight{0};  // Progress::in_flight
+  std::atomic<std::uint64_t> requests{0};   // Progress::requests
+  std::atomic<std::uint64_t> writing{0};    // Progress::writing
+
+ private:
+  struct Target {
+    UrlParts parts;
+    std::optional<text::Encoding> encoding;
+    std::string path;
+  };
+  struct Attempt {
+    enum class Kind : std::uint8_t { response, failure, not_started, interrupted };
+    Kind kind = Kind::response;
+    http::Response response;
+    std::exception_ptr failure;
+  };
+
+  Task<void> worker();
+  // Coroutine arguments are pointers into the caller's frame (g++ 12 may
+  // destroy a co_await operand's temporaries twice).
+  Task<void> process(Work* work);
+  Task<void> fetch_one(LaneOutcome* out);
+  bool target(Work& work, Record& rec, Target& t);
+  Task<Attempt> attempt(const Target* t, const Work* work, Record* rec);
+  bool decide(Attempt& a, LaneOutcome& out);
+  Task<void> save(Target* t, http::Response* resp, Record* rec);
+
+  bool stopped() const noexcept { return engine_.stop_requested.load(std::memory_order_relaxed); }
+  Task<bool> pause(Clock::duration d);
+  Task<void> wait_stop();
+  std::string claim_name(const std::string& path);
+  Task<WriteOutcome> write(WriteJob job);
+  void finish(LaneOutcome outcome);
+  Task<void> run_here(Future<bool>* slot);
+
+  LaneContext& engine_;
+  std::size_t concurrency_;
+  RetryPolicy retry_;
+  std::unique_ptr<LoopThread> thread_;          // null: the lane runs on the engine's loop
+  std::shared_ptr<detail::LoopLifeline> home_;  // the engine's loop
+
+  // The lane's loop only.
+  std::unique_ptr<http::ClientSession> session_;
+  std::unique_ptr<BatchWriter> writer_;  // --fsync: writes go to the pool
+  std::unique_ptr<Semaphore> net_slots_;
+  std::unique_ptr<Queue<LaneItem>> queue_;  // unbounded: the engine's credits bound it
+  std::unique_ptr<HostAdmission> admission_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  Event stop_event_;  // set by stop(): wakes pause()
+
+  // Mailboxes between the loops (remote lanes).
+  std::mutex mutex_;
+  std::vector<LaneItem> inbox_;
+  bool inbox_posted_ = false;
+  std::vector<LaneOutcome> outbox_;
+  bool outbox_posted_ = false;
+};
+
+}  // namespace corun::fetch

@@ -1,0 +1,134 @@
+// corun::fetch report file (see report.hpp).
+#include "report.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "corun/fs/file.hpp"
+
+namespace corun::fetch {
+
+ReportScan scan_report(const std::filesystem::path& path) {
+  ReportScan scan;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return scan;
+  auto take_line = [&](std::string_view line) {
+    Record r;
+    if (!parse_json_line(line, r)) return;
+    ++scan.records;
+    if (!r.ok()) return;
+    scan.done.add(stable_hash(r.url));
+    if (!r.path.empty()) scan.names.reserve(r.path);
+  };
+  std::string pending;  // a line split across blocks
+  char buf[65536];
+  off_t offset = 0;
+  scan.whole_lines = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::string_view block(buf, static_cast<std::size_t>(n));
+    if (auto last = block.rfind('\n'); last != std::string_view::npos) {
+      scan.whole_lines = offset + static_cast<off_t>(last) + 1;
+    }
+    offset += n;
+    for (;;) {
+      auto nl = block.find('\n');
+      if (nl == std::string_view::npos) {
+        pending.append(block);
+        break;
+      }
+      if (pending.empty()) {
+        take_line(block.substr(0, nl));
+      } else {
+        pending.append(block.substr(0, nl));
+        take_line(pending);
+        pending.clear();
+      }
+      block.remove_prefix(nl + 1);
+    }
+  }
+  // A last line without its newline was cut by a crash: not a record (open()
+  // drops it).
+  ::close(fd);
+  return scan;
+}
+
+ReportWriter::~ReportWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ReportWriter::open(const std::filesystem::path& path, bool append, off_t whole_lines) {
+  path_ = path;
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  fd_ = ::open(path.c_str(), flags, 0666);
+  if (fd_ < 0) {
+    throw SetupError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  }
+  size_ = ::lseek(fd_, 0, SEEK_END);
+  if (whole_lines >= 0 && whole_lines < size_) {
+    // Drop the torn tail a crash left, so the report stays whole JSON lines.
+    if (::ftruncate(fd_, whole_lines) != 0) {
+      throw SetupError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+    }
+    size_ = whole_lines;
+  }
+}
+
+void ReportWriter::add(const Record& record) {
+  buffer_ += to_json_line(record);
+  buffer_.push_back('\n');
+  if (buffer_.size() >= kFlushBytes) flush();
+}
+
+void ReportWriter::flush() noexcept {
+  if (fd_ < 0 || buffer_.empty()) return;
+  std::size_t written = 0;
+  while (written < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : ENOSPC;
+      // Never leave a half line: keep the whole records this flush wrote, cut
+      // the file back to the last of them, and keep the rest for the next try.
+      auto last = std::string_view(buffer_).substr(0, written).rfind('\n');
+      std::size_t whole = last == std::string_view::npos ? 0 : last + 1;
+      size_ += static_cast<off_t>(whole);
+      buffer_.erase(0, whole);
+      // (Without O_APPEND the offset must come back too, or the next write
+      // would leave a hole of NULs where the cut bytes were.)
+      if (::ftruncate(fd_, size_) != 0) { /* the next flush tries again */
+      }
+      ::lseek(fd_, size_, SEEK_SET);
+      error_ = fmt::format("cannot write {}: {}", path_.string(), std::strerror(err));
+      return;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  size_ += static_cast<off_t>(written);
+  buffer_.clear();
+  error_.clear();
+}
+
+void remove_stale_temp_files(const std::filesystem::path& dir) {
+  std::error_code ec;
+  auto it = std::filesystem::recursive_directory_iterator(
+      dir, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::filesystem::path& p = it->path();
+    std::string name = p.filename().string();
+    if (name.size() > fs::kTempSuffix.size() && name.front() == '.' &&
+        name.ends_with(fs::kTempSuffix)) {
+      std::error_code ignored;
+      std::filesystem::remove(p, ignored);
+    }
+  }
+}
+
+}  // namespace corun::fetch

@@ -1,0 +1,75 @@
+// corun::fetch report file: the JSON-lines report as a file (the record codec,
+// to_json_line / parse_json_line, is fetch.hpp's). Private to the fetch layer;
+// the local frontier (frontier_local.hpp) is its one user.
+//
+//   - scan_report: what a report already holds, for --resume: the URLs done
+//     (as hashes, so ten million fit), the files they wrote (names no new page
+//     may take), and where its last whole line ends (a crash can leave a torn
+//     last line; open() cuts it off).
+//   - ReportWriter: records appended to a buffer and written in large pieces;
+//     a failed write cuts the file back to its last whole record, so the
+//     report is always whole JSON lines.
+//   - remove_stale_temp_files: the named temporary files a kill -9 can leave
+//     in the output folder (fs::kTempSuffix), removed by a resumed run.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include "corun/fetch/fetch.hpp"
+#include "corun/fetch/naming.hpp"
+
+namespace corun::fetch {
+
+struct ReportScan {
+  FlatCounter done;         // stable_hash(url) -> how many done records
+  NameRegistry names;       // the done records' paths, reserved
+  std::size_t records = 0;  // lines read as records (done or failed)
+  // Where the last complete line ends; -1 when there is no report.
+  off_t whole_lines = -1;
+};
+
+// Reads an existing report (blocking). A missing file is an empty scan
+// (whole_lines = -1); malformed lines and failed records are not done.
+ReportScan scan_report(const std::filesystem::path& path);
+
+class ReportWriter {
+ public:
+  static constexpr std::size_t kFlushBytes = 64 * 1024;
+
+  ReportWriter() = default;
+  ~ReportWriter();
+  ReportWriter(const ReportWriter&) = delete;
+  ReportWriter& operator=(const ReportWriter&) = delete;
+
+  // Opens path (blocking): truncated, or with append kept and cut back to
+  // whole_lines when that is >= 0 and shorter than the file (the torn tail of a
+  // crash). Throws SetupError naming the file.
+  void open(const std::filesystem::path& path, bool append, off_t whole_lines = -1);
+  bool is_open() const noexcept { return fd_ >= 0; }
+
+  // Appends one record; writes once the buffer holds kFlushBytes.
+  void add(const Record& record);
+  // Writes the buffer (blocking). On failure the file is cut back to its last
+  // whole record, the records stay buffered (the next flush tries again) and
+  // error() says why; a later flush that succeeds clears it.
+  void flush() noexcept;
+  const std::string& error() const noexcept { return error_; }
+  std::size_t buffered() const noexcept { return buffer_.size(); }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::string buffer_;
+  off_t size_ = 0;  // bytes of whole records in the file
+  std::string error_;
+};
+
+// Removes the named temporary files (".name" + fs::kTempSuffix) under dir,
+// recursively; unreadable folders are skipped. Blocking.
+void remove_stale_temp_files(const std::filesystem::path& dir);
+
+}  // namespace corun::fetch
