@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <optional>
@@ -39,7 +40,8 @@ struct Outcome {
   std::string id;
   Held held;
   std::string attempts;
-  std::string record;  // complete: the JSON line
+  std::string record;         // complete: the JSON line
+  std::string elapsed, path;  // defer: carried to the retry (Work::elapsed, Work::path)
   bool ok = false;
   long long delay_ms = 0;
 };
@@ -116,7 +118,8 @@ struct RedisFrontier::Impl {
     Task<redis::Reply> running = queue_lua::defer_script()(
         conn, {},
         {P, worker, o.id, std::to_string(o.delay_ms), retry ? "1" : "0", o.held.url, o.held.label,
-         o.held.index, o.attempts, o.held.host, o.held.bucket, o.held.fp});
+         o.held.index, o.attempts, o.held.host, o.held.bucket, o.held.fp,
+         o.elapsed.empty() ? std::string("0") : o.elapsed, o.path});
     redis::Reply r = co_await running;
     if (r.as_integer() == 0) ++counters.leases_lost;
   }
@@ -250,6 +253,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
       w.index = std::stoull(h.index);
       w.attempts = std::stoi(e[4].as_string());
       w.token = e[0].as_string();
+      w.elapsed = std::strtod(e[8].as_string().c_str(), nullptr);
+      w.path = e[9].as_string();
       im.held[w.token] = std::move(h);
       out.push_back(std::move(w));
       ++im.counters.taken;
@@ -278,6 +283,7 @@ void RedisFrontier::complete(Work work, Record record) {
   o.ok = record.ok();
   o.record = to_json_line(record);
   impl_->push(std::move(o));
+  observe(record);
 }
 
 void RedisFrontier::defer(Work work, Record record, std::chrono::steady_clock::duration delay) {
@@ -286,6 +292,8 @@ void RedisFrontier::defer(Work work, Record record, std::chrono::steady_clock::d
   o.held = impl_->held_for(work);
   o.id = std::move(work.token);
   o.attempts = std::to_string(record.attempts);
+  o.elapsed = fmt::format("{}", record.elapsed);
+  o.path = work.path;
   o.delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
   ++impl_->counters.deferred;
   impl_->push(std::move(o));
@@ -297,6 +305,8 @@ void RedisFrontier::release(Work work) {
   o.held = impl_->held_for(work);
   o.id = std::move(work.token);
   o.attempts = std::to_string(work.attempts);
+  o.elapsed = fmt::format("{}", work.elapsed);
+  o.path = work.path;
   ++impl_->counters.released;
   impl_->push(std::move(o));
 }

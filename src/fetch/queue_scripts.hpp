@@ -6,7 +6,8 @@
 //
 // A stream entry's fields: u url, l label, i input index, a attempts made, h
 // host key (scheme://host:port), b dedup bucket, f fingerprint (decimal,
-// >= 1). The done mark of a URL is -f in its bucket set (SREM f, SADD -f), so
+// >= 1); a retried entry also has e (seconds spent so far) and p (its file).
+// The done mark of a URL is -f in its bucket set (SREM f, SADD -f), so
 // dedup and "recorded" cost one 8-byte intset member per URL.
 #pragma once
 
@@ -32,7 +33,8 @@ local function fields(arr)
   return t
 end
 local function payload(e)
-  return cjson.encode({u = e.u, l = e.l, i = e.i, a = e.a, h = e.h, b = e.b, f = e.f})
+  return cjson.encode({u = e.u, l = e.l, i = e.i, a = e.a, h = e.h, b = e.b, f = e.f,
+    e = e.e or '0', p = e.p or ''})
 end
 local function ack(id)
   if id ~= '' then
@@ -98,7 +100,7 @@ return {added, dup}
 //     acked and dropped; each other one takes a slot of its host (per_host,
 //     expiring at now + lease) and its turn (rate: one request per 1/rate
 //     seconds per host), or goes to the delay set until it may start.
-// Returns {finished, next_due_ms, {{id, u, l, i, a, h, b, f}...}}; finished
+// Returns {finished, next_due_ms, {{id, u, l, i, a, h, b, f, e, p}...}}; finished
 // is 1 when the input is done and nothing waits, is in flight or delayed.
 inline constexpr const char* kClaim = R"lua(
 local me, n, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -111,7 +113,8 @@ redis.call('HSET', P .. 'workers', me, now)
 local due = redis.call('ZRANGEBYSCORE', D, '-inf', now, 'LIMIT', 0, 256)
 for _, m in ipairs(due) do
   local e = cjson.decode(m)
-  redis.call('XADD', W, '*', 'u', e.u, 'l', e.l, 'i', e.i, 'a', e.a, 'h', e.h, 'b', e.b, 'f', e.f)
+  redis.call('XADD', W, '*', 'u', e.u, 'l', e.l, 'i', e.i, 'a', e.a, 'h', e.h, 'b', e.b, 'f', e.f,
+    'e', e.e or '0', 'p', e.p or '')
   redis.call('ZREM', D, m)
 end
 local cands = {}
@@ -170,7 +173,7 @@ for _, c in ipairs(cands) do
         redis.call('PEXPIRE', sk, lease * 2)
       end
       if rate > 0 then redis.call('HSET', P .. 'next', e.h, now + math.ceil(1000 / rate)) end
-      table.insert(out, {id, e.u, e.l, e.i, e.a, e.h, e.b, e.f})
+      table.insert(out, {id, e.u, e.l, e.i, e.a, e.h, e.b, e.f, e.e or '0', e.p or ''})
     end
   end
 end
@@ -218,7 +221,7 @@ inline constexpr const char* kComplete = R"lua(
 return finish(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1')
 )lua";
 
-// defer(P, worker, id, delay_ms, counts_as_retry, u, l, i, a, h, b, f): the
+// defer(P, worker, id, delay_ms, counts_as_retry, u, l, i, a, h, b, f, e, p): the
 // URL goes to the delay set until now + delay_ms (a retry with backoff or
 // Retry-After, or a release with delay 0), if this worker still holds its
 // lease; otherwise nothing (the worker that took it over decides). Returns 1
@@ -227,7 +230,8 @@ inline constexpr const char* kDefer = R"lua(
 local me, id, delay = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local p = redis.call('XPENDING', W, 'workers', id, id, 1)
 if #p ~= 1 or p[1][2] ~= me then return 0 end
-local e = {u = ARGV[6], l = ARGV[7], i = ARGV[8], a = ARGV[9], h = ARGV[10], b = ARGV[11], f = ARGV[12]}
+local e = {u = ARGV[6], l = ARGV[7], i = ARGV[8], a = ARGV[9], h = ARGV[10], b = ARGV[11], f = ARGV[12],
+  e = ARGV[13], p = ARGV[14]}
 redis.call('ZADD', D, now_ms() + delay, payload(e))
 ack(id)
 redis.call('ZREM', P .. 'slots:' .. e.h, id)
