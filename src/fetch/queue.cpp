@@ -301,6 +301,16 @@ Task<void> wait_below_high_water(redis::Connection& conn, const QueueAddress& ad
 
 Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string input_name,
                             EnqueueOptions options) {
+  if (options.settings.name_template.empty()) {
+    options.settings.name_template = std::string(kQueueNameTemplate);
+  }
+  const std::string& tmpl = options.settings.name_template;
+  if (tmpl.find("{hash}") == std::string::npos && tmpl.find("{index}") == std::string::npos) {
+    throw OptionsError("name_template",
+                       fmt::format("--name '{}': in a shared crawl every URL's file name must be "
+                                   "unique across machines: include {{hash}} or {{index}}",
+                                   tmpl));
+  }
   Task<redis::Connection> opening = open(address, {});
   redis::Connection conn = co_await opening;
   Task<void> checking = check_types(conn, address);

@@ -92,14 +92,21 @@ Task<void> serve(Observed* obs, corun::net::StreamReader reader, corun::net::Str
   writer.close();
 }
 
-pid_t spawn_worker(const std::string& queue, const std::string& out) {
+// A worker process: queue_test_worker, or with `corun` the real CLI worker
+// (`corun fetch --queue Q --out DIR -c 8`: the engine over RedisFrontier).
+pid_t spawn_worker(const std::string& queue, const std::string& out, bool corun) {
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
-    ::execl(CORUN_QUEUE_TEST_WORKER, "queue_test_worker", queue.c_str(), out.c_str(), "8",
-            static_cast<char*>(nullptr));
+    if (corun) {
+      ::execl(CORUN_APP, "corun", "fetch", "--queue", queue.c_str(), "--out", out.c_str(), "-c",
+              "8", "-q", static_cast<char*>(nullptr));
+    } else {
+      ::execl(CORUN_QUEUE_TEST_WORKER, "queue_test_worker", queue.c_str(), out.c_str(), "8",
+              static_cast<char*>(nullptr));
+    }
     ::_exit(127);
   }
   return pid;
@@ -147,7 +154,7 @@ class QueueCrawl : public ::testing::Test {
   // Produces, runs 4 workers, calls during() once `done` reaches a third,
   // collects, and checks every invariant.
   template <class During>
-  void crawl(corun::testing::RedisServer& redis, During during) {
+  void crawl(corun::testing::RedisServer& redis, During during, bool corun = false) {
     auto queue = redis.url() + "/crawl";
     auto address = fetch::parse_queue_url(queue);
     fetch::EnqueueOptions eo;
@@ -159,7 +166,7 @@ class QueueCrawl : public ::testing::Test {
     ASSERT_EQ(added.added, urls_.size());
     corun::testing::TempDir out("corun-queue-crawl");
     std::vector<pid_t> workers;
-    for (int i = 0; i < 4; ++i) workers.push_back(spawn_worker(queue, out.path().string()));
+    for (int i = 0; i < 4; ++i) workers.push_back(spawn_worker(queue, out.path().string(), corun));
     for (;;) {
       auto st = corun::run(fetch::status(address));
       if (st.done >= urls_.size() / 3) break;
@@ -186,6 +193,8 @@ class QueueCrawl : public ::testing::Test {
       if (r.ok()) {
         std::ifstream page(r.path);
         std::string body((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+        // (corun writes text as UTF-8 with a BOM.)
+        if (body.rfind("\xEF\xBB\xBF", 0) == 0) body.erase(0, 3);
         EXPECT_EQ(body, "page " + r.url.substr(r.url.find("/p/"))) << r.url;
       } else {
         ADD_FAILURE() << "failed: " << line;
@@ -243,3 +252,31 @@ TEST_F(QueueCrawl, RedisRestartedMidCrawlWithAof) {
 }
 
 }  // namespace
+
+// The real worker (`corun fetch --queue`): one killed with SIGKILL while it
+// holds leases, another stopped (SIGSTOP) past its lease and continued: its
+// URLs are taken over, and what it finishes afterwards is not recorded again.
+TEST_F(QueueCrawl, CorunWorkersKilledAndStalled) {
+  corun::testing::RedisServer redis;
+  crawl(
+      redis,
+      [&](std::vector<pid_t> workers, const fetch::QueueAddress& address) {
+        ::kill(workers[0], SIGKILL);
+        EXPECT_EQ(wait_exit(workers[0]), 128 + SIGKILL);
+        ::kill(workers[1], SIGSTOP);
+        // Past its lease (1 s): wait until no lease of it is left, or the crawl ends.
+        std::string mark = ":" + std::to_string(workers[1]) + ":";
+        for (;;) {
+          auto st = corun::run(fetch::status(address));
+          bool holding = false;
+          for (const auto& w : st.workers) {
+            if (w.name.find(mark) != std::string::npos && w.in_flight > 0) holding = true;
+          }
+          if (!holding || st.finished) break;
+          ::usleep(50000);
+        }
+        ::kill(workers[1], SIGCONT);
+        return std::vector<pid_t>(workers.begin() + 1, workers.end());
+      },
+      true);
+}

@@ -484,6 +484,20 @@ TEST_F(Queue, PerHostSlotsHoldAcrossWorkers) {
   EXPECT_TRUE(st.finished);
 }
 
+TEST_F(Queue, NamesAreUniquePerUrl) {
+  auto a = address();
+  corun::run(add_lines(a, urls(1), "in", quick()));
+  EXPECT_EQ(corun::run(fetch::read_queue_settings(a)).name_template, fetch::kQueueNameTemplate);
+  fetch::QueueSettings s;
+  s.name_template = "{host}/{name}";  // two URLs ending in the same name would share a file
+  try {
+    corun::run(add_lines(fetch::parse_queue_url(a.redis_url + "/other"), urls(1), "in", quick(s)));
+    ADD_FAILURE() << "accepted";
+  } catch (const fetch::OptionsError& e) {
+    EXPECT_EQ(e.field(), "name_template");
+  }
+}
+
 TEST_F(Queue, WrongKeyTypeIsNamed) {
   auto a = address();
   corun::run(cmd(a, {"SET", a.prefix() + "work", "not a stream"}));

@@ -66,6 +66,9 @@ struct QueueAddress {
 // Throws QueueUrlError naming the expected form.
 QueueAddress parse_queue_url(std::string_view url);
 inline constexpr std::string_view kQueueUrlForm = "redis://[user:password@]host:port[/db]/NAME";
+// The default --name of a shared crawl: the URL's 16-hex-digit hash, then the
+// usual name ("0f1e...-index.html").
+inline constexpr std::string_view kQueueNameTemplate = "{hash}-{name}";
 
 // What every worker of a crawl enforces, stored by the producer in {NAME}:meta.
 struct QueueSettings {
@@ -75,7 +78,10 @@ struct QueueSettings {
   Seconds retry_delay{0.5};
   Seconds retry_max_delay{30.0};
   std::string encoding = "auto";
-  std::string name_template;  // empty: names from the URL alone
+  // Workers on several machines name a page from its URL alone, and two URLs
+  // must never share a file: a template needs {hash} or {index}. Empty: the
+  // producer stores kQueueNameTemplate.
+  std::string name_template;
   bool bom = true;
   bool raw = false;
   int max_deliveries = 5;                  // a URL leased more often is recorded as failed
