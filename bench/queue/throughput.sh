@@ -2,7 +2,7 @@
 # bench/queue/throughput.sh [BUILD_DIR]: one `corun fetch --queue` worker, then two,
 # against plain `corun fetch` on the same corpus from the same local nginx, in the same
 # run (turns alternate, RUNS each; medians). Also Redis's CPU seconds and commands per
-# URL for the queue runs. The producer runs before the clock starts.
+# URL (round trips: what the clients sent) for the queue runs. The producer runs before the clock starts.
 # Environment: PAGES (10000), RUNS (3), CONC (64), WORK (/tmp/corun-queue-bench).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,11 +23,13 @@ rdir=$(mktemp -d)
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$rdir" \
   --daemonize no --logfile "$rdir/redis.log" &
 rpid=$!
-trap 'kill $rpid 2>/dev/null; bench_nginx_stop; rm -rf "$rdir"' EXIT
+trap 'kill $rpid 2>/dev/null; bench_nginx_stop "$corpus"; rm -rf "$rdir"' EXIT
 until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
 now() { "$python" -c 'import time; print(time.monotonic())'; }
 cpu() { awk '{print ($14 + $15) / 100}' "/proc/$rpid/stat"; }
-cmds() { redis-cli -p "$rport" info stats | awk -F: '/^total_commands_processed/ {print $2+0}'; }
+# Round trips: the scripts and commands the workers sent (EVALSHA, EVAL, SCRIPT, ...),
+# counted by the server; the commands those scripts ran are not round trips.
+cmds() { redis-cli -p "$rport" info commandstats | awk -F'[=,:]' '/^cmdstat_(evalsha|eval|script|hgetall|type|xlen|hmget|ping|client)/ {n += $3} END {print n+0}'; }
 for r in $(seq 1 "$runs"); do
   rm -rf "$work/plain"
   t0=$(now)
@@ -56,7 +58,7 @@ for line in open(sys.argv[1]):
     k, *v = line.split()
     rows.setdefault(k, []).append([float(x) for x in v])
 plain = statistics.median(r[0] for r in rows["plain"])
-print("| run | pages/s (median) | vs plain | Redis CPU (cores) | Redis commands per URL |")
+print("| run | pages/s (median) | vs plain | Redis CPU (cores) | Redis round trips per URL |")
 print("|---|---|---|---|---|")
 print(f"| plain corun fetch | {plain:.0f} | 1.00 | | |")
 for k in ("queue1", "queue2"):

@@ -254,8 +254,10 @@ TEST_F(QueueCrawl, RedisRestartedMidCrawlWithAof) {
 }  // namespace
 
 // The real worker (`corun fetch --queue`): one killed with SIGKILL while it
-// holds leases, another stopped (SIGSTOP) past its lease and continued: its
-// URLs are taken over, and what it finishes afterwards is not recorded again.
+// holds leases, another stopped (SIGSTOP) past its lease and continued (its
+// URLs are taken over, and what it finishes afterwards is not recorded
+// again), a third interrupted with SIGINT (exits 130, or 0 if the crawl was
+// over, and leaves the group with nothing leased).
 TEST_F(QueueCrawl, CorunWorkersKilledAndStalled) {
   corun::testing::RedisServer redis;
   crawl(
@@ -276,7 +278,16 @@ TEST_F(QueueCrawl, CorunWorkersKilledAndStalled) {
           ::usleep(50000);
         }
         ::kill(workers[1], SIGCONT);
-        return std::vector<pid_t>(workers.begin() + 1, workers.end());
+        // Ctrl-C: the worker finishes what it holds, hands back the rest and
+        // leaves the group holding nothing.
+        ::kill(workers[2], SIGINT);
+        int code = wait_exit(workers[2]);
+        EXPECT_TRUE(code == 130 || code == 0) << "exit " << code;
+        std::string gone = ":" + std::to_string(workers[2]) + ":";
+        for (const auto& w : corun::run(fetch::status(address)).workers) {
+          EXPECT_EQ(w.name.find(gone), std::string::npos) << "left behind: " << w.name;
+        }
+        return std::vector<pid_t>{workers[1], workers[3]};
       },
       true);
 }
