@@ -48,7 +48,7 @@ struct Outcome {
 
 }  // namespace
 
-struct RedisFrontier::Impl {
+struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   QueueAddress address;
   RedisFrontierOptions options;
   redis::Connection conn;
@@ -98,7 +98,9 @@ struct RedisFrontier::Impl {
 
   void push(Outcome o) {
     outbox.push_back(std::move(o));
-    if (!deliverer || deliverer->done()) deliverer = create_task(deliver(), "queue-deliver");
+    if (!deliverer || deliverer->done()) {
+      deliverer = create_task(deliver(shared_from_this()), "queue-deliver");
+    }
   }
 
   Task<void> deliver_one(const Outcome& o) {
@@ -127,7 +129,8 @@ struct RedisFrontier::Impl {
   // Delivers the outbox in order. Outcomes are idempotent on the server (the
   // done mark, the lease check), so one whose delivery failed mid-flight is
   // simply sent again.
-  Task<void> deliver() {
+  Task<void> deliver(std::shared_ptr<Impl> keep) {
+    (void)keep;  // this Impl lives as long as this task
     auto pause = std::chrono::milliseconds(100);
     while (!outbox.empty()) {
       try {
@@ -154,7 +157,8 @@ struct RedisFrontier::Impl {
     }
   }
 
-  Task<void> renew_loop() {
+  Task<void> renew_loop(std::shared_ptr<Impl> keep) {
+    (void)keep;
     auto period = std::max(settings.lease / 3, std::chrono::milliseconds(10));
     for (;;) {
       co_await sleep(period);
@@ -178,7 +182,7 @@ struct RedisFrontier::Impl {
 };
 
 RedisFrontier::RedisFrontier(QueueAddress address, RedisFrontierOptions options)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_shared<Impl>()) {
   impl_->address = std::move(address);
   impl_->options = std::move(options);
   impl_->worker = impl_->options.worker.empty() ? default_worker_name() : impl_->options.worker;
@@ -210,7 +214,7 @@ Task<void> RedisFrontier::open() {
                     impl_->address.to_string()));
   }
   impl_->settings = queue_detail::settings_from_meta(m);
-  impl_->renewer = create_task(impl_->renew_loop(), "queue-renew");
+  impl_->renewer = create_task(impl_->renew_loop(impl_), "queue-renew");
 }
 
 Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
@@ -334,7 +338,7 @@ Task<void> RedisFrontier::close() {
     ++im.counters.released;
   }
   while (!im.outbox.empty()) {
-    if (!im.deliverer || im.deliverer->done()) im.deliverer = create_task(im.deliver());
+    if (!im.deliverer || im.deliverer->done()) im.deliverer = create_task(im.deliver(impl_));
     TaskHandle<void> d = *im.deliverer;
     co_await d;
   }

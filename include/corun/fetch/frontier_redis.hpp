@@ -82,7 +82,9 @@ class RedisFrontier final : public Frontier {
   struct Impl;
 
  private:
-  std::unique_ptr<Impl> impl_;
+  // Shared with the frontier's background tasks (delivery, lease renewal), so
+  // a frontier destroyed without close() is freed once they have stopped.
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace corun::fetch
