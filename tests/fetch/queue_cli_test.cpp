@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "corun/corun.hpp"
+#include "corun/fetch/queue.hpp"
 #include "fetch/cli_support.hpp"
 #include "redis/redis_server.hpp"
 
@@ -86,6 +88,50 @@ TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
   auto setter = cli::run_corun({"fetch", "--queue", redis.url() + "/cli", "--enqueue",
                                 (dir.path() / "missing.txt").string()});
   EXPECT_EQ(setter.exit_code, 2) << setter;
+}
+
+// The producer killed with SIGKILL mid-input and run again: every URL is added
+// exactly once (the stream holds each distinct URL once).
+TEST(QueueCli, KilledProducerResumesWithoutAddingTwice) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  std::string lines;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i)
+    lines += "http://h" + std::to_string(i % 7) + ".test/" + std::to_string(i) + "\n";
+  for (int i = 0; i < n; i += 50)
+    lines += "http://h" + std::to_string(i % 7) + ".test/" + std::to_string(i) + "\n";
+  cli::write_file(dir.path() / "in.txt", lines);
+  auto q = redis.url() + "/big";
+  auto address = corun::fetch::parse_queue_url(q);
+  std::vector<std::string> args{"fetch", "--queue", q, "--enqueue",
+                                (dir.path() / "in.txt").string()};
+  cli::RunOptions killed;
+  killed.kill_once([&] {
+    try {
+      auto st = corun::run(corun::fetch::status(address));
+      return st.total > 1000;
+    } catch (const std::exception&) {
+      return false;  // not created yet
+    }
+  });
+  auto first = cli::run_corun(args, killed);
+  EXPECT_TRUE(first.killed_on_request) << "the producer finished before the kill: " << first;
+  auto st = corun::run(corun::fetch::status(address));
+  EXPECT_LT(st.total, static_cast<std::uint64_t>(n));
+  auto second = cli::run_corun(args);
+  EXPECT_EQ(second.exit_code, 0) << second;
+  // It resumed from the stored position: "(N skipped: added by an earlier run)", N > 0.
+  auto at = second.err.find(" skipped: added by an earlier run");
+  auto open = second.err.rfind('(', at);
+  EXPECT_NE(at, std::string::npos) << second;
+  if (at != std::string::npos && open != std::string::npos) {
+    EXPECT_GT(std::stoll(second.err.substr(open + 1, at - open - 1)), 0) << second;
+  }
+  st = corun::run(corun::fetch::status(address));
+  EXPECT_EQ(st.total, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(st.waiting, static_cast<std::uint64_t>(n)) << "a URL was added twice";
+  EXPECT_TRUE(st.input_done);
 }
 
 }  // namespace
