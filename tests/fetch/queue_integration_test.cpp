@@ -154,7 +154,11 @@ class QueueCrawl : public ::testing::Test {
   // Produces, runs 4 workers, calls during() once `done` reaches a third,
   // collects, and checks every invariant.
   template <class During>
-  void crawl(corun::testing::RedisServer& redis, During during, bool corun = false) {
+  // host_slack: requests over --per-host a host may see at once (a worker
+  // stopped past its lease and continued sends the requests it had already
+  // taken, at most its -c, whether or not its slots were given to others).
+  void crawl(corun::testing::RedisServer& redis, During during, bool corun = false,
+             int host_slack = 0) {
     auto queue = redis.url() + "/crawl";
     auto address = fetch::parse_queue_url(queue);
     fetch::EnqueueOptions eo;
@@ -205,7 +209,8 @@ class QueueCrawl : public ::testing::Test {
     std::lock_guard lock(observed_.m);
     EXPECT_EQ(observed_.peak.size(), static_cast<std::size_t>(kHosts));
     for (const auto& [host, peak] : observed_.peak) {
-      EXPECT_LE(peak, static_cast<int>(kPerHost)) << host << " had " << peak << " at once";
+      EXPECT_LE(peak, static_cast<int>(kPerHost) + host_slack)
+          << host << " had " << peak << " at once";
     }
     EXPECT_FALSE(observed_.refused_once.empty());
   }
@@ -289,5 +294,5 @@ TEST_F(QueueCrawl, CorunWorkersKilledAndStalled) {
         }
         return std::vector<pid_t>{workers[1], workers[3]};
       },
-      true);
+      true, 8);
 }
