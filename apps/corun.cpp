@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "fetch_command.hpp"
+#include "queue_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"corun: asyncio's model in C++20, and the tools built on it"};
@@ -11,6 +12,8 @@ int main(int argc, char** argv) {
   app.footer("Run 'corun fetch --help' for the fetcher's options.");
   corun::app::FetchArgs fetch_args;
   CLI::App* fetch = corun::app::add_fetch_command(app, fetch_args);
+  corun::app::QueueArgs queue_args;
+  corun::app::add_queue_options(fetch, queue_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -28,6 +31,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Try 'corun %s--help' for more information.\n",
                  fetch->parsed() ? "fetch " : "");
     return 2;
+  }
+  if (fetch->parsed() && corun::app::queue_mode(queue_args)) {
+    return corun::app::run_queue_command(fetch_args, queue_args);
   }
   if (fetch->parsed()) return corun::app::run_fetch_command(fetch_args);
   return 2;

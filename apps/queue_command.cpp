@@ -1,0 +1,258 @@
+// `corun fetch --queue ...` (see queue_command.hpp).
+#include "queue_command.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "corun/corun.hpp"
+#include "corun/fetch/frontier_redis.hpp"
+#include "corun/fetch/queue.hpp"
+#include "corun/fs/file.hpp"
+
+namespace corun::app {
+
+namespace {
+
+int queue_usage(const std::string& message) {
+  std::fprintf(stderr, "corun fetch: %s\nTry 'corun fetch --help' for more information.\n",
+               message.c_str());
+  return 2;
+}
+
+// The Options a FetchArgs stands for (as run_fetch_command builds them).
+fetch::Options options_of(FetchArgs& a) {
+  fetch::Options o = a.options;
+  o.bom = !a.no_bom;
+  o.cookies = !a.no_cookies;
+  if (!a.max_size.empty()) o.max_size = static_cast<std::size_t>(std::stoull(a.max_size));
+  o.timeout = fetch::Seconds(a.timeout);
+  o.connect_timeout = fetch::Seconds(a.connect_timeout);
+  o.read_timeout = fetch::Seconds(a.read_timeout);
+  o.retry_delay = fetch::Seconds(a.retry_delay);
+  o.retry_max_delay = fetch::Seconds(a.retry_max_delay);
+  return o;
+}
+
+Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
+                       fetch::EnqueueOptions options, bool quiet) {
+  if (!quiet) {
+    options.on_progress = [](std::uint64_t lines, std::uint64_t added) {
+      if (::isatty(STDERR_FILENO) == 1) {
+        std::fprintf(stderr, "\r\033[K  %llu lines read, %llu URLs added",
+                     static_cast<unsigned long long>(lines),
+                     static_cast<unsigned long long>(added));
+      }
+    };
+  }
+  Task<fetch::EnqueueResult> running =
+      fetch::enqueue(address, std::filesystem::path(input), std::move(options));
+  fetch::EnqueueResult r = co_await running;
+  if (!quiet) {
+    if (::isatty(STDERR_FILENO) == 1) std::fputs("\n", stderr);
+    std::fprintf(stderr,
+                 "corun fetch: %llu URLs added to %s, %llu duplicates, %llu lines read (%llu "
+                 "skipped: added by an earlier run)\n",
+                 static_cast<unsigned long long>(r.added), address.to_string().c_str(),
+                 static_cast<unsigned long long>(r.duplicates),
+                 static_cast<unsigned long long>(r.lines),
+                 static_cast<unsigned long long>(r.resumed));
+  }
+  co_return 0;
+}
+
+Task<int> collect_main(const fetch::QueueAddress& address, std::string path, bool quiet) {
+  Task<fetch::CollectResult> running = fetch::collect(address, path, {});
+  fetch::CollectResult r = co_await running;
+  if (!quiet) {
+    std::fprintf(stderr,
+                 "corun fetch: crawl %s finished: %llu done, %llu failed; %llu records written "
+                 "to %s by this run\n",
+                 address.to_string().c_str(), static_cast<unsigned long long>(r.done),
+                 static_cast<unsigned long long>(r.failed),
+                 static_cast<unsigned long long>(r.written), path.c_str());
+  }
+  co_return r.exit_code();
+}
+
+Task<int> status_main(const fetch::QueueAddress& address, bool watch) {
+  Task<fetch::QueueStatus> first = fetch::status(address);
+  fetch::QueueStatus previous = co_await first;
+  std::fputs(fetch::format_status(previous).c_str(), stdout);
+  std::fflush(stdout);
+  auto t0 = Clock::now();
+  while (watch && !previous.finished) {
+    co_await sleep(std::chrono::seconds(2));
+    Task<fetch::QueueStatus> next = fetch::status(address);
+    fetch::QueueStatus now = co_await next;
+    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    t0 = Clock::now();
+    std::fputs("\n", stdout);
+    std::fputs(fetch::format_status(now, &previous, seconds).c_str(), stdout);
+    std::fflush(stdout);
+    previous = std::move(now);
+  }
+  co_return 0;
+}
+
+// A worker: the engine over a RedisFrontier. Written against
+// Fetcher::run(Frontier&); until the engine has it (it is being split into
+// its concepts), worker mode says so instead of running.
+template <class F>
+Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options,
+                      std::string worker, bool quiet) {
+  Task<fetch::QueueSettings> reading = fetch::read_queue_settings(address);
+  fetch::QueueSettings settings = co_await reading;
+  settings.apply_to(options);
+  if constexpr (requires(F & f, fetch::Frontier & fr) { f.run(fr); }) {
+    F fetcher(options);
+    fetch::RedisFrontierOptions fo;
+    fo.worker = std::move(worker);
+    fetch::RedisFrontier frontier(address, fo);
+    Loop& loop = get_running_loop();
+    int signals = 0;
+    for (int signum : {SIGINT, SIGTERM}) {
+      loop.add_signal_handler(signum, [&] {
+        if (++signals == 1) {
+          if (!quiet) {
+            std::fputs(
+                "\ncorun fetch: interrupted: finishing the URLs in flight and handing back the "
+                "rest (Ctrl-C again to quit now; its leases then expire)\n",
+                stderr);
+          }
+          fetcher.stop();
+          return;
+        }
+        ::_exit(130);
+      });
+    }
+    Task<fetch::Summary> running = fetcher.run(frontier);
+    fetch::Summary summary = co_await running;
+    for (int signum : {SIGINT, SIGTERM}) loop.remove_signal_handler(signum);
+    if (!quiet) {
+      const auto& c = frontier.counters();
+      std::fprintf(stderr,
+                   "corun fetch: worker %s: %llu URLs taken, %llu recorded (%llu done, %llu "
+                   "failed), %llu already recorded elsewhere, %llu retried later, %llu handed "
+                   "back%s\n",
+                   frontier.worker().c_str(), static_cast<unsigned long long>(c.taken),
+                   static_cast<unsigned long long>(c.recorded),
+                   static_cast<unsigned long long>(summary.done),
+                   static_cast<unsigned long long>(summary.failed),
+                   static_cast<unsigned long long>(c.duplicates),
+                   static_cast<unsigned long long>(c.deferred),
+                   static_cast<unsigned long long>(c.released),
+                   summary.input_exhausted ? "; the crawl is finished" : "");
+    }
+    if (summary.interrupted) co_return 130;
+    co_return summary.input_exhausted ? 0 : 1;
+  } else {
+    std::fputs(
+        "corun fetch: worker mode needs the engine running over a Frontier "
+        "(Fetcher::run(Frontier&)), which this build does not have yet\n",
+        stderr);
+    co_return 2;
+  }
+}
+
+}  // namespace
+
+void add_queue_options(CLI::App* f, QueueArgs& a) {
+  const char* group = "Shared crawl (docs/scale-out.md)";
+  f->add_option("--queue", a.queue,
+                "Share one crawl through Redis: redis://[user:password@]host:port[/db]/NAME. "
+                "Alone: run a worker")
+      ->group(group);
+  f->add_option("--enqueue", a.enqueue,
+                "Producer: add FILE's URLs ('-' = stdin) to the crawl and store its settings "
+                "(--per-host, --rate, --retries, --encoding, --name, --no-bom, --raw)")
+      ->group(group);
+  f->add_option("--collect", a.collect,
+                "Write the crawl's JSON-lines report to FILE as records arrive; exits when the "
+                "crawl is finished")
+      ->group(group);
+  f->add_flag("--status", a.status, "Show the crawl at a glance")->group(group);
+  f->add_flag("--watch", a.watch, "With --status: refresh every 2 s until the crawl finishes")
+      ->group(group);
+  f->add_option("--worker-name", a.worker, "A worker's name (default host:pid:random)")
+      ->group(group);
+  f->add_option("--lease", a.lease,
+                "Producer: seconds a worker's claim lasts unless renewed (renewed every third)")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->group(group);
+  f->add_option("--max-deliveries", a.max_deliveries,
+                "Producer: a URL handed out more often (its workers died) is recorded as failed")
+      ->check(CLI::Range(1, 1000))
+      ->group(group);
+  f->add_option("--expected-urls", a.expected_urls,
+                "Producer creating the crawl: how many distinct URLs to expect (sizes the dedup "
+                "sets so each stays compact; default fits up to about 25 million)")
+      ->check(CLI::Range(1.0, 1e12))
+      ->group(group);
+  f->add_option("--high-water", a.high_water,
+                "Producer: pause while more URLs than this wait or are in flight")
+      ->check(CLI::Range(1, 1000000000))
+      ->group(group);
+}
+
+int run_queue_command(FetchArgs& fa, QueueArgs& a) {
+  fetch::QueueAddress address;
+  try {
+    address = fetch::parse_queue_url(a.queue);
+  } catch (const fetch::QueueUrlError& e) {
+    return queue_usage(fmt::format("--queue: {}", e.what()));
+  }
+  int modes = (a.enqueue.empty() ? 0 : 1) + (a.collect.empty() ? 0 : 1) + (a.status ? 1 : 0);
+  if (modes > 1) return queue_usage("--queue: give one of --enqueue, --collect and --status");
+  if (a.watch && !a.status) return queue_usage("--watch goes with --status");
+  if (!fa.urls.empty() || !fa.input.empty() || fa.demo) {
+    return queue_usage(
+        "--queue: the crawl's URLs come from the queue: add them with --enqueue FILE|-, not as "
+        "arguments, -i or --demo");
+  }
+  fetch::Options options = options_of(fa);
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    if (!a.enqueue.empty()) {
+      fetch::EnqueueOptions eo;
+      eo.settings = fetch::QueueSettings::from_options(options);
+      eo.settings.lease = std::chrono::milliseconds(static_cast<long long>(a.lease * 1000));
+      eo.settings.max_deliveries = a.max_deliveries;
+      // Dedup sets stay intsets (8 bytes per URL) while they hold at most
+      // 512 members (Redis's set-max-intset-entries): aim at ~256 per set.
+      while (a.expected_urls / eo.settings.buckets > 256 && eo.settings.buckets < (1U << 30)) {
+        eo.settings.buckets *= 2;
+      }
+      eo.base_url = options.base_url;
+      eo.high_water = a.high_water;
+      try {
+        fetch::check_options(options);
+      } catch (const fetch::OptionsError& e) {
+        return queue_usage(e.what());
+      }
+      return corun::run(enqueue_main(address, a.enqueue, std::move(eo), fa.quiet));
+    }
+    if (!a.collect.empty()) return corun::run(collect_main(address, a.collect, fa.quiet));
+    if (a.status) return corun::run(status_main(address, a.watch));
+    ::signal(SIGINT, SIG_IGN);  // the worker's own handler stops it gracefully
+    return corun::run(worker_main<fetch::Fetcher>(address, options, a.worker, fa.quiet));
+  } catch (const fetch::SetupError& e) {  // QueueError included
+    std::fprintf(stderr, "corun fetch: %s\n", e.what());
+    return 2;
+  } catch (const fs::FileError& e) {
+    std::fprintf(stderr, "corun fetch: %s\n", e.what());
+    return 2;
+  } catch (const fetch::OptionsError& e) {
+    return queue_usage(e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "corun fetch: %s\n", e.what());
+    return 1;
+  } catch (const KeyboardInterrupt&) {
+    return 130;
+  }
+}
+
+}  // namespace corun::app

@@ -1,0 +1,386 @@
+// RedisFrontier: the worker side of the shared crawl (see
+// include/corun/fetch/frontier_redis.hpp; the Lua steps: queue_scripts.hpp).
+#include "corun/fetch/frontier_redis.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "corun/core/loop.hpp"
+#include "corun/core/time.hpp"
+#include "corun/fetch/fetch.hpp"
+#include "corun/redis/connection.hpp"
+#include "corun/redis/errors.hpp"
+#include "queue_common.hpp"
+#include "queue_scripts.hpp"
+
+namespace corun::fetch {
+
+namespace {
+
+std::string default_worker_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::random_device rd;
+  return fmt::format("{}:{}:{:04x}", host, ::getpid(), rd() & 0xffffU);
+}
+
+// What the claim returned for an entry, kept while this worker holds it.
+struct Held {
+  std::string url, label, index, host, bucket, fp;
+};
+
+struct Outcome {
+  enum class Kind : std::uint8_t { complete, defer, release } kind;
+  std::string id;
+  Held held;
+  std::string attempts;
+  std::string record;         // complete: the JSON line
+  std::string elapsed, path;  // defer: carried to the retry (Work::elapsed, Work::path)
+  bool ok = false;
+  long long delay_ms = 0;
+};
+
+}  // namespace
+
+struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
+  QueueAddress address;
+  RedisFrontierOptions options;
+  redis::Connection conn;
+  QueueSettings settings;
+  std::string worker;
+  std::map<std::string, Held> held;  // entry id -> the URL leased
+  std::deque<Outcome> outbox;
+  std::optional<TaskHandle<void>> deliverer;
+  std::optional<TaskHandle<void>> renewer;
+  Counters counters;
+  bool stopped = false;
+  bool finished = false;
+  bool closed = false;
+  bool warned_down = false;
+
+  std::string prefix() const { return address.prefix(); }
+
+  void note_down(const std::exception& e) {
+    ++counters.redis_errors;
+    if (!warned_down) {
+      warned_down = true;
+      fmt::print(stderr, "corun fetch: queue {}: {} (retrying; results are kept until delivered)\n",
+                 address.to_string(), e.what());
+    }
+  }
+  void note_up() {
+    if (warned_down) {
+      warned_down = false;
+      fmt::print(stderr, "corun fetch: queue {}: connected again\n", address.to_string());
+    }
+  }
+
+  Held held_for(const Work& work) const {
+    auto it = held.find(work.token);
+    if (it != held.end()) return it->second;
+    // Not from this frontier's claims (should not happen): derive it from the URL.
+    Held h;
+    UrlFingerprint f = fingerprint(work.url, settings.buckets);
+    h.url = work.url;
+    h.label = work.label;
+    h.index = std::to_string(work.index);
+    h.host = queue_detail::host_of(work.url);
+    h.bucket = std::to_string(f.bucket);
+    h.fp = std::to_string(f.value);
+    return h;
+  }
+
+  void push(Outcome o) {
+    outbox.push_back(std::move(o));
+    if (!deliverer || deliverer->done()) {
+      deliverer = create_task(deliver(shared_from_this()), "queue-deliver");
+    }
+  }
+
+  Task<void> deliver_one(const Outcome& o) {
+    const std::string P = prefix();
+    if (o.kind == Outcome::Kind::complete) {
+      Task<redis::Reply> running = queue_lua::complete_script()(
+          conn, {}, {P, o.id, o.held.host, o.held.bucket, o.held.fp, o.record, o.ok ? "1" : "0"});
+      redis::Reply r = co_await running;
+      if (r.as_integer() == 1) {
+        ++counters.recorded;
+      } else {
+        ++counters.duplicates;
+      }
+      co_return;
+    }
+    bool retry = o.kind == Outcome::Kind::defer;
+    Task<redis::Reply> running = queue_lua::defer_script()(
+        conn, {},
+        {P, worker, o.id, std::to_string(o.delay_ms), retry ? "1" : "0", o.held.url, o.held.label,
+         o.held.index, o.attempts, o.held.host, o.held.bucket, o.held.fp,
+         o.elapsed.empty() ? std::string("0") : o.elapsed, o.path});
+    redis::Reply r = co_await running;
+    if (r.as_integer() == 0) ++counters.leases_lost;
+  }
+
+  // Delivers the outbox in order. Outcomes are idempotent on the server (the
+  // done mark, the lease check), so one whose delivery failed mid-flight is
+  // simply sent again.
+  Task<void> deliver(std::shared_ptr<Impl> keep) {
+    (void)keep;  // this Impl lives as long as this task
+    auto pause = std::chrono::milliseconds(100);
+    while (!outbox.empty()) {
+      try {
+        Task<void> sending = deliver_one(outbox.front());
+        co_await sending;
+        held.erase(outbox.front().id);
+        outbox.pop_front();
+        pause = std::chrono::milliseconds(100);
+        note_up();
+      } catch (const redis::ResponseError& e) {
+        // A script error is not transient: say so and keep the outcome (it
+        // is retried, slowly) rather than lose the URL.
+        note_down(e);
+        pause = std::chrono::milliseconds(5000);
+      } catch (const redis::Error& e) {
+        note_down(e);
+      } catch (const corun::TimeoutError& e) {
+        note_down(e);
+      }
+      if (!outbox.empty() && counters.redis_errors > 0 && warned_down) {
+        co_await sleep(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      }
+    }
+  }
+
+  Task<void> renew_loop(std::shared_ptr<Impl> keep) {
+    (void)keep;
+    auto period = std::max(settings.lease / 3, std::chrono::milliseconds(10));
+    for (;;) {
+      co_await sleep(period);
+      if (held.empty()) continue;
+      std::vector<std::string> args{prefix(), worker, std::to_string(settings.lease.count())};
+      for (const auto& [id, h] : held) {
+        args.push_back(id);
+        args.push_back(h.host);
+      }
+      try {
+        Task<redis::Reply> running = queue_lua::renew_script()(conn, {}, std::move(args));
+        redis::Reply lost = co_await running;
+        counters.leases_lost += lost.size();
+      } catch (const redis::Error& e) {
+        note_down(e);
+      } catch (const corun::TimeoutError& e) {
+        note_down(e);
+      }
+    }
+  }
+};
+
+RedisFrontier::RedisFrontier(QueueAddress address, RedisFrontierOptions options)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->address = std::move(address);
+  impl_->options = std::move(options);
+  impl_->worker = impl_->options.worker.empty() ? default_worker_name() : impl_->options.worker;
+}
+
+RedisFrontier::~RedisFrontier() {
+  if (impl_->deliverer && !impl_->deliverer->done()) impl_->deliverer->cancel();
+  if (impl_->renewer && !impl_->renewer->done()) impl_->renewer->cancel();
+}
+
+Task<void> RedisFrontier::open() {
+  redis::ConnectOptions co;
+  co.command_timeout = impl_->options.command_timeout;
+  co.client_name = "corun-" + impl_->worker;
+  for (char& c : co.client_name) {
+    if (c == ' ') c = '_';
+  }
+  Task<redis::Connection> opening = queue_detail::open(impl_->address, co);
+  impl_->conn = co_await opening;
+  Task<void> checking = queue_detail::check_types(impl_->conn, impl_->address);
+  co_await checking;
+  Task<redis::Reply> reading = impl_->conn.command("HGETALL", impl_->prefix() + "meta");
+  redis::Reply meta = co_await reading;
+  auto m = queue_detail::as_map(meta);
+  if (m.find("buckets") == m.end()) {
+    throw QueueError(
+        fmt::format("queue {}: no crawl of that name on the server (start the "
+                    "producer first: corun fetch --queue URL/NAME --enqueue FILE)",
+                    impl_->address.to_string()));
+  }
+  impl_->settings = queue_detail::settings_from_meta(m);
+  impl_->renewer = create_task(impl_->renew_loop(impl_), "queue-renew");
+}
+
+Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
+  Impl& im = *impl_;
+  auto idle = std::chrono::milliseconds(10);
+  auto backoff = std::chrono::milliseconds(100);
+  while (!im.stopped) {
+    redis::Reply r;
+    bool down = false;
+    try {
+      Task<redis::Reply> claiming = queue_lua::claim_script()(
+          im.conn, {},
+          {im.prefix(), im.worker, std::to_string(max), std::to_string(im.settings.lease.count())});
+      r = co_await claiming;
+      im.note_up();
+      backoff = std::chrono::milliseconds(100);
+    } catch (const redis::ResponseError&) {
+      throw;  // the script or the crawl's keys are broken: not transient
+    } catch (const redis::Error& e) {
+      im.note_down(e);
+      down = true;
+    } catch (const corun::TimeoutError& e) {
+      im.note_down(e);
+      down = true;
+    }
+    if (down) {
+      // Redis is away: claim nothing until it answers (the connection
+      // reconnects by itself; outcomes wait in the outbox).
+      co_await sleep(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    const redis::Reply& entries = r[2];
+    for (const redis::Reply& e : entries.as_array()) {
+      Held h{e[1].as_string(), e[2].as_string(), e[3].as_string(),
+             e[5].as_string(), e[6].as_string(), e[7].as_string()};
+      Work w;
+      w.url = h.url;
+      w.label = h.label;
+      w.index = std::stoull(h.index);
+      w.attempts = std::stoi(e[4].as_string());
+      w.token = e[0].as_string();
+      w.elapsed = std::strtod(e[8].as_string().c_str(), nullptr);
+      w.path = e[9].as_string();
+      im.held[w.token] = std::move(h);
+      out.push_back(std::move(w));
+      ++im.counters.taken;
+    }
+    if (entries.size() > 0) co_return true;
+    if (r[0].as_integer() == 1) {
+      im.finished = true;
+      co_return false;
+    }
+    // Nothing ready: sleep a little (longer while it stays so), at most until
+    // the next delayed URL falls due.
+    auto wait = std::min(idle, im.options.max_poll);
+    std::int64_t due = r[1].as_integer();
+    if (due >= 0) wait = std::min(wait, std::chrono::milliseconds(std::max<std::int64_t>(due, 1)));
+    co_await sleep(wait);
+    idle = std::min(idle * 2, im.options.max_poll);
+  }
+  co_return false;
+}
+
+void RedisFrontier::complete(Work work, Record record) {
+  Outcome o;
+  o.kind = Outcome::Kind::complete;
+  o.held = impl_->held_for(work);
+  o.id = std::move(work.token);
+  o.ok = record.ok();
+  o.record = to_json_line(record);
+  impl_->push(std::move(o));
+  observe(record);
+}
+
+void RedisFrontier::defer(Work work, Record record, std::chrono::steady_clock::duration delay) {
+  Outcome o;
+  o.kind = Outcome::Kind::defer;
+  o.held = impl_->held_for(work);
+  o.id = std::move(work.token);
+  o.attempts = std::to_string(record.attempts);
+  o.elapsed = fmt::format("{}", record.elapsed);
+  o.path = work.path;
+  o.delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+  ++impl_->counters.deferred;
+  impl_->push(std::move(o));
+}
+
+void RedisFrontier::release(Work work) {
+  Outcome o;
+  o.kind = Outcome::Kind::release;
+  o.held = impl_->held_for(work);
+  o.id = std::move(work.token);
+  o.attempts = std::to_string(work.attempts);
+  o.elapsed = fmt::format("{}", work.elapsed);
+  o.path = work.path;
+  ++impl_->counters.released;
+  impl_->push(std::move(o));
+}
+
+void RedisFrontier::stop() {
+  impl_->stopped = true;
+}
+
+Task<void> RedisFrontier::close() {
+  Impl& im = *impl_;
+  if (im.closed) co_return;
+  im.stopped = true;
+  // URLs still held with no outcome (the engine returned them all, normally):
+  // back to the crawl for another worker.
+  std::vector<std::string> pending_ids;
+  for (const auto& o : im.outbox) pending_ids.push_back(o.id);
+  for (const auto& [id, h] : im.held) {
+    if (std::find(pending_ids.begin(), pending_ids.end(), id) != pending_ids.end()) continue;
+    Outcome o;
+    o.kind = Outcome::Kind::release;
+    o.id = id;
+    o.held = h;
+    o.attempts = "0";
+    im.outbox.push_back(std::move(o));
+    ++im.counters.released;
+  }
+  while (!im.outbox.empty()) {
+    if (!im.deliverer || im.deliverer->done()) im.deliverer = create_task(im.deliver(impl_));
+    TaskHandle<void> d = *im.deliverer;
+    co_await d;
+  }
+  if (im.renewer && !im.renewer->done()) {
+    im.renewer->cancel();
+    TaskHandle<void> r = *im.renewer;
+    try {
+      co_await r;
+    } catch (const CancelledError&) {
+      // Expected: the renewal loop runs until cancelled.
+    }
+  }
+  try {
+    Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
+    co_await leaving;
+  } catch (const redis::Error&) {
+    // Best effort: a consumer left behind holds nothing and shows in --status.
+  } catch (const corun::TimeoutError&) {
+    // Same.
+  }
+  im.conn.close();
+  im.closed = true;
+}
+
+void RedisFrontier::fill(Summary& summary) const {
+  summary.input_exhausted = impl_->finished;
+}
+
+const QueueSettings& RedisFrontier::settings() const {
+  return impl_->settings;
+}
+
+const std::string& RedisFrontier::worker() const {
+  return impl_->worker;
+}
+
+const RedisFrontier::Counters& RedisFrontier::counters() const noexcept {
+  return impl_->counters;
+}
+
+std::size_t RedisFrontier::undelivered() const noexcept {
+  return impl_->outbox.size();
+}
+
+}  // namespace corun::fetch

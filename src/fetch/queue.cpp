@@ -1,0 +1,649 @@
+// The shared crawl around the workers: queue URLs, settings, the producer
+// (enqueue), the report writer (collect) and status. See
+// include/corun/fetch/queue.hpp and docs/scale-out.md.
+#include "corun/fetch/queue.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "corun/core/time.hpp"
+#include "corun/fetch/naming.hpp"
+#include "corun/fetch/source.hpp"
+#include "corun/redis/errors.hpp"
+#include "corun/redis/pipeline.hpp"
+#include "corun/redis/script.hpp"
+#include "corun/redis/url.hpp"
+#include "queue_common.hpp"
+#include "queue_scripts.hpp"
+
+namespace corun::fetch {
+
+namespace queue_lua {
+namespace {
+const redis::Script& with_prelude(const char* body) {
+  // One Script per body, built on first use (static storage: they outlive every call).
+  static std::map<const char*, redis::Script> scripts;
+  auto it = scripts.find(body);
+  if (it == scripts.end()) {
+    it = scripts.emplace(body, redis::Script(std::string(kPrelude) + body)).first;
+  }
+  return it->second;
+}
+}  // namespace
+const redis::Script& add_script() {
+  return with_prelude(kAdd);
+}
+const redis::Script& claim_script() {
+  return with_prelude(kClaim);
+}
+const redis::Script& renew_script() {
+  return with_prelude(kRenew);
+}
+const redis::Script& complete_script() {
+  return with_prelude(kComplete);
+}
+const redis::Script& defer_script() {
+  return with_prelude(kDefer);
+}
+const redis::Script& leave_script() {
+  return with_prelude(kLeave);
+}
+}  // namespace queue_lua
+
+namespace {
+
+bool valid_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+[[noreturn]] void bad_queue_url(std::string_view url, std::string_view why) {
+  throw QueueUrlError(
+      fmt::format("invalid queue URL '{}': {}; expected {}", url, why, kQueueUrlForm));
+}
+
+std::uint64_t to_u64(const std::string& s, std::uint64_t fallback = 0) {
+  std::uint64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  return r.ec == std::errc() ? v : fallback;
+}
+
+std::uint64_t field_u64(const std::map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? 0 : to_u64(it->second);
+}
+
+}  // namespace
+
+QueueAddress parse_queue_url(std::string_view url) {
+  if (url.substr(0, 8) != "redis://") bad_queue_url(url, "the scheme must be redis://");
+  auto slash = url.rfind('/');
+  if (slash < 8) bad_queue_url(url, "no crawl NAME after the server");
+  std::string_view name = url.substr(slash + 1);
+  std::string_view server = url.substr(0, slash);
+  if (name.empty()) bad_queue_url(url, "the crawl NAME is empty");
+  if (name.size() > 100) bad_queue_url(url, "the crawl NAME is longer than 100 characters");
+  if (!std::all_of(name.begin(), name.end(), valid_name_char)) {
+    bad_queue_url(url, "the crawl NAME may hold only letters, digits, '-', '_' and '.'");
+  }
+  // redis://host:port/NAME: the last segment is the name; what is left is the
+  // server part (which may end with /db).
+  if (server.size() <= 8) bad_queue_url(url, "no server");
+  try {
+    (void)redis::parse_url(server);
+  } catch (const redis::InvalidURL& e) {
+    bad_queue_url(url, e.what());
+  }
+  QueueAddress a;
+  a.redis_url = std::string(server);
+  a.name = std::string(name);
+  return a;
+}
+
+std::string QueueAddress::to_string() const {
+  std::string shown = redis_url;
+  try {
+    shown = redis::parse_url(redis_url).to_string();
+  } catch (const redis::Error&) {
+    // Keep the text as given (parse_queue_url checked it already).
+  }
+  return shown + "/" + name;
+}
+
+QueueSettings QueueSettings::from_options(const Options& o) {
+  QueueSettings s;
+  s.per_host = o.per_host;
+  s.rate = o.rate;
+  s.retries = o.retries;
+  s.retry_delay = o.retry_delay;
+  s.retry_max_delay = o.retry_max_delay;
+  s.encoding = o.encoding;
+  s.name_template = o.name_template;
+  s.bom = o.bom;
+  s.raw = o.raw;
+  return s;
+}
+
+void QueueSettings::apply_to(Options& o) const {
+  o.per_host = per_host;
+  o.rate = rate;
+  o.retries = retries;
+  o.retry_delay = retry_delay;
+  o.retry_max_delay = retry_max_delay;
+  o.encoding = encoding;
+  o.name_template = name_template;
+  o.bom = bom;
+  o.raw = raw;
+}
+
+UrlFingerprint fingerprint(std::string_view url, std::uint32_t buckets) {
+  std::string hex = redis::detail::sha1_hex(url);
+  std::uint64_t high = 0;
+  std::uint32_t low = 0;
+  std::from_chars(hex.data(), hex.data() + 16, high, 16);
+  std::from_chars(hex.data() + 16, hex.data() + 24, low, 16);
+  UrlFingerprint f;
+  f.value = std::max<std::uint64_t>(high >> 2, 1);  // 62 bits: -value is an int64 too
+  f.bucket = buckets == 0 ? 0 : low % buckets;
+  return f;
+}
+
+namespace queue_detail {
+
+Task<redis::Connection> open(const QueueAddress& address, redis::ConnectOptions options) {
+  try {
+    Task<redis::Connection> connecting = redis::connect(address.redis_url, std::move(options));
+    redis::Connection conn = co_await connecting;
+    co_return conn;
+  } catch (const redis::Error& e) {
+    throw QueueError(fmt::format("queue {}: {}", address.to_string(), e.what()));
+  }
+}
+
+Task<void> check_types(redis::Connection& conn, const QueueAddress& address) {
+  static const std::pair<const char*, const char*> kKinds[] = {
+      {"meta", "hash"},  {"work", "stream"}, {"delay", "zset"}, {"results", "stream"},
+      {"stats", "hash"}, {"hostq", "hash"},  {"next", "hash"},  {"workers", "hash"}};
+  redis::Pipeline p = conn.pipeline();
+  for (const auto& [key, kind] : kKinds) p.command("TYPE", address.prefix() + key);
+  std::vector<redis::Reply> types;
+  try {
+    Task<std::vector<redis::Reply>> running = p.execute();
+    types = co_await running;
+  } catch (const redis::Error& e) {
+    throw QueueError(fmt::format("queue {}: {}", address.to_string(), e.what()));
+  }
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    const std::string& t = types[i].as_string();
+    if (t != "none" && t != kKinds[i].second) {
+      throw QueueError(
+          fmt::format("queue {}: key {}{} holds a {}, not a {}: the name is used by something else",
+                      address.to_string(), address.prefix(), kKinds[i].first, t, kKinds[i].second));
+    }
+  }
+}
+
+std::map<std::string, std::string> as_map(const redis::Reply& reply) {
+  std::map<std::string, std::string> m;
+  if (!reply.is_array()) return m;
+  const auto& a = reply.as_array();
+  for (std::size_t i = 0; i + 1 < a.size(); i += 2) m[a[i].as_string()] = a[i + 1].as_string();
+  return m;
+}
+
+QueueSettings settings_from_meta(const std::map<std::string, std::string>& meta) {
+  QueueSettings s;
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = meta.find(key);
+    return it == meta.end() ? nullptr : &it->second;
+  };
+  auto number = [&](const char* key, double fallback) {
+    const std::string* v = get(key);
+    if (v == nullptr) return fallback;
+    try {
+      return std::stod(*v);
+    } catch (const std::exception&) {
+      return fallback;
+    }
+  };
+  s.per_host = static_cast<std::size_t>(number("per_host", 0));
+  s.rate = number("rate", 0);
+  s.retries = static_cast<int>(number("retries", 3));
+  s.retry_delay = Seconds(number("retry_delay", 0.5));
+  s.retry_max_delay = Seconds(number("retry_max_delay", 30));
+  if (const std::string* v = get("encoding")) s.encoding = *v;
+  if (const std::string* v = get("name_template")) s.name_template = *v;
+  s.bom = number("bom", 1) != 0;
+  s.raw = number("raw", 0) != 0;
+  s.max_deliveries = static_cast<int>(number("max_deliveries", 5));
+  s.lease = std::chrono::milliseconds(static_cast<long long>(number("lease_ms", 60000)));
+  s.buckets = static_cast<std::uint32_t>(number("buckets", 65536));
+  return s;
+}
+
+std::vector<std::string> settings_to_fields(const QueueSettings& s) {
+  return {"per_host",
+          std::to_string(s.per_host),
+          "rate",
+          fmt::format("{}", s.rate),
+          "retries",
+          std::to_string(s.retries),
+          "retry_delay",
+          fmt::format("{}", s.retry_delay.count()),
+          "retry_max_delay",
+          fmt::format("{}", s.retry_max_delay.count()),
+          "encoding",
+          s.encoding,
+          "name_template",
+          s.name_template,
+          "bom",
+          s.bom ? "1" : "0",
+          "raw",
+          s.raw ? "1" : "0",
+          "max_deliveries",
+          std::to_string(s.max_deliveries),
+          "lease_ms",
+          std::to_string(s.lease.count())};
+}
+
+std::string host_of(const std::string& url) {
+  UrlParts parts;
+  std::string error;
+  if (!parse_url(url, parts, error)) return {};
+  return host_key(parts);
+}
+
+}  // namespace queue_detail
+
+using namespace queue_detail;
+
+Task<QueueSettings> read_queue_settings(QueueAddress address) {
+  Task<redis::Connection> opening = open(address, {});
+  redis::Connection conn = co_await opening;
+  Task<void> checking = check_types(conn, address);
+  co_await checking;
+  Task<redis::Reply> reading = conn.command("HGETALL", address.prefix() + "meta");
+  redis::Reply meta = co_await reading;
+  auto m = as_map(meta);
+  if (m.find("buckets") == m.end()) {
+    throw QueueError(
+        fmt::format("queue {}: no crawl of that name on the server (start the "
+                    "producer first: corun fetch --queue URL/NAME --enqueue FILE)",
+                    address.to_string()));
+  }
+  co_return settings_from_meta(m);
+}
+
+// ---- producer ----
+
+namespace {
+
+Task<void> wait_below_high_water(redis::Connection& conn, const QueueAddress& address,
+                                 std::size_t high_water) {
+  auto pause = std::chrono::milliseconds(50);
+  for (;;) {
+    Task<redis::Reply> len = conn.command("XLEN", address.prefix() + "work");
+    redis::Reply n = co_await len;
+    if (static_cast<std::uint64_t>(n.as_integer()) <= high_water) co_return;
+    co_await sleep(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+}  // namespace
+
+Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string input_name,
+                            EnqueueOptions options) {
+  if (options.settings.name_template.empty()) {
+    options.settings.name_template = std::string(kQueueNameTemplate);
+  }
+  const std::string& tmpl = options.settings.name_template;
+  if (tmpl.find("{hash}") == std::string::npos && tmpl.find("{index}") == std::string::npos) {
+    throw OptionsError("name_template",
+                       fmt::format("--name '{}': in a shared crawl every URL's file name must be "
+                                   "unique across machines: include {{hash}} or {{index}}",
+                                   tmpl));
+  }
+  Task<redis::Connection> opening = open(address, {});
+  redis::Connection conn = co_await opening;
+  Task<void> checking = check_types(conn, address);
+  co_await checking;
+  const std::string P = address.prefix();
+  // Create (or join) the crawl: the bucket count and the settings are fixed
+  // by the producer that creates it (unless replace_settings).
+  {
+    Task<redis::Reply> probing = conn.command("HEXISTS", P + "meta", "buckets");
+    redis::Reply exists = co_await probing;
+    bool store = exists.as_integer() == 0 || options.replace_settings;
+    redis::Pipeline p = conn.pipeline();
+    p.command("HSETNX", P + "meta", "buckets", std::to_string(options.settings.buckets));
+    std::vector<std::string> hset{"HSET", P + "meta"};
+    if (store) {
+      for (auto& f : settings_to_fields(options.settings)) hset.push_back(std::move(f));
+    }
+    hset.emplace_back("input_done");
+    hset.emplace_back("0");
+    p.command_argv(std::move(hset));
+    p.command("XGROUP", "CREATE", P + "work", queue_lua::kGroup, "0", "MKSTREAM");
+    p.command("HGETALL", P + "meta");
+    Task<std::vector<redis::Reply>> running = p.execute(false);
+    std::vector<redis::Reply> r = co_await running;
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (r[i].is_error()) {
+        throw QueueError(fmt::format("queue {}: {}", address.to_string(), r[i].as_error()));
+      }
+    }
+    if (r[2].is_error() && r[2].as_error().rfind("BUSYGROUP", 0) != 0) {
+      throw QueueError(fmt::format("queue {}: {}", address.to_string(), r[2].as_error()));
+    }
+    auto meta = as_map(r[3]);
+    options.settings.buckets = static_cast<std::uint32_t>(field_u64(meta, "buckets"));
+    EnqueueResult result;
+    std::uint64_t skip = 0;
+    std::uint64_t index = field_u64(meta, "input_urls");
+    if (meta["input_name"] == input_name) skip = field_u64(meta, "input_lines");
+    std::uint64_t line_no = 0;
+    std::vector<std::string> args;
+    std::size_t in_batch = 0;
+    auto start_batch = [&] {
+      args.assign({P, input_name, "", ""});
+      in_batch = 0;
+    };
+    start_batch();
+    std::vector<std::string> lines;
+    InputLine parsed;
+    bool more = true;
+    while (more) {
+      lines.clear();
+      Task<bool> reading = source.next_batch(lines);
+      more = co_await reading;
+      for (const std::string& raw : lines) {
+        ++line_no;
+        ++result.lines;
+        if (line_no <= skip) {
+          ++result.resumed;
+          continue;
+        }
+        if (!parse_input_line(raw, options.base_url, parsed)) continue;
+        UrlFingerprint f = fingerprint(parsed.url, options.settings.buckets);
+        args.push_back(parsed.url);
+        args.push_back(parsed.label);
+        args.push_back(std::to_string(index++));
+        args.push_back(host_of(parsed.url));
+        args.push_back(std::to_string(f.bucket));
+        args.push_back(std::to_string(f.value));
+        ++in_batch;
+        if (in_batch >= options.batch) {
+          Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
+          co_await waiting;
+          args[2] = std::to_string(line_no);
+          args[3] = std::to_string(index);
+          Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
+          redis::Reply added = co_await adding;
+          result.added += static_cast<std::uint64_t>(added[0].as_integer());
+          result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+          if (options.on_progress) options.on_progress(line_no, result.added);
+          start_batch();
+        }
+      }
+    }
+    if (line_no > skip || in_batch > 0) {
+      args[2] = std::to_string(std::max(line_no, skip));
+      args[3] = std::to_string(index);
+      Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
+      redis::Reply added = co_await adding;
+      result.added += static_cast<std::uint64_t>(added[0].as_integer());
+      result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+    }
+    Task<redis::Reply> marking = conn.command("HSET", P + "meta", "input_done", "1");
+    co_await marking;
+    if (options.on_progress) options.on_progress(line_no, result.added);
+    co_return result;
+  }
+}
+
+Task<EnqueueResult> enqueue(QueueAddress address, std::filesystem::path input,
+                            EnqueueOptions options) {
+  FileSource source(input);
+  std::string name = input == "-" ? std::string("-")
+                                  : std::filesystem::absolute(input).lexically_normal().string();
+  Task<EnqueueResult> running = enqueue(address, source, std::move(name), std::move(options));
+  EnqueueResult r = co_await running;
+  co_return r;
+}
+
+// ---- collect ----
+
+namespace {
+
+struct ReportFile {
+  int fd = -1;
+  ~ReportFile() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+[[noreturn]] void report_failed(const std::filesystem::path& path, const char* what) {
+  throw SetupError(fmt::format("report {}: {}: {}", path.string(), what, std::strerror(errno)));
+}
+
+void write_all(int fd, const std::string& data, const std::filesystem::path& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      report_failed(path, "cannot write");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+Task<bool> crawl_finished(redis::Connection& conn, const std::string& P) {
+  redis::Pipeline p = conn.pipeline();
+  p.command("HGET", P + "meta", "input_done")
+      .command("XLEN", P + "work")
+      .command("ZCARD", P + "delay")
+      .command("XLEN", P + "results");
+  Task<std::vector<redis::Reply>> running = p.execute();
+  std::vector<redis::Reply> r = co_await running;
+  co_return r[0].as_optional_string() == std::optional<std::string>("1") &&
+      r[1].as_integer() == 0 && r[2].as_integer() == 0 && r[3].as_integer() == 0;
+}
+
+}  // namespace
+
+Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
+                            CollectOptions options) {
+  Task<redis::Connection> opening = open(address, {});
+  redis::Connection conn = co_await opening;
+  Task<void> checking = check_types(conn, address);
+  co_await checking;
+  const std::string P = address.prefix();
+  Task<redis::Reply> reading =
+      conn.command("HMGET", P + "meta", "buckets", "collect_id", "collect_bytes");
+  redis::Reply meta = co_await reading;
+  if (meta[0].is_nil()) {
+    throw QueueError(
+        fmt::format("queue {}: no crawl of that name on the server", address.to_string()));
+  }
+  std::string cursor = meta[1].as_optional_string().value_or("0-0");
+  std::uint64_t stored_bytes = to_u64(meta[2].as_optional_string().value_or("0"));
+  ReportFile file;
+  file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (file.fd < 0) report_failed(report, "cannot open");
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) report_failed(report, "cannot stat");
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < stored_bytes) {
+    throw SetupError(fmt::format(
+        "report {}: {} bytes, but {} bytes of records were collected into it before (records "
+        "already collected are no longer in Redis): give the same report file",
+        report.string(), size, stored_bytes));
+  }
+  // Lines written after the last stored cursor are written again below.
+  if (size > stored_bytes && ::ftruncate(file.fd, static_cast<off_t>(stored_bytes)) != 0) {
+    report_failed(report, "cannot truncate");
+  }
+  if (::lseek(file.fd, static_cast<off_t>(stored_bytes), SEEK_SET) < 0) {
+    report_failed(report, "cannot seek");
+  }
+  std::uint64_t bytes = stored_bytes;
+  CollectResult result;
+  auto pause = options.poll;
+  for (;;) {
+    Task<redis::Reply> range =
+        conn.command("XRANGE", P + "results", "(" + cursor, "+", "COUNT", 1000);
+    redis::Reply entries = co_await range;
+    if (entries.size() == 0) {
+      Task<bool> checking_end = crawl_finished(conn, P);
+      bool finished = co_await checking_end;
+      if (finished) break;
+      co_await sleep(pause);
+      continue;
+    }
+    std::string text;
+    std::vector<std::string> ids;
+    Record record;
+    for (const redis::Reply& e : entries.as_array()) {
+      ids.push_back(e[0].as_string());
+      const redis::Reply& kv = e[1];
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+        if (kv[i].as_string() != "r") continue;
+        record = Record{};
+        if (parse_json_line(kv[i + 1].as_string(), record)) {
+          text += to_json_line(record);
+          text += '\n';
+          ++result.written;
+          if (options.on_record) options.on_record(record);
+        }
+      }
+    }
+    write_all(file.fd, text, report);
+    if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
+    bytes += text.size();
+    cursor = ids.back();
+    redis::Pipeline p = conn.pipeline();
+    p.command("MULTI").command("HSET", P + "meta", "collect_id", cursor, "collect_bytes",
+                               std::to_string(bytes));
+    std::vector<std::string> del{"XDEL", P + "results"};
+    del.insert(del.end(), ids.begin(), ids.end());
+    p.command_argv(std::move(del)).command("EXEC");
+    Task<std::vector<redis::Reply>> storing = p.execute();
+    co_await storing;
+  }
+  Task<redis::Reply> counting = conn.command("HMGET", P + "stats", "done", "failed");
+  redis::Reply stats = co_await counting;
+  result.done = to_u64(stats[0].as_optional_string().value_or("0"));
+  result.failed = to_u64(stats[1].as_optional_string().value_or("0"));
+  co_return result;
+}
+
+// ---- status ----
+
+Task<QueueStatus> status(QueueAddress address) {
+  Task<redis::Connection> opening = open(address, {});
+  redis::Connection conn = co_await opening;
+  Task<void> checking = check_types(conn, address);
+  co_await checking;
+  const std::string P = address.prefix();
+  redis::Pipeline p = conn.pipeline();
+  p.command("TIME")
+      .command("HGETALL", P + "meta")
+      .command("HGETALL", P + "stats")
+      .command("XLEN", P + "work")
+      .command("XPENDING", P + "work", queue_lua::kGroup)
+      .command("ZCARD", P + "delay")
+      .command("XLEN", P + "results")
+      .command("HGETALL", P + "workers")
+      .command("HGETALL", P + "hostq");
+  Task<std::vector<redis::Reply>> running = p.execute(false);
+  std::vector<redis::Reply> r = co_await running;
+  auto meta = as_map(r[1]);
+  if (meta.find("buckets") == meta.end()) {
+    throw QueueError(
+        fmt::format("queue {}: no crawl of that name on the server", address.to_string()));
+  }
+  auto stats = as_map(r[2]);
+  QueueStatus s;
+  s.total = field_u64(meta, "total");
+  s.input_lines = field_u64(meta, "input_lines");
+  s.input_done = meta["input_done"] == "1";
+  s.done = field_u64(stats, "done");
+  s.failed = field_u64(stats, "failed");
+  s.retried = field_u64(stats, "retried");
+  s.duplicates = field_u64(stats, "dup");
+  auto work_len = static_cast<std::uint64_t>(r[3].as_integer());
+  std::map<std::string, std::uint64_t> held;
+  if (r[4].is_array() && r[4].size() == 4) {
+    s.in_flight = static_cast<std::uint64_t>(r[4][0].as_integer());
+    if (r[4][3].is_array()) {
+      for (const redis::Reply& c : r[4][3].as_array()) {
+        held[c[0].as_string()] = to_u64(c[1].as_string());
+      }
+    }
+  }
+  s.waiting = work_len - std::min(work_len, s.in_flight);
+  s.delayed = static_cast<std::uint64_t>(r[5].as_integer());
+  s.uncollected = static_cast<std::uint64_t>(r[6].as_integer());
+  s.finished = s.input_done && work_len == 0 && s.delayed == 0;
+  std::int64_t now_ms =
+      std::stoll(r[0][0].as_string()) * 1000 + std::stoll(r[0][1].as_string()) / 1000;
+  for (const auto& [name, beat] : as_map(r[7])) {
+    QueueStatus::Worker w;
+    w.name = name;
+    w.in_flight = held.count(name) != 0 ? held[name] : 0;
+    w.seen_ms_ago = now_ms - static_cast<std::int64_t>(to_u64(beat));
+    held.erase(name);
+    s.workers.push_back(std::move(w));
+  }
+  for (const auto& [name, count] : held) {  // leases of workers gone without a goodbye
+    s.workers.push_back({name, count, -1});
+  }
+  for (const auto& [host, count] : as_map(r[8])) {
+    s.slowest_hosts.push_back({host, to_u64(count)});
+  }
+  std::sort(s.slowest_hosts.begin(), s.slowest_hosts.end(),
+            [](const auto& a, const auto& b) { return a.backlog > b.backlog; });
+  if (s.slowest_hosts.size() > 10) s.slowest_hosts.resize(10);
+  co_return s;
+}
+
+std::string format_status(const QueueStatus& s, const QueueStatus* previous, double seconds) {
+  std::string out = fmt::format(
+      "total {}{}  waiting {}  in flight {}  delayed {}  done {}  failed {}  retried {}  "
+      "duplicates {}  uncollected {}\n",
+      s.total, s.input_done ? "" : " (input still being read)", s.waiting, s.in_flight, s.delayed,
+      s.done, s.failed, s.retried, s.duplicates, s.uncollected);
+  if (previous != nullptr && seconds > 0) {
+    double rate =
+        static_cast<double>((s.done + s.failed) - (previous->done + previous->failed)) / seconds;
+    std::uint64_t left = s.total - std::min(s.total, s.done + s.failed);
+    out += fmt::format("rate {:.1f} URLs/s", rate);
+    if (rate > 0) out += fmt::format("  ETA {:.0f} s", static_cast<double>(left) / rate);
+    out += '\n';
+  }
+  out += s.finished ? "finished\n" : "running\n";
+  for (const auto& w : s.workers) {
+    if (w.seen_ms_ago < 0) {
+      out += fmt::format("  worker {}: {} in flight, no heartbeat (gone? its leases expire)\n",
+                         w.name, w.in_flight);
+    } else {
+      out += fmt::format("  worker {}: {} in flight, seen {:.1f} s ago\n", w.name, w.in_flight,
+                         static_cast<double>(w.seen_ms_ago) / 1000.0);
+    }
+  }
+  for (const auto& h : s.slowest_hosts) {
+    out += fmt::format("  host {}: {} left\n", h.host, h.backlog);
+  }
+  return out;
+}
+
+}  // namespace corun::fetch

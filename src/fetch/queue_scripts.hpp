@@ -1,0 +1,266 @@
+// The shared crawl's atomic server-side steps (Lua, run by EVALSHA through
+// redis::Script). Key schema: include/corun/fetch/queue.hpp. ARGV[1] is always
+// the key prefix "{NAME}:"; every key a script touches carries it, so each
+// step stays in one cluster slot. Times come from the server's TIME, so the
+// per-host limits and lease expiries hold whatever the workers' clocks say.
+//
+// A stream entry's fields: u url, l label, i input index, a attempts made, h
+// host key (scheme://host:port), b dedup bucket, f fingerprint (decimal,
+// >= 1); a retried entry also has e (seconds spent so far) and p (its file).
+// The done mark of a URL is -f in its bucket set (SREM f, SADD -f), so
+// dedup and "recorded" cost one 8-byte intset member per URL.
+#pragma once
+
+#include "corun/redis/script.hpp"
+
+namespace corun::fetch::queue_lua {
+
+inline constexpr const char* kGroup = "workers";
+
+// Shared by every script: the server clock, an entry's fields as a table, and
+// "finish" (the record, the done mark and the ack as one step).
+inline constexpr const char* kPrelude = R"lua(
+local P = ARGV[1]
+local W = P .. 'work'
+local D = P .. 'delay'
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function fields(arr)
+  local t = {}
+  for j = 1, #arr, 2 do t[arr[j]] = arr[j + 1] end
+  return t
+end
+local function payload(e)
+  return cjson.encode({u = e.u, l = e.l, i = e.i, a = e.a, h = e.h, b = e.b, f = e.f,
+    e = e.e or '0', p = e.p or ''})
+end
+local function ack(id)
+  if id ~= '' then
+    redis.call('XACK', W, 'workers', id)
+    redis.call('XDEL', W, id)
+  end
+end
+-- Returns 1 when this call wrote the URL's record, 0 when it had one already.
+local function finish(id, h, b, f, rec, ok)
+  local set = P .. 'seen:' .. b
+  local wrote = 0
+  if redis.call('SISMEMBER', set, '-' .. f) == 0 then
+    redis.call('SREM', set, f)
+    redis.call('SADD', set, '-' .. f)
+    redis.call('XADD', P .. 'results', '*', 'r', rec)
+    if ok then
+      redis.call('HINCRBY', P .. 'stats', 'done', 1)
+    else
+      redis.call('HINCRBY', P .. 'stats', 'failed', 1)
+    end
+    if redis.call('HINCRBY', P .. 'hostq', h, -1) <= 0 then redis.call('HDEL', P .. 'hostq', h) end
+    wrote = 1
+  else
+    redis.call('HINCRBY', P .. 'stats', 'refetched', 1)
+  end
+  ack(id)
+  redis.call('ZREM', P .. 'slots:' .. h, id)
+  return wrote
+end
+)lua";
+
+// add(P, input_name, lines, urls, [u l i h b f]...): the producer's batch. A
+// URL whose fingerprint (known or done) is in its bucket is a duplicate;
+// others are added to the stream. The input position is stored in the same
+// step, so a producer killed at any point resumes without adding a URL twice.
+// Returns {added, duplicates}.
+inline constexpr const char* kAdd = R"lua(
+local added, dup = 0, 0
+for k = 5, #ARGV, 6 do
+  local u, l, i, h, b, f = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3], ARGV[k + 4], ARGV[k + 5]
+  local set = P .. 'seen:' .. b
+  if redis.call('SISMEMBER', set, '-' .. f) == 1 or redis.call('SADD', set, f) == 0 then
+    dup = dup + 1
+  else
+    redis.call('XADD', W, '*', 'u', u, 'l', l, 'i', i, 'a', '0', 'h', h, 'b', b, 'f', f)
+    redis.call('HINCRBY', P .. 'hostq', h, 1)
+    added = added + 1
+  end
+end
+redis.call('HSET', P .. 'meta', 'input_name', ARGV[2], 'input_lines', ARGV[3], 'input_urls', ARGV[4])
+redis.call('HINCRBY', P .. 'meta', 'total', added)
+redis.call('HINCRBY', P .. 'stats', 'dup', dup)
+return {added, dup}
+)lua";
+
+// claim(P, worker, n, lease_ms): a worker's request for at most n URLs.
+//  1. due entries of the delay set go back to the stream;
+//  2. leases idle longer than lease_ms (their worker died or stalled) are
+//     taken over (XCLAIM without JUSTID raises the delivery count); one
+//     delivered more than max_deliveries times is recorded as failed;
+//  3. new entries are read (XREADGROUP COUNT, never blocking in a script);
+//  4. an entry already recorded (a duplicate fetch finished elsewhere) is
+//     acked and dropped; each other one takes a slot of its host (per_host,
+//     expiring at now + lease) and its turn (rate: one request per 1/rate
+//     seconds per host), or goes to the delay set until it may start.
+// Returns {finished, next_due_ms, {{id, u, l, i, a, h, b, f, e, p}...}}; finished
+// is 1 when the input is done and nothing waits, is in flight or delayed.
+inline constexpr const char* kClaim = R"lua(
+local me, n, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = now_ms()
+local meta = redis.call('HMGET', P .. 'meta', 'per_host', 'rate', 'max_deliveries', 'input_done')
+local per_host = tonumber(meta[1]) or 0
+local rate = tonumber(meta[2]) or 0
+local maxdel = tonumber(meta[3]) or 5
+redis.call('HSET', P .. 'workers', me, now)
+local due = redis.call('ZRANGEBYSCORE', D, '-inf', now, 'LIMIT', 0, 256)
+for _, m in ipairs(due) do
+  local e = cjson.decode(m)
+  redis.call('XADD', W, '*', 'u', e.u, 'l', e.l, 'i', e.i, 'a', e.a, 'h', e.h, 'b', e.b, 'f', e.f,
+    'e', e.e or '0', 'p', e.p or '')
+  redis.call('ZREM', D, m)
+end
+local cands = {}
+if n > 0 then
+  local pend = redis.call('XPENDING', W, 'workers', 'IDLE', lease, '-', '+', n)
+  for _, p in ipairs(pend) do
+    local got = redis.call('XCLAIM', W, 'workers', me, lease, p[1])
+    local entry = got[1]
+    if entry and entry[2] then
+      local e = fields(entry[2])
+      local deliveries = tonumber(p[4]) + 1
+      if deliveries > maxdel then
+        local rec = cjson.encode({url = e.u, final_url = '', status = 0, bytes = 0, encoding = '',
+          encoding_source = '', path = '', attempts = tonumber(e.a), elapsed = 0,
+          error = 'delivered ' .. deliveries .. ' times without an outcome (every worker that took it died or lost its lease): given up'})
+        finish(entry[1], e.h, e.b, e.f, rec, false)
+        redis.call('HINCRBY', P .. 'stats', 'delivered_too_often', 1)
+      else
+        table.insert(cands, {entry[1], e})
+      end
+    else
+      redis.call('XACK', W, 'workers', p[1])
+    end
+  end
+end
+local room = n - #cands
+if room > 0 then
+  local r = redis.call('XREADGROUP', 'GROUP', 'workers', me, 'COUNT', room, 'STREAMS', W, '>')
+  if r then
+    for _, entry in ipairs(r[1][2]) do table.insert(cands, {entry[1], fields(entry[2])}) end
+  end
+end
+local out = {}
+for _, c in ipairs(cands) do
+  local id, e = c[1], c[2]
+  if redis.call('SISMEMBER', P .. 'seen:' .. e.b, '-' .. e.f) == 1 then
+    ack(id)
+  else
+    local wait = 0
+    local sk = P .. 'slots:' .. e.h
+    if per_host > 0 then
+      redis.call('ZREMRANGEBYSCORE', sk, '-inf', now)
+      if redis.call('ZCARD', sk) >= per_host then wait = 200 end
+    end
+    if wait == 0 and rate > 0 then
+      local nx = tonumber(redis.call('HGET', P .. 'next', e.h) or '0')
+      if nx > now then wait = nx - now end
+    end
+    if wait > 0 then
+      redis.call('ZADD', D, now + wait, payload(e))
+      ack(id)
+      redis.call('HINCRBY', P .. 'stats', 'bounced', 1)
+    else
+      if per_host > 0 then
+        redis.call('ZADD', sk, now + lease, id)
+        redis.call('PEXPIRE', sk, lease * 2)
+      end
+      if rate > 0 then redis.call('HSET', P .. 'next', e.h, now + math.ceil(1000 / rate)) end
+      table.insert(out, {id, e.u, e.l, e.i, e.a, e.h, e.b, e.f, e.e or '0', e.p or ''})
+    end
+  end
+end
+local finished = 0
+if #out == 0 and meta[4] == '1' and redis.call('XLEN', W) == 0 and redis.call('ZCARD', D) == 0 then
+  finished = 1
+end
+local next_due = -1
+local first = redis.call('ZRANGE', D, 0, 0, 'WITHSCORES')
+if first[2] then next_due = math.max(0, tonumber(first[2]) - now) end
+return {finished, next_due, out}
+)lua";
+
+// renew(P, worker, lease_ms, [id host]...): the owner's lease renewal. For each
+// entry still pending under this worker: idle time reset (XCLAIM 0 JUSTID:
+// the delivery count is unchanged) and its host slot extended. Returns the
+// ids this worker no longer holds (recorded, or taken over after a stall).
+inline constexpr const char* kRenew = R"lua(
+local me, lease = ARGV[2], tonumber(ARGV[3])
+local now = now_ms()
+local lost = {}
+for k = 4, #ARGV, 2 do
+  local id, h = ARGV[k], ARGV[k + 1]
+  local p = redis.call('XPENDING', W, 'workers', id, id, 1)
+  if #p == 1 and p[1][2] == me then
+    redis.call('XCLAIM', W, 'workers', me, 0, id, 'JUSTID')
+    local sk = P .. 'slots:' .. h
+    if redis.call('ZSCORE', sk, id) then
+      redis.call('ZADD', sk, now + lease, id)
+      redis.call('PEXPIRE', sk, lease * 2)
+    end
+  else
+    table.insert(lost, id)
+  end
+end
+redis.call('HSET', P .. 'workers', me, now)
+return lost
+)lua";
+
+// complete(P, id, h, b, f, record, ok): the URL's one record, its done mark,
+// the ack and the host slot's release, as one step. Needs no ownership: the
+// first outcome wins, later ones (a duplicate fetch) only ack. Returns 1 when
+// this call wrote the record.
+inline constexpr const char* kComplete = R"lua(
+return finish(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1')
+)lua";
+
+// defer(P, worker, id, delay_ms, counts_as_retry, u, l, i, a, h, b, f, e, p): the
+// URL goes to the delay set until now + delay_ms (a retry with backoff or
+// Retry-After, or a release with delay 0), if this worker still holds its
+// lease; otherwise nothing (the worker that took it over decides). Returns 1
+// when moved.
+inline constexpr const char* kDefer = R"lua(
+local me, id, delay = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local p = redis.call('XPENDING', W, 'workers', id, id, 1)
+if #p ~= 1 or p[1][2] ~= me then return 0 end
+local e = {u = ARGV[6], l = ARGV[7], i = ARGV[8], a = ARGV[9], h = ARGV[10], b = ARGV[11], f = ARGV[12],
+  e = ARGV[13], p = ARGV[14]}
+redis.call('ZADD', D, now_ms() + delay, payload(e))
+ack(id)
+redis.call('ZREM', P .. 'slots:' .. e.h, id)
+if ARGV[5] == '1' then redis.call('HINCRBY', P .. 'stats', 'retried', 1) end
+return 1
+)lua";
+
+// leave(P, worker): a worker's goodbye: its consumer is deleted only when it
+// holds no lease (DELCONSUMER would drop its pending entries), its heartbeat
+// removed. Returns the number of entries it still held.
+inline constexpr const char* kLeave = R"lua(
+local me = ARGV[2]
+local held = 0
+local info = redis.call('XINFO', 'CONSUMERS', W, 'workers')
+for _, c in ipairs(info) do
+  local t = fields(c)
+  if t.name == me then held = t.pending end
+end
+if held == 0 then redis.call('XGROUP', 'DELCONSUMER', W, 'workers', me) end
+redis.call('HDEL', P .. 'workers', me)
+return held
+)lua";
+
+// The scripts, each with the prelude (their SHA-1 covers both).
+const redis::Script& add_script();
+const redis::Script& claim_script();
+const redis::Script& renew_script();
+const redis::Script& complete_script();
+const redis::Script& defer_script();
+const redis::Script& leave_script();
+
+}  // namespace corun::fetch::queue_lua

@@ -1,0 +1,137 @@
+// `corun fetch --queue ...` as a user runs it (the real executable) against a
+// redis-server started by the test: bad queue URLs, an unreachable server, a
+// wrong-type key and a missing crawl are exit 2 with one clear line; the
+// producer, --status and --collect work end to end (workers: see
+// queue_integration_test.cpp).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "corun/corun.hpp"
+#include "corun/fetch/queue.hpp"
+#include "fetch/cli_support.hpp"
+#include "redis/redis_server.hpp"
+
+namespace {
+
+namespace cli = corun::testing::cli;
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+int lines_of(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n' ? 1 : 0;
+  return n;
+}
+
+TEST(QueueCli, BadQueueUrlIsAUsageErrorWithTheForm) {
+  for (const char* bad : {"http://127.0.0.1:6379/x", "redis://127.0.0.1:6379", "redis://h:1/a b"}) {
+    auto r = cli::run_corun({"fetch", "--queue", bad, "--status"});
+    EXPECT_EQ(r.exit_code, 2) << r;
+    EXPECT_TRUE(has(r.err, "redis://[user:password@]host:port[/db]/NAME")) << r;
+  }
+  auto mixed = cli::run_corun({"fetch", "--queue", "redis://h:1/x", "--status", "--collect", "r"});
+  EXPECT_EQ(mixed.exit_code, 2) << mixed;
+  auto urls = cli::run_corun({"fetch", "--queue", "redis://h:1/x", "http://a.test/"});
+  EXPECT_EQ(urls.exit_code, 2) << urls;
+  EXPECT_TRUE(has(urls.err, "--enqueue")) << urls;
+}
+
+TEST(QueueCli, UnreachableServerIsOneLineExit2) {
+  auto port = std::to_string(corun::testing::free_port());
+  auto r = cli::run_corun({"fetch", "--queue", "redis://127.0.0.1:" + port + "/x", "--status"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_EQ(lines_of(r.err), 1) << r;
+  EXPECT_TRUE(has(r.err, "cannot connect to 127.0.0.1:" + port)) << r;
+}
+
+TEST(QueueCli, RefusedPasswordIsOneLineExit2) {
+  corun::testing::RedisOptions ro;
+  ro.requirepass = "right";
+  corun::testing::RedisServer redis(ro);
+  auto r = cli::run_corun({"fetch", "--queue", redis.url(":wrong") + "/x", "--status"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_EQ(lines_of(r.err), 1) << r;
+  EXPECT_FALSE(has(r.err, "wrong")) << "the password is not shown: " << r;
+}
+
+TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  cli::write_file(dir.path() / "in.txt",
+                  "http://a.test/1\nhttp://a.test/2\n# c\nhttp://a.test/1\n");
+  auto q = redis.url() + "/cli";
+  auto p = cli::run_corun(
+      {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--per-host", "3"});
+  EXPECT_EQ(p.exit_code, 0) << p;
+  EXPECT_TRUE(has(p.err, "2 URLs added")) << p;
+  auto s = cli::run_corun({"fetch", "--queue", q, "--status"});
+  EXPECT_EQ(s.exit_code, 0) << s;
+  EXPECT_TRUE(has(s.out, "total 2")) << s;
+  EXPECT_TRUE(has(s.out, "waiting 2")) << s;
+  // Nothing is fetched without workers: the collector would wait; a missing
+  // crawl and a wrong-type key are errors at once.
+  auto none = cli::run_corun({"fetch", "--queue", redis.url() + "/nothing", "--collect",
+                              (dir.path() / "r.jsonl").string()});
+  EXPECT_EQ(none.exit_code, 2) << none;
+  EXPECT_TRUE(has(none.err, "no crawl of that name")) << none;
+  std::string set = "redis-cli -p " + std::to_string(redis.port()) +
+                    " SET '{taken}:work' 'not a stream' > /dev/null";
+  ASSERT_EQ(std::system(set.c_str()), 0);
+  auto wrong = cli::run_corun(
+      {"fetch", "--queue", redis.url() + "/taken", "--enqueue", (dir.path() / "in.txt").string()});
+  EXPECT_EQ(wrong.exit_code, 2) << wrong;
+  EXPECT_TRUE(has(wrong.err, "key {taken}:work holds a string, not a stream")) << wrong;
+  auto setter = cli::run_corun({"fetch", "--queue", redis.url() + "/cli", "--enqueue",
+                                (dir.path() / "missing.txt").string()});
+  EXPECT_EQ(setter.exit_code, 2) << setter;
+}
+
+// The producer killed with SIGKILL mid-input and run again: every URL is added
+// exactly once (the stream holds each distinct URL once).
+TEST(QueueCli, KilledProducerResumesWithoutAddingTwice) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  std::string lines;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i)
+    lines += "http://h" + std::to_string(i % 7) + ".test/" + std::to_string(i) + "\n";
+  for (int i = 0; i < n; i += 50)
+    lines += "http://h" + std::to_string(i % 7) + ".test/" + std::to_string(i) + "\n";
+  cli::write_file(dir.path() / "in.txt", lines);
+  auto q = redis.url() + "/big";
+  auto address = corun::fetch::parse_queue_url(q);
+  std::vector<std::string> args{"fetch", "--queue", q, "--enqueue",
+                                (dir.path() / "in.txt").string()};
+  cli::RunOptions killed;
+  killed.kill_once([&] {
+    try {
+      auto st = corun::run(corun::fetch::status(address));
+      return st.total > 1000;
+    } catch (const std::exception&) {
+      return false;  // not created yet
+    }
+  });
+  auto first = cli::run_corun(args, killed);
+  EXPECT_TRUE(first.killed_on_request) << "the producer finished before the kill: " << first;
+  auto st = corun::run(corun::fetch::status(address));
+  EXPECT_LT(st.total, static_cast<std::uint64_t>(n));
+  auto second = cli::run_corun(args);
+  EXPECT_EQ(second.exit_code, 0) << second;
+  // It resumed from the stored position: "(N skipped: added by an earlier run)", N > 0.
+  auto at = second.err.find(" skipped: added by an earlier run");
+  auto open = second.err.rfind('(', at);
+  EXPECT_NE(at, std::string::npos) << second;
+  if (at != std::string::npos && open != std::string::npos) {
+    EXPECT_GT(std::stoll(second.err.substr(open + 1, at - open - 1)), 0) << second;
+  }
+  st = corun::run(corun::fetch::status(address));
+  EXPECT_EQ(st.total, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(st.waiting, static_cast<std::uint64_t>(n)) << "a URL was added twice";
+  EXPECT_TRUE(st.input_done);
+}
+
+}  // namespace

@@ -1,0 +1,566 @@
+// The shared crawl (corun::fetch queue.hpp, frontier_redis.hpp) against a real
+// redis-server started by the test on a free loopback port
+// (tests/redis/redis_server.hpp): queue URLs, the producer's dedup and resume,
+// the settings, exactly one record per URL however often it is completed,
+// lease takeover and the delivery limit, retries through the delay set,
+// per-host limits across workers, wrong-type keys, an unreachable server,
+// outcomes kept while Redis is down, collect and status. No timed assertions:
+// waits are loops until a state is reached.
+#include "corun/fetch/queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "corun/corun.hpp"
+#include "corun/fetch/frontier_redis.hpp"
+#include "corun/redis.hpp"
+#include "redis/redis_server.hpp"
+#include "support/nginx_fixture.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using corun::Task;
+namespace fetch = corun::fetch;
+namespace redis = corun::redis;
+
+class Queue : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new corun::testing::RedisServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  // A fresh crawl name per test.
+  fetch::QueueAddress address() const {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return fetch::parse_queue_url(server_->url() + "/" + info->name());
+  }
+  static corun::testing::RedisServer* server_;
+};
+corun::testing::RedisServer* Queue::server_ = nullptr;
+
+fetch::EnqueueOptions quick(fetch::QueueSettings s = {}) {
+  fetch::EnqueueOptions o;
+  o.settings = s;
+  o.batch = 7;  // several atomic steps even for small inputs
+  return o;
+}
+
+Task<fetch::EnqueueResult> add_lines(const fetch::QueueAddress& a, std::vector<std::string> lines,
+                                     std::string name, fetch::EnqueueOptions o) {
+  fetch::ListSource src(std::move(lines));
+  Task<fetch::EnqueueResult> t = fetch::enqueue(a, src, std::move(name), std::move(o));
+  fetch::EnqueueResult r = co_await t;
+  co_return r;
+}
+
+Task<redis::Reply> cmd(const fetch::QueueAddress& a, std::vector<std::string> argv) {
+  Task<redis::Connection> c = redis::connect(a.redis_url);
+  redis::Connection conn = co_await c;
+  Task<redis::Reply> t = conn.command_argv(std::move(argv));
+  redis::Reply r = co_await t;
+  co_return r;
+}
+
+fetch::Record ok_record(const fetch::Work& w) {
+  fetch::Record r;
+  r.url = w.url;
+  r.index = w.index;
+  r.status = 200;
+  r.attempts = w.attempts + 1;
+  r.path = "out/" + std::to_string(w.index);
+  return r;
+}
+
+std::vector<std::string> urls(int n, const std::string& host = "a.test") {
+  std::vector<std::string> v;
+  for (int i = 0; i < n; ++i) v.push_back("http://" + host + "/p/" + std::to_string(i));
+  return v;
+}
+
+// Takes everything a frontier gives until it says the crawl is finished,
+// completing each URL at once.
+Task<std::vector<fetch::Work>> drain(fetch::RedisFrontier& f) {
+  std::vector<fetch::Work> all;
+  for (;;) {
+    std::vector<fetch::Work> got;
+    Task<bool> t = f.take(got, 16);
+    bool more = co_await t;
+    for (auto& w : got) {
+      f.complete(w, ok_record(w));
+      all.push_back(w);
+    }
+    if (!more) break;
+  }
+  co_return all;
+}
+
+TEST(QueueUrl, SplitsServerAndName) {
+  auto a = fetch::parse_queue_url("redis://127.0.0.1:6379/crawl-1");
+  EXPECT_EQ(a.redis_url, "redis://127.0.0.1:6379");
+  EXPECT_EQ(a.name, "crawl-1");
+  EXPECT_EQ(a.prefix(), "{crawl-1}:");
+  auto b = fetch::parse_queue_url("redis://u:secret@host:7000/3/news.2024");
+  EXPECT_EQ(b.redis_url, "redis://u:secret@host:7000/3");
+  EXPECT_EQ(b.name, "news.2024");
+  EXPECT_EQ(b.to_string().find("secret"), std::string::npos);
+}
+
+TEST(QueueUrl, RejectsWithTheExpectedForm) {
+  for (const char* bad : {"http://h:1/x", "redis://h:1/", "redis://h:1", "redis://h:1/x y",
+                          "redis://h:99999/x", "redis://h:1/db/x/y", "rediss://h:1/x", "x"}) {
+    try {
+      fetch::parse_queue_url(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const fetch::QueueUrlError& e) {
+      EXPECT_NE(std::string(e.what()).find("redis://[user:password@]host:port[/db]/NAME"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(QueueFingerprint, StableAndSpread) {
+  auto a = fetch::fingerprint("http://a.test/1", 65536);
+  auto b = fetch::fingerprint("http://a.test/1", 65536);
+  auto c = fetch::fingerprint("http://a.test/2", 65536);
+  EXPECT_EQ(a.value, b.value);
+  EXPECT_EQ(a.bucket, b.bucket);
+  EXPECT_NE(a.value, c.value);
+  EXPECT_GE(a.value, 1U);
+  EXPECT_LT(a.value, 1ULL << 62);
+  EXPECT_LT(a.bucket, 65536U);
+}
+
+TEST_F(Queue, EnqueueDedupsStoresSettingsAndResumes) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.per_host = 2;
+  s.rate = 5;
+  s.retries = 7;
+  s.encoding = "gb18030";
+  s.name_template = "{host}/{hash}.html";
+  std::vector<std::string> lines = urls(40);
+  lines.push_back("# a comment");
+  lines.push_back("");
+  lines.push_back("http://a.test/p/3");  // duplicate
+  lines.push_back("http://a.test/p/5 shift_jis");
+  auto r = corun::run(add_lines(a, lines, "list-1", quick(s)));
+  EXPECT_EQ(r.added, 40U);
+  EXPECT_EQ(r.duplicates, 2U);
+  EXPECT_EQ(corun::run(cmd(a, {"XLEN", a.prefix() + "work"})).as_integer(), 40);
+  fetch::QueueSettings back = corun::run(fetch::read_queue_settings(a));
+  EXPECT_EQ(back.per_host, 2U);
+  EXPECT_EQ(back.rate, 5);
+  EXPECT_EQ(back.retries, 7);
+  EXPECT_EQ(back.encoding, "gb18030");
+  EXPECT_EQ(back.name_template, "{host}/{hash}.html");
+  // The same input again (a producer restarted): every line is skipped.
+  auto again = corun::run(add_lines(a, lines, "list-1", quick(s)));
+  EXPECT_EQ(again.resumed, lines.size());
+  EXPECT_EQ(again.added, 0U);
+  // Another input with old and new URLs: only the new ones are added; the
+  // crawl keeps the settings it was created with.
+  auto more = corun::run(add_lines(a, urls(50), "list-2", quick()));
+  EXPECT_EQ(corun::run(fetch::read_queue_settings(a)).per_host, 2U);
+  EXPECT_EQ(more.added, 10U);
+  EXPECT_EQ(more.duplicates, 40U);
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.total, 50U);
+  EXPECT_EQ(st.waiting, 50U);
+  EXPECT_TRUE(st.input_done);
+  EXPECT_FALSE(st.finished);
+}
+
+// A producer killed between two batches: the position stored with the last
+// batch lets the next run add exactly the rest.
+TEST_F(Queue, ProducerResumesFromItsStoredPosition) {
+  auto a = address();
+  std::vector<std::string> lines = urls(30);
+  // The first run "dies" after 14 lines: the same input, cut short.
+  std::vector<std::string> head(lines.begin(), lines.begin() + 14);
+  auto o = quick();
+  auto first = corun::run(add_lines(a, head, "in", o));
+  EXPECT_EQ(first.added, 14U);
+  auto second = corun::run(add_lines(a, lines, "in", o));
+  EXPECT_EQ(second.resumed, 14U);
+  EXPECT_EQ(second.added, 16U);
+  EXPECT_EQ(second.duplicates, 0U);
+  EXPECT_EQ(corun::run(cmd(a, {"XLEN", a.prefix() + "work"})).as_integer(), 30);
+}
+
+TEST_F(Queue, EveryUrlGetsExactlyOneRecordAcrossWorkers) {
+  auto a = address();
+  corun::run(add_lines(a, urls(60), "in", quick()));
+  auto body = [&]() -> Task<std::vector<std::string>> {
+    fetch::RedisFrontier one(a), two(a);
+    co_await one.open();
+    co_await two.open();
+    std::vector<fetch::Work> first, second;
+    Task<bool> t1 = one.take(first, 10);
+    co_await t1;
+    Task<bool> t2 = two.take(second, 10);
+    co_await t2;
+    std::set<std::string> seen;
+    for (auto& w : first) seen.insert(w.url);
+    for (auto& w : second) EXPECT_EQ(seen.count(w.url), 0U) << "handed out twice: " << w.url;
+    // Both workers complete the first worker's URLs (a duplicate fetch): the
+    // second outcome must not make a second record.
+    for (auto& w : first) {
+      one.complete(w, ok_record(w));
+      two.complete(w, ok_record(w));
+    }
+    for (auto& w : second) two.complete(w, ok_record(w));
+    Task<std::vector<fetch::Work>> d1 = drain(one);
+    co_await d1;
+    Task<std::vector<fetch::Work>> d2 = drain(two);
+    co_await d2;
+    co_await one.close();
+    co_await two.close();
+    EXPECT_EQ(one.counters().recorded + two.counters().recorded, 60U);
+    EXPECT_EQ(one.counters().duplicates + two.counters().duplicates, first.size());
+    std::vector<std::string> out;
+    co_return out;
+  };
+  corun::run(body());
+  EXPECT_EQ(corun::run(cmd(a, {"XLEN", a.prefix() + "results"})).as_integer(), 60);
+  auto st = corun::run(fetch::status(a));
+  EXPECT_TRUE(st.finished);
+  EXPECT_EQ(st.done, 60U);
+  EXPECT_EQ(st.in_flight, 0U);
+  EXPECT_EQ(st.waiting, 0U);
+  EXPECT_EQ(st.delayed, 0U);
+  EXPECT_TRUE(st.workers.empty()) << "workers that left cleanly are removed";
+  // The collector writes the 60 records once, then returns (finished).
+  corun::testing::TempDir dir("corun-queue");
+  auto report = dir.path() / "report.jsonl";
+  auto c = corun::run(fetch::collect(a, report, {}));
+  EXPECT_EQ(c.written, 60U);
+  EXPECT_EQ(c.exit_code(), 0);
+  std::ifstream in(report);
+  std::set<std::string> lines;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    fetch::Record r;
+    ASSERT_TRUE(fetch::parse_json_line(line, r)) << line;
+    lines.insert(r.url);
+    ++n;
+  }
+  EXPECT_EQ(n, 60);
+  EXPECT_EQ(lines.size(), 60U);
+  // Run again: nothing new, nothing written twice.
+  auto c2 = corun::run(fetch::collect(a, report, {}));
+  EXPECT_EQ(c2.written, 0U);
+  EXPECT_EQ(corun::run(cmd(a, {"XLEN", a.prefix() + "results"})).as_integer(), 0);
+}
+
+// A collector killed after writing but before storing its cursor: the file's
+// tail past the stored length is cut and written again, once.
+TEST_F(Queue, CollectCutsWhatItHadNotConfirmed) {
+  auto a = address();
+  corun::run(add_lines(a, urls(5), "in", quick()));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier w(a);
+    co_await w.open();
+    Task<std::vector<fetch::Work>> d = drain(w);
+    co_await d;
+    co_await w.close();
+  }());
+  corun::testing::TempDir dir("corun-queue");
+  auto report = dir.path() / "report.jsonl";
+  {
+    std::ofstream junk(report);
+    junk << "{\"url\":\"half a line written by a killed collec";
+  }
+  auto c = corun::run(fetch::collect(a, report, {}));
+  EXPECT_EQ(c.written, 5U);
+  std::ifstream in(report);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    fetch::Record r;
+    EXPECT_TRUE(fetch::parse_json_line(line, r)) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, 5);
+}
+
+// A worker that dies holding URLs (no renewal, no goodbye): another worker
+// takes them over once the lease lapses, with the same attempts.
+TEST_F(Queue, ExpiredLeasesAreTakenOver) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 300ms;
+  corun::run(add_lines(a, urls(3), "in", quick(s)));
+  auto body = [&]() -> Task<void> {
+    std::vector<fetch::Work> lost;
+    {
+      auto dead = std::make_unique<fetch::RedisFrontier>(a, fetch::RedisFrontierOptions{"dead"});
+      co_await dead->open();
+      Task<bool> t = dead->take(lost, 3);
+      co_await t;
+      // Destroyed without close(): a kill -9 as far as Redis can tell.
+    }
+    EXPECT_EQ(lost.size(), 3U);
+    fetch::RedisFrontier heir(a, {"heir"});
+    co_await heir.open();
+    Task<std::vector<fetch::Work>> d = drain(heir);
+    std::vector<fetch::Work> got = co_await d;
+    co_await heir.close();
+    std::set<std::string> a1, a2;
+    for (auto& w : lost) a1.insert(w.url);
+    for (auto& w : got) a2.insert(w.url);
+    EXPECT_EQ(a1, a2);
+    EXPECT_EQ(heir.counters().recorded, 3U);
+  };
+  corun::run(body());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_TRUE(st.finished);
+  EXPECT_EQ(st.done, 3U);
+}
+
+// A worker that holds a URL longer than the lease renews it: nobody takes it
+// over. (The lease is 3 s and renewed every second; only a loop stalled for
+// two seconds could lose it.)
+TEST_F(Queue, RenewedLeasesAreNotTakenOver) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 3000ms;
+  corun::run(add_lines(a, urls(2), "in", quick(s)));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier holder(a, {"holder"}), other(a, {"other"});
+    co_await holder.open();
+    co_await other.open();
+    std::vector<fetch::Work> held;
+    Task<bool> t1 = holder.take(held, 1);
+    co_await t1;
+    EXPECT_EQ(held.size(), 1U);
+    co_await corun::sleep(7s);  // more than twice the lease
+    std::vector<fetch::Work> got;
+    Task<bool> t2 = other.take(got, 2);
+    co_await t2;
+    EXPECT_EQ(got.size(), 1U);
+    if (got.size() != 1 || held.size() != 1) co_return;
+    EXPECT_NE(got[0].url, held[0].url) << "a renewed lease was taken over";
+    Task<redis::Reply> p =
+        cmd(a, {"XPENDING", a.prefix() + "work", "workers", "-", "+", "10", "holder"});
+    redis::Reply pending = co_await p;
+    EXPECT_EQ(pending.size(), 1U);
+    if (pending.size() == 1) {
+      EXPECT_EQ(pending[0][3].as_integer(), 1) << "delivered once";
+    }
+    holder.complete(held[0], ok_record(held[0]));
+    other.complete(got[0], ok_record(got[0]));
+    co_await holder.close();
+    co_await other.close();
+  }());
+  EXPECT_TRUE(corun::run(fetch::status(a)).finished);
+}
+
+// A URL whose every holder dies (a page that crashes workers) is recorded as
+// failed once delivered more than max_deliveries times.
+TEST_F(Queue, DeliveredTooOftenIsRecordedAsFailed) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 200ms;
+  s.max_deliveries = 2;
+  corun::run(add_lines(a, {"http://a.test/poison"}, "in", quick(s)));
+  auto body = [&]() -> Task<void> {
+    for (int i = 0; i < 2; ++i) {
+      fetch::RedisFrontier dies(a, {"crash-" + std::to_string(i)});
+      co_await dies.open();
+      std::vector<fetch::Work> got;
+      Task<bool> t = dies.take(got, 1);
+      co_await t;
+      EXPECT_EQ(got.size(), 1U);
+    }
+    fetch::RedisFrontier last(a, {"last"});
+    co_await last.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = last.take(got, 1);
+    bool more = co_await t;
+    EXPECT_FALSE(more) << "the crawl is finished: its one URL was given up";
+    EXPECT_TRUE(got.empty());
+    co_await last.close();
+  };
+  corun::run(body());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.failed, 1U);
+  EXPECT_TRUE(st.finished);
+  corun::testing::TempDir dir("corun-queue");
+  auto c = corun::run(fetch::collect(a, dir.path() / "r.jsonl", {}));
+  EXPECT_EQ(c.written, 1U);
+  EXPECT_EQ(c.exit_code(), 1);
+  std::ifstream in(dir.path() / "r.jsonl");
+  std::string line;
+  std::getline(in, line);
+  fetch::Record r;
+  ASSERT_TRUE(fetch::parse_json_line(line, r));
+  EXPECT_EQ(r.url, "http://a.test/poison");
+  EXPECT_NE(r.error.find("delivered 3 times"), std::string::npos) << r.error;
+}
+
+TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
+  auto a = address();
+  corun::run(add_lines(a, {"http://a.test/flaky"}, "in", quick()));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier w(a);
+    co_await w.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = w.take(got, 4);
+    co_await t;
+    EXPECT_EQ(got.size(), 1U);
+    EXPECT_EQ(got[0].attempts, 0);
+    fetch::Record failed = ok_record(got[0]);
+    failed.status = 503;
+    failed.error = "HTTP 503";
+    failed.attempts = 2;
+    w.defer(got[0], failed, 50ms);
+    std::vector<fetch::Work> again;
+    Task<bool> t2 = w.take(again, 4);
+    co_await t2;
+    EXPECT_EQ(again.size(), 1U);
+    EXPECT_EQ(again[0].url, "http://a.test/flaky");
+    EXPECT_EQ(again[0].attempts, 2);
+    w.complete(again[0], ok_record(again[0]));
+    std::vector<fetch::Work> none;
+    Task<bool> t3 = w.take(none, 4);
+    bool more = co_await t3;
+    EXPECT_FALSE(more);
+    co_await w.close();
+  }());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.retried, 1U);
+  EXPECT_EQ(st.done, 1U);
+}
+
+// --per-host holds across workers: with per_host 1, one URL of a host is out
+// at a time, whoever asks; the next one goes out once it is recorded.
+TEST_F(Queue, PerHostSlotsHoldAcrossWorkers) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.per_host = 1;
+  std::vector<std::string> lines = urls(3, "one.test");
+  lines.push_back("http://two.test/x");
+  corun::run(add_lines(a, lines, "in", quick(s)));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier w1(a), w2(a);
+    co_await w1.open();
+    co_await w2.open();
+    std::vector<fetch::Work> got1;
+    Task<bool> t1 = w1.take(got1, 10);
+    co_await t1;
+    // Of one.test's three URLs, one is out; the others wait in the delay set.
+    int one_test_out = 0;
+    for (auto& w : got1) one_test_out += w.url.find("one.test") != std::string::npos ? 1 : 0;
+    EXPECT_EQ(one_test_out, 1);
+    int completed = 0;
+    std::vector<fetch::Work> mine = got1;
+    while (completed < 4) {
+      // One worker at a time holds a one.test URL: complete, then the other takes.
+      for (auto& w : mine) {
+        w1.complete(w, ok_record(w));
+        ++completed;
+      }
+      mine.clear();
+      if (completed >= 4) break;
+      Task<bool> t = w2.take(mine, 10);
+      co_await t;
+      int out_now = 0;
+      for (auto& w : mine) out_now += w.url.find("one.test") != std::string::npos ? 1 : 0;
+      EXPECT_LE(out_now, 1);
+    }
+    co_await w1.close();
+    co_await w2.close();
+  }());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.done, 4U);
+  EXPECT_TRUE(st.finished);
+}
+
+TEST_F(Queue, NamesAreUniquePerUrl) {
+  auto a = address();
+  corun::run(add_lines(a, urls(1), "in", quick()));
+  EXPECT_EQ(corun::run(fetch::read_queue_settings(a)).name_template, fetch::kQueueNameTemplate);
+  fetch::QueueSettings s;
+  s.name_template = "{host}/{name}";  // two URLs ending in the same name would share a file
+  try {
+    corun::run(add_lines(fetch::parse_queue_url(a.redis_url + "/other"), urls(1), "in", quick(s)));
+    ADD_FAILURE() << "accepted";
+  } catch (const fetch::OptionsError& e) {
+    EXPECT_EQ(e.field(), "name_template");
+  }
+}
+
+TEST_F(Queue, WrongKeyTypeIsNamed) {
+  auto a = address();
+  corun::run(cmd(a, {"SET", a.prefix() + "work", "not a stream"}));
+  try {
+    corun::run(fetch::read_queue_settings(a));
+    ADD_FAILURE() << "no error";
+  } catch (const fetch::QueueError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a string, not a stream"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(corun::run(add_lines(a, urls(1), "in", quick())), fetch::QueueError);
+}
+
+TEST_F(Queue, NoCrawlAndUnreachableServerAreQueueErrors) {
+  auto a = address();
+  try {
+    corun::run(fetch::read_queue_settings(a));
+    ADD_FAILURE() << "no error";
+  } catch (const fetch::QueueError& e) {
+    EXPECT_NE(std::string(e.what()).find("no crawl of that name"), std::string::npos) << e.what();
+  }
+  auto nowhere = fetch::parse_queue_url(
+      "redis://127.0.0.1:" + std::to_string(corun::testing::free_port()) + "/x");
+  try {
+    corun::run(fetch::status(nowhere));
+    ADD_FAILURE() << "no error";
+  } catch (const fetch::QueueError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect"), std::string::npos) << e.what();
+  }
+}
+
+// Redis killed while a worker has outcomes to deliver: they stay in the
+// worker, are delivered once Redis is back (AOF), and each URL still has one
+// record.
+TEST(QueueRestart, OutcomesWaitForRedisAndAreDeliveredOnce) {
+  corun::testing::RedisOptions ro;
+  ro.appendonly = true;
+  ro.extra_args = {"--appendfsync", "always"};
+  corun::testing::RedisServer server(ro);
+  auto a = fetch::parse_queue_url(server.url() + "/restart");
+  corun::run(add_lines(a, urls(20), "in", quick()));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier w(a, {"w", 100ms, 2000ms});
+    co_await w.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = w.take(got, 20);
+    co_await t;
+    EXPECT_EQ(got.size(), 20U);
+    server.kill();
+    for (auto& x : got) w.complete(x, ok_record(x));
+    // Let delivery fail at least once while the server is down.
+    for (int i = 0; i < 500 && w.counters().redis_errors == 0; ++i) co_await corun::sleep(10ms);
+    EXPECT_GT(w.counters().redis_errors, 0U);
+    EXPECT_EQ(w.undelivered(), 20U);
+    server.start();
+    co_await w.close();
+    EXPECT_EQ(w.undelivered(), 0U);
+    EXPECT_EQ(w.counters().recorded, 20U);
+  }());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.done, 20U);
+  EXPECT_EQ(st.uncollected, 20U);
+  EXPECT_TRUE(st.finished);
+}
+
+}  // namespace
