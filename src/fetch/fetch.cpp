@@ -520,6 +520,7 @@ Task<Summary> Fetcher::Impl::run(Frontier* f) {
     children.push_back(create_task(lanes[i]->run_remote(), "corun fetch lane"));
   }
   std::vector<Task<void>> waits;
+  waits.reserve(children.size());
   for (auto& child : children) waits.push_back(wait_child(&child));
   std::exception_ptr failure;
   try {
