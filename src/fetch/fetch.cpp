@@ -44,6 +44,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+Task<void> wait_child(TaskHandle<void>* child) {
+  co_await *child;
+}
+
 std::optional<std::chrono::milliseconds> to_ms(Seconds s) {
   if (s.count() <= 0) return std::nullopt;
   return std::chrono::milliseconds(static_cast<long long>(std::ceil(s.count() * 1000)));
@@ -394,24 +398,43 @@ Task<Summary> Fetcher::Impl::run(Frontier* f) {
   co_await start_lanes();
 
   TaskHandle<void> ticker = create_task(flush_ticker(), "corun fetch report flush");
-  std::vector<Task<void>> tasks;
-  tasks.push_back(dispatcher());
-  tasks.push_back(lanes.front()->run());
-  for (std::size_t i = 1; i < lanes.size(); ++i) tasks.push_back(lanes[i]->run_remote());
+  // The children as tasks of their own, so that after a failure or a
+  // cancellation the run waits for every one to end: a lane's task still
+  // unwinding must not outlive the Fetcher.
+  std::vector<TaskHandle<void>> children;
+  children.push_back(create_task(dispatcher(), "corun fetch dispatcher"));
+  children.push_back(create_task(lanes.front()->run(), "corun fetch lane"));
+  for (std::size_t i = 1; i < lanes.size(); ++i) {
+    children.push_back(create_task(lanes[i]->run_remote(), "corun fetch lane"));
+  }
+  std::vector<Task<void>> waits;
+  waits.reserve(children.size());
+  for (auto& child : children) waits.push_back(wait_child(&child));
+  std::exception_ptr failure;
   try {
-    co_await gather(std::move(tasks));
+    co_await gather(std::move(waits));
   } catch (...) {
-    ticker.cancel();
+    failure = std::current_exception();
+  }
+  ticker.cancel();
+  if (failure) {
     // Stop the other lanes now (their transfers are aborted), take what they
-    // finished meanwhile, then write what the frontier holds.
+    // finished meanwhile, write what the frontier holds, and let every child
+    // unwind before the Fetcher can go.
+    for (auto& child : children) child.cancel();
     for (std::size_t i = 1; i < lanes.size(); ++i) {
       lanes[i]->stop_thread();
       lanes[i]->drain_outbox();
     }
     flush();
-    throw;
+    for (auto& child : children) {
+      try {
+        co_await wait_child(&child);
+      } catch (...) {  // (its own cancellation, or the failure already held)
+      }
+    }
+    std::rethrow_exception(failure);
   }
-  ticker.cancel();
   for (std::size_t i = 1; i < lanes.size(); ++i) {
     lanes[i]->stop_thread();
     lanes[i]->drain_outbox();  // (empty: a lane's outcomes reach the engine before its end)

@@ -40,6 +40,15 @@ Task<void> settle() {
   for (int i = 0; i < 10; ++i) co_await sleep(std::chrono::seconds(0));
 }
 
+// Ends a task that is stuck (the test has failed already): no hang.
+Task<void> cancel(TaskHandle<void>& t) {
+  t.cancel();
+  try {
+    co_await t;
+  } catch (const CancelledError&) {
+  }
+}
+
 Task<void> hold(HostAdmission* a, std::string host, std::optional<Permit>* out) {
   auto p = co_await a->admit(std::move(host));
   if (p) out->emplace(std::move(*p));
@@ -75,7 +84,9 @@ TEST(FetchAdmission, PerHostSlotsAndTheTableForgetsUnusedHosts) {
     other.reset();
     EXPECT_EQ(a.hosts(), 1u);  // "other" is unused: gone
     first.reset();             // its slot goes to the waiter
-    co_await waiting;
+    co_await settle();
+    EXPECT_TRUE(waiting.done());
+    if (!waiting.done()) co_await cancel(waiting);
     EXPECT_TRUE(second);
     second.reset();
     EXPECT_EQ(a.hosts(), 0u);
@@ -102,6 +113,7 @@ TEST(FetchAdmission, CancellingAWaiterHoldsNothing) {
     auto next = create_task(hold(&a, "h", &third));
     co_await settle();
     EXPECT_TRUE(next.done());  // the slot is free
+    if (!next.done()) co_await cancel(next);
     EXPECT_TRUE(third);
   }));
 }
@@ -118,7 +130,10 @@ TEST(FetchAdmission, RateSpacesStartsAndAStopGivesTheSlotBack) {
     EXPECT_EQ(a.hosts(), 1u);  // --rate remembers the host's next start
 
     pause.stopped = true;  // the run stops during the wait for the second start
-    co_await hold(&a, "h", &p2);
+    auto second = create_task(hold(&a, "h", &p2));
+    co_await settle();
+    EXPECT_TRUE(second.done());  // (a slot held by mistake would keep it waiting)
+    if (!second.done()) co_await cancel(second);
     EXPECT_FALSE(p2);
     CO_ASSERT((pause.asked.size()) == (1u));
     EXPECT_GT(pause.asked[0], std::chrono::seconds(900));
@@ -128,6 +143,7 @@ TEST(FetchAdmission, RateSpacesStartsAndAStopGivesTheSlotBack) {
     auto next = create_task(hold(&a, "h", &p3));
     co_await settle();
     EXPECT_TRUE(next.done());
+    if (!next.done()) co_await cancel(next);
     EXPECT_TRUE(p3);
     CO_ASSERT((pause.asked.size()) == (2u));
     EXPECT_GT(pause.asked[1], pause.asked[0]);  // after the one before it

@@ -1,6 +1,7 @@
 // corun::fetch URL sources: where `corun fetch` reads its URLs from, streamed
 // in batches so a list of ten million lines is never held in memory (the
-// engine pulls the next batch only when its bounded queue has room).
+// local frontier, frontier_local.hpp, reads the next batch only when the
+// engine has room for more URLs).
 //
 // A source yields raw lines; the engine trims them, skips blank lines and
 // #comments, and reads "URL [ENCODING-LABEL]".
