@@ -23,20 +23,6 @@ int queue_usage(const std::string& message) {
   return 2;
 }
 
-// The Options a FetchArgs stands for (as run_fetch_command builds them).
-fetch::Options options_of(FetchArgs& a) {
-  fetch::Options o = a.options;
-  o.bom = !a.no_bom;
-  o.cookies = !a.no_cookies;
-  if (!a.max_size.empty()) o.max_size = static_cast<std::size_t>(std::stoull(a.max_size));
-  o.timeout = fetch::Seconds(a.timeout);
-  o.connect_timeout = fetch::Seconds(a.connect_timeout);
-  o.read_timeout = fetch::Seconds(a.read_timeout);
-  o.retry_delay = fetch::Seconds(a.retry_delay);
-  o.retry_max_delay = fetch::Seconds(a.retry_max_delay);
-  return o;
-}
-
 Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
                        fetch::EnqueueOptions options, bool quiet) {
   if (!quiet) {
@@ -98,17 +84,14 @@ Task<int> status_main(const fetch::QueueAddress& address, bool watch) {
   co_return 0;
 }
 
-// A worker: the engine over a RedisFrontier. Written against
-// Fetcher::run(Frontier&); until the engine has it (it is being split into
-// its concepts), worker mode says so instead of running.
-template <class F>
+// A worker: the engine over a RedisFrontier.
 Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options,
                       std::string worker, bool quiet) {
   Task<fetch::QueueSettings> reading = fetch::read_queue_settings(address);
   fetch::QueueSettings settings = co_await reading;
   settings.apply_to(options);
-  if constexpr (requires(F & f, fetch::Frontier & fr) { f.run(fr); }) {
-    F fetcher(options);
+  {
+    fetch::Fetcher fetcher(options);
     fetch::RedisFrontierOptions fo;
     fo.worker = std::move(worker);
     fetch::RedisFrontier frontier(address, fo);
@@ -149,12 +132,6 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
     }
     if (summary.interrupted) co_return 130;
     co_return summary.input_exhausted ? 0 : 1;
-  } else {
-    std::fputs(
-        "corun fetch: worker mode needs the engine running over a Frontier "
-        "(Fetcher::run(Frontier&)), which this build does not have yet\n",
-        stderr);
-    co_return 2;
   }
 }
 
@@ -213,7 +190,7 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
         "--queue: the crawl's URLs come from the queue: add them with --enqueue FILE|-, not as "
         "arguments, -i or --demo");
   }
-  fetch::Options options = options_of(fa);
+  fetch::Options options = fa.options;  // the flags wrote into it
   ::signal(SIGPIPE, SIG_IGN);
   try {
     if (!a.enqueue.empty()) {
@@ -238,7 +215,7 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
     if (!a.collect.empty()) return corun::run(collect_main(address, a.collect, fa.quiet));
     if (a.status) return corun::run(status_main(address, a.watch));
     ::signal(SIGINT, SIG_IGN);  // the worker's own handler stops it gracefully
-    return corun::run(worker_main<fetch::Fetcher>(address, options, a.worker, fa.quiet));
+    return corun::run(worker_main(address, options, a.worker, fa.quiet));
   } catch (const fetch::SetupError& e) {  // QueueError included
     std::fprintf(stderr, "corun fetch: %s\n", e.what());
     return 2;

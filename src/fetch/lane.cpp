@@ -51,13 +51,15 @@ void FetchLane::start_remote(std::shared_ptr<detail::LoopLifeline> home) {
 
 void FetchLane::open() {
   http::SessionOptions so = engine_.session_options;
+  // The session owns the limits: the lane's share of -c in total and, with
+  // --per-host (a host's URLs all come to one lane), per host.
   so.limit = concurrency_;
+  so.limit_per_host = engine_.per_host;
   so.shared_cookie_jar = engine_.cookie_jar;
   session_ = std::make_unique<http::ClientSession>(std::move(so));
   if (engine_.options.fsync) writer_ = std::make_unique<BatchWriter>(get_running_loop(), 2);
-  net_slots_ = std::make_unique<Semaphore>(static_cast<int>(concurrency_));
   queue_ = std::make_unique<Queue<LaneItem>>();
-  admission_ = std::make_unique<HostAdmission>(engine_.per_host, engine_.rate,
+  admission_ = std::make_unique<HostAdmission>(0, engine_.rate,
                                                [this](Clock::duration d) { return pause(d); });
 }
 
@@ -70,22 +72,9 @@ void FetchLane::give(LaneItem item) {
     return;
   }
   // Engine -> lane: taken on the lane's loop in one go.
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    inbox_.push_back(std::move(item));
-    wake = !inbox_posted_;
-    inbox_posted_ = true;
-  }
-  if (wake) {
+  if (inbox_.push(std::move(item))) {
     thread_->call_soon_threadsafe([this] {
-      std::vector<LaneItem> items;
-      {
-        std::lock_guard lock(mutex_);
-        items.swap(inbox_);
-        inbox_posted_ = false;
-      }
-      for (LaneItem& it : items) queue_->put_nowait(std::move(it));
+      for (LaneItem& it : inbox_.drain()) queue_->put_nowait(std::move(it));
     });
   }
 }
@@ -111,14 +100,7 @@ void FetchLane::finish(LaneOutcome outcome) {
     engine_.on_outcome(*this, std::move(outcome));
     return;
   }
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    outbox_.push_back(std::move(outcome));
-    wake = !outbox_posted_;
-    outbox_posted_ = true;
-  }
-  if (!wake) return;
+  if (!outbox_.push(std::move(outcome))) return;
   std::weak_ptr<bool> alive = engine_.alive;
   home_->post([this, alive] {
     if (!alive.expired()) drain_outbox();  // else the run is gone: nothing to report to
@@ -126,13 +108,7 @@ void FetchLane::finish(LaneOutcome outcome) {
 }
 
 void FetchLane::drain_outbox() {
-  std::vector<LaneOutcome> outcomes;
-  {
-    std::lock_guard lock(mutex_);
-    outcomes.swap(outbox_);
-    outbox_posted_ = false;
-  }
-  for (LaneOutcome& o : outcomes) engine_.on_outcome(*this, std::move(o));
+  for (LaneOutcome& o : outbox_.drain()) engine_.on_outcome(*this, std::move(o));
 }
 
 // On the lane's loop: runs the lane, then completes *slot (and deletes it) on
@@ -284,21 +260,27 @@ Task<FetchLane::Attempt> FetchLane::attempt(const Target* t, const Work* work, R
     host.emplace(std::move(*admitted));
   }
   rec->attempts = work->attempts + 1;
-  // The lane's share of -c bounds its requests in flight; a worker waiting for
-  // its page to be written has given its slot back (twice as many workers).
-  SlotPermit slot = co_await acquire_slot(*net_slots_);
-  if (stopped() && work->attempts == 0) {  // stopped while waiting: counts as never started
-    a.kind = Attempt::Kind::not_started;
-    co_return a;
-  }
+  // The session holds the request until its limits allow it (the lane's share
+  // of -c; --per-host); one that waited past a stop never starts. A worker
+  // waiting for its page to be written has given its slot back (twice as many
+  // workers as slots).
+  struct NotStarted {};
+  bool on_the_wire = false;
+  http::RequestOptions ro;
+  ro.before_start = [this, work, &on_the_wire] {
+    if (stopped() && work->attempts == 0) throw NotStarted{};
+    on_the_wire = true;
+    requests.fetch_add(1, std::memory_order_relaxed);
+  };
   try {
-    Counting on_the_wire(requests);
-    http::RequestOptions ro;
     a.response = co_await session_->get(rec->url, ro);
+  } catch (const NotStarted&) {
+    a.kind = Attempt::Kind::not_started;  // stopped while waiting: counts as never started
   } catch (const std::exception&) {
     a.kind = Attempt::Kind::failure;
     a.failure = std::current_exception();
   }
+  if (on_the_wire) requests.fetch_sub(1, std::memory_order_relaxed);
   co_return a;
 }
 

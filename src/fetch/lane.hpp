@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "admission.hpp"
+#include "corun/core/detail/mailbox.hpp"
 #include "corun/core/event.hpp"
 #include "corun/core/future.hpp"
 #include "corun/core/queue.hpp"
@@ -166,19 +167,16 @@ class FetchLane {
 
   // The lane's loop only.
   std::unique_ptr<http::ClientSession> session_;
-  std::unique_ptr<BatchWriter> writer_;  // --fsync: writes go to the pool
-  std::unique_ptr<Semaphore> net_slots_;
+  std::unique_ptr<BatchWriter> writer_;     // --fsync: writes go to the pool
   std::unique_ptr<Queue<LaneItem>> queue_;  // unbounded: the engine's credits bound it
   std::unique_ptr<HostAdmission> admission_;
   std::mt19937_64 rng_{std::random_device{}()};
   Event stop_event_;  // set by stop(): wakes pause()
 
-  // Mailboxes between the loops (remote lanes).
-  std::mutex mutex_;
-  std::vector<LaneItem> inbox_;
-  bool inbox_posted_ = false;
-  std::vector<LaneOutcome> outbox_;
-  bool outbox_posted_ = false;
+  // Mailboxes between the loops (remote lanes): a burst of URLs or outcomes
+  // costs the other loop one wake-up.
+  detail::Mailbox<LaneItem> inbox_;
+  detail::Mailbox<LaneOutcome> outbox_;
 };
 
 }  // namespace corun::fetch

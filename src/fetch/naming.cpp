@@ -5,22 +5,12 @@
 
 #include <algorithm>
 
+#include "corun/text/ascii.hpp"
 #include "corun/text/utf8.hpp"
 
 namespace corun::fetch {
 
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -88,7 +78,7 @@ bool parse_url(std::string_view url, UrlParts& parts, std::string& error) {
     return false;
   }
   parts.scheme = url.substr(0, sep);
-  if (!iequals_ascii(parts.scheme, "http") && !iequals_ascii(parts.scheme, "https")) {
+  if (!text::iequals(parts.scheme, "http") && !text::iequals(parts.scheme, "https")) {
     error = fmt::format("unsupported URL scheme '{}' (only http and https): {}", parts.scheme, url);
     return false;
   }
@@ -147,10 +137,11 @@ std::string host_key(const UrlParts& parts) {
   std::string key;
   key.reserve(parts.scheme.size() + parts.host.size() + parts.port.size() + 4);
   key.append(parts.scheme).append("://").append(parts.host);
-  if (!parts.port.empty()) key.append(":").append(parts.port);
-  for (char& c : key) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
+  // The scheme's default port is the same host as no port (http://a, http://a:80).
+  bool default_port = (text::iequals(parts.scheme, "http") && parts.port == "80") ||
+                      (text::iequals(parts.scheme, "https") && parts.port == "443");
+  if (!parts.port.empty() && !default_port) key.append(":").append(parts.port);
+  for (char& c : key) c = text::ascii_lower(c);
   return key;
 }
 

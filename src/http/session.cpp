@@ -325,6 +325,7 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
     {
       Task<detail::RequestGate::Permit> acquiring = acquire_slot(st, &url, &plan);
       detail::RequestGate::Permit slot = co_await acquiring;
+      if (history.empty() && call->ro.before_start) call->ro.before_start();
       Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, &resp, &location);
       co_await hop;
     }  // the slot goes back here

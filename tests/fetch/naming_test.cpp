@@ -41,6 +41,18 @@ TEST(FetchNaming, ParsesTheUrlParts) {
   EXPECT_EQ(parse("http://h").path, "");
 }
 
+TEST(FetchNaming, HostKeyTreatsTheDefaultPortAsNoPort) {
+  // One host, so its URLs go to one lane and share its connections and limits.
+  EXPECT_EQ(host_key(parse("http://a/x")), "http://a");
+  EXPECT_EQ(host_key(parse("HTTP://A:80/y")), "http://a");
+  EXPECT_EQ(host_key(parse("https://a:443/")), "https://a");
+  EXPECT_EQ(host_key(parse("https://[::1]:443/")), "https://[::1]");
+  // Another port, or the other scheme's default, is another host.
+  EXPECT_EQ(host_key(parse("http://a:443/")), "http://a:443");
+  EXPECT_EQ(host_key(parse("https://a:80/")), "https://a:80");
+  EXPECT_EQ(host_key(parse("http://a:8080/")), "http://a:8080");
+}
+
 TEST(FetchNaming, RejectsMalformedUrlsWithAReason) {
   EXPECT_NE(error_of("example.com/x").find("no http:// or https://"), std::string::npos);
   EXPECT_NE(error_of("ftp://example.com/x").find("unsupported URL scheme 'ftp'"),

@@ -41,7 +41,8 @@ struct UrlParts {
 // scheme): ..."). parts views point into url.
 bool parse_url(std::string_view url, UrlParts& parts, std::string& error);
 
-// Lower-cased "scheme://host:port" (per-host limits are keyed by it).
+// Lower-cased "scheme://host:port", without the scheme's default port (http://a
+// and http://a:80 are one host): a host's URLs go to one lane by it.
 std::string host_key(const UrlParts& parts);
 
 // A file-system-safe name from arbitrary bytes (one path segment).

@@ -118,6 +118,12 @@ struct RequestOptions {
   // Streaming to a file: the body is written to this path as it arrives
   // (created/truncated when the first byte of the final response arrives).
   std::filesystem::path save_to;
+  // Called once the request holds its slot under the session's limit and
+  // limit_per_host, just before its first byte is sent (loop thread; not again
+  // for redirects). An exception from it ends the request before anything was
+  // sent, gives the slot back and is rethrown by the request: a caller that is
+  // shutting down uses it so that a request which waited for a slot never starts.
+  std::function<void()> before_start;
 };
 
 class ClientSession {
