@@ -3,6 +3,7 @@
 // fault server (which echoes the body).
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "corun/corun.hpp"
@@ -92,6 +93,34 @@ TEST(MethodsEchoTest, BodiesArriveWholeAtTheServer) {
     EXPECT_EQ((co_await s.delete_(server.url("/echo"), ro)).read(), "delete body");
     co_await s.close();
     co_await server.close();
+  }());
+}
+
+TEST_F(MethodsTest, BeforeStartRunsOnceWithTheSlotAndCanStopTheRequest) {
+  corun::run([]() -> Task<void> {
+    corun::http::SessionOptions so;
+    so.limit = 1;  // a slot that is not given back would hang the last request
+    ClientSession s(so);
+    int calls = 0;
+    RequestOptions counted;
+    counted.before_start = [&calls] { ++calls; };
+    Response followed = co_await s.get(url("/moved"), counted);
+    EXPECT_EQ(followed.status(), 200);
+    EXPECT_EQ(followed.history().size(), 1U);
+    EXPECT_EQ(calls, 1);  // once, not again for the redirect
+
+    RequestOptions refused;
+    refused.before_start = [] { throw std::runtime_error("not now"); };
+    std::string error;
+    try {
+      Response r = co_await s.get(url("/method"), refused);
+      error = "no exception, status " + std::to_string(r.status());
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    EXPECT_EQ(error, "not now");
+    Response after = co_await s.get(url("/method"));  // the slot came back
+    EXPECT_EQ(after.read(), "GET ");
   }());
 }
 
