@@ -303,7 +303,10 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
       }
       return false;
     case Attempt::Kind::failure: {
-      bool may_retry = retry_.may_retry(rec.attempts) && !stopped();
+      // Stopped or not, a retry goes to the frontier: the local one ends it
+      // with " (not retried: interrupted)", the shared crawl keeps it for
+      // another worker.
+      bool may_retry = retry_.may_retry(rec.attempts);
       FailureKind k = classify_failure(a.failure, rec.url);
       rec.error = std::move(k.error);
       if (k.retryable && may_retry) defer(retry_.backoff(rec.attempts, jitter()));
@@ -318,7 +321,7 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
   rec.bytes = resp.body_size();
   if (resp.status() >= 400) {
     rec.error = fmt::format("HTTP {} {}", resp.status(), resp.reason());
-    bool may_retry = retry_.may_retry(rec.attempts) && !stopped();
+    bool may_retry = retry_.may_retry(rec.attempts);  // (stopped or not: as above)
     if (retryable_status(resp.status()) && may_retry) {
       auto delay = retry_.status_delay(rec.attempts, jitter(), resp.headers().get("Retry-After"),
                                        std::time(nullptr), rec.error);
