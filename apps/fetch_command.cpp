@@ -235,7 +235,7 @@ std::string human_bytes(double b) {
 }
 
 std::string clock_time(double seconds) {
-  long s = static_cast<long>(seconds + 0.5);
+  long s = std::lround(seconds);
   if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
@@ -333,6 +333,7 @@ Task<int> fetch_main(Run* run) {
         fetch::demo_urls("127.0.0.1", server.port(), args.demo_pages));
     run->source = demo_source.get();
   }
+  if (run->source == nullptr) co_return 2;  // (never: run_fetch_command or --demo sets one)
   if (auto* file = dynamic_cast<fetch::FileSource*>(run->source);
       file != nullptr && run->show_progress) {
     file->set_size_hint(co_await to_thread([file] { return file->count_lines(); }));

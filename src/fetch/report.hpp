@@ -38,7 +38,7 @@ ReportScan scan_report(const std::filesystem::path& path);
 
 class ReportWriter {
  public:
-  static constexpr std::size_t kFlushBytes = 64 * 1024;
+  static constexpr std::size_t kFlushBytes = std::size_t{64} * 1024;
 
   ReportWriter() = default;
   ~ReportWriter();

@@ -17,9 +17,9 @@ namespace corun::fetch {
 
 namespace {
 constexpr std::size_t kBatch = 4096;
-constexpr std::size_t kBlock = 64 * 1024;
+constexpr std::size_t kBlock = std::size_t{64} * 1024;
 constexpr int kPollMs = 200;
-constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr std::size_t kMaxLine = std::size_t{64} * 1024;
 }  // namespace
 
 Task<bool> ListSource::next_batch(std::vector<std::string>& out) {
