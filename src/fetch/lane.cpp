@@ -51,15 +51,17 @@ void FetchLane::start_remote(std::shared_ptr<detail::LoopLifeline> home) {
 
 void FetchLane::open() {
   http::SessionOptions so = engine_.session_options;
-  // The session owns the limits: the lane's share of -c in total and, with
-  // --per-host (a host's URLs all come to one lane), per host.
+  // The lane waits for its own slots (its share of -c, --per-host) before the
+  // request, outside the request's timeout: the session's gate counts a wait
+  // for a slot against the total timeout (as aiohttp does), which a crawl's
+  // backlog must not.
   so.limit = concurrency_;
-  so.limit_per_host = engine_.per_host;
   so.shared_cookie_jar = engine_.cookie_jar;
   session_ = std::make_unique<http::ClientSession>(std::move(so));
   if (engine_.options.fsync) writer_ = std::make_unique<BatchWriter>(get_running_loop(), 2);
+  net_slots_ = std::make_unique<Semaphore>(static_cast<int>(concurrency_));
   queue_ = std::make_unique<Queue<LaneItem>>();
-  admission_ = std::make_unique<HostAdmission>(0, engine_.rate,
+  admission_ = std::make_unique<HostAdmission>(engine_.per_host, engine_.rate,
                                                [this](Clock::duration d) { return pause(d); });
 }
 
@@ -260,27 +262,21 @@ Task<FetchLane::Attempt> FetchLane::attempt(const Target* t, const Work* work, R
     host.emplace(std::move(*admitted));
   }
   rec->attempts = work->attempts + 1;
-  // The session holds the request until its limits allow it (the lane's share
-  // of -c; --per-host); one that waited past a stop never starts. A worker
-  // waiting for its page to be written has given its slot back (twice as many
-  // workers as slots).
-  struct NotStarted {};
-  bool on_the_wire = false;
-  http::RequestOptions ro;
-  ro.before_start = [this, work, &on_the_wire] {
-    if (stopped() && work->attempts == 0) throw NotStarted{};
-    on_the_wire = true;
-    requests.fetch_add(1, std::memory_order_relaxed);
-  };
+  // The lane's share of -c bounds its requests in flight; a worker waiting for
+  // its page to be written has given its slot back (twice as many workers).
+  SlotPermit slot = co_await acquire_slot(*net_slots_);
+  if (stopped() && work->attempts == 0) {  // stopped while waiting: counts as never started
+    a.kind = Attempt::Kind::not_started;
+    co_return a;
+  }
   try {
+    Counting on_the_wire(requests);
+    http::RequestOptions ro;
     a.response = co_await session_->get(rec->url, ro);
-  } catch (const NotStarted&) {
-    a.kind = Attempt::Kind::not_started;  // stopped while waiting: counts as never started
   } catch (const std::exception&) {
     a.kind = Attempt::Kind::failure;
     a.failure = std::current_exception();
   }
-  if (on_the_wire) requests.fetch_sub(1, std::memory_order_relaxed);
   co_return a;
 }
 

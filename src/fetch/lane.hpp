@@ -167,7 +167,8 @@ class FetchLane {
 
   // The lane's loop only.
   std::unique_ptr<http::ClientSession> session_;
-  std::unique_ptr<BatchWriter> writer_;     // --fsync: writes go to the pool
+  std::unique_ptr<BatchWriter> writer_;  // --fsync: writes go to the pool
+  std::unique_ptr<Semaphore> net_slots_;
   std::unique_ptr<Queue<LaneItem>> queue_;  // unbounded: the engine's credits bound it
   std::unique_ptr<HostAdmission> admission_;
   std::mt19937_64 rng_{std::random_device{}()};
