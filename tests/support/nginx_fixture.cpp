@@ -76,9 +76,9 @@ SmallTmpfs::~SmallTmpfs() {
   if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
-bool running_in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
+bool mount_tests_waived() {
+  const char* w = std::getenv("CORUN_WAIVE_MOUNT_TESTS");
+  return w != nullptr && std::string_view(w) == "1";
 }
 
 namespace {
