@@ -12,9 +12,10 @@ run_or_schedule, the IPython extension); _corun is the C++ extension.
 from ._corun import __version__  # noqa: F401
 from .errors import (ClientConnectionError, ClientConnectorCertificateError,
                      ClientConnectorError, ClientError, ClientPayloadError, ClientResponseError,
-                     ClientSSLError, ContentTypeError, InvalidURL, RequestInfo,
+                     ClientSSLError, ContentTypeError, InvalidURL, QueueError, RequestInfo,
                      ServerDisconnectedError, TooManyRedirects)
-from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
+from .fetch import (CollectResult, EnqueueResult, FetchRecord, FetchResults, collect,
+                    collect_sync, enqueue, enqueue_sync, fetch, fetch_sync)
 from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
                    CookieJar, Headers)
 # load_ipython_extension/unload_ipython_extension: %load_ext corun finds them here.
@@ -28,4 +29,6 @@ __all__ = [
     "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError", "CookieJar", "Headers",
     "InvalidURL", "RequestInfo", "ServerDisconnectedError", "TooManyRedirects", "sleep",
     "sleep_sync", "FetchRecord", "FetchResults", "fetch", "fetch_sync", "run", "run_or_schedule",
+    "QueueError", "EnqueueResult", "CollectResult", "enqueue", "enqueue_sync", "collect",
+    "collect_sync",
 ]

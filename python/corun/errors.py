@@ -1,7 +1,8 @@
 """The HTTP client's exceptions: aiohttp's names and hierarchy.
 
 The C++ side raises them by name (python/src/runtime.cpp maps each
-corun::http error to the class of the same name here).
+corun::http error to the class of the same name here, and the shared crawl's
+corun::fetch::QueueError and corun::redis errors to QueueError).
 """
 
 import typing as _typing
@@ -9,7 +10,7 @@ import typing as _typing
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
     "ClientError", "ClientPayloadError", "ClientResponseError", "ClientSSLError",
-    "ContentTypeError", "InvalidURL", "RequestInfo", "ServerDisconnectedError",
+    "ContentTypeError", "InvalidURL", "QueueError", "RequestInfo", "ServerDisconnectedError",
     "TooManyRedirects",
 ]
 
@@ -83,3 +84,11 @@ class TooManyRedirects(ClientResponseError):
 
 class ContentTypeError(ClientResponseError):
     """json() on a response whose media type is not JSON (aiohttp.ContentTypeError)."""
+
+
+class QueueError(OSError):
+    """The shared crawl's Redis server cannot be used (corun.fetch(queue=...),
+    corun.enqueue, corun.collect; docs/scale-out.md): unreachable, a refused
+    password, a key of the wrong type under the crawl's NAME, or no crawl of
+    that name (a worker or collector started before any producer). A malformed
+    queue URL is a ValueError instead."""

@@ -1,13 +1,20 @@
 // corun.fetch's C++ half: one corun::fetch::Fetcher run on the loop thread,
 // its report records collected as they are written and handed to Python at the
 // end, and, for a notebook's progress display, live counters Python reads
-// while it runs. The public function (argument checks, FetchRecord,
-// FetchResults, the display) is python/corun/fetch.py.
+// while it runs. The shared crawl (docs/scale-out.md) too: a worker (the
+// Fetcher over a RedisFrontier, stopped gracefully on request), the producer
+// (fetch::enqueue fed with lines Python pushes in batches) and the collector.
+// The public functions (argument checks, FetchRecord, FetchResults, the
+// display) are python/corun/fetch.py.
 #include <pybind11/stl.h>
 
 #include <corun/fetch/fetch.hpp>
+#include <corun/fetch/frontier_redis.hpp>
+#include <corun/fetch/queue.hpp>
 #include <corun/fetch/record.hpp>
 #include <corun/fetch/source.hpp>
+#include <deque>
+#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <tuple>
@@ -164,7 +171,7 @@ py::tuple record_tuple(const fetch::Record& r) {
 }
 
 // (records as tuples in kRecordFields' order, summary as a dict)
-py::object to_python(std::unique_ptr<FetchOutcome> out) {
+py::tuple to_python(std::unique_ptr<FetchOutcome> out) {
   py::list records;
   for (const fetch::Record& r : out->records) records.append(record_tuple(r));
   const fetch::Summary& s = out->summary;
@@ -180,6 +187,219 @@ py::object to_python(std::unique_ptr<FetchOutcome> out) {
   summary["report_error"] = or_none(s.report_error);
   return py::make_tuple(records, summary);
 }
+
+// ---- the shared crawl ----
+
+fetch::QueueAddress queue_address(const std::string& url) {
+  try {
+    return fetch::parse_queue_url(url);
+  } catch (const fetch::QueueUrlError& e) {
+    throw py::value_error(e.what());  // names kQueueUrlForm
+  }
+}
+
+// A worker's graceful stop, asked from Python's thread (a cancelled await, a
+// Ctrl-C in fetch_sync) and applied on the loop thread, where the Fetcher
+// lives: the same as the CLI worker's first Ctrl-C (stop claiming, finish the
+// transfers, deliver every outcome, hand back the rest). Loop thread only.
+struct WorkerControl {
+  fetch::Fetcher* fetcher = nullptr;  // while the run is on
+  bool stop_requested = false;
+  void stop() {
+    stop_requested = true;
+    if (fetcher != nullptr) fetcher->stop();
+  }
+};
+
+// Python's handle on a WorkerControl: stop() from any thread, with the GIL.
+class WorkerStop {
+ public:
+  explicit WorkerStop(std::shared_ptr<WorkerControl> control) : control_(std::move(control)) {}
+  void stop() {
+    post_to_loop_or_leak([control = control_] { control->stop(); });
+  }
+
+ private:
+  std::shared_ptr<WorkerControl> control_;
+};
+
+struct WorkerOutcome {
+  FetchOutcome fetched;
+  std::string worker;
+  fetch::RedisFrontier::Counters counters;
+};
+
+// Clears the control's Fetcher pointer when the Fetcher's scope ends (however
+// it ends), so a late stop() finds nothing to touch.
+struct Attached {
+  WorkerControl& control;
+  Attached(WorkerControl& c, fetch::Fetcher& f) : control(c) { control.fetcher = &f; }
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+  ~Attached() { control.fetcher = nullptr; }
+};
+
+// `corun fetch --queue URL/NAME` (apps/queue_command.cpp's worker): the
+// crawl's settings from Redis applied to options, the engine over a
+// RedisFrontier until the crawl is finished or it is stopped.
+Task<std::unique_ptr<WorkerOutcome>> run_worker(fetch::QueueAddress address,
+                                                fetch::Options options, std::string worker,
+                                                std::shared_ptr<LiveProgress> live,
+                                                std::shared_ptr<WorkerControl> control) {
+  auto out = std::make_unique<WorkerOutcome>();
+  Task<fetch::QueueSettings> reading = fetch::read_queue_settings(address);
+  fetch::QueueSettings settings = co_await reading;
+  settings.apply_to(options);
+  auto* records = &out->fetched.records;
+  fetch::Fetcher* running = nullptr;
+  options.on_record = [records, live, &running](const fetch::Record& r) {
+    records->push_back(r);
+    if (live && running) live->update(running->progress());
+  };
+  fetch::Fetcher fetcher(std::move(options));
+  running = &fetcher;
+  fetch::RedisFrontierOptions fo;
+  fo.worker = std::move(worker);
+  fetch::RedisFrontier frontier(address, fo);
+  {
+    Attached attached(*control, fetcher);
+    if (control->stop_requested) fetcher.stop();  // asked while the settings were read
+    Task<fetch::Summary> run = fetcher.run(frontier);
+    out->fetched.summary = co_await run;
+  }
+  out->worker = frontier.worker();
+  out->counters = frontier.counters();
+  co_return out;
+}
+
+// As to_python, the summary also with "worker", "finished" (the crawl was
+// finished when this worker ended) and "worker_counters" (RedisFrontier's).
+py::object worker_to_python(std::unique_ptr<WorkerOutcome> out) {
+  const bool finished = out->fetched.summary.input_exhausted;
+  py::tuple both = to_python(std::make_unique<FetchOutcome>(std::move(out->fetched)));
+  auto summary = both[1].cast<py::dict>();
+  summary["worker"] = to_str(out->worker);
+  summary["finished"] = finished;
+  const auto& c = out->counters;
+  py::dict counters;
+  counters["taken"] = c.taken;
+  counters["recorded"] = c.recorded;
+  counters["duplicates"] = c.duplicates;
+  counters["deferred"] = c.deferred;
+  counters["released"] = c.released;
+  counters["leases_lost"] = c.leases_lost;
+  counters["redis_errors"] = c.redis_errors;
+  summary["worker_counters"] = counters;
+  return both;
+}
+
+// Lines pushed by Python (corun.enqueue's iterable, in batches) for
+// fetch::enqueue to read as a UrlSource: a short queue of batches, so the
+// iterable is streamed, never held whole. Loop thread only: Python pushes
+// through push_lines() tasks, which wait while the queue is full.
+struct UrlFeed {
+  static constexpr std::size_t kMaxQueued = 4;  // batches waiting for the producer
+  std::deque<std::vector<std::string>> batches;
+  bool closed = false;  // the caller has no more lines
+  bool ended = false;   // the enqueue has ended (done, failed, cancelled): pushes refused
+  Event data;           // batches or closed, for the source
+  Event room;           // room in the queue or ended, for push_lines
+
+  void end() {
+    ended = true;
+    room.set();
+    data.set();
+  }
+};
+
+class FeedSource final : public fetch::UrlSource {
+ public:
+  explicit FeedSource(std::shared_ptr<UrlFeed> feed) : feed_(std::move(feed)) {}
+  Task<bool> next_batch(std::vector<std::string>& out) override {
+    UrlFeed& f = *feed_;
+    while (f.batches.empty() && !f.closed) {
+      f.data.clear();
+      co_await f.data.wait();
+    }
+    if (f.batches.empty()) co_return false;  // closed
+    std::vector<std::string>& front = f.batches.front();
+    out.insert(out.end(), std::make_move_iterator(front.begin()),
+               std::make_move_iterator(front.end()));
+    f.batches.pop_front();
+    f.room.set();
+    co_return !(f.closed && f.batches.empty());
+  }
+
+ private:
+  std::shared_ptr<UrlFeed> feed_;
+};
+
+// True once the lines are queued; false when the enqueue has ended already
+// (its own outcome says why).
+Task<bool> push_lines(std::shared_ptr<UrlFeed> feed, std::vector<std::string> lines) {
+  while (!feed->ended && feed->batches.size() >= UrlFeed::kMaxQueued) {
+    feed->room.clear();
+    co_await feed->room.wait();
+  }
+  if (feed->ended) co_return false;
+  feed->batches.push_back(std::move(lines));
+  feed->data.set();
+  co_return true;
+}
+
+Task<void> close_feed(std::shared_ptr<UrlFeed> feed) {
+  feed->closed = true;
+  feed->data.set();
+  co_return;
+}
+
+Task<fetch::EnqueueResult> run_enqueue(fetch::QueueAddress address, std::shared_ptr<UrlFeed> feed,
+                                       std::optional<std::string> urls_file,
+                                       std::string input_name, fetch::EnqueueOptions options) {
+  std::exception_ptr failure;
+  fetch::EnqueueResult result;
+  try {
+    if (urls_file) {
+      Task<fetch::EnqueueResult> running =
+          fetch::enqueue(address, std::filesystem::path(*urls_file), std::move(options));
+      result = co_await running;
+    } else {
+      FeedSource source(feed);
+      Task<fetch::EnqueueResult> running =
+          fetch::enqueue(address, source, std::move(input_name), std::move(options));
+      result = co_await running;
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  feed->end();  // a push waiting for room learns the enqueue is over
+  if (failure) std::rethrow_exception(failure);
+  co_return result;
+}
+
+py::object enqueue_to_python(fetch::EnqueueResult r) {
+  py::dict d;
+  d["lines"] = r.lines;
+  d["resumed"] = r.resumed;
+  d["added"] = r.added;
+  d["duplicates"] = r.duplicates;
+  return d;
+}
+
+// Python's handle on a UrlFeed: each method is a Call on the loop thread.
+class FeedHandle {
+ public:
+  explicit FeedHandle(std::shared_ptr<UrlFeed> feed) : feed_(std::move(feed)) {}
+  Call push(std::vector<std::string> lines) {
+    return make_call(push_lines(feed_, std::move(lines)), [](bool ok) { return py::bool_(ok); });
+  }
+  Call close() {
+    return make_call(close_feed(feed_), [] { return py::none(); });
+  }
+
+ private:
+  std::shared_ptr<UrlFeed> feed_;
+};
 
 }  // namespace
 
@@ -242,6 +462,118 @@ void bind_fetch(py::module_& m) {
       py::arg("urls"), py::arg("urls_file"), py::arg("options"), py::arg("progress").none(true),
       "Runs a fetch: options maps fetch::Options member names to values (the others keep "
       "their defaults).");
+
+  // ---- the shared crawl (docs/scale-out.md) ----
+  m.attr("_queue_url_form") = std::string(fetch::kQueueUrlForm);
+  m.attr("_queue_name_template") = std::string(fetch::kQueueNameTemplate);
+  {
+    const fetch::EnqueueOptions eo;
+    py::dict d;
+    d["high_water"] = eo.high_water;
+    d["lease"] = std::chrono::duration<double>(eo.settings.lease).count();
+    d["max_deliveries"] = eo.settings.max_deliveries;
+    m.attr("_enqueue_defaults") = d;
+  }
+  m.def("_check_queue_url", [](const std::string& url) { (void)queue_address(url); },
+        py::arg("url"), "Raises ValueError (naming the expected form) unless url is a queue URL.");
+  py::class_<WorkerStop>(m, "_WorkerStop", "A queue worker's graceful stop.")
+      .def("stop", &WorkerStop::stop,
+           "Stops claiming, lets the transfers finish, hands back the rest (any thread).");
+  m.def(
+      "_fetch_worker",
+      [](const std::string& queue, const py::dict& options, const std::string& worker,
+         std::shared_ptr<LiveProgress> progress) {
+        fetch::QueueAddress address = queue_address(queue);
+        fetch::Options o;
+        std::size_t used = 0;
+        for_each_option(o, [&](const char* name, auto& member) {
+          if (!options.contains(name)) return;
+          option_from_python(options[name], member);
+          ++used;
+        });
+        if (used != options.size()) {
+          throw py::type_error(
+              "_fetch_worker(): options holds a name that is no fetch::Options member");
+        }
+        auto control = std::make_shared<WorkerControl>();
+        Call call = make_call(run_worker(std::move(address), std::move(o), worker,
+                                         std::move(progress), control),
+                              &worker_to_python);
+        return py::make_tuple(std::move(call), WorkerStop(control));
+      },
+      py::arg("queue"), py::arg("options"), py::arg("worker"), py::arg("progress").none(true),
+      "A worker of the crawl at queue: (Call, _WorkerStop). options: the worker's own "
+      "fetch::Options members (the crawl's settings come from Redis).");
+  py::class_<FeedHandle>(m, "_UrlFeed", "Lines for a running enqueue, pushed in batches.")
+      .def("push", &FeedHandle::push, py::arg("lines"),
+           "A Call: True once queued (waits while the queue is full), False once the enqueue "
+           "has ended.")
+      .def("close", &FeedHandle::close, "A Call: no more lines.");
+  m.def(
+      "_enqueue",
+      [](const std::string& queue, std::optional<std::string> urls_file, std::string input_name,
+         const py::dict& settings, std::string base_url, bool replace_settings,
+         std::size_t high_water) {
+        fetch::QueueAddress address = queue_address(queue);
+        fetch::Options o;
+        std::size_t used = 0;
+        for_each_option(o, [&](const char* name, auto& member) {
+          if (!settings.contains(name)) return;
+          option_from_python(settings[name], member);
+          ++used;
+        });
+        double lease = 60;
+        if (settings.contains("lease")) {
+          lease = settings["lease"].cast<double>();
+          ++used;
+        }
+        int max_deliveries = 5;
+        if (settings.contains("max_deliveries")) {
+          max_deliveries = settings["max_deliveries"].cast<int>();
+          ++used;
+        }
+        if (used != settings.size()) {
+          throw py::type_error("_enqueue(): settings holds a name that is no crawl setting");
+        }
+        try {
+          fetch::check_options(o);  // OptionsError -> ValueError, as the CLI's usage error
+        } catch (...) {
+          reraise_as_python();
+        }
+        fetch::EnqueueOptions eo;
+        eo.settings = fetch::QueueSettings::from_options(o);
+        eo.settings.lease = std::chrono::milliseconds(static_cast<long long>(lease * 1000));
+        eo.settings.max_deliveries = max_deliveries;
+        eo.replace_settings = replace_settings;
+        eo.base_url = std::move(base_url);
+        eo.high_water = high_water;
+        auto feed = std::make_shared<UrlFeed>();
+        Call call =
+            make_call(run_enqueue(std::move(address), feed, std::move(urls_file),
+                                  std::move(input_name), std::move(eo)),
+                      &enqueue_to_python);
+        return py::make_tuple(std::move(call), FeedHandle(feed));
+      },
+      py::arg("queue"), py::arg("urls_file").none(true), py::arg("input_name"),
+      py::arg("settings"), py::arg("base_url"), py::arg("replace_settings"),
+      py::arg("high_water"),
+      "The producer of the crawl at queue: (Call, _UrlFeed). settings: the crawl's "
+      "fetch::Options members, lease (seconds), max_deliveries.");
+  m.def(
+      "_collect",
+      [](const std::string& queue, const std::string& report) {
+        fetch::QueueAddress address = queue_address(queue);
+        return make_call(fetch::collect(std::move(address), report, {}),
+                         [](fetch::CollectResult r) {
+                           py::dict d;
+                           d["written"] = r.written;
+                           d["done"] = r.done;
+                           d["failed"] = r.failed;
+                           return d;
+                         });
+      },
+      py::arg("queue"), py::arg("report"),
+      "Writes the crawl's report to report as records arrive; ends when the crawl is finished.");
 }
 
 }  // namespace corun::python

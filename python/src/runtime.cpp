@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <corun/core/detail/mailbox.hpp>
 #include <corun/fetch/fetch.hpp>
+#include <corun/fetch/queue.hpp>
 #include <corun/fs/file.hpp>
 #include <corun/http/errors.hpp>
+#include <corun/redis/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
 #include <mutex>
@@ -292,6 +294,12 @@ py::object exception_object(const std::exception_ptr& e) {
     return client_error("ClientError", x);
   } catch (const fetch::OptionsError& x) {
     return builtin("ValueError")(x.what());
+  } catch (const fetch::QueueUrlError& x) {
+    return builtin("ValueError")(x.what());
+  } catch (const fetch::QueueError& x) {
+    return error_class("QueueError")(x.what());
+  } catch (const redis::Error& x) {  // the shared crawl's server, past its setup
+    return error_class("QueueError")(x.what());
   } catch (const fetch::SetupError& x) {
     return builtin("OSError")(x.what());
   } catch (const fs::FileError& x) {
@@ -384,8 +392,19 @@ bool shutting_down() {
 }
 }  // namespace
 
-py::object Call::wait() {
-  std::shared_ptr<Pending> pending = take_and_submit();
+void Call::submit() {
+  if (submitted_) throw py::value_error("this corun call was already submitted");
+  submitted_ = take_and_submit();
+}
+
+void Call::cancel() {
+  if (submitted_) submitted_->cancel();
+}
+
+py::object Call::wait(const py::object& on_interrupt) {
+  std::shared_ptr<Pending> pending = submitted_ ? std::move(submitted_) : take_and_submit();
+  // The first Ctrl-C's KeyboardInterrupt while the work winds down (on_interrupt).
+  std::optional<py::error_already_set> interrupted;
   for (;;) {
     if (without_gil([&] { return pending->wait_for(kSignalCheckSlice); })) {
       // The interpreter is exiting and stopped the loop thread, which cancelled
@@ -400,12 +419,22 @@ py::object Call::wait() {
       break;
     }
     if (PyErr_CheckSignals() != 0) {  // Ctrl-C: KeyboardInterrupt is now set
-      pending->cancel();
-      throw py::error_already_set();
+      if (on_interrupt.is_none() || interrupted) {
+        pending->cancel();
+        throw py::error_already_set();
+      }
+      interrupted.emplace();  // takes the KeyboardInterrupt out of the error indicator
+      try {
+        on_interrupt();
+      } catch (...) {
+        pending->cancel();
+        throw;
+      }
     }
   }
   bool failed = false;
   py::object value = pending->outcome(failed);
+  if (interrupted) throw std::move(*interrupted);
   if (failed) raise_exception_object(value);
   return value;
 }
@@ -420,8 +449,11 @@ void bind_runtime(py::module_& m) {
   py::class_<Call>(m, "_Call", "One piece of C++ work for the loop thread, started once.")
       .def("start", &Call::start,
            "Submits the work; returns an asyncio Future on the running loop.")
-      .def("wait", &Call::wait,
-           "Submits the work and blocks until it is done (Ctrl-C cancels it).");
+      .def("wait", &Call::wait, py::arg("on_interrupt") = py::none(),
+           "Submits the work (unless submit() did) and blocks until it is done. Ctrl-C "
+           "cancels it, or with on_interrupt calls that and waits for the work to end.")
+      .def("submit", &Call::submit, "Submits the work now; wait() then waits for it.")
+      .def("cancel", &Call::cancel, "Cancels work started by submit().");
 
   m.def(
       "_sleep",

@@ -131,12 +131,23 @@ class Call {
 
   // An asyncio Future on the running loop (RuntimeError when none runs).
   py::object start();
-  // Blocks until done; the value, or raises.
-  py::object wait();
+  // Blocks until done; the value, or raises. on_interrupt (None or a callable)
+  // decides what Ctrl-C does: None cancels the work and raises
+  // KeyboardInterrupt at once; a callable is called instead (it asks the work
+  // to wind down, e.g. a worker's graceful stop) and the wait goes on, then
+  // KeyboardInterrupt is raised once the work has ended; a second Ctrl-C
+  // cancels and raises at once.
+  py::object wait(const py::object& on_interrupt);
+  // Submits the work now without waiting (a producer feeding it from this
+  // thread); wait() then waits for it. Not with start().
+  void submit();
+  // Cancels work submitted by submit() (no-op before, or once done).
+  void cancel();
 
  private:
   std::shared_ptr<Pending> take_and_submit();
   Submit submit_;
+  std::shared_ptr<Pending> submitted_;  // after submit(), until wait() takes it
 };
 
 // A task waiting to be submitted. Dropped unsubmitted (a coroutine that was

@@ -22,7 +22,7 @@ NONE_FOR_EMPTY = {"name_template", "report", "base_url", "proxy", "ca_file", "he
 
 
 def test_keyword_defaults_are_the_cpp_defaults():
-    params = inspect.signature(fetch_module._fetch_call).parameters
+    params = inspect.signature(fetch_module._checked_options).parameters
     for member, default in _corun._fetch_defaults.items():
         keyword = KEYWORD_OF.get(member, member)
         assert keyword in params, keyword
