@@ -123,7 +123,10 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
+    # server.py [HOST]: a loopback address other than 127.0.0.1 makes another
+    # host name for the same pages (the shared crawl's per-host limits).
+    host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+    server = Server((host, 0), Handler)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -69,14 +69,15 @@ def _wait_port(port, limit=10.0):
 
 
 @contextlib.contextmanager
-def test_server():
-    """server.py in its own process; yields its base URL (no trailing slash)."""
-    proc = subprocess.Popen([PYTHON, os.path.join(HERE, "server.py")], stdout=subprocess.PIPE,
-                            text=True)
+def test_server(host="127.0.0.1"):
+    """server.py in its own process, listening on host (a loopback address);
+    yields its base URL (no trailing slash)."""
+    proc = subprocess.Popen([PYTHON, os.path.join(HERE, "server.py"), host],
+                            stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         check(line.startswith("PORT "), f"server.py said {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
+        yield f"http://{host}:{int(line.split()[1])}"
     finally:
         proc.kill()
         proc.wait()
@@ -151,3 +152,32 @@ http {{
 def module_env():
     """The environment for a child python that imports the built module."""
     return dict(os.environ)
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A private redis-server (Debian's) on a free loopback port, no
+    persistence, killed by its pid at the end (never the system service);
+    yields its redis://127.0.0.1:PORT URL."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    work = tempfile.mkdtemp(prefix="corun-py-redis-")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", work, "--daemonize", "no",
+                             "--logfile", os.path.join(work, "redis.log")])
+    try:
+        _wait_port(port)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def redis_cli(url, *args):
+    """One command through Debian's redis-cli against url; its stdout, stripped."""
+    host_port = url[len("redis://"):].split("/")[0]
+    host, port = host_port.rsplit(":", 1)
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port, *args], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip()
