@@ -242,8 +242,8 @@ struct Attached {
 // `corun fetch --queue URL/NAME` (apps/queue_command.cpp's worker): the
 // crawl's settings from Redis applied to options, the engine over a
 // RedisFrontier until the crawl is finished or it is stopped.
-Task<std::unique_ptr<WorkerOutcome>> run_worker(fetch::QueueAddress address,
-                                                fetch::Options options, std::string worker,
+Task<std::unique_ptr<WorkerOutcome>> run_worker(fetch::QueueAddress address, fetch::Options options,
+                                                std::string worker,
                                                 std::shared_ptr<LiveProgress> live,
                                                 std::shared_ptr<WorkerControl> control) {
   auto out = std::make_unique<WorkerOutcome>();
@@ -354,8 +354,8 @@ Task<void> close_feed(std::shared_ptr<UrlFeed> feed) {
 }
 
 Task<fetch::EnqueueResult> run_enqueue(fetch::QueueAddress address, std::shared_ptr<UrlFeed> feed,
-                                       std::optional<std::string> urls_file,
-                                       std::string input_name, fetch::EnqueueOptions options) {
+                                       std::optional<std::string> urls_file, std::string input_name,
+                                       fetch::EnqueueOptions options) {
   std::exception_ptr failure;
   fetch::EnqueueResult result;
   try {
@@ -474,8 +474,9 @@ void bind_fetch(py::module_& m) {
     d["max_deliveries"] = eo.settings.max_deliveries;
     m.attr("_enqueue_defaults") = d;
   }
-  m.def("_check_queue_url", [](const std::string& url) { (void)queue_address(url); },
-        py::arg("url"), "Raises ValueError (naming the expected form) unless url is a queue URL.");
+  m.def(
+      "_check_queue_url", [](const std::string& url) { (void)queue_address(url); }, py::arg("url"),
+      "Raises ValueError (naming the expected form) unless url is a queue URL.");
   py::class_<WorkerStop>(m, "_WorkerStop", "A queue worker's graceful stop.")
       .def("stop", &WorkerStop::stop,
            "Stops claiming, lets the transfers finish, hands back the rest (any thread).");
@@ -496,9 +497,9 @@ void bind_fetch(py::module_& m) {
               "_fetch_worker(): options holds a name that is no fetch::Options member");
         }
         auto control = std::make_shared<WorkerControl>();
-        Call call = make_call(run_worker(std::move(address), std::move(o), worker,
-                                         std::move(progress), control),
-                              &worker_to_python);
+        Call call = make_call(
+            run_worker(std::move(address), std::move(o), worker, std::move(progress), control),
+            &worker_to_python);
         return py::make_tuple(std::move(call), WorkerStop(control));
       },
       py::arg("queue"), py::arg("options"), py::arg("worker"), py::arg("progress").none(true),
@@ -548,15 +549,13 @@ void bind_fetch(py::module_& m) {
         eo.base_url = std::move(base_url);
         eo.high_water = high_water;
         auto feed = std::make_shared<UrlFeed>();
-        Call call =
-            make_call(run_enqueue(std::move(address), feed, std::move(urls_file),
-                                  std::move(input_name), std::move(eo)),
-                      &enqueue_to_python);
+        Call call = make_call(run_enqueue(std::move(address), feed, std::move(urls_file),
+                                          std::move(input_name), std::move(eo)),
+                              &enqueue_to_python);
         return py::make_tuple(std::move(call), FeedHandle(feed));
       },
-      py::arg("queue"), py::arg("urls_file").none(true), py::arg("input_name"),
-      py::arg("settings"), py::arg("base_url"), py::arg("replace_settings"),
-      py::arg("high_water"),
+      py::arg("queue"), py::arg("urls_file").none(true), py::arg("input_name"), py::arg("settings"),
+      py::arg("base_url"), py::arg("replace_settings"), py::arg("high_water"),
       "The producer of the crawl at queue: (Call, _UrlFeed). settings: the crawl's "
       "fetch::Options members, lease (seconds), max_deliveries.");
   m.def(
