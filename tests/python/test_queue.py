@@ -134,6 +134,24 @@ def errors(redis):
         corun.enqueue_sync(["http://h/a", 7], queue=redis + "/items")
 
 
+def streamed(redis):
+    # The iterable is read as the crawl takes it, never whole: by line 9,000 the
+    # first thousand are in Redis (Python runs at most a few batches of 1,000
+    # ahead: the producer takes a batch only once it has added the one before).
+    queue = redis + "/streamed"
+    seen_in_redis = []
+
+    def lines():
+        for n in range(10000):
+            if n == 9000:
+                seen_in_redis.append(int(redis_cli(redis, "XLEN", "{streamed}:work")))
+            yield f"http://127.0.0.1:9/{n}"
+
+    r = corun.enqueue_sync(lines(), queue=queue)
+    check_eq((r.lines, r.added), (10000, 10000), f"streamed {r!r}")
+    check(seen_in_redis[0] >= 1000, f"streamed: {seen_in_redis[0]} URLs in Redis at line 9000")
+
+
 def slow_crawl(bases, redis, name, count):
     queue = f"{redis}/{name}"
     urls = [f"{bases[n % 3]}/delay/{300 + n}" for n in range(count)]
@@ -203,6 +221,7 @@ def main():
             bases = (a, b, c)
             two_workers(bases, redis, tmp)
             errors(redis)
+            streamed(redis)
             cancelled_worker(bases, redis, tmp)
             interrupted_worker(bases, redis, tmp)
     print("ok")
