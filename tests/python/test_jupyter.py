@@ -1,6 +1,7 @@
 """A real Jupyter kernel (Debian's ipykernel) executing binding.ipynb through
 nbclient, cell by cell: top-level await of corun.fetch against nginx, the
-blocking twin, a session reused across cells, a background task that runs
+blocking twin, the shared crawl (enqueue, a worker, collect against the
+test's own redis-server), a session reused across cells, a background task that runs
 while the kernel is idle between cells, and two cells interrupted mid-request
 (SIGINT to the kernel, as the notebook's interrupt button sends) each followed
 by cells that work."""
@@ -15,7 +16,8 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
-from support import HERE, check, check_eq, nginx, server_stats, test_server, wait_until, write_pages
+from support import (HERE, check, check_eq, nginx, redis_server, server_stats, test_server,
+                     wait_until, write_pages)
 
 
 def tags(cell):
@@ -49,7 +51,8 @@ def main():
     with test_server() as base, tempfile.TemporaryDirectory(prefix="corun-py-") as tmp:
         root = os.path.join(tmp, "www")
         paths = write_pages(root, 40)
-        with nginx(root) as nbase:
+        with nginx(root) as nbase, redis_server() as redis:
+            os.environ["CORUN_TEST_REDIS"] = redis  # the shared crawl's cell
             os.environ["CORUN_TEST_SERVER"] = base
             os.environ["CORUN_TEST_URLS"] = json.dumps([nbase + p for p in paths])
             os.environ["CORUN_TEST_OUT"] = os.path.join(tmp, "out")
