@@ -379,7 +379,7 @@ def _fetch_results(outcome, in_input_order):
     return FetchResults(records, summary)
 
 
-def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, **options):
+def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=None, **options):
     """Fetches many URLs into files, as `corun fetch` does, on corun's C++ loop
     (await it from any asyncio loop). urls: a list of URLs ("URL [LABEL]"
     lines); or urls_file: a file of them, streamed. Options (the flags of
@@ -401,8 +401,10 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, **options)
     report, resume, base_url, which a worker has no use for): every worker
     enforces those stored in Redis by the producer. The worker's own options:
     out_dir, concurrency, threads, fsync, max_size, the timeouts, headers,
-    user_agent, proxy, insecure, cacert, cookies, progress, and worker_name
-    (its consumer name; default host:pid:random). Returns FetchResults of the
+    user_agent, proxy, insecure, cacert, cookies, progress, worker_name
+    (its consumer name; default host:pid:random) and records (default True;
+    False: the worker keeps no record in memory, for a long crawl whose
+    report is corun.collect's). Returns FetchResults of the
     records this worker made (completion order; a URL two workers fetched,
     after a stall, is in both lists, but in the crawl's report once: see
     corun.collect), with .worker (its name), .finished (True: the crawl was
@@ -415,10 +417,10 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, **options)
     URL is a ValueError naming the expected form; a server that cannot be
     used, or no crawl of that name, is corun.QueueError."""
     if queue is not None:
-        call, stop, progress = _worker_call("fetch", urls, urls_file, queue, worker_name, options)
+        call, stop, progress = _worker_call("fetch", urls, urls_file, queue, worker_name,
+                                            records, options)
         return _worker_await(call, stop, progress)
-    if worker_name is not None:
-        raise TypeError("fetch() argument 'worker_name' goes with queue=")
+    _no_worker_arguments("fetch", worker_name, records)
     call, in_order, progress = _fetch_call("fetch", urls, urls_file, **options)
     return _fetch_await(call, in_order, progress)
 
@@ -472,7 +474,14 @@ def _sync_wait(call, progress, on_interrupt=None):
         display.update(final=True)
 
 
-def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, **options):
+def _no_worker_arguments(func, worker_name, records):
+    for name, value in (("worker_name", worker_name), ("records", records)):
+        if value is not None:
+            raise TypeError(f"{func}() argument '{name}' goes with queue=")
+
+
+def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, records=None,
+               **options):
     """fetch() blocking the calling thread (works with or without a running
     asyncio loop; Ctrl-C stops the run and raises KeyboardInterrupt). With
     queue=, Ctrl-C stops the worker gracefully (as the CLI's first Ctrl-C:
@@ -480,10 +489,9 @@ def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, **opt
     back; a second Ctrl-C stops it at once."""
     if queue is not None:
         call, stop, progress = _worker_call("fetch_sync", urls, urls_file, queue, worker_name,
-                                            options)
+                                            records, options)
         return _worker_results(_sync_wait(call, progress, stop.stop))
-    if worker_name is not None:
-        raise TypeError("fetch_sync() argument 'worker_name' goes with queue=")
+    _no_worker_arguments("fetch_sync", worker_name, records)
     call, in_order, progress = _fetch_call("fetch_sync", urls, urls_file, **options)
     return _fetch_results(_sync_wait(call, progress), in_order)
 
@@ -513,7 +521,7 @@ def _queue_arg(func, queue):
     return queue
 
 
-def _worker_call(func, urls, urls_file, queue, worker_name, options):
+def _worker_call(func, urls, urls_file, queue, worker_name, records, options):
     if urls is not None or urls_file is not None:
         raise TypeError(f"{func}() with queue= takes no urls or urls_file: a worker takes its "
                         f"URLs from the crawl (add them with corun.enqueue)")
@@ -524,10 +532,11 @@ def _worker_call(func, urls, urls_file, queue, worker_name, options):
                         f"reads them from Redis")
     queue = _queue_arg(func, queue)
     worker = _check_str(func, "worker_name", worker_name, none=True) or ""
+    keep = True if records is None else _check_bool(func, "records", records)
     checked, show = _checked_options(func, **options)
     mine = {member: checked[member] for member in _WORKER_MEMBERS}
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
-    call, stop = _corun._fetch_worker(queue, mine, worker, live)
+    call, stop = _corun._fetch_worker(queue, mine, worker, live, keep)
     return call, stop, (live, None)
 
 

@@ -245,15 +245,16 @@ struct Attached {
 Task<std::unique_ptr<WorkerOutcome>> run_worker(fetch::QueueAddress address, fetch::Options options,
                                                 std::string worker,
                                                 std::shared_ptr<LiveProgress> live,
-                                                std::shared_ptr<WorkerControl> control) {
+                                                std::shared_ptr<WorkerControl> control,
+                                                bool keep_records) {
   auto out = std::make_unique<WorkerOutcome>();
   Task<fetch::QueueSettings> reading = fetch::read_queue_settings(address);
   fetch::QueueSettings settings = co_await reading;
   settings.apply_to(options);
   auto* records = &out->fetched.records;
   fetch::Fetcher* running = nullptr;
-  options.on_record = [records, live, &running](const fetch::Record& r) {
-    records->push_back(r);
+  options.on_record = [records, live, &running, keep_records](const fetch::Record& r) {
+    if (keep_records) records->push_back(r);
     if (live && running) live->update(running->progress());
   };
   fetch::Fetcher fetcher(std::move(options));
@@ -483,7 +484,7 @@ void bind_fetch(py::module_& m) {
   m.def(
       "_fetch_worker",
       [](const std::string& queue, const py::dict& options, const std::string& worker,
-         std::shared_ptr<LiveProgress> progress) {
+         std::shared_ptr<LiveProgress> progress, bool records) {
         fetch::QueueAddress address = queue_address(queue);
         fetch::Options o;
         std::size_t used = 0;
@@ -497,14 +498,16 @@ void bind_fetch(py::module_& m) {
               "_fetch_worker(): options holds a name that is no fetch::Options member");
         }
         auto control = std::make_shared<WorkerControl>();
-        Call call = make_call(
-            run_worker(std::move(address), std::move(o), worker, std::move(progress), control),
-            &worker_to_python);
+        Call call = make_call(run_worker(std::move(address), std::move(o), worker,
+                                         std::move(progress), control, records),
+                              &worker_to_python);
         return py::make_tuple(std::move(call), WorkerStop(control));
       },
       py::arg("queue"), py::arg("options"), py::arg("worker"), py::arg("progress").none(true),
+      py::arg("records"),
       "A worker of the crawl at queue: (Call, _WorkerStop). options: the worker's own "
-      "fetch::Options members (the crawl's settings come from Redis).");
+      "fetch::Options members (the crawl's settings come from Redis); records: False keeps "
+      "no record (a long crawl's worker), only the summary.");
   py::class_<FeedHandle>(m, "_UrlFeed", "Lines for a running enqueue, pushed in batches.")
       .def("push", &FeedHandle::push, py::arg("lines"),
            "A Call: True once queued (waits while the queue is full), False once the enqueue "

@@ -162,8 +162,12 @@ def slow_crawl(bases, redis, name, count):
 
 def finish_and_check(queue, urls, tmp, what):
     report = os.path.join(tmp, f"{what}.jsonl")
-    results = corun.fetch_sync(queue=queue, out_dir=os.path.join(tmp, what), concurrency=8)
+    results = corun.fetch_sync(queue=queue, out_dir=os.path.join(tmp, what), concurrency=8,
+                               records=False)
     check(results.finished, f"{what}: the second worker finished the crawl")
+    check_eq(len(results), 0, f"{what}: records=False keeps none")
+    check(results.done > 0 and results.worker_counters["recorded"] == results.done,
+          f"{what}: the second worker's summary {results!r} {results.worker_counters}")
     collected = corun.collect_sync(queue=queue, report=report)
     check_eq((collected.done, collected.failed), (len(urls), 0), f"{what}: {collected!r}")
     with open(report, encoding="utf-8") as f:

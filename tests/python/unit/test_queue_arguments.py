@@ -49,14 +49,17 @@ def test_worker_options_are_checked_and_the_call_is_lazy():
         corun.fetch(queue=QUEUE, bogus=1)
     # ...and valid ones make a coroutine that has not connected yet.
     corun.fetch(queue=QUEUE, out_dir="pages", concurrency=8, threads=0, timeout=5,
-                headers={"X-A": "b"}, worker_name="w1", progress=False).close()
+                headers={"X-A": "b"}, worker_name="w1", records=False, progress=False).close()
 
 
-def test_worker_name_goes_with_queue():
+@pytest.mark.parametrize("func", [corun.fetch, corun.fetch_sync])
+def test_worker_arguments_go_with_queue(func):
     with pytest.raises(TypeError, match="'worker_name' goes with queue"):
-        corun.fetch(["http://h/a"], worker_name="w")
-    with pytest.raises(TypeError, match="'worker_name' goes with queue"):
-        corun.fetch_sync(["http://h/a"], worker_name="w")
+        func(["http://h/a"], worker_name="w")
+    with pytest.raises(TypeError, match="'records' goes with queue"):
+        func(["http://h/a"], records=False)
+    with pytest.raises(TypeError, match="'records'"):
+        func(queue=QUEUE, records=1)
 
 
 @pytest.mark.parametrize("bad", ["redis://127.0.0.1:6379", "http://127.0.0.1:6379/crawl",
