@@ -152,6 +152,20 @@ def streamed(redis):
     check(seen_in_redis[0] >= 1000, f"streamed: {seen_in_redis[0]} URLs in Redis at line 9000")
 
 
+def from_file(redis, tmp):
+    # urls_file: as --enqueue FILE (named by its path: a second run resumes).
+    queue = redis + "/from-file"
+    path = os.path.join(tmp, "urls.txt")
+    with open(path, "w") as f:
+        f.write("# a comment\n\n" + "".join(f"http://127.0.0.1:9/f{n} utf-8\n" for n in range(300)))
+    r = corun.enqueue_sync(urls_file=path, queue=queue, encoding="utf-8")
+    check_eq((r.lines, r.added, r.duplicates, r.resumed), (302, 300, 0, 0), f"file {r!r}")
+    r = asyncio.run(corun.enqueue(urls_file=path, queue=queue))
+    check_eq((r.lines, r.added, r.resumed), (302, 0, 302), f"file again {r!r}")
+    with raises(OSError):
+        corun.enqueue_sync(urls_file=os.path.join(tmp, "missing.txt"), queue=queue)
+
+
 def slow_crawl(bases, redis, name, count):
     queue = f"{redis}/{name}"
     urls = [f"{bases[n % 3]}/delay/{300 + n}" for n in range(count)]
@@ -226,6 +240,7 @@ def main():
             two_workers(bases, redis, tmp)
             errors(redis)
             streamed(redis)
+            from_file(redis, tmp)
             cancelled_worker(bases, redis, tmp)
             interrupted_worker(bases, redis, tmp)
     print("ok")
