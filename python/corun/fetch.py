@@ -92,7 +92,8 @@ class FetchResults(list):
     completion order for urls_file; each record's .index is its input
     position), and the run's summary as attributes: seen, done, failed,
     skipped, not_started, bytes, elapsed, interrupted, report_error; ok is
-    True when every URL is done."""
+    True when every URL is done. A queue worker's (fetch(queue=...)) also has
+    worker, finished and worker_counters (None otherwise)."""
 
     def __init__(self, records, summary):
         super().__init__(records)
