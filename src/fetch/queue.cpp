@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include "corun/core/time.hpp"
@@ -299,6 +300,38 @@ Task<void> wait_below_high_water(redis::Connection& conn, const QueueAddress& ad
 
 }  // namespace
 
+namespace {
+
+// The name a producer's input position is stored under. A file: its absolute
+// path and a hash of its first 64 KiB, so running again on the same file (or
+// on it grown by appending) skips what was added, while another file written
+// to the same path starts from its first line. Standard input has nothing to
+// resume by: each run gets a name of its own and reads everything (the dedup
+// sets keep any URL from being added twice), so piping more URLs into a crawl
+// later never skips lines.
+std::string input_identity(const std::filesystem::path& input) {
+  if (input == "-") {
+    return fmt::format("-:{}:{:x}", ::getpid(),
+                       std::chrono::system_clock::now().time_since_epoch().count());
+  }
+  std::string name = std::filesystem::absolute(input).lexically_normal().string();
+  int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return name;  // FileSource reports the error
+  std::string head(std::size_t{64} * 1024, '\0');
+  std::size_t got = 0;
+  while (got < head.size()) {
+    ssize_t n = ::read(fd, head.data() + got, head.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  head.resize(got);
+  return name + "#" + redis::detail::sha1_hex(head).substr(0, 16);
+}
+
+}  // namespace
+
 Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string input_name,
                             EnqueueOptions options) {
   if (options.settings.name_template.empty()) {
@@ -412,8 +445,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
 Task<EnqueueResult> enqueue(QueueAddress address, std::filesystem::path input,
                             EnqueueOptions options) {
   FileSource source(input);
-  std::string name = input == "-" ? std::string("-")
-                                  : std::filesystem::absolute(input).lexically_normal().string();
+  std::string name = input_identity(input);
   Task<EnqueueResult> running = enqueue(address, source, std::move(name), std::move(options));
   EnqueueResult r = co_await running;
   co_return r;

@@ -134,4 +134,38 @@ TEST(QueueCli, KilledProducerResumesWithoutAddingTwice) {
   EXPECT_TRUE(st.input_done);
 }
 
+// A producer resumes by its input's identity, never by position alone: more
+// URLs piped in later are all read (stdin has nothing to resume by), another
+// file written to the same path starts from its first line, and the same file
+// grown by appending adds just the new URLs (resuming the same file after a
+// kill: KilledProducerResumesWithoutAddingTwice).
+TEST(QueueCli, ALaterProducerSkipsOnlyWhatItsOwnInputAdded) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  auto q = redis.url() + "/later";
+  auto address = corun::fetch::parse_queue_url(q);
+  auto total = [&] { return corun::run(corun::fetch::status(address)).total; };
+  cli::write_file(dir.path() / "a.txt", "http://a.test/1\nhttp://a.test/2\n");
+  cli::write_file(dir.path() / "b.txt", "http://a.test/3\nhttp://a.test/4\nhttp://a.test/5\n");
+  std::vector<std::string> from_stdin{"fetch", "--queue", q, "--enqueue", "-"};
+  auto first = cli::run_corun(from_stdin, cli::RunOptions{}.stdin_from(dir.path() / "a.txt"));
+  ASSERT_EQ(first.exit_code, 0) << first;
+  auto second = cli::run_corun(from_stdin, cli::RunOptions{}.stdin_from(dir.path() / "b.txt"));
+  ASSERT_EQ(second.exit_code, 0) << second;
+  EXPECT_EQ(total(), 5U) << "a second pipe skipped lines: " << second;
+
+  auto in = (dir.path() / "in.txt").string();
+  std::vector<std::string> from_file{"fetch", "--queue", q, "--enqueue", in};
+  cli::write_file(in, "http://b.test/1\nhttp://b.test/2\n");
+  ASSERT_EQ(cli::run_corun(from_file).exit_code, 0);
+  cli::write_file(in, "http://c.test/1\nhttp://c.test/2\n");
+  auto rewritten = cli::run_corun(from_file);
+  ASSERT_EQ(rewritten.exit_code, 0) << rewritten;
+  EXPECT_EQ(total(), 9U) << "another file at the same path was skipped: " << rewritten;
+  cli::write_file(in, "http://c.test/1\nhttp://c.test/2\nhttp://c.test/3\n");
+  auto appended = cli::run_corun(from_file);
+  ASSERT_EQ(appended.exit_code, 0) << appended;
+  EXPECT_EQ(total(), 10U) << appended;
+}
+
 }  // namespace
