@@ -7,8 +7,9 @@
 // and writes the page, and hands the outcome back; the engine gives it to the
 // frontier: complete (the record), defer (a retry, with its delay) or release
 // (never started). The pieces: report.hpp (the report file), retry.hpp (the
-// retry policy), page_writer.hpp (decode and write), admission.hpp
-// (--per-host, --rate), frontier_local.hpp (input + report).
+// retry policy), page_writer.hpp (decode and write), admission.hpp (--rate;
+// -c and --per-host are the lanes' sessions' limits), frontier_local.hpp
+// (input + report).
 #include "corun/fetch/fetch.hpp"
 
 #include <fmt/format.h>
@@ -163,9 +164,8 @@ struct Fetcher::Impl final : LaneContext {
 
   void configure_session() {
     http::SessionOptions& so = session_options;
-    // --per-host is the lane's own (HostAdmission, one lane per host): with
-    // curl's per-host limit the session would have no gate, and curl's total
-    // limit (which counts idle connections) would evict keep-alive connections.
+    // Each lane sets its session's limit (its share of -c) and limit_per_host
+    // (--per-host: a host's URLs all go to one lane); see FetchLane::open.
     so.limit_per_host = 0;
     so.timeout.total = to_ms(options.timeout);
     so.timeout.connect = to_ms(options.connect_timeout);

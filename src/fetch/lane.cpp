@@ -51,18 +51,18 @@ void FetchLane::start_remote(std::shared_ptr<detail::LoopLifeline> home) {
 
 void FetchLane::open() {
   http::SessionOptions so = engine_.session_options;
-  // The lane waits for its own slots (its share of -c, --per-host) before the
-  // request, outside the request's timeout: the session's gate counts a wait
-  // for a slot against the total timeout (as aiohttp does), which a crawl's
-  // backlog must not.
+  // The session owns the limits: the lane's share of -c in total and, with
+  // --per-host (a host's URLs all come to one lane), per host. Requests ask
+  // for total_timeout_from_admission, so a backlog waiting for a slot is not
+  // timed, only the request once it runs.
   so.limit = concurrency_;
+  so.limit_per_host = engine_.per_host;
   so.shared_cookie_jar = engine_.cookie_jar;
   session_ = std::make_unique<http::ClientSession>(std::move(so));
   if (engine_.options.fsync) writer_ = std::make_unique<BatchWriter>(get_running_loop(), 2);
-  net_slots_ = std::make_unique<Semaphore>(static_cast<int>(concurrency_));
   queue_ = std::make_unique<Queue<LaneItem>>();
-  admission_ = std::make_unique<HostAdmission>(engine_.per_host, engine_.rate,
-                                               [this](Clock::duration d) { return pause(d); });
+  admission_ =
+      std::make_unique<HostAdmission>(engine_.rate, [this](Clock::duration d) { return pause(d); });
 }
 
 // ---- engine side
@@ -153,8 +153,11 @@ Task<void> FetchLane::run() {
   std::exception_ptr failure;
   try {
     std::vector<Task<void>> tasks;
-    // Twice the lane's requests: while those are in flight, as many again can be
-    // decoding and writing their pages; at most that many bodies are held.
+    // Twice the lane's requests (its session's limit): while those are in
+    // flight, as many again can be decoding and writing their pages. The
+    // workers are the bound on pages held in memory (a body is held by its
+    // worker from response to written file); the rest of the lane's URLs wait
+    // in its queue as URLs.
     for (std::size_t i = 0; i < 2 * concurrency_; ++i) tasks.push_back(worker());
     co_await gather(std::move(tasks));
     co_await session_->close();
@@ -223,6 +226,14 @@ Task<void> FetchLane::fetch_one(LaneOutcome* out) {
 bool FetchLane::target(Work& work, Record& rec, Target& t) {
   const Options& options = engine_.options;
   if (!parse_url(rec.url, t.parts, rec.error)) return false;
+  // The request's URL, parsed once by the session's parser (libcurl's): its
+  // origin keys --rate and --per-host as the session keys its limits.
+  try {
+    t.url.emplace(http::URL::parse(rec.url));
+  } catch (const http::InvalidURL& e) {
+    rec.error = e.what();
+    return false;
+  }
   // An encoding label on the input line overrides --encoding for this URL.
   t.encoding = engine_.override_encoding;
   if (!work.label.empty() && !options.raw) {
@@ -250,11 +261,11 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
   return true;
 }
 
-Task<FetchLane::Attempt> FetchLane::attempt(const Target* t, const Work* work, Record* rec) {
+Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record* rec) {
   Attempt a;
-  std::optional<HostAdmission::Permit> host;  // given back when this returns, on every path
+  std::optional<HostAdmission::Permit> host;  // --rate: the host's turn, until the request starts
   if (admission_->active()) {
-    std::optional<HostAdmission::Permit> admitted = co_await admission_->admit(host_key(t->parts));
+    std::optional<HostAdmission::Permit> admitted = co_await admission_->admit(t->url->origin());
     if (!admitted) {  // stopped during the --rate wait
       a.kind = Attempt::Kind::interrupted;
       co_return a;
@@ -262,21 +273,32 @@ Task<FetchLane::Attempt> FetchLane::attempt(const Target* t, const Work* work, R
     host.emplace(std::move(*admitted));
   }
   rec->attempts = work->attempts + 1;
-  // The lane's share of -c bounds its requests in flight; a worker waiting for
-  // its page to be written has given its slot back (twice as many workers).
-  SlotPermit slot = co_await acquire_slot(*net_slots_);
-  if (stopped() && work->attempts == 0) {  // stopped while waiting: counts as never started
-    a.kind = Attempt::Kind::not_started;
-    co_return a;
-  }
+  // The session holds the request until its limits allow it (the lane's share
+  // of -c; --per-host); one that waited past a stop never starts. A worker
+  // waiting for its page to be written holds no slot: the session's limit
+  // bounds the requests in flight, the lane's workers (2 per slot, see run())
+  // the pages held, in flight or being decoded and written.
+  struct NotStarted {};
+  bool on_the_wire = false;
+  http::RequestOptions ro;
+  ro.total_timeout_from_admission = true;
+  ro.before_start = [this, work, &on_the_wire, &host] {
+    if (stopped() && work->attempts == 0) throw NotStarted{};
+    if (host) host->started();
+    on_the_wire = true;
+    requests.fetch_add(1, std::memory_order_relaxed);
+  };
   try {
-    Counting on_the_wire(requests);
-    http::RequestOptions ro;
-    a.response = co_await session_->get(rec->url, ro);
+    Task<http::Response> request = session_->get(std::move(*t->url), std::move(ro));
+    a.response = co_await request;
+  } catch (const NotStarted&) {
+    a.kind = Attempt::Kind::not_started;  // stopped while waiting: counts as never started
   } catch (const std::exception&) {
     a.kind = Attempt::Kind::failure;
     a.failure = std::current_exception();
   }
+  t->url.reset();  // moved into the request
+  if (on_the_wire) requests.fetch_sub(1, std::memory_order_relaxed);
   co_return a;
 }
 

@@ -1,6 +1,6 @@
 // corun::fetch lanes: one loop's share of a run's requests. A lane has a
-// session of its own, request slots (its share of -c), per-host admission and
-// workers. Lane 0 runs on the engine's loop; each other lane on a LoopThread
+// session of its own (whose limits are the lane's share of -c and --per-host),
+// --rate admission and workers. Lane 0 runs on the engine's loop; each other lane on a LoopThread
 // of its own, so a run uses every core for what costs the most (libcurl's
 // work, decoding, writing files) while the engine's loop keeps the frontier
 // (input, report) and the names' registry. A page is fetched, decoded and
@@ -11,7 +11,8 @@
 //
 // One URL on a lane (FetchLane::fetch_one), in named steps:
 //   target   the URL parsed, the encoding label, the file's name;
-//   attempt  one request under per-host admission and a request slot;
+//   attempt  one request: its --rate turn, then the session (which holds it
+//            until its limits allow it; the total timeout starts there);
 //   decide   the retry policy: a final record, or a deferral with its delay
 //            (the frontier hands the URL back when due, maybe to another
 //            worker);
@@ -35,12 +36,12 @@
 #include "corun/core/event.hpp"
 #include "corun/core/future.hpp"
 #include "corun/core/queue.hpp"
-#include "corun/core/semaphore.hpp"
 #include "corun/core/threads.hpp"
 #include "corun/fetch/fetch.hpp"
 #include "corun/fetch/frontier.hpp"
 #include "corun/fetch/naming.hpp"
 #include "corun/http/session.hpp"
+#include "corun/http/url.hpp"
 #include "page_writer.hpp"
 #include "retry.hpp"
 
@@ -130,7 +131,8 @@ class FetchLane {
 
  private:
   struct Target {
-    UrlParts parts;
+    UrlParts parts;                // the URL as written: file names
+    std::optional<http::URL> url;  // parsed by the session's parser: the request
     std::optional<text::Encoding> encoding;
     std::string path;
   };
@@ -147,7 +149,7 @@ class FetchLane {
   Task<void> process(Work* work);
   Task<void> fetch_one(LaneOutcome* out);
   bool target(Work& work, Record& rec, Target& t);
-  Task<Attempt> attempt(const Target* t, const Work* work, Record* rec);
+  Task<Attempt> attempt(Target* t, const Work* work, Record* rec);
   bool decide(Attempt& a, LaneOutcome& out);
   Task<void> save(Target* t, http::Response* resp, Record* rec);
 
@@ -167,8 +169,7 @@ class FetchLane {
 
   // The lane's loop only.
   std::unique_ptr<http::ClientSession> session_;
-  std::unique_ptr<BatchWriter> writer_;  // --fsync: writes go to the pool
-  std::unique_ptr<Semaphore> net_slots_;
+  std::unique_ptr<BatchWriter> writer_;     // --fsync: writes go to the pool
   std::unique_ptr<Queue<LaneItem>> queue_;  // unbounded: the engine's credits bound it
   std::unique_ptr<HostAdmission> admission_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -190,6 +190,7 @@ struct Call {
   std::string method;
   std::string url;
   RequestOptions ro;
+  std::optional<URL> parsed;  // set by the URL overloads: url is its str()
 };
 
 // What a request resolved from its options and the session's, once.
@@ -201,12 +202,17 @@ struct Plan {
   bool raise = false;
 };
 
-Plan make_plan(const SessionOptions& so, const RequestOptions& ro) {
-  Plan p;
-  p.timeouts = ro.timeout ? &*ro.timeout : &so.timeout;
+// The total timeout's deadline, counted from now.
+void start_total(Plan& p) {
   if (p.timeouts->total && p.timeouts->total->count() > 0) {
     p.deadline = std::chrono::steady_clock::now() + *p.timeouts->total;
   }
+}
+
+Plan make_plan(const SessionOptions& so, const RequestOptions& ro) {
+  Plan p;
+  p.timeouts = ro.timeout ? &*ro.timeout : &so.timeout;
+  if (!ro.total_timeout_from_admission) start_total(p);
   p.max_redirects = ro.max_redirects.value_or(so.max_redirects);
   p.max_body = ro.max_body_size ? ro.max_body_size : so.max_body_size;
   p.raise = ro.raise_for_status.value_or(so.raise_for_status);
@@ -313,11 +319,12 @@ std::optional<URL> next_hop(Call& call, const Plan& plan, const Response& resp,
 Task<Response> run_request(std::unique_ptr<Call> call) {
   ClientSession::State* st = call->st.get();
   st->bind();
-  URL url = URL::parse(call->url);
+  URL url = call->parsed ? std::move(*call->parsed) : URL::parse(call->url);
+  call->parsed.reset();
   for (char& c : call->method) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
   }
-  const Plan plan = make_plan(st->options, call->ro);
+  Plan plan = make_plan(st->options, call->ro);
   std::vector<Response> history;
   for (;;) {
     Response resp;
@@ -325,6 +332,7 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
     {
       Task<detail::RequestGate::Permit> acquiring = acquire_slot(st, &url, &plan);
       detail::RequestGate::Permit slot = co_await acquiring;
+      if (history.empty() && call->ro.total_timeout_from_admission) start_total(plan);
       if (history.empty() && call->ro.before_start) call->ro.before_start();
       Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, &resp, &location);
       co_await hop;
@@ -352,8 +360,15 @@ ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
 
 Task<Response> ClientSession::request(std::string method, std::string url, RequestOptions options) {
   if (!state_) throw RuntimeError("ClientSession was moved from");
-  return run_request(
-      std::make_unique<Call>(Call{state_, std::move(method), std::move(url), std::move(options)}));
+  return run_request(std::make_unique<Call>(
+      Call{state_, std::move(method), std::move(url), std::move(options), std::nullopt}));
+}
+
+Task<Response> ClientSession::request(std::string method, URL url, RequestOptions options) {
+  if (!state_) throw RuntimeError("ClientSession was moved from");
+  std::string text = url.str();
+  return run_request(std::make_unique<Call>(
+      Call{state_, std::move(method), std::move(text), std::move(options), std::move(url)}));
 }
 
 Task<Response> ClientSession::request(std::string method, std::string url) {
@@ -369,6 +384,10 @@ Task<Response> ClientSession::post(std::string url, std::string data) {
 }
 
 Task<Response> ClientSession::get(std::string url, RequestOptions options) {
+  return request("GET", std::move(url), std::move(options));
+}
+
+Task<Response> ClientSession::get(URL url, RequestOptions options) {
   return request("GET", std::move(url), std::move(options));
 }
 

@@ -1,7 +1,8 @@
-// corun::fetch per-host admission (src/fetch/admission.hpp): permits give
-// their slot back on every path (released, stopped, cancelled), the host
-// table forgets unused hosts, --rate spaces starts (checked through the waits
-// asked for, not the clock).
+// corun::fetch --rate admission (src/fetch/admission.hpp): a host's turn is
+// held from admission to the request's start and given back on every path
+// (started, dropped, stopped, cancelled), the host table forgets hosts whose
+// next start has passed, --rate spaces starts from the start itself (checked
+// through the waits asked for, not the clock).
 #include "admission.hpp"
 
 #include <gtest/gtest.h>
@@ -54,50 +55,42 @@ Task<void> hold(HostAdmission* a, std::string host, std::optional<Permit>* out) 
   if (p) out->emplace(std::move(*p));
 }
 
-TEST(FetchAdmission, SlotPermitGivesItsSlotBack) {
-  corun::run(co_invoke([&]() -> Task<> {
-    Semaphore s(1);
-    {
-      SlotPermit p = co_await acquire_slot(s);
-      EXPECT_TRUE(s.locked());
-      SlotPermit moved = std::move(p);
-      EXPECT_TRUE(s.locked());
-    }
-    EXPECT_FALSE(s.locked());
-  }));
-}
-
-TEST(FetchAdmission, PerHostSlotsAndTheTableForgetsUnusedHosts) {
+TEST(FetchAdmission, OneTurnPerHostUntilTheRequestStarts) {
   FakePause pause;
   corun::run(co_invoke([&]() -> Task<> {
-    HostAdmission a(1, 0, pause.fn());
+    HostAdmission a(0.001, pause.fn());  // one start per 1000 s: no clock noise matters
     EXPECT_TRUE(a.active());
     std::optional<Permit> first, second, other;
     co_await hold(&a, "h", &first);
     CO_ASSERT(first);
+    EXPECT_TRUE(pause.asked.empty());  // the first start is now
     auto waiting = create_task(hold(&a, "h", &second));
     co_await hold(&a, "other", &other);  // another host is not held up
     EXPECT_TRUE(other);
     co_await settle();
-    EXPECT_FALSE(waiting.done());  // one request per host
+    EXPECT_FALSE(waiting.done());  // "h"'s turn is held until its request starts
     EXPECT_EQ(a.hosts(), 2u);
-    other.reset();
-    EXPECT_EQ(a.hosts(), 1u);  // "other" is unused: gone
-    first.reset();             // its slot goes to the waiter
+    other.reset();  // dropped before it started: its next start was never set
+    EXPECT_EQ(a.hosts(), 1u);
+    first->started();  // the turn passes on; the next start is 1/rate from now
+    first->started();  // once only
     co_await settle();
     EXPECT_TRUE(waiting.done());
     if (!waiting.done()) co_await cancel(waiting);
     EXPECT_TRUE(second);
+    CO_ASSERT((pause.asked.size()) == (1u));
+    EXPECT_GT(pause.asked[0], std::chrono::seconds(900));
+    EXPECT_LE(pause.asked[0], std::chrono::seconds(1000));
+    first.reset();
     second.reset();
-    EXPECT_EQ(a.hosts(), 0u);
-    EXPECT_TRUE(pause.asked.empty());  // no --rate: never waits for time
+    EXPECT_EQ(a.hosts(), 1u);  // "h"'s next start is still ahead: remembered
   }));
 }
 
 TEST(FetchAdmission, CancellingAWaiterHoldsNothing) {
   FakePause pause;
   corun::run(co_invoke([&]() -> Task<> {
-    HostAdmission a(1, 0, pause.fn());
+    HostAdmission a(0.001, pause.fn());
     std::optional<Permit> first, second, third;
     co_await hold(&a, "h", &first);
     auto waiting = create_task(hold(&a, "h", &second));
@@ -108,52 +101,54 @@ TEST(FetchAdmission, CancellingAWaiterHoldsNothing) {
     } catch (const CancelledError&) {
     }
     EXPECT_FALSE(second);
-    first.reset();
+    first.reset();  // never started: the turn passes, no next start
     EXPECT_EQ(a.hosts(), 0u);
     auto next = create_task(hold(&a, "h", &third));
     co_await settle();
-    EXPECT_TRUE(next.done());  // the slot is free
+    EXPECT_TRUE(next.done());  // the turn is free
     if (!next.done()) co_await cancel(next);
     EXPECT_TRUE(third);
+    EXPECT_TRUE(pause.asked.empty());  // nothing started: no wait for time
   }));
 }
 
-TEST(FetchAdmission, RateSpacesStartsAndAStopGivesTheSlotBack) {
+TEST(FetchAdmission, RateSpacesStartsAndAStopGivesTheTurnBack) {
   FakePause pause;
   corun::run(co_invoke([&]() -> Task<> {
-    HostAdmission a(1, 0.001, pause.fn());  // one start per 1000 s: no clock noise matters
+    HostAdmission a(0.001, pause.fn());
     std::optional<Permit> p1, p2, p3;
     co_await hold(&a, "h", &p1);
-    EXPECT_TRUE(p1);
-    EXPECT_TRUE(pause.asked.empty());  // the first start is now
+    CO_ASSERT(p1);
+    p1->started();
     p1.reset();
     EXPECT_EQ(a.hosts(), 1u);  // --rate remembers the host's next start
 
     pause.stopped = true;  // the run stops during the wait for the second start
     auto second = create_task(hold(&a, "h", &p2));
     co_await settle();
-    EXPECT_TRUE(second.done());  // (a slot held by mistake would keep it waiting)
+    EXPECT_TRUE(second.done());
     if (!second.done()) co_await cancel(second);
     EXPECT_FALSE(p2);
     CO_ASSERT((pause.asked.size()) == (1u));
     EXPECT_GT(pause.asked[0], std::chrono::seconds(900));
     EXPECT_LE(pause.asked[0], std::chrono::seconds(1000));
 
-    pause.stopped = false;  // the slot was given back: the next one is admitted
+    pause.stopped = false;  // the turn was given back: the next one is admitted
     auto next = create_task(hold(&a, "h", &p3));
     co_await settle();
-    EXPECT_TRUE(next.done());
+    EXPECT_TRUE(next.done());  // (a turn held by mistake would keep it waiting)
     if (!next.done()) co_await cancel(next);
     EXPECT_TRUE(p3);
+    // The stopped one never started: the start it waited for is still the next.
     CO_ASSERT((pause.asked.size()) == (2u));
-    EXPECT_GT(pause.asked[1], pause.asked[0]);  // after the one before it
-    EXPECT_LE(pause.asked[1], std::chrono::seconds(2000));
+    EXPECT_LE(pause.asked[1], pause.asked[0]);
+    EXPECT_GT(pause.asked[1], std::chrono::seconds(900));
   }));
 }
 
-TEST(FetchAdmission, InactiveWithoutLimits) {
+TEST(FetchAdmission, InactiveWithoutARate) {
   FakePause pause;
-  HostAdmission a(0, 0, pause.fn());
+  HostAdmission a(0, pause.fn());
   EXPECT_FALSE(a.active());
 }
 

@@ -337,6 +337,28 @@ TEST_F(FetchEngine, PerHostLimitsRequestsInFlight) {
   EXPECT_GE(state_.max_in_flight, 1);
 }
 
+// A host's backlog waits for --per-host in the session's gate, outside the
+// request's timeout (RequestOptions::total_timeout_from_admission): the last
+// of 12 requests of 100 ms each behind --per-host 1 waits over a second, past
+// --timeout 1, and still succeeds with one attempt (a wait counted in the
+// timeout would fail or retry it).
+TEST_F(FetchEngine, BacklogBehindPerHostIsNotTimedOut) {
+  Options o = options();
+  o.concurrency = 16;
+  o.per_host = 1;
+  o.timeout = Seconds(1);
+  o.retries = 0;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 12; ++i) urls.push_back("{base}/slow/100?" + std::to_string(i));
+  Outcome out = fetch(o, urls);
+  EXPECT_EQ(out.summary.done, 12u);
+  for (const auto& r : out.records) {
+    EXPECT_TRUE(r["error"].is_null()) << r;
+    EXPECT_EQ(r["attempts"], 1) << r;
+  }
+  EXPECT_EQ(state_.max_in_flight, 1);
+}
+
 TEST_F(FetchEngine, HeadersAndUserAgentAreSent) {
   Options o = options();
   o.user_agent = "tester/1";

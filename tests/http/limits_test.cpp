@@ -170,6 +170,68 @@ TEST(LimitsTest, TotalLimitHoldsAcrossHosts) {
   }());
 }
 
+// RequestOptions::total_timeout_from_admission. limit_per_host = 1 and the
+// host's slot held by a request the server does not answer: a second request
+// to the host waits in the session's gate past its total timeout. By default
+// (aiohttp's ClientTimeout.total) the wait counts and it fails with
+// TimeoutError; with the option its timeout has not started, and once the slot
+// is free it completes. The option's request goes through the http::URL
+// overload (parsed once, keyed by its origin: "127.0.0.1:port" written with the
+// scheme's case changed is still the held host).
+Task<void> queue_behind_a_held_request(bool from_admission) {
+  Seen seen;
+  Task<corun::net::Server> starting = start_backend(&seen, "127.0.0.1", 0);
+  corun::net::Server server = co_await starting;
+  std::string key = "127.0.0.1:" + std::to_string(server.port());
+  SessionOptions o;
+  o.limit_per_host = 1;
+  ClientSession s(o);
+  auto held = corun::create_task(s.get("http://" + key + "/hold"));
+  co_await wait_active(&seen, key, 1);
+  corun::http::RequestOptions ro;
+  ro.timeout.emplace();
+  ro.timeout->total = 500ms;
+  ro.total_timeout_from_admission = from_admission;
+  TaskHandle<Response> queued =
+      from_admission
+          ? corun::create_task(s.get(corun::http::parse_url("HTTP://" + key + "/quick"), ro))
+          : corun::create_task(s.get("http://" + key + "/quick", ro));
+  // Twice its total timeout in the queue (not a measurement: the queued
+  // request's own timer is due first).
+  co_await corun::sleep(1000ms);
+  EXPECT_EQ(seen.active[key], 1);
+  if (from_admission) {
+    EXPECT_FALSE(queued.done());  // still queued: its timeout has not started
+    seen.release.set();
+    Response r = co_await queued;
+    EXPECT_EQ(r.status(), 200);
+    EXPECT_EQ(r.read(), "ok");
+  } else {
+    EXPECT_TRUE(queued.done());
+    try {
+      co_await queued;
+      ADD_FAILURE() << "the queued request did not time out";
+    } catch (const corun::TimeoutError& e) {
+      EXPECT_NE(std::string(e.what()).find("waiting for a connection"), std::string::npos)
+          << e.what();
+    }
+    seen.release.set();
+  }
+  EXPECT_EQ((co_await held).status(), 200);
+  EXPECT_EQ(seen.peak[key], 1);
+  co_await s.close();
+  server.close();
+  co_await server.wait_closed();
+}
+
+TEST(LimitsTest, QueuedRequestTimesOutWaitingForASlotByDefault) {
+  corun::run(queue_behind_a_held_request(false));
+}
+
+TEST(LimitsTest, TotalTimeoutFromAdmissionDoesNotCountTheQueue) {
+  corun::run(queue_behind_a_held_request(true));
+}
+
 class Http2LimitsTest : public ::testing::Test {
  public:
   void SetUp() override {

@@ -80,13 +80,15 @@ struct Options {
   std::optional<std::size_t> max_size;  // bodies larger than this fail
   std::string base_url;                 // prefix for input lines without "://"
   // --- requests ---
-  std::size_t concurrency = 64;      // requests in flight in total
-  std::size_t per_host = 0;          // in flight per host; 0 = no limit
-  double rate = 0;                   // requests per second per host; 0 = no limit
-  int retries = 3;                   // extra attempts after the first
-  Seconds retry_delay{0.5};          // backoff base: delay * 2^(n-1), jittered
-  Seconds retry_max_delay{30.0};     // longest backoff; longer Retry-After: no retry
-  Seconds timeout{120.0};            // one attempt, start to last byte; 0 = none
+  std::size_t concurrency = 64;   // requests in flight in total
+  std::size_t per_host = 0;       // in flight per host; 0 = no limit
+  double rate = 0;                // requests per second per host; 0 = no limit
+  int retries = 3;                // extra attempts after the first
+  Seconds retry_delay{0.5};       // backoff base: delay * 2^(n-1), jittered
+  Seconds retry_max_delay{30.0};  // longest backoff; longer Retry-After: no retry
+  // One attempt, from its start (admitted under -c and --per-host: a wait for
+  // them is not timed) to its last byte; 0 = none.
+  Seconds timeout{120.0};
   Seconds connect_timeout{15.0};     // 0 = libcurl's default (300 s)
   Seconds read_timeout{0.0};         // longest silence (whole seconds); 0 = none
   std::vector<std::string> headers;  // "Name: value"

@@ -39,6 +39,7 @@
 #include "corun/http/errors.hpp"
 #include "corun/http/headers.hpp"
 #include "corun/http/response.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::http {
 
@@ -124,6 +125,16 @@ struct RequestOptions {
   // sent, gives the slot back and is rethrown by the request: a caller that is
   // shutting down uses it so that a request which waited for a slot never starts.
   std::function<void()> before_start;
+  // When the total timeout starts. false (aiohttp's ClientTimeout.total): at the
+  // call, so the wait for a slot under the session's limit and limit_per_host
+  // counts, and a request queued too long fails with TimeoutError ("total
+  // timeout expired waiting for a connection"). true: once the gate admitted the
+  // request's first hop; the wait before it is unbounded (cancel the task, or use
+  // before_start, to give it up). A caller that queues a backlog on purpose (a
+  // crawl behind a per-host limit) uses it so that only the request itself is
+  // timed. Later hops (redirects) run under the deadline already started, their
+  // waits for a slot included. timeout.connect and sock_read are not affected.
+  bool total_timeout_from_admission = false;
 };
 
 class ClientSession {
@@ -142,8 +153,12 @@ class ClientSession {
   // class-type argument inside a co_await expression.)
   Task<Response> request(std::string method, std::string url);
   Task<Response> request(std::string method, std::string url, RequestOptions options);
+  // An already parsed URL (http::URL): not parsed again; its origin() keys
+  // limit_per_host. The same as passing url.str().
+  Task<Response> request(std::string method, URL url, RequestOptions options);
   Task<Response> get(std::string url);
   Task<Response> get(std::string url, RequestOptions options);
+  Task<Response> get(URL url, RequestOptions options);
   Task<Response> post(std::string url, std::string data);
   Task<Response> post(std::string url, std::string data, RequestOptions options);
   Task<Response> put(std::string url, std::string data);
