@@ -5,11 +5,8 @@
 // they check argument types and call these.
 #include <pybind11/stl.h>
 
-#include <algorithm>
 #include <cmath>
 #include <corun/http/session.hpp>
-#include <cstdint>
-#include <cstring>
 
 #include "bindings.hpp"
 #include "runtime.hpp"
@@ -60,69 +57,6 @@ py::list headers_to_python(const http::Headers& headers) {
   py::list out;
   for (auto field : headers) out.append(py::make_tuple(to_str(field.name), to_str(field.value)));
   return out;
-}
-
-// The str for text that corun's WHATWG decoders produced: well-formed UTF-8 of
-// Unicode scalar values (they emit U+FFFD for what they cannot decode, never a
-// surrogate or an overlong form). PyUnicode_DecodeUTF8 would validate it again
-// and widen its buffer as it meets wider characters; here one pass finds the
-// length and the widest character, which the largest lead byte tells exactly
-// (C2-C3: Latin-1, C4-EF: the BMP, F0 and up: beyond), and a second writes the
-// code points. Memory-safe whatever the input: exactly one code point is
-// written per non-continuation byte, and a sequence cut short at the end reads
-// nothing past it.
-template <class Unit>
-void fill_code_points(const unsigned char* p, const unsigned char* end, Unit* out) {
-  while (p < end) {
-    unsigned char b = *p;
-    if (b < 0x80) {
-      *out++ = static_cast<Unit>(b);
-      ++p;
-      continue;
-    }
-    if (b < 0xC0) {  // a continuation byte out of place: not counted, skipped
-      ++p;
-      continue;
-    }
-    std::size_t len = b < 0xE0 ? 2 : (b < 0xF0 ? 3 : 4);
-    std::uint32_t cp = b & (0x7Fu >> len);
-    std::size_t i = 1;
-    for (; i < len && p + i < end && (p[i] & 0xC0) == 0x80; ++i) cp = (cp << 6) | (p[i] & 0x3Fu);
-    if (cp > 0x10FFFF) cp = 0xFFFD;  // only from bytes no decoder emits (F5-FF leads)
-    *out++ = static_cast<Unit>(cp);
-    p += i;
-  }
-}
-
-py::str str_from_decoded_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char* end = p + s.size();
-  std::size_t chars = 0;
-  unsigned char widest = 0;
-  for (const unsigned char* q = p; q < end; ++q) {
-    chars += static_cast<std::size_t>((*q & 0xC0) != 0x80);
-    widest = std::max(widest, *q);
-  }
-  Py_UCS4 maxchar =
-      widest < 0x80 ? 0x7F : (widest < 0xC4 ? 0xFF : (widest < 0xF0 ? 0xFFFF : 0x10FFFF));
-  PyObject* o = PyUnicode_New(static_cast<Py_ssize_t>(chars), maxchar);
-  if (o == nullptr) throw py::error_already_set();
-  switch (PyUnicode_KIND(o)) {
-    case PyUnicode_1BYTE_KIND:
-      if (maxchar == 0x7F) {
-        std::memcpy(PyUnicode_DATA(o), s.data(), s.size());
-      } else {
-        fill_code_points(p, end, static_cast<Py_UCS1*>(PyUnicode_DATA(o)));
-      }
-      break;
-    case PyUnicode_2BYTE_KIND:
-      fill_code_points(p, end, static_cast<Py_UCS2*>(PyUnicode_DATA(o)));
-      break;
-    default:
-      fill_code_points(p, end, static_cast<Py_UCS4*>(PyUnicode_DATA(o)));
-      break;
-  }
-  return py::reinterpret_steal<py::str>(o);
 }
 
 Task<std::unique_ptr<http::Response>> run_request(std::shared_ptr<SessionBox> box,
@@ -271,7 +205,7 @@ void bind_http(py::module_& m) {
             } catch (...) {
               reraise_as_python();
             }
-            return str_from_decoded_utf8(out);
+            return py::str(out);
           },
           py::arg("encoding"), py::arg("errors"))
       .def("raise_for_status", [](const R& r) {

@@ -86,9 +86,9 @@ async def bodies(s, base):
 
 
 async def text_widths(s, base):
-    # text() builds the str itself from the decoder's UTF-8: each of str's
-    # widths (ASCII, Latin-1, the BMP, beyond), mixed, and U+FFFD for bytes
-    # that are not UTF-8 (maximal subparts, as the Encoding Standard says).
+    # text() gives the canonical str of each width (ASCII, Latin-1, the BMP,
+    # beyond), mixed, and U+FFFD for bytes that are not UTF-8 (maximal
+    # subparts, as the Encoding Standard says).
     cases = [
         ("", b""),
         ("plain ASCII", b"plain ASCII"),
