@@ -457,49 +457,18 @@ std::shared_ptr<Pending> Call::take_and_submit() {
   }
 }
 
-namespace {
-// The mailbox of the loop the last start() ran on, so that the usual program
-// (one loop at a time) skips corun.runtime._mailbox's WeakKeyDictionary
-// lookup. Used while that loop is alive (the weak reference says so) and the
-// mailbox is too and still open (_forget_loop closes it when its loop
-// closes); otherwise _mailbox decides, and the cache follows. GIL held.
-PyObject* g_last_loop_ref = nullptr;  // a weak reference to the loop
-std::weak_ptr<Mailbox> g_last_mailbox;
-
-// The loop's mailbox; null when the loop cannot watch a file descriptor.
-std::shared_ptr<Mailbox> mailbox_of(const py::object& loop) {
-  if (g_last_loop_ref != nullptr && PyWeakref_GetObject(g_last_loop_ref) == loop.ptr()) {
-    std::shared_ptr<Mailbox> box = g_last_mailbox.lock();
-    if (box && box->fd() >= 0) return box;
-  }
-  PyObject* found =
-      PyObject_CallOneArg(kept_attr(g_mailbox_of, "corun.runtime", "_mailbox").ptr(), loop.ptr());
-  if (found == nullptr) throw py::error_already_set();
-  py::object box = py::reinterpret_steal<py::object>(found);
-  if (box.is_none()) return nullptr;
-  auto mailbox = box.cast<std::shared_ptr<Mailbox>>();
-  PyObject* ref = PyWeakref_NewRef(loop.ptr(), nullptr);
-  if (ref == nullptr) throw py::error_already_set();
-  Py_XDECREF(g_last_loop_ref);
-  g_last_loop_ref = ref;
-  g_last_mailbox = mailbox;
-  return mailbox;
-}
-}  // namespace
-
 py::object Call::start() {
   // RuntimeError: no running event loop.
-  PyObject* running =
-      PyObject_CallNoArgs(kept_attr(g_get_running_loop, "asyncio", "get_running_loop").ptr());
-  if (running == nullptr) throw py::error_already_set();
-  py::object loop = py::reinterpret_steal<py::object>(running);
+  py::object loop = kept_attr(g_get_running_loop, "asyncio", "get_running_loop")();
   py::object future = call_method(loop, g_str_create_future, "create_future");
   std::shared_ptr<Pending> pending = take_and_submit();
 
   py::object hook = make_cancel_hook(pending);
   call_method(future, g_str_add_done_callback, "add_done_callback", hook);
-  std::shared_ptr<Mailbox> mailbox = mailbox_of(loop);
-  if (mailbox) {
+  // None: the loop cannot watch an fd.
+  py::object box = kept_attr(g_mailbox_of, "corun.runtime", "_mailbox")(loop);
+  if (!box.is_none()) {
+    std::shared_ptr<Mailbox> mailbox = box.cast<std::shared_ptr<Mailbox>>();
     auto* delivery = new Mailbox::Delivery{pending, future.inc_ref().ptr(), hook.release().ptr()};
     pending->add_done_callback([mailbox, delivery] { mailbox->push(delivery); });
     return future;
