@@ -179,6 +179,8 @@ class ClientResponse:
     def text_sync(self, encoding=None, errors="replace"):
         """The body decoded as a browser would (WHATWG decoders); encoding: a
         label to force one. errors: "replace" (U+FFFD) or "strict"."""
+        if encoding is None and type(errors) is str and errors == "replace":
+            return self._r.text("", "replace")  # the usual call: nothing to check
         encoding = _check_str("text", "encoding", encoding, none=True)
         _check_str("text", "errors", errors)
         if errors not in ("replace", "strict"):
@@ -202,6 +204,8 @@ class ClientResponse:
         return self.read_sync()
 
     async def text(self, encoding=None, errors="replace"):
+        if encoding is None and type(errors) is str and errors == "replace":
+            return self._r.text("", "replace")  # text_sync's fast path, one call less
         return self.text_sync(encoding, errors)
 
     async def json(self, *, encoding=None, loads=_json.loads, content_type="application/json"):
@@ -238,26 +242,40 @@ class _RequestContextManager:
     """What session.get() returns, as in aiohttp: a coroutine (await it, or give
     it to asyncio.create_task) that is also an async context manager."""
 
-    __slots__ = ("_coro", "_resp")
+    __slots__ = ("_call", "_coro", "_resp", "_used")
 
-    def __init__(self, coro):
-        self._coro = coro
+    def __init__(self, call):
+        self._call = call
+        self._coro = _await_response(call)
         self._resp = None
+        self._used = False  # _coro handed out (send, throw, close, __await__)
 
     def send(self, value):
+        self._used = True
         return self._coro.send(value)
 
     def throw(self, *args):
+        self._used = True
         return self._coro.throw(*args)
 
     def close(self):
+        self._used = True
         return self._coro.close()
 
     def __await__(self):
+        self._used = True
         return self._coro.__await__()
 
     async def __aenter__(self):
-        self._resp = await self._coro
+        if self._used:  # already started elsewhere: _coro says so when awaited again
+            self._resp = await self._coro
+            return self._resp
+        # `async with session.get(url)`: the call's Future is awaited here, one
+        # coroutine less to step through on each resume; _coro, never started,
+        # is closed, which is silent.
+        self._used = True
+        self._coro.close()
+        self._resp = ClientResponse(await self._call.start())
         return self._resp
 
     async def __aexit__(self, *exc):
@@ -399,33 +417,39 @@ class ClientSession:
     # timeout, allow_redirects, max_redirects, raise_for_status, max_body_size,
     # cookies (this request's own, on top of the jar's).
     def request(self, method, url, **kwargs):
-        return _RequestContextManager(_await_response(self._call("request", method, url, **kwargs)))
+        return _RequestContextManager(self._call("request", method, url, **kwargs))
 
     def get(self, url, **kwargs):
-        return _RequestContextManager(_await_response(self._call("get", "GET", url, **kwargs)))
+        if kwargs:
+            return _RequestContextManager(self._call("get", "GET", url, **kwargs))
+        # No options (the scraper's call): nothing else to check.
+        if self._closed:
+            raise RuntimeError("Session is closed")
+        return _RequestContextManager(self._native.request(
+            "GET", _check_url("get", "url", url), None, None, None, True, None, None, None, None))
 
     def post(self, url, *, data=None, **kwargs):
         return _RequestContextManager(
-            _await_response(self._call("post", "POST", url, data=data, **kwargs)))
+            self._call("post", "POST", url, data=data, **kwargs))
 
     def put(self, url, *, data=None, **kwargs):
         return _RequestContextManager(
-            _await_response(self._call("put", "PUT", url, data=data, **kwargs)))
+            self._call("put", "PUT", url, data=data, **kwargs))
 
     def patch(self, url, *, data=None, **kwargs):
         return _RequestContextManager(
-            _await_response(self._call("patch", "PATCH", url, data=data, **kwargs)))
+            self._call("patch", "PATCH", url, data=data, **kwargs))
 
     def delete(self, url, **kwargs):
-        return _RequestContextManager(_await_response(self._call("delete", "DELETE", url, **kwargs)))
+        return _RequestContextManager(self._call("delete", "DELETE", url, **kwargs))
 
     def head(self, url, *, allow_redirects=False, **kwargs):
-        return _RequestContextManager(_await_response(
-            self._call("head", "HEAD", url, allow_redirects=allow_redirects, **kwargs)))
+        return _RequestContextManager(
+            self._call("head", "HEAD", url, allow_redirects=allow_redirects, **kwargs))
 
     def options(self, url, **kwargs):
         return _RequestContextManager(
-            _await_response(self._call("options", "OPTIONS", url, **kwargs)))
+            self._call("options", "OPTIONS", url, **kwargs))
 
     # Blocking twins.
     def request_sync(self, method, url, **kwargs):

@@ -58,15 +58,62 @@ LoopThread* start_loop_thread() {
   return lt;
 }
 
+// Python objects the per-call paths use, looked up once and then kept for
+// the process's life (never released: a daemon thread may still use them
+// while the interpreter finalizes). GIL held. No function-local static: its
+// guard would be held across the import, which may release the GIL, and a
+// second thread arriving meanwhile would wait on the guard holding the GIL.
+py::handle kept_attr(PyObject*& slot, const char* module, const char* name) {
+  if (slot == nullptr) {
+    py::object o = py::module_::import(module).attr(name);
+    if (slot == nullptr) slot = o.release().ptr();
+  }
+  return slot;
+}
+py::handle kept_str(PyObject*& slot, const char* text) {
+  if (slot == nullptr) {
+    PyObject* s = PyUnicode_InternFromString(text);
+    if (s == nullptr) throw py::error_already_set();
+    if (slot == nullptr) {
+      slot = s;
+    } else {
+      Py_DECREF(s);
+    }
+  }
+  return slot;
+}
+
+PyObject* g_get_running_loop = nullptr;
+PyObject* g_mailbox_of = nullptr;
+PyObject* g_deliver = nullptr;
+PyObject* g_str_done = nullptr;
+PyObject* g_str_cancelled = nullptr;
+PyObject* g_str_set_result = nullptr;
+PyObject* g_str_create_future = nullptr;
+PyObject* g_str_add_done_callback = nullptr;
+PyObject* g_str_remove_done_callback = nullptr;
+
+py::object call_method(py::handle obj, PyObject*& name_slot, const char* name) {
+  PyObject* r = PyObject_CallMethodNoArgs(obj.ptr(), kept_str(name_slot, name).ptr());
+  if (r == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(r);
+}
+py::object call_method(py::handle obj, PyObject*& name_slot, const char* name, py::handle arg) {
+  PyObject* r = PyObject_CallMethodOneArg(obj.ptr(), kept_str(name_slot, name).ptr(), arg.ptr());
+  if (r == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(r);
+}
+bool truth(const py::object& o) {
+  int yes = PyObject_IsTrue(o.ptr());
+  if (yes < 0) throw py::error_already_set();
+  return yes != 0;
+}
+
 py::object builtin(const char* name) {
   return py::module_::import("builtins").attr(name);
 }
 py::object asyncio_attr(const char* name) {
   return py::module_::import("asyncio").attr(name);
-}
-// python/corun/runtime.py: _mailbox, _deliver.
-py::object runtime_attr(const char* name) {
-  return py::module_::import("corun.runtime").attr(name);
 }
 // python/corun/errors.py: the exception classes.
 py::object error_class(const char* name) {
@@ -117,13 +164,71 @@ struct FutureLink {
   }
 };
 
+// Cancelling the asyncio Future (task.cancel(), a timeout, an interrupted
+// cell) cancels the C++ task: the Future gets a done callback that looks
+// whether it was cancelled. One is made per call, so it is a plain C function
+// bound to a capsule that owns the Pending (a pybind11 cpp_function costs
+// several times more to create).
+constexpr const char* kPendingCapsule = "corun._Pending";
+
+void drop_pending_capsule(PyObject* capsule) {
+  delete static_cast<std::shared_ptr<Pending>*>(PyCapsule_GetPointer(capsule, kPendingCapsule));
+}
+
+PyObject* cancel_if_cancelled(PyObject* capsule, PyObject* future) {
+  PyObject* cancelled = PyObject_CallMethodNoArgs(future, g_str_cancelled);
+  if (cancelled == nullptr) return nullptr;
+  int yes = PyObject_IsTrue(cancelled);
+  Py_DECREF(cancelled);
+  if (yes < 0) return nullptr;
+  if (yes != 0) {
+    auto* pending =
+        static_cast<std::shared_ptr<Pending>*>(PyCapsule_GetPointer(capsule, kPendingCapsule));
+    if (pending == nullptr) return nullptr;
+    try {
+      (*pending)->cancel();
+    } catch (...) {
+      try {
+        reraise_as_python();
+      } catch (py::error_already_set& e) {
+        e.restore();
+      }
+      return nullptr;
+    }
+  }
+  Py_RETURN_NONE;
+}
+
+PyMethodDef g_cancel_hook_def = {"_cancel_if_cancelled", cancel_if_cancelled, METH_O,
+                                 "Cancels the C++ task when its Future was cancelled."};
+
+py::object make_cancel_hook(const std::shared_ptr<Pending>& pending) {
+  kept_str(g_str_cancelled, "cancelled");
+  auto* owned = new std::shared_ptr<Pending>(pending);
+  PyObject* capsule = PyCapsule_New(owned, kPendingCapsule, drop_pending_capsule);
+  if (capsule == nullptr) {
+    delete owned;
+    throw py::error_already_set();
+  }
+  PyObject* hook = PyCFunction_New(&g_cancel_hook_def, capsule);
+  Py_DECREF(capsule);  // the function holds it
+  if (hook == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(hook);
+}
+
 // Runs on the asyncio loop's thread: moves the outcome into the Future.
-void settle_future(Pending& pending, py::handle future) {
-  if (future.attr("done")().cast<bool>()) return;  // cancelled meanwhile
+// cancel_hook (may be null): the Future's done callback from make_cancel_hook,
+// removed first when the Future completes normally, so that completing it
+// schedules only its awaiter's wake-up and not a callback with nothing to do.
+void settle_future(Pending& pending, py::handle future, py::handle cancel_hook = {}) {
+  if (truth(call_method(future, g_str_done, "done"))) return;  // cancelled meanwhile
+  if (cancel_hook) {
+    call_method(future, g_str_remove_done_callback, "remove_done_callback", cancel_hook);
+  }
   bool failed = false;
   py::object value = pending.outcome(failed);
   if (!failed) {
-    future.attr("set_result")(value);
+    call_method(future, g_str_set_result, "set_result", value);
   } else if (py::isinstance(value, asyncio_attr("CancelledError"))) {
     future.attr("cancel")(py::str(value));
   } else {
@@ -152,7 +257,8 @@ class Mailbox {
 
   struct Delivery {
     std::shared_ptr<Pending> pending;
-    PyObject* future;  // a strong reference, released in drain() (GIL held)
+    PyObject* future;       // a strong reference, released in drain() (GIL held)
+    PyObject* cancel_hook;  // likewise: the Future's done callback (make_cancel_hook)
   };
 
   // The asyncio loop's thread (as close() and drain()).
@@ -191,9 +297,10 @@ class Mailbox {
     for (Delivery* d : deliveries_.drain()) {
       std::unique_ptr<Delivery> owned(d);
       py::object future = py::reinterpret_steal<py::object>(d->future);
+      py::object hook = py::reinterpret_steal<py::object>(d->cancel_hook);
       try {
         try {
-          settle_future(*d->pending, future);
+          settle_future(*d->pending, future, hook);
         } catch (py::error_already_set&) {
           throw;
         } catch (...) {
@@ -203,7 +310,7 @@ class Mailbox {
         // Reported, and the rest of the batch is still settled.
         e.discard_as_unraisable("corun: settling a Future");
       }
-      // pending (C++) and future (Python) are released here, with the GIL.
+      // pending (C++), future and hook (Python) are released here, with the GIL.
     }
   }
 
@@ -359,24 +466,24 @@ std::shared_ptr<Pending> Call::take_and_submit() {
 }
 
 py::object Call::start() {
-  py::object loop = asyncio_attr("get_running_loop")();  // RuntimeError: no running event loop
-  py::object future = loop.attr("create_future")();
+  // RuntimeError: no running event loop.
+  py::object loop = kept_attr(g_get_running_loop, "asyncio", "get_running_loop")();
+  py::object future = call_method(loop, g_str_create_future, "create_future");
   std::shared_ptr<Pending> pending = take_and_submit();
 
-  // Cancelling the asyncio Future (task.cancel(), a timeout, an interrupted
-  // cell) cancels the C++ task.
-  future.attr("add_done_callback")(py::cpp_function([pending](py::handle f) {
-    if (f.attr("cancelled")().cast<bool>()) pending->cancel();
-  }));
-  py::object box = runtime_attr("_mailbox")(loop);  // None: the loop cannot watch an fd
+  py::object hook = make_cancel_hook(pending);
+  call_method(future, g_str_add_done_callback, "add_done_callback", hook);
+  // None: the loop cannot watch an fd.
+  py::object box = kept_attr(g_mailbox_of, "corun.runtime", "_mailbox")(loop);
   if (!box.is_none()) {
     std::shared_ptr<Mailbox> mailbox = box.cast<std::shared_ptr<Mailbox>>();
-    auto* delivery = new Mailbox::Delivery{pending, future.inc_ref().ptr()};
+    auto* delivery = new Mailbox::Delivery{pending, future.inc_ref().ptr(), hook.release().ptr()};
     pending->add_done_callback([mailbox, delivery] { mailbox->push(delivery); });
     return future;
   }
   auto link = std::make_shared<FutureLink>();
-  link->deliver_fn = runtime_attr("_deliver");
+  link->deliver_fn =
+      py::reinterpret_borrow<py::object>(kept_attr(g_deliver, "corun.runtime", "_deliver"));
   link->loop = loop;
   link->future = future;
   link->settle = py::cpp_function([pending](py::handle f) { settle_future(*pending, f); });

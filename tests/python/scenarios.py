@@ -85,6 +85,29 @@ async def bodies(s, base):
         await (await s.get(base + "/page/1")).json()
 
 
+async def text_widths(s, base):
+    # text() gives the canonical str of each width (ASCII, Latin-1, the BMP,
+    # beyond), mixed, and U+FFFD for bytes that are not UTF-8 (maximal
+    # subparts, as the Encoding Standard says).
+    cases = [
+        ("", b""),
+        ("plain ASCII", b"plain ASCII"),
+        ("caf\u00e9 na\u00efve \u00ff", None),
+        ("\u4e2d\u6587 \u00e9 a", None),
+        ("\U0001F600 \u4e2d \u00e9 z", None),
+        ("ok \ufffd\ufffd end", b"ok \xff\xfe end"),
+        ("a\ufffd b\ufffd c\ufffd d", b"a\xc3 b\xe4\xb8 c\xf0\x9f\x98 d"),
+    ]
+    for text, body in cases:
+        body = text.encode() if body is None else body
+        r = await s.get(base + "/bytes" + (f"/{body.hex()}" if body else ""))
+        got = await r.text()
+        check_eq(got, text, f"text() of {body!r}")
+        check_eq(r.text_sync(encoding="utf-8"), text, f"text_sync(encoding='utf-8') of {body!r}")
+        check_eq(max(map(ord, got), default=0), max(map(ord, text), default=0),
+                 f"the widest character of {body!r}")
+
+
 async def cancellation(s, base):
     # Cancelling the awaiting task stops the C++ transfer: the server sees the client leave.
     started = server_stats(base)["slow_started"]
@@ -176,6 +199,7 @@ async def run_all(base):
         await basic_get(s, base)
         await statuses_and_errors(s, base)
         await bodies(s, base)
+        await text_widths(s, base)
         await cancellation(s, base)
         await concurrency(s, base)
         await argument_types(s, base)

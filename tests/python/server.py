@@ -64,6 +64,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = int(parts[1])
             target = f"/redirect/{n - 1}" if n > 1 else "/page/0"
             self._send(302, b"", extra=[("Location", target)])
+        elif head == "bytes":  # /bytes/HEX: that body, declared UTF-8 (/bytes: empty)
+            body = bytes.fromhex(parts[1]) if len(parts) == 2 else b""
+            self._send(200, body, "text/plain; charset=utf-8")
         elif head == "setcookie":
             self._send(200, b"set", extra=[("Set-Cookie", "sid=py; Path=/")])
         elif head == "json":
