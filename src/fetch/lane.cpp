@@ -28,6 +28,10 @@ class Counting {
   std::atomic<std::uint64_t>& n_;
 };
 
+// Thrown by a request's before_start when the URL's lease may have lapsed:
+// the request ends before anything is sent.
+struct LeaseToConfirm {};
+
 // On a remote lane's loop, before it runs.
 Task<void> open_lane(FetchLane* lane) {
   lane->open();
@@ -272,7 +276,17 @@ Task<FetchLane::Attempt> FetchLane::attempt(const Target* t, const Work* work, R
   try {
     Counting on_the_wire(requests);
     http::RequestOptions ro;
+    if (engine_.leases) {
+      // Checked at the last moment before the first byte goes out: a lane that
+      // stalled (SIGSTOP) while this URL waited must not fetch a URL another
+      // worker has taken over (its host slot and turn went with it).
+      ro.before_start = [this, work] {
+        if (engine_.lease_lapsed(*work)) throw LeaseToConfirm{};
+      };
+    }
     a.response = co_await session_->get(rec->url, ro);
+  } catch (const LeaseToConfirm&) {
+    a.kind = Attempt::Kind::confirm;
   } catch (const std::exception&) {
     a.kind = Attempt::Kind::failure;
     a.failure = std::current_exception();
@@ -290,6 +304,10 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
   switch (a.kind) {
     case Attempt::Kind::not_started:
       out.kind = LaneOutcome::Kind::not_started;  // no record: --resume fetches it
+      return false;
+    case Attempt::Kind::confirm:
+      out.kind = LaneOutcome::Kind::confirm;  // no request was made
+      rec.attempts = out.work.attempts;
       return false;
     case Attempt::Kind::interrupted:
       if (out.work.attempts > 0) {
