@@ -199,7 +199,8 @@ return {finished, next_due, out, given_up}
 
 // renew(P, worker, lease_ms, [id host]...): the owner's lease renewal. For each
 // entry still pending under this worker: idle time reset (XCLAIM 0 JUSTID:
-// the delivery count is unchanged) and its host slot extended. Returns the
+// the delivery count is unchanged) and its host slot extended if it has not
+// expired. Returns the
 // ids this worker no longer holds (recorded, or taken over after a stall).
 inline constexpr const char* kRenew = R"lua(
 local me, lease = ARGV[2], tonumber(ARGV[3])
@@ -211,6 +212,9 @@ for k = 4, #ARGV, 2 do
   if #p == 1 and p[1][2] == me then
     redis.call('XCLAIM', W, 'workers', me, 0, id, 'JUSTID')
     local sk = P .. 'slots:' .. h
+    -- A slot that expired (this worker stalled) is not brought back: it may
+    -- count for another worker's claim already; confirm takes one again.
+    redis.call('ZREMRANGEBYSCORE', sk, '-inf', now)
     if redis.call('ZSCORE', sk, id) then
       redis.call('ZADD', sk, now + lease, id)
       redis.call('PEXPIRE', sk, lease * 2)

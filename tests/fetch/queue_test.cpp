@@ -13,6 +13,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "corun/corun.hpp"
@@ -381,12 +382,23 @@ TEST_F(Queue, DeliveredTooOftenIsRecordedAsFailed) {
       EXPECT_EQ(got.size(), 1U);
     }
     fetch::RedisFrontier last(a, {"last"});
+    // The claim that gives the URL up writes its record: this worker's, so
+    // the engine counts it (the observer) like any record it made.
+    std::vector<fetch::Record> observed;
+    last.set_record_observer([&observed](const fetch::Record& r) { observed.push_back(r); });
     co_await last.open();
     std::vector<fetch::Work> got;
     Task<bool> t = last.take(got, 1);
     bool more = co_await t;
     EXPECT_FALSE(more) << "the crawl is finished: its one URL was given up";
     EXPECT_TRUE(got.empty());
+    EXPECT_EQ(last.counters().given_up, 1U);
+    EXPECT_EQ(observed.size(), 1U);
+    if (observed.size() == 1) {
+      EXPECT_EQ(observed[0].url, "http://a.test/poison");
+      EXPECT_FALSE(observed[0].ok());
+      EXPECT_NE(observed[0].error.find("delivered 3 times"), std::string::npos);
+    }
     co_await last.close();
   };
   corun::run(body());
@@ -404,6 +416,114 @@ TEST_F(Queue, DeliveredTooOftenIsRecordedAsFailed) {
   ASSERT_TRUE(fetch::parse_json_line(line, r));
   EXPECT_EQ(r.url, "http://a.test/poison");
   EXPECT_NE(r.error.find("delivered 3 times"), std::string::npos) << r.error;
+}
+
+// A worker that stalls (its loop blocked, as under SIGSTOP) past its lease:
+// meanwhile another worker takes the URL over (with its host slot). When the
+// stalled worker comes back, the URL's lease counts as lapsed and the
+// frontier refuses to start it: it is dropped here, not fetched a second time
+// beside its new owner's request.
+TEST_F(Queue, LapsedLeaseIsRefusedOnceTakenOver) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 400ms;
+  s.per_host = 1;
+  corun::run(add_lines(a, {"http://x.test/only"}, "in", quick(s)));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier stalled(a, {"stalled"});
+    co_await stalled.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = stalled.take(got, 1);
+    co_await t;
+    EXPECT_EQ(got.size(), 1U);
+    if (got.size() != 1) co_return;
+    fetch::Work& w = got[0];
+    EXPECT_FALSE(stalled.lease_lapsed(w)) << "just taken: no check needed";
+    // The stall: this loop is blocked while another worker, on a thread of
+    // its own, waits for the lease to expire and takes the URL over.
+    std::string heir_url;
+    std::thread other([&] {
+      corun::run([&]() -> Task<void> {
+        fetch::RedisFrontier heir(a, {"heir"});
+        co_await heir.open();
+        for (int i = 0; i < 1000 && heir_url.empty(); ++i) {
+          std::vector<fetch::Work> mine;
+          Task<bool> taking = heir.take(mine, 1);
+          co_await taking;
+          if (!mine.empty()) heir_url = mine[0].url;
+        }
+        // Gone without close(): its lease stays with it until it expires.
+      }());
+    });
+    other.join();
+    EXPECT_EQ(heir_url, "http://x.test/only");
+    EXPECT_TRUE(stalled.lease_lapsed(w)) << "older than half a lease";
+    Task<bool> asking = stalled.confirm_lease(w);
+    bool may_start = co_await asking;
+    EXPECT_FALSE(may_start) << "taken over: must not be fetched here";
+    EXPECT_EQ(stalled.counters().dropped, 1U);
+    EXPECT_EQ(stalled.counters().confirmed, 0U);
+    // The heir's claim holds the host's one slot; the refusal left it alone.
+    Task<redis::Reply> k = cmd(a, {"KEYS", a.prefix() + "slots:*"});
+    redis::Reply keys = co_await k;
+    EXPECT_EQ(keys.size(), 1U);
+    if (keys.size() == 1) {
+      Task<redis::Reply> z = cmd(a, {"ZCARD", keys[0].as_string()});
+      redis::Reply n = co_await z;
+      EXPECT_EQ(n.as_integer(), 1);
+    }
+    co_await stalled.close();
+    EXPECT_EQ(stalled.counters().released, 0U) << "not this worker's to hand back";
+  }());
+}
+
+// Stalled past half its lease but nobody took the URL: the confirmation
+// renews lease and slot and the request may start; with the host's slot given
+// to someone else meanwhile, the URL goes back to the delay set instead.
+TEST_F(Queue, LapsedLeaseStillHeldIsRenewedOrBounced) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 400ms;
+  s.per_host = 1;
+  corun::run(add_lines(a, {"http://x.test/1", "http://y.test/1"}, "in", quick(s)));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier w(a, {"w"});
+    co_await w.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = w.take(got, 2);
+    co_await t;
+    EXPECT_EQ(got.size(), 2U);
+    if (got.size() != 2) co_return;
+    std::this_thread::sleep_for(600ms);  // the stall (no renewal meanwhile)
+    EXPECT_TRUE(w.lease_lapsed(got[0]));
+    EXPECT_TRUE(w.lease_lapsed(got[1]));
+    // got[1]'s host slot expired and another entry holds it now.
+    std::string host1 = got[1].url.substr(7, got[1].url.find('/', 7) - 7);  // "x.test"
+    Task<redis::Reply> k = cmd(a, {"KEYS", a.prefix() + "slots:*" + host1 + "*"});
+    redis::Reply keys = co_await k;
+    EXPECT_EQ(keys.size(), 1U);
+    if (keys.size() != 1) co_return;
+    Task<redis::Reply> z = cmd(a, {"ZADD", keys[0].as_string(), "99999999999999", "0-1"});
+    co_await z;
+    Task<bool> c0 = w.confirm_lease(got[0]);
+    bool start0 = co_await c0;
+    EXPECT_TRUE(start0) << "still this worker's";
+    EXPECT_FALSE(w.lease_lapsed(got[0])) << "confirmed just now";
+    Task<bool> c1 = w.confirm_lease(got[1]);
+    bool start1 = co_await c1;
+    EXPECT_FALSE(start1) << "its host has no free slot";
+    EXPECT_EQ(w.counters().confirmed, 1U);
+    EXPECT_EQ(w.counters().bounced, 1U);
+    Task<redis::Reply> d = cmd(a, {"ZCARD", a.prefix() + "delay"});
+    redis::Reply delayed = co_await d;
+    EXPECT_EQ(delayed.as_integer(), 1) << "back in the delay set";
+    w.complete(got[0], ok_record(got[0]));
+    co_await w.close();
+  }());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.done, 1U);
+  EXPECT_EQ(st.delayed, 1U);
+  EXPECT_EQ(st.in_flight, 0U);
 }
 
 TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
@@ -561,6 +681,37 @@ TEST(QueueRestart, OutcomesWaitForRedisAndAreDeliveredOnce) {
   EXPECT_EQ(st.done, 20U);
   EXPECT_EQ(st.uncollected, 20U);
   EXPECT_TRUE(st.finished);
+}
+
+// Redis killed and not coming back while a worker closes: close() tries for
+// close_timeout, then gives up on the outcomes (counted; never acked, so their
+// URLs are fetched again once their leases expire) instead of waiting forever.
+TEST(QueueRestart, CloseGivesUpWhenRedisStaysDown) {
+  corun::testing::RedisServer server;
+  auto a = fetch::parse_queue_url(server.url() + "/gone");
+  corun::run(add_lines(a, urls(6), "in", quick()));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontierOptions o;
+    o.worker = "w";
+    o.command_timeout = 500ms;
+    o.close_timeout = 1000ms;
+    fetch::RedisFrontier w(a, o);
+    co_await w.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = w.take(got, 6);
+    co_await t;
+    EXPECT_EQ(got.size(), 6U);
+    server.kill();
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (i < 4) w.complete(got[i], ok_record(got[i]));  // the rest: still held, released at close
+    }
+    // A hang guard only (the close gives up after 1 s): without a bound it
+    // would wait for Redis forever.
+    Task<void> closing = corun::wait_for(w.close(), 120s);
+    co_await closing;
+    EXPECT_EQ(w.counters().not_delivered, 6U) << "4 records and 2 releases";
+    EXPECT_EQ(w.undelivered(), 0U);
+  }());
 }
 
 }  // namespace
