@@ -33,11 +33,6 @@ std::int64_t ticks(Steady::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-// Awaits a task that runs on its own (so that wait_for can bound the wait).
-Task<void> join(TaskHandle<void> task) {
-  co_await task;
-}
-
 std::string default_worker_name() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -464,19 +459,26 @@ Task<void> RedisFrontier::close() {
     im.outbox.push_back(std::move(o));
     ++im.counters.released;
   }
-  // Delivery keeps retrying while Redis is away, for close_timeout at most.
+  // Delivery keeps retrying while Redis is away: given up after close_timeout
+  // without progress (a long outbox to a live server is delivered whole).
   bool gave_up = false;
   auto deadline = Steady::now() + im.options.close_timeout;
+  std::size_t last = im.outbox.size();
   while (!im.outbox.empty()) {
     if (!im.deliverer || im.deliverer->done()) im.deliverer = create_task(im.deliver(impl_));
     TaskHandle<void> d = *im.deliverer;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now());
     if (left <= std::chrono::milliseconds::zero()) break;
     try {
-      Task<void> waiting = wait_for(join(d), left);
+      // In slices (shielded: a slice's end does not cancel the delivery).
+      Task<void> waiting = wait_for(shield(d), std::min(left, std::chrono::milliseconds(500)));
       co_await waiting;
     } catch (const corun::TimeoutError&) {
-      break;
+      // (next slice)
+    }
+    if (im.outbox.size() < last) {
+      last = im.outbox.size();
+      deadline = Steady::now() + im.options.close_timeout;
     }
   }
   if (!im.outbox.empty()) {
@@ -514,8 +516,7 @@ Task<void> RedisFrontier::close() {
   try {
     // (Not after giving up: Redis is away, and the consumer still holds leases.)
     if (!gave_up) {
-      Task<redis::Reply> leaving =
-          queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
+      Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
       co_await leaving;
     }
   } catch (const redis::Error&) {

@@ -221,7 +221,8 @@ class QueueCrawl : public ::testing::Test {
     EXPECT_EQ(observed_.peak.size(), static_cast<std::size_t>(hosts_));
     for (const auto& [host, peak] : observed_.peak) {
       if (settings_.per_host == 0) break;
-      EXPECT_LE(peak, static_cast<int>(settings_.per_host)) << host << " had " << peak << " at once";
+      EXPECT_LE(peak, static_cast<int>(settings_.per_host))
+          << host << " had " << peak << " at once";
     }
     EXPECT_FALSE(observed_.refused_once.empty());
   }
@@ -335,7 +336,8 @@ TEST_F(QueueCrawl, RateHoldsAcrossWorkers) {
   settings_.rate = kRate;
   settings_.per_host = 0;  // (per-host slots alone also slow a host down: the rate only here)
   corun::testing::RedisServer redis;
-  crawl(redis, [](std::vector<pid_t> workers, const fetch::QueueAddress&) { return workers; }, true);
+  crawl(
+      redis, [](std::vector<pid_t> workers, const fetch::QueueAddress&) { return workers; }, true);
   const auto bound = static_cast<std::size_t>(kRate * (kWindow + kDelay)) + 1;
   std::lock_guard lock(observed_.m);
   EXPECT_EQ(observed_.arrivals.size(), 4U);
@@ -346,8 +348,7 @@ TEST_F(QueueCrawl, RateHoldsAcrossWorkers) {
     std::size_t j = 0;
     for (std::size_t i = 0; i < times.size(); ++i) {  // window [times[i], times[i] + W]
       j = std::max(j, i);
-      while (j < times.size() &&
-             times[j] - times[i] <= std::chrono::duration<double>(kWindow)) {
+      while (j < times.size() && times[j] - times[i] <= std::chrono::duration<double>(kWindow)) {
         ++j;
       }
       most = std::max(most, j - i);
