@@ -126,17 +126,24 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
     for (int signum : {SIGINT, SIGTERM}) loop.remove_signal_handler(signum);
     if (!quiet) {
       const auto& c = frontier.counters();
+      std::string stalled;
+      if (c.dropped + c.bounced > 0) {
+        stalled = fmt::format(
+            "; {} not started after a stall (taken over meanwhile, or their host full: {} back "
+            "in the queue)",
+            c.dropped + c.bounced, c.bounced);
+      }
       std::fprintf(stderr,
                    "corun fetch: worker %s: %llu URLs taken, %llu recorded (%llu done, %llu "
                    "failed), %llu already recorded elsewhere, %llu retried later, %llu handed "
-                   "back%s\n",
+                   "back%s%s\n",
                    frontier.worker().c_str(), static_cast<unsigned long long>(c.taken),
                    static_cast<unsigned long long>(c.recorded),
                    static_cast<unsigned long long>(summary.done),
                    static_cast<unsigned long long>(summary.failed),
                    static_cast<unsigned long long>(c.duplicates),
                    static_cast<unsigned long long>(c.deferred),
-                   static_cast<unsigned long long>(c.released),
+                   static_cast<unsigned long long>(c.released), stalled.c_str(),
                    summary.input_exhausted ? "; the crawl is finished" : "");
     }
     if (summary.interrupted) co_return 130;
