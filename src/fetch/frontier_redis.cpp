@@ -15,6 +15,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "corun/core/event.hpp"
 #include "corun/core/loop.hpp"
 #include "corun/core/time.hpp"
 #include "corun/fetch/fetch.hpp"
@@ -31,6 +32,10 @@ using Steady = std::chrono::steady_clock;
 
 std::int64_t ticks(Steady::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Task<void> wait_event(Event* e) {
+  co_await e->wait();
 }
 
 std::string default_worker_name() {
@@ -81,7 +86,20 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   mutable std::mutex lost_mutex;
   std::unordered_set<std::string> lost;
 
+  Event woken;  // set by stop(): ends take()'s waits at once
+
   std::string prefix() const { return address.prefix(); }
+
+  // take()'s sleeps (nothing ready, or Redis away): cut short by stop().
+  Task<void> nap(std::chrono::milliseconds d) {
+    if (stopped) co_return;
+    try {
+      Task<void> waiting = wait_for(wait_event(&woken), d);
+      co_await waiting;
+    } catch (const corun::TimeoutError&) {
+      // (the usual end)
+    }
+  }
 
   void forget(const std::string& id) {
     held.erase(id);
@@ -282,7 +300,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
     if (down) {
       // Redis is away: claim nothing until it answers (the connection
       // reconnects by itself; outcomes wait in the outbox).
-      co_await sleep(backoff);
+      Task<void> napping = im.nap(backoff);
+      co_await napping;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
     }
@@ -323,7 +342,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
     auto wait = std::min(idle, im.options.max_poll);
     std::int64_t due = r[1].as_integer();
     if (due >= 0) wait = std::min(wait, std::chrono::milliseconds(std::max<std::int64_t>(due, 1)));
-    co_await sleep(wait);
+    Task<void> napping = im.nap(wait);
+    co_await napping;
     idle = std::min(idle * 2, im.options.max_poll);
   }
   co_return false;
@@ -367,6 +387,7 @@ void RedisFrontier::release(Work work) {
 
 void RedisFrontier::stop() {
   impl_->stopped = true;
+  impl_->woken.set();
 }
 
 bool RedisFrontier::lease_lapsed(const Work& work) const noexcept {
