@@ -510,6 +510,12 @@ Task<Summary> Fetcher::Impl::run(Frontier* f) {
     lanes[i]->stop_thread();
     lanes[i]->drain_outbox();  // (empty: a lane's outcomes reach the engine before its end)
   }
+  // A lease check asked for by a lane's last URL ends (that URL handed back)
+  // before the frontier closes.
+  while (confirming > 0) {
+    confirms_idle.clear();
+    co_await confirms_idle.wait();
+  }
   co_await frontier->close();
   co_return summary(t0);
 }
