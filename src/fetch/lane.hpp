@@ -95,8 +95,11 @@ struct LaneContext {
 
   // An outcome handed back by a lane (the engine's loop).
   virtual void on_outcome(FetchLane& lane, LaneOutcome outcome) = 0;
-  // Frontier::lease_lapsed (any lane's thread).
-  virtual bool lease_lapsed(const Work& work) const noexcept = 0;
+  // Frontier::lease_lapsed (any lane's thread); asked only when `leases`.
+  virtual bool lease_lapsed(const Work& work) const noexcept {
+    (void)work;
+    return false;
+  }
 };
 
 // A URL for a lane's workers, or the marker that tells a worker to quit.
