@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +22,8 @@
 #include "corun/corun.hpp"
 #include "corun/fetch/frontier_redis.hpp"
 #include "corun/fetch/naming.hpp"
+#include "corun/http.hpp"
+#include "corun/net.hpp"
 #include "corun/redis.hpp"
 #include "redis/redis_server.hpp"
 #include "support/nginx_fixture.hpp"
@@ -529,6 +534,136 @@ TEST_F(Queue, LapsedLeaseStillHeldIsRenewedOrBounced) {
   EXPECT_EQ(st.done, 1U);
   EXPECT_EQ(st.delayed, 1U);
   EXPECT_EQ(st.in_flight, 0U);
+}
+
+// Requests per path as a loopback server saw them; /slow answers after 1 s.
+struct Seen {
+  std::mutex m;
+  std::map<std::string, int> requests;
+  std::atomic<bool> slow_started{false};
+};
+
+Task<void> serve_pages(Seen* seen, corun::net::StreamReader reader,
+                       corun::net::StreamWriter writer) {
+  for (;;) {
+    std::string head;
+    try {
+      Task<std::string> reading = reader.readuntil("\r\n\r\n");
+      head = co_await reading;
+    } catch (const std::exception&) {
+      break;
+    }
+    std::string path = head.substr(4, head.find(' ', 4) - 4);
+    {
+      std::lock_guard lock(seen->m);
+      ++seen->requests[path];
+    }
+    if (path == "/slow") {
+      seen->slow_started = true;
+      co_await corun::sleep(1s);
+    }
+    std::string body = "page " + path;
+    writer.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    try {
+      Task<void> draining = writer.drain();
+      co_await draining;
+    } catch (const std::exception&) {
+      break;
+    }
+  }
+  writer.close();
+}
+
+// The engine (a worker as `corun fetch --queue` runs it, -c 1) stalls while
+// /b waits behind /slow for its one request slot: its whole loop blocked, as
+// under SIGSTOP, past the lease. Meanwhile another worker takes /b over and
+// fetches it. When the engine comes back, /b's lease has lapsed: its request
+// must not start (the check before the first byte), so the server sees /b
+// once, not twice, and it has one record.
+TEST_F(Queue, EngineDoesNotStartAUrlTakenOverDuringAStall) {
+  auto a = address();
+  Seen seen;
+  corun::LoopThread server_thread;
+  auto started = server_thread.submit([](Seen* s) -> Task<corun::net::Server> {
+    Task<corun::net::Server> st = corun::net::start_server(
+        [s](corun::net::StreamReader r, corun::net::StreamWriter w) {
+          return serve_pages(s, std::move(r), std::move(w));
+        },
+        "127.0.0.1", 0);
+    corun::net::Server server = co_await st;
+    co_return server;
+  }(&seen));
+  corun::net::Server server = started.get();
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  fetch::QueueSettings s;
+  s.lease = 1000ms;
+  corun::run(add_lines(a, {base + "/slow", base + "/b"}, "in", quick(s)));
+  corun::testing::TempDir dir("corun-queue-engine");
+  fetch::Options o;
+  o.concurrency = 1;
+  o.threads = 1;
+  o.out_dir = dir.path();
+  corun::run(fetch::read_queue_settings(a)).apply_to(o);
+  fetch::RedisFrontier frontier(a, {"engine"});
+  // The other worker, run while the engine's loop is blocked: takes /b over
+  // (hands /slow back if it gets it), fetches /b and records it.
+  auto heir = [&]() -> Task<void> {
+    fetch::RedisFrontier other(a, {"heir"});
+    co_await other.open();
+    corun::http::ClientSession session;
+    bool done = false;
+    for (int i = 0; i < 1000 && !done; ++i) {
+      std::vector<fetch::Work> got;
+      Task<bool> taking = other.take(got, 1);
+      co_await taking;
+      for (auto& w : got) {
+        if (w.url != base + "/b") {
+          other.release(w);
+          continue;
+        }
+        Task<corun::http::Response> getting = session.get(w.url);
+        corun::http::Response r = co_await getting;
+        EXPECT_EQ(r.status(), 200);
+        other.complete(w, ok_record(w));
+        done = true;
+      }
+    }
+    EXPECT_TRUE(done) << "the other worker never got /b";
+    co_await other.close();
+    co_await session.close();
+  };
+  auto stall = [&]() -> Task<void> {
+    while (!seen.slow_started) co_await corun::sleep(5ms);
+    // /slow is on the wire, /b waits for the slot: the stall.
+    std::thread other([&] { corun::run(heir()); });
+    other.join();
+  };
+  fetch::Summary summary = corun::run([&]() -> Task<fetch::Summary> {
+    fetch::Fetcher fetcher(o);
+    corun::TaskHandle<void> stalling = corun::create_task(stall());
+    Task<fetch::Summary> running = fetcher.run(frontier);
+    fetch::Summary sum = co_await running;
+    co_await stalling;
+    co_return sum;
+  }());
+  EXPECT_EQ(summary.done, 1U) << "this worker recorded /slow only";
+  EXPECT_EQ(frontier.counters().dropped, 1U);
+  {
+    std::lock_guard lock(seen.m);
+    EXPECT_EQ(seen.requests["/slow"], 1);
+    EXPECT_EQ(seen.requests["/b"], 1) << "fetched again by the stalled worker";
+  }
+  auto st = corun::run(fetch::status(a));
+  EXPECT_TRUE(st.finished);
+  EXPECT_EQ(st.done, 2U);
+  server_thread
+      .submit([](corun::net::Server* srv) -> Task<void> {
+        srv->close();
+        co_return;
+      }(&server))
+      .get();
+  server_thread.stop();
 }
 
 TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
