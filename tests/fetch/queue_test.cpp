@@ -4,8 +4,11 @@
 // the settings, exactly one record per URL however often it is completed,
 // lease takeover and the delivery limit, retries through the delay set,
 // per-host limits across workers, wrong-type keys, an unreachable server,
-// outcomes kept while Redis is down, collect and status. No timed assertions:
-// waits are loops until a state is reached.
+// outcomes kept while Redis is down (and given up after close_timeout when it
+// stays down), collect and status, and a stalled worker's lapsed leases
+// (refused once taken over, renewed or bounced when still held, not fetched
+// by the engine). No timed assertions: waits are loops until a state is
+// reached (a stall is a loop blocked on purpose).
 #include "corun/fetch/queue.hpp"
 
 #include <gtest/gtest.h>
