@@ -86,7 +86,7 @@ Task<int> status_main(const fetch::QueueAddress& address, bool watch) {
 
 // A worker: the engine over a RedisFrontier.
 Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options,
-                      std::string worker, bool quiet) {
+                      std::string worker, double deliver_timeout, bool quiet) {
   Task<fetch::QueueSettings> reading = fetch::read_queue_settings(address);
   fetch::QueueSettings settings = co_await reading;
   settings.apply_to(options);
@@ -94,6 +94,7 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
     fetch::Fetcher fetcher(options);
     fetch::RedisFrontierOptions fo;
     fo.worker = std::move(worker);
+    fo.close_timeout = std::chrono::milliseconds(static_cast<long long>(deliver_timeout * 1000));
     fetch::RedisFrontier frontier(address, fo);
     Loop& loop = get_running_loop();
     int signals = 0;
@@ -109,6 +110,14 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
           fetcher.stop();
           return;
         }
+        // Also ends a wait for Redis to take the results: they were never
+        // acked, so their URLs are fetched again once their leases expire.
+        if (!quiet) {
+          std::fputs(
+              "corun fetch: interrupted again: quitting now (what was not delivered is "
+              "fetched again by another worker once its lease expires)\n",
+              stderr);
+        }
         ::_exit(130);
       });
     }
@@ -117,17 +126,24 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
     for (int signum : {SIGINT, SIGTERM}) loop.remove_signal_handler(signum);
     if (!quiet) {
       const auto& c = frontier.counters();
+      std::string stalled;
+      if (c.dropped + c.bounced > 0) {
+        stalled = fmt::format(
+            "; {} not started after a stall (taken over meanwhile, or their host full: {} back "
+            "in the queue)",
+            c.dropped + c.bounced, c.bounced);
+      }
       std::fprintf(stderr,
                    "corun fetch: worker %s: %llu URLs taken, %llu recorded (%llu done, %llu "
                    "failed), %llu already recorded elsewhere, %llu retried later, %llu handed "
-                   "back%s\n",
+                   "back%s%s\n",
                    frontier.worker().c_str(), static_cast<unsigned long long>(c.taken),
                    static_cast<unsigned long long>(c.recorded),
                    static_cast<unsigned long long>(summary.done),
                    static_cast<unsigned long long>(summary.failed),
                    static_cast<unsigned long long>(c.duplicates),
                    static_cast<unsigned long long>(c.deferred),
-                   static_cast<unsigned long long>(c.released),
+                   static_cast<unsigned long long>(c.released), stalled.c_str(),
                    summary.input_exhausted ? "; the crawl is finished" : "");
     }
     if (summary.interrupted) co_return 130;
@@ -155,6 +171,12 @@ void add_queue_options(CLI::App* f, QueueArgs& a) {
   f->add_flag("--watch", a.watch, "With --status: refresh every 2 s until the crawl finishes")
       ->group(group);
   f->add_option("--worker-name", a.worker, "A worker's name (default host:pid:random)")
+      ->group(group);
+  f->add_option("--deliver-timeout", a.deliver_timeout,
+                "Worker: at exit, seconds to keep trying to deliver results while Redis is "
+                "unreachable (then their URLs are fetched again by another worker once their "
+                "leases expire)")
+      ->check(CLI::Range(1.0, 86400.0))
       ->group(group);
   f->add_option("--lease", a.lease,
                 "Producer: seconds a worker's claim lasts unless renewed (renewed every third)")
@@ -215,7 +237,7 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
     if (!a.collect.empty()) return corun::run(collect_main(address, a.collect, fa.quiet));
     if (a.status) return corun::run(status_main(address, a.watch));
     ::signal(SIGINT, SIG_IGN);  // the worker's own handler stops it gracefully
-    return corun::run(worker_main(address, options, a.worker, fa.quiet));
+    return corun::run(worker_main(address, options, a.worker, a.deliver_timeout, fa.quiet));
   } catch (const fetch::SetupError& e) {  // QueueError included
     std::fprintf(stderr, "corun fetch: %s\n", e.what());
     return 2;

@@ -23,6 +23,7 @@ struct QueueArgs {
   int max_deliveries = 5;  // --max-deliveries (producer)
   std::size_t high_water = 1000000;
   std::uint64_t expected_urls = 0;  // --expected-urls (producer): sizes the dedup sets
+  double deliver_timeout = 30;      // --deliver-timeout seconds (worker, at exit)
 };
 
 // Adds --queue and its companions to the fetch subcommand.

@@ -74,6 +74,13 @@ struct Fetcher::Impl final : LaneContext {
   std::vector<std::unique_ptr<FetchLane>> lanes;
   bool route_by_host = false;          // per-host limits: a host's URLs all go to one lane
   std::unique_ptr<Semaphore> credits;  // URLs handed to lanes and not back yet
+  // URLs whose lease the frontier is confirming (their credits still taken),
+  // and whether the lanes have been told to end (a URL confirmed then is
+  // handed back to the frontier).
+  std::vector<TaskHandle<void>> confirms;
+  std::size_t confirming = 0;
+  Event confirms_idle;
+  bool lanes_ending = false;
   // URLs taken from the frontier at once, at most.
   static constexpr std::size_t kTakeBatch = 64;
 
@@ -151,6 +158,7 @@ struct Fetcher::Impl final : LaneContext {
     co_await to_thread([this] { create_out_dir(); });
     frontier->set_record_observer([this](const Record& r) { observe(r); });
     co_await frontier->open();
+    leases = frontier->leases();
     if (frontier->limits_hosts()) {  // the frontier's limits hold across every worker
       per_host = 0;
       rate = 0;
@@ -251,9 +259,56 @@ struct Fetcher::Impl final : LaneContext {
         lane.give(LaneItem{std::move(w), false});
       }
     }
+    // A URL being confirmed goes back to its lane before the end markers.
+    while (confirming > 0) {
+      confirms_idle.clear();
+      co_await confirms_idle.wait();
+    }
+    lanes_ending = true;
     for (auto& lane : lanes) {
       for (std::size_t i = 0; i < 2 * lane->concurrency(); ++i) lane->give(LaneItem{{}, true});
     }
+  }
+
+  bool lease_lapsed(const Work& work) const noexcept override {
+    return frontier->lease_lapsed(work);
+  }
+
+  // A URL whose lease may have lapsed before its request: the frontier checks
+  // it still holds it; then back to its lane (same host routing), or dropped
+  // (another worker owns it now: no outcome here).
+  Task<void> confirm_start(FetchLane* lane, Work work) {
+    bool ok = false;
+    std::exception_ptr failure;
+    try {
+      Task<bool> asking = frontier->confirm_lease(work);
+      ok = co_await asking;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    --confirming;
+    confirms_idle.set();
+    if (failure) {
+      credits->release();
+      try {
+        std::rethrow_exception(failure);
+      } catch (const CancelledError&) {
+        throw;  // the run is failing: its URLs are the frontier's to hand back
+      } catch (...) {
+        unstarted(std::move(work));  // cannot tell: handed back, never fetched here
+        co_return;
+      }
+    }
+    if (!ok) {
+      credits->release();
+      co_return;
+    }
+    if (stopping || lanes_ending) {
+      credits->release();
+      unstarted(std::move(work));
+      co_return;
+    }
+    lane->give(LaneItem{std::move(work), false});
   }
 
   FetchLane& pick_lane(const std::string& url);
@@ -266,6 +321,13 @@ struct Fetcher::Impl final : LaneContext {
   // An outcome handed back by a lane (engine loop).
   void on_outcome(FetchLane& lane, LaneOutcome o) override {
     --lane.outstanding;
+    if (o.kind == LaneOutcome::Kind::confirm) {  // its credit stays taken meanwhile
+      ++confirming;
+      std::erase_if(confirms, [](const TaskHandle<void>& t) { return t.done(); });
+      confirms.push_back(
+          create_task(confirm_start(&lane, std::move(o.work)), "corun fetch lease check"));
+      return;
+    }
     credits->release();
     refresh_in_flight();
     switch (o.kind) {
@@ -278,6 +340,8 @@ struct Fetcher::Impl final : LaneContext {
       case LaneOutcome::Kind::complete:
         frontier->complete(std::move(o.work), std::move(o.record));
         break;
+      case LaneOutcome::Kind::confirm:
+        break;  // (above)
     }
   }
 
@@ -422,6 +486,13 @@ Task<Summary> Fetcher::Impl::run(Frontier* f) {
     // finished meanwhile, write what the frontier holds, and let every child
     // unwind before the Fetcher can go.
     for (auto& child : children) child.cancel();
+    for (auto& c : confirms) c.cancel();
+    for (auto& c : confirms) {
+      try {
+        co_await wait_child(&c);
+      } catch (...) {  // (its cancellation)
+      }
+    }
     for (std::size_t i = 1; i < lanes.size(); ++i) {
       lanes[i]->stop_thread();
       lanes[i]->drain_outbox();
@@ -438,6 +509,12 @@ Task<Summary> Fetcher::Impl::run(Frontier* f) {
   for (std::size_t i = 1; i < lanes.size(); ++i) {
     lanes[i]->stop_thread();
     lanes[i]->drain_outbox();  // (empty: a lane's outcomes reach the engine before its end)
+  }
+  // A lease check asked for by a lane's last URL ends (that URL handed back)
+  // before the frontier closes.
+  while (confirming > 0) {
+    confirms_idle.clear();
+    co_await confirms_idle.wait();
   }
   co_await frontier->close();
   co_return summary(t0);

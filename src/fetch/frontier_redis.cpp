@@ -5,12 +5,17 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <unordered_set>
 
+#include "corun/core/event.hpp"
 #include "corun/core/loop.hpp"
 #include "corun/core/time.hpp"
 #include "corun/fetch/fetch.hpp"
@@ -22,6 +27,16 @@
 namespace corun::fetch {
 
 namespace {
+
+using Steady = std::chrono::steady_clock;
+
+std::int64_t ticks(Steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Task<void> wait_event(Event* e) {
+  co_await e->wait();
+}
 
 std::string default_worker_name() {
   char host[256] = {};
@@ -63,8 +78,36 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   bool finished = false;
   bool closed = false;
   bool warned_down = false;
+  // Read by lease_lapsed() from the lanes' threads: the send time (steady
+  // ticks) of the last renewal that succeeded, and the entries a renewal
+  // reported lost (taken over or recorded elsewhere).
+  std::atomic<std::int64_t> renewed_at{0};
+  std::atomic<bool> any_lost{false};
+  mutable std::mutex lost_mutex;
+  std::unordered_set<std::string> lost;
+
+  Event woken;  // set by stop(): ends take()'s waits at once
 
   std::string prefix() const { return address.prefix(); }
+
+  // take()'s sleeps (nothing ready, or Redis away): cut short by stop().
+  Task<void> nap(std::chrono::milliseconds d) {
+    if (stopped) co_return;
+    try {
+      Task<void> waiting = wait_for(wait_event(&woken), d);
+      co_await waiting;
+    } catch (const corun::TimeoutError&) {
+      // (the usual end)
+    }
+  }
+
+  void forget(const std::string& id) {
+    held.erase(id);
+    if (any_lost.load(std::memory_order_acquire)) {
+      std::lock_guard lock(lost_mutex);
+      lost.erase(id);
+    }
+  }
 
   void note_down(const std::exception& e) {
     ++counters.redis_errors;
@@ -107,7 +150,8 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
     const std::string P = prefix();
     if (o.kind == Outcome::Kind::complete) {
       Task<redis::Reply> running = queue_lua::complete_script()(
-          conn, {}, {P, o.id, o.held.host, o.held.bucket, o.held.fp, o.record, o.ok ? "1" : "0"});
+          conn, {},
+          {P, o.id, o.held.host, o.held.bucket, o.held.fp, o.record, o.ok ? "1" : "0", worker});
       redis::Reply r = co_await running;
       if (r.as_integer() == 1) {
         ++counters.recorded;
@@ -136,7 +180,7 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
       try {
         Task<void> sending = deliver_one(outbox.front());
         co_await sending;
-        held.erase(outbox.front().id);
+        forget(outbox.front().id);
         outbox.pop_front();
         pause = std::chrono::milliseconds(100);
         note_up();
@@ -168,10 +212,21 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
         args.push_back(id);
         args.push_back(h.host);
       }
+      // The lease of an entry renewed now runs from no earlier than this.
+      Steady::time_point sent = Steady::now();
       try {
         Task<redis::Reply> running = queue_lua::renew_script()(conn, {}, std::move(args));
-        redis::Reply lost = co_await running;
-        counters.leases_lost += lost.size();
+        redis::Reply gone = co_await running;
+        counters.leases_lost += gone.size();
+        if (gone.size() > 0) {
+          std::lock_guard lock(lost_mutex);
+          for (const redis::Reply& id : gone.as_array()) {
+            if (held.count(id.as_string()) != 0) lost.insert(id.as_string());
+          }
+          any_lost.store(true, std::memory_order_release);
+        }
+        // (after the lost marks: a lane that sees this renewal sees them too)
+        renewed_at.store(ticks(sent), std::memory_order_release);
       } catch (const redis::Error& e) {
         note_down(e);
       } catch (const corun::TimeoutError& e) {
@@ -224,6 +279,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
   while (!im.stopped) {
     redis::Reply r;
     bool down = false;
+    // A claimed entry's lease runs from no earlier than this.
+    Steady::time_point sent = Steady::now();
     try {
       Task<redis::Reply> claiming = queue_lua::claim_script()(
           im.conn, {},
@@ -243,7 +300,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
     if (down) {
       // Redis is away: claim nothing until it answers (the connection
       // reconnects by itself; outcomes wait in the outbox).
-      co_await sleep(backoff);
+      Task<void> napping = im.nap(backoff);
+      co_await napping;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
     }
@@ -259,9 +317,20 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
       w.token = e[0].as_string();
       w.elapsed = std::strtod(e[8].as_string().c_str(), nullptr);
       w.path = e[9].as_string();
+      w.leased = sent;
       im.held[w.token] = std::move(h);
       out.push_back(std::move(w));
       ++im.counters.taken;
+    }
+    // URLs this claim recorded as delivered too often: this worker's records.
+    if (r.size() > 3) {
+      for (const redis::Reply& line : r[3].as_array()) {
+        Record rec;
+        if (parse_json_line(line.as_string(), rec)) {
+          ++im.counters.given_up;
+          observe(rec);
+        }
+      }
     }
     if (entries.size() > 0) co_return true;
     if (r[0].as_integer() == 1) {
@@ -273,7 +342,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
     auto wait = std::min(idle, im.options.max_poll);
     std::int64_t due = r[1].as_integer();
     if (due >= 0) wait = std::min(wait, std::chrono::milliseconds(std::max<std::int64_t>(due, 1)));
-    co_await sleep(wait);
+    Task<void> napping = im.nap(wait);
+    co_await napping;
     idle = std::min(idle * 2, im.options.max_poll);
   }
   co_return false;
@@ -317,6 +387,79 @@ void RedisFrontier::release(Work work) {
 
 void RedisFrontier::stop() {
   impl_->stopped = true;
+  impl_->woken.set();
+}
+
+bool RedisFrontier::lease_lapsed(const Work& work) const noexcept {
+  const Impl& im = *impl_;
+  // Renewals come every lease/3: while they succeed on time the newest is
+  // less than half a lease old and nothing is asked per URL. Older, the
+  // worker (or Redis) stalled: the lease may have expired and the URL been
+  // taken over.
+  std::int64_t fresh = std::max(ticks(work.leased), im.renewed_at.load(std::memory_order_acquire));
+  auto age = std::chrono::nanoseconds(ticks(Steady::now()) - fresh);
+  if (age > im.settings.lease / 2) return true;
+  if (im.any_lost.load(std::memory_order_acquire)) {
+    try {
+      std::lock_guard lock(im.lost_mutex);
+      return im.lost.count(work.token) != 0;
+    } catch (...) {  // (a mutex that cannot be locked: ask the server)
+      return true;
+    }
+  }
+  return false;
+}
+
+Task<bool> RedisFrontier::confirm_lease(Work& work) {
+  Impl& im = *impl_;
+  if (im.held.count(work.token) == 0) co_return false;  // delivered or dropped already
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    const Held& h = im.held[work.token];
+    Steady::time_point sent = Steady::now();
+    std::int64_t answer = -1;
+    try {
+      Task<redis::Reply> confirming = queue_lua::confirm_script()(
+          im.conn, {},
+          {im.prefix(), im.worker, std::to_string(im.settings.lease.count()), work.token, h.host});
+      redis::Reply r = co_await confirming;
+      answer = r.as_integer();
+      im.note_up();
+    } catch (const redis::ResponseError&) {
+      throw;  // the script or the crawl's keys are broken: not transient
+    } catch (const redis::Error& e) {
+      im.note_down(e);
+    } catch (const corun::TimeoutError& e) {
+      im.note_down(e);
+    }
+    if (answer == 1) {
+      ++im.counters.confirmed;
+      work.leased = sent;
+      if (im.any_lost.load(std::memory_order_acquire)) {
+        std::lock_guard lock(im.lost_mutex);
+        im.lost.erase(work.token);
+      }
+      co_return true;
+    }
+    if (answer == 0 || answer == 2) {
+      if (answer == 0) {
+        ++im.counters.dropped;
+      } else {
+        ++im.counters.bounced;
+      }
+      im.forget(work.token);
+      co_return false;
+    }
+    // Redis is away: nothing starts until it answers, unless the run stops
+    // meanwhile (the URL is then handed back like one never started).
+    if (im.stopped) {
+      release(work);
+      co_return false;
+    }
+    co_await sleep(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    if (im.held.count(work.token) == 0) co_return false;
+  }
 }
 
 Task<void> RedisFrontier::close() {
@@ -337,10 +480,50 @@ Task<void> RedisFrontier::close() {
     im.outbox.push_back(std::move(o));
     ++im.counters.released;
   }
+  // Delivery keeps retrying while Redis is away: given up after close_timeout
+  // without progress (a long outbox to a live server is delivered whole).
+  bool gave_up = false;
+  auto deadline = Steady::now() + im.options.close_timeout;
+  std::size_t last = im.outbox.size();
   while (!im.outbox.empty()) {
     if (!im.deliverer || im.deliverer->done()) im.deliverer = create_task(im.deliver(impl_));
     TaskHandle<void> d = *im.deliverer;
-    co_await d;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now());
+    if (left <= std::chrono::milliseconds::zero()) break;
+    try {
+      // In slices (shielded: a slice's end does not cancel the delivery).
+      Task<void> waiting = wait_for(shield(d), std::min(left, std::chrono::milliseconds(500)));
+      co_await waiting;
+    } catch (const corun::TimeoutError&) {
+      // (next slice)
+    }
+    if (im.outbox.size() < last) {
+      last = im.outbox.size();
+      deadline = Steady::now() + im.options.close_timeout;
+    }
+  }
+  if (!im.outbox.empty()) {
+    if (im.deliverer && !im.deliverer->done()) {
+      im.deliverer->cancel();
+      TaskHandle<void> d = *im.deliverer;
+      try {
+        co_await d;
+      } catch (const CancelledError&) {
+        // Expected: given up.
+      }
+    }
+    std::size_t n = im.outbox.size();
+    im.counters.not_delivered += n;
+    fmt::print(stderr,
+               "corun fetch: queue {}: Redis unreachable for {:.0f} s while closing: {} "
+               "outcome{} not delivered; their URLs were never acked and will be fetched again "
+               "by another worker once their leases expire\n",
+               im.address.to_string(),
+               std::chrono::duration<double>(im.options.close_timeout).count(), n,
+               n == 1 ? "" : "s");
+    im.outbox.clear();
+    im.held.clear();
+    gave_up = true;
   }
   if (im.renewer && !im.renewer->done()) {
     im.renewer->cancel();
@@ -352,8 +535,11 @@ Task<void> RedisFrontier::close() {
     }
   }
   try {
-    Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
-    co_await leaving;
+    // (Not after giving up: Redis is away, and the consumer still holds leases.)
+    if (!gave_up) {
+      Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
+      co_await leaving;
+    }
   } catch (const redis::Error&) {
     // Best effort: a consumer left behind holds nothing and shows in --status.
   } catch (const corun::TimeoutError&) {

@@ -28,6 +28,10 @@ class Counting {
   std::atomic<std::uint64_t>& n_;
 };
 
+// Thrown by a request's before_start when the URL's lease may have lapsed:
+// the request ends before anything is sent.
+struct LeaseToConfirm {};
+
 // On a remote lane's loop, before it runs.
 Task<void> open_lane(FetchLane* lane) {
   lane->open();
@@ -284,6 +288,10 @@ Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record*
   ro.total_timeout_from_admission = true;
   ro.before_start = [this, work, &on_the_wire, &host] {
     if (stopped() && work->attempts == 0) throw NotStarted{};
+    // Checked at the last moment before the first byte goes out: a lane that
+    // stalled (SIGSTOP) while this URL waited must not fetch a URL another
+    // worker has taken over (its host slot and turn went with it).
+    if (engine_.leases && engine_.lease_lapsed(*work)) throw LeaseToConfirm{};
     if (host) host->started();
     on_the_wire = true;
     requests.fetch_add(1, std::memory_order_relaxed);
@@ -293,6 +301,8 @@ Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record*
     a.response = co_await request;
   } catch (const NotStarted&) {
     a.kind = Attempt::Kind::not_started;  // stopped while waiting: counts as never started
+  } catch (const LeaseToConfirm&) {
+    a.kind = Attempt::Kind::confirm;
   } catch (const std::exception&) {
     a.kind = Attempt::Kind::failure;
     a.failure = std::current_exception();
@@ -312,6 +322,10 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
   switch (a.kind) {
     case Attempt::Kind::not_started:
       out.kind = LaneOutcome::Kind::not_started;  // no record: --resume fetches it
+      return false;
+    case Attempt::Kind::confirm:
+      out.kind = LaneOutcome::Kind::confirm;  // no request was made
+      rec.attempts = out.work.attempts;
       return false;
     case Attempt::Kind::interrupted:
       if (out.work.attempts > 0) {

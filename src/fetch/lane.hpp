@@ -55,6 +55,8 @@ struct LaneOutcome {
     complete,     // record is final
     defer,        // record so far; try again after delay
     not_started,  // stopped before its first request: no record
+    confirm,      // its lease may have lapsed: the engine asks the frontier
+                  // (Frontier::confirm_lease), then gives it back or drops it
   };
   Work work;
   Record record;
@@ -86,6 +88,7 @@ struct LaneContext {
   http::SessionOptions session_options;         // every lane's session is made from these
   std::shared_ptr<http::CookieJar> cookie_jar;  // one jar for every lane's session
   std::atomic<bool> stop_requested{false};
+  bool leases = false;  // Frontier::leases(): a request may start only on a lease still held
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // for posts from lanes
 
   // The key a relative name is written under: the path as the report writes it.
@@ -93,6 +96,11 @@ struct LaneContext {
 
   // An outcome handed back by a lane (the engine's loop).
   virtual void on_outcome(FetchLane& lane, LaneOutcome outcome) = 0;
+  // Frontier::lease_lapsed (any lane's thread); asked only when `leases`.
+  virtual bool lease_lapsed(const Work& work) const noexcept {
+    (void)work;
+    return false;
+  }
 };
 
 // A URL for a lane's workers, or the marker that tells a worker to quit.
@@ -137,7 +145,7 @@ class FetchLane {
     std::string path;
   };
   struct Attempt {
-    enum class Kind : std::uint8_t { response, failure, not_started, interrupted };
+    enum class Kind : std::uint8_t { response, failure, not_started, interrupted, confirm };
     Kind kind = Kind::response;
     http::Response response;
     std::exception_ptr failure;

@@ -53,6 +53,9 @@ const redis::Script& complete_script() {
 const redis::Script& defer_script() {
   return with_prelude(kDefer);
 }
+const redis::Script& confirm_script() {
+  return with_prelude(kConfirm);
+}
 const redis::Script& leave_script() {
   return with_prelude(kLeave);
 }

@@ -43,7 +43,10 @@ local function ack(id)
   end
 end
 -- Returns 1 when this call wrote the URL's record, 0 when it had one already.
-local function finish(id, h, b, f, rec, ok)
+-- The host slot goes with the lease: it is freed here unless another worker
+-- than me holds the entry now (a stalled worker's late outcome must not free
+-- the slot its new owner is fetching under).
+local function finish(id, h, b, f, rec, ok, me)
   local set = P .. 'seen:' .. b
   local wrote = 0
   if redis.call('SISMEMBER', set, '-' .. f) == 0 then
@@ -60,8 +63,13 @@ local function finish(id, h, b, f, rec, ok)
   else
     redis.call('HINCRBY', P .. 'stats', 'refetched', 1)
   end
+  local other = false
+  if id ~= '' then
+    local p = redis.call('XPENDING', W, 'workers', id, id, 1)
+    other = #p == 1 and p[1][2] ~= me
+  end
   ack(id)
-  redis.call('ZREM', P .. 'slots:' .. h, id)
+  if not other then redis.call('ZREM', P .. 'slots:' .. h, id) end
   return wrote
 end
 )lua";
@@ -100,8 +108,9 @@ return {added, dup}
 //     acked and dropped; each other one takes a slot of its host (per_host,
 //     expiring at now + lease) and its turn (rate: one request per 1/rate
 //     seconds per host), or goes to the delay set until it may start.
-// Returns {finished, next_due_ms, {{id, u, l, i, a, h, b, f, e, p}...}}; finished
-// is 1 when the input is done and nothing waits, is in flight or delayed.
+// Returns {finished, next_due_ms, {{id, u, l, i, a, h, b, f, e, p}...}, {record...}};
+// finished is 1 when the input is done and nothing waits, is in flight or
+// delayed; the records are those of URLs this call gave up (step 2).
 inline constexpr const char* kClaim = R"lua(
 local me, n, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
@@ -118,6 +127,7 @@ for _, m in ipairs(due) do
   redis.call('ZREM', D, m)
 end
 local cands = {}
+local given_up = {}
 if n > 0 then
   local pend = redis.call('XPENDING', W, 'workers', 'IDLE', lease, '-', '+', n)
   for _, p in ipairs(pend) do
@@ -130,7 +140,7 @@ if n > 0 then
         local rec = cjson.encode({url = e.u, final_url = '', status = 0, bytes = 0, encoding = '',
           encoding_source = '', path = '', attempts = tonumber(e.a), elapsed = 0,
           error = 'delivered ' .. deliveries .. ' times without an outcome (every worker that took it died or lost its lease): given up'})
-        finish(entry[1], e.h, e.b, e.f, rec, false)
+        if finish(entry[1], e.h, e.b, e.f, rec, false, me) == 1 then table.insert(given_up, rec) end
         redis.call('HINCRBY', P .. 'stats', 'delivered_too_often', 1)
       else
         table.insert(cands, {entry[1], e})
@@ -184,12 +194,13 @@ end
 local next_due = -1
 local first = redis.call('ZRANGE', D, 0, 0, 'WITHSCORES')
 if first[2] then next_due = math.max(0, tonumber(first[2]) - now) end
-return {finished, next_due, out}
+return {finished, next_due, out, given_up}
 )lua";
 
 // renew(P, worker, lease_ms, [id host]...): the owner's lease renewal. For each
 // entry still pending under this worker: idle time reset (XCLAIM 0 JUSTID:
-// the delivery count is unchanged) and its host slot extended. Returns the
+// the delivery count is unchanged) and its host slot extended if it has not
+// expired. Returns the
 // ids this worker no longer holds (recorded, or taken over after a stall).
 inline constexpr const char* kRenew = R"lua(
 local me, lease = ARGV[2], tonumber(ARGV[3])
@@ -201,6 +212,9 @@ for k = 4, #ARGV, 2 do
   if #p == 1 and p[1][2] == me then
     redis.call('XCLAIM', W, 'workers', me, 0, id, 'JUSTID')
     local sk = P .. 'slots:' .. h
+    -- A slot that expired (this worker stalled) is not brought back: it may
+    -- count for another worker's claim already; confirm takes one again.
+    redis.call('ZREMRANGEBYSCORE', sk, '-inf', now)
     if redis.call('ZSCORE', sk, id) then
       redis.call('ZADD', sk, now + lease, id)
       redis.call('PEXPIRE', sk, lease * 2)
@@ -213,12 +227,57 @@ redis.call('HSET', P .. 'workers', me, now)
 return lost
 )lua";
 
-// complete(P, id, h, b, f, record, ok): the URL's one record, its done mark,
-// the ack and the host slot's release, as one step. Needs no ownership: the
-// first outcome wins, later ones (a duplicate fetch) only ack. Returns 1 when
-// this call wrote the record.
+// complete(P, id, h, b, f, record, ok, worker): the URL's one record, its
+// done mark, the ack and the host slot's release (unless another worker holds
+// the entry now), as one step. Needs no ownership: the first outcome wins,
+// later ones (a duplicate fetch) only ack. Returns 1 when this call wrote the
+// record.
 inline constexpr const char* kComplete = R"lua(
-return finish(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1')
+return finish(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1', ARGV[8])
+)lua";
+
+// confirm(P, worker, lease_ms, id, host): asked before the request of a URL
+// whose lease may have lapsed (this worker stalled past it) starts. 1: this
+// worker still holds the entry and its host's slot and turn: the lease and
+// slot are renewed from now (a slot that expired meanwhile is taken again if
+// the host has one free; a rate turn is taken again, the one from the claim
+// being long past). 0: another worker took the entry over, or it was
+// recorded: the caller drops it. 2: still this worker's but its host has no
+// free slot or turn now: the entry goes to the delay set (as a host-limited
+// claim does) and the caller drops it.
+inline constexpr const char* kConfirm = R"lua(
+local me, lease, id, h = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local now = now_ms()
+local p = redis.call('XPENDING', W, 'workers', id, id, 1)
+if #p ~= 1 or p[1][2] ~= me then return 0 end
+local meta = redis.call('HMGET', P .. 'meta', 'per_host', 'rate')
+local per_host = tonumber(meta[1]) or 0
+local rate = tonumber(meta[2]) or 0
+local sk = P .. 'slots:' .. h
+local wait = 0
+if per_host > 0 then
+  redis.call('ZREMRANGEBYSCORE', sk, '-inf', now)
+  if not redis.call('ZSCORE', sk, id) and redis.call('ZCARD', sk) >= per_host then wait = 200 end
+end
+if wait == 0 and rate > 0 then
+  local nx = tonumber(redis.call('HGET', P .. 'next', h) or '0')
+  if nx > now then wait = nx - now end
+end
+if wait > 0 then
+  local got = redis.call('XRANGE', W, id, id)
+  if got[1] then redis.call('ZADD', D, now + wait, payload(fields(got[1][2]))) end
+  ack(id)
+  redis.call('ZREM', sk, id)
+  redis.call('HINCRBY', P .. 'stats', 'bounced', 1)
+  return 2
+end
+redis.call('XCLAIM', W, 'workers', me, 0, id, 'JUSTID')
+if per_host > 0 then
+  redis.call('ZADD', sk, now + lease, id)
+  redis.call('PEXPIRE', sk, lease * 2)
+end
+if rate > 0 then redis.call('HSET', P .. 'next', h, now + math.ceil(1000 / rate)) end
+return 1
 )lua";
 
 // defer(P, worker, id, delay_ms, counts_as_retry, u, l, i, a, h, b, f, e, p): the
@@ -229,7 +288,11 @@ return finish(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1')
 inline constexpr const char* kDefer = R"lua(
 local me, id, delay = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local p = redis.call('XPENDING', W, 'workers', id, id, 1)
-if #p ~= 1 or p[1][2] ~= me then return 0 end
+if #p ~= 1 or p[1][2] ~= me then
+  -- Recorded and acked meanwhile: nobody holds the entry, so nobody its slot.
+  if #p == 0 then redis.call('ZREM', P .. 'slots:' .. ARGV[10], id) end
+  return 0
+end
 local e = {u = ARGV[6], l = ARGV[7], i = ARGV[8], a = ARGV[9], h = ARGV[10], b = ARGV[11], f = ARGV[12],
   e = ARGV[13], p = ARGV[14]}
 redis.call('ZADD', D, now_ms() + delay, payload(e))
@@ -261,6 +324,7 @@ const redis::Script& claim_script();
 const redis::Script& renew_script();
 const redis::Script& complete_script();
 const redis::Script& defer_script();
+const redis::Script& confirm_script();
 const redis::Script& leave_script();
 
 }  // namespace corun::fetch::queue_lua

@@ -81,6 +81,8 @@ struct RunOptions {
   std::chrono::seconds limit{300};
   // Called about every 10 ms while the child runs; returning true sends it SIGKILL.
   std::function<bool()> kill_when;
+  // Called about every 10 ms while the child runs; a nonzero return is a signal sent to it.
+  std::function<int()> signal_when;
 
   RunOptions& in(fs::path dir) {
     cwd = std::move(dir);
@@ -177,6 +179,8 @@ inline RunResult run_corun(const std::vector<std::string>& args, const RunOption
     } else if (opt.kill_when && !r.killed_on_request && opt.kill_when()) {
       r.killed_on_request = true;
       ::kill(pid, SIGKILL);
+    } else if (opt.signal_when) {
+      if (int sig = opt.signal_when(); sig != 0) ::kill(pid, sig);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

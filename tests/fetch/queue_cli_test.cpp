@@ -4,6 +4,9 @@
 // producer, --status and --collect work end to end (workers: see
 // queue_integration_test.cpp).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -16,6 +19,7 @@
 namespace {
 
 namespace cli = corun::testing::cli;
+using namespace std::chrono_literals;
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -166,6 +170,97 @@ TEST(QueueCli, ALaterProducerSkipsOnlyWhatItsOwnInputAdded) {
   auto appended = cli::run_corun(from_file);
   ASSERT_EQ(appended.exit_code, 0) << appended;
   EXPECT_EQ(total(), 10U) << appended;
+}
+
+// A loopback port that accepts connections (the kernel's backlog) and never
+// answers: a worker's requests to it hang until its --timeout.
+class SilentPort {
+ public:
+  SilentPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(fd_, 64) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("cannot listen on loopback");
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentPort() { ::close(fd_); }
+  SilentPort(const SilentPort&) = delete;
+  SilentPort& operator=(const SilentPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// A worker stopped with Ctrl-C while Redis is down: it does not wait forever
+// to deliver its outcomes. With --deliver-timeout it gives up after that long
+// with one line (how many, and that they will be fetched again); with a long
+// one, a second Ctrl-C ends the wait at once.
+TEST(QueueCli, WorkerStoppedWhileRedisIsDownDoesNotWaitForever) {
+  for (bool second_ctrl_c : {false, true}) {
+    corun::testing::RedisServer redis;
+    corun::testing::TempDir dir("corun-queue-cli");
+    SilentPort silent;
+    std::string lines;
+    for (int i = 0; i < 3; ++i) {
+      lines += "http://127.0.0.1:" + std::to_string(silent.port()) + "/" + std::to_string(i) + "\n";
+    }
+    cli::write_file(dir.path() / "in.txt", lines);
+    auto q = redis.url() + "/down";
+    auto address = corun::fetch::parse_queue_url(q);
+    auto p = cli::run_corun(
+        {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--retries", "0"});
+    ASSERT_EQ(p.exit_code, 0) << p;
+    // Holding its 3 URLs (requests hanging): Redis killed, then Ctrl-C (and
+    // with second_ctrl_c, Ctrl-C again once the first has had time to start
+    // the wait: the transfers end after --timeout 2 s).
+    int step = 0;
+    auto since = std::chrono::steady_clock::now();
+    cli::RunOptions o;
+    o.hang_guard(std::chrono::seconds(120));
+    o.signal_when = [&]() -> int {
+      if (step == 0) {
+        auto st = corun::run(corun::fetch::status(address));
+        if (st.in_flight < 3) return 0;
+        redis.kill();
+        step = 1;
+        since = std::chrono::steady_clock::now();
+        return SIGINT;
+      }
+      if (step == 1 && second_ctrl_c && std::chrono::steady_clock::now() - since > 4s) {
+        step = 2;
+        return SIGINT;
+      }
+      return 0;
+    };
+    std::vector<std::string> args{"fetch",
+                                  "--queue",
+                                  q,
+                                  "--out",
+                                  (dir.path() / "out").string(),
+                                  "-c",
+                                  "4",
+                                  "-m",
+                                  "2",
+                                  "--deliver-timeout",
+                                  second_ctrl_c ? "600" : "1"};
+    auto w = cli::run_corun(args, o);
+    EXPECT_FALSE(w.hung) << w;
+    EXPECT_EQ(w.exit_code, 130) << w;
+    if (second_ctrl_c) {
+      EXPECT_EQ(step, 2) << w;
+      EXPECT_TRUE(has(w.err, "interrupted again: quitting now")) << w;
+    } else {
+      EXPECT_TRUE(has(w.err, "3 outcomes not delivered")) << w;
+      EXPECT_TRUE(has(w.err, "fetched again by another worker once their leases expire")) << w;
+    }
+  }
 }
 
 }  // namespace

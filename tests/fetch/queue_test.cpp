@@ -4,19 +4,29 @@
 // the settings, exactly one record per URL however often it is completed,
 // lease takeover and the delivery limit, retries through the delay set,
 // per-host limits across workers, wrong-type keys, an unreachable server,
-// outcomes kept while Redis is down, collect and status. No timed assertions:
-// waits are loops until a state is reached.
+// outcomes kept while Redis is down (and given up after close_timeout when it
+// stays down), collect and status, and a stalled worker's lapsed leases
+// (refused once taken over, renewed or bounced when still held, not fetched
+// by the engine). No timed assertions: waits are loops until a state is
+// reached (a stall is a loop blocked on purpose).
 #include "corun/fetch/queue.hpp"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "corun/corun.hpp"
 #include "corun/fetch/frontier_redis.hpp"
+#include "corun/fetch/naming.hpp"
+#include "corun/http.hpp"
+#include "corun/net.hpp"
 #include "corun/redis.hpp"
 #include "redis/redis_server.hpp"
 #include "support/nginx_fixture.hpp"
@@ -381,12 +391,23 @@ TEST_F(Queue, DeliveredTooOftenIsRecordedAsFailed) {
       EXPECT_EQ(got.size(), 1U);
     }
     fetch::RedisFrontier last(a, {"last"});
+    // The claim that gives the URL up writes its record: this worker's, so
+    // the engine counts it (the observer) like any record it made.
+    std::vector<fetch::Record> observed;
+    last.set_record_observer([&observed](const fetch::Record& r) { observed.push_back(r); });
     co_await last.open();
     std::vector<fetch::Work> got;
     Task<bool> t = last.take(got, 1);
     bool more = co_await t;
     EXPECT_FALSE(more) << "the crawl is finished: its one URL was given up";
     EXPECT_TRUE(got.empty());
+    EXPECT_EQ(last.counters().given_up, 1U);
+    EXPECT_EQ(observed.size(), 1U);
+    if (observed.size() == 1) {
+      EXPECT_EQ(observed[0].url, "http://a.test/poison");
+      EXPECT_FALSE(observed[0].ok());
+      EXPECT_NE(observed[0].error.find("delivered 3 times"), std::string::npos);
+    }
     co_await last.close();
   };
   corun::run(body());
@@ -404,6 +425,248 @@ TEST_F(Queue, DeliveredTooOftenIsRecordedAsFailed) {
   ASSERT_TRUE(fetch::parse_json_line(line, r));
   EXPECT_EQ(r.url, "http://a.test/poison");
   EXPECT_NE(r.error.find("delivered 3 times"), std::string::npos) << r.error;
+}
+
+// A worker that stalls (its loop blocked, as under SIGSTOP) past its lease:
+// meanwhile another worker takes the URL over (with its host slot). When the
+// stalled worker comes back, the URL's lease counts as lapsed and the
+// frontier refuses to start it: it is dropped here, not fetched a second time
+// beside its new owner's request.
+TEST_F(Queue, LapsedLeaseIsRefusedOnceTakenOver) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 1000ms;
+  s.per_host = 1;
+  corun::run(add_lines(a, {"http://x.test/only"}, "in", quick(s)));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier stalled(a, {"stalled"});
+    co_await stalled.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = stalled.take(got, 1);
+    co_await t;
+    EXPECT_EQ(got.size(), 1U);
+    if (got.size() != 1) co_return;
+    fetch::Work& w = got[0];
+    EXPECT_FALSE(stalled.lease_lapsed(w)) << "just taken (less than half a lease ago): no check";
+    // The stall: this loop is blocked while another worker, on a thread of
+    // its own, waits for the lease to expire and takes the URL over.
+    std::string heir_url;
+    std::thread other([&] {
+      corun::run([&]() -> Task<void> {
+        fetch::RedisFrontier heir(a, {"heir"});
+        co_await heir.open();
+        for (int i = 0; i < 1000 && heir_url.empty(); ++i) {
+          std::vector<fetch::Work> mine;
+          Task<bool> taking = heir.take(mine, 1);
+          co_await taking;
+          if (!mine.empty()) heir_url = mine[0].url;
+        }
+        // Gone without close(): its lease stays with it until it expires.
+      }());
+    });
+    other.join();
+    EXPECT_EQ(heir_url, "http://x.test/only");
+    EXPECT_TRUE(stalled.lease_lapsed(w)) << "older than half a lease";
+    Task<bool> asking = stalled.confirm_lease(w);
+    bool may_start = co_await asking;
+    EXPECT_FALSE(may_start) << "taken over: must not be fetched here";
+    EXPECT_EQ(stalled.counters().dropped, 1U);
+    EXPECT_EQ(stalled.counters().confirmed, 0U);
+    // The heir's claim holds the host's one slot; the refusal left it alone.
+    Task<redis::Reply> k = cmd(a, {"KEYS", a.prefix() + "slots:*"});
+    redis::Reply keys = co_await k;
+    EXPECT_EQ(keys.size(), 1U);
+    if (keys.size() == 1) {
+      Task<redis::Reply> z = cmd(a, {"ZCARD", keys[0].as_string()});
+      redis::Reply n = co_await z;
+      EXPECT_EQ(n.as_integer(), 1);
+    }
+    co_await stalled.close();
+    EXPECT_EQ(stalled.counters().released, 0U) << "not this worker's to hand back";
+  }());
+}
+
+// Stalled past half its lease but nobody took the URL: the confirmation
+// renews lease and slot and the request may start; with the host's slot given
+// to someone else meanwhile, the URL goes back to the delay set instead.
+TEST_F(Queue, LapsedLeaseStillHeldIsRenewedOrBounced) {
+  auto a = address();
+  fetch::QueueSettings s;
+  s.lease = 2000ms;
+  s.per_host = 1;
+  corun::run(add_lines(a, {"http://x.test/1", "http://y.test/1"}, "in", quick(s)));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontier w(a, {"w"});
+    co_await w.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = w.take(got, 2);
+    co_await t;
+    EXPECT_EQ(got.size(), 2U);
+    if (got.size() != 2) co_return;
+    std::this_thread::sleep_for(1200ms);  // the stall, past half the lease (no renewal meanwhile)
+    EXPECT_TRUE(w.lease_lapsed(got[0]));
+    EXPECT_TRUE(w.lease_lapsed(got[1]));
+    // got[1]'s host slot is taken by another entry (as if it had expired and
+    // another worker's claim had taken the room).
+    fetch::UrlParts parts;
+    std::string error;
+    bool parsed = fetch::parse_url(got[1].url, parts, error);
+    EXPECT_TRUE(parsed) << error;
+    if (!parsed) co_return;
+    std::string slots = a.prefix() + "slots:" + fetch::host_key(parts);
+    Task<redis::Reply> del = cmd(a, {"DEL", slots});
+    co_await del;
+    Task<redis::Reply> z = cmd(a, {"ZADD", slots, "99999999999999", "0-1"});
+    co_await z;
+    Task<bool> c0 = w.confirm_lease(got[0]);
+    bool start0 = co_await c0;
+    EXPECT_TRUE(start0) << "still this worker's";
+    EXPECT_FALSE(w.lease_lapsed(got[0])) << "confirmed just now";
+    Task<bool> c1 = w.confirm_lease(got[1]);
+    bool start1 = co_await c1;
+    EXPECT_FALSE(start1) << "its host has no free slot";
+    EXPECT_EQ(w.counters().confirmed, 1U);
+    EXPECT_EQ(w.counters().bounced, 1U);
+    Task<redis::Reply> d = cmd(a, {"ZCARD", a.prefix() + "delay"});
+    redis::Reply delayed = co_await d;
+    EXPECT_EQ(delayed.as_integer(), 1) << "back in the delay set";
+    w.complete(got[0], ok_record(got[0]));
+    co_await w.close();
+  }());
+  auto st = corun::run(fetch::status(a));
+  EXPECT_EQ(st.done, 1U);
+  EXPECT_EQ(st.delayed, 1U);
+  EXPECT_EQ(st.in_flight, 0U);
+}
+
+// Requests per path as a loopback server saw them; /slow answers after 1 s.
+struct Seen {
+  std::mutex m;
+  std::map<std::string, int> requests;
+  std::atomic<bool> slow_started{false};
+};
+
+Task<void> serve_pages(Seen* seen, corun::net::StreamReader reader,
+                       corun::net::StreamWriter writer) {
+  for (;;) {
+    std::string head;
+    try {
+      Task<std::string> reading = reader.readuntil("\r\n\r\n");
+      head = co_await reading;
+    } catch (const std::exception&) {
+      break;
+    }
+    std::string path = head.substr(4, head.find(' ', 4) - 4);
+    {
+      std::lock_guard lock(seen->m);
+      ++seen->requests[path];
+    }
+    if (path == "/slow") {
+      seen->slow_started = true;
+      co_await corun::sleep(1s);
+    }
+    std::string body = "page " + path;
+    writer.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    try {
+      Task<void> draining = writer.drain();
+      co_await draining;
+    } catch (const std::exception&) {
+      break;
+    }
+  }
+  writer.close();
+}
+
+// The engine (a worker as `corun fetch --queue` runs it, -c 1) stalls while
+// /b waits behind /slow for its one request slot: its whole loop blocked, as
+// under SIGSTOP, past the lease. Meanwhile another worker takes /b over and
+// fetches it. When the engine comes back, /b's lease has lapsed: its request
+// must not start (the check before the first byte), so the server sees /b
+// once, not twice, and it has one record.
+TEST_F(Queue, EngineDoesNotStartAUrlTakenOverDuringAStall) {
+  auto a = address();
+  Seen seen;
+  corun::LoopThread server_thread;
+  auto started = server_thread.submit([](Seen* s) -> Task<corun::net::Server> {
+    Task<corun::net::Server> st = corun::net::start_server(
+        [s](corun::net::StreamReader r, corun::net::StreamWriter w) {
+          return serve_pages(s, std::move(r), std::move(w));
+        },
+        "127.0.0.1", 0);
+    corun::net::Server server = co_await st;
+    co_return server;
+  }(&seen));
+  corun::net::Server server = started.get();
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  fetch::QueueSettings s;
+  s.lease = 1000ms;
+  corun::run(add_lines(a, {base + "/slow", base + "/b"}, "in", quick(s)));
+  corun::testing::TempDir dir("corun-queue-engine");
+  fetch::Options o;
+  o.concurrency = 1;
+  o.threads = 1;
+  o.out_dir = dir.path();
+  corun::run(fetch::read_queue_settings(a)).apply_to(o);
+  fetch::RedisFrontier frontier(a, {"engine"});
+  // The other worker, run while the engine's loop is blocked: takes /b over
+  // (hands /slow back if it gets it), fetches /b and records it.
+  auto heir = [&]() -> Task<void> {
+    fetch::RedisFrontier other(a, {"heir"});
+    co_await other.open();
+    corun::http::ClientSession session;
+    bool done = false;
+    for (int i = 0; i < 1000 && !done; ++i) {
+      std::vector<fetch::Work> got;
+      Task<bool> taking = other.take(got, 1);
+      co_await taking;
+      for (auto& w : got) {
+        if (w.url != base + "/b") {
+          other.release(w);
+          continue;
+        }
+        Task<corun::http::Response> getting = session.get(w.url);
+        corun::http::Response r = co_await getting;
+        EXPECT_EQ(r.status(), 200);
+        other.complete(w, ok_record(w));
+        done = true;
+      }
+    }
+    EXPECT_TRUE(done) << "the other worker never got /b";
+    co_await other.close();
+    co_await session.close();
+  };
+  auto stall = [&]() -> Task<void> {
+    while (!seen.slow_started) co_await corun::sleep(5ms);
+    // /slow is on the wire, /b waits for the slot: the stall.
+    std::thread other([&] { corun::run(heir()); });
+    other.join();
+  };
+  fetch::Summary summary = corun::run([&]() -> Task<fetch::Summary> {
+    fetch::Fetcher fetcher(o);
+    corun::TaskHandle<void> stalling = corun::create_task(stall());
+    Task<fetch::Summary> running = fetcher.run(frontier);
+    fetch::Summary sum = co_await running;
+    co_await stalling;
+    co_return sum;
+  }());
+  EXPECT_EQ(summary.done, 1U) << "this worker recorded /slow only";
+  EXPECT_EQ(frontier.counters().dropped, 1U);
+  {
+    std::lock_guard lock(seen.m);
+    EXPECT_EQ(seen.requests["/slow"], 1);
+    EXPECT_EQ(seen.requests["/b"], 1) << "fetched again by the stalled worker";
+  }
+  auto st = corun::run(fetch::status(a));
+  EXPECT_TRUE(st.finished);
+  EXPECT_EQ(st.done, 2U);
+  server_thread
+      .submit([](corun::net::Server* srv) -> Task<void> {
+        srv->close();
+        co_return;
+      }(&server))
+      .get();
+  server_thread.stop();
 }
 
 TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
@@ -561,6 +824,37 @@ TEST(QueueRestart, OutcomesWaitForRedisAndAreDeliveredOnce) {
   EXPECT_EQ(st.done, 20U);
   EXPECT_EQ(st.uncollected, 20U);
   EXPECT_TRUE(st.finished);
+}
+
+// Redis killed and not coming back while a worker closes: close() tries for
+// close_timeout, then gives up on the outcomes (counted; never acked, so their
+// URLs are fetched again once their leases expire) instead of waiting forever.
+TEST(QueueRestart, CloseGivesUpWhenRedisStaysDown) {
+  corun::testing::RedisServer server;
+  auto a = fetch::parse_queue_url(server.url() + "/gone");
+  corun::run(add_lines(a, urls(6), "in", quick()));
+  corun::run([&]() -> Task<void> {
+    fetch::RedisFrontierOptions o;
+    o.worker = "w";
+    o.command_timeout = 500ms;
+    o.close_timeout = 1000ms;
+    fetch::RedisFrontier w(a, o);
+    co_await w.open();
+    std::vector<fetch::Work> got;
+    Task<bool> t = w.take(got, 6);
+    co_await t;
+    EXPECT_EQ(got.size(), 6U);
+    server.kill();
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (i < 4) w.complete(got[i], ok_record(got[i]));  // the rest: still held, released at close
+    }
+    // A hang guard only (the close gives up after 1 s): without a bound it
+    // would wait for Redis forever.
+    Task<void> closing = corun::wait_for(w.close(), 120s);
+    co_await closing;
+    EXPECT_EQ(w.counters().not_delivered, 6U) << "4 records and 2 releases";
+    EXPECT_EQ(w.undelivered(), 0U);
+  }());
 }
 
 }  // namespace

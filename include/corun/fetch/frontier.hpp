@@ -40,6 +40,17 @@
 //   fill(summary)
 //               the frontier's part of the Summary (lines_read,
 //               input_exhausted, skipped, report_error ...).
+//   leases(), lease_lapsed(work), confirm_lease(work)
+//               a frontier that leases its URLs (another worker takes over a
+//               URL whose lease lapsed: this one stalled) says so through
+//               leases(). Just before a URL's request starts, the engine asks
+//               lease_lapsed(work): from any lane's thread, cheap, no I/O;
+//               true when the lease may have lapsed (not renewed lately, or
+//               reported lost). Then the request waits for confirm_lease(work)
+//               (engine's loop), which checks with the frontier's store that
+//               the lease (and the host's slot) still holds: true, the request
+//               starts; false, the URL is no longer this worker's and the
+//               engine drops it without an outcome (its new owner reports it).
 //   flush()     write what is pending now, blocking and never throwing: the
 //               run was cancelled, or the process is about to _exit (a second
 //               Ctrl-C). Records may still come after it.
@@ -85,6 +96,9 @@ struct Work {
   // The page's file, named by the engine on the first attempt; a frontier
   // hands it back unchanged with a retry (empty: the engine names it again).
   std::string path;
+  // A leasing frontier (leases()): when it last knew this worker held the
+  // URL's lease (set by take() and confirm_lease(); steady clock).
+  std::chrono::steady_clock::time_point leased{};
 };
 
 class Frontier {
@@ -116,6 +130,16 @@ class Frontier {
   virtual std::string own_path() const { return {}; }
   virtual bool limits_hosts() const noexcept { return false; }
   virtual bool deterministic_names() const noexcept { return false; }
+  // Leases (see above). The defaults: nothing is leased, every URL may start.
+  virtual bool leases() const noexcept { return false; }
+  virtual bool lease_lapsed(const Work& work) const noexcept {
+    (void)work;
+    return false;
+  }
+  virtual Task<bool> confirm_lease(Work& work) {
+    (void)work;
+    co_return true;
+  }
 
   // Set by the engine before open(); see "Records" above.
   void set_record_observer(std::function<void(const Record&)> observer) {

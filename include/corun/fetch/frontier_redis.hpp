@@ -16,8 +16,17 @@
 //     exactly one record. While Redis is unreachable the outcomes stay here
 //     and delivery retries with backoff; take() stops claiming until it
 //     answers again. Nothing is dropped and nothing recorded twice;
+//   - a URL whose lease may have lapsed before its request starts (this
+//     worker stalled: SIGSTOP, a frozen VM, a Redis outage) is confirmed
+//     first (Frontier::confirm_lease): still held, its lease, host slot and
+//     turn are renewed; taken over, it is dropped here without a fetch. On
+//     time renewals cost nothing per URL: lease_lapsed() only compares the
+//     last successful renewal with the steady clock;
 //   - stop() stops claiming; close() delivers every outcome and releases any
-//     URL still held, then leaves the consumer group.
+//     URL still held, then leaves the consumer group. While Redis is down it
+//     tries for close_timeout, then gives up on what is left with a one-line
+//     message (those URLs were never acked: another worker fetches them
+//     again once their leases expire; nothing is lost or recorded twice).
 //
 // The crawl's settings (per_host, rate, retries, encoding, name template,
 // BOM/raw) come from the producer: read them with read_queue_settings() and
@@ -42,6 +51,10 @@ struct RedisFrontierOptions {
   // Each command's timeout (a Redis outage longer than this is waited out
   // with backoff, not failed).
   std::chrono::milliseconds command_timeout{10000};
+  // How long close() keeps trying to deliver outcomes while Redis is
+  // unreachable before it gives up on them (they were never acked: their URLs
+  // are fetched again by another worker once their leases expire).
+  std::chrono::milliseconds close_timeout{30000};
 };
 
 class RedisFrontier final : public Frontier {
@@ -61,6 +74,11 @@ class RedisFrontier final : public Frontier {
   void fill(Summary& summary) const override;
   bool limits_hosts() const noexcept override { return true; }
   bool deterministic_names() const noexcept override { return true; }
+  bool leases() const noexcept override { return true; }
+  // Any thread: true when the URL's lease was reported lost, or when neither
+  // its take nor a successful renewal is more recent than half a lease.
+  bool lease_lapsed(const Work& work) const noexcept override;
+  Task<bool> confirm_lease(Work& work) override;
 
   // After open(): the crawl's settings and this worker's consumer name.
   const QueueSettings& settings() const;
@@ -74,6 +92,11 @@ class RedisFrontier final : public Frontier {
     std::uint64_t released = 0;
     std::uint64_t leases_lost = 0;  // taken over while this worker held them
     std::uint64_t redis_errors = 0;
+    std::uint64_t confirmed = 0;      // confirm_lease() that let the request start
+    std::uint64_t dropped = 0;        // confirm_lease() that found the URL taken over
+    std::uint64_t bounced = 0;        // confirm_lease(): host full, URL back to the delay set
+    std::uint64_t given_up = 0;       // URLs this worker's claims recorded as delivered too often
+    std::uint64_t not_delivered = 0;  // outcomes close() gave up on (Redis unreachable)
   };
   const Counters& counters() const noexcept;
   // Outcomes waiting for delivery.
