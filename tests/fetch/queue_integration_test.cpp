@@ -1,10 +1,11 @@
 // The shared crawl across real processes: a redis-server and a page server
 // started by the test, the producer (fetch::enqueue), four worker processes
 // (queue_test_worker: RedisFrontier + an HTTP session), the collector. The page
-// server answers for 20 host names (127.0.0.1 to 127.0.0.20, all loopback),
-// answers some URLs 503 + Retry-After once, and logs how many requests each
-// host had at once. Checked: every URL ends with exactly one record and one
-// file whatever happens (a worker killed with SIGKILL while holding leases,
+// server answers 10,000 pages (~3% duplicate input lines) for 20 host names
+// (127.0.0.1 to 127.0.0.20, all loopback), answers some URLs 503 + Retry-After
+// once, drops the connection unanswered for others once, sends some bodies
+// slowly, and logs how many requests each host had at once. Checked: every URL ends with exactly
+// one record and one file whatever happens (a worker killed with SIGKILL while holding leases,
 // Redis killed and restarted with AOF), nothing is left waiting, in flight or
 // delayed, per-host concurrency never exceeded --per-host across all workers
 // (also when a worker stalled past its lease comes back), and --rate held
@@ -38,7 +39,7 @@ using corun::Task;
 namespace fetch = corun::fetch;
 
 constexpr int kHosts = 20;
-constexpr int kPerHostUrls = 25;
+constexpr int kPerHostUrls = 500;  // 10,000 pages
 constexpr std::size_t kPerHost = 2;
 
 // Per-host concurrency as the server saw it (requests between their arrival
@@ -48,7 +49,7 @@ struct Observed {
   std::mutex m;
   std::map<std::string, int> now, peak;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> arrivals;
-  std::set<std::string> refused_once;
+  std::set<std::string> refused_once, dropped_once;
   long requests = 0;
 };
 
@@ -65,6 +66,9 @@ Task<void> serve(Observed* obs, corun::net::StreamReader reader, corun::net::Str
     auto hpos = head.find("\r\nHost: ");
     std::string host = head.substr(hpos + 8, head.find("\r\n", hpos + 8) - hpos - 8);
     bool refuse = false;
+    bool drop = false;
+    // Every 7th page's body comes in two parts 30 ms apart (a slow body).
+    bool slow = std::hash<std::string>{}(path) % 7 == 3;
     {
       std::lock_guard lock(obs->m);
       ++obs->requests;
@@ -74,6 +78,9 @@ Task<void> serve(Observed* obs, corun::net::StreamReader reader, corun::net::Str
       // Every 9th page answers 503 the first time it is asked.
       if (std::hash<std::string>{}(path) % 9 == 0 && obs->refused_once.insert(path).second) {
         refuse = true;
+      } else if (std::hash<std::string>{}(path) % 13 == 5 &&
+                 obs->dropped_once.insert(path).second) {
+        drop = true;  // every 13th page: the connection is dropped unanswered, once
       }
     }
     co_await corun::sleep(15ms);
@@ -82,7 +89,19 @@ Task<void> serve(Observed* obs, corun::net::StreamReader reader, corun::net::Str
       --obs->now[host];
     }
     std::string body = "page " + path;
-    if (refuse) {
+    if (drop) break;
+    if (slow) {
+      writer.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, body.size() / 2));
+      try {
+        Task<void> draining = writer.drain();
+        co_await draining;
+      } catch (const std::exception&) {
+        break;
+      }
+      co_await corun::sleep(30ms);
+      writer.write(body.substr(body.size() / 2));
+    } else if (refuse) {
       writer.write(
           "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n");
     } else {
@@ -147,8 +166,10 @@ class QueueCrawl : public ::testing::Test {
   void make_urls(int hosts, int per_host_urls) {
     hosts_ = hosts;
     urls_.clear();
-    for (int h = 1; h <= hosts; ++h) {
-      for (int i = 0; i < per_host_urls; ++i) {
+    // Hosts interleaved, as a crawl's input usually is (one host's URLs in a
+    // row would mostly wait in the delay set behind --per-host).
+    for (int i = 0; i < per_host_urls; ++i) {
+      for (int h = 1; h <= hosts; ++h) {
         urls_.push_back(fmt::format("http://127.0.0.{}:{}/p/{}/{}", h, server_->port(), h, i));
       }
     }
@@ -225,6 +246,7 @@ class QueueCrawl : public ::testing::Test {
           << host << " had " << peak << " at once";
     }
     EXPECT_FALSE(observed_.refused_once.empty());
+    EXPECT_FALSE(observed_.dropped_once.empty());
   }
 
   Observed observed_;
