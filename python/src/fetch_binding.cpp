@@ -402,6 +402,21 @@ class FeedHandle {
   std::shared_ptr<UrlFeed> feed_;
 };
 
+// Sets the fetch::Options members named in `options`; returns how many names
+// it used (the caller rejects a dict holding others).
+std::size_t options_from_python(const py::dict& options, fetch::Options& o) {
+  std::size_t used = 0;
+  for_each_option(o, [&](const char* name, auto& member) {
+    if (!options.contains(name)) return;
+    option_from_python(options[name], member);
+    ++used;
+  });
+  return used;
+}
+
+void bind_fetch_run(py::module_& m);
+void bind_queue(py::module_& m);
+
 }  // namespace
 
 void bind_fetch(py::module_& m) {
@@ -437,6 +452,14 @@ void bind_fetch(py::module_& m) {
         r.integer, bound(r.min), bound(r.max), std::string(r.zero), std::string(r.unit));
   }
   m.attr("_numeric_ranges") = ranges;
+  bind_fetch_run(m);
+  bind_queue(m);
+}
+
+namespace {
+
+// corun.fetch's engine call and its live progress.
+void bind_fetch_run(py::module_& m) {
   py::class_<LiveProgress, std::shared_ptr<LiveProgress>>(
       m, "_FetchProgress", "Live counters of a running fetch (for a progress display).")
       .def(py::init<>())
@@ -447,12 +470,7 @@ void bind_fetch(py::module_& m) {
       [](std::vector<std::string> urls, std::optional<std::string> urls_file,
          const py::dict& options, std::shared_ptr<LiveProgress> progress) {
         fetch::Options o;
-        std::size_t used = 0;
-        for_each_option(o, [&](const char* name, auto& member) {
-          if (!options.contains(name)) return;
-          option_from_python(options[name], member);
-          ++used;
-        });
+        std::size_t used = options_from_python(options, o);
         if (used != options.size()) {
           throw py::type_error("_fetch(): options holds a name that is no fetch::Options member");
         }
@@ -463,8 +481,10 @@ void bind_fetch(py::module_& m) {
       py::arg("urls"), py::arg("urls_file"), py::arg("options"), py::arg("progress").none(true),
       "Runs a fetch: options maps fetch::Options member names to values (the others keep "
       "their defaults).");
+}
 
-  // ---- the shared crawl (docs/scale-out.md) ----
+// The shared crawl (docs/scale-out.md): the worker, the producer, the collector.
+void bind_queue(py::module_& m) {
   m.attr("_queue_url_form") = std::string(fetch::kQueueUrlForm);
   m.attr("_queue_name_template") = std::string(fetch::kQueueNameTemplate);
   {
@@ -487,12 +507,7 @@ void bind_fetch(py::module_& m) {
          std::shared_ptr<LiveProgress> progress, bool records) {
         fetch::QueueAddress address = queue_address(queue);
         fetch::Options o;
-        std::size_t used = 0;
-        for_each_option(o, [&](const char* name, auto& member) {
-          if (!options.contains(name)) return;
-          option_from_python(options[name], member);
-          ++used;
-        });
+        std::size_t used = options_from_python(options, o);
         if (used != options.size()) {
           throw py::type_error(
               "_fetch_worker(): options holds a name that is no fetch::Options member");
@@ -520,12 +535,7 @@ void bind_fetch(py::module_& m) {
          std::size_t high_water) {
         fetch::QueueAddress address = queue_address(queue);
         fetch::Options o;
-        std::size_t used = 0;
-        for_each_option(o, [&](const char* name, auto& member) {
-          if (!settings.contains(name)) return;
-          option_from_python(settings[name], member);
-          ++used;
-        });
+        std::size_t used = options_from_python(settings, o);
         double lease = 60;
         if (settings.contains("lease")) {
           lease = settings["lease"].cast<double>();
@@ -577,5 +587,7 @@ void bind_fetch(py::module_& m) {
       py::arg("queue"), py::arg("report"),
       "Writes the crawl's report to report as records arrive; ends when the crawl is finished.");
 }
+
+}  // namespace
 
 }  // namespace corun::python
