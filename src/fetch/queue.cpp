@@ -309,17 +309,24 @@ namespace {
 // path and a hash of its first 64 KiB, so running again on the same file (or
 // on it grown by appending) skips what was added, while another file written
 // to the same path starts from its first line. Standard input has nothing to
-// resume by: each run gets a name of its own and reads everything (the dedup
-// sets keep any URL from being added twice), so piping more URLs into a crawl
-// later never skips lines.
+// resume by, nor has a pipe or a FIFO given by path: each run gets a name of
+// its own and reads everything (the dedup sets keep any URL from being added
+// twice), so piping more URLs into a crawl later never skips lines.
 std::string input_identity(const std::filesystem::path& input) {
-  if (input == "-") {
-    return fmt::format("-:{}:{:x}", ::getpid(),
+  auto fresh = [&input] {
+    return fmt::format("{}:{}:{:x}", input.string(), ::getpid(),
                        std::chrono::system_clock::now().time_since_epoch().count());
-  }
+  };
+  if (input == "-") return fresh();
   std::string name = std::filesystem::absolute(input).lexically_normal().string();
-  int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return name;  // FileSource reports the error
+  // Only a regular file is read here: the head of a pipe (`<(cmd)`, a FIFO,
+  // /dev/stdin) would be consumed and lost to the producer. Those, like
+  // stdin, have nothing to resume by.
+  struct stat st {};
+  if (::stat(input.c_str(), &st) != 0) return name;  // FileSource reports the error
+  if (!S_ISREG(st.st_mode)) return fresh();
+  int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return name;
   std::string head(std::size_t{64} * 1024, '\0');
   std::size_t got = 0;
   while (got < head.size()) {

@@ -3,13 +3,17 @@
 // wrong-type key and a missing crawl are exit 2 with one clear line; the
 // producer, --status and --collect work end to end (workers: see
 // queue_integration_test.cpp).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "corun/corun.hpp"
 #include "corun/fetch/queue.hpp"
@@ -261,6 +265,44 @@ TEST(QueueCli, WorkerStoppedWhileRedisIsDownDoesNotWaitForever) {
       EXPECT_TRUE(has(w.err, "fetched again by another worker once their leases expire")) << w;
     }
   }
+}
+
+// A FIFO given by path (as `<(cmd)` gives one) is read whole by the producer:
+// its head is not consumed to identify it, and a second run through the same
+// path is not resumed by position (each run's lines are new).
+TEST(QueueCli, AFifoIsReadWholeAndNotResumedByPosition) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  auto fifo = dir.path() / "urls.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto q = redis.url() + "/fifo";
+  for (int round = 0; round < 2; ++round) {
+    std::string lines;
+    for (int i = 0; i < 3; ++i) lines += "http://f.test/" + std::to_string(round * 3 + i) + "\n";
+    std::atomic<bool> over{false};
+    // The writer waits for the producer to open the FIFO (a non-blocking open
+    // fails until a reader is there), so a producer that never opens it
+    // cannot leave this thread blocked.
+    std::thread writer([&] {
+      int fd = -1;
+      while (fd < 0 && !over) {
+        fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) ::usleep(1000);
+      }
+      if (fd < 0) return;
+      ::fcntl(fd, F_SETFL, 0);
+      ssize_t n = ::write(fd, lines.data(), lines.size());
+      (void)n;
+      ::close(fd);
+    });
+    auto p = cli::run_corun({"fetch", "--queue", q, "--enqueue", fifo.string()});
+    over = true;
+    writer.join();
+    ASSERT_EQ(p.exit_code, 0) << p;
+    EXPECT_TRUE(has(p.err, "3 URLs added")) << "round " << round << ": " << p;
+  }
+  auto address = corun::fetch::parse_queue_url(q);
+  EXPECT_EQ(corun::run(corun::fetch::status(address)).total, 6U);
 }
 
 }  // namespace
