@@ -76,11 +76,6 @@ SmallTmpfs::~SmallTmpfs() {
   if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
-bool mount_tests_waived() {
-  const char* w = std::getenv("CORUN_WAIVE_MOUNT_TESTS");
-  return w != nullptr && std::string_view(w) == "1";
-}
-
 namespace {
 
 int connect_loopback(int port) {

@@ -44,12 +44,6 @@ class SmallTmpfs {
   std::string error_;
 };
 
-// A test that needs a mount (root) fails without one, everywhere, unless the
-// person running the suite waived such tests by name: CORUN_WAIVE_MOUNT_TESTS=1
-// (never set by CI or scripts/test.sh). Then it is a skip that ctest and
-// scripts/test.sh list.
-bool mount_tests_waived();
-
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
 int free_port();
 // True once something accepts connections on 127.0.0.1:port.
