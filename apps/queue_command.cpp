@@ -95,6 +95,9 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
     fetch::RedisFrontierOptions fo;
     fo.worker = std::move(worker);
     fo.close_timeout = std::chrono::milliseconds(static_cast<long long>(deliver_timeout * 1000));
+    fo.on_warning = [](const std::string& message) {
+      fmt::print(stderr, "corun fetch: {}\n", message);
+    };
     fetch::RedisFrontier frontier(address, fo);
     Loop& loop = get_running_loop();
     int signals = 0;

@@ -9,6 +9,7 @@ import sys as _sys
 import threading as _threading
 import time as _time
 import uuid as _uuid
+import warnings as _warnings
 
 from . import _corun
 from ._args import check_bool as _check_bool
@@ -93,7 +94,7 @@ class FetchResults(list):
     position), and the run's summary as attributes: seen, done, failed,
     skipped, not_started, bytes, elapsed, interrupted, report_error; ok is
     True when every URL is done. A queue worker's (fetch(queue=...)) also has
-    worker, finished and worker_counters (None otherwise)."""
+    worker, finished, worker_counters and warnings (None otherwise)."""
 
     def __init__(self, records, summary):
         super().__init__(records)
@@ -110,6 +111,7 @@ class FetchResults(list):
         self.worker = None
         self.finished = None
         self.worker_counters = None
+        self.warnings = None
 
     @property
     def ok(self):
@@ -409,8 +411,11 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
     records this worker made (completion order; a URL two workers fetched,
     after a stall, is in both lists, but in the crawl's report once: see
     corun.collect), with .worker (its name), .finished (True: the crawl was
-    finished) and .worker_counters (taken, recorded, duplicates, deferred,
-    released, leases_lost, redis_errors). Cancelling the awaiting task stops
+    finished), .worker_counters (taken, recorded, duplicates, deferred,
+    released, leases_lost, redis_errors, confirmed, dropped, bounced, given_up,
+    not_delivered) and .warnings (what the worker met, one line each: Redis
+    unreachable, reachable again, outcomes not delivered when it gave up at
+    the end; that last one is also a RuntimeWarning). Cancelling the awaiting task stops
     the worker as Ctrl-C stops the CLI's: it stops claiming, lets its
     transfers finish, delivers every outcome and hands back the URLs it had
     not started, then raises CancelledError; a second cancellation while it
@@ -547,6 +552,13 @@ def _worker_results(outcome):
     results.worker = summary["worker"]
     results.finished = summary["finished"]
     results.worker_counters = summary["worker_counters"]
+    results.warnings = summary["warnings"]
+    lost = results.worker_counters["not_delivered"]
+    if lost:
+        # Not silent: those URLs are fetched again by another worker.
+        _warnings.warn(f"corun worker {results.worker}: {lost} outcome(s) not delivered (Redis "
+                       f"unreachable while closing); their URLs will be fetched again once "
+                       f"their leases expire", RuntimeWarning, stacklevel=3)
     return results
 
 

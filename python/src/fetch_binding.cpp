@@ -227,6 +227,7 @@ struct WorkerOutcome {
   FetchOutcome fetched;
   std::string worker;
   fetch::RedisFrontier::Counters counters;
+  std::vector<std::string> warnings;  // the frontier's (RedisFrontierOptions::on_warning)
 };
 
 // Clears the control's Fetcher pointer when the Fetcher's scope ends (however
@@ -261,6 +262,9 @@ Task<std::unique_ptr<WorkerOutcome>> run_worker(fetch::QueueAddress address, fet
   running = &fetcher;
   fetch::RedisFrontierOptions fo;
   fo.worker = std::move(worker);
+  // Kept for the summary: the loop thread is not the caller's, and a kernel's
+  // process stderr is not the notebook's.
+  fo.on_warning = [warnings = &out->warnings](const std::string& m) { warnings->push_back(m); };
   fetch::RedisFrontier frontier(address, fo);
   {
     Attached attached(*control, fetcher);
@@ -290,7 +294,15 @@ py::object worker_to_python(std::unique_ptr<WorkerOutcome> out) {
   counters["released"] = c.released;
   counters["leases_lost"] = c.leases_lost;
   counters["redis_errors"] = c.redis_errors;
+  counters["confirmed"] = c.confirmed;
+  counters["dropped"] = c.dropped;
+  counters["bounced"] = c.bounced;
+  counters["given_up"] = c.given_up;
+  counters["not_delivered"] = c.not_delivered;
   summary["worker_counters"] = counters;
+  py::list warnings;
+  for (const std::string& w : out->warnings) warnings.append(to_str(w));
+  summary["warnings"] = warnings;
   return both;
 }
 

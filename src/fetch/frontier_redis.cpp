@@ -109,18 +109,22 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
     }
   }
 
+  void warn(const std::string& message) const {
+    if (options.on_warning) options.on_warning(message);
+  }
+
   void note_down(const std::exception& e) {
     ++counters.redis_errors;
     if (!warned_down) {
       warned_down = true;
-      fmt::print(stderr, "corun fetch: queue {}: {} (retrying; results are kept until delivered)\n",
-                 address.to_string(), e.what());
+      warn(fmt::format("queue {}: {} (retrying; results are kept until delivered)",
+                       address.to_string(), e.what()));
     }
   }
   void note_up() {
     if (warned_down) {
       warned_down = false;
-      fmt::print(stderr, "corun fetch: queue {}: connected again\n", address.to_string());
+      warn(fmt::format("queue {}: connected again", address.to_string()));
     }
   }
 
@@ -514,13 +518,12 @@ Task<void> RedisFrontier::close() {
     }
     std::size_t n = im.outbox.size();
     im.counters.not_delivered += n;
-    fmt::print(stderr,
-               "corun fetch: queue {}: Redis unreachable for {:.0f} s while closing: {} "
-               "outcome{} not delivered; their URLs were never acked and will be fetched again "
-               "by another worker once their leases expire\n",
-               im.address.to_string(),
-               std::chrono::duration<double>(im.options.close_timeout).count(), n,
-               n == 1 ? "" : "s");
+    im.warn(fmt::format(
+        "queue {}: Redis unreachable for {:.0f} s while closing: {} outcome{} not delivered; "
+        "their URLs were never acked and will be fetched again by another worker once their "
+        "leases expire",
+        im.address.to_string(), std::chrono::duration<double>(im.options.close_timeout).count(), n,
+        n == 1 ? "" : "s"));
     im.outbox.clear();
     im.held.clear();
     gave_up = true;

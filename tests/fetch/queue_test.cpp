@@ -838,6 +838,8 @@ TEST(QueueRestart, CloseGivesUpWhenRedisStaysDown) {
     o.worker = "w";
     o.command_timeout = 500ms;
     o.close_timeout = 1000ms;
+    std::vector<std::string> said;  // the frontier reports; it prints nothing itself
+    o.on_warning = [&said](const std::string& m) { said.push_back(m); };
     fetch::RedisFrontier w(a, o);
     co_await w.open();
     std::vector<fetch::Work> got;
@@ -854,6 +856,11 @@ TEST(QueueRestart, CloseGivesUpWhenRedisStaysDown) {
     co_await closing;
     EXPECT_EQ(w.counters().not_delivered, 6U) << "4 records and 2 releases";
     EXPECT_EQ(w.undelivered(), 0U);
+    EXPECT_GE(said.size(), 2U);
+    if (said.size() < 2) co_return;
+    EXPECT_NE(said.front().find("retrying; results are kept until delivered"), std::string::npos)
+        << said.front();
+    EXPECT_NE(said.back().find("6 outcomes not delivered"), std::string::npos) << said.back();
   }());
 }
 

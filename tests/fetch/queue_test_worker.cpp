@@ -75,7 +75,9 @@ Task<void> fetch_one(Worker* w, fetch::Work work) {
 }
 
 Task<int> run(std::string queue, std::string out, std::size_t concurrency) {
-  fetch::RedisFrontier frontier(fetch::parse_queue_url(queue));
+  fetch::RedisFrontierOptions fo;
+  fo.on_warning = [](const std::string& m) { fmt::print(stderr, "queue_test_worker: {}\n", m); };
+  fetch::RedisFrontier frontier(fetch::parse_queue_url(queue), fo);
   co_await frontier.open();
   corun::http::SessionOptions so;
   so.limit = concurrency;

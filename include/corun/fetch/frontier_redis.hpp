@@ -35,6 +35,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -55,6 +56,12 @@ struct RedisFrontierOptions {
   // unreachable before it gives up on them (they were never acked: their URLs
   // are fetched again by another worker once their leases expire).
   std::chrono::milliseconds close_timeout{30000};
+  // What the frontier has to tell its user while it runs, one line each
+  // (loop thread): Redis became unreachable (with the error), it is reachable
+  // again, close() gave up delivering some outcomes. Empty: nothing is said
+  // (the counters still count them). The CLI prints them to stderr; Python
+  // returns them in the worker's summary ("warnings").
+  std::function<void(const std::string&)> on_warning = nullptr;
 };
 
 class RedisFrontier final : public Frontier {
