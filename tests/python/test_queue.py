@@ -182,6 +182,8 @@ def finish_and_check(queue, urls, tmp, what):
     check_eq(len(results), 0, f"{what}: records=False keeps none")
     check(results.done > 0 and results.worker_counters["recorded"] == results.done,
           f"{what}: the second worker's summary {results!r} {results.worker_counters}")
+    check_eq((results.warnings, results.worker_counters["not_delivered"]), ([], 0),
+             f"{what}: Redis stayed up, nothing to warn of")
     collected = corun.collect_sync(queue=queue, report=report)
     check_eq((collected.done, collected.failed), (len(urls), 0), f"{what}: {collected!r}")
     with open(report, encoding="utf-8") as f:
