@@ -27,6 +27,33 @@ __all__ = ["CollectResult", "EnqueueResult", "FetchRecord", "FetchResults", "col
 _DEFAULTS = _corun._fetch_defaults
 _RANGES = _corun._numeric_ranges
 
+# Keywords renamed after corun.ClientSession's (corun::http::SessionOptions'),
+# old name -> new name. The old names stay accepted as aliases so scripts
+# written for them keep working; insecure=True means verify_tls=False.
+_ALIASES = {"per_host": "limit_per_host", "max_size": "max_body_size", "insecure": "verify_tls"}
+
+
+def _resolve_aliases(func, given, old_names=tuple(_ALIASES)):
+    """given (a caller's keywords) with each old name of old_names replaced by
+    its new one; and {new name: old name} for those the caller spelled the old
+    way, so that messages name the keyword the caller used. An old name given
+    together with its new one is a TypeError."""
+    given = dict(given)
+    spelled = {}
+    for old in old_names:
+        if old not in given:
+            continue
+        new = _ALIASES[old]
+        if new in given:
+            raise TypeError(f"{func}() got both '{new}' and '{old}' (its old name): keep "
+                            f"'{new}' only")
+        value = given.pop(old)
+        if old == "insecure":
+            value = not _check_bool(func, old, value)
+        given[new] = value
+        spelled[new] = old
+    return given, spelled
+
 
 # The record's fields as C++ lists them (corun::fetch::kRecordFields):
 # (name, kind, in_report), in the order of the rows _corun._fetch returns.
@@ -286,7 +313,8 @@ def _fetch_call(func, urls, urls_file=None, **options):
         if urls_file is not None:
             raise TypeError(f"{func}() takes urls or urls_file, not both")
     urls_path = _path_arg(func, "urls_file", urls_file, none=True)
-    checked, show = _checked_options(func, **options)
+    options, spelled = _resolve_aliases(func, options)
+    checked, show = _checked_options(func, spelled, **options)
     total = _count_url_lines(url_list) if urls is not None else None
     # Live counters the C++ run updates, only where a display will show them.
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
@@ -302,26 +330,29 @@ def _path_arg(func, arg, value, none=False):
     return _os.fspath(value)
 
 
-def _checked_options(func, *, out_dir=_DEFAULTS["out_dir"], name=None,
+def _checked_options(func, spelled, *, out_dir=_DEFAULTS["out_dir"], name=None,
                 report=None, resume=_DEFAULTS["resume"], encoding=_DEFAULTS["encoding"],
                 bom=_DEFAULTS["bom"], raw=_DEFAULTS["raw"], fsync=_DEFAULTS["fsync"],
-                max_size=_DEFAULTS["max_size"], base_url=None,
-                concurrency=_DEFAULTS["concurrency"], per_host=_DEFAULTS["per_host"],
+                max_body_size=_DEFAULTS["max_body_size"], base_url=None,
+                concurrency=_DEFAULTS["concurrency"], limit_per_host=_DEFAULTS["limit_per_host"],
                 rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
                 retry_delay=_DEFAULTS["retry_delay"], retry_max_delay=_DEFAULTS["retry_max_delay"],
                 timeout=_DEFAULTS["timeout"], connect_timeout=_DEFAULTS["connect_timeout"],
                 read_timeout=_DEFAULTS["read_timeout"], headers=None,
-                user_agent=_DEFAULTS["user_agent"], proxy=None, insecure=_DEFAULTS["insecure"],
+                user_agent=_DEFAULTS["user_agent"], proxy=None, verify_tls=_DEFAULTS["verify_tls"],
                 cacert=None, threads=_DEFAULTS["threads"], cookies=_DEFAULTS["cookies"],
                 progress=True):
-    """The options as fetch::Options members by name, checked; and progress."""
+    """The options as fetch::Options members by name, checked; and progress.
+    spelled: {keyword: the old name the caller gave it under} (_resolve_aliases),
+    for the messages."""
 
     def path_arg(arg, value, none=False):
         return _path_arg(func, arg, value, none)
 
     def _number(arg, value, none=False, minimum=None):
         what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
-        return _check_range(func, arg, value, _RANGES[arg], none=none, minimum=minimum, what=what)
+        return _check_range(func, spelled.get(arg, arg), value, _RANGES[arg], none=none,
+                            minimum=minimum, what=what)
 
     if isinstance(headers, (list, tuple)) and all(isinstance(h, str) for h in headers):
         header_lines = list(headers)
@@ -339,10 +370,10 @@ def _checked_options(func, *, out_dir=_DEFAULTS["out_dir"], name=None,
         raw=_check_bool(func, "raw", raw),
         fsync=_check_bool(func, "fsync", fsync),
         # 0 passes here and is refused by the engine when the run starts.
-        max_size=_number("max_size", max_size, none=True, minimum=0),
+        max_body_size=_number("max_body_size", max_body_size, none=True, minimum=0),
         base_url=_check_str(func, "base_url", base_url, none=True) or "",
         concurrency=_number("concurrency", concurrency),
-        per_host=_number("per_host", per_host),
+        limit_per_host=_number("limit_per_host", limit_per_host),
         rate=_number("rate", rate),
         retries=_number("retries", retries),
         retry_delay=_number("retry_delay", retry_delay),
@@ -354,7 +385,7 @@ def _checked_options(func, *, out_dir=_DEFAULTS["out_dir"], name=None,
         headers=header_lines,
         user_agent=_check_str(func, "user_agent", user_agent),
         proxy=_check_str(func, "proxy", proxy, none=True) or "",
-        insecure=_check_bool(func, "insecure", insecure),
+        verify_tls=_check_bool(func, "verify_tls", verify_tls),
         ca_file=path_arg("cacert", cacert, none=True) or "",
         threads=_number("threads", threads),
         cookies=_check_bool(func, "cookies", cookies))
@@ -385,10 +416,15 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
     (await it from any asyncio loop). urls: a list of URLs ("URL [LABEL]"
     lines); or urls_file: a file of them, streamed. Options (the flags of
     `corun fetch`): out_dir, name, report, resume, encoding, bom, raw, fsync,
-    max_size, base_url, concurrency, per_host, rate, retries, retry_delay,
-    retry_max_delay, timeout, connect_timeout, read_timeout, headers,
-    user_agent, proxy, insecure, cacert, threads, cookies; and progress (True: a live
-    display in a notebook, nothing elsewhere; False: none). Returns
+    max_body_size, base_url, concurrency, limit_per_host, rate, retries,
+    retry_delay, retry_max_delay, timeout, connect_timeout, read_timeout,
+    headers, user_agent, proxy, verify_tls (default True; False: do not verify
+    TLS certificates, as --insecure), cacert, threads, cookies; and progress
+    (True: a live display in a notebook, nothing elsewhere; False: none).
+    limit_per_host, max_body_size and verify_tls are corun.ClientSession's
+    names; the older per_host, max_size and insecure (insecure=True is
+    verify_tls=False) are accepted aliases, not to be given with the new name.
+    Returns
     FetchResults: a list of FetchRecord plus the summary. A failing URL is a
     record with .error, never an exception; cancelling the awaiting task stops
     the run at once.
@@ -398,11 +434,11 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
     docs/scale-out.md) and runs until the crawl is finished: its URLs come
     from the crawl (added by corun.enqueue or `--enqueue`), so urls and
     urls_file are a TypeError; so are the crawl's settings (name, encoding,
-    bom, raw, per_host, rate, retries, retry_delay, retry_max_delay, and
+    bom, raw, limit_per_host, rate, retries, retry_delay, retry_max_delay, and
     report, resume, base_url, which a worker has no use for): every worker
     enforces those stored in Redis by the producer. The worker's own options:
-    out_dir, concurrency, threads, fsync, max_size, the timeouts, headers,
-    user_agent, proxy, insecure, cacert, cookies, progress, worker_name
+    out_dir, concurrency, threads, fsync, max_body_size, the timeouts, headers,
+    user_agent, proxy, verify_tls, cacert, cookies, progress, worker_name
     (its consumer name; default host:pid:random) and records (default True;
     False: the worker keeps no record in memory, for a long crawl whose
     report is corun.collect's). Returns FetchResults of the
@@ -502,12 +538,13 @@ def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, recor
 # fetch()'s keywords that are the crawl's settings (stored by the producer,
 # applied by every worker: corun::fetch::QueueSettings) or that a worker has no
 # use for (its report is the crawl's, see collect()).
-_CRAWL_SETTINGS = ("name", "encoding", "bom", "raw", "per_host", "rate", "retries",
+_CRAWL_SETTINGS = ("name", "encoding", "bom", "raw", "limit_per_host", "rate", "retries",
                    "retry_delay", "retry_max_delay")
 _NOT_FOR_WORKERS = _CRAWL_SETTINGS + ("report", "resume", "base_url")
 # The Options members a worker takes from the caller (the rest are the crawl's).
-_WORKER_MEMBERS = ("out_dir", "fsync", "max_size", "concurrency", "timeout", "connect_timeout",
-                   "read_timeout", "headers", "user_agent", "proxy", "insecure", "ca_file",
+_WORKER_MEMBERS = ("out_dir", "fsync", "max_body_size", "concurrency", "timeout",
+                   "connect_timeout", "read_timeout", "headers", "user_agent", "proxy",
+                   "verify_tls", "ca_file",
                    "threads", "cookies")
 _QUEUE_FORM = _corun._queue_url_form
 _ENQUEUE_DEFAULTS = _corun._enqueue_defaults
@@ -526,7 +563,8 @@ def _worker_call(func, urls, urls_file, queue, worker_name, records, options):
     if urls is not None or urls_file is not None:
         raise TypeError(f"{func}() with queue= takes no urls or urls_file: a worker takes its "
                         f"URLs from the crawl (add them with corun.enqueue)")
-    crawl = [name for name in _NOT_FOR_WORKERS if name in options]
+    options, spelled = _resolve_aliases(func, options)
+    crawl = [spelled.get(name, name) for name in _NOT_FOR_WORKERS if name in options]
     if crawl:
         raise TypeError(f"{func}() with queue= does not take {', '.join(crawl)}: the crawl's "
                         f"settings are stored by its producer (corun.enqueue) and every worker "
@@ -534,7 +572,7 @@ def _worker_call(func, urls, urls_file, queue, worker_name, records, options):
     queue = _queue_arg(func, queue)
     worker = _check_str(func, "worker_name", worker_name, none=True) or ""
     keep = True if records is None else _check_bool(func, "records", records)
-    checked, show = _checked_options(func, **options)
+    checked, show = _checked_options(func, spelled, **options)
     mine = {member: checked[member] for member in _WORKER_MEMBERS}
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
     call, stop = _corun._fetch_worker(queue, mine, worker, live, keep)
@@ -617,7 +655,8 @@ class CollectResult:
         return f"<CollectResult written={self.written} done={self.done} failed={self.failed}>"
 
 
-def _enqueue_call(func, urls, urls_file, *, queue, per_host=_DEFAULTS["per_host"],
+def _enqueue_call(func, urls, urls_file, spelled, *, queue,
+                  limit_per_host=_DEFAULTS["limit_per_host"],
                   rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
                   retry_delay=_DEFAULTS["retry_delay"],
                   retry_max_delay=_DEFAULTS["retry_max_delay"], encoding=_DEFAULTS["encoding"],
@@ -646,10 +685,10 @@ def _enqueue_call(func, urls, urls_file, *, queue, per_host=_DEFAULTS["per_host"
 
     def number(arg, value):
         what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
-        return _check_range(func, arg, value, _RANGES[arg], what=what)
+        return _check_range(func, spelled.get(arg, arg), value, _RANGES[arg], what=what)
 
     settings = dict(
-        per_host=number("per_host", per_host),
+        limit_per_host=number("limit_per_host", limit_per_host),
         rate=number("rate", rate),
         retries=number("retries", retries),
         retry_delay=number("retry_delay", retry_delay),
@@ -708,7 +747,8 @@ def enqueue(urls=None, urls_file=None, *, queue, **settings):
     (or async iterable) of "URL [LABEL]" lines, read in batches as the crawl
     takes them (never held whole); or urls_file: a file of them ("-": stdin).
     The first producer creates the crawl and stores its settings, which every
-    worker enforces: per_host, rate, retries, retry_delay, retry_max_delay,
+    worker enforces: limit_per_host (per_host, its old name, is accepted too),
+    rate, retries, retry_delay, retry_max_delay,
     encoding, name (must contain {hash} or {index}; default
     "{hash}-{name}"), bom, raw, lease (seconds a worker's claim lasts
     unless renewed), max_deliveries; a later producer adds URLs and keeps the
@@ -726,7 +766,8 @@ def enqueue(urls=None, urls_file=None, *, queue, **settings):
     Returns EnqueueResult (lines, added, duplicates, resumed). A malformed
     queue URL is a ValueError naming the expected form; a server that cannot
     be used, or a key of the wrong type under NAME, corun.QueueError."""
-    call, feed = _enqueue_call("enqueue", urls, urls_file, queue=queue, **settings)
+    settings, spelled = _resolve_aliases("enqueue", settings, ("per_host",))
+    call, feed = _enqueue_call("enqueue", urls, urls_file, spelled, queue=queue, **settings)
     return _enqueue_await(call, feed, urls)
 
 
@@ -758,7 +799,9 @@ def enqueue_sync(urls=None, urls_file=None, *, queue, **settings):
     """enqueue() blocking the calling thread (with or without a running asyncio
     loop; Ctrl-C stops it and raises KeyboardInterrupt: what was added stays
     added, and a run with the same input_name resumes after it)."""
-    call, feed = _enqueue_call("enqueue_sync", urls, urls_file, queue=queue, **settings)
+    settings, spelled = _resolve_aliases("enqueue_sync", settings, ("per_host",))
+    call, feed = _enqueue_call("enqueue_sync", urls, urls_file, spelled, queue=queue,
+                               **settings)
     if urls is None:
         return EnqueueResult(**call.wait())
     call.submit()
