@@ -5,7 +5,7 @@
 // Fetcher over a RedisFrontier, stopped gracefully on request), the producer
 // (fetch::enqueue fed with lines Python pushes in batches) and the collector.
 // The public functions (argument checks, FetchRecord, FetchResults, the
-// display) are python/corun/fetch.py.
+// display) are python/corun/fetch.py; enqueue and collect, python/corun/queue.py.
 #include <pybind11/stl.h>
 
 #include <corun/fetch/fetch.hpp>

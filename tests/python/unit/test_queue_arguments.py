@@ -10,7 +10,7 @@ import pytest
 
 import corun
 from corun import _corun
-fetch_module = sys.modules["corun.fetch"]
+queue_module = sys.modules["corun.queue"]
 
 QUEUE = "redis://127.0.0.1:9/crawl"
 FORM = "redis://[user:password@]host:port[/db]/NAME"
@@ -148,7 +148,7 @@ def test_enqueue_name_template_must_be_unique_across_machines():
 
 
 def test_enqueue_defaults_are_the_cpp_defaults():
-    params = inspect.signature(fetch_module._enqueue_call).parameters
+    params = inspect.signature(queue_module._enqueue_call).parameters
     for name in ("limit_per_host", "rate", "retries", "retry_delay", "retry_max_delay", "encoding",
                  "bom", "raw"):
         assert params[name].default == _corun._fetch_defaults[name], name
@@ -163,6 +163,8 @@ def test_queue_error_is_an_os_error_and_exported():
     for name in ("QueueError", "EnqueueResult", "CollectResult", "enqueue", "enqueue_sync",
                  "collect", "collect_sync"):
         assert name in corun.__all__ and hasattr(corun, name), name
+        if name != "QueueError":  # (corun.errors')
+            assert getattr(corun, name) is getattr(queue_module, name), name
     assert corun.EnqueueResult(1, 2, 3, 4) == corun.EnqueueResult(lines=1, resumed=2, added=3,
                                                                  duplicates=4)
     assert "added=3" in repr(corun.EnqueueResult(1, 2, 3, 4))
