@@ -466,7 +466,7 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->group("Output");
   bind.flag("--raw", &O::raw, true, "raw", "Write bodies as received: no decoding, no BOM")
       ->group("Output");
-  bind.size("--max-size", &O::max_size, "max_size",
+  bind.size("--max-size", &O::max_body_size, "max_body_size",
             "Fail bodies larger than SIZE bytes; K, M, G, T multiply by powers of 1024 (e.g. "
             "500K, 10M)")
       ->group("Output")
@@ -477,7 +477,7 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
   bind.number("-c,--concurrency", &O::concurrency, "concurrency", "Requests in flight in total")
       ->group("Connection")
       ->type_name("N");
-  bind.number("--per-host", &O::per_host, "per_host", "Requests in flight per host")
+  bind.number("--per-host", &O::limit_per_host, "limit_per_host", "Requests in flight per host")
       ->group("Connection")
       ->type_name("N");
   bind.number("--threads", &O::threads, "threads",
@@ -521,7 +521,7 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
   bind.text("-x,--proxy", &O::proxy, "proxy", "Use this proxy ([scheme://]host[:port])")
       ->group("Connection")
       ->type_name("URL");
-  bind.flag("-k,--insecure", &O::insecure, true, "insecure", "Do not verify TLS certificates")
+  bind.flag("-k,--insecure", &O::verify_tls, false, "verify_tls", "Do not verify TLS certificates")
       ->group("Connection");
   bind.text("--cacert", &O::ca_file, "ca_file",
             "Trust the CAs of this PEM file instead of the system's")

@@ -5,7 +5,7 @@ without a running loop; corun.run() runs any coroutine from anywhere (a
 script, a notebook cell, the asyncio REPL). docs/python.md is the guide.
 
 Modules: errors (aiohttp's exceptions), http (ClientSession and friends),
-fetch (corun.fetch), runtime (the loop thread, sleep), runner (run,
+fetch (corun.fetch), queue (the shared crawl's enqueue and collect), runtime (the loop thread, sleep), runner (run,
 run_or_schedule, the IPython extension); _corun is the C++ extension.
 """
 
@@ -14,8 +14,8 @@ from .errors import (ClientConnectionError, ClientConnectorCertificateError,
                      ClientConnectorError, ClientError, ClientPayloadError, ClientResponseError,
                      ClientSSLError, ContentTypeError, InvalidURL, QueueError, RequestInfo,
                      ServerDisconnectedError, TooManyRedirects)
-from .fetch import (CollectResult, EnqueueResult, FetchRecord, FetchResults, collect,
-                    collect_sync, enqueue, enqueue_sync, fetch, fetch_sync)
+from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
+from .queue import CollectResult, EnqueueResult, collect, collect_sync, enqueue, enqueue_sync
 from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
                    CookieJar, Headers)
 # load_ipython_extension/unload_ipython_extension: %load_ext corun finds them here.

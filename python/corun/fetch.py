@@ -1,6 +1,8 @@
 """corun.fetch: `corun fetch` as a function (python/src/fetch_binding.cpp runs
 corun::fetch::Fetcher on the loop thread), its results, and their notebook
-displays (a live progress display while it runs, HTML tables once done)."""
+displays (a live progress display while it runs, HTML tables once done); with
+queue=, a worker of a shared crawl (whose producer and collector are
+queue.py's)."""
 
 import asyncio as _asyncio
 import html as _html
@@ -8,25 +10,48 @@ import os as _os
 import sys as _sys
 import threading as _threading
 import time as _time
-import uuid as _uuid
 import warnings as _warnings
 
 from . import _corun
 from ._args import check_bool as _check_bool
-from ._args import check_int as _check_int
-from ._args import check_number as _check_number
 from ._args import check_range as _check_range
 from ._args import check_str as _check_str
 from ._args import header_list as _header_list
 from ._args import type_error as _type_error
 
-__all__ = ["CollectResult", "EnqueueResult", "FetchRecord", "FetchResults", "collect",
-           "collect_sync", "enqueue", "enqueue_sync", "fetch", "fetch_sync"]
+__all__ = ["FetchRecord", "FetchResults", "fetch", "fetch_sync"]
 
 # The options' defaults and numeric ranges as C++ has them (a default-constructed
 # corun::fetch::Options; corun::fetch::kNumericRanges), so they are stated once.
 _DEFAULTS = _corun._fetch_defaults
 _RANGES = _corun._numeric_ranges
+
+# Keywords renamed after corun.ClientSession's (corun::http::SessionOptions'),
+# old name -> new name. The old names stay accepted as aliases so scripts
+# written for them keep working; insecure=True means verify_tls=False.
+_ALIASES = {"per_host": "limit_per_host", "max_size": "max_body_size", "insecure": "verify_tls"}
+
+
+def _resolve_aliases(func, given, old_names=tuple(_ALIASES)):
+    """given (a caller's keywords) with each old name of old_names replaced by
+    its new one; and {new name: old name} for those the caller spelled the old
+    way, so that messages name the keyword the caller used. An old name given
+    together with its new one is a TypeError."""
+    given = dict(given)
+    spelled = {}
+    for old in old_names:
+        if old not in given:
+            continue
+        new = _ALIASES[old]
+        if new in given:
+            raise TypeError(f"{func}() got both '{new}' and '{old}' (its old name): keep "
+                            f"'{new}' only")
+        value = given.pop(old)
+        if old == "insecure":
+            value = not _check_bool(func, old, value)
+        given[new] = value
+        spelled[new] = old
+    return given, spelled
 
 
 # The record's fields as C++ lists them (corun::fetch::kRecordFields):
@@ -288,7 +313,8 @@ def _fetch_call(func, urls, urls_file=None, **options):
         if urls_file is not None:
             raise TypeError(f"{func}() takes urls or urls_file, not both")
     urls_path = _path_arg(func, "urls_file", urls_file, none=True)
-    checked, show = _checked_options(func, **options)
+    options, spelled = _resolve_aliases(func, options)
+    checked, show = _checked_options(func, spelled, **options)
     total = _count_url_lines(url_list) if urls is not None else None
     # Live counters the C++ run updates, only where a display will show them.
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
@@ -304,26 +330,29 @@ def _path_arg(func, arg, value, none=False):
     return _os.fspath(value)
 
 
-def _checked_options(func, *, out_dir=_DEFAULTS["out_dir"], name=None,
+def _checked_options(func, spelled, *, out_dir=_DEFAULTS["out_dir"], name=None,
                 report=None, resume=_DEFAULTS["resume"], encoding=_DEFAULTS["encoding"],
                 bom=_DEFAULTS["bom"], raw=_DEFAULTS["raw"], fsync=_DEFAULTS["fsync"],
-                max_size=_DEFAULTS["max_size"], base_url=None,
-                concurrency=_DEFAULTS["concurrency"], per_host=_DEFAULTS["per_host"],
+                max_body_size=_DEFAULTS["max_body_size"], base_url=None,
+                concurrency=_DEFAULTS["concurrency"], limit_per_host=_DEFAULTS["limit_per_host"],
                 rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
                 retry_delay=_DEFAULTS["retry_delay"], retry_max_delay=_DEFAULTS["retry_max_delay"],
                 timeout=_DEFAULTS["timeout"], connect_timeout=_DEFAULTS["connect_timeout"],
                 read_timeout=_DEFAULTS["read_timeout"], headers=None,
-                user_agent=_DEFAULTS["user_agent"], proxy=None, insecure=_DEFAULTS["insecure"],
+                user_agent=_DEFAULTS["user_agent"], proxy=None, verify_tls=_DEFAULTS["verify_tls"],
                 cacert=None, threads=_DEFAULTS["threads"], cookies=_DEFAULTS["cookies"],
                 progress=True):
-    """The options as fetch::Options members by name, checked; and progress."""
+    """The options as fetch::Options members by name, checked; and progress.
+    spelled: {keyword: the old name the caller gave it under} (_resolve_aliases),
+    for the messages."""
 
     def path_arg(arg, value, none=False):
         return _path_arg(func, arg, value, none)
 
     def _number(arg, value, none=False, minimum=None):
         what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
-        return _check_range(func, arg, value, _RANGES[arg], none=none, minimum=minimum, what=what)
+        return _check_range(func, spelled.get(arg, arg), value, _RANGES[arg], none=none,
+                            minimum=minimum, what=what)
 
     if isinstance(headers, (list, tuple)) and all(isinstance(h, str) for h in headers):
         header_lines = list(headers)
@@ -341,10 +370,10 @@ def _checked_options(func, *, out_dir=_DEFAULTS["out_dir"], name=None,
         raw=_check_bool(func, "raw", raw),
         fsync=_check_bool(func, "fsync", fsync),
         # 0 passes here and is refused by the engine when the run starts.
-        max_size=_number("max_size", max_size, none=True, minimum=0),
+        max_body_size=_number("max_body_size", max_body_size, none=True, minimum=0),
         base_url=_check_str(func, "base_url", base_url, none=True) or "",
         concurrency=_number("concurrency", concurrency),
-        per_host=_number("per_host", per_host),
+        limit_per_host=_number("limit_per_host", limit_per_host),
         rate=_number("rate", rate),
         retries=_number("retries", retries),
         retry_delay=_number("retry_delay", retry_delay),
@@ -356,7 +385,7 @@ def _checked_options(func, *, out_dir=_DEFAULTS["out_dir"], name=None,
         headers=header_lines,
         user_agent=_check_str(func, "user_agent", user_agent),
         proxy=_check_str(func, "proxy", proxy, none=True) or "",
-        insecure=_check_bool(func, "insecure", insecure),
+        verify_tls=_check_bool(func, "verify_tls", verify_tls),
         ca_file=path_arg("cacert", cacert, none=True) or "",
         threads=_number("threads", threads),
         cookies=_check_bool(func, "cookies", cookies))
@@ -387,10 +416,15 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
     (await it from any asyncio loop). urls: a list of URLs ("URL [LABEL]"
     lines); or urls_file: a file of them, streamed. Options (the flags of
     `corun fetch`): out_dir, name, report, resume, encoding, bom, raw, fsync,
-    max_size, base_url, concurrency, per_host, rate, retries, retry_delay,
-    retry_max_delay, timeout, connect_timeout, read_timeout, headers,
-    user_agent, proxy, insecure, cacert, threads, cookies; and progress (True: a live
-    display in a notebook, nothing elsewhere; False: none). Returns
+    max_body_size, base_url, concurrency, limit_per_host, rate, retries,
+    retry_delay, retry_max_delay, timeout, connect_timeout, read_timeout,
+    headers, user_agent, proxy, verify_tls (default True; False: do not verify
+    TLS certificates, as --insecure), cacert, threads, cookies; and progress
+    (True: a live display in a notebook, nothing elsewhere; False: none).
+    limit_per_host, max_body_size and verify_tls are corun.ClientSession's
+    names; the older per_host, max_size and insecure (insecure=True is
+    verify_tls=False) are accepted aliases, not to be given with the new name.
+    Returns
     FetchResults: a list of FetchRecord plus the summary. A failing URL is a
     record with .error, never an exception; cancelling the awaiting task stops
     the run at once.
@@ -400,11 +434,11 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
     docs/scale-out.md) and runs until the crawl is finished: its URLs come
     from the crawl (added by corun.enqueue or `--enqueue`), so urls and
     urls_file are a TypeError; so are the crawl's settings (name, encoding,
-    bom, raw, per_host, rate, retries, retry_delay, retry_max_delay, and
+    bom, raw, limit_per_host, rate, retries, retry_delay, retry_max_delay, and
     report, resume, base_url, which a worker has no use for): every worker
     enforces those stored in Redis by the producer. The worker's own options:
-    out_dir, concurrency, threads, fsync, max_size, the timeouts, headers,
-    user_agent, proxy, insecure, cacert, cookies, progress, worker_name
+    out_dir, concurrency, threads, fsync, max_body_size, the timeouts, headers,
+    user_agent, proxy, verify_tls, cacert, cookies, progress, worker_name
     (its consumer name; default host:pid:random) and records (default True;
     False: the worker keeps no record in memory, for a long crawl whose
     report is corun.collect's). Returns FetchResults of the
@@ -506,18 +540,15 @@ def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, recor
 
 # fetch()'s keywords that are the crawl's settings (stored by the producer,
 # applied by every worker: corun::fetch::QueueSettings) or that a worker has no
-# use for (its report is the crawl's, see collect()).
-_CRAWL_SETTINGS = ("name", "encoding", "bom", "raw", "per_host", "rate", "retries",
+# use for (its report is the crawl's, see corun.collect in queue.py).
+_CRAWL_SETTINGS = ("name", "encoding", "bom", "raw", "limit_per_host", "rate", "retries",
                    "retry_delay", "retry_max_delay")
 _NOT_FOR_WORKERS = _CRAWL_SETTINGS + ("report", "resume", "base_url")
 # The Options members a worker takes from the caller (the rest are the crawl's).
-_WORKER_MEMBERS = ("out_dir", "fsync", "max_size", "concurrency", "timeout", "connect_timeout",
-                   "read_timeout", "headers", "user_agent", "proxy", "insecure", "ca_file",
-                   "threads", "cookies")
+_WORKER_MEMBERS = ("out_dir", "fsync", "max_body_size", "concurrency", "timeout",
+                   "connect_timeout", "read_timeout", "headers", "user_agent", "proxy",
+                   "verify_tls", "ca_file", "threads", "cookies")
 _QUEUE_FORM = _corun._queue_url_form
-_ENQUEUE_DEFAULTS = _corun._enqueue_defaults
-# Lines per batch handed to the C++ producer (it adds them 500 per atomic step).
-_ENQUEUE_BATCH = 1000
 
 
 def _queue_arg(func, queue):
@@ -531,7 +562,8 @@ def _worker_call(func, urls, urls_file, queue, worker_name, records, options):
     if urls is not None or urls_file is not None:
         raise TypeError(f"{func}() with queue= takes no urls or urls_file: a worker takes its "
                         f"URLs from the crawl (add them with corun.enqueue)")
-    crawl = [name for name in _NOT_FOR_WORKERS if name in options]
+    options, spelled = _resolve_aliases(func, options)
+    crawl = [spelled.get(name, name) for name in _NOT_FOR_WORKERS if name in options]
     if crawl:
         raise TypeError(f"{func}() with queue= does not take {', '.join(crawl)}: the crawl's "
                         f"settings are stored by its producer (corun.enqueue) and every worker "
@@ -539,7 +571,7 @@ def _worker_call(func, urls, urls_file, queue, worker_name, records, options):
     queue = _queue_arg(func, queue)
     worker = _check_str(func, "worker_name", worker_name, none=True) or ""
     keep = True if records is None else _check_bool(func, "records", records)
-    checked, show = _checked_options(func, **options)
+    checked, show = _checked_options(func, spelled, **options)
     mine = {member: checked[member] for member in _WORKER_MEMBERS}
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
     call, stop = _corun._fetch_worker(queue, mine, worker, live, keep)
@@ -583,230 +615,3 @@ async def _graceful(future, stop):
         # the C++ run (its leases then expire).
         await future
         raise
-
-
-class EnqueueResult:
-    """What corun.enqueue did: lines (input lines read by this run, skipped ones
-    included), resumed (lines skipped: an earlier run with the same
-    input_name had added them), added (URLs new to the crawl), duplicates (URLs
-    the crawl had already)."""
-
-    __slots__ = ("lines", "resumed", "added", "duplicates")
-
-    def __init__(self, lines=0, resumed=0, added=0, duplicates=0):
-        self.lines = lines
-        self.resumed = resumed
-        self.added = added
-        self.duplicates = duplicates
-
-    def __repr__(self):
-        return (f"<EnqueueResult lines={self.lines} added={self.added} "
-                f"duplicates={self.duplicates} resumed={self.resumed}>")
-
-    def __eq__(self, other):
-        if not isinstance(other, EnqueueResult):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-
-class CollectResult:
-    """What corun.collect did: written (records this run appended to the
-    report), done and failed (the whole crawl's counts when it finished); ok
-    is True when no URL failed."""
-
-    __slots__ = ("written", "done", "failed")
-
-    def __init__(self, written=0, done=0, failed=0):
-        self.written = written
-        self.done = done
-        self.failed = failed
-
-    @property
-    def ok(self):
-        return self.failed == 0
-
-    def __repr__(self):
-        return f"<CollectResult written={self.written} done={self.done} failed={self.failed}>"
-
-
-def _enqueue_call(func, urls, urls_file, *, queue, per_host=_DEFAULTS["per_host"],
-                  rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
-                  retry_delay=_DEFAULTS["retry_delay"],
-                  retry_max_delay=_DEFAULTS["retry_max_delay"], encoding=_DEFAULTS["encoding"],
-                  name=None, bom=_DEFAULTS["bom"], raw=_DEFAULTS["raw"], base_url=None,
-                  replace_settings=False, high_water=_ENQUEUE_DEFAULTS["high_water"],
-                  lease=_ENQUEUE_DEFAULTS["lease"],
-                  max_deliveries=_ENQUEUE_DEFAULTS["max_deliveries"], input_name=None):
-    queue = _queue_arg(func, queue)
-    if urls is None:
-        if urls_file is None:
-            raise TypeError(f"{func}() needs urls (an iterable of str) or urls_file")
-    else:
-        if isinstance(urls, (str, bytes)):
-            raise _type_error(func, "urls", "an iterable of str, not a single string", urls)
-        if urls_file is not None:
-            raise TypeError(f"{func}() takes urls or urls_file, not both")
-        aiter = func == "enqueue" and hasattr(urls, "__aiter__")
-        if not aiter and not hasattr(urls, "__iter__"):
-            what = "an iterable (or async iterable) of str" if func == "enqueue" else \
-                "an iterable of str"
-            raise _type_error(func, "urls", what, urls)
-    urls_path = _path_arg(func, "urls_file", urls_file, none=True)
-    if urls_path is not None and input_name is not None:
-        raise TypeError(f"{func}() argument 'input_name' goes with urls (a file is named by "
-                        f"its path)")
-
-    def number(arg, value):
-        what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
-        return _check_range(func, arg, value, _RANGES[arg], what=what)
-
-    settings = dict(
-        per_host=number("per_host", per_host),
-        rate=number("rate", rate),
-        retries=number("retries", retries),
-        retry_delay=number("retry_delay", retry_delay),
-        retry_max_delay=number("retry_max_delay", retry_max_delay),
-        encoding=_check_str(func, "encoding", encoding),
-        name_template=_check_str(func, "name", name, none=True) or "",
-        bom=_check_bool(func, "bom", bom),
-        raw=_check_bool(func, "raw", raw),
-        lease=_check_number(func, "lease", lease, minimum=1.0, maximum=86400.0,
-                            what="a number of seconds", unit=" seconds"),
-        max_deliveries=_check_int(func, "max_deliveries", max_deliveries, minimum=1,
-                                  maximum=1000))
-    name_of_input = _check_str(func, "input_name", input_name, none=True)
-    # A fresh name unless the caller names the input: only a run with the same
-    # name (and the same lines) may skip what an earlier one added.
-    name_of_input = ("python:" + name_of_input if name_of_input is not None
-                     else f"python:{_uuid.uuid4()}")
-    call, feed = _corun._enqueue(
-        queue, urls_path, name_of_input, settings,
-        _check_str(func, "base_url", base_url, none=True) or "",
-        _check_bool(func, "replace_settings", replace_settings),
-        _check_int(func, "high_water", high_water, minimum=1, maximum=10**9))
-    return call, feed
-
-
-def _batches(func, urls):
-    batch = []
-    for u in urls:
-        if not isinstance(u, str):
-            raise TypeError(f"{func}() argument 'urls' must hold str, got {type(u).__name__}")
-        batch.append(u)
-        if len(batch) >= _ENQUEUE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-async def _abatches(func, urls):
-    batch = []
-    async for u in urls:
-        if not isinstance(u, str):
-            raise TypeError(f"{func}() argument 'urls' must hold str, got {type(u).__name__}")
-        batch.append(u)
-        if len(batch) >= _ENQUEUE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def enqueue(urls=None, urls_file=None, *, queue, **settings):
-    """Adds URLs to the shared crawl at queue ("redis://[user:password@]
-    host:port[/db]/NAME"), as `corun fetch --queue URL/NAME --enqueue FILE`
-    (docs/scale-out.md); await it from any asyncio loop. urls: an iterable
-    (or async iterable) of "URL [LABEL]" lines, read in batches as the crawl
-    takes them (never held whole); or urls_file: a file of them ("-": stdin).
-    The first producer creates the crawl and stores its settings, which every
-    worker enforces: per_host, rate, retries, retry_delay, retry_max_delay,
-    encoding, name (must contain {hash} or {index}; default
-    "{hash}-{name}"), bom, raw, lease (seconds a worker's claim lasts
-    unless renewed), max_deliveries; a later producer adds URLs and keeps the
-    crawl's settings unless replace_settings=True. base_url is put in front
-    of relative URLs; the producer pauses while more than high_water URLs
-    wait or are in flight. Only URLs the crawl has not seen are added.
-
-    input_name: names the input so a run can be resumed: run again with the
-    same input_name and the same lines after an interruption, and the lines
-    an earlier run added are skipped (EnqueueResult.resumed). None: a fresh
-    name, nothing skipped (a URL the crawl has is still never added twice).
-    The crawl's workers finish only once a producer has read its input to
-    the end; a cancelled enqueue leaves the crawl open for the next one.
-
-    Returns EnqueueResult (lines, added, duplicates, resumed). A malformed
-    queue URL is a ValueError naming the expected form; a server that cannot
-    be used, or a key of the wrong type under NAME, corun.QueueError."""
-    call, feed = _enqueue_call("enqueue", urls, urls_file, queue=queue, **settings)
-    return _enqueue_await(call, feed, urls)
-
-
-async def _enqueue_await(call, feed, urls):
-    future = call.start()
-    try:
-        if urls is not None:
-            if hasattr(urls, "__aiter__"):
-                async for batch in _abatches("enqueue", urls):
-                    if not await feed.push(batch).start():
-                        break  # the enqueue ended: its outcome says why
-                else:
-                    await feed.close().start()
-            else:
-                for batch in _batches("enqueue", urls):
-                    if not await feed.push(batch).start():
-                        break
-                else:
-                    await feed.close().start()
-        return EnqueueResult(**await future)
-    except BaseException:
-        future.cancel()
-        if future.done() and not future.cancelled():
-            future.exception()  # (retrieved: the error raised here is the one that counts)
-        raise
-
-
-def enqueue_sync(urls=None, urls_file=None, *, queue, **settings):
-    """enqueue() blocking the calling thread (with or without a running asyncio
-    loop; Ctrl-C stops it and raises KeyboardInterrupt: what was added stays
-    added, and a run with the same input_name resumes after it)."""
-    call, feed = _enqueue_call("enqueue_sync", urls, urls_file, queue=queue, **settings)
-    if urls is None:
-        return EnqueueResult(**call.wait())
-    call.submit()
-    try:
-        for batch in _batches("enqueue_sync", urls):
-            if not feed.push(batch).wait():
-                break  # the enqueue ended: its outcome says why
-        else:
-            feed.close().wait()
-    except BaseException:
-        call.cancel()
-        raise
-    return EnqueueResult(**call.wait())
-
-
-def _collect_call(func, queue, report):
-    queue = _queue_arg(func, queue)
-    return _corun._collect(queue, _path_arg(func, "report", report))
-
-
-def collect(*, queue, report):
-    """Writes the shared crawl's report (the JSON lines of a plain fetch's
-    report, one per URL) to the file report as records arrive, as `corun fetch
-    --queue URL/NAME --collect FILE`, and returns once the crawl is finished
-    and every record is written: CollectResult (written, done, failed). One
-    collector per crawl; resumable (run again with the same file after an
-    interruption). Errors as for enqueue."""
-    call = _collect_call("collect", queue, report)
-    return _collect_await(call)
-
-
-async def _collect_await(call):
-    return CollectResult(**await call.start())
-
-
-def collect_sync(*, queue, report):
-    """collect() blocking the calling thread (Ctrl-C stops it and raises
-    KeyboardInterrupt; run again with the same file to go on)."""
-    return CollectResult(**_collect_call("collect_sync", queue, report).wait())

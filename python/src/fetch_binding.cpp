@@ -5,7 +5,7 @@
 // Fetcher over a RedisFrontier, stopped gracefully on request), the producer
 // (fetch::enqueue fed with lines Python pushes in batches) and the collector.
 // The public functions (argument checks, FetchRecord, FetchResults, the
-// display) are python/corun/fetch.py.
+// display) are python/corun/fetch.py; enqueue and collect, python/corun/queue.py.
 #include <pybind11/stl.h>
 
 #include <corun/fetch/fetch.hpp>
@@ -65,10 +65,10 @@ void for_each_option(Options& o, F&& f) {
   f("bom", o.bom);
   f("raw", o.raw);
   f("fsync", o.fsync);
-  f("max_size", o.max_size);
+  f("max_body_size", o.max_body_size);
   f("base_url", o.base_url);
   f("concurrency", o.concurrency);
-  f("per_host", o.per_host);
+  f("limit_per_host", o.limit_per_host);
   f("rate", o.rate);
   f("retries", o.retries);
   f("retry_delay", o.retry_delay);
@@ -79,7 +79,7 @@ void for_each_option(Options& o, F&& f) {
   f("headers", o.headers);
   f("user_agent", o.user_agent);
   f("proxy", o.proxy);
-  f("insecure", o.insecure);
+  f("verify_tls", o.verify_tls);
   f("ca_file", o.ca_file);
   f("threads", o.threads);
   f("cookies", o.cookies);
@@ -443,7 +443,7 @@ void bind_fetch(py::module_& m) {
   m.attr("_record_fields") = py::tuple(fields);
 
   // The defaults of a default-constructed fetch::Options, by member name
-  // (durations in seconds, paths as str, max_size None when unset): corun.fetch's
+  // (durations in seconds, paths as str, max_body_size None when unset): corun.fetch's
   // keyword defaults come from here.
   const fetch::Options defaults_of;
   py::dict defaults;

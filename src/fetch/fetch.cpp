@@ -107,7 +107,7 @@ struct Fetcher::Impl final : LaneContext {
     out_dir =
         options.out_dir.empty() ? std::filesystem::path(".") : options.out_dir.lexically_normal();
     unique_names = !name_template.empty() && name_template.has_index();
-    per_host = options.per_host < options.concurrency ? options.per_host : 0;
+    per_host = options.limit_per_host < options.concurrency ? options.limit_per_host : 0;
     rate = options.rate;
   }
 
@@ -186,9 +186,9 @@ struct Fetcher::Impl final : LaneContext {
     }
     so.user_agent = options.user_agent;
     so.proxy = options.proxy;
-    so.verify_tls = !options.insecure;
+    so.verify_tls = options.verify_tls;
     so.ca_file = options.ca_file;
-    so.max_body_size = options.max_size;
+    so.max_body_size = options.max_body_size;
     so.cookie_jar = options.cookies;
     if (options.cookies) {
       cookie_jar = std::make_shared<http::CookieJar>();  // shares TLS sessions too

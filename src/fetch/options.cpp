@@ -64,7 +64,7 @@ std::string describe_range(const NumericRange& r) {
 
 void check_options(const Options& o) {
   check("concurrency", std::uint64_t{o.concurrency});
-  check("per_host", std::uint64_t{o.per_host});
+  check("limit_per_host", std::uint64_t{o.limit_per_host});
   check("threads", std::uint64_t{o.threads});
   check("retries", static_cast<double>(o.retries), fmt::format("{}", o.retries));
   check("rate", o.rate);
@@ -73,7 +73,7 @@ void check_options(const Options& o) {
   check("read_timeout", o.read_timeout.count());
   check("retry_delay", o.retry_delay.count());
   check("retry_max_delay", o.retry_max_delay.count());
-  if (o.max_size) check("max_size", std::uint64_t{*o.max_size});
+  if (o.max_body_size) check("max_body_size", std::uint64_t{*o.max_body_size});
 
   if (!o.name_template.empty()) {
     try {

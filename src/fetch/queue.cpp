@@ -123,7 +123,7 @@ std::string QueueAddress::to_string() const {
 
 QueueSettings QueueSettings::from_options(const Options& o) {
   QueueSettings s;
-  s.per_host = o.per_host;
+  s.limit_per_host = o.limit_per_host;
   s.rate = o.rate;
   s.retries = o.retries;
   s.retry_delay = o.retry_delay;
@@ -136,7 +136,7 @@ QueueSettings QueueSettings::from_options(const Options& o) {
 }
 
 void QueueSettings::apply_to(Options& o) const {
-  o.per_host = per_host;
+  o.limit_per_host = limit_per_host;
   o.rate = rate;
   o.retries = retries;
   o.retry_delay = retry_delay;
@@ -217,7 +217,8 @@ QueueSettings settings_from_meta(const std::map<std::string, std::string>& meta)
       return fallback;
     }
   };
-  s.per_host = static_cast<std::size_t>(number("per_host", 0));
+  // (The key keeps the member's old name: see QueueSettings::limit_per_host.)
+  s.limit_per_host = static_cast<std::size_t>(number("per_host", 0));
   s.rate = number("rate", 0);
   s.retries = static_cast<int>(number("retries", 3));
   s.retry_delay = Seconds(number("retry_delay", 0.5));
@@ -233,8 +234,10 @@ QueueSettings settings_from_meta(const std::map<std::string, std::string>& meta)
 }
 
 std::vector<std::string> settings_to_fields(const QueueSettings& s) {
+  // "per_host", not "limit_per_host": the key crawls stored by earlier versions
+  // have, and the one the Lua scripts read (queue_scripts.hpp).
   return {"per_host",
-          std::to_string(s.per_host),
+          std::to_string(s.limit_per_host),
           "rate",
           fmt::format("{}", s.rate),
           "retries",

@@ -5,7 +5,7 @@
 // Retried: connect errors (http::ClientConnectionError, which includes a
 // connection dropped before the response), timeouts, and the statuses 408,
 // 429 and 5xx. Not retried: TLS failures (http::ClientSSLError), truncated or
-// malformed bodies (http::ClientPayloadError), bodies over max_size
+// malformed bodies (http::ClientPayloadError), bodies over max_body_size
 // (http::BodyTooLargeError), anything else. The wait before attempt n + 1 is
 // retry_delay * 2^(n-1), at most retry_max_delay, times a jitter in [0.5, 1);
 // a response's Retry-After (delta-seconds or an HTTP date) replaces it, and

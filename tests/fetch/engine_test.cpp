@@ -316,7 +316,7 @@ TEST_F(FetchEngine, DroppedConnectionsAreRetriedTruncatedBodiesAreNot) {
 
 TEST_F(FetchEngine, MaxSizeFailsLargeBodiesWithoutRetry) {
   Options o = options();
-  o.max_size = 100;
+  o.max_body_size = 100;
   Outcome out = fetch(o, {"{base}/page/3", "{base}/utf8"});
   const auto& big = record_for(out, "/page/3");
   EXPECT_NE(big["error"].get<std::string>().find("--max-size"), std::string::npos) << big;
@@ -328,7 +328,7 @@ TEST_F(FetchEngine, MaxSizeFailsLargeBodiesWithoutRetry) {
 TEST_F(FetchEngine, PerHostLimitsRequestsInFlight) {
   Options o = options();
   o.concurrency = 16;
-  o.per_host = 2;
+  o.limit_per_host = 2;
   std::vector<std::string> urls;
   for (int i = 0; i < 12; ++i) urls.push_back("{base}/slow/30?" + std::to_string(i));
   Outcome out = fetch(o, urls);
@@ -345,7 +345,7 @@ TEST_F(FetchEngine, PerHostLimitsRequestsInFlight) {
 TEST_F(FetchEngine, BacklogBehindPerHostIsNotTimedOut) {
   Options o = options();
   o.concurrency = 16;
-  o.per_host = 1;
+  o.limit_per_host = 1;
   o.timeout = Seconds(1);
   o.retries = 0;
   std::vector<std::string> urls;

@@ -160,6 +160,17 @@ TEST_F(HttpsCrawl, CacertTrustsItsCaAndRejectsAnother) {
     }
   }
 
+  // -k/--insecure (Options::verify_tls = false): the unknown CA is accepted.
+  for (const std::string flag : {"-k", "--insecure"}) {
+    SCOPED_TRACE(flag);
+    std::string out = "insecure" + flag;
+    RunResult k = fetch(urls, out, {flag});
+    EXPECT_EQ(k.exit_code, 0) << k;
+    auto records = report(out);
+    EXPECT_EQ(records.size(), 6u);
+    for (const auto& rec : records) EXPECT_TRUE(ok(rec)) << rec.dump();
+  }
+
   RunResult missing = fetch(urls, "cacert-missing", {"--cacert", "/nonexistent/ca.pem"});
   EXPECT_EQ(missing.exit_code, 2) << missing;  // a usage error, before any request
   EXPECT_NE(missing.err.find("/nonexistent/ca.pem"), std::string::npos) << missing;

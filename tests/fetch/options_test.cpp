@@ -31,7 +31,8 @@ struct Case {
 std::vector<Case> numeric_cases() {
   return {
       {"concurrency", [](Options& o, double v) { o.concurrency = static_cast<std::size_t>(v); }},
-      {"per_host", [](Options& o, double v) { o.per_host = static_cast<std::size_t>(v); }},
+      {"limit_per_host",
+       [](Options& o, double v) { o.limit_per_host = static_cast<std::size_t>(v); }},
       {"threads", [](Options& o, double v) { o.threads = static_cast<std::size_t>(v); }},
       {"retries", [](Options& o, double v) { o.retries = static_cast<int>(v); }},
       {"rate", [](Options& o, double v) { o.rate = v; }},
@@ -40,7 +41,8 @@ std::vector<Case> numeric_cases() {
       {"read_timeout", [](Options& o, double v) { o.read_timeout = Seconds(v); }},
       {"retry_delay", [](Options& o, double v) { o.retry_delay = Seconds(v); }},
       {"retry_max_delay", [](Options& o, double v) { o.retry_max_delay = Seconds(v); }},
-      {"max_size", [](Options& o, double v) { o.max_size = static_cast<std::size_t>(v); }},
+      {"max_body_size",
+       [](Options& o, double v) { o.max_body_size = static_cast<std::size_t>(v); }},
   };
 }
 
@@ -115,12 +117,12 @@ TEST(FetchOptions, TheMessageNamesTheFieldTheRangeAndTheValue) {
 
 TEST(FetchOptions, TheFetcherRefusesWhatTheCheckRefuses) {
   Options o;
-  o.per_host = 100001;
+  o.limit_per_host = 100001;
   try {
     Fetcher f(o);
     FAIL() << "no error";
   } catch (const OptionsError& e) {
-    EXPECT_EQ(e.field(), "per_host");
+    EXPECT_EQ(e.field(), "limit_per_host");
   }
 }
 
@@ -139,7 +141,7 @@ TEST(FetchOptions, OtherBadOptionsNameTheirFieldToo) {
 }
 
 TEST(FetchOptions, DescribeRange) {
-  EXPECT_EQ(describe_range(numeric_range("per_host")),
+  EXPECT_EQ(describe_range(numeric_range("limit_per_host")),
             "0 (no limit) or a whole number from 1 to 100000");
   EXPECT_EQ(describe_range(numeric_range("retry_delay")), "a number from 0 to 1000000 (seconds)");
   EXPECT_FALSE(in_range(numeric_range("retries"), 1.5));

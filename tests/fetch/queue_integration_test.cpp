@@ -159,7 +159,7 @@ class QueueCrawl : public ::testing::Test {
     }(&observed_));
     server_ = std::make_unique<corun::net::Server>(started.get());
     make_urls(kHosts, kPerHostUrls);
-    settings_.per_host = kPerHost;
+    settings_.limit_per_host = kPerHost;
     settings_.lease = 1000ms;
     settings_.retry_delay = fetch::Seconds(0.01);
   }
@@ -241,8 +241,8 @@ class QueueCrawl : public ::testing::Test {
     std::lock_guard lock(observed_.m);
     EXPECT_EQ(observed_.peak.size(), static_cast<std::size_t>(hosts_));
     for (const auto& [host, peak] : observed_.peak) {
-      if (settings_.per_host == 0) break;
-      EXPECT_LE(peak, static_cast<int>(settings_.per_host))
+      if (settings_.limit_per_host == 0) break;
+      EXPECT_LE(peak, static_cast<int>(settings_.limit_per_host))
           << host << " had " << peak << " at once";
     }
     EXPECT_FALSE(observed_.refused_once.empty());
@@ -356,7 +356,7 @@ TEST_F(QueueCrawl, RateHoldsAcrossWorkers) {
   constexpr double kWindow = 3, kDelay = 3;
   make_urls(4, 80);
   settings_.rate = kRate;
-  settings_.per_host = 0;  // (per-host slots alone also slow a host down: the rate only here)
+  settings_.limit_per_host = 0;  // (per-host slots alone also slow a host down: the rate only here)
   corun::testing::RedisServer redis;
   crawl(
       redis, [](std::vector<pid_t> workers, const fetch::QueueAddress&) { return workers; }, true);

@@ -150,7 +150,7 @@ TEST(QueueFingerprint, StableAndSpread) {
 TEST_F(Queue, EnqueueDedupsStoresSettingsAndResumes) {
   auto a = address();
   fetch::QueueSettings s;
-  s.per_host = 2;
+  s.limit_per_host = 2;
   s.rate = 5;
   s.retries = 7;
   s.encoding = "gb18030";
@@ -165,7 +165,10 @@ TEST_F(Queue, EnqueueDedupsStoresSettingsAndResumes) {
   EXPECT_EQ(r.duplicates, 2U);
   EXPECT_EQ(corun::run(cmd(a, {"XLEN", a.prefix() + "work"})).as_integer(), 40);
   fetch::QueueSettings back = corun::run(fetch::read_queue_settings(a));
-  EXPECT_EQ(back.per_host, 2U);
+  EXPECT_EQ(back.limit_per_host, 2U);
+  // Stored under the key earlier versions used ("per_host", before the member
+  // took SessionOptions' name), so their crawls still load: the scripts read it.
+  EXPECT_EQ(corun::run(cmd(a, {"HGET", a.prefix() + "meta", "per_host"})).as_string(), "2");
   EXPECT_EQ(back.rate, 5);
   EXPECT_EQ(back.retries, 7);
   EXPECT_EQ(back.encoding, "gb18030");
@@ -177,7 +180,7 @@ TEST_F(Queue, EnqueueDedupsStoresSettingsAndResumes) {
   // Another input with old and new URLs: only the new ones are added; the
   // crawl keeps the settings it was created with.
   auto more = corun::run(add_lines(a, urls(50), "list-2", quick()));
-  EXPECT_EQ(corun::run(fetch::read_queue_settings(a)).per_host, 2U);
+  EXPECT_EQ(corun::run(fetch::read_queue_settings(a)).limit_per_host, 2U);
   EXPECT_EQ(more.added, 10U);
   EXPECT_EQ(more.duplicates, 40U);
   auto st = corun::run(fetch::status(a));
@@ -436,7 +439,7 @@ TEST_F(Queue, LapsedLeaseIsRefusedOnceTakenOver) {
   auto a = address();
   fetch::QueueSettings s;
   s.lease = 1000ms;
-  s.per_host = 1;
+  s.limit_per_host = 1;
   corun::run(add_lines(a, {"http://x.test/only"}, "in", quick(s)));
   corun::run([&]() -> Task<void> {
     fetch::RedisFrontier stalled(a, {"stalled"});
@@ -493,7 +496,7 @@ TEST_F(Queue, LapsedLeaseStillHeldIsRenewedOrBounced) {
   auto a = address();
   fetch::QueueSettings s;
   s.lease = 2000ms;
-  s.per_host = 1;
+  s.limit_per_host = 1;
   corun::run(add_lines(a, {"http://x.test/1", "http://y.test/1"}, "in", quick(s)));
   corun::run([&]() -> Task<void> {
     fetch::RedisFrontier w(a, {"w"});
@@ -703,12 +706,12 @@ TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
   EXPECT_EQ(st.done, 1U);
 }
 
-// --per-host holds across workers: with per_host 1, one URL of a host is out
+// --per-host holds across workers: with limit_per_host 1, one URL of a host is out
 // at a time, whoever asks; the next one goes out once it is recorded.
 TEST_F(Queue, PerHostSlotsHoldAcrossWorkers) {
   auto a = address();
   fetch::QueueSettings s;
-  s.per_host = 1;
+  s.limit_per_host = 1;
   std::vector<std::string> lines = urls(3, "one.test");
   lines.push_back("http://two.test/x");
   corun::run(add_lines(a, lines, "in", quick(s)));

@@ -75,7 +75,7 @@ def two_workers(bases, redis, tmp):
         for line in lines:
             yield line
 
-    r = asyncio.run(corun.enqueue(produce(), queue=queue, per_host=2, retries=1,
+    r = asyncio.run(corun.enqueue(produce(), queue=queue, limit_per_host=2, retries=1,
                                   input_name="main"))
     check_eq((r.lines, r.added, r.duplicates, r.resumed), (230, 200, 30, 0), f"enqueue {r!r}")
     # The same input, the same name: every line was added already.
@@ -84,6 +84,7 @@ def two_workers(bases, redis, tmp):
     # No name: read again, all duplicates, nothing added twice.
     r = corun.enqueue_sync(distinct[:50], queue=queue)
     check_eq((r.lines, r.added, r.duplicates), (50, 0, 50), f"again {r!r}")
+    # (Stored under the key's old name, which crawls made before the rename have.)
     check_eq(redis_cli(redis, "HGET", "{crawl.main}:meta", "per_host"), "2",
              "the crawl's settings stored")
 
@@ -169,7 +170,7 @@ def from_file(redis, tmp):
 def slow_crawl(bases, redis, name, count):
     queue = f"{redis}/{name}"
     urls = [f"{bases[n % 3]}/delay/{300 + n}" for n in range(count)]
-    r = corun.enqueue_sync(urls, queue=queue, per_host=2)
+    r = corun.enqueue_sync(urls, queue=queue, per_host=2)  # (the old name, an alias)
     check_eq(r.added, count, "slow crawl enqueued")
     return queue, urls
 

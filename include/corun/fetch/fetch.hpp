@@ -16,7 +16,7 @@
 // (ServerDisconnectedError), timeouts, and the statuses 408, 429 and 5xx
 // (Retry-After honoured up to retry_max_delay; a longer one is not waited
 // for). Not retried: a malformed URL, TLS failures, too many redirects, bad
-// response heads, truncated bodies, bodies over max_size, other 4xx. A
+// response heads, truncated bodies, bodies over max_body_size, other 4xx. A
 // response >= 400 is a failure and writes no file; `attempts` counts requests.
 // A text body (text/*, XML, JSON, JavaScript, or no Content-Type) is decoded
 // as a browser would (BOM, the HTTP charset, <meta>, UTF-8, detection; or the
@@ -35,7 +35,7 @@
 // are), unless that lane has twice the backlog of the least busy one, so a
 // crawl over many hosts opens about one connection per host (a lane keeps
 // idle connections to every host it saw) and one busy host still uses every
-// lane. With per_host or rate, all URLs of a host go to the same lane, so the
+// lane. With limit_per_host or rate, all URLs of a host go to the same lane, so the
 // limits hold for the whole run. TLS sessions are shared by every lane.
 // The input, the names, the report and on_record stay on the caller's loop.
 //
@@ -70,22 +70,22 @@ using Seconds = std::chrono::duration<double>;
 struct Options {
   // --- output ---
   std::filesystem::path out_dir = ".";
-  std::string name_template;            // empty: names from the URL (see naming.hpp)
-  std::filesystem::path report;         // empty: out_dir / "report.jsonl"
-  bool resume = false;                  // skip URLs the report records as done
-  std::string encoding = "auto";        // "auto" or a WHATWG label
-  bool bom = true;                      // UTF-8 output starts with a BOM (utf-8-sig)
-  bool raw = false;                     // write bodies as received
-  bool fsync = false;                   // flush every file to disk
-  std::optional<std::size_t> max_size;  // bodies larger than this fail
-  std::string base_url;                 // prefix for input lines without "://"
+  std::string name_template;                 // empty: names from the URL (see naming.hpp)
+  std::filesystem::path report;              // empty: out_dir / "report.jsonl"
+  bool resume = false;                       // skip URLs the report records as done
+  std::string encoding = "auto";             // "auto" or a WHATWG label
+  bool bom = true;                           // UTF-8 output starts with a BOM (utf-8-sig)
+  bool raw = false;                          // write bodies as received
+  bool fsync = false;                        // flush every file to disk
+  std::optional<std::size_t> max_body_size;  // bodies larger than this fail
+  std::string base_url;                      // prefix for input lines without "://"
   // --- requests ---
-  std::size_t concurrency = 64;   // requests in flight in total
-  std::size_t per_host = 0;       // in flight per host; 0 = no limit
-  double rate = 0;                // requests per second per host; 0 = no limit
-  int retries = 3;                // extra attempts after the first
-  Seconds retry_delay{0.5};       // backoff base: delay * 2^(n-1), jittered
-  Seconds retry_max_delay{30.0};  // longest backoff; longer Retry-After: no retry
+  std::size_t concurrency = 64;    // requests in flight in total
+  std::size_t limit_per_host = 0;  // in flight per host; 0 = no limit
+  double rate = 0;                 // requests per second per host; 0 = no limit
+  int retries = 3;                 // extra attempts after the first
+  Seconds retry_delay{0.5};        // backoff base: delay * 2^(n-1), jittered
+  Seconds retry_max_delay{30.0};   // longest backoff; longer Retry-After: no retry
   // One attempt, from its start (admitted under -c and --per-host: a wait for
   // them is not timed) to its last byte; 0 = none.
   Seconds timeout{120.0};
@@ -94,7 +94,7 @@ struct Options {
   std::vector<std::string> headers;  // "Name: value"
   std::string user_agent = "corun-fetch/0.1";
   std::string proxy;
-  bool insecure = false;          // do not verify TLS certificates
+  bool verify_tls = true;         // false: do not verify TLS certificates (--insecure)
   std::filesystem::path ca_file;  // PEM CA bundle to trust instead of the system's (--cacert)
   bool cookies = true;            // keep the cookies responses set, for the rest of the run
   // --- engine ---
@@ -169,7 +169,7 @@ struct NumericRange {
 };
 inline constexpr NumericRange kNumericRanges[] = {
     {"concurrency", true, 1, 100000, "", ""},
-    {"per_host", true, 1, 100000, "no limit", ""},
+    {"limit_per_host", true, 1, 100000, "no limit", ""},
     {"threads", true, 1, 256, "one per core, at most 4", ""},
     {"retries", true, 0, 100, "", ""},
     {"rate", false, 0.001, 1e6, "no limit", "requests per second"},
@@ -178,7 +178,7 @@ inline constexpr NumericRange kNumericRanges[] = {
     {"read_timeout", false, 0.001, 1e6, "none", "seconds"},
     {"retry_delay", false, 0, 1e6, "", "seconds"},
     {"retry_max_delay", false, 0, 1e6, "", "seconds"},
-    {"max_size", true, 1, 1125899906842624.0 /* 2^50, 1 PiB */, "", "bytes"},
+    {"max_body_size", true, 1, 1125899906842624.0 /* 2^50, 1 PiB */, "", "bytes"},
 };
 // The range of a field of kNumericRanges; throws std::out_of_range for another name.
 const NumericRange& numeric_range(std::string_view field);

@@ -6,7 +6,7 @@
 //     slots) in one atomic step that also moves due retries back, takes over
 //     leases that expired (a dead or stalled worker's URLs), records a URL
 //     delivered more than max_deliveries times as failed, and applies the
-//     per-host limits (per_host slots, rate) with the server's clock; a
+//     per-host limits (limit_per_host slots, rate) with the server's clock; a
 //     host-limited URL waits in the delay set, not in this worker;
 //   - a URL in flight is leased: the lease is renewed every lease/3 while the
 //     engine works on it, so a long download is never taken over;
@@ -28,7 +28,7 @@
 //     message (those URLs were never acked: another worker fetches them
 //     again once their leases expire; nothing is lost or recorded twice).
 //
-// The crawl's settings (per_host, rate, retries, encoding, name template,
+// The crawl's settings (limit_per_host, rate, retries, encoding, name template,
 // BOM/raw) come from the producer: read them with read_queue_settings() and
 // apply them to the worker's Options before building the Fetcher.
 // Loop-thread only, like every Frontier.

@@ -72,8 +72,11 @@ inline constexpr std::string_view kQueueNameTemplate = "{hash}-{name}";
 
 // What every worker of a crawl enforces, stored by the producer in {NAME}:meta.
 struct QueueSettings {
-  std::size_t per_host = 0;  // across all workers; 0: no limit
-  double rate = 0;           // requests per second per host across all workers; 0: none
+  // Across all workers; 0: no limit. Stored in {NAME}:meta under the key
+  // "per_host" (its name before it was renamed after SessionOptions'), so a
+  // crawl an earlier version created still loads and the scripts read it.
+  std::size_t limit_per_host = 0;
+  double rate = 0;  // requests per second per host across all workers; 0: none
   int retries = 3;
   Seconds retry_delay{0.5};
   Seconds retry_max_delay{30.0};

@@ -14,10 +14,12 @@ URLS = ["http://127.0.0.1:9/a"]
 # ValueError, a value accepted).
 FETCH_NUMBERS = [
     ("concurrency", [0, -1, 2**31, 10**30], 8),
-    ("per_host", [-1, 2**31, 10**30], 0),
+    ("limit_per_host", [-1, 2**31, 10**30], 0),
+    ("per_host", [-1, 2**31, 10**30], 0),  # (limit_per_host's old name, an alias)
     ("threads", [-1, 1025, 2**64], 0),
     ("retries", [-1, 2**31, 10**30], 0),
-    ("max_size", [-1, 2**63, 10**30], 0),
+    ("max_body_size", [-1, 2**63, 10**30], 0),
+    ("max_size", [-1, 2**63, 10**30], 0),  # (max_body_size's old name, an alias)
     ("rate", [-1, -0.5, float("nan"), float("inf"), 1e10], 0.5),
     ("retry_delay", [-1, float("nan"), float("inf"), 1e10], 0),
     ("retry_max_delay", [-0.1, float("-inf"), 1e10], 1),

@@ -40,7 +40,7 @@ def test_numeric_keywords_follow_the_cpp_ranges(name):
     corun.fetch(URLS, **{name: high}).close()
     with pytest.raises(ValueError, match=f"'{name}'"):
         corun.fetch(URLS, **{name: high + step})
-    if name != "max_size":  # (0 there is the engine's to refuse, when the run starts)
+    if name != "max_body_size":  # (0 there is the engine's to refuse, when the run starts)
         if low > 0 and not zero:
             with pytest.raises(ValueError, match=f"'{name}'"):
                 corun.fetch(URLS, **{name: 0})

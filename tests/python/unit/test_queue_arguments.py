@@ -10,14 +10,15 @@ import pytest
 
 import corun
 from corun import _corun
-fetch_module = sys.modules["corun.fetch"]
+queue_module = sys.modules["corun.queue"]
 
 QUEUE = "redis://127.0.0.1:9/crawl"
 FORM = "redis://[user:password@]host:port[/db]/NAME"
-CRAWL_SETTINGS = ["name", "encoding", "bom", "raw", "per_host", "rate", "retries",
-                  "retry_delay", "retry_max_delay", "report", "resume", "base_url"]
+CRAWL_SETTINGS = ["name", "encoding", "bom", "raw", "limit_per_host", "per_host", "rate",
+                  "retries", "retry_delay", "retry_max_delay", "report", "resume", "base_url"]
 SETTING_VALUES = {"name": "{hash}", "encoding": "utf-8", "bom": False, "raw": True,
-                  "per_host": 2, "rate": 1.0, "retries": 1, "retry_delay": 1.0,
+                  "limit_per_host": 2, "per_host": 2, "rate": 1.0, "retries": 1,
+                  "retry_delay": 1.0,
                   "retry_max_delay": 2.0, "report": "r.jsonl", "resume": True,
                   "base_url": "http://h/"}
 
@@ -103,7 +104,8 @@ def test_enqueue_urls(func):
 
 
 @pytest.mark.parametrize("name,bad", [
-    ("per_host", -1), ("rate", -0.5), ("retries", -1), ("retry_delay", float("nan")),
+    ("limit_per_host", -1), ("per_host", -1), ("rate", -0.5), ("retries", -1),
+    ("retry_delay", float("nan")),
     ("retry_max_delay", 1e10), ("lease", 0), ("lease", 86401), ("max_deliveries", 0),
     ("max_deliveries", 1001), ("high_water", 0)])
 def test_enqueue_rejects_out_of_range_settings(name, bad):
@@ -112,7 +114,8 @@ def test_enqueue_rejects_out_of_range_settings(name, bad):
 
 
 @pytest.mark.parametrize("name,bad", [
-    ("per_host", "2"), ("rate", True), ("encoding", 8), ("name", 1), ("bom", 1), ("raw", "y"),
+    ("limit_per_host", "2"), ("per_host", "2"), ("rate", True), ("encoding", 8), ("name", 1),
+    ("bom", 1), ("raw", "y"),
     ("base_url", 1), ("replace_settings", 1), ("high_water", 1.5), ("lease", "60"),
     ("max_deliveries", 2.0)])
 def test_enqueue_rejects_wrong_types(name, bad):
@@ -145,8 +148,8 @@ def test_enqueue_name_template_must_be_unique_across_machines():
 
 
 def test_enqueue_defaults_are_the_cpp_defaults():
-    params = inspect.signature(fetch_module._enqueue_call).parameters
-    for name in ("per_host", "rate", "retries", "retry_delay", "retry_max_delay", "encoding",
+    params = inspect.signature(queue_module._enqueue_call).parameters
+    for name in ("limit_per_host", "rate", "retries", "retry_delay", "retry_max_delay", "encoding",
                  "bom", "raw"):
         assert params[name].default == _corun._fetch_defaults[name], name
     for name in ("high_water", "lease", "max_deliveries"):
@@ -160,6 +163,8 @@ def test_queue_error_is_an_os_error_and_exported():
     for name in ("QueueError", "EnqueueResult", "CollectResult", "enqueue", "enqueue_sync",
                  "collect", "collect_sync"):
         assert name in corun.__all__ and hasattr(corun, name), name
+        if name != "QueueError":  # (corun.errors')
+            assert getattr(corun, name) is getattr(queue_module, name), name
     assert corun.EnqueueResult(1, 2, 3, 4) == corun.EnqueueResult(lines=1, resumed=2, added=3,
                                                                  duplicates=4)
     assert "added=3" in repr(corun.EnqueueResult(1, 2, 3, 4))
