@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "corun/http/detail/tls_verify.hpp"
+
 namespace corun::http::detail {
 
 namespace {
@@ -30,10 +32,21 @@ void set_tls(CURL* h, const SessionOptions& so) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  // The CA file (or the system's store) is parsed once per multi handle and kept
-  // (libcurl >= 7.87 caches it, CURLOPT_CA_CACHE_TIMEOUT, a day by default), not
-  // once per handle or connection.
-  if (!so.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
+  // libcurl >= 7.87 parses the CA file once per multi handle and keeps it
+  // (CURLOPT_CA_CACHE_TIMEOUT, a day by default), but only when no CA directory
+  // is set; libcurl's built-in default (the system's store) has one.
+  if (!so.ca_file.empty()) {
+    // Instead of the system's store: libcurl's built-in CA directory (Debian's:
+    // /etc/ssl/certs) goes too. With no directory, libcurl also keeps the parsed
+    // file in its CA cache; with one it parses the file again per connection.
+    curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
+    curl_easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr));
+  }
+  // The same verification, leaving no parsed certificate extensions on the
+  // connection (detail/tls_verify.hpp): less memory per kept-alive connection.
+  if (lean_verify_available()) {
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, &install_lean_verify);
+  }
 }
 
 void set_proxy(CURL* h, const SessionOptions& so, const RequestOptions& ro) {

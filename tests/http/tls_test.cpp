@@ -58,6 +58,41 @@ TEST_F(TlsTest, VerificationWithoutTheCaFailsClearly) {
   }());
 }
 
+// With a CA file the verification is corun's own callback on libcurl's SSL_CTX
+// (detail::verify_on_copies) and the system's CA directory is not consulted: a
+// file naming another CA is refused, and so is a host the certificate does not
+// name (libcurl's check, after the chain's).
+TEST_F(TlsTest, ACaFileOfAnotherCaOrAnotherHostIsRefused) {
+  corun::testing::TempDir other_dir("corun-tls-other");
+  corun::testing::TestCerts other = corun::testing::make_test_certs(other_dir.path());
+  corun::testing::NginxOptions no;
+  no.tls = true;
+  no.http2 = true;
+  no.certs = *certs_;  // names 127.0.0.1 and localhost only
+  no.hosts = 2;
+  corun::testing::Nginx two(no);
+  corun::testing::write_text_file(two.root() / "hello.txt", "hello over tls\n");
+  std::string first = two.base_url() + "/hello.txt";
+  std::string second = first;
+  second.replace(second.find("127.0.0.1"), 9, "127.0.0.2");
+  corun::run([](std::string first, std::string second, std::filesystem::path ca,
+                std::filesystem::path other_ca) -> Task<void> {
+    SessionOptions o;
+    o.ca_file = other_ca;
+    ClientSession wrong_ca(o);
+    EXPECT_THROW(co_await wrong_ca.get(first), corun::http::ClientConnectorCertificateError);
+    o.ca_file = ca;
+    ClientSession right_ca(o);
+    EXPECT_EQ((co_await right_ca.get(first)).status(), 200);
+    try {
+      co_await right_ca.get(second);
+      ADD_FAILURE() << "a host the certificate does not name was accepted";
+    } catch (const corun::http::ClientConnectorCertificateError& e) {
+      EXPECT_NE(std::string(e.what()).find("127.0.0.2"), std::string::npos) << e.what();
+    }
+  }(first, second, certs_->ca_cert, other.ca_cert));
+}
+
 TEST_F(TlsTest, TrustingTheCaSucceedsOverHttp2) {
   Response r = corun::run([]() -> Task<Response> {
     SessionOptions o;
