@@ -5,6 +5,7 @@ results."""
 
 import collections.abc as _abc
 import json as _json
+from operator import attrgetter as _attrgetter
 import re as _re
 import urllib.parse as _urlparse
 
@@ -138,10 +139,11 @@ class ClientResponse:
         self._headers = None
         self._history = None
 
-    status = property(lambda self: self._r.status)
-    reason = property(lambda self: self._r.reason)
-    method = property(lambda self: self._r.method)
-    url = property(lambda self: self._r.url, doc="The final URL, after redirects.")
+    # attrgetter: the native value without a Python frame per read.
+    status = property(_attrgetter("_r.status"), doc="The HTTP status code.")
+    reason = property(_attrgetter("_r.reason"), doc="The status line's reason phrase.")
+    method = property(_attrgetter("_r.method"), doc="The request's method.")
+    url = property(_attrgetter("_r.url"), doc="The final URL, after redirects.")
     real_url = url
     version = property(lambda self: self._r.version, doc='"1.0", "1.1", "2" or "3".')
     ok = property(lambda self: self._r.status < 400)
@@ -212,7 +214,7 @@ class ClientResponse:
         return self.json_sync(encoding=encoding, loads=loads, content_type=content_type)
 
     def raise_for_status(self):
-        if self.status >= 400:
+        if self._r.status >= 400:
             raise ClientResponseError(url=self.url, status=self.status, reason=self.reason,
                                       method=self.method, headers=self.headers,
                                       history=self.history)
