@@ -5,6 +5,7 @@ results."""
 
 import collections.abc as _abc
 import json as _json
+from operator import attrgetter as _attrgetter
 import re as _re
 import urllib.parse as _urlparse
 
@@ -138,10 +139,11 @@ class ClientResponse:
         self._headers = None
         self._history = None
 
-    status = property(lambda self: self._r.status)
-    reason = property(lambda self: self._r.reason)
-    method = property(lambda self: self._r.method)
-    url = property(lambda self: self._r.url, doc="The final URL, after redirects.")
+    # attrgetter: the native value without a Python frame per read.
+    status = property(_attrgetter("_r.status"), doc="The HTTP status code.")
+    reason = property(_attrgetter("_r.reason"), doc="The status line's reason phrase.")
+    method = property(_attrgetter("_r.method"), doc="The request's method.")
+    url = property(_attrgetter("_r.url"), doc="The final URL, after redirects.")
     real_url = url
     version = property(lambda self: self._r.version, doc='"1.0", "1.1", "2" or "3".')
     ok = property(lambda self: self._r.status < 400)
@@ -212,7 +214,7 @@ class ClientResponse:
         return self.json_sync(encoding=encoding, loads=loads, content_type=content_type)
 
     def raise_for_status(self):
-        if self.status >= 400:
+        if self._r.status >= 400:
             raise ClientResponseError(url=self.url, status=self.status, reason=self.reason,
                                       method=self.method, headers=self.headers,
                                       history=self.history)
@@ -240,47 +242,61 @@ class ClientResponse:
 
 class _RequestContextManager:
     """What session.get() returns, as in aiohttp: a coroutine (await it, or give
-    it to asyncio.create_task) that is also an async context manager."""
+    it to asyncio.create_task) that is also an async context manager. The
+    coroutine behind it is made only when it is used as one: `async with`
+    awaits the call's Future directly."""
 
-    __slots__ = ("_call", "_coro", "_resp", "_used")
+    __slots__ = ("_call", "_coro", "_resp")
 
     def __init__(self, call):
         self._call = call
-        self._coro = _await_response(call)
+        # None: not used yet; _USED: taken by `async with` or closed before it
+        # started; else the coroutine made on first use as one.
+        self._coro = None
         self._resp = None
-        self._used = False  # _coro handed out (send, throw, close, __await__)
+
+    def _coroutine(self):
+        coro = self._coro
+        if coro is None:
+            coro = self._coro = _await_response(self._call)
+        elif coro is _USED:
+            # Used up: a closed coroutine, whose await raises "cannot reuse
+            # already awaited coroutine" as any used-up coroutine's does.
+            coro = self._coro = _await_response(self._call)
+            coro.close()
+        return coro
 
     def send(self, value):
-        self._used = True
-        return self._coro.send(value)
+        return self._coroutine().send(value)
 
     def throw(self, *args):
-        self._used = True
-        return self._coro.throw(*args)
+        return self._coroutine().throw(*args)
 
     def close(self):
-        self._used = True
-        return self._coro.close()
+        if self._coro is None:  # never started: nothing to run, as for a coroutine
+            self._coro = _USED
+            return None
+        return self._coroutine().close()
 
     def __await__(self):
-        self._used = True
-        return self._coro.__await__()
+        return self._coroutine().__await__()
 
     async def __aenter__(self):
-        if self._used:  # already started elsewhere: _coro says so when awaited again
-            self._resp = await self._coro
+        if self._coro is not None:  # already used: its coroutine says so when awaited
+            self._resp = await self._coroutine()
             return self._resp
-        # `async with session.get(url)`: the call's Future is awaited here, one
-        # coroutine less to step through on each resume; _coro, never started,
-        # is closed, which is silent.
-        self._used = True
-        self._coro.close()
+        # `async with session.get(url)`: the call's Future is awaited here, no
+        # coroutine made for it.
+        self._coro = _USED
         self._resp = ClientResponse(await self._call.start())
         return self._resp
 
     async def __aexit__(self, *exc):
         self._resp.release()
         return None
+
+
+_USED = object()
 
 
 _abc.Coroutine.register(_RequestContextManager)
@@ -425,8 +441,9 @@ class ClientSession:
         # No options (the scraper's call): nothing else to check.
         if self._closed:
             raise RuntimeError("Session is closed")
-        return _RequestContextManager(self._native.request(
-            "GET", _check_url("get", "url", url), None, None, None, True, None, None, None, None))
+        if type(url) is not str:
+            url = _check_url("get", "url", url)
+        return _RequestContextManager(self._native.get(url))
 
     def post(self, url, *, data=None, **kwargs):
         return _RequestContextManager(

@@ -68,6 +68,11 @@ Task<std::unique_ptr<http::Response>> run_request(std::shared_ptr<SessionBox> bo
   co_return std::make_unique<http::Response>(std::move(r));
 }
 
+// make_call's convert for a request: the Response as a Python _Response.
+py::object response_to_python(std::unique_ptr<http::Response> r) {
+  return py::cast(std::shared_ptr<http::Response>(std::move(r)));
+}
+
 Task<> close_session(std::shared_ptr<SessionBox> box) {
   box->closed = true;
   if (box->session) co_await box->session->close();
@@ -108,9 +113,15 @@ class PySession {
     o.raise_for_status = raise_for_status;
     o.max_body_size = max_body_size;
     return make_call(run_request(box_, std::move(method), std::move(url), std::move(o)),
-                     [](std::unique_ptr<http::Response> r) {
-                       return py::cast(std::shared_ptr<http::Response>(std::move(r)));
-                     });
+                     response_to_python);
+  }
+
+  // A plain GET with the session's options (aiohttp's `session.get(url)` with
+  // no keyword): the same work as request("GET", url, None, ...), without
+  // converting nine absent arguments.
+  Call get(std::string url) {
+    return make_call(run_request(box_, "GET", std::move(url), http::RequestOptions{}),
+                     response_to_python);
   }
 
   Call close() {
@@ -167,6 +178,7 @@ void bind_http(py::module_& m) {
            py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"),
            py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"),
            py::arg("cookies"))
+      .def("get", &PySession::get, py::arg("url"))
       .def("close", &PySession::close)
       .def("cookies", &PySession::cookies)
       .def("clear_cookies", &PySession::clear_cookies);

@@ -27,6 +27,23 @@ void set_target(CURL* h, const SessionOptions& so, const URL& url) {
   }
 }
 
+// curl prunes its whole DNS cache (every host resolved so far, one entry per
+// host and port) when a transfer ends with its connection left idle: O(hosts)
+// per request, a visible part of a crawl over a thousand hosts. So only the
+// first handle of each kDnsPruneInterval keeps the cache timeout, and prunes when
+// it is done; the others get -1, which skips both the prune and the expiry check
+// of the entry they look up. An address is kept at most about the interval plus
+// one transfer longer than kDnsCacheSeconds (curl's default timeout) says.
+void set_dns(CURL* h, const SessionEasy& session) {
+  auto now = std::chrono::steady_clock::now();
+  if (now >= session.dns_prune_due) {
+    session.dns_prune_due = now + kDnsPruneInterval;
+    curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, kDnsCacheSeconds);
+  } else {
+    curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
+  }
+}
+
 void set_tls(CURL* h, const SessionOptions& so) {
   if (!so.verify_tls) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -128,6 +145,7 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
   static const bool verbose = std::getenv("CORUN_HTTP_VERBOSE") != nullptr;  // debugging aid
   if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
   set_target(h, so, *hop.url);
+  set_dns(h, session);
   set_tls(h, so);
   set_proxy(h, so, ro);
   set_cookies(h, session, ro, storage);

@@ -186,3 +186,42 @@ TEST(EasyOptionsTest, MethodsGetTheirOwnShape) {
 }
 
 }  // namespace
+
+// curl prunes its whole DNS cache after each transfer that leaves its connection
+// idle; a session lets only the first handle of each kDnsPruneInterval do it
+// (the others get CURLOPT_DNS_CACHE_TIMEOUT -1). The session's bookkeeping: the
+// first handle takes the turn, the next ones within the interval do not, and a
+// handle configured once the interval has passed takes it again.
+TEST(EasyOptionsTest, OneHandleAnIntervalMayPruneTheDnsCache) {
+  SessionOptions so;
+  detail::SessionEasy session;
+  session.options = &so;
+  std::string method = "GET";
+  URL url = URL::parse("http://127.0.0.1:9/");
+  RequestOptions ro;
+  Timeouts to;
+  detail::Hop hop{&method, &url, &ro, &to, std::nullopt};
+  auto configure = [&] {
+    detail::EasyStorage storage;
+    CURL* h = curl_easy_init();
+    ASSERT_NE(h, nullptr);
+    detail::configure_easy(h, session, hop, storage);
+    curl_easy_cleanup(h);
+  };
+  auto before = std::chrono::steady_clock::now();
+  configure();
+  auto due = session.dns_prune_due;
+  EXPECT_GE(due, before + detail::kDnsPruneInterval);
+  EXPECT_LE(due, std::chrono::steady_clock::now() + detail::kDnsPruneInterval);
+  // Within the interval (an hour from now, so that no stall of this machine
+  // can end it), handles leave the turn alone.
+  auto later = std::chrono::steady_clock::now() + 1h;
+  session.dns_prune_due = later;
+  configure();
+  configure();
+  EXPECT_EQ(session.dns_prune_due, later);
+  session.dns_prune_due = std::chrono::steady_clock::now() - 1ms;  // the interval has passed
+  auto again = std::chrono::steady_clock::now();
+  configure();
+  EXPECT_GE(session.dns_prune_due, again + detail::kDnsPruneInterval);
+}

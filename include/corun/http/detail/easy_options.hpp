@@ -24,7 +24,16 @@ struct SessionEasy {
   curl_slist* default_headers = nullptr;  // session_header_list(options->headers)
   CURLSH* share = nullptr;                // CURLOPT_SHARE (jar, TLS sessions, DNS)
   bool cookie_engine = false;             // the share holds a cookie jar
+  // When the next handle may prune curl's DNS cache (configure_easy's
+  // set_dns). Mutable: the handles' bookkeeping, not the session's settings.
+  mutable std::chrono::steady_clock::time_point dns_prune_due{};
 };
+
+// How often a session lets curl prune its DNS cache (set_dns in easy_options.cpp).
+inline constexpr std::chrono::seconds kDnsPruneInterval{1};
+// curl's own default CURLOPT_DNS_CACHE_TIMEOUT, in seconds: how long a resolved
+// address is kept.
+inline constexpr long kDnsCacheSeconds = 60;
 
 // What an easy handle points at while it runs; owned by the hop's transfer.
 struct EasyStorage {
