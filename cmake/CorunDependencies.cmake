@@ -5,7 +5,5 @@ pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)
 pkg_check_modules(UCHARDET REQUIRED IMPORTED_TARGET GLOBAL uchardet)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET GLOBAL hiredis)
 find_package(fmt REQUIRED)
-# libcurl's TLS backend (libcurl4-openssl-dev): corun::http configures its SSL_CTX.
-find_package(OpenSSL 3 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(Threads REQUIRED)

@@ -5,9 +5,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
-
-#include "corun/http/detail/tls_verify.hpp"
+#include <string>
+#include <system_error>
 
 namespace corun::http::detail {
 
@@ -44,6 +45,20 @@ void set_dns(CURL* h, const SessionEasy& session) {
   }
 }
 
+// libcurl's built-in CA bundle (CURLINFO_CAINFO, libcurl >= 7.84) when it is a
+// file that exists; empty otherwise (libcurl's defaults are left alone).
+std::string system_ca_bundle() {
+  std::string path;
+  if (CURL* e = curl_easy_init()) {
+    char* p = nullptr;
+    if (curl_easy_getinfo(e, CURLINFO_CAINFO, &p) == CURLE_OK && p != nullptr) path = p;
+    curl_easy_cleanup(e);
+  }
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::is_regular_file(path, ec)) return {};
+  return path;
+}
+
 void set_tls(CURL* h, const SessionOptions& so) {
   if (!so.verify_tls) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -58,11 +73,19 @@ void set_tls(CURL* h, const SessionOptions& so) {
     // file in its CA cache; with one it parses the file again per connection.
     curl_easy_setopt(h, CURLOPT_CAINFO, so.ca_file.c_str());
     curl_easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr));
-  }
-  // The same verification, leaving no parsed certificate extensions on the
-  // connection (detail/tls_verify.hpp): less memory per kept-alive connection.
-  if (lean_verify_available()) {
-    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, &install_lean_verify);
+  } else if (so.verify_tls) {
+    // The system's store without its directory, when libcurl's built-in CA
+    // bundle exists (Debian's update-ca-certificates writes every CA of the
+    // directory into it): then libcurl's CA cache applies, instead of the
+    // bundle (145 CAs) parsed again for every connection, about 0.1 CPU s and
+    // a megabyte each over a crawl of a thousand hosts (bench/README.md,
+    // sitting 6). A CA put into the directory by hand, without
+    // update-ca-certificates, is therefore not trusted (docs/http.md).
+    static const std::string bundle = system_ca_bundle();
+    if (!bundle.empty()) {
+      curl_easy_setopt(h, CURLOPT_CAINFO, bundle.c_str());
+      curl_easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr));
+    }
   }
 }
 

@@ -58,10 +58,8 @@ TEST_F(TlsTest, VerificationWithoutTheCaFailsClearly) {
   }());
 }
 
-// With a CA file the verification is corun's own callback on libcurl's SSL_CTX
-// (detail::verify_on_copies) and the system's CA directory is not consulted: a
-// file naming another CA is refused, and so is a host the certificate does not
-// name (libcurl's check, after the chain's).
+// With a CA file the system's CA directory is not consulted: a file naming
+// another CA is refused, and so is a host the certificate does not name.
 TEST_F(TlsTest, ACaFileOfAnotherCaOrAnotherHostIsRefused) {
   corun::testing::TempDir other_dir("corun-tls-other");
   corun::testing::TestCerts other = corun::testing::make_test_certs(other_dir.path());
