@@ -143,6 +143,14 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
     return h;
   }
 
+  // The complete outcome waiting in the outbox for h's URL, if any.
+  const Outcome* completed(const Held& h) const {
+    for (const Outcome& o : outbox) {
+      if (o.kind == Outcome::Kind::complete && o.held.fp == h.fp && o.held.url == h.url) return &o;
+    }
+    return nullptr;
+  }
+
   void push(Outcome o) {
     outbox.push_back(std::move(o));
     if (!deliverer || deliverer->done()) {
@@ -310,9 +318,22 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
       continue;
     }
     const redis::Reply& entries = r[2];
+    const std::size_t before = out.size();
     for (const redis::Reply& e : entries.as_array()) {
       Held h{e[1].as_string(), e[2].as_string(), e[3].as_string(),
              e[5].as_string(), e[6].as_string(), e[7].as_string()};
+      ++im.counters.taken;
+      // A URL this worker has already fetched, whose outcome still waits for
+      // delivery: after a stall another worker took it over and handed it
+      // back. It is answered with that outcome, not fetched again.
+      if (const Outcome* done = im.completed(h)) {
+        Outcome again = *done;
+        again.id = e[0].as_string();
+        again.held = std::move(h);
+        im.push(std::move(again));
+        ++im.counters.answered_again;
+        continue;
+      }
       Work w;
       w.url = h.url;
       w.label = h.label;
@@ -324,7 +345,6 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
       w.leased = sent;
       im.held[w.token] = std::move(h);
       out.push_back(std::move(w));
-      ++im.counters.taken;
     }
     // URLs this claim recorded as delivered too often: this worker's records.
     if (r.size() > 3) {
@@ -336,7 +356,8 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
         }
       }
     }
-    if (entries.size() > 0) co_return true;
+    if (out.size() > before) co_return true;
+    if (entries.size() > 0) continue;  // all answered from the outbox: claim again
     if (r[0].as_integer() == 1) {
       im.finished = true;
       co_return false;
