@@ -188,7 +188,7 @@ namespace {
 struct Call {
   std::shared_ptr<ClientSession::State> st;
   std::string method;
-  std::string url;            // the string overloads' text (parsed by run_request)
+  std::string url;  // the string overloads' text (parsed by run_request)
   RequestOptions ro;
   std::optional<URL> parsed;  // set by the URL overloads instead (url stays empty)
 };
