@@ -283,18 +283,25 @@ Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record*
   // bounds the requests in flight, the lane's workers (2 per slot, see run())
   // the pages held, in flight or being decoded and written.
   struct NotStarted {};
-  bool on_the_wire = false;
+  // What before_start reads, in this frame: the hook captures one pointer, so
+  // std::function keeps it inline (no allocation per request).
+  struct Start {
+    FetchLane* lane;
+    const Work* work;
+    std::optional<HostAdmission::Permit>* host;
+    bool on_the_wire = false;
+  } start{this, work, &host};
   http::RequestOptions ro;
   ro.total_timeout_from_admission = true;
-  ro.before_start = [this, work, &on_the_wire, &host] {
-    if (stopped() && work->attempts == 0) throw NotStarted{};
+  ro.before_start = [s = &start] {
+    if (s->lane->stopped() && s->work->attempts == 0) throw NotStarted{};
     // Checked at the last moment before the first byte goes out: a lane that
     // stalled (SIGSTOP) while this URL waited must not fetch a URL another
     // worker has taken over (its host slot and turn went with it).
-    if (engine_.leases && engine_.lease_lapsed(*work)) throw LeaseToConfirm{};
-    if (host) host->started();
-    on_the_wire = true;
-    requests.fetch_add(1, std::memory_order_relaxed);
+    if (s->lane->engine_.leases && s->lane->engine_.lease_lapsed(*s->work)) throw LeaseToConfirm{};
+    if (*s->host) (*s->host)->started();
+    s->on_the_wire = true;
+    s->lane->requests.fetch_add(1, std::memory_order_relaxed);
   };
   try {
     Task<http::Response> request = session_->get(std::move(*t->url), std::move(ro));
@@ -308,7 +315,7 @@ Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record*
     a.failure = std::current_exception();
   }
   t->url.reset();  // moved into the request
-  if (on_the_wire) requests.fetch_sub(1, std::memory_order_relaxed);
+  if (start.on_the_wire) requests.fetch_sub(1, std::memory_order_relaxed);
   co_return a;
 }
 

@@ -73,6 +73,9 @@ const RequestGate::Host* RequestGate::find_host(std::string_view origin) const {
 
 void RequestGate::on_queued(Host& h) {
   ++waiting_;
+  // Without a per-host limit there is one queue (all_'s): release() serves it
+  // directly, in arrival order, and ready_ (a node per wait) is not needed.
+  if (&h == &all_) return;
   if (h.queued_seq != 0 || !host_room(h) || h.waiters.empty()) return;
   auto* first = static_cast<Acquire*>(h.waiters.front());
   h.queued_seq = first->seq_;
@@ -82,6 +85,10 @@ void RequestGate::on_queued(Host& h) {
 void RequestGate::release(Host* h) noexcept {
   --h->active;
   --total_;
+  if (h == &all_) {
+    serve_all();
+    return;
+  }
   if (h->queued_seq == 0 && !h->waiters.empty()) {
     auto* first = static_cast<Acquire*>(h->waiters.front());
     h->queued_seq = first->seq_;
@@ -99,6 +106,17 @@ void RequestGate::release(Host* h) noexcept {
   }
   dispatch();
   tidy(h);
+}
+
+void RequestGate::serve_all() noexcept {
+  while (total_room() && !all_.waiters.empty()) {
+    auto* first = static_cast<Acquire*>(all_.waiters.front());
+    ++all_.active;
+    ++total_;
+    first->owned_ = true;
+    --waiting_;
+    first->notify();  // unlinks it; its task resumes on the next iteration
+  }
 }
 
 void RequestGate::dispatch() noexcept {

@@ -188,9 +188,9 @@ namespace {
 struct Call {
   std::shared_ptr<ClientSession::State> st;
   std::string method;
-  std::string url;
+  std::string url;  // the string overloads' text (parsed by run_request)
   RequestOptions ro;
-  std::optional<URL> parsed;  // set by the URL overloads: url is its str()
+  std::optional<URL> parsed;  // set by the URL overloads instead (url stays empty)
 };
 
 // What a request resolved from its options and the session's, once.
@@ -296,14 +296,16 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
 // Step 3: the hop after resp, if it is a redirect to follow (aiohttp's rules:
 // 303 turns any method but HEAD into a GET, 301/302 turn a POST into a GET,
 // dropping the body); TooManyRedirects past the plan's limit.
-std::optional<URL> next_hop(Call& call, const Plan& plan, const Response& resp,
+// The message names the hop's URL as its text was given (URL::str()), built
+// only here, when it is thrown.
+std::optional<URL> next_hop(Call& call, const URL& url, const Plan& plan, const Response& resp,
                             const std::string& location, std::size_t redirects_so_far) {
   if (location.empty()) return std::nullopt;
   int code = resp.status();
   if (static_cast<long long>(redirects_so_far) + 1 > plan.max_redirects) {
     throw TooManyRedirects(
-        fmt::format("too many redirects (more than {}) ({})", plan.max_redirects, call.url),
-        call.url, code, resp.reason());
+        fmt::format("too many redirects (more than {}) ({})", plan.max_redirects, url.str()),
+        url.str(), code, resp.reason());
   }
   URL next = URL::parse(location);
   if ((code == 303 && call.method != "HEAD") ||
@@ -337,14 +339,13 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
       Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, &resp, &location);
       co_await hop;
     }  // the slot goes back here
-    std::optional<URL> next = next_hop(*call, plan, resp, location, history.size());
+    std::optional<URL> next = next_hop(*call, url, plan, resp, location, history.size());
     if (!next) {
       RB::history(resp) = std::move(history);
       if (plan.raise) resp.raise_for_status();
       co_return resp;
     }
     history.push_back(std::move(resp));
-    call->url = next->str();
     url = std::move(*next);
   }
 }
@@ -366,9 +367,10 @@ Task<Response> ClientSession::request(std::string method, std::string url, Reque
 
 Task<Response> ClientSession::request(std::string method, URL url, RequestOptions options) {
   if (!state_) throw RuntimeError("ClientSession was moved from");
-  std::string text = url.str();
+  // No copy of the URL's text per request: only a too-many-redirects error
+  // needs it, and takes it from the URL then.
   return run_request(std::make_unique<Call>(
-      Call{state_, std::move(method), std::move(text), std::move(options), std::move(url)}));
+      Call{state_, std::move(method), std::string(), std::move(options), std::move(url)}));
 }
 
 Task<Response> ClientSession::request(std::string method, std::string url) {

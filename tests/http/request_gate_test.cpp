@@ -172,6 +172,49 @@ TEST(RequestGateTest, AWaiterCancelledAfterBeingHandedASlotPassesItOn) {
   }());
 }
 
+// Without a per-host limit every request shares one queue (served directly on
+// release, not through the per-host ready set): arrival order whatever the
+// origin, and a slot handed to a waiter cancelled before it resumed goes on.
+TEST(RequestGateTest, WithoutPerHostLimitOneQueueInArrivalOrder) {
+  corun::run([]() -> Task<void> {
+    Gate gate(2, 0);
+    EXPECT_FALSE(gate.keys_by_host());
+    std::vector<std::string> order;
+    std::vector<Holder> h(6);
+    const char* origins[] = {"a", "b", "a", "c", "b", "a"};
+    for (int i = 0; i < 6; ++i) {
+      h[i].task = corun::create_task(
+          hold(&gate, origins[i], "w" + std::to_string(i), &order, &h[i].release));
+      co_await corun::sleep(0s);  // queued in index order
+    }
+    co_await settle();
+    EXPECT_EQ(order, (std::vector<std::string>{"w0", "w1"}));
+    EXPECT_EQ(gate.waiting(), 4U);
+    EXPECT_TRUE(gate.would_wait("z"));
+    h[1].release.set();
+    co_await settle();
+    EXPECT_EQ(order, (std::vector<std::string>{"w0", "w1", "w2"}));
+    // w0 ends and hands its slot to w3; w3 is cancelled before it resumes: w4 gets it.
+    h[0].release.set();
+    co_await corun::sleep(0s);
+    h[3].task.cancel();
+    co_await settle();
+    EXPECT_TRUE(h[3].task.cancelled());
+    EXPECT_EQ(order, (std::vector<std::string>{"w0", "w1", "w2", "w4"}));
+    EXPECT_EQ(gate.in_flight(), 2U);
+    EXPECT_EQ(gate.waiting(), 1U);
+    h[2].release.set();
+    co_await settle();
+    EXPECT_EQ(order.back(), "w5");
+    h[4].release.set();
+    h[5].release.set();
+    for (int i : {0, 1, 2, 4, 5}) co_await h[i].task;
+    EXPECT_EQ(gate.in_flight(), 0U);
+    EXPECT_EQ(gate.waiting(), 0U);
+    EXPECT_FALSE(gate.would_wait("a"));
+  }());
+}
+
 TEST(RequestGateTest, AnAwaiterNeverAwaitedHoldsNothing) {
   corun::run([]() -> Task<void> {
     Gate gate(1, 1);

@@ -117,6 +117,7 @@ class RequestGate {
   void on_queued(Host& h);
   void release(Host* h) noexcept;
   void dispatch() noexcept;
+  void serve_all() noexcept;  // no per-host limit: all_'s waiters, oldest first
   void tidy(Host* h) noexcept;
 
   std::size_t limit_;
@@ -128,7 +129,7 @@ class RequestGate {
   std::unordered_map<std::string, Host> hosts_;
   // Hosts below their limit with waiters, by the arrival of their first waiter
   // (an entry can be older than its host's first waiter after a cancellation;
-  // dispatch() puts it right).
+  // dispatch() puts it right). Keyed hosts only: all_ never enters it.
   std::set<std::pair<std::uint64_t, Host*>> ready_;
 };
 
