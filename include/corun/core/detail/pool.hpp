@@ -18,7 +18,7 @@ inline constexpr bool kPoolEnabled = false;
 #else
 inline constexpr bool kPoolEnabled = true;
 #endif
-inline constexpr std::size_t kPoolMaxSize = 512;
+inline constexpr std::size_t kPoolMaxSize = 1024;
 
 void* pool_allocate_slow(std::size_t size);
 void pool_free_slow(void* p, std::size_t size) noexcept;
