@@ -7,8 +7,9 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   # libraries (DESIGN.md "Dependencies")
-  libuv1-dev libcurl4-openssl-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libuv1-dev libcurl4-openssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
+  libjemalloc-dev  # the corun executable's allocator
   # python binding and its test environments (Debian's /usr/bin/python3)
   python3 python3-dev pybind11-dev python3-aiohttp python3-uvloop
   python3-ipykernel python3-nbclient python3-nbformat python3-matplotlib python3-pytest
