@@ -8,6 +8,7 @@ import json as _json
 from operator import attrgetter as _attrgetter
 import re as _re
 import urllib.parse as _urlparse
+import warnings as _warnings
 
 from . import _corun
 from ._args import SIZE_MAX as _SIZE_MAX
@@ -280,6 +281,12 @@ class _RequestContextManager:
 
     def __await__(self):
         return self._coroutine().__await__()
+
+    def __del__(self):
+        # As a coroutine never awaited says so (the request never ran).
+        if self._coro is None:
+            _warnings.warn("coroutine 'ClientSession request' was never awaited (await it, "
+                           "or use it with `async with`)", RuntimeWarning, stacklevel=2)
 
     async def __aenter__(self):
         if self._coro is not None:  # already used: its coroutine says so when awaited

@@ -98,3 +98,12 @@ def test_get_on_a_closed_session_fails_at_once():
             s.get(DEAD)
 
     run(body())
+
+
+def test_never_used_it_warns_as_a_coroutine_never_awaited():
+    async def body(s):
+        with pytest.warns(RuntimeWarning, match="was never awaited"):
+            cm = s.get(DEAD)
+            del cm
+
+    run(with_session(body))
