@@ -319,7 +319,7 @@ struct Fetcher::Impl final : LaneContext {
   }
 
   // An outcome handed back by a lane (engine loop).
-  void on_outcome(FetchLane& lane, LaneOutcome o) override {
+  void on_outcome(FetchLane& lane, LaneOutcome&& o) override {
     --lane.outstanding;
     if (o.kind == LaneOutcome::Kind::confirm) {  // its credit stays taken meanwhile
       ++confirming;

@@ -101,7 +101,7 @@ void FetchLane::stop_thread() {
 }
 
 // Lane -> engine.
-void FetchLane::finish(LaneOutcome outcome) {
+void FetchLane::finish(LaneOutcome&& outcome) {
   if (!remote()) {
     engine_.on_outcome(*this, std::move(outcome));
     return;

@@ -95,7 +95,7 @@ struct LaneContext {
   std::string path_key(std::string_view relative) const { return (out_dir / relative).string(); }
 
   // An outcome handed back by a lane (the engine's loop).
-  virtual void on_outcome(FetchLane& lane, LaneOutcome outcome) = 0;
+  virtual void on_outcome(FetchLane& lane, LaneOutcome&& outcome) = 0;
   // Frontier::lease_lapsed (any lane's thread); asked only when `leases`.
   virtual bool lease_lapsed(const Work& work) const noexcept {
     (void)work;
@@ -166,7 +166,7 @@ class FetchLane {
   Task<void> wait_stop();
   std::string claim_name(const std::string& path);
   Task<WriteOutcome> write(WriteJob job);
-  void finish(LaneOutcome outcome);
+  void finish(LaneOutcome&& outcome);
   Task<void> run_here(Future<bool>* slot);
 
   LaneContext& engine_;

@@ -12,8 +12,17 @@ namespace report_json {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; };
   out.push_back('"');
   for (std::size_t i = 0; i < s.size(); ++i) {
+    // A run of printable ASCII other than '"' and '\\' goes out as it is, in one append.
+    std::size_t run = i;
+    while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+    if (run != i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
@@ -37,8 +46,6 @@ void append_json_string(std::string& out, std::string_view s) {
     if (c < 0x20 || c == 0x7F) {
       const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
       out.append(escape, sizeof escape);
-    } else if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
     } else {
       // Copy a valid UTF-8 sequence; a stray byte becomes U+FFFD.
       std::size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;

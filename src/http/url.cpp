@@ -50,27 +50,16 @@ void check_scheme_and_spaces(std::string_view url) {
 
 }  // namespace
 
-struct URL::Handle {
-  CURLU* u = nullptr;
-  Handle() : u(curl_url()) {
-    if (u == nullptr) throw std::bad_alloc();
-  }
-  explicit Handle(const Handle& other) : u(curl_url_dup(other.u)) {
-    if (u == nullptr) throw std::bad_alloc();
-  }
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() { curl_url_cleanup(u); }
-};
-
 URL URL::parse(std::string_view text) {
   check_scheme_and_spaces(text);
   URL url;
   url.text_ = std::string(text);
-  url.handle_ = std::make_unique<Handle>();
+  url.handle_ = curl_url();
+  if (url.handle_ == nullptr) throw std::bad_alloc();
   // The flags curl's own transfer setup parses CURLOPT_URL with, so the URL curl
   // connects to is the one parsed here (the scheme was checked above).
   CURLUcode rc =
-      curl_url_set(url.handle_->u, CURLUPART_URL, url.text_.c_str(), CURLU_NON_SUPPORT_SCHEME);
+      curl_url_set(url.handle_, CURLUPART_URL, url.text_.c_str(), CURLU_NON_SUPPORT_SCHEME);
   if (rc != CURLUE_OK) {
     throw InvalidURL(fmt::format("invalid URL ({}): {}", curl_url_strerror(rc), text), url.text_);
   }
@@ -88,26 +77,46 @@ URL URL::parse(std::string_view text) {
 }
 
 URL::URL(const URL& other)
-    : handle_(other.handle_ ? std::make_unique<Handle>(*other.handle_) : nullptr),
-      text_(other.text_),
-      scheme_(other.scheme_),
-      host_(other.host_),
-      port_(other.port_) {}
+    : text_(other.text_), scheme_(other.scheme_), host_(other.host_), port_(other.port_) {
+  if (other.handle_ != nullptr) {
+    handle_ = curl_url_dup(other.handle_);
+    if (handle_ == nullptr) throw std::bad_alloc();
+  }
+}
 
 URL& URL::operator=(const URL& other) {
   if (this != &other) *this = URL(other);
   return *this;
 }
 
-URL::URL(URL&&) noexcept = default;
-URL& URL::operator=(URL&&) noexcept = default;
-URL::~URL() = default;
+URL::URL(URL&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)),
+      text_(std::move(other.text_)),
+      scheme_(std::move(other.scheme_)),
+      host_(std::move(other.host_)),
+      port_(other.port_) {}
+
+URL& URL::operator=(URL&& other) noexcept {
+  if (this != &other) {
+    curl_url_cleanup(handle_);
+    handle_ = std::exchange(other.handle_, nullptr);
+    text_ = std::move(other.text_);
+    scheme_ = std::move(other.scheme_);
+    host_ = std::move(other.host_);
+    port_ = other.port_;
+  }
+  return *this;
+}
+
+URL::~URL() {
+  curl_url_cleanup(handle_);
+}
 
 std::string URL::part(int which) const {
-  if (!handle_) return {};
+  if (handle_ == nullptr) return {};
   char* out = nullptr;
   unsigned flags = which == CURLUPART_PORT ? CURLU_DEFAULT_PORT : 0U;
-  if (curl_url_get(handle_->u, static_cast<CURLUPart>(which), &out, flags) != CURLUE_OK ||
+  if (curl_url_get(handle_, static_cast<CURLUPart>(which), &out, flags) != CURLUE_OK ||
       out == nullptr) {
     return {};
   }
@@ -135,10 +144,6 @@ std::string URL::user() const {
 
 std::string URL::password() const {
   return part(CURLUPART_PASSWORD);
-}
-
-void* URL::native() const noexcept {
-  return handle_ ? handle_->u : nullptr;
 }
 
 URL parse_url(std::string_view text) {

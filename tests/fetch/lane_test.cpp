@@ -65,7 +65,7 @@ struct Engine final : LaneContext {
     out_dir = options.out_dir;
     session_options.timeout.total = std::chrono::milliseconds(20000);
   }
-  void on_outcome(FetchLane& lane, LaneOutcome o) override {
+  void on_outcome(FetchLane& lane, LaneOutcome&& o) override {
     --lane.outstanding;
     outcomes.push_back(std::move(o));
   }

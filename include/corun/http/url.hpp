@@ -15,9 +15,10 @@
 // type; no loop, any thread.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <string_view>
+
+struct Curl_URL;  // libcurl's CURLU
 
 namespace corun::http {
 
@@ -28,8 +29,8 @@ class URL {
 
   URL(const URL& other);
   URL& operator=(const URL& other);
-  URL(URL&&) noexcept;
-  URL& operator=(URL&&) noexcept;
+  URL(URL&& other) noexcept;
+  URL& operator=(URL&& other) noexcept;
   ~URL();
 
   // The text it was parsed from, unchanged.
@@ -47,14 +48,13 @@ class URL {
   std::string password() const;  // userinfo's password, empty when none
 
   // The parsed handle (a CURLU*), for CURLOPT_CURLU; owned by this URL.
-  void* native() const noexcept;
+  void* native() const noexcept { return handle_; }
 
  private:
   URL() = default;
   std::string part(int which) const;
 
-  struct Handle;
-  std::unique_ptr<Handle> handle_;
+  Curl_URL* handle_ = nullptr;  // owned
   std::string text_;
   std::string scheme_;
   std::string host_;
