@@ -169,7 +169,7 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
   if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
   set_target(h, so, *hop.url);
   set_dns(h, session);
-  set_tls(h, so);
+  if (hop.url->scheme() == "https") set_tls(h, so);  // a plain http hop has no TLS to set up
   set_proxy(h, so, ro);
   set_cookies(h, session, ro, storage);
   set_headers(h, session, ro, storage);
