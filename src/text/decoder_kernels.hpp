@@ -151,6 +151,20 @@ inline char* put_code_point(char* w, std::uint32_t cp) {
   return w + 4;
 }
 
+// A code point below U+10000 as a packed table entry (see put_packed): its UTF-8
+// bytes, first in the low byte, and their count in the top byte.
+inline std::uint32_t pack_code_point(std::uint32_t cp) {
+  char buf[4] = {};
+  auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
+  std::uint32_t v = len << 24;
+  // At most 3 bytes; the fixed bound says so to GCC 12 too (its -Warray-bounds,
+  // in an optimized sanitizer build, cannot see that len <= 3).
+  for (std::uint32_t k = 0; k < 3; ++k) {
+    if (k < len) v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
+  }
+  return v;
+}
+
 // Copies the ASCII bytes at in[i..end) to w, stopping at the first non-ASCII
 // byte; returns the new i. May write up to 16 bytes past the copied ones
 // (scratch within the block's headroom).
@@ -213,12 +227,7 @@ void build_pair_table(PairTable& table, std::uint32_t first_lead, std::uint32_t 
       std::uint32_t cp = code_point(lead, trail);
       std::uint32_t v = 0;
       if (cp != 0 && cp < 0x10000) {
-        char buf[4];
-        auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
-        v = len << 24;
-        for (std::uint32_t k = 0; k < len; ++k) {
-          v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
-        }
+        v = pack_code_point(cp);
       }
       table.packed[(lead - first_lead) * 256 + trail] = v;
     }

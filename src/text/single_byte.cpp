@@ -17,14 +17,7 @@ struct SingleByteUtf8 {
       for (std::uint32_t b = 0; b < 256; ++b) {
         std::uint32_t cp = b < 0x80 ? b : kSingleByte[e][b - 0x80];
         std::uint32_t v = 0;
-        if (b < 0x80 || cp != 0) {
-          char buf[4];
-          auto len = static_cast<std::uint32_t>(put_code_point(buf, cp) - buf);
-          v = len << 24;
-          for (std::uint32_t k = 0; k < len; ++k) {
-            v |= std::uint32_t{static_cast<unsigned char>(buf[k])} << (8 * k);
-          }
-        }
+        if (b < 0x80 || cp != 0) v = pack_code_point(cp);  // all below U+10000
         packed[e][b] = v;
       }
     }
