@@ -405,18 +405,16 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-}  // namespace
-
-CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
-  CLI::App* f =
-      app.add_subcommand("fetch", "Fetch many URLs concurrently into files, decoded to UTF-8");
+// The help's footer: usage, the report's fields (from the record's field list),
+// exit codes and examples.
+std::string fetch_help_footer() {
   std::string fields;
   fetch::for_each_record_field([&](const auto& field) {
     if (!field.in_report) return;
     fields += fields.empty() ? "" : ", ";
     fields += field.name;
   });
-  f->footer(fmt::format(
+  return fmt::format(
       "Usage: corun fetch [options] URL... | -i FILE | -\n"
       "Each URL becomes one file in --out and one JSON line in the report, with the fields\n"
       "  {}.\n"
@@ -426,10 +424,12 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       "  corun fetch --demo\n"
       "  corun fetch -c 64 -o pages -i urls.txt\n"
       "  corun fetch --base http://example.com -i paths.txt --name '{{index}}.html' --resume",
-      fields));
-  OptionBinder bind(f, a);
-  using O = fetch::Options;
+      fields);
+}
 
+using O = fetch::Options;
+
+void add_input_flags(CLI::App* f, FetchArgs& a, OptionBinder& bind) {
   f->add_option("URL", a.urls, "URLs to fetch ('-' reads them from stdin)")->group("Input");
   f->add_option("-i,--input", a.input, "Read URLs from FILE, one per line ('-' = stdin)")
       ->group("Input")
@@ -445,7 +445,9 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->capture_default_str()
       ->group("Input")
       ->type_name("N");
+}
 
+void add_output_flags(OptionBinder& bind) {
   bind.text("-o,--out", &O::out_dir, "out_dir", "Write the files into DIR (--demo: ./corun-demo)")
       ->group("Output")
       ->type_name("DIR");
@@ -473,7 +475,9 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->type_name("SIZE");
   bind.flag("--fsync", &O::fsync, true, "fsync", "Flush every file to disk before counting it done")
       ->group("Output");
+}
 
+void add_connection_flags(OptionBinder& bind) {
   bind.number("-c,--concurrency", &O::concurrency, "concurrency", "Requests in flight in total")
       ->group("Connection")
       ->type_name("N");
@@ -528,11 +532,27 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
       ->group("Connection")
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
+}
 
+void add_display_flags(CLI::App* f, FetchArgs& a) {
   f->add_flag("-q,--quiet", a.quiet, "No progress line, no summary")->group("Display");
   f->add_flag("--progress", a.progress, "Show the progress line even when stderr is not a terminal")
       ->group("Display");
   f->add_flag("--no-progress", a.no_progress, "Never show the progress line")->group("Display");
+}
+
+}  // namespace
+
+CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
+  CLI::App* f =
+      app.add_subcommand("fetch", "Fetch many URLs concurrently into files, decoded to UTF-8");
+  f->footer(fetch_help_footer());
+  // Flags in help order, grouped as --help shows them.
+  OptionBinder bind(f, a);
+  add_input_flags(f, a, bind);
+  add_output_flags(bind);
+  add_connection_flags(bind);
+  add_display_flags(f, a);
   return f;
 }
 
