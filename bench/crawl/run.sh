@@ -28,6 +28,11 @@
 #             same scraper on corun.ClientSession, examples/scraper.py, needs the
 #             Python module in BUILD_DIR/python)
 #   WORK      scratch directory (default /tmp/corun-crawl-bench)
+#   OUT       where every client writes its pages (default WORK/out). On ext4, creating
+#             6,000 files in a folder whose 6,000 files were just deleted (the previous
+#             client's run) costs seconds of system time in the inode allocator
+#             (`recently_deleted`), the same for every client; OUT=/dev/shm/... (tmpfs)
+#             leaves each client's own work, as in bench/fetch's main table
 #   CORUN_EXTRA  extra arguments for `corun fetch`
 #   PYTHON    Debian's python3 with aiohttp and matplotlib (default /usr/bin/python3)
 #   PLOT      0 to skip the plot
@@ -84,7 +89,7 @@ done
 . "$here/../lib.sh"
 mkdir -p "$work"
 corpus=$(bench_corpus "$work" "$pages")
-out="$work/out"
+out=${OUT:-$work/out}
 tmp=$(mktemp -d)
 srv="$tmp/nginx"
 mkdir -p "$srv"
