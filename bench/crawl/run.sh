@@ -21,7 +21,10 @@
 #   HOSTS     host counts to run (default "1 50 1000"; at most 62500)
 #   SERVERS   nginx variants (default "h2"): h2 = TLS 1.3 + HTTP/2, session tickets
 #             (nginx's default); h2-cache = the same + ssl_session_cache; h1 = TLS,
-#             HTTP/1.1 only
+#             HTTP/1.1 only; h2-certs = h2 with a certificate per address, naming only
+#             that address (one server block each), as separate sites have, where the
+#             others share one certificate naming every address (the issue's shape; a
+#             client then decodes a 1,000-entry subjectAltName per connection)
 #   RUNS      runs per client, the median is reported (default 3)
 #   CONC      concurrency of every client (default 64)
 #   IMPLS     clients (default "corun curl wget2 aria2c scraper"; also "pyscraper": the
@@ -120,13 +123,30 @@ openssl req -newkey rsa:2048 -nodes -subj /CN=corun-bench -keyout "$certs/server
 openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
   -CAcreateserial -days 2 -extfile "$certs/san.ext" -out "$certs/server.pem" >/dev/null 2>&1
 ca="$certs/ca.pem"
+
+# For h2-certs: a certificate per address, made once per run for the largest host
+# count, all for the one key (1,000 RSA keys would take minutes to make; a client
+# checks each certificate on its own).
+case " $servers " in
+*" h2-certs "*)
+  i=0
+  while [ "$i" -lt "$max_hosts" ]; do
+    printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+      "$(addr "$i")" >"$certs/host.ext"
+    openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
+      -CAcreateserial -days 2 -extfile "$certs/host.ext" -out "$certs/host-$i.pem" >/dev/null 2>&1
+    i=$((i + 1))
+  done
+  ;;
+esac
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-# start_nginx VARIANT HOSTS: one server block listening on every address.
+# start_nginx VARIANT HOSTS: one server block listening on every address (h2-certs:
+# one per address).
 start_nginx() {
   stop_nginx
   case $1 in
-  h2) opts="ssl http2" extra="" ;;
+  h2 | h2-certs) opts="ssl http2" extra="" ;;
   h2-cache) opts="ssl http2" extra="ssl_session_cache shared:SSL:32m;" ;;
   h1) opts="ssl" extra="" ;;
   *) echo "run.sh: unknown server variant $1" >&2; exit 2 ;;
@@ -141,17 +161,25 @@ events { worker_connections 16000; }
 http {
   log_format conns '\$connection \$connection_requests x\$ssl_session_reused';
   keepalive_requests 100000;
-  server {
-    root $corpus;
-    access_log $srv/access.log conns;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate $certs/server.pem;
-    ssl_certificate_key $certs/server.key;
-    $extra
+  root $corpus;
+  access_log $srv/access.log conns;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_certificate_key $certs/server.key;
+  $extra
 CONF
     i=0
-    while [ "$i" -lt "$2" ]; do echo "    listen $(addr "$i"):$port $opts;"; i=$((i + 1)); done
-    echo "  }"
+    if [ "$1" = h2-certs ]; then
+      # A server block per address, each with its own certificate.
+      while [ "$i" -lt "$2" ]; do
+        echo "  server { listen $(addr "$i"):$port $opts; ssl_certificate $certs/host-$i.pem; }"
+        i=$((i + 1))
+      done
+    else
+      echo "  server {"
+      echo "    ssl_certificate $certs/server.pem;"
+      while [ "$i" -lt "$2" ]; do echo "    listen $(addr "$i"):$port $opts;"; i=$((i + 1)); done
+      echo "  }"
+    fi
     echo "}"
   } >"$srv/nginx.conf"
   nginx -c "$srv/nginx.conf" -e "$srv/error.log"
