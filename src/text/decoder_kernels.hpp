@@ -249,17 +249,28 @@ inline char* put_packed(char* w, std::uint32_t v) {
 }
 
 // Decodes the run of table pairs at in[i..): stops at the block end, at a byte
-// that is not a table lead, or at a pair with no entry.
-inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::size_t& i,
-                         std::size_t n, std::size_t end, char*& w) {
-  while (i < end && i + 1 < n) {
-    std::uint32_t row = in[i] - table.first_lead;
-    if (row >= table.rows) break;
-    std::uint32_t v = table.packed[row * 256 + in[i + 1]];
+// that is not a table lead, or at a pair with no entry. The cursor, the index
+// and the table's bounds are locals: the output's char stores may alias any
+// memory, so through references or the table they would be reloaded per pair.
+inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::size_t& i_io,
+                         std::size_t n, std::size_t end, char*& w_io) {
+  const std::uint32_t first = table.first_lead;
+  const std::uint32_t rows = table.rows;
+  const std::uint32_t* packed = table.packed;
+  // A pair starts before the block's end and has its trail byte in the input.
+  const std::size_t stop = end < n - 1 ? end : n - 1;
+  std::size_t i = i_io;
+  char* w = w_io;
+  while (i < stop) {
+    std::uint32_t row = in[i] - first;
+    if (row >= rows) break;
+    std::uint32_t v = packed[row * 256 + in[i + 1]];
     if (v == 0) break;
     w = put_packed(w, v);
     i += 2;
   }
+  i_io = i;
+  w_io = w;
 }
 
 // What a multi-byte step returns when the sequence at i is cut by the end of input.
