@@ -37,4 +37,4 @@ bench_nginx_start "$corpus"
 sed "s|^|$base|" "$corpus/urls.txt" >"$tmp/urls.txt"
 
 "$python" "$here/ab.py" --urls "$tmp/urls.txt" --out "$out" --rounds "${ROUNDS:-20}" \
-  --conc "${CONC:-64}" --extra "${CORUN_EXTRA:-}" "$@"
+  --conc "${CONC:-64}" --extra="${CORUN_EXTRA:-}" "$@"
