@@ -258,6 +258,7 @@ inline void decode_pairs(const PairTable& table, const std::uint8_t* in, std::si
   const std::uint32_t rows = table.rows;
   const std::uint32_t* packed = table.packed;
   // A pair starts before the block's end and has its trail byte in the input.
+  // n >= 1: the caller is at a byte of the input (i < n), so n - 1 cannot wrap.
   const std::size_t stop = end < n - 1 ? end : n - 1;
   std::size_t i = i_io;
   char* w = w_io;
