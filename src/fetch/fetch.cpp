@@ -121,7 +121,7 @@ struct Fetcher::Impl final : LaneContext {
   }
 
   // URLs handed to lanes and not back yet (in progress or queued there): the
-  // lanes' 2 * -c workers plus as many again queued.
+  // lanes' workers (up to 2 per slot of -c) plus as many again queued.
   std::size_t window() const { return 4 * options.concurrency + 64; }
 
   // ---- stop
@@ -266,7 +266,7 @@ struct Fetcher::Impl final : LaneContext {
     }
     lanes_ending = true;
     for (auto& lane : lanes) {
-      for (std::size_t i = 0; i < 2 * lane->concurrency(); ++i) lane->give(LaneItem{{}, true});
+      for (std::size_t i = 0; i < lane->workers(); ++i) lane->give(LaneItem{{}, true});
     }
   }
 

@@ -41,7 +41,20 @@ Task<void> open_lane(FetchLane* lane) {
 }  // namespace
 
 FetchLane::FetchLane(LaneContext& engine, std::size_t concurrency)
-    : engine_(engine), concurrency_(concurrency), retry_(engine.options) {}
+    : engine_(engine),
+      concurrency_(concurrency),
+      // One worker per slot of the lane's share of -c: without --fsync a page
+      // is decoded and written on the lane's loop, start to end, so a worker
+      // not waiting for its response holds the loop, not a slot, and a slot
+      // freed is taken again as soon as the loop is free. With --fsync (the
+      // write waits for the pool), --rate (a worker waits for its host's
+      // turn) or --per-host (for its host's slot) a worker can wait holding
+      // none of the lane's slots, and twice as many keep them busy. More
+      // would only wait in the session's gate, each with its request built
+      // (about 2% more CPU: bench/README.md, sitting 10).
+      workers_(engine.options.fsync || engine.rate > 0 || engine.per_host > 0 ? 2 * concurrency
+                                                                               : concurrency),
+      retry_(engine.options) {}
 
 FetchLane::~FetchLane() {
   thread_.reset();
@@ -157,12 +170,10 @@ Task<void> FetchLane::run() {
   std::exception_ptr failure;
   try {
     std::vector<Task<void>> tasks;
-    // Twice the lane's requests (its session's limit): while those are in
-    // flight, as many again can be decoding and writing their pages. The
-    // workers are the bound on pages held in memory (a body is held by its
-    // worker from response to written file); the rest of the lane's URLs wait
-    // in its queue as URLs.
-    for (std::size_t i = 0; i < 2 * concurrency_; ++i) tasks.push_back(worker());
+    // The workers (see workers()) are the bound on pages held in memory (a
+    // body is held by its worker from response to written file); the rest of
+    // the lane's URLs wait in its queue as URLs.
+    for (std::size_t i = 0; i < workers_; ++i) tasks.push_back(worker());
     co_await gather(std::move(tasks));
     co_await session_->close();
   } catch (...) {
@@ -280,7 +291,7 @@ Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record*
   // The session holds the request until its limits allow it (the lane's share
   // of -c; --per-host); one that waited past a stop never starts. A worker
   // waiting for its page to be written holds no slot: the session's limit
-  // bounds the requests in flight, the lane's workers (2 per slot, see run())
+  // bounds the requests in flight, the lane's workers (see the constructor)
   // the pages held, in flight or being decoded and written.
   struct NotStarted {};
   // What before_start reads, in this frame: the hook captures one pointer, so

@@ -119,6 +119,7 @@ class FetchLane {
   ~FetchLane();  // stops the loop: its tasks are cancelled first
 
   std::size_t concurrency() const noexcept { return concurrency_; }
+  std::size_t workers() const noexcept { return workers_; }  // each takes one end marker
   bool remote() const noexcept { return thread_ != nullptr; }
 
   // Engine side (its loop).
@@ -171,6 +172,7 @@ class FetchLane {
 
   LaneContext& engine_;
   std::size_t concurrency_;
+  std::size_t workers_;  // 1 or 2 per slot (the constructor says when)
   RetryPolicy retry_;
   std::unique_ptr<LoopThread> thread_;          // null: the lane runs on the engine's loop
   std::shared_ptr<detail::LoopLifeline> home_;  // the engine's loop
