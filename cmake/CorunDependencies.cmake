@@ -1,4 +1,4 @@
-# Finds the Debian packages DESIGN.md names. scripts/install-deps.sh installs them.
+# Finds the Debian packages corun builds on. scripts/install-deps.sh installs them.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET GLOBAL libuv)
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)

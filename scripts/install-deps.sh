@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
-  # libraries (DESIGN.md "Dependencies")
+  # libraries
   libuv1-dev libcurl4-openssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   libjemalloc-dev  # the corun executable's allocator

@@ -1,7 +1,7 @@
 #!/bin/sh
 # What the 10,000-page job costs at least on this machine, part by part, next to the
-# targets, in one run: the least wall time any fetcher built on libcurl (as DESIGN.md
-# requires) can reach when it does corun fetch's work (GET every page, decode GB18030,
+# targets, in one run: the least wall time any fetcher built on libcurl (as corun
+# is) can reach when it does corun fetch's work (GET every page, decode GB18030,
 # write each file atomically with a BOM) with every core busy and nothing wasted.
 #
 #   bench/fetch/floor.sh [BUILD_DIR]     (BUILD_DIR: Release build with apps/corun and

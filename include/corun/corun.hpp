@@ -1,5 +1,5 @@
 // corun: asyncio's model of asynchronous programming in C++20.
-// The umbrella header for the core runtime (DESIGN.md "Core API").
+// The umbrella header for the core runtime (its semantics, numbered: docs/behaviour.md).
 #pragma once
 
 #include "corun/core/async_generator.hpp"

@@ -1,4 +1,4 @@
-// Debug mode (DESIGN.md 14) and async generators.
+// Debug mode (semantic 14) and async generators.
 #include <gtest/gtest.h>
 
 #include <thread>

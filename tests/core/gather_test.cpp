@@ -1,4 +1,4 @@
-// gather and gather_settled (DESIGN.md 10).
+// gather and gather_settled (semantic 10).
 #include <gtest/gtest.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-// Loop: iteration rule, timers, error messages, embedding hooks (DESIGN.md 5, 6).
+// Loop: iteration rule, timers, error messages, embedding hooks (semantics 5, 6).
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-// run(), Runner, run_or_schedule and SIGINT (DESIGN.md 1, 2, 3, 4).
+// run(), Runner, run_or_schedule and SIGINT (semantics 1, 2, 3, 4).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>

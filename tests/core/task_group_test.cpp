@@ -1,4 +1,4 @@
-// TaskGroup (DESIGN.md 11).
+// TaskGroup (semantic 11).
 #include <gtest/gtest.h>
 
 #include <string>

@@ -1,5 +1,5 @@
 // Task and TaskHandle: scheduling, done callbacks, cancellation, diagnostics
-// (DESIGN.md 7, 8, 9, 13).
+// (semantics 7, 8, 9, 13).
 #include <gtest/gtest.h>
 
 #include <string>

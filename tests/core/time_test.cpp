@@ -1,4 +1,4 @@
-// sleep, wait_for, shield (DESIGN.md 12).
+// sleep, wait_for, shield (semantic 12).
 #include <gtest/gtest.h>
 
 #include <string>

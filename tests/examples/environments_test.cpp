@@ -94,7 +94,7 @@ TEST_F(ExampleEnvironments, PlainMainCallingRun) {
 
 TEST_F(ExampleEnvironments, RunInsideTheLoopFailsAndSaysWhatToDo) {
   std::string error = line_starting("2. run() inside the loop raised RuntimeError: ");
-  // DESIGN.md semantic 1: the message starts like this and names the alternatives.
+  // semantic 1 (docs/behaviour.md): the message starts like this and names the alternatives.
   EXPECT_NE(error.find("RuntimeError: run() cannot be called from a running event loop"),
             std::string::npos)
       << error;

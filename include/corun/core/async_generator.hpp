@@ -3,7 +3,7 @@
 // empty optional marks the end, an exception in the generator comes out of
 // next(). It runs inside the consuming task, so cancellation reaches whatever
 // it awaits. aclose() (and run()'s shutdown, for generators still suspended
-// then: DESIGN.md 2) throws GeneratorExit at the suspended co_yield so the
+// then: semantic 2) throws GeneratorExit at the suspended co_yield so the
 // generator's cleanup runs. Destroying the object destroys the frame.
 #pragma once
 

@@ -5,7 +5,7 @@
 // running; otherwise it is every value in argument order. Cancelling the task
 // that awaits a gather cancels every child. gather_settled waits for all and
 // keeps each outcome (value, exception or cancellation), but a cancellation of
-// the gather itself still raises CancelledError (DESIGN.md 10).
+// the gather itself still raises CancelledError (semantic 10).
 #pragma once
 
 #include <exception>

@@ -3,7 +3,7 @@
 // One iteration (run_once) polls libuv for I/O (blocking only when nothing is
 // ready), moves due timers to the ready queue in deadline order, then runs
 // exactly the callbacks that were ready when the iteration began, FIFO; what
-// they schedule waits for the next iteration (DESIGN.md 6). An idle loop sleeps
+// they schedule waits for the next iteration (semantic 6). An idle loop sleeps
 // in epoll: no busy polling.
 //
 // Thread-safety: everything is for the loop's own thread except
@@ -204,7 +204,7 @@ Loop& get_running_loop();
 Loop* try_get_running_loop() noexcept;
 
 // Schedules task on the running loop (asyncio.create_task). None of the
-// coroutine runs before the loop's next iteration (DESIGN.md 8).
+// coroutine runs before the loop's next iteration (semantic 8).
 template <class T>
 TaskHandle<T> create_task(Task<T> task, std::string name = {}) {
   return get_running_loop().create_task(std::move(task), std::move(name));

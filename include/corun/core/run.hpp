@@ -3,13 +3,13 @@
 // run(task) is asyncio.run: a new loop, the task driven to completion, then an
 // orderly shutdown (remaining tasks cancelled and awaited, async generators
 // closed, the default executor drained, the loop closed), even when the task
-// failed (DESIGN.md 2). Called where a loop already runs on this thread it fails
-// at once, creating nothing, and says what to do instead (DESIGN.md 1).
+// failed (semantic 2). Called where a loop already runs on this thread it fails
+// at once, creating nothing, and says what to do instead (semantic 1).
 //
 // Runner is asyncio.Runner: one loop across many run() calls; tasks left
-// running are frozen between calls and resume on the next (DESIGN.md 3).
+// running are frozen between calls and resume on the next (semantic 3).
 //
-// SIGINT (DESIGN.md 4): while run()/Runner::run drives the main thread and
+// SIGINT (semantic 4): while run()/Runner::run drives the main thread and
 // SIGINT has its default disposition, the first Ctrl-C cancels the main task (it
 // sees CancelledError and can clean up) and run() then throws KeyboardInterrupt;
 // a second Ctrl-C stops the loop and raises KeyboardInterrupt at once.

@@ -7,7 +7,7 @@
 // running task. Dropping every handle does not cancel the task; the loop keeps it
 // until it finishes. Handles and tasks belong to their loop's thread.
 //
-// Cancellation (asyncio semantics, DESIGN.md 9): cancel() only requests; the
+// Cancellation (asyncio semantics, semantic 9): cancel() only requests; the
 // task sees CancelledError at its current or next suspension point, whatever it
 // awaits (a sleep, an Event, another task: the request travels down), may catch
 // it and go on, and is cancelled() only once CancelledError left its coroutine.
@@ -181,7 +181,7 @@ class TaskHandle {
   bool valid() const noexcept { return static_cast<bool>(s_); }
   bool done() const noexcept { return s_->done(); }
   bool cancelled() const noexcept { return s_->cancelled(); }
-  // Requests cancellation; true if the task was still pending (DESIGN.md 9).
+  // Requests cancellation; true if the task was still pending (semantic 9).
   bool cancel(std::string_view message = {}) { return s_->cancel(message); }
   int cancelling() const noexcept { return s_->cancelling(); }
   int uncancel() noexcept { return s_->uncancel(); }
@@ -193,7 +193,7 @@ class TaskHandle {
   decltype(auto) result() const { return detail::read_result<T>(*s_, true); }
   // Null if the task succeeded; throws CancelledError / InvalidStateError.
   std::exception_ptr exception() const { return s_->exception(); }
-  // f() is scheduled with call_soon when the task is done (DESIGN.md 7).
+  // f() is scheduled with call_soon when the task is done (semantic 7).
   template <class F>
   void add_done_callback(F&& f) {
     if constexpr (std::is_invocable_v<F, TaskHandle<T>>) {

@@ -9,7 +9,7 @@
 // parent sees CancelledError wherever it is awaiting); wait() waits for all
 // children, then throws the errors together as an ExceptionGroup. The parent's
 // cancellation count is restored, so a cancellation that came from the group is
-// not mistaken for one from outside (DESIGN.md 11). C++ has no `async with`: if
+// not mistaken for one from outside (semantic 11). C++ has no `async with`: if
 // the parent's own code throws between creating the group and wait(), pass that
 // exception to wait(e) (asyncio's __aexit__(exc)) so the children are cancelled
 // and awaited. Destroying a group whose children still run cancels them.

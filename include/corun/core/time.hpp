@@ -4,7 +4,7 @@
 // Cancellation: sleep stops waiting at once and throws CancelledError;
 // wait_for's expiry cancels the work (it really stops at its next suspension)
 // and raises TimeoutError, while a cancellation from outside stays a
-// CancelledError (only the expiring call converts, DESIGN.md 12); shield keeps
+// CancelledError (only the expiring call converts, semantic 12); shield keeps
 // the inner task running when the awaiting task is cancelled.
 #pragma once
 

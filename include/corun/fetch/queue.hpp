@@ -1,8 +1,7 @@
 // corun::fetch shared crawl: one crawl shared by any number of `corun fetch`
 // workers on any machines through Redis Streams with a consumer group
-// (docs/scale-out.md; the design and its measurements: DESIGN.md "corun::redis
-// and the shared crawl"). This header has the crawl's address, its settings,
-// and the three library functions around the workers: the producer
+// (docs/scale-out.md; its measurements: bench/README.md "Shared crawl"). This header has the
+// crawl's address, its settings, and the three library functions around the workers: the producer
 // (enqueue), the report writer (collect) and the overview (status). The
 // worker is RedisFrontier (frontier_redis.hpp), a fetch::Frontier.
 //
