@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "corun/text/ascii.hpp"
 #include "demo_pages.inc"
 
 namespace corun::fetch {
@@ -12,17 +13,6 @@ namespace corun::fetch {
 namespace {
 
 constexpr std::string_view kMarker = "@@N@@";
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i], b = prefix[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a + 32);
-    if (b >= 'A' && b <= 'Z') b = static_cast<char>(b + 32);
-    if (a != b) return false;
-  }
-  return true;
-}
 
 // The page number of "/p/N.html", or -1.
 long long page_number(std::string_view target) {
@@ -53,10 +43,10 @@ Task<void> serve_connection(net::StreamReader reader, net::StreamWriter writer) 
       for (std::size_t pos = h.find("\r\n"); pos != std::string_view::npos && pos + 2 < h.size();) {
         std::size_t next = h.find("\r\n", pos + 2);
         std::string_view line = h.substr(pos + 2, next - pos - 2);
-        if (iequals_prefix(line, "connection:")) {
+        if (text::istarts_with(line, "connection:")) {
           std::string_view v = line.substr(11);
           while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-          close = iequals_prefix(v, "close");
+          close = text::istarts_with(v, "close");
         }
         pos = next;
       }

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_map>
 
@@ -28,8 +27,8 @@
 #include "corun/fetch/frontier.hpp"
 #include "corun/fetch/frontier_local.hpp"
 #include "corun/fetch/naming.hpp"
+#include "corun/text/ascii.hpp"
 #include "corun/text/decode.hpp"
-#include "corun/text/utf8.hpp"
 #include "lane.hpp"
 
 namespace corun::fetch {
@@ -180,9 +179,8 @@ struct Fetcher::Impl final : LaneContext {
     so.timeout.sock_read = to_ms(options.read_timeout);
     for (const std::string& h : options.headers) {
       auto colon = h.find(':');
-      std::string_view value = std::string_view(h).substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      so.headers.add(std::string_view(h).substr(0, colon), value);
+      so.headers.add(std::string_view(h).substr(0, colon),
+                     text::trim_http_whitespace(std::string_view(h).substr(colon + 1)));
     }
     so.user_agent = options.user_agent;
     so.proxy = options.proxy;

@@ -299,9 +299,7 @@ std::string NameTemplate::expand(std::string_view url, const UrlParts& parts,
       case Kind::host: {
         std::string h(parts.host);
         if (!parts.port.empty()) h.append("_").append(parts.port);
-        for (char& ch : h) {
-          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-        }
+        for (char& ch : h) ch = text::ascii_lower(ch);
         segment += h;
         break;
       }

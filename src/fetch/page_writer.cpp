@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "corun/core/error.hpp"
-#include "corun/text/ascii.hpp"
 #include "corun/text/decode.hpp"
 #include "corun/text/mime.hpp"
 #include "corun/text/utf8.hpp"
@@ -12,10 +11,10 @@
 namespace corun::fetch {
 
 bool is_text_type(std::string_view content_type) {
-  std::string_view essence =
-      text::trim_http_tab_or_space(content_type.substr(0, content_type.find(';')));
-  if (essence.empty()) return true;  // no Content-Type: sniff it
-  return text::is_text_mime_type(essence);
+  // Fetch's "extract a MIME type", as the sniffer reads the header: none (absent or
+  // unparseable) means the body is sniffed, so it is treated as text.
+  std::optional<text::MimeType> type = text::extract_mime_type(content_type);
+  return !type || text::is_text_mime_type(type->essence);
 }
 
 WriteOutcome run_write_job(const WriteJob& job) {

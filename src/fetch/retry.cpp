@@ -9,6 +9,7 @@
 
 #include "corun/core/error.hpp"
 #include "corun/http/errors.hpp"
+#include "corun/text/ascii.hpp"
 
 namespace corun::fetch {
 
@@ -39,8 +40,7 @@ bool retryable_status(int status) noexcept {
 }
 
 std::optional<double> retry_after_seconds(std::string_view value, std::time_t now) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  value = text::trim_http_whitespace(value);
   if (value.empty()) return std::nullopt;
   bool digits =
       std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });

@@ -5,19 +5,6 @@
 
 namespace corun::http {
 
-namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-}  // namespace
-
 bool iequals(std::string_view a, std::string_view b) noexcept {
   return text::iequals(a, b);
 }
@@ -91,7 +78,7 @@ bool Headers::add_raw_line(std::string_view line) {
   if ((line.front() == ' ' || line.front() == '\t') && !entries_.empty()) {
     // obs-fold: continuation of the previous field's value. The previous value is
     // the last thing in buf_, so it can grow in place.
-    std::string_view more = trim(line);
+    std::string_view more = text::trim_http_whitespace(line);
     if (more.empty()) return false;
     Entry& last = entries_.back();
     if (last.value_off + last.value_len != buf_.size()) return false;
@@ -104,7 +91,7 @@ bool Headers::add_raw_line(std::string_view line) {
   if (colon == std::string_view::npos || colon == 0) return false;
   std::string_view name = line.substr(0, colon);
   if (name.find_first_of(" \t") != std::string_view::npos) return false;
-  add(name, trim(line.substr(colon + 1)));
+  add(name, text::trim_http_whitespace(line.substr(colon + 1)));
   return true;
 }
 

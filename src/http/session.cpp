@@ -27,6 +27,7 @@
 #include "corun/http/detail/request_gate.hpp"
 #include "corun/http/detail/transfer.hpp"
 #include "corun/http/url.hpp"
+#include "corun/text/ascii.hpp"
 
 namespace corun::http {
 
@@ -323,9 +324,7 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
   st->bind();
   URL url = call->parsed ? std::move(*call->parsed) : URL::parse(call->url);
   call->parsed.reset();
-  for (char& c : call->method) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  }
+  for (char& c : call->method) c = text::ascii_upper(c);
   Plan plan = make_plan(st->options, call->ro);
   std::vector<Response> history;
   for (;;) {

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "corun/text/ascii.hpp"
+
 namespace corun::http::detail {
 
 namespace {
@@ -148,12 +150,7 @@ void Transfer::on_header_line(std::string_view line) {
         status = status * 10 + (rest[i] - '0');
         ++i;
       }
-      reason = rest.substr(i);
-      while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
-      while (!reason.empty() &&
-             (reason.back() == '\r' || reason.back() == '\n' || reason.back() == ' ')) {
-        reason.remove_suffix(1);
-      }
+      reason = text::trim_http_whitespace(rest.substr(i));
     }
     RB::status(resp_) = status;
     RB::reason(resp_) = reason.empty() ? std::string(standard_reason(status)) : std::string(reason);

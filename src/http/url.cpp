@@ -8,31 +8,15 @@
 #include <utility>
 
 #include "corun/http/errors.hpp"
+#include "corun/text/ascii.hpp"
 
 namespace corun::http {
 
 namespace {
 
-char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowered(std::string s) {
-  for (char& c : s) c = ascii_lower(c);
-  return s;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (ascii_lower(s[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
 // What corun accepts before curl parses it; the messages say what is wrong.
 void check_scheme_and_spaces(std::string_view url) {
-  if (istarts_with(url, "http://") || istarts_with(url, "https://")) {
+  if (text::istarts_with(url, "http://") || text::istarts_with(url, "https://")) {
     if (url.find_first_of(" \t\r\n") != std::string_view::npos) {
       throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), std::string(url));
     }
@@ -65,8 +49,8 @@ URL URL::parse(std::string_view text) {
   }
   // The scheme is the checked prefix's (curl's, lower-cased, is the same):
   // one curl_url_get (a copy and a free) less per URL.
-  url.scheme_ = istarts_with(url.text_, "https://") ? "https" : "http";
-  url.host_ = lowered(url.part(CURLUPART_HOST));
+  url.scheme_ = text::istarts_with(url.text_, "https://") ? "https" : "http";
+  url.host_ = text::to_ascii_lower(url.part(CURLUPART_HOST));
   if (url.host_.empty()) {
     throw InvalidURL(fmt::format("invalid URL (no host): {}", text), url.text_);
   }

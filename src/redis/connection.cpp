@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include <cctype>
 #include <csignal>
 #include <cstring>
 #include <deque>
@@ -38,18 +37,13 @@
 #include "corun/core/detail/sigpipe.hpp"
 #include "corun/core/future.hpp"
 #include "corun/core/loop.hpp"
+#include "corun/text/ascii.hpp"
 
 namespace corun::redis {
 
 namespace detail {
 
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
@@ -76,7 +70,7 @@ bool is_blocking_command(const std::string& name, const std::vector<std::string>
   }
   if (name == "XREAD" || name == "XREADGROUP") {
     for (std::size_t i = 1; i < argv.size(); ++i) {
-      std::string word = upper(argv[i]);
+      std::string word = text::to_ascii_upper(argv[i]);
       if (word == "STREAMS") break;
       if (word == "BLOCK") return true;
     }
@@ -654,7 +648,7 @@ void ConnectionState::fail_link(Link* l, std::exception_ptr why) {
 SlotRef ConnectionState::make_slot(std::vector<std::string> argv,
                                    std::optional<Clock::duration> timeout) {
   if (argv.empty()) throw Error("redis: a command needs at least its name");
-  std::string name = upper(argv[0]);
+  std::string name = text::to_ascii_upper(argv[0]);
   if (name == "SUBSCRIBE" || name == "PSUBSCRIBE" || name == "SSUBSCRIBE" ||
       name == "UNSUBSCRIBE" || name == "PUNSUBSCRIBE" || name == "SUNSUBSCRIBE" ||
       name == "MONITOR") {

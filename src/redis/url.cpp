@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <charconv>
 
 #include "corun/redis/errors.hpp"
+#include "corun/text/ascii.hpp"
 
 namespace corun::redis {
 
@@ -52,18 +52,12 @@ bool parse_int(std::string_view s, int& out) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 Url parse_url(std::string_view url) {
   auto colon = url.find("://");
   if (colon == std::string_view::npos) bad(url, "no scheme");
-  std::string scheme = lower(url.substr(0, colon));
+  std::string scheme = text::to_ascii_lower(url.substr(0, colon));
   if (scheme == "rediss") {
     bad(url, "rediss:// (TLS) is not supported: Debian's hiredis 0.14 has no TLS");
   }
@@ -114,7 +108,9 @@ Url parse_url(std::string_view url) {
   }
   if (out.host.empty()) bad(url, "no host");
   for (char c : out.host) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '/' || c == '@') {
+    // ASCII whitespace and the vertical tab, as <cctype>'s isspace in the C locale.
+    if (text::is_ascii_whitespace(static_cast<unsigned char>(c)) || c == '\v' || c == '/' ||
+        c == '@') {
       bad(url, "a bad character in the host");
     }
   }

@@ -33,6 +33,13 @@ TEST(FetchPageWriter, TextTypes) {
   EXPECT_TRUE(is_text_type("application/xhtml+xml"));
   EXPECT_FALSE(is_text_type("image/png"));
   EXPECT_FALSE(is_text_type("application/octet-stream"));
+  // The header is read as the sniffer reads it (Fetch's "extract a MIME type"): case
+  // and whitespace do not matter, the last of several values counts, and one that
+  // does not parse is no type at all (sniffed).
+  EXPECT_TRUE(is_text_type("Text/HTML ; charset=x"));
+  EXPECT_FALSE(is_text_type("text/html, image/png"));
+  EXPECT_TRUE(is_text_type("image/png, text/plain"));
+  EXPECT_TRUE(is_text_type("not a type"));
 }
 
 TEST(FetchPageWriter, TextIsDecodedToUtf8WithOrWithoutBom) {

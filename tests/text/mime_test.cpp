@@ -58,6 +58,9 @@ TEST(Mime, TextTypesAreTheOnesABrowserDecodes) {
 TEST(Ascii, CaseAndTrimIgnoreTheLocaleAndNonAsciiBytes) {
   using namespace corun::text;
   EXPECT_EQ(to_ascii_lower("GB18030-\xC3\x89"), "gb18030-\xC3\x89");
+  EXPECT_EQ(to_ascii_upper("hmset-\xC3\xA9z"), "HMSET-\xC3\xA9Z");
+  EXPECT_EQ(ascii_upper('{'), '{');
+  EXPECT_EQ(ascii_upper('`'), '`');
   EXPECT_TRUE(iequals("Content-TYPE", "content-type"));
   EXPECT_FALSE(iequals("\xC3\x89", "\xC3\xA9"));
   EXPECT_TRUE(istarts_with("HTTPS://x", "https:"));
