@@ -53,7 +53,7 @@ FetchLane::FetchLane(LaneContext& engine, std::size_t concurrency)
       // would only wait in the session's gate, each with its request built
       // (about 2% more CPU: bench/README.md, sitting 10).
       workers_(engine.options.fsync || engine.rate > 0 || engine.per_host > 0 ? 2 * concurrency
-                                                                               : concurrency),
+                                                                              : concurrency),
       retry_(engine.options) {}
 
 FetchLane::~FetchLane() {
