@@ -27,6 +27,7 @@
 #include "corun/fetch/frontier.hpp"
 #include "corun/fetch/frontier_local.hpp"
 #include "corun/fetch/naming.hpp"
+#include "corun/http/url.hpp"
 #include "corun/text/ascii.hpp"
 #include "corun/text/decode.hpp"
 #include "lane.hpp"
@@ -385,13 +386,12 @@ struct Fetcher::Impl final : LaneContext {
 
 FetchLane& Fetcher::Impl::pick_lane(const std::string& url) {
   if (lanes.size() == 1) return *lanes.front();
-  UrlParts parts;
-  std::string error;
-  bool parsed = parse_url(url, parts, error);
+  // The session's key for the URL's host, without parsing it (the lane does,
+  // once): http://a and http://a:80 are one host.
+  std::string origin = http::URL::origin_of(url);
   if (route_by_host) {
     // Per-host slots and rates live in one lane: a host's URLs all go there.
-    if (!parsed) return *lanes.front();
-    return *lanes[stable_hash(host_key(parts)) % lanes.size()];
+    return *lanes[stable_hash(origin) % lanes.size()];
   }
   // Backlog per request slot, compared without dividing.
   auto busier = [](const FetchLane* a, const FetchLane* b) {
@@ -401,7 +401,7 @@ FetchLane& Fetcher::Impl::pick_lane(const std::string& url) {
   for (auto& lane : lanes) {
     if (busier(least, lane.get())) least = lane.get();
   }
-  if (!parsed || lanes.size() > 64) return *least;
+  if (lanes.size() > 64) return *least;
   // Connection reuse: each lane has a session (and connection cache) of its own,
   // so a host's URLs go where its earlier ones went: its idle keep-alive (or
   // HTTP/2) connection is there. Spilling to the least busy lane (which then
@@ -412,7 +412,7 @@ FetchLane& Fetcher::Impl::pick_lane(const std::string& url) {
     host_lanes.clear();
     spills = 0;
   }
-  std::uint64_t& mask = host_lanes[host_key(parts)];
+  std::uint64_t& mask = host_lanes[std::move(origin)];
   FetchLane* home = nullptr;
   for (std::size_t i = 0; i < lanes.size(); ++i) {
     if ((mask >> i & 1) != 0 && (home == nullptr || busier(home, lanes[i].get()))) {

@@ -240,15 +240,16 @@ Task<void> FetchLane::fetch_one(LaneOutcome* out) {
 
 bool FetchLane::target(Work& work, Record& rec, Target& t) {
   const Options& options = engine_.options;
-  if (!parse_url(rec.url, t.parts, rec.error)) return false;
-  // The request's URL, parsed once by the session's parser (libcurl's): its
-  // origin keys --rate and --per-host as the session keys its limits.
+  // The URL, parsed once, by the session's parser (libcurl's): its origin keys
+  // --rate and --per-host as the session keys its limits, its parts as
+  // written name the file.
   try {
     t.url.emplace(http::URL::parse(rec.url));
   } catch (const http::InvalidURL& e) {
     rec.error = e.what();
     return false;
   }
+  t.parts = url_parts(*t.url);
   // An encoding label on the input line overrides --encoding for this URL.
   t.encoding = engine_.override_encoding;
   if (!work.label.empty() && !options.raw) {

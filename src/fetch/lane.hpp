@@ -140,8 +140,8 @@ class FetchLane {
 
  private:
   struct Target {
-    UrlParts parts;                // the URL as written: file names
     std::optional<http::URL> url;  // parsed by the session's parser: the request
+    UrlParts parts;                // url's parts as written (views into it): file names
     std::optional<text::Encoding> encoding;
     std::string path;
   };

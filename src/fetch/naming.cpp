@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "corun/http/errors.hpp"
+#include "corun/http/url.hpp"
 #include "corun/text/ascii.hpp"
 #include "corun/text/utf8.hpp"
 
@@ -71,66 +73,34 @@ std::pair<std::string_view, std::string_view> split_extension(std::string_view n
 
 }  // namespace
 
+UrlParts url_parts(const http::URL& url) noexcept {
+  UrlParts parts;
+  parts.scheme = std::string_view(url.str()).substr(0, url.scheme().size());
+  parts.host = url.written_host();
+  parts.port = url.written_port();
+  parts.path = url.written_path();
+  parts.query = url.written_query();
+  return parts;
+}
+
 bool parse_url(std::string_view url, UrlParts& parts, std::string& error) {
-  auto sep = url.find("://");
-  if (sep == std::string_view::npos || sep == 0) {
-    error = fmt::format("invalid URL (no http:// or https:// scheme): {}", url);
+  try {
+    http::URL parsed = http::URL::parse(url);
+    // The same offsets in url, which is the parsed text.
+    auto at = [&](std::string_view part) {
+      return url.substr(static_cast<std::size_t>(part.data() - parsed.str().data()), part.size());
+    };
+    UrlParts in_parsed = url_parts(parsed);
+    parts.scheme = at(in_parsed.scheme);
+    parts.host = at(in_parsed.host);
+    parts.port = at(in_parsed.port);
+    parts.path = at(in_parsed.path);
+    parts.query = at(in_parsed.query);
+    return true;
+  } catch (const http::InvalidURL& e) {
+    error = e.what();
     return false;
   }
-  parts.scheme = url.substr(0, sep);
-  if (!text::iequals(parts.scheme, "http") && !text::iequals(parts.scheme, "https")) {
-    error = fmt::format("unsupported URL scheme '{}' (only http and https): {}", parts.scheme, url);
-    return false;
-  }
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
-      error = fmt::format("invalid URL (control character or space): {}", url);
-      return false;
-    }
-  }
-  std::string_view rest = url.substr(sep + 3);
-  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  std::size_t auth_end = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, auth_end);
-  rest = auth_end == std::string_view::npos ? std::string_view{} : rest.substr(auth_end);
-  if (auto at = authority.rfind('@'); at != std::string_view::npos)
-    authority = authority.substr(at + 1);
-  std::string_view host = authority, port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      error = fmt::format("invalid URL (bad IPv6 host): {}", url);
-      return false;
-    }
-    host = authority.substr(0, close + 1);
-    std::string_view tail = authority.substr(close + 1);
-    if (!tail.empty()) {
-      if (tail.front() != ':') {
-        error = fmt::format("invalid URL (bad host): {}", url);
-        return false;
-      }
-      port = tail.substr(1);
-    }
-  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) {
-    error = fmt::format("invalid URL (no host): {}", url);
-    return false;
-  }
-  for (char c : port) {
-    if (c < '0' || c > '9' || port.size() > 5) {
-      error = fmt::format("invalid URL (bad port): {}", url);
-      return false;
-    }
-  }
-  auto q = rest.find('?');
-  parts.host = host;
-  parts.port = port;
-  parts.path = rest.substr(0, q);
-  parts.query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
-  return true;
 }
 
 std::string host_key(const UrlParts& parts) {

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <new>
 #include <utility>
 
@@ -32,6 +33,33 @@ void check_scheme_and_spaces(std::string_view url) {
                    std::string(url));
 }
 
+// Where the host and the port are in s's authority [begin, end): a split on
+// the text as written, no checks (curl's parse checks).
+struct Authority {
+  std::size_t host_begin, host_end, port_begin;  // port: [port_begin, end), maybe empty
+};
+
+Authority split_authority(std::string_view s, std::size_t begin, std::size_t end) {
+  Authority a{begin, end, end};
+  if (auto at = s.substr(begin, end - begin).rfind('@'); at != std::string_view::npos) {
+    a.host_begin = begin + at + 1;
+  }
+  if (a.host_begin < end && s[a.host_begin] == '[') {
+    std::size_t close = s.find(']', a.host_begin);
+    if (close != std::string_view::npos && close < end) a.host_end = close + 1;
+  } else if (a.host_begin < end) {
+    auto colon = s.rfind(':', end - 1);
+    if (colon != std::string_view::npos && colon >= a.host_begin) a.host_end = colon;
+  }
+  if (a.host_end < end) a.port_begin = a.host_end + 1;
+  return a;
+}
+
+// The end of the authority that starts at begin (before '/', '?' or '#').
+std::size_t authority_end(std::string_view s, std::size_t begin) {
+  return std::min(s.find_first_of("/?#", begin), s.size());
+}
+
 }  // namespace
 
 URL URL::parse(std::string_view text) {
@@ -44,14 +72,18 @@ URL URL::parse(std::string_view text) {
   // connects to is the one parsed here (the scheme was checked above).
   CURLUcode rc =
       curl_url_set(url.handle_, CURLUPART_URL, url.text_.c_str(), CURLU_NON_SUPPORT_SCHEME);
+  if (rc == CURLUE_BAD_PORT_NUMBER) {
+    throw InvalidURL(fmt::format("invalid URL (bad port): {}", text), url.text_);
+  }
   if (rc != CURLUE_OK) {
     throw InvalidURL(fmt::format("invalid URL ({}): {}", curl_url_strerror(rc), text), url.text_);
   }
   // The scheme is the checked prefix's (curl's, lower-cased, is the same):
   // one curl_url_get (a copy and a free) less per URL.
   url.scheme_ = text::istarts_with(url.text_, "https://") ? "https" : "http";
+  url.split_written();
   url.host_ = text::to_ascii_lower(url.part(CURLUPART_HOST));
-  if (url.host_.empty()) {
+  if (url.host_.empty() || url.host_w_.len == 0) {
     throw InvalidURL(fmt::format("invalid URL (no host): {}", text), url.text_);
   }
   std::string port = url.part(CURLUPART_PORT);
@@ -60,8 +92,58 @@ URL URL::parse(std::string_view text) {
   return url;
 }
 
+// The parts as curl accepted them, split on the text as written (curl checked
+// it: only where the parts are is found here).
+void URL::split_written() {
+  std::string_view s = text_;
+  auto span = [](std::size_t from, std::size_t to) {
+    return Span{static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to - from)};
+  };
+  std::size_t begin = s.find("://") + 3;  // checked: http:// or https://
+  std::size_t end = std::min(s.find('#', begin), s.size());
+  std::size_t auth_end = authority_end(s, begin);
+  Authority a = split_authority(s, begin, auth_end);
+  host_w_ = span(a.host_begin, a.host_end);
+  port_w_ = span(a.port_begin, auth_end);
+  std::size_t q = std::min(s.find('?', auth_end), end);
+  path_w_ = span(auth_end, q);
+  query_w_ = q < end ? span(q + 1, end) : Span{};
+}
+
+std::string URL::origin_of(std::string_view text) {
+  std::size_t sep = text.find("://");
+  if (sep == std::string_view::npos) return text::to_ascii_lower(text);
+  std::size_t begin = sep + 3, end = authority_end(text, begin);
+  Authority a = split_authority(text, begin, end);
+  std::string_view port = text.substr(a.port_begin, end - a.port_begin);
+  int number = 0;
+  for (char c : port)
+    number = c >= '0' && c <= '9' && number < 100000 ? number * 10 + (c - '0') : -1;
+  if (port.empty()) number = text::iequals(text.substr(0, sep), "https") ? 443 : 80;
+  std::string key;
+  key.reserve(a.host_end - a.host_begin + sep + 10);
+  key.append(text.substr(0, sep))
+      .append("://")
+      .append(text.substr(a.host_begin, a.host_end - a.host_begin));
+  for (char& c : key) c = text::ascii_lower(c);
+  key.push_back(':');
+  if (number >= 0) {
+    key.append(std::to_string(number));
+  } else {
+    key.append(port);
+  }
+  return key;
+}
+
 URL::URL(const URL& other)
-    : text_(other.text_), scheme_(other.scheme_), host_(other.host_), port_(other.port_) {
+    : text_(other.text_),
+      scheme_(other.scheme_),
+      host_(other.host_),
+      port_(other.port_),
+      host_w_(other.host_w_),
+      port_w_(other.port_w_),
+      path_w_(other.path_w_),
+      query_w_(other.query_w_) {
   if (other.handle_ != nullptr) {
     handle_ = curl_url_dup(other.handle_);
     if (handle_ == nullptr) throw std::bad_alloc();
@@ -78,7 +160,11 @@ URL::URL(URL&& other) noexcept
       text_(std::move(other.text_)),
       scheme_(std::move(other.scheme_)),
       host_(std::move(other.host_)),
-      port_(other.port_) {}
+      port_(other.port_),
+      host_w_(other.host_w_),
+      port_w_(other.port_w_),
+      path_w_(other.path_w_),
+      query_w_(other.query_w_) {}
 
 URL& URL::operator=(URL&& other) noexcept {
   if (this != &other) {
@@ -88,6 +174,10 @@ URL& URL::operator=(URL&& other) noexcept {
     scheme_ = std::move(other.scheme_);
     host_ = std::move(other.host_);
     port_ = other.port_;
+    host_w_ = other.host_w_;
+    port_w_ = other.port_w_;
+    path_w_ = other.path_w_;
+    query_w_ = other.query_w_;
   }
   return *this;
 }

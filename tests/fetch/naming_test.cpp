@@ -10,6 +10,7 @@
 #include <set>
 
 #include "corun/fetch/fetch.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::fetch {
 namespace {
@@ -51,6 +52,24 @@ TEST(FetchNaming, HostKeyTreatsTheDefaultPortAsNoPort) {
   EXPECT_EQ(host_key(parse("http://a:443/")), "http://a:443");
   EXPECT_EQ(host_key(parse("https://a:80/")), "https://a:80");
   EXPECT_EQ(host_key(parse("http://a:8080/")), "http://a:8080");
+}
+
+// The engine routes a URL to a lane by the session's key, http::URL::origin
+// (found by origin_of before the lane parses it): the default port written or
+// not, one host, one lane; its file names still come from the URL as written.
+TEST(FetchNaming, RoutingKeyIsTheSessionsOrigin) {
+  http::URL a = http::URL::parse("http://a/x");
+  http::URL a80 = http::URL::parse("http://a:80/y");
+  EXPECT_EQ(a.origin(), a80.origin());
+  EXPECT_EQ(http::URL::origin_of("http://a/x"), a.origin());
+  EXPECT_EQ(http::URL::origin_of("http://a:80/y"), a.origin());
+  EXPECT_NE(a.origin(), http::URL::parse("http://a:8080/x").origin());
+  EXPECT_EQ(url_parts(a80).port, "80");
+  EXPECT_EQ(url_parts(a80).path, "/y");
+  EXPECT_EQ(NameTemplate("{host}/{name}").expand(a.str(), url_parts(a), 0), "a/x");
+  EXPECT_EQ(NameTemplate("{host}/{name}").expand(a80.str(), url_parts(a80), 0), "a_80/y");
+  // The views are into the URL's own text.
+  EXPECT_EQ(url_parts(a).host.data(), a.str().data() + 7);
 }
 
 TEST(FetchNaming, RejectsMalformedUrlsWithAReason) {

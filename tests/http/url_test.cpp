@@ -51,6 +51,55 @@ TEST(UrlTest, TheDefaultPortIsExplicitSoOneHostHasOneOrigin) {
   EXPECT_EQ(parse_url("http://a").user(), "");
 }
 
+// The parts as written, kept by the one parse: no case folding, no default
+// port, no normalising (curl's path drops "..": the written one keeps it).
+TEST(UrlTest, PartsAsWrittenAreKept) {
+  URL u = parse_url("HTTP://us:pw@Example.COM:080/a/../b%20c?x=1#f/g?h");
+  EXPECT_EQ(u.written_host(), "Example.COM");
+  EXPECT_EQ(u.written_port(), "080");
+  EXPECT_EQ(u.written_path(), "/a/../b%20c");
+  EXPECT_EQ(u.written_query(), "x=1");
+  EXPECT_EQ(u.path(), "/b%20c");
+  URL bare = parse_url("http://h");
+  EXPECT_EQ(bare.written_host(), "h");
+  EXPECT_EQ(bare.written_port(), "");
+  EXPECT_EQ(bare.written_path(), "");
+  EXPECT_EQ(bare.written_query(), "");
+  EXPECT_EQ(parse_url("http://h?q").written_query(), "q");
+  EXPECT_EQ(parse_url("http://h?q").written_path(), "");
+  EXPECT_EQ(parse_url("http://h#f").written_path(), "");
+  URL v6 = parse_url("https://[::1]:8443/x");
+  EXPECT_EQ(v6.written_host(), "[::1]");
+  EXPECT_EQ(v6.written_port(), "8443");
+  EXPECT_EQ(parse_url("https://[::1]/").written_port(), "");
+  // Copies and moves keep them (views into their own text).
+  URL c = u;
+  URL m = std::move(u);
+  EXPECT_EQ(c.written_host(), "Example.COM");
+  EXPECT_EQ(m.written_path(), "/a/../b%20c");
+  EXPECT_EQ(c.written_query().data(), c.str().data() + c.str().find("x=1"));
+}
+
+// origin_of: the key parse(text).origin() gives, found without parsing.
+TEST(UrlTest, OriginOfIsTheParsedOrigin) {
+  for (const char* text :
+       {"http://a", "http://a/x", "http://A:80/y?z", "HTTPS://u:p@Example.COM/", "https://a:443#f",
+        "http://a:8080/", "https://a:80/", "http://[::1]/", "https://[2001:DB8::1]:8443/x",
+        "http://a:080/", "http://h?q", "http://u@h:81#x"}) {
+    EXPECT_EQ(URL::origin_of(text), parse_url(text).origin()) << text;
+  }
+  EXPECT_EQ(URL::origin_of("http://a/x"), URL::origin_of("http://a:80/y"));
+  EXPECT_NE(URL::origin_of("http://a/x"), URL::origin_of("https://a/x"));
+  EXPECT_FALSE(URL::origin_of("not a url").empty());  // any text has a key
+  EXPECT_EQ(URL::origin_of("http://h:x/"), "http://h:x");
+}
+
+TEST(UrlTest, NoHostAsWrittenIsInvalid) {
+  // curl reads "http:///x" as host x; no host is written, so none is guessed.
+  EXPECT_NE(error_of("http:///x").find("no host"), std::string::npos);
+  EXPECT_NE(error_of("http://h:80x/").find("bad port"), std::string::npos);
+}
+
 TEST(UrlTest, Ipv6LiteralsKeepTheirBrackets) {
   URL u = parse_url("http://[::1]:8080/x");
   EXPECT_EQ(u.host(), "[::1]");

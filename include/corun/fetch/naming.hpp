@@ -23,12 +23,13 @@
 #include <vector>
 
 #include "corun/core/error.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::fetch {
 
 inline constexpr std::size_t kMaxNameBytes = 150;
 
-// The parts of an absolute http(s) URL that naming and per-host limits need.
+// The parts of an absolute http(s) URL that naming needs, as written.
 struct UrlParts {
   std::string_view scheme;  // "http" or "https" (as written)
   std::string_view host;    // without port, brackets kept for IPv6
@@ -37,12 +38,17 @@ struct UrlParts {
   std::string_view query;   // after '?', without '#fragment'
 };
 
-// Fills parts or returns an error message ("invalid URL (no http:// or https://
-// scheme): ..."). parts views point into url.
+// The parts http::URL kept as written: views into url.str(), which the URL
+// owns (not moved while they are used). No parsing.
+UrlParts url_parts(const http::URL& url) noexcept;
+
+// http::URL::parse, for a caller with no URL to keep: fills parts (views into
+// url) or returns its error message ("invalid URL (no http:// or https://
+// scheme): ...").
 bool parse_url(std::string_view url, UrlParts& parts, std::string& error);
 
 // Lower-cased "scheme://host:port", without the scheme's default port (http://a
-// and http://a:80 are one host): a host's URLs go to one lane by it.
+// and http://a:80 are one host): a queue's per-host slots are kept under it.
 std::string host_key(const UrlParts& parts);
 
 // A file-system-safe name from arbitrary bytes (one path segment).

@@ -10,11 +10,17 @@
 //   u.port();    // 80
 //   u.origin();  // "http://example.com:80"
 //
-// Errors: a malformed URL, one with white space, one without a scheme, or one
+// The parts as written are kept too (views into str(), no case folding, no
+// default port, no normalising), for what is named after the text itself,
+// such as `corun fetch`'s file names: parsing once gives both.
+//
+// Errors: a malformed URL, one with white space, one without a scheme, one
+// with no host as written (curl would read `http:///x` as host x), or one
 // whose scheme is not http or https raises InvalidURL naming the URL. A value
 // type; no loop, any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -47,18 +53,43 @@ class URL {
   std::string user() const;      // userinfo's name, empty when none
   std::string password() const;  // userinfo's password, empty when none
 
+  // As written in str(): the host without port (brackets kept for IPv6, case
+  // kept), the port (empty when none), the path from the first '/' (empty when
+  // none) and the query after '?' (without a #fragment).
+  std::string_view written_host() const noexcept { return written(host_w_); }
+  std::string_view written_port() const noexcept { return written(port_w_); }
+  std::string_view written_path() const noexcept { return written(path_w_); }
+  std::string_view written_query() const noexcept { return written(query_w_); }
+
+  // The origin() parse(text) would have, found without parsing or checking
+  // (any text gives a key): for routing a URL before it is parsed. Scheme and
+  // host as written, lower-cased, with the port or the scheme's default; a host
+  // curl rewrites (an IPv4 shorthand, percent-encoding) keeps its spelling.
+  static std::string origin_of(std::string_view text);
+
   // The parsed handle (a CURLU*), for CURLOPT_CURLU; owned by this URL.
   void* native() const noexcept { return handle_; }
 
  private:
+  // Where a part is in text_ (offsets, so a moved text_ keeps them).
+  struct Span {
+    std::uint32_t pos = 0;
+    std::uint32_t len = 0;
+  };
+
   URL() = default;
   std::string part(int which) const;
+  void split_written();
+  std::string_view written(Span s) const noexcept {
+    return std::string_view(text_).substr(s.pos, s.len);
+  }
 
   Curl_URL* handle_ = nullptr;  // owned
   std::string text_;
   std::string scheme_;
   std::string host_;
   int port_ = 0;
+  Span host_w_, port_w_, path_w_, query_w_;
 };
 
 // URL::parse.
