@@ -12,7 +12,9 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "corun/corun.hpp"
 #include "corun/fetch/demo.hpp"
@@ -32,7 +34,7 @@ namespace {
 // "--concurrency: must be a whole number from 1 to 100000, not '-5'".
 
 // --demo-pages is the CLI's own (not an Options field).
-constexpr fetch::NumericRange kDemoPagesRange{"demo_pages", true, 1, 1000000, "", ""};
+constexpr fetch::NumericRange kDemoPagesRange{true, 1, 1000000, "", ""};
 
 std::string rejected(const fetch::NumericRange& r, const std::string& text) {
   return fmt::format("must be {}, not '{}'", fetch::describe_range(r), text);
@@ -94,7 +96,7 @@ CLI::Validator number_in(const fetch::NumericRange& r) {
         }
         return {};
       },
-      "", std::string(r.field));
+      "", "number");
 }
 
 // --max-size: plain decimal digits and an optional unit, converted by CLI11's
@@ -146,78 +148,81 @@ const fetch::Options& defaults() {
   return options;
 }
 
-// Declares the flags of fetch::Options members on one subcommand, each writing
+// Declares the flags of fetch::kOptionFields on one subcommand, each writing
 // into its member of args.options, and records which flag sets which member.
 class OptionBinder {
  public:
   OptionBinder(CLI::App* app, FetchArgs& args) : app_(app), args_(args) {}
 
-  // A numeric member, strictly parsed and checked against its kNumericRanges
-  // entry (named `field`, the member's name).
-  template <class T>
-  CLI::Option* number(const std::string& flags, T fetch::Options::*member, std::string_view field,
-                      std::string_view help) {
-    const fetch::NumericRange& r = fetch::numeric_range(field);
-    CLI::Option* o = app_->add_option(flags, args_.options.*member, with_range(help, r))
-                         ->transform(number_in(r))
-                         ->default_str(fmt::format("{}", defaults().*member));
-    return note(o, field);
-  }
-  // A duration member, given in seconds.
-  CLI::Option* seconds(const std::string& flags, fetch::Seconds fetch::Options::*member,
-                       std::string_view field, std::string_view help) {
-    const fetch::NumericRange& r = fetch::numeric_range(field);
-    fetch::Seconds& target = args_.options.*member;
-    CLI::Option* o =
-        app_->add_option_function<double>(
-                flags, [&target](double v) { target = fetch::Seconds(v); }, with_range(help, r))
-            ->transform(number_in(r))
-            ->default_str(fmt::format("{}", (defaults().*member).count()));
-    return note(o, field);
-  }
-  // A byte size member (unset: no limit).
-  CLI::Option* size(const std::string& flags, std::optional<std::size_t> fetch::Options::*member,
-                    std::string_view field, std::string_view help) {
-    const fetch::NumericRange& r = fetch::numeric_range(field);
-    std::optional<std::size_t>& target = args_.options.*member;
-    CLI::Option* o = app_->add_option_function<std::uint64_t>(
-                             flags, [&target](std::uint64_t v) { target = v; },
-                             fmt::format("{} [{}]", help, size_range_text(r)))
-                         ->transform(size_in(r));
-    return note(o, field);
-  }
-  // A text or path member, shown with its default when it has one.
-  template <class T>
-  CLI::Option* text(const std::string& flags, T fetch::Options::*member, std::string_view field,
-                    std::string_view help) {
-    CLI::Option* o = app_->add_option(flags, args_.options.*member, std::string(help));
-    std::string shown;
-    if constexpr (std::is_same_v<T, std::filesystem::path>) {
-      shown = (defaults().*member).string();
-    } else {
-      shown = defaults().*member;
+  // The flags of `group`'s options, in kOptionFields' order.
+  void bind(fetch::OptionGroup group) {
+    const char* title = group == fetch::OptionGroup::input    ? "Input"
+                        : group == fetch::OptionGroup::output ? "Output"
+                                                              : "Connection";
+    for (const fetch::OptionField& field : fetch::kOptionFields) {
+      if (field.group != group) continue;
+      CLI::Option* o = std::visit(
+          [&](auto member) { return add(field, args_.options.*member, defaults().*member); },
+          field.member);
+      o->group(title);
+      if (!field.value_name.empty()) o->type_name(std::string(field.value_name));
+      if (field.existing_file) o->check(CLI::ExistingFile);
+      args_.flag_of_field.emplace_back(std::string(field.name), o->get_name());
     }
-    if (!shown.empty()) o->default_str(shown);
-    return note(o, field);
-  }
-  // A list member (repeatable flag).
-  CLI::Option* list(const std::string& flags, std::vector<std::string> fetch::Options::*member,
-                    std::string_view field, std::string_view help) {
-    return note(app_->add_option(flags, args_.options.*member, std::string(help)), field);
-  }
-  // A bool member set to `given` by a flag (--raw sets raw, --no-bom clears bom).
-  CLI::Option* flag(const std::string& flags, bool fetch::Options::*member, bool given,
-                    std::string_view field, std::string_view help) {
-    bool& target = args_.options.*member;
-    return note(app_->add_flag_callback(
-                    flags, [&target, given] { target = given; }, std::string(help)),
-                field);
   }
 
  private:
-  CLI::Option* note(CLI::Option* o, std::string_view field) {
-    args_.flag_of_field.emplace_back(std::string(field), o->get_name());
+  // A switch: sets the member to field.sets (--raw sets raw, --no-bom clears bom).
+  CLI::Option* add(const fetch::OptionField& f, bool& target, bool /*default*/) {
+    bool given = f.sets;
+    return app_->add_flag_callback(
+        std::string(f.flags), [&target, given] { target = given; }, std::string(f.help));
+  }
+  // A number, strictly parsed and checked against its range.
+  template <class T>
+  CLI::Option* add(const fetch::OptionField& f, T& target,
+                   const T& shown) requires std::is_arithmetic_v<T> {
+    return app_->add_option(std::string(f.flags), target, with_range(f.help, f.range))
+        ->transform(number_in(f.range))
+        ->default_str(fmt::format("{}", shown));
+  }
+  // A duration, given in seconds.
+  CLI::Option* add(const fetch::OptionField& f, fetch::Seconds& target,
+                   const fetch::Seconds& shown) {
+    return app_
+        ->add_option_function<double>(
+            std::string(f.flags), [&target](double v) { target = fetch::Seconds(v); },
+            with_range(f.help, f.range))
+        ->transform(number_in(f.range))
+        ->default_str(fmt::format("{}", shown.count()));
+  }
+  // A byte size (unset: no limit).
+  CLI::Option* add(const fetch::OptionField& f, std::optional<std::size_t>& target,
+                   const std::optional<std::size_t>& /*default: unset*/) {
+    return app_
+        ->add_option_function<std::uint64_t>(
+            std::string(f.flags), [&target](std::uint64_t v) { target = v; },
+            fmt::format("{} [{}]", f.help, size_range_text(f.range)))
+        ->transform(size_in(f.range));
+  }
+  // Text or a path, shown with its default when it has one.
+  template <class T>
+  CLI::Option* add(const fetch::OptionField& f, T& target, const T& shown) requires
+      std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path> {
+    CLI::Option* o = app_->add_option(std::string(f.flags), target, std::string(f.help));
+    std::string text;
+    if constexpr (std::is_same_v<T, std::filesystem::path>) {
+      text = shown.string();
+    } else {
+      text = shown;
+    }
+    if (!text.empty()) o->default_str(text);
     return o;
+  }
+  // A list (a repeatable flag).
+  CLI::Option* add(const fetch::OptionField& f, std::vector<std::string>& target,
+                   const std::vector<std::string>& /*default: empty*/) {
+    return app_->add_option(std::string(f.flags), target, std::string(f.help));
   }
 
   CLI::App* app_;
@@ -427,16 +432,12 @@ std::string fetch_help_footer() {
       fields);
 }
 
-using O = fetch::Options;
-
 void add_input_flags(CLI::App* f, FetchArgs& a, OptionBinder& bind) {
   f->add_option("URL", a.urls, "URLs to fetch ('-' reads them from stdin)")->group("Input");
   f->add_option("-i,--input", a.input, "Read URLs from FILE, one per line ('-' = stdin)")
       ->group("Input")
       ->type_name("FILE");
-  bind.text("--base", &O::base_url, "base_url", "Prefix for input lines that are not absolute URLs")
-      ->group("Input")
-      ->type_name("URL");
+  bind.bind(fetch::OptionGroup::input);
   f->add_flag("--demo", a.demo, "Serve built-in GB18030 sample pages on loopback and fetch them")
       ->group("Input");
   f->add_option("--demo-pages", a.demo_pages,
@@ -445,93 +446,6 @@ void add_input_flags(CLI::App* f, FetchArgs& a, OptionBinder& bind) {
       ->capture_default_str()
       ->group("Input")
       ->type_name("N");
-}
-
-void add_output_flags(OptionBinder& bind) {
-  bind.text("-o,--out", &O::out_dir, "out_dir", "Write the files into DIR (--demo: ./corun-demo)")
-      ->group("Output")
-      ->type_name("DIR");
-  bind.text("--name", &O::name_template, "name_template",
-            "File name template: {index} {name} {host} {path} {hash}, '/' for folders")
-      ->group("Output")
-      ->type_name("TEMPLATE");
-  bind.text("--report", &O::report, "report", "JSON-lines report (default DIR/report.jsonl)")
-      ->group("Output")
-      ->type_name("FILE");
-  bind.flag("--resume", &O::resume, true, "resume", "Skip the URLs the report records as done")
-      ->group("Output");
-  bind.text("-e,--encoding", &O::encoding, "encoding",
-            "Decode text as LABEL instead of sniffing it")
-      ->group("Output")
-      ->type_name("LABEL");
-  bind.flag("--no-bom", &O::bom, false, "bom", "Write UTF-8 without the byte order mark")
-      ->group("Output");
-  bind.flag("--raw", &O::raw, true, "raw", "Write bodies as received: no decoding, no BOM")
-      ->group("Output");
-  bind.size("--max-size", &O::max_body_size, "max_body_size",
-            "Fail bodies larger than SIZE bytes; K, M, G, T multiply by powers of 1024 (e.g. "
-            "500K, 10M)")
-      ->group("Output")
-      ->type_name("SIZE");
-  bind.flag("--fsync", &O::fsync, true, "fsync", "Flush every file to disk before counting it done")
-      ->group("Output");
-}
-
-void add_connection_flags(OptionBinder& bind) {
-  bind.number("-c,--concurrency", &O::concurrency, "concurrency", "Requests in flight in total")
-      ->group("Connection")
-      ->type_name("N");
-  bind.number("--per-host", &O::limit_per_host, "limit_per_host", "Requests in flight per host")
-      ->group("Connection")
-      ->type_name("N");
-  bind.number("--threads", &O::threads, "threads",
-              "Threads for the requests, each with a share of -c")
-      ->group("Connection")
-      ->type_name("N");
-  bind.flag("--no-cookies", &O::cookies, false, "cookies",
-            "Keep no cookies (by default those responses set are sent for the rest of the run)")
-      ->group("Connection");
-  bind.number("--rate", &O::rate, "rate", "At most R requests per second per host")
-      ->group("Connection")
-      ->type_name("R");
-  bind.seconds("-m,--timeout", &O::timeout, "timeout", "Seconds one attempt may take in all")
-      ->group("Connection")
-      ->type_name("S");
-  bind.seconds("--connect-timeout", &O::connect_timeout, "connect_timeout", "Seconds to connect")
-      ->group("Connection")
-      ->type_name("S");
-  bind.seconds("--read-timeout", &O::read_timeout, "read_timeout",
-               "Fail after S seconds without data, rounded up to whole seconds")
-      ->group("Connection")
-      ->type_name("S");
-  bind.number("--retries", &O::retries, "retries",
-              "Retries on connect errors, timeouts, 408/429/5xx")
-      ->group("Connection")
-      ->type_name("N");
-  bind.seconds("--retry-delay", &O::retry_delay, "retry_delay",
-               "First backoff in seconds, doubled each time")
-      ->group("Connection")
-      ->type_name("S");
-  bind.seconds("--retry-max-delay", &O::retry_max_delay, "retry_max_delay",
-               "Longest backoff; a longer Retry-After is not waited for")
-      ->group("Connection")
-      ->type_name("S");
-  bind.list("-H,--header", &O::headers, "headers", "Extra request header (repeatable)")
-      ->group("Connection")
-      ->type_name("'NAME: VALUE'");
-  bind.text("-A,--user-agent", &O::user_agent, "user_agent", "User-Agent to send")
-      ->group("Connection")
-      ->type_name("NAME");
-  bind.text("-x,--proxy", &O::proxy, "proxy", "Use this proxy ([scheme://]host[:port])")
-      ->group("Connection")
-      ->type_name("URL");
-  bind.flag("-k,--insecure", &O::verify_tls, false, "verify_tls", "Do not verify TLS certificates")
-      ->group("Connection");
-  bind.text("--cacert", &O::ca_file, "ca_file",
-            "Trust the CAs of this PEM file instead of the system's")
-      ->group("Connection")
-      ->type_name("FILE")
-      ->check(CLI::ExistingFile);
 }
 
 void add_display_flags(CLI::App* f, FetchArgs& a) {
@@ -550,8 +464,8 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
   // Flags in help order, grouped as --help shows them.
   OptionBinder bind(f, a);
   add_input_flags(f, a, bind);
-  add_output_flags(bind);
-  add_connection_flags(bind);
+  bind.bind(fetch::OptionGroup::output);
+  bind.bind(fetch::OptionGroup::connection);
   add_display_flags(f, a);
   return f;
 }
@@ -583,9 +497,7 @@ int run_fetch_command(FetchArgs& a) {
     // (The flags' own checks catch numbers first; this names the flag all the same.)
     auto flag = std::find_if(a.flag_of_field.begin(), a.flag_of_field.end(),
                              [&](const auto& p) { return p.first == e.field(); });
-    bool numeric = std::any_of(std::begin(fetch::kNumericRanges), std::end(fetch::kNumericRanges),
-                               [&](const fetch::NumericRange& r) { return r.field == e.field(); });
-    if (flag != a.flag_of_field.end() && numeric) {
+    if (flag != a.flag_of_field.end() && fetch::is_numeric(fetch::option_field(e.field()))) {
       return usage_error(fmt::format("{}: must be {}", flag->second,
                                      fetch::describe_range(fetch::numeric_range(e.field()))));
     }

@@ -21,8 +21,13 @@ from ._args import type_error as _type_error
 
 __all__ = ["FetchRecord", "FetchResults", "fetch", "fetch_sync"]
 
-# The options' defaults and numeric ranges as C++ has them (a default-constructed
-# corun::fetch::Options; corun::fetch::kNumericRanges), so they are stated once.
+# The options as C++ lists them (corun::fetch::kOptionFields, the one list
+# behind `corun fetch`'s flags too): (member, keyword, kind, role) in order,
+# their defaults (a default-constructed corun::fetch::Options) and numeric
+# ranges, so they are stated once. A keyword's check follows its kind; its role
+# says who sets it in a shared crawl ("crawl": the producer, "worker": each
+# worker, "run": a local run only).
+_OPTIONS = _corun._fetch_options
 _DEFAULTS = _corun._fetch_defaults
 _RANGES = _corun._numeric_ranges
 
@@ -314,7 +319,8 @@ def _fetch_call(func, urls, urls_file=None, **options):
             raise TypeError(f"{func}() takes urls or urls_file, not both")
     urls_path = _path_arg(func, "urls_file", urls_file, none=True)
     options, spelled = _resolve_aliases(func, options)
-    checked, show = _checked_options(func, spelled, **options)
+    show = _check_bool(func, "progress", options.pop("progress", True))
+    checked = _checked_options(func, spelled, options)
     total = _count_url_lines(url_list) if urls is not None else None
     # Live counters the C++ run updates, only where a display will show them.
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
@@ -330,66 +336,55 @@ def _path_arg(func, arg, value, none=False):
     return _os.fspath(value)
 
 
-def _checked_options(func, spelled, *, out_dir=_DEFAULTS["out_dir"], name=None,
-                report=None, resume=_DEFAULTS["resume"], encoding=_DEFAULTS["encoding"],
-                bom=_DEFAULTS["bom"], raw=_DEFAULTS["raw"], fsync=_DEFAULTS["fsync"],
-                max_body_size=_DEFAULTS["max_body_size"], base_url=None,
-                concurrency=_DEFAULTS["concurrency"], limit_per_host=_DEFAULTS["limit_per_host"],
-                rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
-                retry_delay=_DEFAULTS["retry_delay"], retry_max_delay=_DEFAULTS["retry_max_delay"],
-                timeout=_DEFAULTS["timeout"], connect_timeout=_DEFAULTS["connect_timeout"],
-                read_timeout=_DEFAULTS["read_timeout"], headers=None,
-                user_agent=_DEFAULTS["user_agent"], proxy=None, verify_tls=_DEFAULTS["verify_tls"],
-                cacert=None, threads=_DEFAULTS["threads"], cookies=_DEFAULTS["cookies"],
-                progress=True):
-    """The options as fetch::Options members by name, checked; and progress.
-    spelled: {keyword: the old name the caller gave it under} (_resolve_aliases),
-    for the messages."""
+def _checked_options(func, spelled, given, roles=("run", "crawl", "worker")):
+    """given (the caller's keywords, aliases resolved) checked as the options
+    of roles: {Options member: value} for every option of those roles (the C++
+    default where not given). spelled: {keyword: the old name the caller gave it
+    under} (_resolve_aliases), for the messages. A keyword that is no option of
+    roles is a TypeError, as Python's own for an unknown keyword."""
+    given = dict(given)
+    options = {}
+    for member, keyword, kind, role in _OPTIONS:
+        if role not in roles:
+            continue
+        if keyword in given:
+            value = given.pop(keyword)
+            options[member] = _checked_option(func, spelled.get(keyword, keyword), member,
+                                              kind, value)
+        else:
+            options[member] = _DEFAULTS[member]
+    if given:
+        raise TypeError(f"{func}() got an unexpected keyword argument '{next(iter(given))}'")
+    return options
 
-    def path_arg(arg, value, none=False):
-        return _path_arg(func, arg, value, none)
 
-    def _number(arg, value, none=False, minimum=None):
-        what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
-        return _check_range(func, spelled.get(arg, arg), value, _RANGES[arg], none=none,
-                            minimum=minimum, what=what)
-
-    if isinstance(headers, (list, tuple)) and all(isinstance(h, str) for h in headers):
-        header_lines = list(headers)
-    else:
-        header_lines = [f"{k}: {v}" for k, v in _header_list(func, "headers", headers)]
-    # fetch::Options members by name (name and cacert are the flags' names for
-    # name_template and ca_file).
-    options = dict(
-        out_dir=path_arg("out_dir", out_dir),
-        name_template=_check_str(func, "name", name, none=True) or "",
-        report=path_arg("report", report, none=True) or "",
-        resume=_check_bool(func, "resume", resume),
-        encoding=_check_str(func, "encoding", encoding),
-        bom=_check_bool(func, "bom", bom),
-        raw=_check_bool(func, "raw", raw),
-        fsync=_check_bool(func, "fsync", fsync),
+def _checked_option(func, arg, member, kind, value):
+    """One option's value, checked by its kind (the C++ member's type) and
+    converted to what the member takes. None is accepted where the member's
+    default is empty (None: not given) and for a timeout whose 0 has a meaning
+    (None: no limit, as 0)."""
+    default = _DEFAULTS[member]
+    if kind == "bool":
+        return _check_bool(func, arg, value)
+    if kind == "str":
+        checked = _check_str(func, arg, value, none=default == "")
+        return "" if checked is None else checked
+    if kind == "path":
+        return _path_arg(func, arg, value, none=default == "") or ""
+    if kind == "list":  # headers: "Name: value" lines, a mapping or (name, value) pairs
+        if isinstance(value, (list, tuple)) and all(isinstance(h, str) for h in value):
+            return list(value)
+        return [f"{k}: {v}" for k, v in _header_list(func, arg, value)]
+    limits = _RANGES[member]
+    if kind == "size":
         # 0 passes here and is refused by the engine when the run starts.
-        max_body_size=_number("max_body_size", max_body_size, none=True, minimum=0),
-        base_url=_check_str(func, "base_url", base_url, none=True) or "",
-        concurrency=_number("concurrency", concurrency),
-        limit_per_host=_number("limit_per_host", limit_per_host),
-        rate=_number("rate", rate),
-        retries=_number("retries", retries),
-        retry_delay=_number("retry_delay", retry_delay),
-        retry_max_delay=_number("retry_max_delay", retry_max_delay),
-        # None: no limit, as 0.
-        timeout=_number("timeout", timeout, none=True) or 0.0,
-        connect_timeout=_number("connect_timeout", connect_timeout, none=True) or 0.0,
-        read_timeout=_number("read_timeout", read_timeout, none=True) or 0.0,
-        headers=header_lines,
-        user_agent=_check_str(func, "user_agent", user_agent),
-        proxy=_check_str(func, "proxy", proxy, none=True) or "",
-        verify_tls=_check_bool(func, "verify_tls", verify_tls),
-        ca_file=path_arg("cacert", cacert, none=True) or "",
-        threads=_number("threads", threads),
-        cookies=_check_bool(func, "cookies", cookies))
-    return options, _check_bool(func, "progress", progress)
+        return _check_range(func, arg, value, limits, none=True, minimum=0)
+    if kind == "seconds":
+        zero = limits[3]
+        checked = _check_range(func, arg, value, limits, none=bool(zero),
+                               what="a number of seconds")
+        return 0.0 if checked is None else checked
+    return _check_range(func, arg, value, limits)  # "int", "number"
 
 
 def _count_url_lines(lines):
@@ -538,16 +533,11 @@ def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, recor
 
 # --- the shared crawl (docs/scale-out.md) ----------------------------------------
 
-# fetch()'s keywords that are the crawl's settings (stored by the producer,
-# applied by every worker: corun::fetch::QueueSettings) or that a worker has no
-# use for (its report is the crawl's, see corun.collect in queue.py).
-_CRAWL_SETTINGS = ("name", "encoding", "bom", "raw", "limit_per_host", "rate", "retries",
-                   "retry_delay", "retry_max_delay")
-_NOT_FOR_WORKERS = _CRAWL_SETTINGS + ("report", "resume", "base_url")
-# The Options members a worker takes from the caller (the rest are the crawl's).
-_WORKER_MEMBERS = ("out_dir", "fsync", "max_body_size", "concurrency", "timeout",
-                   "connect_timeout", "read_timeout", "headers", "user_agent", "proxy",
-                   "verify_tls", "ca_file", "threads", "cookies")
+# fetch()'s keywords that are the crawl's settings (role "crawl": stored by the
+# producer, applied by every worker, corun::fetch::QueueSettings) or that a
+# worker has no use for (role "run": its report is the crawl's, see
+# corun.collect in queue.py).
+_NOT_FOR_WORKERS = tuple(keyword for _m, keyword, _k, role in _OPTIONS if role != "worker")
 _QUEUE_FORM = _corun._queue_url_form
 
 
@@ -571,8 +561,8 @@ def _worker_call(func, urls, urls_file, queue, worker_name, records, options):
     queue = _queue_arg(func, queue)
     worker = _check_str(func, "worker_name", worker_name, none=True) or ""
     keep = True if records is None else _check_bool(func, "records", records)
-    checked, show = _checked_options(func, spelled, **options)
-    mine = {member: checked[member] for member in _WORKER_MEMBERS}
+    show = _check_bool(func, "progress", options.pop("progress", True))
+    mine = _checked_options(func, spelled, options, roles=("worker",))
     live = _corun._FetchProgress() if show and _notebook_shell() is not None else None
     call, stop = _corun._fetch_worker(queue, mine, worker, live, keep)
     return call, stop, (live, None)

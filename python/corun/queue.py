@@ -9,10 +9,9 @@ from . import _corun
 from ._args import check_bool as _check_bool
 from ._args import check_int as _check_int
 from ._args import check_number as _check_number
-from ._args import check_range as _check_range
 from ._args import check_str as _check_str
 from ._args import type_error as _type_error
-from .fetch import _DEFAULTS, _RANGES, _path_arg, _queue_arg, _resolve_aliases
+from .fetch import _checked_options, _path_arg, _queue_arg, _resolve_aliases
 
 __all__ = ["CollectResult", "EnqueueResult", "collect", "collect_sync", "enqueue",
            "enqueue_sync"]
@@ -66,15 +65,11 @@ class CollectResult:
         return f"<CollectResult written={self.written} done={self.done} failed={self.failed}>"
 
 
-def _enqueue_call(func, urls, urls_file, spelled, *, queue,
-                  limit_per_host=_DEFAULTS["limit_per_host"],
-                  rate=_DEFAULTS["rate"], retries=_DEFAULTS["retries"],
-                  retry_delay=_DEFAULTS["retry_delay"],
-                  retry_max_delay=_DEFAULTS["retry_max_delay"], encoding=_DEFAULTS["encoding"],
-                  name=None, bom=_DEFAULTS["bom"], raw=_DEFAULTS["raw"], base_url=None,
+def _enqueue_call(func, urls, urls_file, spelled, *, queue, base_url=None,
                   replace_settings=False, high_water=_ENQUEUE_DEFAULTS["high_water"],
                   lease=_ENQUEUE_DEFAULTS["lease"],
-                  max_deliveries=_ENQUEUE_DEFAULTS["max_deliveries"], input_name=None):
+                  max_deliveries=_ENQUEUE_DEFAULTS["max_deliveries"], input_name=None,
+                  **crawl_settings):
     queue = _queue_arg(func, queue)
     if urls is None:
         if urls_file is None:
@@ -94,20 +89,10 @@ def _enqueue_call(func, urls, urls_file, spelled, *, queue,
         raise TypeError(f"{func}() argument 'input_name' goes with urls (a file is named by "
                         f"its path)")
 
-    def number(arg, value):
-        what = "a number of seconds" if _RANGES[arg][4] == "seconds" else None
-        return _check_range(func, spelled.get(arg, arg), value, _RANGES[arg], what=what)
-
-    settings = dict(
-        limit_per_host=number("limit_per_host", limit_per_host),
-        rate=number("rate", rate),
-        retries=number("retries", retries),
-        retry_delay=number("retry_delay", retry_delay),
-        retry_max_delay=number("retry_max_delay", retry_max_delay),
-        encoding=_check_str(func, "encoding", encoding),
-        name_template=_check_str(func, "name", name, none=True) or "",
-        bom=_check_bool(func, "bom", bom),
-        raw=_check_bool(func, "raw", raw),
+    # The crawl's settings: fetch's options of role "crawl" (name, encoding,
+    # limit_per_host, ...), checked as corun.fetch checks them.
+    settings = _checked_options(func, spelled, crawl_settings, roles=("crawl",))
+    settings.update(
         lease=_check_number(func, "lease", lease, minimum=1.0, maximum=86400.0,
                             what="a number of seconds", unit=" seconds"),
         max_deliveries=_check_int(func, "max_deliveries", max_deliveries, minimum=1,

@@ -53,36 +53,40 @@ class LiveProgress {
   long long total_hint_ = -1;
 };
 
-// The fetch::Options members Python sets, by member name: the one list behind
-// _fetch's options and _fetch_defaults (f(name, member) for each).
-template <class Options, class F>
-void for_each_option(Options& o, F&& f) {
-  f("out_dir", o.out_dir);
-  f("name_template", o.name_template);
-  f("report", o.report);
-  f("resume", o.resume);
-  f("encoding", o.encoding);
-  f("bom", o.bom);
-  f("raw", o.raw);
-  f("fsync", o.fsync);
-  f("max_body_size", o.max_body_size);
-  f("base_url", o.base_url);
-  f("concurrency", o.concurrency);
-  f("limit_per_host", o.limit_per_host);
-  f("rate", o.rate);
-  f("retries", o.retries);
-  f("retry_delay", o.retry_delay);
-  f("retry_max_delay", o.retry_max_delay);
-  f("timeout", o.timeout);
-  f("connect_timeout", o.connect_timeout);
-  f("read_timeout", o.read_timeout);
-  f("headers", o.headers);
-  f("user_agent", o.user_agent);
-  f("proxy", o.proxy);
-  f("verify_tls", o.verify_tls);
-  f("ca_file", o.ca_file);
-  f("threads", o.threads);
-  f("cookies", o.cookies);
+// What Python checks a member's value as: "bool", "int" (a whole number),
+// "number", "seconds", "size" (None: no limit), "str", "path", "list".
+template <class T>
+constexpr const char* option_kind() {
+  if constexpr (std::is_same_v<T, bool>) {
+    return "bool";
+  } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::size_t>) {
+    return "int";
+  } else if constexpr (std::is_same_v<T, double>) {
+    return "number";
+  } else if constexpr (std::is_same_v<T, fetch::Seconds>) {
+    return "seconds";
+  } else if constexpr (std::is_same_v<T, std::optional<std::size_t>>) {
+    return "size";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return "str";
+  } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+    return "path";
+  } else {
+    static_assert(std::is_same_v<T, std::vector<std::string>>);
+    return "list";
+  }
+}
+
+const char* role_name(fetch::OptionRole role) {
+  switch (role) {
+    case fetch::OptionRole::run:
+      return "run";
+    case fetch::OptionRole::crawl:
+      return "crawl";
+    case fetch::OptionRole::worker:
+      return "worker";
+  }
+  return "run";
 }
 
 // A member's value for Python: durations in seconds, paths as str.
@@ -418,7 +422,8 @@ class FeedHandle {
 // it used (the caller rejects a dict holding others).
 std::size_t options_from_python(const py::dict& options, fetch::Options& o) {
   std::size_t used = 0;
-  for_each_option(o, [&](const char* name, auto& member) {
+  fetch::for_each_option(o, [&](const fetch::OptionField& f, auto& member) {
+    py::str name(std::string(f.name));
     if (!options.contains(name)) return;
     option_from_python(options[name], member);
     ++used;
@@ -442,26 +447,39 @@ void bind_fetch(py::module_& m) {
   });
   m.attr("_record_fields") = py::tuple(fields);
 
+  // fetch::kOptionFields, in order: (member, Python keyword, kind, role), kind
+  // as option_kind() names it, role "run", "crawl" or "worker" (OptionRole).
+  // corun.fetch's keywords and their checks are made from these.
+  py::list option_fields;
+  const fetch::Options defaults_of;
+  fetch::for_each_option(defaults_of, [&](const fetch::OptionField& f, const auto& member) {
+    using T = std::remove_cvref_t<decltype(member)>;
+    option_fields.append(py::make_tuple(std::string(f.name), std::string(f.python_keyword()),
+                                        option_kind<T>(), role_name(f.role)));
+  });
+  m.attr("_fetch_options") = py::tuple(option_fields);
+
   // The defaults of a default-constructed fetch::Options, by member name
   // (durations in seconds, paths as str, max_body_size None when unset): corun.fetch's
   // keyword defaults come from here.
-  const fetch::Options defaults_of;
   py::dict defaults;
-  for_each_option(defaults_of, [&](const char* name, const auto& member) {
-    defaults[name] = option_to_python(member);
+  fetch::for_each_option(defaults_of, [&](const fetch::OptionField& f, const auto& member) {
+    defaults[py::str(std::string(f.name))] = option_to_python(member);
   });
   m.attr("_fetch_defaults") = defaults;
 
-  // fetch::kNumericRanges: {field: (integer, min, max, zero, unit)}, min and
-  // max as int for whole-number fields; zero is what 0 means when it is
-  // accepted outside [min, max], else "".
+  // The numeric options' ranges (OptionField::range): {member: (integer, min,
+  // max, zero, unit)}, min and max as int for whole-number fields; zero is
+  // what 0 means when it is accepted outside [min, max], else "".
   py::dict ranges;
-  for (const fetch::NumericRange& r : fetch::kNumericRanges) {
+  for (const fetch::OptionField& f : fetch::kOptionFields) {
+    if (!fetch::is_numeric(f)) continue;
+    const fetch::NumericRange& r = f.range;
     auto bound = [&r](double v) {
       return r.integer ? py::object(py::int_(static_cast<long long>(v))) : py::float_(v);
     };
-    ranges[py::str(std::string(r.field))] = py::make_tuple(
-        r.integer, bound(r.min), bound(r.max), std::string(r.zero), std::string(r.unit));
+    ranges[py::str(std::string(f.name))] = py::make_tuple(r.integer, bound(r.min), bound(r.max),
+                                                          std::string(r.zero), std::string(r.unit));
   }
   m.attr("_numeric_ranges") = ranges;
   bind_fetch_run(m);

@@ -1,10 +1,12 @@
-// corun::fetch option checks (see NumericRange and check_options in
+// corun::fetch option checks (see kOptionFields and check_options in
 // include/corun/fetch/fetch.hpp): the one place the ranges are enforced.
 #include <fmt/format.h>
 
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 
 #include "corun/fetch/fetch.hpp"
 #include "corun/fetch/naming.hpp"
@@ -21,29 +23,43 @@ std::string number_text(const NumericRange& r, double v) {
   return fmt::format("{}", v);
 }
 
-void check(std::string_view field, double value, const std::string& shown) {
-  const NumericRange& r = numeric_range(field);
-  if (in_range(r, value)) return;
-  throw OptionsError(std::string(field),
-                     fmt::format("{} must be {}, not {}", field, describe_range(r), shown));
+void check(const OptionField& f, double value, const std::string& shown) {
+  if (in_range(f.range, value)) return;
+  throw OptionsError(std::string(f.name),
+                     fmt::format("{} must be {}, not {}", f.name, describe_range(f.range), shown));
 }
 
-void check(std::string_view field, double value) {
-  check(field, value, number_text(numeric_range(field), value));
+void check(const OptionField& f, double value) {
+  check(f, value, number_text(f.range, value));
 }
 
-void check(std::string_view field, std::uint64_t value) {
+void check(const OptionField& f, std::uint64_t value) {
   // Converted exactly enough: any value above 2^53 is far out of every range.
-  check(field, static_cast<double>(value), fmt::format("{}", value));
+  check(f, static_cast<double>(value), fmt::format("{}", value));
 }
 
 }  // namespace
 
-const NumericRange& numeric_range(std::string_view field) {
-  for (const NumericRange& r : kNumericRanges) {
-    if (r.field == field) return r;
+const OptionField& option_field(std::string_view field) {
+  for (const OptionField& f : kOptionFields) {
+    if (f.name == field) return f;
   }
-  throw std::out_of_range(fmt::format("no numeric option named '{}'", field));
+  throw std::out_of_range(fmt::format("no option named '{}'", field));
+}
+
+bool is_numeric(const OptionField& f) noexcept {
+  return std::visit(
+      [](auto pointer) {
+        using T = std::remove_cvref_t<decltype(Options{}.*pointer)>;
+        return kIsNumericOption<T>;
+      },
+      f.member);
+}
+
+const NumericRange& numeric_range(std::string_view field) {
+  const OptionField& f = option_field(field);
+  if (!is_numeric(f)) throw std::out_of_range(fmt::format("no numeric option named '{}'", field));
+  return f.range;
 }
 
 bool in_range(const NumericRange& r, double value) noexcept {
@@ -63,17 +79,20 @@ std::string describe_range(const NumericRange& r) {
 }
 
 void check_options(const Options& o) {
-  check("concurrency", std::uint64_t{o.concurrency});
-  check("limit_per_host", std::uint64_t{o.limit_per_host});
-  check("threads", std::uint64_t{o.threads});
-  check("retries", static_cast<double>(o.retries), fmt::format("{}", o.retries));
-  check("rate", o.rate);
-  check("timeout", o.timeout.count());
-  check("connect_timeout", o.connect_timeout.count());
-  check("read_timeout", o.read_timeout.count());
-  check("retry_delay", o.retry_delay.count());
-  check("retry_max_delay", o.retry_max_delay.count());
-  if (o.max_body_size) check("max_body_size", std::uint64_t{*o.max_body_size});
+  for_each_option(o, [](const OptionField& f, const auto& member) {
+    using T = std::remove_cvref_t<decltype(member)>;
+    if constexpr (std::is_same_v<T, std::size_t>) {
+      check(f, std::uint64_t{member});
+    } else if constexpr (std::is_same_v<T, std::optional<std::size_t>>) {
+      if (member) check(f, std::uint64_t{*member});
+    } else if constexpr (std::is_same_v<T, int>) {
+      check(f, static_cast<double>(member), fmt::format("{}", member));
+    } else if constexpr (std::is_same_v<T, double>) {
+      check(f, member);
+    } else if constexpr (std::is_same_v<T, Seconds>) {
+      check(f, member.count());
+    }
+  });
 
   if (!o.name_template.empty()) {
     try {

@@ -1,4 +1,4 @@
-// fetch::check_options (the one table of numeric ranges, NumericRange) and
+// fetch::check_options and the option list it reads (kOptionFields) and
 // fetch::parse_input_line: in process, no server.
 #include <gtest/gtest.h>
 
@@ -6,8 +6,11 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <type_traits>
+#include <variant>
 
 #include "corun/fetch/fetch.hpp"
+#include "corun/fetch/queue.hpp"
 #include "corun/fetch/source.hpp"
 
 namespace corun::fetch {
@@ -54,9 +57,13 @@ TEST(FetchOptions, EveryNumericFieldHasARangeAndEveryRangeAField) {
   std::set<std::string> fields;
   for (const Case& c : numeric_cases()) fields.insert(c.field);
   std::set<std::string> ranged;
-  for (const NumericRange& r : kNumericRanges) ranged.insert(std::string(r.field));
+  for (const OptionField& f : kOptionFields) {
+    if (is_numeric(f)) ranged.insert(std::string(f.name));
+  }
   EXPECT_EQ(fields, ranged);
   EXPECT_THROW(numeric_range("no_such_field"), std::out_of_range);
+  EXPECT_THROW(numeric_range("user_agent"), std::out_of_range);  // an option, not a number
+  EXPECT_NO_THROW(option_field("user_agent"));
 }
 
 TEST(FetchOptions, BoundsPassAndValuesPastThemNameTheirField) {
@@ -160,6 +167,96 @@ Parsed parse(std::string_view line, std::string_view base = {}) {
   l.label = "stale";
   bool ok = parse_input_line(line, base, l);
   return {ok, ok ? l.url : "", ok ? l.label : ""};
+}
+
+// A value of each option's type that differs from `was`.
+struct Changed {
+  template <class T>
+  T operator()(const T& was) const {
+    if constexpr (std::is_same_v<T, bool>) {
+      return !was;
+    } else if constexpr (std::is_same_v<T, Seconds>) {
+      return was + Seconds(1.5);
+    } else if constexpr (std::is_same_v<T, std::optional<std::size_t>>) {
+      return was.value_or(0) + 4096;
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      return static_cast<T>(was + 2);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      T more = was;
+      more.push_back("X-Changed: 1");
+      return more;
+    } else {
+      return T(std::string("changed-") + std::string(was.c_str()));
+    }
+  }
+};
+
+// kOptionFields is the one list of options: each entry addresses its own
+// member, and its name, flags and Python keyword are its own too.
+TEST(FetchOptions, TheFieldListNamesEachMemberOnce) {
+  Options o;
+  std::set<std::ptrdiff_t> offsets;
+  std::set<std::string> names, keywords, flags;
+  std::size_t entries = 0;
+  for_each_option(o, [&](const OptionField& f, auto& member) {
+    ++entries;
+    SCOPED_TRACE(f.name);
+    offsets.insert(reinterpret_cast<const char*>(&member) - reinterpret_cast<const char*>(&o));
+    names.insert(std::string(f.name));
+    keywords.insert(std::string(f.python_keyword()));
+    std::string_view rest = f.flags;
+    while (!rest.empty()) {
+      std::size_t comma = std::min(rest.find(','), rest.size());
+      EXPECT_TRUE(flags.insert(std::string(rest.substr(0, comma))).second) << rest;
+      rest.remove_prefix(std::min(comma + 1, rest.size()));
+    }
+    using T = std::remove_cvref_t<decltype(member)>;
+    // A switch takes no value; everything else shows a placeholder.
+    EXPECT_EQ(f.value_name.empty(), (std::is_same_v<T, bool>));
+    EXPECT_FALSE(f.help.empty());
+    if (is_numeric(f)) {
+      EXPECT_GT(f.range.max, 0);
+      EXPECT_LE(f.range.min, f.range.max);
+    } else {
+      EXPECT_EQ(f.range.max, 0);  // a range on a non-number would never be checked
+    }
+  });
+  EXPECT_EQ(entries, std::size(kOptionFields));
+  EXPECT_EQ(offsets.size(), entries);
+  EXPECT_EQ(names.size(), entries);
+  EXPECT_EQ(keywords.size(), entries);
+  // A change made through the list is a change of that member.
+  Options changed;
+  for_each_option(changed, [](const OptionField&, auto& member) { member = Changed{}(member); });
+  EXPECT_NE(changed.concurrency, o.concurrency);
+  EXPECT_NE(changed.ca_file, o.ca_file);
+  EXPECT_NE(changed.bom, o.bom);
+}
+
+// The options a shared crawl's producer stores for every worker are the list's
+// `crawl` ones, and only those: QueueSettings carries each (a crawl setting
+// added to the list but not to QueueSettings fails here).
+TEST(FetchOptions, CrawlOptionsAreTheQueueSettings) {
+  Options changed;
+  for_each_option(changed, [](const OptionField&, auto& member) { member = Changed{}(member); });
+  Options applied;
+  QueueSettings::from_options(changed).apply_to(applied);
+  const Options defaults;
+  std::size_t crawl = 0;
+  for (const OptionField& f : kOptionFields) {
+    SCOPED_TRACE(f.name);
+    std::visit(
+        [&](auto member) {
+          if (f.role == OptionRole::crawl) {
+            ++crawl;
+            EXPECT_TRUE(applied.*member == changed.*member);
+          } else {
+            EXPECT_TRUE(applied.*member == defaults.*member);
+          }
+        },
+        f.member);
+  }
+  EXPECT_GT(crawl, 0U);
 }
 
 TEST(InputLine, BlankLinesAndCommentsAreNotUrlLines) {

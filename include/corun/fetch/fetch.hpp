@@ -55,6 +55,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "corun/core/error.hpp"
@@ -67,6 +69,9 @@ namespace corun::fetch {
 class Frontier;
 using Seconds = std::chrono::duration<double>;
 
+// Each member but on_record is an option of `corun fetch` and corun.fetch():
+// one entry of kOptionFields (below) gives its flag, help, Python keyword and
+// range. Adding an option is adding a member here and its entry there.
 struct Options {
   // --- output ---
   std::filesystem::path out_dir = ".";
@@ -155,32 +160,171 @@ class OptionsError : public Error {
   std::string field_;
 };
 
-// The accepted values of a numeric option, in one place: check_options(), the
-// CLI's flags and their --help, and the Python keywords all use these.
+// The accepted values of a numeric option: check_options(), the CLI's flags
+// and their --help, and the Python keywords all use its OptionField's range.
 // Accepted: `zero` is non-empty and the value is 0 (zero is its meaning), or
 // min <= value <= max (whole numbers only when integer). NaN and infinities
 // never are. Every bound is exact in a double.
 struct NumericRange {
-  std::string_view field;  // the Options member (and Python keyword)
-  bool integer;
-  double min, max;
+  bool integer = false;
+  double min = 0, max = 0;
   std::string_view zero;  // what 0 means when it is allowed outside [min, max]
   std::string_view unit;  // "seconds", "bytes", ... (for messages), may be empty
 };
-inline constexpr NumericRange kNumericRanges[] = {
-    {"concurrency", true, 1, 100000, "", ""},
-    {"limit_per_host", true, 1, 100000, "no limit", ""},
-    {"threads", true, 1, 256, "one per core, at most 4", ""},
-    {"retries", true, 0, 100, "", ""},
-    {"rate", false, 0.001, 1e6, "no limit", "requests per second"},
-    {"timeout", false, 0.001, 1e6, "none", "seconds"},
-    {"connect_timeout", false, 0.001, 1e6, "libcurl's default, 300 s", "seconds"},
-    {"read_timeout", false, 0.001, 1e6, "none", "seconds"},
-    {"retry_delay", false, 0, 1e6, "", "seconds"},
-    {"retry_max_delay", false, 0, 1e6, "", "seconds"},
-    {"max_body_size", true, 1, 1125899906842624.0 /* 2^50, 1 PiB */, "", "bytes"},
+
+// A pointer to an Options member, of any type an option has.
+using OptionMember =
+    std::variant<bool Options::*, int Options::*, std::size_t Options::*, double Options::*,
+                 Seconds Options::*, std::optional<std::size_t> Options::*, std::string Options::*,
+                 std::filesystem::path Options::*, std::vector<std::string> Options::*>;
+
+// Where --help shows an option.
+enum class OptionGroup { input, output, connection };
+// Who sets an option in a shared crawl (docs/scale-out.md): `crawl`, the
+// producer, once for every worker (QueueSettings); `worker`, each worker for
+// itself; `run`, nobody (a local run's own: its report, resume, base URL).
+enum class OptionRole { run, crawl, worker };
+
+// One option of `corun fetch` and corun.fetch(): the Options member, its CLI
+// flag and help, its Python keyword and, for a number, what it accepts. Its
+// type, and so its kind (switch, number, seconds, size, text, path, list),
+// comes from the member; its default from a default-constructed Options.
+struct OptionField {
+  std::string_view name;  // the Options member, and OptionsError::field()
+  OptionMember member;
+  OptionGroup group;
+  OptionRole role;
+  std::string_view flags;         // CLI11's names: "-c,--concurrency"
+  std::string_view value_name;    // --help's placeholder ("N", "DIR"); empty for a switch
+  std::string_view help;          // --help's text (a number's range is appended to it)
+  std::string_view keyword = {};  // the Python keyword, when it is not `name`
+  bool sets = true;               // a switch: the value its flag gives the member
+  bool existing_file = false;     // the CLI checks that the file exists
+  NumericRange range = {};        // a number's (integer, int, size_t, double, seconds, size)
+
+  std::string_view python_keyword() const noexcept { return keyword.empty() ? name : keyword; }
 };
-// The range of a field of kNumericRanges; throws std::out_of_range for another name.
+
+// Every option but on_record, in --help's order: the one place an option is
+// added (with its Options member). The CLI's flags, check_options(), the
+// Python keywords, their checks and defaults are all made from it.
+// clang-format off
+inline constexpr OptionField kOptionFields[] = {
+    // Input.
+    {.name = "base_url", .member = &Options::base_url, .group = OptionGroup::input,
+     .role = OptionRole::run, .flags = "--base", .value_name = "URL",
+     .help = "Prefix for input lines that are not absolute URLs"},
+    // Output.
+    {.name = "out_dir", .member = &Options::out_dir, .group = OptionGroup::output,
+     .role = OptionRole::worker, .flags = "-o,--out", .value_name = "DIR",
+     .help = "Write the files into DIR (--demo: ./corun-demo)"},
+    {.name = "name_template", .member = &Options::name_template, .group = OptionGroup::output,
+     .role = OptionRole::crawl, .flags = "--name", .value_name = "TEMPLATE",
+     .help = "File name template: {index} {name} {host} {path} {hash}, '/' for folders",
+     .keyword = "name"},
+    {.name = "report", .member = &Options::report, .group = OptionGroup::output,
+     .role = OptionRole::run, .flags = "--report", .value_name = "FILE",
+     .help = "JSON-lines report (default DIR/report.jsonl)"},
+    {.name = "resume", .member = &Options::resume, .group = OptionGroup::output,
+     .role = OptionRole::run, .flags = "--resume", .value_name = "",
+     .help = "Skip the URLs the report records as done"},
+    {.name = "encoding", .member = &Options::encoding, .group = OptionGroup::output,
+     .role = OptionRole::crawl, .flags = "-e,--encoding", .value_name = "LABEL",
+     .help = "Decode text as LABEL instead of sniffing it"},
+    {.name = "bom", .member = &Options::bom, .group = OptionGroup::output,
+     .role = OptionRole::crawl, .flags = "--no-bom", .value_name = "",
+     .help = "Write UTF-8 without the byte order mark", .sets = false},
+    {.name = "raw", .member = &Options::raw, .group = OptionGroup::output,
+     .role = OptionRole::crawl, .flags = "--raw", .value_name = "",
+     .help = "Write bodies as received: no decoding, no BOM"},
+    {.name = "max_body_size", .member = &Options::max_body_size, .group = OptionGroup::output,
+     .role = OptionRole::worker, .flags = "--max-size", .value_name = "SIZE",
+     .help = "Fail bodies larger than SIZE bytes; K, M, G, T multiply by powers of 1024 "
+             "(e.g. 500K, 10M)",
+     .range = {true, 1, 1125899906842624.0 /* 2^50, 1 PiB */, "", "bytes"}},
+    {.name = "fsync", .member = &Options::fsync, .group = OptionGroup::output,
+     .role = OptionRole::worker, .flags = "--fsync", .value_name = "",
+     .help = "Flush every file to disk before counting it done"},
+    // Connection.
+    {.name = "concurrency", .member = &Options::concurrency, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "-c,--concurrency", .value_name = "N",
+     .help = "Requests in flight in total", .range = {true, 1, 100000, "", ""}},
+    {.name = "limit_per_host", .member = &Options::limit_per_host, .group = OptionGroup::connection,
+     .role = OptionRole::crawl, .flags = "--per-host", .value_name = "N",
+     .help = "Requests in flight per host", .range = {true, 1, 100000, "no limit", ""}},
+    {.name = "threads", .member = &Options::threads, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "--threads", .value_name = "N",
+     .help = "Threads for the requests, each with a share of -c",
+     .range = {true, 1, 256, "one per core, at most 4", ""}},
+    {.name = "cookies", .member = &Options::cookies, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "--no-cookies", .value_name = "",
+     .help = "Keep no cookies (by default those responses set are sent for the rest of the run)",
+     .sets = false},
+    {.name = "rate", .member = &Options::rate, .group = OptionGroup::connection,
+     .role = OptionRole::crawl, .flags = "--rate", .value_name = "R",
+     .help = "At most R requests per second per host",
+     .range = {false, 0.001, 1e6, "no limit", "requests per second"}},
+    {.name = "timeout", .member = &Options::timeout, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "-m,--timeout", .value_name = "S",
+     .help = "Seconds one attempt may take in all",
+     .range = {false, 0.001, 1e6, "none", "seconds"}},
+    {.name = "connect_timeout", .member = &Options::connect_timeout,
+     .group = OptionGroup::connection, .role = OptionRole::worker, .flags = "--connect-timeout",
+     .value_name = "S", .help = "Seconds to connect",
+     .range = {false, 0.001, 1e6, "libcurl's default, 300 s", "seconds"}},
+    {.name = "read_timeout", .member = &Options::read_timeout, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "--read-timeout", .value_name = "S",
+     .help = "Fail after S seconds without data, rounded up to whole seconds",
+     .range = {false, 0.001, 1e6, "none", "seconds"}},
+    {.name = "retries", .member = &Options::retries, .group = OptionGroup::connection,
+     .role = OptionRole::crawl, .flags = "--retries", .value_name = "N",
+     .help = "Retries on connect errors, timeouts, 408/429/5xx", .range = {true, 0, 100, "", ""}},
+    {.name = "retry_delay", .member = &Options::retry_delay, .group = OptionGroup::connection,
+     .role = OptionRole::crawl, .flags = "--retry-delay", .value_name = "S",
+     .help = "First backoff in seconds, doubled each time",
+     .range = {false, 0, 1e6, "", "seconds"}},
+    {.name = "retry_max_delay", .member = &Options::retry_max_delay,
+     .group = OptionGroup::connection, .role = OptionRole::crawl, .flags = "--retry-max-delay",
+     .value_name = "S", .help = "Longest backoff; a longer Retry-After is not waited for",
+     .range = {false, 0, 1e6, "", "seconds"}},
+    {.name = "headers", .member = &Options::headers, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "-H,--header", .value_name = "'NAME: VALUE'",
+     .help = "Extra request header (repeatable)"},
+    {.name = "user_agent", .member = &Options::user_agent, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "-A,--user-agent", .value_name = "NAME",
+     .help = "User-Agent to send"},
+    {.name = "proxy", .member = &Options::proxy, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "-x,--proxy", .value_name = "URL",
+     .help = "Use this proxy ([scheme://]host[:port])"},
+    {.name = "verify_tls", .member = &Options::verify_tls, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "-k,--insecure", .value_name = "",
+     .help = "Do not verify TLS certificates", .sets = false},
+    {.name = "ca_file", .member = &Options::ca_file, .group = OptionGroup::connection,
+     .role = OptionRole::worker, .flags = "--cacert", .value_name = "FILE",
+     .help = "Trust the CAs of this PEM file instead of the system's", .keyword = "cacert",
+     .existing_file = true},
+};
+// clang-format on
+
+// f(field, member) for each of kOptionFields, member being o's (const when o is).
+template <class O, class F>
+void for_each_option(O& o, F&& f) {
+  for (const OptionField& field : kOptionFields) {
+    std::visit([&](auto pointer) { f(field, o.*pointer); }, field.member);
+  }
+}
+
+// True for the members whose value is a number (and whose range is checked).
+template <class T>
+inline constexpr bool kIsNumericOption =
+    std::is_same_v<T, int> || std::is_same_v<T, std::size_t> || std::is_same_v<T, double> ||
+    std::is_same_v<T, Seconds> || std::is_same_v<T, std::optional<std::size_t>>;
+
+// The entry of kOptionFields named `field`; throws std::out_of_range for another name.
+const OptionField& option_field(std::string_view field);
+// True for a number's entry (its range is checked).
+bool is_numeric(const OptionField& f) noexcept;
+// The range of a numeric option; throws std::out_of_range for another name.
 const NumericRange& numeric_range(std::string_view field);
 // True if value is accepted by r.
 bool in_range(const NumericRange& r, double value) noexcept;

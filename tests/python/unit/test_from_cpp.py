@@ -1,10 +1,10 @@
 """What corun.fetch takes from the C++ side instead of restating it: the
-options' defaults (a default-constructed corun::fetch::Options), their numeric
-ranges (corun::fetch::kNumericRanges) and the record's fields
-(corun::fetch::kRecordFields). No call is ever started."""
+options (corun::fetch::kOptionFields: keywords, kinds, roles and numeric
+ranges), their defaults (a default-constructed corun::fetch::Options) and the
+record's fields (corun::fetch::kRecordFields). No call is ever started."""
 
+import asyncio
 import importlib
-import inspect
 
 import pytest
 
@@ -15,22 +15,92 @@ fetch_module = importlib.import_module("corun.fetch")
 
 URLS = ["http://127.0.0.1:9/a"]
 
-# Python keywords named differently from the Options members they set.
-KEYWORD_OF = {"name_template": "name", "ca_file": "cacert"}
-# Python's "not given" for the members whose C++ default is empty.
-NONE_FOR_EMPTY = {"name_template", "report", "base_url", "proxy", "ca_file", "headers"}
+QUEUE = "redis://127.0.0.1:9/crawl"
+# (member, keyword, kind, role) of each option, as corun::fetch::kOptionFields lists them.
+OPTIONS = _corun._fetch_options
+# A value of the wrong type for each kind.
+WRONG_TYPE = {"bool": 1, "int": "1", "number": "1", "seconds": "1", "size": 1.5, "str": 1,
+              "path": 1, "list": 5}
 
 
-def test_keyword_defaults_are_the_cpp_defaults():
-    params = inspect.signature(fetch_module._checked_options).parameters
-    for member, default in _corun._fetch_defaults.items():
-        keyword = KEYWORD_OF.get(member, member)
-        assert keyword in params, keyword
-        if member in NONE_FOR_EMPTY:
-            assert not default and params[keyword].default is None, member
-        else:
-            assert params[keyword].default == default, member
+class Handed(Exception):
+    """Raised by the stand-in for a C++ entry point once it has its arguments."""
+
+
+@pytest.fixture
+def handed(monkeypatch):
+    """{entry point: its arguments} for _fetch, _fetch_worker and _enqueue,
+    which are replaced by stand-ins: nothing is started."""
+    seen = {}
+
+    def stand_in(name):
+        def call(*args):
+            seen[name] = args
+            raise Handed(name)
+        return call
+
+    for name in ("_fetch", "_fetch_worker", "_enqueue"):
+        monkeypatch.setattr(_corun, name, stand_in(name))
+    return seen
+
+
+def handed_options(handed, **kwargs):
+    with pytest.raises(Handed):
+        corun.fetch(URLS, **kwargs)
+    return handed["_fetch"][2]
+
+
+def test_the_option_list_is_the_options_and_its_kinds_are_known():
+    members = [member for member, _keyword, _kind, _role in OPTIONS]
+    assert sorted(members) == sorted(_corun._fetch_defaults)
+    assert len({keyword for _member, keyword, _kind, _role in OPTIONS}) == len(OPTIONS)
+    for member, _keyword, kind, role in OPTIONS:
+        assert kind in WRONG_TYPE, member
+        assert role in ("run", "crawl", "worker"), member
+        assert (member in _corun._numeric_ranges) == (kind in ("int", "number", "seconds",
+                                                               "size")), member
+
+
+def test_keyword_defaults_are_the_cpp_defaults(handed):
+    assert handed_options(handed) == _corun._fetch_defaults
     assert _corun._fetch_defaults["concurrency"] == 64  # one spot check of the source
+    # Each keyword given its default (or None where "not given" is None) changes nothing.
+    for member, keyword, kind, _role in OPTIONS:
+        default = _corun._fetch_defaults[member]
+        given = None if default in ("", [], None) else default
+        assert handed_options(handed, **{keyword: given}) == _corun._fetch_defaults, keyword
+
+
+@pytest.mark.parametrize("member,keyword,kind,role", OPTIONS)
+def test_each_keyword_is_checked_by_its_kind(handed, member, keyword, kind, role):
+    with pytest.raises(TypeError, match=f"fetch\\(\\) argument '{keyword}' must be"):
+        corun.fetch(URLS, **{keyword: WRONG_TYPE[kind]})
+    assert keyword in corun.fetch.__doc__
+    if role == "crawl":
+        assert keyword in corun.enqueue.__doc__
+        with pytest.raises(TypeError, match=f"enqueue\\(\\) argument '{keyword}' must be"):
+            corun.enqueue(URLS, queue=QUEUE, **{keyword: WRONG_TYPE[kind]})
+    if role == "worker":
+        with pytest.raises(TypeError, match=f"fetch\\(\\) argument '{keyword}' must be"):
+            corun.fetch(queue=QUEUE, **{keyword: WRONG_TYPE[kind]})
+    else:
+        with pytest.raises(TypeError, match=f"does not take {keyword}"):
+            corun.fetch(queue=QUEUE, **{keyword: WRONG_TYPE[kind]})
+
+
+def test_each_role_gets_its_options(handed):
+    def members(role):
+        return {member for member, _keyword, _kind, r in OPTIONS if r == role}
+
+    with pytest.raises(Handed):
+        corun.fetch(queue=QUEUE)
+    assert set(handed["_fetch_worker"][1]) == members("worker")
+    with pytest.raises(Handed):
+        asyncio.run(corun.enqueue(URLS, queue=QUEUE))
+    assert set(handed["_enqueue"][3]) == members("crawl") | {"lease", "max_deliveries"}
+    with pytest.raises(TypeError, match="enqueue\\(\\) got an unexpected keyword argument "
+                                        "'concurrency'"):
+        corun.enqueue(URLS, queue=QUEUE, concurrency=2)
 
 
 @pytest.mark.parametrize("name", sorted(_corun._numeric_ranges))

@@ -3,6 +3,7 @@ corun.enqueue, corun.collect) without a server: every check here happens
 before anything connects (the queue URLs point at a port nothing listens on,
 and no call is started unless said)."""
 
+import asyncio
 import inspect
 import sys
 
@@ -136,7 +137,6 @@ def test_enqueue_checks_items_as_it_reads_them():
     async def aitems():
         yield b"http://h/a"
 
-    import asyncio
     with pytest.raises(TypeError, match="must hold str, got bytes"):
         asyncio.run(corun.enqueue(aitems(), queue=QUEUE))
 
@@ -147,14 +147,24 @@ def test_enqueue_name_template_must_be_unique_across_machines():
         corun.enqueue_sync(["http://h/a"], queue=QUEUE, name="{name}")
 
 
-def test_enqueue_defaults_are_the_cpp_defaults():
-    params = inspect.signature(queue_module._enqueue_call).parameters
+def test_enqueue_defaults_are_the_cpp_defaults(monkeypatch):
+    handed = []
+
+    def stand_in(*args):
+        handed.append(args)
+        raise RuntimeError("handed")
+
+    monkeypatch.setattr(_corun, "_enqueue", stand_in)
+    with pytest.raises(RuntimeError, match="handed"):
+        asyncio.run(corun.enqueue(["http://h/a"], queue=QUEUE))
+    settings = handed[0][3]
     for name in ("limit_per_host", "rate", "retries", "retry_delay", "retry_max_delay", "encoding",
                  "bom", "raw"):
-        assert params[name].default == _corun._fetch_defaults[name], name
+        assert settings[name] == _corun._fetch_defaults[name], name
+    params = inspect.signature(queue_module._enqueue_call).parameters
     for name in ("high_water", "lease", "max_deliveries"):
         assert params[name].default == _corun._enqueue_defaults[name], name
-    assert params["name"].default is None  # the producer stores kQueueNameTemplate
+    assert settings["name_template"] == ""  # the producer stores kQueueNameTemplate
     assert _corun._queue_name_template == "{hash}-{name}"
 
 
