@@ -315,6 +315,14 @@ Task<FetchLane::Attempt> FetchLane::attempt(Target* t, const Work* work, Record*
     s->on_the_wire = true;
     s->lane->requests.fetch_add(1, std::memory_order_relaxed);
   };
+  if (engine_.leases) {
+    // And again once the connection is ready, just before the request is
+    // sent: a stall after the check above (a connect, a loop turn) must not
+    // send a request whose lease lapsed meanwhile.
+    ro.before_send = [s = &start] {
+      if (s->lane->engine_.lease_lapsed(*s->work)) throw LeaseToConfirm{};
+    };
+  }
   try {
     Task<http::Response> request = session_->get(std::move(*t->url), std::move(ro));
     a.response = co_await request;

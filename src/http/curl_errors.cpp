@@ -58,6 +58,9 @@ std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
     case CURLE_WEIRD_SERVER_REPLY:
       return std::make_exception_ptr(
           ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
+    case CURLE_ABORTED_BY_CALLBACK:  // before_send threw (CURLOPT_PREREQFUNCTION)
+      if (f.sink_error) return f.sink_error;
+      return std::make_exception_ptr(ClientError(msg("request failed"), url));
     case CURLE_WRITE_ERROR:
       if (f.sink_error) return f.sink_error;
       if (f.too_big) {

@@ -448,6 +448,18 @@ std::size_t CurlMulti::on_write(char* data, std::size_t size, std::size_t n, voi
   return e->handler->on_body(std::string_view(data, bytes)) ? bytes : 0;
 }
 
+void CurlMulti::call_before_send(CURL* easy) noexcept {
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &CurlMulti::on_prereq);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, easy_of(easy));
+}
+
+int CurlMulti::on_prereq(void* userp, char* /*remote_ip*/, char* /*local_ip*/, int /*remote_port*/,
+                         int /*local_port*/) {
+  auto* e = static_cast<Easy*>(userp);
+  if (e->handler == nullptr || !e->handler->on_before_send()) return CURL_PREREQFUNC_ABORT;
+  return CURL_PREREQFUNC_OK;
+}
+
 std::size_t CurlMulti::on_header(char* data, std::size_t size, std::size_t n, void* userp) {
   auto* e = static_cast<Easy*>(userp);
   std::size_t bytes = size * n;

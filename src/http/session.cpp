@@ -255,7 +255,7 @@ Task<detail::RequestGate::Permit> acquire_slot(ClientSession::State* st, const U
 // location gets the redirect target curl resolved, if any. The transfer is gone
 // when this returns, so the caller's slot can go.
 Task<void> perform_hop(ClientSession::State* st, const std::string* method, const URL* url,
-                       const RequestOptions* ro, const Plan* plan, Response* resp,
+                       const RequestOptions* ro, const Plan* plan, bool first, Response* resp,
                        std::string* location) {
   RB::method(*resp) = *method;
   RB::url(*resp) = url->str();
@@ -271,6 +271,10 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
   t.easy = st->multi->acquire();
   detail::Hop hop{method, url, ro, plan->timeouts, plan->deadline};
   detail::configure_easy(t.easy, st->easy, hop, t.storage);
+  if (first && ro->before_send) {
+    t.before_send = &ro->before_send;
+    detail::CurlMulti::call_before_send(t.easy);
+  }
   t.done.emplace(*st->loop);
   st->multi->start(t.easy, &t);
   co_await *t.done;  // CancelledError: ~Transfer stops the transfer
@@ -335,7 +339,8 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
       detail::RequestGate::Permit slot = co_await acquiring;
       if (history.empty() && call->ro.total_timeout_from_admission) start_total(plan);
       if (history.empty() && call->ro.before_start) call->ro.before_start();
-      Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, &resp, &location);
+      Task<void> hop =
+          perform_hop(st, &call->method, &url, &call->ro, &plan, history.empty(), &resp, &location);
       co_await hop;
     }  // the slot goes back here
     std::optional<URL> next = next_hop(*call, url, plan, resp, location, history.size());

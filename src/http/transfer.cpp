@@ -191,6 +191,17 @@ bool Transfer::on_body(std::string_view chunk) {
   return to_memory(chunk);
 }
 
+bool Transfer::on_before_send() {
+  if (before_send == nullptr) return true;
+  try {
+    (*before_send)();
+  } catch (...) {
+    callback_error_ = std::current_exception();
+    return false;
+  }
+  return true;
+}
+
 bool Transfer::to_callback(std::string_view chunk) {
   try {
     (*on_chunk)(chunk);

@@ -105,4 +105,25 @@ TEST(CurlErrorsTest, AWriteErrorIsWhatTheSinkThrewOrTheBodyLimit) {
   }
 }
 
+// CURLE_ABORTED_BY_CALLBACK: before_send threw (curl's pre-request callback),
+// and the request rethrows what it threw; without one, a plain ClientError.
+TEST(CurlErrorsTest, AnAbortBeforeSendIsWhatTheHookThrew) {
+  TransferFailure hook = failure(CURLE_ABORTED_BY_CALLBACK, false);
+  hook.sink_error = std::make_exception_ptr(std::runtime_error("lease lapsed"));
+  std::string what;
+  try {
+    std::rethrow_exception(error_for(hook, kUrl));
+  } catch (const std::runtime_error& e) {
+    what = e.what();
+  }
+  EXPECT_EQ(what, "lease lapsed");
+  std::string url;
+  try {
+    std::rethrow_exception(error_for(failure(CURLE_ABORTED_BY_CALLBACK, false), kUrl));
+  } catch (const http::ClientError& e) {
+    url = e.url();
+  }
+  EXPECT_EQ(url, kUrl);
+}
+
 }  // namespace

@@ -3,11 +3,15 @@
 // fault server (which echoes the body).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "corun/corun.hpp"
 #include "corun/http.hpp"
+#include "corun/net/server.hpp"
 #include "support/fault_server.hpp"
 #include "support/nginx_fixture.hpp"
 
@@ -17,6 +21,7 @@ using corun::Task;
 using corun::http::ClientSession;
 using corun::http::RequestOptions;
 using corun::http::Response;
+using namespace std::chrono_literals;
 
 class MethodsTest : public ::testing::Test {
  protected:
@@ -121,6 +126,70 @@ TEST_F(MethodsTest, BeforeStartRunsOnceWithTheSlotAndCanStopTheRequest) {
     EXPECT_EQ(error, "not now");
     Response after = co_await s.get(url("/method"));  // the slot came back
     EXPECT_EQ(after.read(), "GET ");
+  }());
+}
+
+// What a connection sends until it closes, appended to *received.
+Task<void> record_bytes(std::shared_ptr<std::vector<std::string>> received,
+                        corun::net::StreamReader r, corun::net::StreamWriter w) {
+  std::string got;
+  try {
+    for (;;) {
+      Task<std::string> reading = r.read(4096);
+      std::string piece = co_await reading;
+      if (piece.empty()) break;
+      got += piece;
+    }
+  } catch (const std::exception&) {
+  }
+  received->push_back(got);
+  w.close();
+}
+
+// before_send: after before_start, once the connection is ready, once per
+// request (not again for a redirect); an exception from it ends the request
+// with nothing sent: the server accepted a connection and read no byte.
+TEST_F(MethodsTest, BeforeSendRunsOnceBeforeTheFirstByteAndCanStopTheRequest) {
+  corun::run([]() -> Task<void> {
+    ClientSession s;
+    std::vector<std::string> calls;
+    RequestOptions counted;
+    counted.before_start = [&calls] { calls.push_back("start"); };
+    counted.before_send = [&calls] { calls.push_back("send"); };
+    Response followed = co_await s.get(url("/moved"), counted);
+    EXPECT_EQ(followed.status(), 200);
+    EXPECT_EQ(followed.history().size(), 1U);
+    EXPECT_EQ(calls, (std::vector<std::string>{"start", "send"}));
+
+    // A server that records the bytes each connection sends before it closes.
+    auto received = std::make_shared<std::vector<std::string>>();
+    Task<corun::net::Server> starting = corun::net::start_server(
+        [received](corun::net::StreamReader r, corun::net::StreamWriter w) {
+          return record_bytes(received, std::move(r), std::move(w));
+        },
+        "127.0.0.1", 0);
+    corun::net::Server server = co_await starting;
+    RequestOptions refused;
+    bool connected_first = false;
+    refused.before_send = [&] {
+      connected_first = true;
+      throw std::runtime_error("lease lapsed");
+    };
+    std::string error;
+    try {
+      Response r = co_await s.post(
+          "http://127.0.0.1:" + std::to_string(server.port()) + "/x", "body", refused);
+      error = "no exception, status " + std::to_string(r.status());
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    EXPECT_EQ(error, "lease lapsed");
+    EXPECT_TRUE(connected_first);
+    co_await s.close();  // closes the connection, if curl kept it
+    for (int i = 0; i < 200 && received->empty(); ++i) co_await corun::sleep(10ms);
+    // One connection, accepted, and not a byte on it.
+    EXPECT_EQ(*received, std::vector<std::string>{""});
+    server.close();
   }());
 }
 

@@ -125,6 +125,14 @@ struct RequestOptions {
   // sent, gives the slot back and is rethrown by the request: a caller that is
   // shutting down uses it so that a request which waited for a slot never starts.
   std::function<void()> before_start;
+  // Called once the request's connection is ready (connected, TLS done, or an
+  // idle one reused), just before its first byte is sent: libcurl's
+  // CURLOPT_PREREQFUNCTION (loop thread, inside the transfer; not again for
+  // redirects). An exception from it ends the request with nothing sent (the
+  // connection may be closed) and is rethrown by the request. The latest point
+  // a check can come before the request leaves: a worker that may have been
+  // stalled (SIGSTOP) since before_start checks its lease again here.
+  std::function<void()> before_send;
   // When the total timeout starts. false (aiohttp's ClientTimeout.total): at the
   // call, so the wait for a slot under the session's limit and limit_per_host
   // counts, and a request queued too long fails with TimeoutError ("total

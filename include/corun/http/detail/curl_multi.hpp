@@ -35,6 +35,11 @@ class TransferHandler {
   // A piece of the (decoded) body. Return false to abort the transfer, which then
   // finishes with CURLE_WRITE_ERROR.
   virtual bool on_body(std::string_view chunk) = 0;
+  // The connection is ready and the request is about to be sent (curl's
+  // CURLOPT_PREREQFUNCTION, set by CurlMulti::call_before_send). Return false
+  // to abort the transfer before a byte is sent: it finishes with
+  // CURLE_ABORTED_BY_CALLBACK.
+  virtual bool on_before_send() { return true; }
   // The transfer is over and already detached from the multi handle; the easy
   // handle still holds its CURLINFO until released. The handler may be destroyed
   // from here on.
@@ -81,6 +86,10 @@ class CurlMulti {
   // Sockets curl has open (connections in use or idle in its pool).
   std::size_t watched_sockets() const noexcept { return watch_count_; }
 
+  // Makes curl call the handler's on_before_send() just before it sends the
+  // request of this acquired handle.
+  static void call_before_send(CURL* easy) noexcept;
+
   // The handler of a transfer, from inside curl callbacks.
   static TransferHandler* handler_of(CURL* easy) noexcept;
 
@@ -88,6 +97,8 @@ class CurlMulti {
   struct SocketWatch;
   struct Easy;  // per pooled easy handle: its handler and list links (CURLOPT_PRIVATE)
   static int on_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+  static int on_prereq(void* userp, char* remote_ip, char* local_ip, int remote_port,
+                       int local_port);
   static int on_timer(CURLM* multi, long timeout_ms, void* userp);
   static void on_poll(uv_poll_t* poll, int status, int events);
   static void on_uv_timer(uv_timer_t* timer);

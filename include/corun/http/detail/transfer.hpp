@@ -67,6 +67,7 @@ class Transfer final : public TransferHandler {
   std::size_t max_body = std::numeric_limits<std::size_t>::max();
   const std::function<void(std::string_view)>* on_chunk = nullptr;
   const std::filesystem::path* save_to = nullptr;
+  const std::function<void()>* before_send = nullptr;  // RequestOptions::before_send
 
   // The easy handle, from the engine's pool; given back by the destructor.
   CURL* easy = nullptr;
@@ -88,6 +89,7 @@ class Transfer final : public TransferHandler {
 
   void on_header_line(std::string_view line) override;
   bool on_body(std::string_view chunk) override;
+  bool on_before_send() override;
   void on_done(CURLcode r) override;
 
  private:
