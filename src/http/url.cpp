@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "corun/http/errors.hpp"
@@ -18,8 +19,12 @@ namespace {
 // What corun accepts before curl parses it; the messages say what is wrong.
 void check_scheme_and_spaces(std::string_view url) {
   if (text::istarts_with(url, "http://") || text::istarts_with(url, "https://")) {
-    if (url.find_first_of(" \t\r\n") != std::string_view::npos) {
-      throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), std::string(url));
+    // One pass (find_first_of calls memchr once per character).
+    for (char c : url) {
+      if (static_cast<unsigned char>(c) <= ' ' &&
+          (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+        throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), std::string(url));
+      }
     }
     return;
   }
@@ -57,7 +62,60 @@ Authority split_authority(std::string_view s, std::size_t begin, std::size_t end
 
 // The end of the authority that starts at begin (before '/', '?' or '#').
 std::size_t authority_end(std::string_view s, std::size_t begin) {
-  return std::min(s.find_first_of("/?#", begin), s.size());
+  for (std::size_t i = begin; i < s.size(); ++i) {
+    if (s[i] == '/' || s[i] == '?' || s[i] == '#') return i;
+  }
+  return s.size();
+}
+
+// True when curl's parse leaves the host as written (but for case): ASCII
+// letters, digits, '-' and '.', and not a number curl rewrites as an IPv4
+// address ("127.1", "0x7f.1", "010.0.0.1"), except a dotted quad already in
+// the form curl writes ("127.0.0.1"). Anything else (IPv6, percent-encoding,
+// non-ASCII) is taken from curl.
+bool plain_host(std::string_view h) {
+  if (h.empty()) return false;
+  bool letter = false;  // a letter curl's IPv4 numbers cannot hold
+  for (char c : h) {
+    bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
+    if (!(lower || upper || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+    if ((lower || upper) &&
+        !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == 'x' || c == 'X')) {
+      letter = true;
+    }
+    if (c == '-') letter = true;
+  }
+  if (letter) return true;
+  // Only digits, dots and hex letters: plain only as a canonical dotted quad.
+  int labels = 0;
+  std::size_t start = 0;
+  while (start <= h.size()) {
+    std::size_t dot = std::min(h.find('.', start), h.size());
+    std::string_view label = h.substr(start, dot - start);
+    if (label.empty() || label.size() > 3 || (label.size() > 1 && label[0] == '0')) return false;
+    int value = 0;
+    for (char c : label) {
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    if (value > 255) return false;
+    ++labels;
+    start = dot + 1;
+  }
+  return labels == 4;
+}
+
+// A port written as curl reads it (decimal digits, 1 to 65535); nullopt for
+// anything else (no port written, or one curl rewrote).
+std::optional<int> plain_port(std::string_view p) {
+  if (p.empty() || p.size() > 5) return std::nullopt;
+  int value = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value < 1 || value > 65535) return std::nullopt;
+  return value;
 }
 
 }  // namespace
@@ -82,13 +140,23 @@ URL URL::parse(std::string_view text) {
   // one curl_url_get (a copy and a free) less per URL.
   url.scheme_ = text::istarts_with(url.text_, "https://") ? "https" : "http";
   url.split_written();
-  url.host_ = text::to_ascii_lower(url.part(CURLUPART_HOST));
+  // Host and port as curl holds them; read from the text as written where
+  // curl's parse leaves them as written (two curl_url_get, each a copy and a
+  // free, less per URL).
+  std::string_view host = url.written(url.host_w_);
+  url.host_ = text::to_ascii_lower(plain_host(host) ? std::string(host) : url.part(CURLUPART_HOST));
   if (url.host_.empty() || url.host_w_.len == 0) {
     throw InvalidURL(fmt::format("invalid URL (no host): {}", text), url.text_);
   }
-  std::string port = url.part(CURLUPART_PORT);
-  url.port_ = 0;
-  for (char c : port) url.port_ = url.port_ * 10 + (c - '0');  // curl checked: 1..65535
+  std::string_view written_port = url.written(url.port_w_);
+  std::optional<int> port = plain_port(written_port);
+  if (!port && written_port.empty()) port = url.scheme_ == "https" ? 443 : 80;
+  if (!port) {
+    std::string curls = url.part(CURLUPART_PORT);
+    port = 0;
+    for (char c : curls) *port = *port * 10 + (c - '0');  // curl checked: 1..65535
+  }
+  url.port_ = *port;
   return url;
 }
 

@@ -2,9 +2,11 @@
 // per-host limits, and a clear InvalidURL for bad input.
 #include "corun/http/url.hpp"
 
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "corun/http/errors.hpp"
 
@@ -92,6 +94,62 @@ TEST(UrlTest, OriginOfIsTheParsedOrigin) {
   EXPECT_NE(URL::origin_of("http://a/x"), URL::origin_of("https://a/x"));
   EXPECT_FALSE(URL::origin_of("not a url").empty());  // any text has a key
   EXPECT_EQ(URL::origin_of("http://h:x/"), "http://h:x");
+}
+
+// The host and port curl's own parse gives (lower-cased host; the port with
+// the scheme's default), read with libcurl's URL API directly.
+std::pair<std::string, int> curls_host_and_port(const std::string& text) {
+  CURLU* h = curl_url();
+  EXPECT_EQ(curl_url_set(h, CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME), CURLUE_OK)
+      << text;
+  char* host = nullptr;
+  char* port = nullptr;
+  curl_url_get(h, CURLUPART_HOST, &host, 0);
+  curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+  std::string lower = host != nullptr ? host : "";
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  int number = port != nullptr ? std::stoi(port) : -1;
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(h);
+  return {lower, number};
+}
+
+// URL reads a plain host and port from the text as written (no curl_url_get);
+// every spelling curl rewrites (IPv4 shorthands, octal and hex numbers,
+// percent-encoding, IPv6) still comes out as curl has it.
+TEST(UrlTest, HostAndPortAreCurlsForEverySpelling) {
+  for (const char* text : {"http://example.com/",
+                           "HTTP://Example.COM:8080/x",
+                           "https://a-b.c/",
+                           "http://a:080/",
+                           "http://example.com.:81/",
+                           "http://127.0.0.1/",
+                           "http://127.1/",
+                           "http://0x7f.1/",
+                           "http://0x7F000001:9/",
+                           "http://010.0.0.1/",
+                           "http://2130706433/",
+                           "http://1.2.3/",
+                           "http://255.255.255.255/",
+                           "http://abc.def/",
+                           "http://ABC.DEF/",
+                           "http://0xa.0xb.0xc.0xd/",
+                           "http://1.2.3.04/",
+                           "http://a%2Db.c/",
+                           "http://[::1]:8443/",
+                           "https://[2001:DB8::1]/",
+                           "http://u:p@h.example:1234/?q#f",
+                           "http://x_y.example/",
+                           "http://192.168.0.1:65535/",
+                           "http://a:/",
+                           "https://h",
+                           "http://1e2.com/"}) {
+    URL u = parse_url(text);
+    auto [host, port] = curls_host_and_port(text);
+    EXPECT_EQ(u.host(), host) << text;
+    EXPECT_EQ(u.port(), port) << text;
+  }
 }
 
 TEST(UrlTest, NoHostAsWrittenIsInvalid) {
