@@ -89,13 +89,25 @@ void set_tls(CURL* h, const SessionOptions& so) {
   }
 }
 
+// No proxy at all (CURLOPT_PROXY ""): CURLOPT_NOPROXY too, whose value then
+// changes nothing, or libcurl reads no_proxy and NO_PROXY from the environment
+// for every request (two getenv walks of the whole environment).
+void set_no_proxy(CURL* h) {
+  curl_easy_setopt(h, CURLOPT_PROXY, "");
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+}
+
 void set_proxy(CURL* h, const SessionOptions& so, const RequestOptions& ro) {
   if (ro.proxy) {
-    curl_easy_setopt(h, CURLOPT_PROXY, ro.proxy->c_str());  // "": none, variables ignored
+    if (ro.proxy->empty()) {
+      set_no_proxy(h);  // none, variables ignored
+    } else {
+      curl_easy_setopt(h, CURLOPT_PROXY, ro.proxy->c_str());
+    }
   } else if (!so.proxy.empty()) {
     curl_easy_setopt(h, CURLOPT_PROXY, so.proxy.c_str());
   } else if (!so.trust_env) {
-    curl_easy_setopt(h, CURLOPT_PROXY, "");  // ignore http_proxy & co.
+    set_no_proxy(h);  // ignore http_proxy & co.
   }
 }
 

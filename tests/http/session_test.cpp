@@ -211,6 +211,16 @@ TEST_F(SessionTest, ProxyVariablesAreUsedOnlyWithTrustEnv) {
     ClientSession trusting(session_options([](SessionOptions& o) { o.trust_env = true; }));
     EXPECT_THROW(co_await trusting.get(url("/page.txt")), corun::http::ClientConnectorError);
   }());
+  // no_proxy is the environment's too: with trust_env it exempts its hosts
+  // (and without, no proxy is used anyway).
+  ::setenv("no_proxy", "127.0.0.1", 1);
+  corun::run([]() -> Task<void> {
+    ClientSession plain;
+    EXPECT_EQ((co_await plain.get(url("/page.txt"))).status(), 200);
+    ClientSession trusting(session_options([](SessionOptions& o) { o.trust_env = true; }));
+    EXPECT_EQ((co_await trusting.get(url("/page.txt"))).status(), 200);
+  }());
+  ::unsetenv("no_proxy");
   ::unsetenv("http_proxy");
 }
 
