@@ -342,19 +342,18 @@ def _checked_options(func, spelled, given, roles=("run", "crawl", "worker")):
     default where not given). spelled: {keyword: the old name the caller gave it
     under} (_resolve_aliases), for the messages. A keyword that is no option of
     roles is a TypeError, as Python's own for an unknown keyword."""
-    given = dict(given)
+    mine = [option for option in _OPTIONS if option[3] in roles]
+    known = {keyword for _member, keyword, _kind, _role in mine}
+    for keyword in given:  # first, as Python checks a call's keywords before its body runs
+        if keyword not in known:
+            raise TypeError(f"{func}() got an unexpected keyword argument '{keyword}'")
     options = {}
-    for member, keyword, kind, role in _OPTIONS:
-        if role not in roles:
-            continue
+    for member, keyword, kind, _role in mine:
         if keyword in given:
-            value = given.pop(keyword)
             options[member] = _checked_option(func, spelled.get(keyword, keyword), member,
-                                              kind, value)
+                                              kind, given[keyword])
         else:
             options[member] = _DEFAULTS[member]
-    if given:
-        raise TypeError(f"{func}() got an unexpected keyword argument '{next(iter(given))}'")
     return options
 
 

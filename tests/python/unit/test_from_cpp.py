@@ -101,6 +101,9 @@ def test_each_role_gets_its_options(handed):
     with pytest.raises(TypeError, match="enqueue\\(\\) got an unexpected keyword argument "
                                         "'concurrency'"):
         corun.enqueue(URLS, queue=QUEUE, concurrency=2)
+    # An unknown keyword is named before any value is checked, as Python does.
+    with pytest.raises(TypeError, match="fetch\\(\\) got an unexpected keyword argument 'bogus'"):
+        corun.fetch(URLS, concurrency=0, bogus=1)
 
 
 @pytest.mark.parametrize("name", sorted(_corun._numeric_ranges))
