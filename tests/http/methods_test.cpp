@@ -177,8 +177,8 @@ TEST_F(MethodsTest, BeforeSendRunsOnceBeforeTheFirstByteAndCanStopTheRequest) {
     };
     std::string error;
     try {
-      Response r = co_await s.post(
-          "http://127.0.0.1:" + std::to_string(server.port()) + "/x", "body", refused);
+      Response r = co_await s.post("http://127.0.0.1:" + std::to_string(server.port()) + "/x",
+                                   "body", refused);
       error = "no exception, status " + std::to_string(r.status());
     } catch (const std::runtime_error& e) {
       error = e.what();

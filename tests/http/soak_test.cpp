@@ -2,9 +2,8 @@
 // stay flat (measured after a warm-up, so pools and caches are already full).
 // CORUN_SOAK_REQUESTS (compile definition) sets the size: 20,000 in the default
 // suite, 100,000 in the "soak" label.
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>

@@ -1,11 +1,10 @@
 // corun::net streams and server over loopback.
-#include "corun/net.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "corun/corun.hpp"
+#include "corun/net.hpp"
 #include "support/nginx_fixture.hpp"
 
 namespace {
