@@ -21,8 +21,7 @@ void check_scheme_and_spaces(std::string_view url) {
   if (text::istarts_with(url, "http://") || text::istarts_with(url, "https://")) {
     // One pass (find_first_of calls memchr once per character).
     for (char c : url) {
-      if (static_cast<unsigned char>(c) <= ' ' &&
-          (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+      if (text::is_http_whitespace(static_cast<unsigned char>(c))) {
         throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), std::string(url));
       }
     }
@@ -77,13 +76,10 @@ bool plain_host(std::string_view h) {
   if (h.empty()) return false;
   bool letter = false;  // a letter curl's IPv4 numbers cannot hold
   for (char c : h) {
-    bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
-    if (!(lower || upper || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-    if ((lower || upper) &&
-        !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == 'x' || c == 'X')) {
-      letter = true;
-    }
-    if (c == '-') letter = true;
+    bool alpha = text::is_ascii_alpha(static_cast<unsigned char>(c));
+    if (!(alpha || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+    char lower = text::ascii_lower(c);
+    if (c == '-' || (alpha && !((lower >= 'a' && lower <= 'f') || lower == 'x'))) letter = true;
   }
   if (letter) return true;
   // Only digits, dots and hex letters: plain only as a canonical dotted quad.
@@ -144,7 +140,8 @@ URL URL::parse(std::string_view text) {
   // curl's parse leaves them as written (two curl_url_get, each a copy and a
   // free, less per URL).
   std::string_view host = url.written(url.host_w_);
-  url.host_ = text::to_ascii_lower(plain_host(host) ? std::string(host) : url.part(CURLUPART_HOST));
+  url.host_ = plain_host(host) ? text::to_ascii_lower(host)
+                               : text::to_ascii_lower(url.part(CURLUPART_HOST));
   if (url.host_.empty() || url.host_w_.len == 0) {
     throw InvalidURL(fmt::format("invalid URL (no host): {}", text), url.text_);
   }

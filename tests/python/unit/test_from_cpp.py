@@ -9,6 +9,7 @@ import importlib
 import pytest
 
 import corun
+from conftest import Handed  # and the `handed` fixture
 from corun import _corun
 
 fetch_module = importlib.import_module("corun.fetch")
@@ -21,27 +22,6 @@ OPTIONS = _corun._fetch_options
 # A value of the wrong type for each kind.
 WRONG_TYPE = {"bool": 1, "int": "1", "number": "1", "seconds": "1", "size": 1.5, "str": 1,
               "path": 1, "list": 5}
-
-
-class Handed(Exception):
-    """Raised by the stand-in for a C++ entry point once it has its arguments."""
-
-
-@pytest.fixture
-def handed(monkeypatch):
-    """{entry point: its arguments} for _fetch, _fetch_worker and _enqueue,
-    which are replaced by stand-ins: nothing is started."""
-    seen = {}
-
-    def stand_in(name):
-        def call(*args):
-            seen[name] = args
-            raise Handed(name)
-        return call
-
-    for name in ("_fetch", "_fetch_worker", "_enqueue"):
-        monkeypatch.setattr(_corun, name, stand_in(name))
-    return seen
 
 
 def handed_options(handed, **kwargs):

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import corun
+from conftest import Handed  # and the `handed` fixture
 from corun import _corun
 queue_module = sys.modules["corun.queue"]
 
@@ -147,17 +148,10 @@ def test_enqueue_name_template_must_be_unique_across_machines():
         corun.enqueue_sync(["http://h/a"], queue=QUEUE, name="{name}")
 
 
-def test_enqueue_defaults_are_the_cpp_defaults(monkeypatch):
-    handed = []
-
-    def stand_in(*args):
-        handed.append(args)
-        raise RuntimeError("handed")
-
-    monkeypatch.setattr(_corun, "_enqueue", stand_in)
-    with pytest.raises(RuntimeError, match="handed"):
+def test_enqueue_defaults_are_the_cpp_defaults(handed):
+    with pytest.raises(Handed):
         asyncio.run(corun.enqueue(["http://h/a"], queue=QUEUE))
-    settings = handed[0][3]
+    settings = handed["_enqueue"][3]
     for name in ("limit_per_host", "rate", "retries", "retry_delay", "retry_max_delay", "encoding",
                  "bom", "raw"):
         assert settings[name] == _corun._fetch_defaults[name], name

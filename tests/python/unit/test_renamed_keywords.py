@@ -10,6 +10,7 @@ import inspect
 import pytest
 
 import corun
+from conftest import Handed  # and the `handed` fixture
 from corun import _corun
 
 URLS = ["http://127.0.0.1:9/a"]
@@ -21,26 +22,6 @@ RENAMED = [
     ("max_body_size", "max_size", 1000, 1000),
     ("verify_tls", "insecure", True, False),
 ]
-
-
-class Handed(Exception):
-    """Raised by the stand-in once it has recorded its arguments."""
-
-
-@pytest.fixture
-def handed(monkeypatch):
-    """{entry point: its arguments}, for _fetch, _fetch_worker and _enqueue."""
-    seen = {}
-
-    def stand_in(name):
-        def call(*args):
-            seen[name] = args
-            raise Handed(name)
-        return call
-
-    for name in ("_fetch", "_fetch_worker", "_enqueue"):
-        monkeypatch.setattr(_corun, name, stand_in(name))
-    return seen
 
 
 def fetch_options(handed, func, **kwargs):
