@@ -87,10 +87,22 @@ bool Headers::add_raw_line(std::string_view line) {
     last.value_len += static_cast<std::uint32_t>(more.size() + 1);
     return true;
   }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
+  // One pass finds the colon and refuses a name with a space or tab in it (the
+  // name's characters are looked at once, not once per character searched for).
+  std::size_t colon = 0;
+  for (; colon < line.size(); ++colon) {
+    char c = line[colon];
+    if (c == ':') break;
+    if (c == ' ' || c == '\t') return false;
+  }
+  if (colon == line.size() || colon == 0) return false;
   std::string_view name = line.substr(0, colon);
-  if (name.find_first_of(" \t") != std::string_view::npos) return false;
+  if (entries_.capacity() == 0) {
+    // A response's fields: room for a typical header block at once, not grown field
+    // by field.
+    entries_.reserve(kTypicalFields);
+    buf_.reserve(kTypicalBytes);
+  }
   add(name, text::trim_http_whitespace(line.substr(colon + 1)));
   return true;
 }

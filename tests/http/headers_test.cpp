@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace {
 
 using corun::http::Headers;
@@ -47,6 +49,24 @@ TEST(Headers, ParsesRawLinesAsCurlDeliversThem) {
     ++n;
   }
   EXPECT_EQ(n, 2);
+}
+
+TEST(Headers, RefusesANameWithWhitespaceOrNoName) {
+  Headers h;
+  EXPECT_FALSE(h.add_raw_line("Bad Name: x\r\n"));
+  EXPECT_FALSE(h.add_raw_line("Bad\tName: x\r\n"));
+  EXPECT_FALSE(h.add_raw_line("Trailing : x\r\n"));
+  EXPECT_FALSE(h.add_raw_line(": no name\r\n"));
+  EXPECT_TRUE(h.add_raw_line("Value-Spaces: a b:c\r\n"));
+  EXPECT_EQ(h.size(), 1u);
+  EXPECT_EQ(h.get("value-spaces").value(), "a b:c");
+  // Many fields (past the first reservation) keep their names and values.
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_TRUE(h.add_raw_line("X-" + std::to_string(i) + ": v" + std::to_string(i) + "\r\n"));
+  }
+  EXPECT_EQ(h.size(), 41u);
+  EXPECT_EQ(h.get("x-39").value(), "v39");
+  EXPECT_EQ(h.get("value-spaces").value(), "a b:c");
 }
 
 }  // namespace

@@ -80,6 +80,8 @@ class Headers {
   struct Entry {
     std::uint32_t name_off, name_len, value_off, value_len;
   };
+  static constexpr std::size_t kTypicalFields = 16;  // a response's header block, at first
+  static constexpr std::size_t kTypicalBytes = 512;
   std::string buf_;
   std::vector<Entry> entries_;
 };
