@@ -10,6 +10,8 @@
 #include <string>
 #include <system_error>
 
+#include "corun/http/detail/verified_certs.hpp"
+
 namespace corun::http::detail {
 
 namespace {
@@ -59,7 +61,9 @@ std::string system_ca_bundle() {
   return path;
 }
 
-void set_tls(CURL* h, const SessionOptions& so) {
+void set_tls(CURL* h, const SessionEasy& session) {
+  const SessionOptions& so = *session.options;
+  if (session.verified_certs != nullptr) session.verified_certs->attach(h);
   if (!so.verify_tls) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -80,7 +84,7 @@ void set_tls(CURL* h, const SessionOptions& so) {
     // bundle (145 CAs) parsed again for every connection, about 0.1 CPU s and
     // a megabyte each over a crawl of a thousand hosts (bench/README.md,
     // sitting 6). A CA put into the directory by hand, without
-    // update-ca-certificates, is therefore not trusted (docs/http.md).
+    // update-ca-certificates, is therefore not trusted (docs/behaviour.md).
     static const std::string bundle = system_ca_bundle();
     if (!bundle.empty()) {
       curl_easy_setopt(h, CURLOPT_CAINFO, bundle.c_str());
@@ -181,7 +185,7 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
   if (verbose) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
   set_target(h, so, *hop.url);
   set_dns(h, session);
-  if (hop.url->scheme() == "https") set_tls(h, so);  // a plain http hop has no TLS to set up
+  if (hop.url->scheme() == "https") set_tls(h, session);  // a plain http hop has no TLS to set up
   set_proxy(h, so, ro);
   set_cookies(h, session, ro, storage);
   set_headers(h, session, ro, storage);

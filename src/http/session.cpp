@@ -26,6 +26,7 @@
 #include "corun/http/detail/easy_options.hpp"
 #include "corun/http/detail/request_gate.hpp"
 #include "corun/http/detail/transfer.hpp"
+#include "corun/http/detail/verified_certs.hpp"
 #include "corun/http/url.hpp"
 #include "corun/text/ascii.hpp"
 
@@ -54,6 +55,8 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
   Loop* loop = nullptr;
   bool loop_gone = false;  // the bound loop shut down (the guard ran)
   bool closed = false;
+  // Before `multi`, which it outlives: its handshakes call into it.
+  std::unique_ptr<detail::VerifiedCerts> verified_certs;
   std::unique_ptr<detail::CurlMulti> multi;
   detail::SessionEasy easy;        // what every easy handle gets from the session
   bool own_share = false;          // false: the shared jar's or cache's
@@ -69,6 +72,10 @@ struct ClientSession::State : std::enable_shared_from_this<ClientSession::State>
   explicit State(SessionOptions o) : options(std::move(o)) {
     if (Loop* l = try_get_running_loop()) loop = l;
     easy.options = &options;
+    if (options.verify_tls && detail::VerifiedCerts::available()) {
+      verified_certs = std::make_unique<detail::VerifiedCerts>();
+      easy.verified_certs = verified_certs.get();
+    }
     easy.default_headers = detail::session_header_list(options.headers);
     // A transfer takes one share object: the jar's when there is one (shared
     // jars share TLS sessions too), else the run's shared cache, else our own.
@@ -464,6 +471,11 @@ const SessionOptions& ClientSession::options() const noexcept {
 
 std::size_t ClientSession::open_sockets() const noexcept {
   return state_ && state_->multi ? state_->multi->watched_sockets() : 0;
+}
+
+ClientSession::CertificateChecks ClientSession::certificate_checks() const noexcept {
+  if (!state_ || !state_->verified_certs) return {};
+  return {state_->verified_certs->full_verifications(), state_->verified_certs->hits()};
 }
 
 }  // namespace corun::http

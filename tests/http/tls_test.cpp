@@ -8,6 +8,7 @@
 
 #include "corun/corun.hpp"
 #include "corun/http.hpp"
+#include "corun/http/detail/verified_certs.hpp"
 #include "support/nginx_fixture.hpp"
 
 namespace {
@@ -79,6 +80,9 @@ TEST_F(TlsTest, ACaFileOfAnotherCaOrAnotherHostIsRefused) {
     o.ca_file = other_ca;
     ClientSession wrong_ca(o);
     EXPECT_THROW(co_await wrong_ca.get(first), corun::http::ClientConnectorCertificateError);
+    // A failed verification is not remembered: the next connection fails the same way.
+    EXPECT_THROW(co_await wrong_ca.get(first), corun::http::ClientConnectorCertificateError);
+    EXPECT_EQ(wrong_ca.certificate_checks().known, 0u);
     o.ca_file = ca;
     ClientSession right_ca(o);
     EXPECT_EQ((co_await right_ca.get(first)).status(), 200);
@@ -88,6 +92,10 @@ TEST_F(TlsTest, ACaFileOfAnotherCaOrAnotherHostIsRefused) {
     } catch (const corun::http::ClientConnectorCertificateError& e) {
       EXPECT_NE(std::string(e.what()).find("127.0.0.2"), std::string::npos) << e.what();
     }
+    // The chain was known from the first host's handshake (where libcurl offers it);
+    // the host name was checked anyway, and refused.
+    EXPECT_EQ(right_ca.certificate_checks().verified, 1u);
+    EXPECT_EQ(right_ca.certificate_checks().known, 1u);
   }(first, second, certs_->ca_cert, other.ca_cert));
 }
 
@@ -149,6 +157,53 @@ TEST_F(TlsTest, Http2RequestsToOneHostShareOneConnection) {
     for (auto& t : tasks) EXPECT_EQ((co_await t).version(), "2");
   }());
   EXPECT_EQ(nginx_->accepted_connections() - before, 1);
+}
+
+// Connections presenting a certificate the session has verified do not verify its
+// chain again: over HTTP/1.1, 16 requests at once to one host open several
+// connections, each a full handshake (none had a TLS session to resume yet), and one
+// of them verifies the chain.
+TEST_F(TlsTest, AServerCertificateIsVerifiedOncePerSession) {
+  // corun builds on libcurl over OpenSSL (scripts/install-deps.sh).
+  ASSERT_TRUE(corun::http::detail::VerifiedCerts::available());
+  corun::testing::NginxOptions no;
+  no.tls = true;
+  no.certs = *certs_;
+  no.access_log = true;
+  corun::testing::Nginx nginx(no);
+  corun::testing::write_text_file(nginx.root() / "hello.txt", "hello over tls\n");
+  std::string target = nginx.base_url() + "/hello.txt";
+  auto checks = corun::run([](std::string u) -> Task<ClientSession::CertificateChecks> {
+    SessionOptions o;
+    o.ca_file = certs_->ca_cert;
+    o.http2 = false;
+    o.limit = 8;
+    ClientSession s(o);
+    std::vector<corun::TaskHandle<Response>> tasks;
+    for (int i = 0; i < 16; ++i) tasks.push_back(corun::create_task(s.get(u)));
+    for (auto& t : tasks) EXPECT_EQ((co_await t).status(), 200);
+    co_return s.certificate_checks();
+  }(target));
+  corun::testing::ConnectionLog log = nginx.logged_connections();
+  for (int i = 0; i < 500 && log.requests < 16; ++i) {  // a hang guard
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    log = nginx.logged_connections();
+  }
+  long full_handshakes = log.connections - log.resumed;
+  ASSERT_GE(full_handshakes, 2) << "the test needs more than one connection";
+  EXPECT_EQ(checks.verified, 1u);
+  EXPECT_EQ(static_cast<long>(checks.known), full_handshakes - 1);
+
+  // Without verification there is nothing to remember.
+  auto none = corun::run([](std::string u) -> Task<ClientSession::CertificateChecks> {
+    SessionOptions o;
+    o.verify_tls = false;
+    ClientSession s(o);
+    EXPECT_EQ((co_await s.get(u)).status(), 200);
+    co_return s.certificate_checks();
+  }(target));
+  EXPECT_EQ(none.verified, 0u);
+  EXPECT_EQ(none.known, 0u);
 }
 
 // A session with the same SharedCache resumes the TLS session an earlier one

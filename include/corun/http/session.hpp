@@ -196,6 +196,16 @@ class ClientSession {
   // Connections currently open in the pool (for tests and diagnostics).
   std::size_t open_sockets() const noexcept;
 
+  // Server certificates checked in this session's TLS handshakes (for tests and
+  // diagnostics): chains verified in full, and handshakes whose leaf certificate
+  // the session had already verified, whose chain was not verified again (the host
+  // name is checked every time). docs/behaviour.md, "A certificate chain is verified once".
+  struct CertificateChecks {
+    std::size_t verified = 0;
+    std::size_t known = 0;
+  };
+  CertificateChecks certificate_checks() const noexcept;
+
   struct State;
 
  private:

@@ -18,12 +18,17 @@
 
 namespace corun::http::detail {
 
+class VerifiedCerts;
+
 // What a session gives every easy handle.
 struct SessionEasy {
   const SessionOptions* options = nullptr;
   curl_slist* default_headers = nullptr;  // session_header_list(options->headers)
   CURLSH* share = nullptr;                // CURLOPT_SHARE (jar, TLS sessions, DNS)
   bool cookie_engine = false;             // the share holds a cookie jar
+  // The chains the session has verified (detail/verified_certs.hpp): set on every
+  // HTTPS hop when the session verifies certificates and libcurl uses OpenSSL.
+  VerifiedCerts* verified_certs = nullptr;
   // When the next handle may prune curl's DNS cache (configure_easy's
   // set_dns). Mutable: the handles' bookkeeping, not the session's settings.
   mutable std::chrono::steady_clock::time_point dns_prune_due{};
