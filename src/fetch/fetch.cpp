@@ -424,10 +424,13 @@ FetchLane& Fetcher::Impl::pick_lane(const std::string& url) {
     std::size_t floor = 2 * home->concurrency();  //   below 2 per slot: never spill
     std::size_t other = least->outstanding * home->concurrency() / least->concurrency();
     if (backlog <= floor || backlog <= 2 * other + home->concurrency()) return *home;
-    // Each spill may open a connection more; a run's spills are bounded so the
-    // connections stay at most hosts + -c (a stalled lane must not move every
-    // host to the others).
-    if (spills >= std::max<std::size_t>(1, options.concurrency / 2)) return *home;
+    // Each spill may open a connection more, a TLS handshake on both sides; a
+    // run's spills are bounded so the connections stay well within hosts + -c (a
+    // stalled lane must not move every host to the others). -c/8: at -c/2 a
+    // 50-host HTTPS crawl spent most of them on lanes briefly descheduled, each a
+    // connection for about ten requests, and used 4% more CPU (bench/README.md,
+    // sitting 12); one hot host needs one spill to use every lane.
+    if (spills >= std::max<std::size_t>(1, options.concurrency / 8)) return *home;
     ++spills;
   }
   for (std::size_t i = 0; i < lanes.size(); ++i) {
