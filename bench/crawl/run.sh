@@ -191,6 +191,11 @@ CONF
   done
 }
 
+# CPU ticks (user + system) of nginx's worker so far.
+server_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$(pgrep -P "$(cat "$srv/nginx.pid")" | head -1)/stat"
+}
+
 # One timed run: `measure IMPL COMMAND...`; appends a sample line.
 measure() {
   impl=$1
@@ -199,6 +204,7 @@ measure() {
   mkdir -p "$out/$impl"
   sync
   : >"$srv/access.log"
+  server_before=$(server_ticks)
   if ! SSL_CERT_FILE="$ca" CURL_CA_BUNDLE="$ca" "$timecmd" -f '%e %U %S %M' -o "$tmp/time" "$@" \
     >"$tmp/stdout" 2>"$tmp/stderr"; then
     echo "run.sh: $impl failed:" >&2
@@ -207,13 +213,16 @@ measure() {
   fi
   sleep 0.2 # nginx logs a request just after its response
   read -r wall user sys rss <"$tmp/time"
+  # nginx's CPU during the run (its one worker, user + system): what the client left
+  # of the two cores is what it can use.
+  server_cpu=$(echo "$server_before $(server_ticks) $(getconf CLK_TCK)" | awk '{ printf "%.2f", ($2 - $1) / $3 }')
   set -- $(awk '!seen[$1]++ { c++; if ($3 == "xr") r++ } END { printf "%d %d %d", NR, c, r }' "$srv/access.log")
   if [ "$1" -lt "$pages" ]; then
     echo "run.sh: $impl: nginx logged $1 requests, not $pages" >&2
     exit 1
   fi
-  echo "server=$server hosts=$hosts pages=$pages impl=$impl seconds=$wall cpu=$(echo "$user $sys" | awk '{ print $1 + $2 }') rss_kb=$rss requests=$1 conns=$2 resumed=$3" >>"$samples"
-  echo "  $impl: $wall s wall, $user+$sys s CPU, $rss KB peak, $2 connections ($3 resumed) for $1 requests" >&2
+  echo "server=$server hosts=$hosts pages=$pages impl=$impl seconds=$wall cpu=$(echo "$user $sys" | awk '{ print $1 + $2 }') rss_kb=$rss requests=$1 conns=$2 resumed=$3 server_cpu=$server_cpu" >>"$samples"
+  echo "  $impl: $wall s wall, $user+$sys s CPU, $rss KB peak, $2 connections ($3 resumed) for $1 requests; nginx $server_cpu s CPU" >&2
 }
 
 [ -f "$samples" ] && [ "${APPEND:-0}" = 1 ] || : >"$samples"

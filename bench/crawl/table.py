@@ -48,30 +48,36 @@ def summary(rows):
         "rss": med(rows, "rss_kb", int) / 1024,
         "conns": med(rows, "conns", int),
         "resumed": med(rows, "resumed", int),
+        # nginx's CPU during the client's runs (samples before sitting 12 lack it)
+        "server_cpu": med(rows, "server_cpu") if all("server_cpu" in r for r in rows) else None,
     }
 
 
 def main():
     groups, header = load(sys.argv[1])
-    conc = 64
+    conc, cores = 64, None
     for part in header.split(","):
         if part.strip().startswith("conc "):
             conc = int(part.split()[1])
+        words = part.split()
+        if "cores" in words:
+            cores = int(words[words.index("cores") - 1])
     print(f"({header})\n")
     for (server, hosts) in sorted(groups, key=lambda k: (k[0], k[1])):
         m = {impl: summary(rows) for impl, rows in groups[(server, hosts)].items()}
         any_row = next(iter(m.values()))
         print(f"**{server}, {hosts} host{'s' if hosts != 1 else ''}**: {any_row['pages']:,} pages, "
               f"{any_row['runs']} runs each, medians\n")
-        print("| client | pages/s | wall s | CPU s | peak RSS MiB | connections | resumed | corun is |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| client | pages/s | wall s | CPU s | nginx CPU s | peak RSS MiB | connections | resumed | corun is |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         c = m.get("corun")
         for impl in ORDER:
             if impl not in m:
                 continue
             v = m[impl]
             ratio = f"{c['pps'] / v['pps']:.2f}x" if c else ""
-            print(f"| {NAMES[impl]} | {v['pps']:,.0f} | {v['seconds']:.2f} | {v['cpu']:.2f} | "
+            server = "" if v["server_cpu"] is None else f"{v['server_cpu']:.2f}"
+            print(f"| {NAMES[impl]} | {v['pps']:,.0f} | {v['seconds']:.2f} | {v['cpu']:.2f} | {server} | "
                   f"{v['rss']:.1f} | {v['conns']:,.0f} | {v['resumed']:,.0f} | {ratio} |")
         if c:
             peers = [v["pps"] for k, v in m.items() if k not in ("corun", "pyscraper")]
@@ -82,6 +88,12 @@ def main():
             if "scraper" in m:
                 notes.append(f"peak RSS {c['rss'] / m['scraper']['rss']:.2f} of the scraper's (target <= 0.25)")
             notes.append(f"connections {c['conns']:.0f} vs hosts + -c = {hosts + conc}")
+            if cores and c["server_cpu"] is not None:
+                # Client and server share the machine: no run of this client can take
+                # less wall time than their CPU time spread over every core.
+                floor = (c["cpu"] + c["server_cpu"]) / cores
+                notes.append(f"corun's CPU and nginx's over {cores} cores: {floor:.2f} s at the least "
+                             f"({c['pages'] / floor:,.0f} pages/s)")
             print("\n" + "; ".join(notes) + ".\n")
         if "pyscraper" in m and "scraper" in m:
             p, a = m["pyscraper"], m["scraper"]
