@@ -27,10 +27,9 @@ bool chain_only(X509_STORE_CTX* ctx) {
   if (X509_VERIFY_PARAM_get0_host(const_cast<X509_VERIFY_PARAM*>(p), 0) != nullptr) return false;
   if (X509_VERIFY_PARAM_get0_email(const_cast<X509_VERIFY_PARAM*>(p)) != nullptr) return false;
   // With no address set this also queues an OpenSSL error ("passed a null
-  // parameter"), which libcurl would report for a failed handshake: dropped.
-  ERR_set_mark();
+  // parameter"), which libcurl would report for a failed handshake: the caller
+  // drops it (ERR_pop_to_mark).
   char* ip = X509_VERIFY_PARAM_get1_ip_asc(const_cast<X509_VERIFY_PARAM*>(p));
-  ERR_pop_to_mark();
   if (ip != nullptr) {
     OPENSSL_free(ip);
     return false;
@@ -64,9 +63,11 @@ int verify(X509_STORE_CTX* ctx, void* arg) {
   X509* leaf = X509_STORE_CTX_get0_cert(ctx);
   VerifiedCerts::Digest digest{};
   unsigned int len = 0;
+  ERR_set_mark();  // what fails here only means "verify in full": not the handshake's error
   bool cacheable = leaf != nullptr && chain_only(ctx) &&
                    X509_digest(leaf, EVP_sha256(), digest.data(), &len) == 1 &&
                    len == digest.size();
+  ERR_pop_to_mark();
   auto now = VerifiedCerts::Clock::now();
   if (cacheable && self->known(digest, now)) {
     X509_STORE_CTX_set_error(ctx, X509_V_OK);
