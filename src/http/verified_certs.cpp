@@ -90,11 +90,15 @@ CURLcode on_ssl_ctx(CURL* /*h*/, void* ssl_ctx, void* self) {
 }  // namespace
 
 bool VerifiedCerts::available() noexcept {
-  const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
-  if (v == nullptr || v->ssl_version == nullptr) return false;
-  // The first (or only) TLS library named: "OpenSSL/3.0.x", not "(OpenSSL/..." of a
-  // MultiSSL build whose selected backend is another.
-  return std::string_view(v->ssl_version).starts_with("OpenSSL/");
+  // Asked once per process, not per session.
+  static const bool openssl = [] {
+    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+    if (v == nullptr || v->ssl_version == nullptr) return false;
+    // The first (or only) TLS library named: "OpenSSL/3.0.x", not "(OpenSSL/..." of
+    // a MultiSSL build whose selected backend is another.
+    return std::string_view(v->ssl_version).starts_with("OpenSSL/");
+  }();
+  return openssl;
 }
 
 bool VerifiedCerts::attach(CURL* h) noexcept {

@@ -75,11 +75,7 @@ class HttpsCrawl : public ::testing::Test {
   // nginx logs a request after its response went out: wait (a hang guard, not a
   // speed check) until it has logged every request the client saw answered.
   static ConnectionLog log_after(const Nginx& nginx, long requests) {
-    ConnectionLog log = nginx.logged_connections();
-    for (int i = 0; i < 500 && log.requests < requests; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      log = nginx.logged_connections();
-    }
+    ConnectionLog log = nginx.logged_connections(requests);
     EXPECT_EQ(log.requests, requests);
     return log;
   }

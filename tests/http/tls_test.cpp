@@ -3,7 +3,6 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "corun/corun.hpp"
@@ -184,11 +183,7 @@ TEST_F(TlsTest, AServerCertificateIsVerifiedOncePerSession) {
     for (auto& t : tasks) EXPECT_EQ((co_await t).status(), 200);
     co_return s.certificate_checks();
   }(target));
-  corun::testing::ConnectionLog log = nginx.logged_connections();
-  for (int i = 0; i < 500 && log.requests < 16; ++i) {  // a hang guard
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    log = nginx.logged_connections();
-  }
+  corun::testing::ConnectionLog log = nginx.logged_connections(16);
   long full_handshakes = log.connections - log.resumed;
   ASSERT_GE(full_handshakes, 2) << "the test needs more than one connection";
   EXPECT_EQ(checks.verified, 1u);
@@ -233,23 +228,15 @@ TEST_F(TlsTest, SessionsSharingACacheResumeTls) {
       co_await s.close();
     }(target, std::move(cache)));
   };
-  auto logged = [&nginx](long requests) {
-    corun::testing::ConnectionLog log = nginx.logged_connections();
-    for (int i = 0; i < 500 && log.requests < requests; ++i) {  // a hang guard
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      log = nginx.logged_connections();
-    }
-    return log;
-  };
   auto cache = std::make_shared<corun::http::SharedCache>();
   get_once(cache);
   get_once(cache);
-  corun::testing::ConnectionLog shared = logged(2);
+  corun::testing::ConnectionLog shared = nginx.logged_connections(2);
   EXPECT_EQ(shared.connections, 2);
   EXPECT_EQ(shared.resumed, 1);
 
   get_once(nullptr);  // its own cache: a full handshake
-  corun::testing::ConnectionLog own = logged(3);
+  corun::testing::ConnectionLog own = nginx.logged_connections(3);
   EXPECT_EQ(own.connections, 3);
   EXPECT_EQ(own.resumed, 1);
 }

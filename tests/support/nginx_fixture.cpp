@@ -272,6 +272,15 @@ ConnectionLog Nginx::logged_connections() const {
   return out;
 }
 
+ConnectionLog Nginx::logged_connections(long requests) const {
+  ConnectionLog log = logged_connections();
+  for (int i = 0; i < 500 && log.requests < requests; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    log = logged_connections();
+  }
+  return log;
+}
+
 std::string Nginx::base_url() const {
   return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
 }

@@ -103,6 +103,10 @@ class Nginx {
   long accepted_connections();
   // The access log read now (requires NginxOptions::access_log).
   ConnectionLog logged_connections() const;
+  // The same once it has at least `requests` lines: nginx logs a request after its
+  // response went out, so a client can see an answer before its line exists. Waits
+  // at most 5 s (a hang guard, not a speed check), then returns what is there.
+  ConnectionLog logged_connections(long requests) const;
   // "https://127.0.0.<host>:PORT" (or http).
   std::string host_url(int host) const;
 
