@@ -217,7 +217,7 @@ void bind_http(py::module_& m) {
             } catch (...) {
               reraise_as_python();
             }
-            return py::str(out);
+            return str_keeping_utf8(out);
           },
           py::arg("encoding"), py::arg("errors"))
       .def("raise_for_status", [](const R& r) {

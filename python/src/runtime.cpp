@@ -13,6 +13,7 @@
 #include <corun/redis/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
+#include <cstring>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -319,6 +320,41 @@ class Mailbox {
   detail::Mailbox<Delivery*> deliveries_;
 };
 
+// start()'s memo of the last loop it served and that loop's mailbox. A
+// script's or a notebook's calls all come from one loop, and asking
+// corun.runtime._mailbox (a WeakKeyDictionary lookup in Python) costs more than
+// the rest of start(). The loop is held by a weak reference, so a loop that
+// died (or a new one at its address) is never taken for it; a mailbox that was
+// closed (_forget_loop) is asked for again. GIL held (which also orders this
+// with Mailbox::close()). Never released: nothing here may run at exit.
+struct MailboxMemo {
+  PyObject* loop_ref = nullptr;  // a weak reference to the loop
+  std::shared_ptr<Mailbox> mailbox;
+};
+MailboxMemo* g_mailbox_memo = nullptr;
+
+// The mailbox of loop; null when the loop cannot watch file descriptors.
+std::shared_ptr<Mailbox> mailbox_of(const py::object& loop) {
+  if (g_mailbox_memo == nullptr) g_mailbox_memo = new MailboxMemo;
+  MailboxMemo& memo = *g_mailbox_memo;
+  if (memo.loop_ref != nullptr && PyWeakref_GetObject(memo.loop_ref) == loop.ptr() &&
+      memo.mailbox->fd() >= 0) {
+    return memo.mailbox;
+  }
+  py::object box = kept_attr(g_mailbox_of, "corun.runtime", "_mailbox")(loop);
+  if (box.is_none()) return nullptr;
+  auto mailbox = box.cast<std::shared_ptr<Mailbox>>();
+  PyObject* ref = PyWeakref_NewRef(loop.ptr(), nullptr);
+  if (ref == nullptr) {  // a loop without weak references: not remembered
+    PyErr_Clear();
+    return mailbox;
+  }
+  Py_XDECREF(memo.loop_ref);
+  memo.loop_ref = ref;
+  memo.mailbox = mailbox;
+  return mailbox;
+}
+
 }  // namespace
 
 LoopThread& loop_thread() {
@@ -363,6 +399,33 @@ void post_to_loop_or_leak(std::function<void()> f) {
   } catch (const RuntimeError&) {
     // The loop closed meanwhile: leak on purpose, as above.
   }
+}
+
+py::str str_keeping_utf8(std::string_view utf8) {
+  PyObject* s = PyUnicode_DecodeUTF8(utf8.data(), static_cast<Py_ssize_t>(utf8.size()), "strict");
+  if (s == nullptr) throw py::error_already_set();
+  auto str = py::reinterpret_steal<py::str>(s);
+  // CPython 3.11 to 3.13 (with the GIL): a compact non-ASCII str has its own
+  // utf8/utf8_length fields (an ASCII one's data is its UTF-8 already), filled
+  // on demand with memory from PyObject_Malloc and freed by the str's dealloc
+  // with PyObject_Free. A str only this function holds (a new one, not a cached
+  // single character) with no UTF-8 yet gets a copy of the bytes it came from.
+#if !defined(Py_LIMITED_API) && !defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030B0000 && \
+    PY_VERSION_HEX < 0x030E0000
+  if (PyUnicode_IS_COMPACT(s) && !PyUnicode_IS_ASCII(s) && Py_REFCNT(s) == 1) {
+    auto* compact = reinterpret_cast<PyCompactUnicodeObject*>(s);
+    if (compact->utf8 == nullptr) {
+      auto* copy = static_cast<char*>(PyObject_Malloc(utf8.size() + 1));
+      if (copy != nullptr) {  // no memory: the str is fine without its cache
+        std::memcpy(copy, utf8.data(), utf8.size());
+        copy[utf8.size()] = '\0';
+        compact->utf8 = copy;
+        compact->utf8_length = static_cast<Py_ssize_t>(utf8.size());
+      }
+    }
+  }
+#endif
+  return str;
 }
 
 py::object exception_object(const std::exception_ptr& e) {
@@ -473,10 +536,8 @@ py::object Call::start() {
 
   py::object hook = make_cancel_hook(pending);
   call_method(future, g_str_add_done_callback, "add_done_callback", hook);
-  // None: the loop cannot watch an fd.
-  py::object box = kept_attr(g_mailbox_of, "corun.runtime", "_mailbox")(loop);
-  if (!box.is_none()) {
-    std::shared_ptr<Mailbox> mailbox = box.cast<std::shared_ptr<Mailbox>>();
+  // Null: the loop cannot watch an fd.
+  if (std::shared_ptr<Mailbox> mailbox = mailbox_of(loop)) {
     auto* delivery = new Mailbox::Delivery{pending, future.inc_ref().ptr(), hook.release().ptr()};
     pending->add_done_callback([mailbox, delivery] { mailbox->push(delivery); });
     return future;

@@ -2,6 +2,9 @@
 uvloop, ...) drives the same checks on its own loop."""
 
 import asyncio
+import os
+import sys
+import tempfile
 
 import corun
 from support import check, check_eq, free_port, page_text, raises, server_stats, wait_until
@@ -106,6 +109,22 @@ async def text_widths(s, base):
         check_eq(r.text_sync(encoding="utf-8"), text, f"text_sync(encoding='utf-8') of {body!r}")
         check_eq(max(map(ord, got), default=0), max(map(ord, text), default=0),
                  f"the widest character of {body!r}")
+        # A non-ASCII str carries the UTF-8 it came from (CPython's UTF-8 cache:
+        # sys.getsizeof counts it), and encodes and saves to exactly those bytes.
+        fresh = (text + "x")[:-1]  # the same text, built here: no UTF-8 cache
+        extra = len(text.encode()) + 1 if not text.isascii() else 0
+        check_eq(sys.getsizeof(got), sys.getsizeof(fresh) + extra,
+                 f"sys.getsizeof(text()) of {body!r} (its UTF-8 cache)")
+        check_eq(got.encode(), text.encode(), f"text().encode() of {body!r}")
+        check_eq(got.encode("utf-16-le"), text.encode("utf-16-le"), f"UTF-16 of {body!r}")
+        check_eq(got[1:], text[1:], f"a slice of text() of {body!r}")
+        check_eq(hash(got), hash(fresh), f"hash of text() of {body!r}")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "page.html")
+            with open(path, "w", encoding="utf-8-sig") as f:
+                f.write(got)
+            with open(path, "rb") as f:
+                check_eq(f.read(), b"\xef\xbb\xbf" + text.encode(), f"saved text() of {body!r}")
 
 
 async def cancellation(s, base):
