@@ -5,7 +5,7 @@ corun::http error to the class of the same name here, and the shared crawl's
 corun::fetch::QueueError and corun::redis errors to QueueError).
 """
 
-import typing as _typing
+import collections as _collections
 
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
@@ -51,11 +51,10 @@ class InvalidURL(ClientError, ValueError):
     """A malformed URL or an unsupported scheme (aiohttp.InvalidURL)."""
 
 
-class RequestInfo(_typing.NamedTuple):
-    url: str
-    method: str
-    headers: object
-    real_url: str
+# A named tuple as aiohttp's (collections.namedtuple, not typing.NamedTuple:
+# importing typing costs every `import corun` more than this module does).
+RequestInfo = _collections.namedtuple("RequestInfo", ["url", "method", "headers", "real_url"])
+RequestInfo.__doc__ = "What was asked for (aiohttp.RequestInfo): url, method, headers, real_url."
 
 
 class ClientResponseError(ClientError):

@@ -5,7 +5,6 @@ queue=, a worker of a shared crawl (whose producer and collector are
 queue.py's)."""
 
 import asyncio as _asyncio
-import html as _html
 import os as _os
 import sys as _sys
 import threading as _threading
@@ -20,6 +19,15 @@ from ._args import header_list as _header_list
 from ._args import type_error as _type_error
 
 __all__ = ["FetchRecord", "FetchResults", "fetch", "fetch_sync"]
+
+
+def _escape(text):
+    # html.escape, imported on first use: only notebooks show HTML, and the
+    # import is a cost of every `import corun`.
+    import html
+
+    return html.escape(text)
+
 
 # The options as C++ lists them (corun::fetch::kOptionFields, the one list
 # behind `corun fetch`'s flags too): (member, keyword, kind, role) in order,
@@ -115,7 +123,7 @@ class FetchRecord:
 
 
 def _esc(value):
-    return "<i>None</i>" if value is None else _html.escape(str(value))
+    return "<i>None</i>" if value is None else _escape(str(value))
 
 
 class FetchResults(list):
@@ -170,7 +178,7 @@ class FetchResults(list):
                    f"{self.skipped} skipped, {self.not_started} not started; "
                    f"{_human_bytes(self.bytes)} in {self.elapsed:.2f} s ({rate:.1f} pages/s)")
         if self.report_error:
-            summary += f"<br>report: {_html.escape(self.report_error)}"
+            summary += f"<br>report: {_escape(self.report_error)}"
 
         def table(title, counts):
             rows = "".join(f"<tr><td style='text-align:left'>{_esc(k)}</td><td>{v}</td></tr>"
@@ -184,7 +192,7 @@ class FetchResults(list):
                  table("encoding", self.counts_by_encoding()), "</div>"]
         errors = self.errors()
         if errors:
-            items = "".join(f"<li><code>{_html.escape(r.url)}</code>: {_html.escape(r.error)}</li>"
+            items = "".join(f"<li><code>{_escape(r.url)}</code>: {_escape(r.error)}</li>"
                             for r in errors[:first_errors])
             more = (f"<li>... and {len(errors) - first_errors} more</li>"
                     if len(errors) > first_errors else "")
@@ -266,7 +274,7 @@ class _ProgressView:
         if self.total:
             bar = (f"<progress value='{self.done + self.failed}' max='{self.total}' "
                    f"style='width:20em;margin-right:1em'></progress>")
-        return f"<div>{bar}<code>{_html.escape(self._text())}</code></div>"
+        return f"<div>{bar}<code>{_escape(self._text())}</code></div>"
 
 
 class _ProgressDisplay:

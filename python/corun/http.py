@@ -7,7 +7,6 @@ import collections.abc as _abc
 import json as _json
 from operator import attrgetter as _attrgetter
 import re as _re
-import urllib.parse as _urlparse
 import warnings as _warnings
 
 from . import _corun
@@ -405,7 +404,9 @@ class ClientSession:
         if params is not None:
             if not isinstance(params, (_abc.Mapping, list, tuple)):
                 raise _type_error(func, "params", "a mapping or a list of pairs", params)
-            query = _urlparse.urlencode(params)
+            from urllib.parse import urlencode  # on first use: a cost of every import
+
+            query = urlencode(params)
             if query:
                 url += ("&" if "?" in url else "?") + query
         if json is not None:

@@ -3,8 +3,6 @@ shared crawl (docs/scale-out.md), and their results. Its workers are
 corun.fetch(queue=...) (python/corun/fetch.py); python/src/fetch_binding.cpp
 is the C++ half of all three."""
 
-import uuid as _uuid
-
 from . import _corun
 from ._args import check_bool as _check_bool
 from ._args import check_int as _check_int
@@ -65,6 +63,13 @@ class CollectResult:
         return f"<CollectResult written={self.written} done={self.done} failed={self.failed}>"
 
 
+def _uuid4():
+    # uuid, imported on first use (it is a cost of every `import corun`).
+    import uuid
+
+    return uuid.uuid4()
+
+
 def _enqueue_call(func, urls, urls_file, spelled, *, queue, base_url=None,
                   replace_settings=False, high_water=_ENQUEUE_DEFAULTS["high_water"],
                   lease=_ENQUEUE_DEFAULTS["lease"],
@@ -101,7 +106,7 @@ def _enqueue_call(func, urls, urls_file, spelled, *, queue, base_url=None,
     # A fresh name unless the caller names the input: only a run with the same
     # name (and the same lines) may skip what an earlier one added.
     name_of_input = ("python:" + name_of_input if name_of_input is not None
-                     else f"python:{_uuid.uuid4()}")
+                     else f"python:{_uuid4()}")
     call, feed = _corun._enqueue(
         queue, urls_path, name_of_input, settings,
         _check_str(func, "base_url", base_url, none=True) or "",

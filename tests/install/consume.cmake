@@ -24,6 +24,16 @@ assert os.path.dirname(ext.__file__) == '${_py_package}', ext.__file__
 async def answer():
     return await corun.sleep(0, 42)
 print(corun.run(answer()), corun.__version__ == ext.__version__, len(corun.__all__) > 20)
+# Each module's bytecode is installed and current (its header records the
+# source's time and size), so no process compiles the package again.
+import glob, importlib.util
+for src in glob.glob(os.path.join(os.path.dirname(corun.__file__), '*.py')):
+    with open(importlib.util.cache_from_source(src), 'rb') as f:
+        header = f.read(16)
+    st = os.stat(src)
+    assert int.from_bytes(header[4:8], 'little') == 0, src  # timestamp-checked
+    assert int.from_bytes(header[8:12], 'little') == int(st.st_mtime) & 0xFFFFFFFF, src
+    assert int.from_bytes(header[12:16], 'little') == st.st_size & 0xFFFFFFFF, src
 "
     WORKING_DIRECTORY ${WORK_DIR} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0 OR NOT out STREQUAL "42 True True\n")
