@@ -10,6 +10,7 @@
 
 #include "bindings.hpp"
 #include "runtime.hpp"
+#include "utf8_str.hpp"
 
 namespace corun::python {
 
@@ -147,6 +148,8 @@ class PySession {
 }  // namespace
 
 void bind_http(py::module_& m) {
+  // What text() builds its str with, on any bytes: for tests (tests/python/unit/test_utf8_str.py).
+  m.def("_str_from_utf8", [](const py::bytes& b) { return str_keeping_utf8(std::string_view(b)); });
   py::class_<PySession>(m, "_Session")
       .def(py::init([](std::size_t limit, std::size_t limit_per_host, const TimeoutTuple& timeout,
                        const HeaderList& headers, std::string user_agent, bool raise_for_status,

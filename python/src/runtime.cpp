@@ -13,7 +13,6 @@
 #include <corun/redis/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
-#include <cstring>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -399,33 +398,6 @@ void post_to_loop_or_leak(std::function<void()> f) {
   } catch (const RuntimeError&) {
     // The loop closed meanwhile: leak on purpose, as above.
   }
-}
-
-py::str str_keeping_utf8(std::string_view utf8) {
-  PyObject* s = PyUnicode_DecodeUTF8(utf8.data(), static_cast<Py_ssize_t>(utf8.size()), "strict");
-  if (s == nullptr) throw py::error_already_set();
-  auto str = py::reinterpret_steal<py::str>(s);
-  // CPython 3.11 to 3.13 (with the GIL): a compact non-ASCII str has its own
-  // utf8/utf8_length fields (an ASCII one's data is its UTF-8 already), filled
-  // on demand with memory from PyObject_Malloc and freed by the str's dealloc
-  // with PyObject_Free. A str only this function holds (a new one, not a cached
-  // single character) with no UTF-8 yet gets a copy of the bytes it came from.
-#if !defined(Py_LIMITED_API) && !defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030B0000 && \
-    PY_VERSION_HEX < 0x030E0000
-  if (PyUnicode_IS_COMPACT(s) && !PyUnicode_IS_ASCII(s) && Py_REFCNT(s) == 1) {
-    auto* compact = reinterpret_cast<PyCompactUnicodeObject*>(s);
-    if (compact->utf8 == nullptr) {
-      auto* copy = static_cast<char*>(PyObject_Malloc(utf8.size() + 1));
-      if (copy != nullptr) {  // no memory: the str is fine without its cache
-        std::memcpy(copy, utf8.data(), utf8.size());
-        copy[utf8.size()] = '\0';
-        compact->utf8 = copy;
-        compact->utf8_length = static_cast<Py_ssize_t>(utf8.size());
-      }
-    }
-  }
-#endif
-  return str;
 }
 
 py::object exception_object(const std::exception_ptr& e) {

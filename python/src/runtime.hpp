@@ -22,7 +22,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -49,15 +48,6 @@ py::object exception_object(const std::exception_ptr& e);
 [[noreturn]] void raise_exception_object(py::handle exception);
 // Converts the exception being handled (inside a catch block) and raises it.
 [[noreturn]] void reraise_as_python();
-
-// A str of the valid UTF-8 `utf8` (what corun's decoders write) that keeps those
-// bytes as its cached UTF-8 form, the one PyUnicode_AsUTF8() fills: encoding it
-// back to UTF-8 (str.encode(), a write() to a UTF-8 or UTF-8-with-BOM text file)
-// is then a copy instead of a pass over every character. The cache costs one copy
-// of the bytes while the str lives, as after any PyUnicode_AsUTF8(). Where the
-// interpreter's string layout is not one checked here (see runtime.cpp), a plain
-// str. GIL held; raises UnicodeDecodeError on invalid UTF-8.
-py::str str_keeping_utf8(std::string_view utf8);
 
 // Runs f() with the GIL released and returns its value (R default-constructible).
 // Not pybind11's gil_scoped_release: that one takes the GIL back in a noexcept
