@@ -8,6 +8,7 @@
 #include <cmath>
 #include <corun/http/session.hpp>
 
+#include "backlog.hpp"
 #include "bindings.hpp"
 #include "runtime.hpp"
 #include "utf8_str.hpp"
@@ -28,6 +29,9 @@ struct SessionBox {
     return *session;
   }
 };
+
+// A session's backlog bound, per transfer its limit lets run at once.
+constexpr std::size_t kBacklogPerLimit = 4;
 
 // (total, connect, sock_read) in seconds; None for no limit.
 using TimeoutTuple =
@@ -60,29 +64,45 @@ py::list headers_to_python(const http::Headers& headers) {
   return out;
 }
 
-Task<std::unique_ptr<http::Response>> run_request(std::shared_ptr<SessionBox> box,
-                                                  std::string method, std::string url,
-                                                  http::RequestOptions options) {
+// A response on its way to Python, with the backlog slot it holds until it
+// gets there (or is dropped).
+struct Delivered {
+  std::unique_ptr<http::Response> response;
+  Backlog::Slot slot;
+};
+
+Task<Delivered> run_request(std::shared_ptr<SessionBox> box, std::shared_ptr<Backlog> backlog,
+                            std::string method, std::string url, http::RequestOptions options) {
+  Backlog::Slot slot;
+  if (backlog) {
+    Task<Backlog::Slot> taking = backlog->take();
+    slot = co_await taking;
+  }
   http::ClientSession& session = box->get();
   http::Response r =
       co_await session.request(std::move(method), std::move(url), std::move(options));
-  co_return std::make_unique<http::Response>(std::move(r));
+  co_return Delivered{std::make_unique<http::Response>(std::move(r)), std::move(slot)};
 }
 
-// make_call's convert for a request: the Response as a Python _Response.
-py::object response_to_python(std::unique_ptr<http::Response> r) {
-  return py::cast(std::shared_ptr<http::Response>(std::move(r)));
+// make_call's convert for a request: the Response as a Python _Response. Its
+// slot is given back here, on the thread that takes the response.
+py::object response_to_python(Delivered d) {
+  d.slot.give_back();
+  return py::cast(std::shared_ptr<http::Response>(std::move(d.response)));
 }
 
-Task<> close_session(std::shared_ptr<SessionBox> box) {
+Task<> close_session(std::shared_ptr<SessionBox> box, std::shared_ptr<Backlog> backlog) {
   box->closed = true;
+  if (backlog) backlog->open();  // requests waiting for a slot fail now ("Session is closed")
   if (box->session) co_await box->session->close();
 }
 
 class PySession {
  public:
   explicit PySession(http::SessionOptions options)
-      : box_(std::make_shared<SessionBox>()), jar_(std::make_shared<http::CookieJar>()) {
+      : box_(std::make_shared<SessionBox>()),
+        jar_(std::make_shared<http::CookieJar>()),
+        backlog_(make_backlog(options.limit)) {
     box_->options = std::move(options);
     // A jar with locks: Python reads it from its own thread while the loop
     // thread's transfers use it.
@@ -92,9 +112,10 @@ class PySession {
   PySession& operator=(const PySession&) = delete;
   // The session belongs to the loop thread: closed and destroyed there.
   ~PySession() {
-    post_to_loop_or_leak([box = std::move(box_)]() mutable {
+    post_to_loop_or_leak([box = std::move(box_), backlog = backlog_]() mutable {
+      if (backlog) backlog->open();
       if (box->session && !box->session->closed()) {
-        corun::create_task(close_session(std::move(box)));
+        corun::create_task(close_session(std::move(box), std::move(backlog)));
       }
     });
   }
@@ -113,7 +134,7 @@ class PySession {
     o.max_redirects = max_redirects;
     o.raise_for_status = raise_for_status;
     o.max_body_size = max_body_size;
-    return make_call(run_request(box_, std::move(method), std::move(url), std::move(o)),
+    return make_call(run_request(box_, backlog_, std::move(method), std::move(url), std::move(o)),
                      response_to_python);
   }
 
@@ -121,12 +142,17 @@ class PySession {
   // no keyword): the same work as request("GET", url, None, ...), without
   // converting nine absent arguments.
   Call get(std::string url) {
-    return make_call(run_request(box_, "GET", std::move(url), http::RequestOptions{}),
+    return make_call(run_request(box_, backlog_, "GET", std::move(url), http::RequestOptions{}),
                      response_to_python);
   }
 
   Call close() {
-    return make_call(close_session(box_), [] { return py::none(); });
+    return make_call(close_session(box_, backlog_), [] { return py::none(); });
+  }
+
+  // (bound, slots held): for tests. (0, 0) without a bound (limit=0).
+  std::pair<int, int> backlog_state() const {
+    return backlog_ ? std::pair{backlog_->bound(), backlog_->held()} : std::pair{0, 0};
   }
 
   // (name, value, domain, path, secure, http_only, expires) of every cookie.
@@ -143,6 +169,17 @@ class PySession {
  private:
   std::shared_ptr<SessionBox> box_;
   std::shared_ptr<http::CookieJar> jar_;
+  std::shared_ptr<Backlog> backlog_;  // null: no limit
+
+  // Requests taken up and not yet handed to Python: kBacklogPerLimit times the
+  // transfers in flight (room for finished responses while Python takes the
+  // last batch), none without a limit.
+  static std::shared_ptr<Backlog> make_backlog(std::size_t limit) {
+    if (limit == 0) return nullptr;
+    constexpr std::size_t kMax = 1 << 30;
+    return std::make_shared<Backlog>(
+        static_cast<int>(std::min(limit, kMax / kBacklogPerLimit) * kBacklogPerLimit));
+  }
 };
 
 }  // namespace
@@ -184,7 +221,8 @@ void bind_http(py::module_& m) {
       .def("get", &PySession::get, py::arg("url"))
       .def("close", &PySession::close)
       .def("cookies", &PySession::cookies)
-      .def("clear_cookies", &PySession::clear_cookies);
+      .def("clear_cookies", &PySession::clear_cookies)
+      .def("_backlog_state", &PySession::backlog_state);
 
   using R = http::Response;
   py::class_<R, std::shared_ptr<R>>(m, "_Response")

@@ -221,7 +221,10 @@ py::object make_cancel_hook(const std::shared_ptr<Pending>& pending) {
 // removed first when the Future completes normally, so that completing it
 // schedules only its awaiter's wake-up and not a callback with nothing to do.
 void settle_future(Pending& pending, py::handle future, py::handle cancel_hook = {}) {
-  if (truth(call_method(future, g_str_done, "done"))) return;  // cancelled meanwhile
+  if (truth(call_method(future, g_str_done, "done"))) {  // cancelled meanwhile
+    pending.discard();  // nobody takes the value: what it holds goes now
+    return;
+  }
   if (cancel_hook) {
     call_method(future, g_str_remove_done_callback, "remove_done_callback", cancel_hook);
   }
@@ -252,6 +255,8 @@ class Mailbox {
   ~Mailbox() {
     // Deliveries never drained (their loop is gone) keep their Future
     // references: leaked on purpose, this may be a thread without the GIL.
+    // Their C++ results go (drop_results).
+    drop_results(deliveries_.close());
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -269,18 +274,19 @@ class Mailbox {
   void push(Delivery* d) {
     // The eventfd is written under the queue's lock, so close() cannot close
     // the descriptor in between; only the first delivery of a batch writes.
-    deliveries_.post(d, [this] {
+    bool queued = deliveries_.post(d, [this] {
       std::uint64_t one = 1;
       while (::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
       }
     });
+    if (!queued) drop_results({d});
   }
 
   // The asyncio loop's thread, when its loop is about to close: the
   // descriptor goes now rather than when the Mailbox is collected.
   void close() {
     if (fd_ < 0) return;
-    (void)deliveries_.close();  // leaked on purpose (see ~Mailbox)
+    drop_results(deliveries_.close());  // their Python references leaked (see ~Mailbox)
     ::close(fd_);
     fd_ = -1;
   }
@@ -315,6 +321,20 @@ class Mailbox {
   }
 
  private:
+  // Deliveries that will never be settled (their loop closed or died): their
+  // C++ values are dropped, so that what a value holds goes back (a
+  // ClientSession's backlog slot, a response's memory). The Delivery and its
+  // Python references stay leaked, as no GIL may be held here.
+  static void drop_results(const std::vector<Delivery*>& left) noexcept {
+    for (Delivery* d : left) {
+      try {
+        d->pending->discard();
+      } catch (...) {
+        // The value's destructor threw: it is gone all the same.
+      }
+    }
+  }
+
   int fd_;  // -1 once closed
   detail::Mailbox<Delivery*> deliveries_;
 };

@@ -86,6 +86,9 @@ class Pending {
   virtual bool cancel() = 0;                                     // any thread
   virtual bool wait_for(std::chrono::milliseconds timeout) = 0;  // any thread, no GIL needed
   virtual void add_done_callback(std::function<void()> f) = 0;   // f runs on the completing thread
+  // Any thread, done: drops the value nobody will take (outcome() is not
+  // called afterwards), so what it holds goes back now.
+  virtual void discard() = 0;
   // GIL held, done: the converted value; on failure the exception object and
   // failed = true.
   virtual py::object outcome(bool& failed) = 0;
@@ -101,6 +104,7 @@ class PendingOf final : public Pending {
   void add_done_callback(std::function<void()> f) override {
     future_.add_done_callback(std::move(f));
   }
+  void discard() override { future_.discard_value(); }
   py::object outcome(bool& failed) override {
     failed = false;
     try {

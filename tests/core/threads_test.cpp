@@ -148,6 +148,53 @@ TEST(LoopThread, DoneCallbackRuns) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+// discard_value(): a done future's value goes at once, whoever still holds the
+// future (the Python binding drops the responses of a loop that closed so).
+TEST(LoopThread, DiscardValueDropsADoneValueAtOnce) {
+  corun::LoopThread lt;
+  auto alive = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = alive;
+  corun::Event release;
+  auto f = lt.submit([](std::shared_ptr<int> v, corun::Event& go) -> Task<std::shared_ptr<int>> {
+    auto waiting = go.wait();
+    co_await waiting;
+    co_return v;
+  }(std::move(alive), release));
+  f.discard_value();  // still pending: nothing to drop
+  EXPECT_FALSE(f.done());
+  EXPECT_FALSE(watch.expired());
+  auto set = lt.submit([](corun::Event& go) -> Task<void> {
+    go.set();
+    co_return;
+  }(release));
+  set.get();
+  ASSERT_TRUE(f.wait_for(10s));
+  ASSERT_FALSE(watch.expired());  // held by the future's state
+  corun::ConcurrentFuture<std::shared_ptr<int>> other = f;
+  // From inside a done callback, as from any thread.
+  std::atomic<bool> dropped{false};
+  f.add_done_callback([&] {
+    other.discard_value();
+    dropped = true;
+  });
+  EXPECT_TRUE(dropped.load());
+  EXPECT_TRUE(watch.expired());  // gone, though f and other still hold the state
+  EXPECT_THROW(f.get(), corun::RuntimeError);
+  f.discard_value();  // again: nothing left, no error
+}
+
+TEST(LoopThread, DiscardValueRacesWithCompletion) {
+  corun::LoopThread lt;
+  for (int i = 0; i < 200; ++i) {
+    auto f =
+        lt.submit([](int n) -> Task<std::vector<int>> { co_return std::vector<int>(64, n); }(i));
+    f.discard_value();  // pending or done: either is fine
+    f.wait_for(10s);
+    f.discard_value();
+    EXPECT_TRUE(f.done());
+  }
+}
+
 TEST(ToThread, RunsOffTheLoopThread) {
   auto main = []() -> Task<bool> {
     auto loop_thread = std::this_thread::get_id();

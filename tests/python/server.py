@@ -11,7 +11,8 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /truncated      promises 1000 bytes, sends 10, closes
   /json           {"ok": true, "items": [1, 2, 3]}
   /echo           the request as JSON: method, path, headers, body (latin-1 text)
-  /stats          {"slow_active": n, "slow_started": n}: /slow responses in flight / ever started
+  /stats          {"slow_active": n, "slow_started": n, "pages_served": n}: /slow responses
+                  in flight / ever started; /page/<n> responses sent
 """
 
 import http.server
@@ -21,7 +22,7 @@ import threading
 import time
 
 _lock = threading.Lock()
-_stats = {"slow_active": 0, "slow_started": 0}
+_stats = {"slow_active": 0, "slow_started": 0, "pages_served": 0}
 
 
 def page_text(n):
@@ -58,6 +59,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         head = parts[0]
         if head == "page" and len(parts) == 2:
             self._send(200, page_text(int(parts[1])).encode("gb18030"), "text/html")
+            with _lock:
+                _stats["pages_served"] += 1
         elif head == "status" and len(parts) == 2:
             self._send(int(parts[1]), f"status {parts[1]}".encode())
         elif head == "redirect" and len(parts) == 2:

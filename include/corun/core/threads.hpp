@@ -163,11 +163,24 @@ class ConcurrentFuture {
     st_->cv.wait(lock, [&] { return st_->status != Status::pending; });
     if (st_->exception) std::rethrow_exception(st_->exception);
     if constexpr (!std::is_void_v<T>) {
+      if (!st_->slot.value) throw RuntimeError("ConcurrentFuture::get(): its value was discarded");
       if constexpr (std::is_copy_constructible_v<T>) {
         return *st_->slot.value;
       } else {
         return std::move(*st_->slot.value);
       }
+    }
+  }
+  // Drops a done future's value now rather than with the last handle to its
+  // state, so that what the value holds goes back at once (a result nobody will
+  // take). Any thread, even inside a done callback; nothing while pending.
+  // get() afterwards raises RuntimeError.
+  void discard_value() {
+    if constexpr (!std::is_void_v<T>) {
+      std::optional<T> dropped;  // destroyed outside the lock
+      std::lock_guard lock(st_->mutex);
+      if (st_->status == Status::pending) return;
+      dropped.swap(st_->slot.value);
     }
   }
   // True once done; waits at most d.

@@ -1,0 +1,175 @@
+"""A ClientSession's responses wait for Python in bounded numbers
+(python/src/backlog.hpp): with limit=L, at most 4 x L requests are taken up
+and not yet handed to Python. Against the local test server:
+
+- a loop that does not take its responses stops the session at the bound
+  (the server sees no more requests), and everything completes once it does;
+- responses the caller keeps do not hold the bound;
+- cancelled requests, requests waiting for a slot, and a loop closed with
+  responses still in its mailbox all give their slots back: the session goes
+  on serving other loops (a lost slot would show as a bounded wait failing);
+- closing the session ends requests waiting for a slot.
+Every wait is bounded (a TimeoutError or an AssertionError, never a hang)."""
+
+import asyncio
+import time
+
+import corun
+from corun import runtime
+from support import check, check_eq, page_text, raises, server_stats, test_server, wait_until
+
+
+def served(base):
+    return server_stats(base)["pages_served"]
+
+
+def held(session):
+    return session._native._backlog_state()[1]
+
+
+def settle(base, what):
+    """Waits until the server's page count stops moving for half a second."""
+    last = served(base)
+    deadline = time.monotonic() + 30
+    while True:
+        time.sleep(0.5)
+        now = served(base)
+        if now == last:
+            return now
+        check(time.monotonic() < deadline, f"the page count to settle ({what})")
+        last = now
+
+
+def bound_holds_while_the_loop_does_not_take(base):
+    s = corun.ClientSession(limit=2)
+    check_eq(s._native._backlog_state(), (8, 0), "limit 2: a bound of 8, none held")
+    loop = asyncio.new_event_loop()
+    try:
+        start = served(base)
+
+        async def start_all():
+            return [asyncio.ensure_future(s.get(f"{base}/page/{n}")) for n in range(40)]
+
+        tasks = loop.run_until_complete(start_all())
+        # The loop does not run now: nothing is handed to Python.
+        wait_until(lambda: served(base) >= start + 8, "the first 8 pages")
+        check_eq(settle(base, "a loop that does not take") - start, 8,
+                 "requests taken up while the loop does not take its responses")
+        check_eq(held(s), 8, "slots held")
+
+        async def finish():
+            return await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+        responses = loop.run_until_complete(finish())
+        check_eq(served(base) - start, 40, "every page once the loop takes them")
+        for n, r in enumerate(responses):
+            check_eq(r.text_sync(), page_text(n), f"page {n}")
+        # All 40 responses are still referenced here: they hold no slot.
+        wait_until(lambda: held(s) == 0, "every slot back while the responses are kept")
+        loop.run_until_complete(s.close())
+    finally:
+        runtime._forget_loop(loop)
+        loop.close()
+
+
+def slots_come_back_from_a_closed_loop(base):
+    s = corun.ClientSession(limit=1)
+    loop = asyncio.new_event_loop()
+    start = served(base)
+
+    async def start_futures():
+        # Bare Futures (no Task awaits them), as a loop closed mid-crawl leaves.
+        return [s._native.get(f"{base}/page/{n}").start() for n in range(10)]
+
+    futures = loop.run_until_complete(start_futures())
+    wait_until(lambda: served(base) >= start + 4, "the first 4 pages")
+    check_eq(settle(base, "a stopped loop") - start, 4, "requests taken up (bound 4)")
+    runtime._forget_loop(loop)  # what corun.run does before closing a loop
+    loop.close()
+    # Their 4 responses were never handed over: their slots come back, the
+    # other 6 requests run, and their responses are dropped too.
+    wait_until(lambda: served(base) == start + 10, "the other 6 requests")
+    wait_until(lambda: held(s) == 0, "the slots of a closed loop's responses")
+    check_eq(sum(f.done() for f in futures), 0, "a closed loop's Futures stay unsettled")
+
+    async def more():
+        rs = await asyncio.wait_for(
+            asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(12))), 60)
+        check_eq([await r.text() for r in rs], [page_text(n) for n in range(12)], "pages")
+        await s.close()
+
+    asyncio.run(more())
+
+
+def cancelled_requests_give_their_slots_back(base):
+    async def main():
+        async with corun.ClientSession(limit=1) as s:  # bound 4
+            hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
+            waiting = asyncio.create_task(s.get(base + "/page/3"))
+            await asyncio.sleep(0.3)
+            check(not waiting.done(), "a fifth request waits for a slot")
+            check_eq(held(s), 4, "slots held by the hanging requests")
+            for t in hanging:
+                t.cancel()
+            for t in hanging:
+                with raises(asyncio.CancelledError):
+                    await t
+            r = await asyncio.wait_for(waiting, 30)
+            check_eq(await r.text(), page_text(3), "the waiting request ran")
+            # A request cancelled while it waits for a slot gives nothing back
+            # twice and takes none.
+            hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
+            queued = [asyncio.create_task(s.get(base + "/page/4")) for _ in range(3)]
+            await asyncio.sleep(0.3)
+            for t in queued + hanging:
+                t.cancel()
+            await asyncio.gather(*queued, *hanging, return_exceptions=True)
+            await asyncio.wait_for(corun.sleep(0), 10)
+            wait_until(lambda: held(s) == 0, "every slot back after the cancellations")
+            rs = await asyncio.wait_for(
+                asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(8))), 60)
+            check_eq([r.status for r in rs], [200] * 8, "the session still serves")
+
+    asyncio.run(main())
+
+
+def closing_ends_requests_waiting_for_a_slot(base):
+    async def main():
+        s = corun.ClientSession(limit=1)  # bound 4
+        hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
+        waiting = asyncio.create_task(s.get(base + "/page/5"))
+        await asyncio.sleep(0.3)
+        check(not waiting.done(), "a fifth request waits for a slot")
+        await asyncio.wait_for(s.close(), 30)
+        done, _ = await asyncio.wait(hanging + [waiting], timeout=30)
+        check_eq(len(done), 5, "every request ended by close()")
+        with raises(RuntimeError, "Session is closed"):
+            waiting.result()
+        for t in hanging:
+            check(t.exception() is not None, "a transfer stopped by close() fails")
+
+    asyncio.run(main())
+
+
+def no_bound_without_a_limit(base):
+    async def main():
+        async with corun.ClientSession(limit=0) as s:
+            check_eq(s._native._backlog_state(), (0, 0), "limit 0: no bound")
+            rs = await asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(20)))
+            check_eq([r.status for r in rs], [200] * 20, "pages")
+
+    asyncio.run(main())
+
+
+def main():
+    with test_server() as base:
+        bound_holds_while_the_loop_does_not_take(base)
+        slots_come_back_from_a_closed_loop(base)
+        cancelled_requests_give_their_slots_back(base)
+        closing_ends_requests_waiting_for_a_slot(base)
+        no_bound_without_a_limit(base)
+    print("backlog: ok")
+
+
+if __name__ == "__main__":
+    main()
