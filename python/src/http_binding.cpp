@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <corun/http/session.hpp>
+#include <unordered_map>
 
 #include "backlog.hpp"
 #include "bindings.hpp"
@@ -32,6 +33,8 @@ struct SessionBox {
 
 // A session's backlog bound, per transfer its limit lets run at once.
 constexpr std::size_t kBacklogPerLimit = 4;
+// More Python threads than this having used a session: forget idle backlogs.
+constexpr std::size_t kPruneBacklogsAt = 16;
 
 // (total, connect, sock_read) in seconds; None for no limit.
 using TimeoutTuple =
@@ -91,9 +94,12 @@ py::object response_to_python(Delivered d) {
   return py::cast(std::shared_ptr<http::Response>(std::move(d.response)));
 }
 
-Task<> close_session(std::shared_ptr<SessionBox> box, std::shared_ptr<Backlog> backlog) {
+using Backlogs = std::vector<std::shared_ptr<Backlog>>;
+
+Task<> close_session(std::shared_ptr<SessionBox> box, Backlogs backlogs) {
   box->closed = true;
-  if (backlog) backlog->open();  // requests waiting for a slot fail now ("Session is closed")
+  // Requests waiting for a slot go on, and fail at once ("Session is closed").
+  for (const auto& b : backlogs) b->open();
   if (box->session) co_await box->session->close();
 }
 
@@ -102,7 +108,7 @@ class PySession {
   explicit PySession(http::SessionOptions options)
       : box_(std::make_shared<SessionBox>()),
         jar_(std::make_shared<http::CookieJar>()),
-        backlog_(make_backlog(options.limit)) {
+        bound_(backlog_bound(options.limit)) {
     box_->options = std::move(options);
     // A jar with locks: Python reads it from its own thread while the loop
     // thread's transfers use it.
@@ -112,10 +118,10 @@ class PySession {
   PySession& operator=(const PySession&) = delete;
   // The session belongs to the loop thread: closed and destroyed there.
   ~PySession() {
-    post_to_loop_or_leak([box = std::move(box_), backlog = backlog_]() mutable {
-      if (backlog) backlog->open();
+    post_to_loop_or_leak([box = std::move(box_), backlogs = all_backlogs()]() mutable {
+      for (const auto& b : backlogs) b->open();
       if (box->session && !box->session->closed()) {
-        corun::create_task(close_session(std::move(box), std::move(backlog)));
+        corun::create_task(close_session(std::move(box), std::move(backlogs)));
       }
     });
   }
@@ -124,7 +130,7 @@ class PySession {
                std::optional<py::bytes> data, const std::optional<TimeoutTuple>& timeout,
                bool allow_redirects, std::optional<int> max_redirects,
                std::optional<bool> raise_for_status, std::optional<std::size_t> max_body_size,
-               const std::optional<HeaderList>& cookies) {
+               const std::optional<HeaderList>& cookies, bool blocking) {
     http::RequestOptions o;
     if (cookies) o.cookies = *cookies;
     if (headers) o.headers = to_headers(*headers);
@@ -134,7 +140,8 @@ class PySession {
     o.max_redirects = max_redirects;
     o.raise_for_status = raise_for_status;
     o.max_body_size = max_body_size;
-    return make_call(run_request(box_, backlog_, std::move(method), std::move(url), std::move(o)),
+    return make_call(run_request(box_, blocking ? nullptr : backlog_here(), std::move(method),
+                                 std::move(url), std::move(o)),
                      response_to_python);
   }
 
@@ -142,17 +149,20 @@ class PySession {
   // no keyword): the same work as request("GET", url, None, ...), without
   // converting nine absent arguments.
   Call get(std::string url) {
-    return make_call(run_request(box_, backlog_, "GET", std::move(url), http::RequestOptions{}),
-                     response_to_python);
+    return make_call(
+        run_request(box_, backlog_here(), "GET", std::move(url), http::RequestOptions{}),
+        response_to_python);
   }
 
   Call close() {
-    return make_call(close_session(box_, backlog_), [] { return py::none(); });
+    return make_call(close_session(box_, all_backlogs()), [] { return py::none(); });
   }
 
-  // (bound, slots held): for tests. (0, 0) without a bound (limit=0).
+  // (bound, slots held) of this thread's backlog: for tests. (0, 0) without a
+  // bound (limit=0).
   std::pair<int, int> backlog_state() const {
-    return backlog_ ? std::pair{backlog_->bound(), backlog_->held()} : std::pair{0, 0};
+    auto it = backlogs_.find(PyThread_get_thread_ident());
+    return {bound_, it == backlogs_.end() ? 0 : it->second->held()};
   }
 
   // (name, value, domain, path, secure, http_only, expires) of every cookie.
@@ -169,16 +179,42 @@ class PySession {
  private:
   std::shared_ptr<SessionBox> box_;
   std::shared_ptr<http::CookieJar> jar_;
-  std::shared_ptr<Backlog> backlog_;  // null: no limit
+  // Requests taken up and not yet handed to Python, per Python thread (so per
+  // event loop): kBacklogPerLimit times the transfers in flight (room for
+  // finished responses while Python takes the last batch); 0, no bound,
+  // without a limit. Per thread, so that a loop that stops taking its
+  // responses (its thread blocked, e.g. in corun.run's portal or a blocking
+  // call) holds back only its own requests, never another loop's. Blocking
+  // calls take no slot: their caller takes the response as it arrives.
+  int bound_;
+  std::unordered_map<unsigned long, std::shared_ptr<Backlog>> backlogs_;  // GIL held
 
-  // Requests taken up and not yet handed to Python: kBacklogPerLimit times the
-  // transfers in flight (room for finished responses while Python takes the
-  // last batch), none without a limit.
-  static std::shared_ptr<Backlog> make_backlog(std::size_t limit) {
-    if (limit == 0) return nullptr;
+  static int backlog_bound(std::size_t limit) {
     constexpr std::size_t kMax = 1 << 30;
-    return std::make_shared<Backlog>(
-        static_cast<int>(std::min(limit, kMax / kBacklogPerLimit) * kBacklogPerLimit));
+    return static_cast<int>(std::min(limit, kMax / kBacklogPerLimit) * kBacklogPerLimit);
+  }
+
+  // GIL held.
+  std::shared_ptr<Backlog> backlog_here() {
+    if (bound_ == 0) return nullptr;
+    unsigned long thread = PyThread_get_thread_ident();
+    auto it = backlogs_.find(thread);
+    if (it != backlogs_.end()) return it->second;
+    if (backlogs_.size() >= kPruneBacklogsAt) {
+      // Threads come and go: forget the backlogs no request holds (only the
+      // map refers to them, and only the map, under the GIL, hands them out).
+      std::erase_if(backlogs_, [](const auto& e) { return e.second.use_count() == 1; });
+    }
+    auto b = std::make_shared<Backlog>(bound_);
+    backlogs_.emplace(thread, b);
+    return b;
+  }
+
+  Backlogs all_backlogs() const {
+    Backlogs out;
+    out.reserve(backlogs_.size());
+    for (const auto& e : backlogs_) out.push_back(e.second);
+    return out;
   }
 };
 
@@ -217,7 +253,7 @@ void bind_http(py::module_& m) {
       .def("request", &PySession::request, py::arg("method"), py::arg("url"), py::arg("headers"),
            py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"),
            py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"),
-           py::arg("cookies"))
+           py::arg("cookies"), py::arg("blocking") = false)
       .def("get", &PySession::get, py::arg("url"))
       .def("close", &PySession::close)
       .def("cookies", &PySession::cookies)

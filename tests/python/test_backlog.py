@@ -8,6 +8,9 @@ and not yet handed to Python. Against the local test server:
 - cancelled requests, requests waiting for a slot, and a loop closed with
   responses still in its mailbox all give their slots back: the session goes
   on serving other loops (a lost slot would show as a bounded wait failing);
+- the bound is per Python thread (so per event loop): a loop that stops
+  taking its responses (blocked in corun.run's portal, or in a blocking call)
+  holds back only its own requests; blocking calls take no slot;
 - closing the session ends requests waiting for a slot.
 Every wait is bounded (a TimeoutError or an AssertionError, never a hang)."""
 
@@ -151,6 +154,33 @@ def closing_ends_requests_waiting_for_a_slot(base):
     asyncio.run(main())
 
 
+def a_blocked_loop_holds_back_only_its_own_requests(base):
+    s = corun.ClientSession(limit=1)  # bound 4 per thread
+
+    async def inner(n):
+        # corun.run's portal: another thread, another loop, the same session.
+        rs = await asyncio.wait_for(
+            asyncio.gather(*(s.get(f"{base}/page/{k}") for k in range(n))), 60)
+        return [await r.text() for r in rs]
+
+    async def outer():
+        start = served(base)
+        tasks = [asyncio.create_task(s.get(f"{base}/page/{n}")) for n in range(30)]
+        await asyncio.sleep(0)  # the requests start
+        # This loop now blocks: its responses are not taken, its requests stop at 4.
+        wait_until(lambda: served(base) >= start + 4, "this loop's first 4 pages")
+        check_eq(settle(base, "a blocked loop") - start, 4, "this loop's requests held back")
+        # A blocking call takes no slot: it runs while this loop's are all taken.
+        check_eq(s.get_sync(base + "/page/9").text_sync(), page_text(9), "get_sync")
+        # Another loop (corun.run's portal thread) is not held back by this one.
+        check_eq(corun.run(inner(10)), [page_text(k) for k in range(10)], "the portal's pages")
+        rs = await asyncio.wait_for(asyncio.gather(*tasks), 60)
+        check_eq([await r.text() for r in rs], [page_text(n) for n in range(30)], "this loop's")
+        await s.close()
+
+    asyncio.run(outer())
+
+
 def no_bound_without_a_limit(base):
     async def main():
         async with corun.ClientSession(limit=0) as s:
@@ -167,6 +197,7 @@ def main():
         slots_come_back_from_a_closed_loop(base)
         cancelled_requests_give_their_slots_back(base)
         closing_ends_requests_waiting_for_a_slot(base)
+        a_blocked_loop_holds_back_only_its_own_requests(base)
         no_bound_without_a_limit(base)
     print("backlog: ok")
 
