@@ -395,7 +395,7 @@ class ClientSession:
 
     def _call(self, func, method, url, headers=None, data=None, json=None, params=None,
               timeout=None, allow_redirects=True, max_redirects=None, raise_for_status=None,
-              max_body_size=None, cookies=None, _blocking=False):
+              max_body_size=None, cookies=None):
         if self._closed:
             raise RuntimeError("Session is closed")
         method = _check_str(func, "method", method).upper()
@@ -429,7 +429,7 @@ class ClientSession:
             raise_for_status=_check_bool(func, "raise_for_status", raise_for_status, none=True),
             max_body_size=_check_int(func, "max_body_size", max_body_size, none=True,
                                       maximum=_SIZE_MAX),
-            cookies=_header_list(func, "cookies", cookies) or None, blocking=_blocking)
+            cookies=_header_list(func, "cookies", cookies) or None)
 
     @property
     def cookie_jar(self):
@@ -477,21 +477,17 @@ class ClientSession:
             self._call("options", "OPTIONS", url, **kwargs))
 
     # Blocking twins.
-    # (_blocking: their caller takes each response as it arrives, so they are
-    # not held back by the responses a blocked loop has not taken.)
     def request_sync(self, method, url, **kwargs):
-        return ClientResponse(self._call("request_sync", method, url, _blocking=True,
-                                         **kwargs).wait())
+        return ClientResponse(self._call("request_sync", method, url, **kwargs).wait())
 
     def get_sync(self, url, **kwargs):
-        return ClientResponse(self._call("get_sync", "GET", url, _blocking=True, **kwargs).wait())
+        return ClientResponse(self._call("get_sync", "GET", url, **kwargs).wait())
 
     def post_sync(self, url, *, data=None, **kwargs):
-        return ClientResponse(self._call("post_sync", "POST", url, data=data, _blocking=True,
-                                         **kwargs).wait())
+        return ClientResponse(self._call("post_sync", "POST", url, data=data, **kwargs).wait())
 
     def head_sync(self, url, *, allow_redirects=False, **kwargs):
-        return ClientResponse(self._call("head_sync", "HEAD", url, _blocking=True,
+        return ClientResponse(self._call("head_sync", "HEAD", url,
                                          allow_redirects=allow_redirects, **kwargs).wait())
 
     def _close_call(self):

@@ -74,10 +74,56 @@ struct Delivered {
   Backlog::Slot slot;
 };
 
-Task<Delivered> run_request(std::shared_ptr<SessionBox> box, std::shared_ptr<Backlog> backlog,
+// A ClientSession's backlogs, one per asyncio loop its requests are awaited
+// in (GIL held). Per loop, so that a loop that cannot take its responses (its
+// thread blocked in corun.run's portal, say) holds back only its own requests,
+// never another loop's; a blocking call (get_sync: wait()) takes no slot, as
+// its caller takes the response when it arrives.
+class Backlogs {
+ public:
+  explicit Backlogs(int bound) : bound_(bound) {}
+  int bound() const { return bound_; }
+
+  std::shared_ptr<Backlog> for_loop(PyObject* loop) {
+    auto it = by_loop_.find(loop);
+    if (it != by_loop_.end()) return it->second;
+    if (by_loop_.size() >= kPruneBacklogsAt) {
+      // Loops come and go: forget the backlogs no request holds (only this
+      // map refers to them, and only it hands them out, under the GIL). A new
+      // loop at a dead one's address may get its backlog: its slots all came
+      // back when that loop's undelivered responses were dropped.
+      std::erase_if(by_loop_, [](const auto& e) { return e.second.use_count() == 1; });
+    }
+    auto b = std::make_shared<Backlog>(bound_);
+    by_loop_.emplace(loop, b);
+    return b;
+  }
+  int held(PyObject* loop) const {
+    auto it = by_loop_.find(loop);
+    return it == by_loop_.end() ? 0 : it->second->held();
+  }
+  std::vector<std::shared_ptr<Backlog>> all() const {
+    std::vector<std::shared_ptr<Backlog>> out;
+    out.reserve(by_loop_.size());
+    for (const auto& e : by_loop_) out.push_back(e.second);
+    return out;
+  }
+
+ private:
+  int bound_;
+  std::unordered_map<PyObject*, std::shared_ptr<Backlog>> by_loop_;  // compared, not owned
+};
+
+// The backlog a request takes its slot from: set when it is started (GIL held,
+// before it is submitted to the loop thread), read there when it runs. Null: none.
+struct BacklogChoice {
+  std::shared_ptr<Backlog> backlog;
+};
+
+Task<Delivered> run_request(std::shared_ptr<SessionBox> box, std::shared_ptr<BacklogChoice> choice,
                             std::string method, std::string url, http::RequestOptions options) {
   Backlog::Slot slot;
-  if (backlog) {
+  if (std::shared_ptr<Backlog> backlog = choice ? std::move(choice->backlog) : nullptr) {
     Task<Backlog::Slot> taking = backlog->take();
     slot = co_await taking;
   }
@@ -94,9 +140,8 @@ py::object response_to_python(Delivered d) {
   return py::cast(std::shared_ptr<http::Response>(std::move(d.response)));
 }
 
-using Backlogs = std::vector<std::shared_ptr<Backlog>>;
-
-Task<> close_session(std::shared_ptr<SessionBox> box, Backlogs backlogs) {
+Task<> close_session(std::shared_ptr<SessionBox> box,
+                     std::vector<std::shared_ptr<Backlog>> backlogs) {
   box->closed = true;
   // Requests waiting for a slot go on, and fail at once ("Session is closed").
   for (const auto& b : backlogs) b->open();
@@ -108,7 +153,8 @@ class PySession {
   explicit PySession(http::SessionOptions options)
       : box_(std::make_shared<SessionBox>()),
         jar_(std::make_shared<http::CookieJar>()),
-        bound_(backlog_bound(options.limit)) {
+        backlogs_(options.limit == 0 ? nullptr
+                                     : std::make_shared<Backlogs>(backlog_bound(options.limit))) {
     box_->options = std::move(options);
     // A jar with locks: Python reads it from its own thread while the loop
     // thread's transfers use it.
@@ -130,7 +176,7 @@ class PySession {
                std::optional<py::bytes> data, const std::optional<TimeoutTuple>& timeout,
                bool allow_redirects, std::optional<int> max_redirects,
                std::optional<bool> raise_for_status, std::optional<std::size_t> max_body_size,
-               const std::optional<HeaderList>& cookies, bool blocking) {
+               const std::optional<HeaderList>& cookies) {
     http::RequestOptions o;
     if (cookies) o.cookies = *cookies;
     if (headers) o.headers = to_headers(*headers);
@@ -140,29 +186,23 @@ class PySession {
     o.max_redirects = max_redirects;
     o.raise_for_status = raise_for_status;
     o.max_body_size = max_body_size;
-    return make_call(run_request(box_, blocking ? nullptr : backlog_here(), std::move(method),
-                                 std::move(url), std::move(o)),
-                     response_to_python);
+    return request_call(std::move(method), std::move(url), std::move(o));
   }
 
   // A plain GET with the session's options (aiohttp's `session.get(url)` with
   // no keyword): the same work as request("GET", url, None, ...), without
   // converting nine absent arguments.
-  Call get(std::string url) {
-    return make_call(
-        run_request(box_, backlog_here(), "GET", std::move(url), http::RequestOptions{}),
-        response_to_python);
-  }
+  Call get(std::string url) { return request_call("GET", std::move(url), http::RequestOptions{}); }
 
   Call close() {
     return make_call(close_session(box_, all_backlogs()), [] { return py::none(); });
   }
 
-  // (bound, slots held) of this thread's backlog: for tests. (0, 0) without a
-  // bound (limit=0).
-  std::pair<int, int> backlog_state() const {
-    auto it = backlogs_.find(PyThread_get_thread_ident());
-    return {bound_, it == backlogs_.end() ? 0 : it->second->held()};
+  // (bound, slots held) of loop's backlog: for tests. (0, 0) without a bound
+  // (limit=0).
+  std::pair<int, int> backlog_state(const py::object& loop) const {
+    if (!backlogs_) return {0, 0};
+    return {backlogs_->bound(), backlogs_->held(loop.ptr())};
   }
 
   // (name, value, domain, path, secure, http_only, expires) of every cookie.
@@ -179,42 +219,32 @@ class PySession {
  private:
   std::shared_ptr<SessionBox> box_;
   std::shared_ptr<http::CookieJar> jar_;
-  // Requests taken up and not yet handed to Python, per Python thread (so per
-  // event loop): kBacklogPerLimit times the transfers in flight (room for
-  // finished responses while Python takes the last batch); 0, no bound,
-  // without a limit. Per thread, so that a loop that stops taking its
-  // responses (its thread blocked, e.g. in corun.run's portal or a blocking
-  // call) holds back only its own requests, never another loop's. Blocking
-  // calls take no slot: their caller takes the response as it arrives.
-  int bound_;
-  std::unordered_map<unsigned long, std::shared_ptr<Backlog>> backlogs_;  // GIL held
+  // Requests taken up and not yet handed to Python, per asyncio loop
+  // (Backlogs): kBacklogPerLimit times the transfers in flight (room for
+  // finished responses while Python takes the last batch); null, no bound,
+  // without a limit.
+  std::shared_ptr<Backlogs> backlogs_;
 
   static int backlog_bound(std::size_t limit) {
     constexpr std::size_t kMax = 1 << 30;
     return static_cast<int>(std::min(limit, kMax / kBacklogPerLimit) * kBacklogPerLimit);
   }
 
-  // GIL held.
-  std::shared_ptr<Backlog> backlog_here() {
-    if (bound_ == 0) return nullptr;
-    unsigned long thread = PyThread_get_thread_ident();
-    auto it = backlogs_.find(thread);
-    if (it != backlogs_.end()) return it->second;
-    if (backlogs_.size() >= kPruneBacklogsAt) {
-      // Threads come and go: forget the backlogs no request holds (only the
-      // map refers to them, and only the map, under the GIL, hands them out).
-      std::erase_if(backlogs_, [](const auto& e) { return e.second.use_count() == 1; });
+  Call request_call(std::string method, std::string url, http::RequestOptions o) {
+    auto choice = backlogs_ ? std::make_shared<BacklogChoice>() : nullptr;
+    Call call =
+        make_call(run_request(box_, choice, std::move(method), std::move(url), std::move(o)),
+                  response_to_python);
+    if (choice) {
+      call.on_submit([backlogs = backlogs_, choice](PyObject* loop) {
+        if (loop != nullptr) choice->backlog = backlogs->for_loop(loop);
+      });
     }
-    auto b = std::make_shared<Backlog>(bound_);
-    backlogs_.emplace(thread, b);
-    return b;
+    return call;
   }
 
-  Backlogs all_backlogs() const {
-    Backlogs out;
-    out.reserve(backlogs_.size());
-    for (const auto& e : backlogs_) out.push_back(e.second);
-    return out;
+  std::vector<std::shared_ptr<Backlog>> all_backlogs() const {
+    return backlogs_ ? backlogs_->all() : std::vector<std::shared_ptr<Backlog>>{};
   }
 };
 
@@ -253,12 +283,12 @@ void bind_http(py::module_& m) {
       .def("request", &PySession::request, py::arg("method"), py::arg("url"), py::arg("headers"),
            py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"),
            py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"),
-           py::arg("cookies"), py::arg("blocking") = false)
+           py::arg("cookies"))
       .def("get", &PySession::get, py::arg("url"))
       .def("close", &PySession::close)
       .def("cookies", &PySession::cookies)
       .def("clear_cookies", &PySession::clear_cookies)
-      .def("_backlog_state", &PySession::backlog_state);
+      .def("_backlog_state", &PySession::backlog_state, py::arg("loop"));
 
   using R = http::Response;
   py::class_<R, std::shared_ptr<R>>(m, "_Response")

@@ -504,7 +504,7 @@ void reraise_as_python() {
   raise_exception_object(e);
 }
 
-std::shared_ptr<Pending> Call::take_and_submit() {
+std::shared_ptr<Pending> Call::take_and_submit(PyObject* loop) {
   if (!submit_) {
     throw py::value_error(
         "this corun call was already started: a coroutine can be awaited only once");
@@ -512,6 +512,11 @@ std::shared_ptr<Pending> Call::take_and_submit() {
   Submit submit = std::move(submit_);
   submit_ = nullptr;
   try {
+    if (on_submit_) {
+      OnSubmit told = std::move(on_submit_);
+      on_submit_ = nullptr;
+      told(loop);
+    }
     return submit();
   } catch (py::error_already_set&) {
     throw;
@@ -524,7 +529,7 @@ py::object Call::start() {
   // RuntimeError: no running event loop.
   py::object loop = kept_attr(g_get_running_loop, "asyncio", "get_running_loop")();
   py::object future = call_method(loop, g_str_create_future, "create_future");
-  std::shared_ptr<Pending> pending = take_and_submit();
+  std::shared_ptr<Pending> pending = take_and_submit(loop.ptr());
 
   py::object hook = make_cancel_hook(pending);
   call_method(future, g_str_add_done_callback, "add_done_callback", hook);
@@ -554,7 +559,7 @@ bool shutting_down() {
 
 void Call::submit() {
   if (submitted_) throw py::value_error("this corun call was already submitted");
-  submitted_ = take_and_submit();
+  submitted_ = take_and_submit(nullptr);
 }
 
 void Call::cancel() {
@@ -562,7 +567,7 @@ void Call::cancel() {
 }
 
 py::object Call::wait(const py::object& on_interrupt) {
-  std::shared_ptr<Pending> pending = submitted_ ? std::move(submitted_) : take_and_submit();
+  std::shared_ptr<Pending> pending = submitted_ ? std::move(submitted_) : take_and_submit(nullptr);
   // The first Ctrl-C's KeyboardInterrupt while the work winds down (on_interrupt).
   std::optional<py::error_already_set> interrupted;
   for (;;) {

@@ -131,7 +131,11 @@ class PendingOf final : public Pending {
 class Call {
  public:
   using Submit = std::function<std::shared_ptr<Pending>()>;
+  // Told which asyncio loop the result goes to (start()), or null (wait(),
+  // submit(): a blocking caller), just before the work is submitted; GIL held.
+  using OnSubmit = std::function<void(PyObject* loop)>;
   explicit Call(Submit submit) : submit_(std::move(submit)) {}
+  void on_submit(OnSubmit f) { on_submit_ = std::move(f); }
 
   // An asyncio Future on the running loop (RuntimeError when none runs).
   py::object start();
@@ -149,8 +153,9 @@ class Call {
   void cancel();
 
  private:
-  std::shared_ptr<Pending> take_and_submit();
+  std::shared_ptr<Pending> take_and_submit(PyObject* loop);
   Submit submit_;
+  OnSubmit on_submit_;
   std::shared_ptr<Pending> submitted_;  // after submit(), until wait() takes it
 };
 

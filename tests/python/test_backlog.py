@@ -8,9 +8,10 @@ and not yet handed to Python. Against the local test server:
 - cancelled requests, requests waiting for a slot, and a loop closed with
   responses still in its mailbox all give their slots back: the session goes
   on serving other loops (a lost slot would show as a bounded wait failing);
-- the bound is per Python thread (so per event loop): a loop that stops
-  taking its responses (blocked in corun.run's portal, or in a blocking call)
-  holds back only its own requests; blocking calls take no slot;
+- the bound is per event loop: a loop that stops taking its responses
+  (blocked in corun.run's portal, or in a blocking call) holds back only its
+  own requests, also against a second loop on the same thread; blocking calls
+  take no slot;
 - closing the session ends requests waiting for a slot.
 Every wait is bounded (a TimeoutError or an AssertionError, never a hang)."""
 
@@ -26,8 +27,9 @@ def served(base):
     return server_stats(base)["pages_served"]
 
 
-def held(session):
-    return session._native._backlog_state()[1]
+def held(session, loop):
+    """Slots held by requests awaited in loop."""
+    return session._native._backlog_state(loop)[1]
 
 
 def settle(base, what):
@@ -45,8 +47,8 @@ def settle(base, what):
 
 def bound_holds_while_the_loop_does_not_take(base):
     s = corun.ClientSession(limit=2)
-    check_eq(s._native._backlog_state(), (8, 0), "limit 2: a bound of 8, none held")
     loop = asyncio.new_event_loop()
+    check_eq(s._native._backlog_state(loop), (8, 0), "limit 2: a bound of 8, none held")
     try:
         start = served(base)
 
@@ -58,7 +60,7 @@ def bound_holds_while_the_loop_does_not_take(base):
         wait_until(lambda: served(base) >= start + 8, "the first 8 pages")
         check_eq(settle(base, "a loop that does not take") - start, 8,
                  "requests taken up while the loop does not take its responses")
-        check_eq(held(s), 8, "slots held")
+        check_eq(held(s, loop), 8, "slots held")
 
         async def finish():
             return await asyncio.wait_for(asyncio.gather(*tasks), 60)
@@ -68,7 +70,7 @@ def bound_holds_while_the_loop_does_not_take(base):
         for n, r in enumerate(responses):
             check_eq(r.text_sync(), page_text(n), f"page {n}")
         # All 40 responses are still referenced here: they hold no slot.
-        wait_until(lambda: held(s) == 0, "every slot back while the responses are kept")
+        wait_until(lambda: held(s, loop) == 0, "every slot back while the responses are kept")
         loop.run_until_complete(s.close())
     finally:
         runtime._forget_loop(loop)
@@ -92,7 +94,7 @@ def slots_come_back_from_a_closed_loop(base):
     # Their 4 responses were never handed over: their slots come back, the
     # other 6 requests run, and their responses are dropped too.
     wait_until(lambda: served(base) == start + 10, "the other 6 requests")
-    wait_until(lambda: held(s) == 0, "the slots of a closed loop's responses")
+    wait_until(lambda: held(s, loop) == 0, "the slots of a closed loop's responses")
     check_eq(sum(f.done() for f in futures), 0, "a closed loop's Futures stay unsettled")
 
     async def more():
@@ -111,7 +113,7 @@ def cancelled_requests_give_their_slots_back(base):
             waiting = asyncio.create_task(s.get(base + "/page/3"))
             await asyncio.sleep(0.3)
             check(not waiting.done(), "a fifth request waits for a slot")
-            check_eq(held(s), 4, "slots held by the hanging requests")
+            check_eq(held(s, asyncio.get_running_loop()), 4, "slots held by the hanging requests")
             for t in hanging:
                 t.cancel()
             for t in hanging:
@@ -128,7 +130,8 @@ def cancelled_requests_give_their_slots_back(base):
                 t.cancel()
             await asyncio.gather(*queued, *hanging, return_exceptions=True)
             await asyncio.wait_for(corun.sleep(0), 10)
-            wait_until(lambda: held(s) == 0, "every slot back after the cancellations")
+            loop = asyncio.get_running_loop()
+            wait_until(lambda: held(s, loop) == 0, "every slot back after the cancellations")
             rs = await asyncio.wait_for(
                 asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(8))), 60)
             check_eq([r.status for r in rs], [200] * 8, "the session still serves")
@@ -181,10 +184,36 @@ def a_blocked_loop_holds_back_only_its_own_requests(base):
     asyncio.run(outer())
 
 
+def a_second_loop_on_the_same_thread_is_not_held_back(base):
+    s = corun.ClientSession(limit=1)  # bound 4 per loop
+    first = asyncio.new_event_loop()
+    start = served(base)
+
+    async def start_many():
+        return [asyncio.ensure_future(s.get(f"{base}/page/{n}")) for n in range(12)]
+
+    tasks = first.run_until_complete(start_many())
+    wait_until(lambda: served(base) >= start + 4, "the first loop's 4 pages")
+    # The first loop is neither run nor closed; a second one runs on this thread.
+
+    async def second():
+        rs = await asyncio.wait_for(
+            asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(6))), 60)
+        return [await r.text() for r in rs]
+
+    check_eq(asyncio.run(second()), [page_text(n) for n in range(6)], "the second loop's pages")
+    rs = first.run_until_complete(asyncio.wait_for(asyncio.gather(*tasks), 60))
+    check_eq([r.text_sync() for r in rs], [page_text(n) for n in range(12)], "the first loop's")
+    first.run_until_complete(s.close())
+    runtime._forget_loop(first)
+    first.close()
+
+
 def no_bound_without_a_limit(base):
     async def main():
         async with corun.ClientSession(limit=0) as s:
-            check_eq(s._native._backlog_state(), (0, 0), "limit 0: no bound")
+            check_eq(s._native._backlog_state(asyncio.get_running_loop()), (0, 0),
+                     "limit 0: no bound")
             rs = await asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(20)))
             check_eq([r.status for r in rs], [200] * 20, "pages")
 
@@ -198,6 +227,7 @@ def main():
         cancelled_requests_give_their_slots_back(base)
         closing_ends_requests_waiting_for_a_slot(base)
         a_blocked_loop_holds_back_only_its_own_requests(base)
+        a_second_loop_on_the_same_thread_is_not_held_back(base)
         no_bound_without_a_limit(base)
     print("backlog: ok")
 
