@@ -33,7 +33,7 @@ struct SessionBox {
 
 // A session's backlog bound, per transfer its limit lets run at once.
 constexpr std::size_t kBacklogPerLimit = 4;
-// More Python threads than this having used a session: forget idle backlogs.
+// More event loops than this having used a session: forget the idle backlogs.
 constexpr std::size_t kPruneBacklogsAt = 16;
 
 // (total, connect, sock_read) in seconds; None for no limit.
