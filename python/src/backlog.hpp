@@ -1,7 +1,7 @@
 // How far a ClientSession's transfers may run ahead of the Python code that
-// takes their responses. libcurl's gate bounds the transfers in flight
-// (`limit`); a response that has arrived stays in memory until its asyncio
-// Future is settled (or a blocking call takes it). Without a bound, a consumer
+// takes their responses. The session's request gate bounds the transfers in
+// flight (`limit`); a response that has arrived stays in memory until its
+// asyncio Future is settled. Without a bound, a consumer
 // slower than the network (a page written to disk or parsed per response)
 // holds every finished page at once. aiohttp bounds them by its connections: a
 // response not yet read holds one.
