@@ -112,8 +112,9 @@ def cancelled_requests_give_their_slots_back(base):
             hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
             waiting = asyncio.create_task(s.get(base + "/page/3"))
             await asyncio.sleep(0.3)
+            loop = asyncio.get_running_loop()
+            wait_until(lambda: held(s, loop) == 4, "the hanging requests to hold every slot")
             check(not waiting.done(), "a fifth request waits for a slot")
-            check_eq(held(s, asyncio.get_running_loop()), 4, "slots held by the hanging requests")
             for t in hanging:
                 t.cancel()
             for t in hanging:
@@ -130,7 +131,6 @@ def cancelled_requests_give_their_slots_back(base):
                 t.cancel()
             await asyncio.gather(*queued, *hanging, return_exceptions=True)
             await asyncio.wait_for(corun.sleep(0), 10)
-            loop = asyncio.get_running_loop()
             wait_until(lambda: held(s, loop) == 0, "every slot back after the cancellations")
             rs = await asyncio.wait_for(
                 asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(8))), 60)
@@ -145,6 +145,8 @@ def closing_ends_requests_waiting_for_a_slot(base):
         hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
         waiting = asyncio.create_task(s.get(base + "/page/5"))
         await asyncio.sleep(0.3)
+        loop = asyncio.get_running_loop()
+        wait_until(lambda: held(s, loop) == 4, "the hanging requests to hold every slot")
         check(not waiting.done(), "a fifth request waits for a slot")
         await asyncio.wait_for(s.close(), 30)
         done, _ = await asyncio.wait(hanging + [waiting], timeout=30)
