@@ -13,7 +13,8 @@ and not yet handed to Python. Against the local test server:
   own requests, also against a second loop on the same thread; blocking calls
   take no slot;
 - closing the session ends requests waiting for a slot.
-Every wait is bounded (a TimeoutError or an AssertionError, never a hang)."""
+Every wait is bounded: a TimeoutError or an AssertionError, or for get_sync
+(which takes no timeout here) the test's own time limit in CMake."""
 
 import asyncio
 import time
