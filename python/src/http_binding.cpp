@@ -165,7 +165,8 @@ class PySession {
   // The session belongs to the loop thread: closed and destroyed there.
   ~PySession() {
     post_to_loop_or_leak([box = std::move(box_), backlogs = all_backlogs()]() mutable {
-      for (const auto& b : backlogs) b->open();
+      // No session yet: no request has got past its slot, so no slot is held
+      // and none waits for one. A closed one opened its backlogs then.
       if (box->session && !box->session->closed()) {
         corun::create_task(close_session(std::move(box), std::move(backlogs)));
       }

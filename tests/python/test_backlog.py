@@ -107,15 +107,22 @@ def slots_come_back_from_a_closed_loop(base):
     asyncio.run(more())
 
 
+async def every_slot_hanging(s, base, page):
+    """limit=1 (bound 4): four requests to /hang take every slot; a fifth, to
+    /page/<page>, waits for one. Returns (the four, the fifth), once so."""
+    hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
+    waiting = asyncio.create_task(s.get(f"{base}/page/{page}"))
+    await asyncio.sleep(0)  # the tasks start their requests
+    loop = asyncio.get_running_loop()
+    wait_until(lambda: held(s, loop) == 4, "the hanging requests to hold every slot")
+    check(not waiting.done(), "a fifth request waits for a slot")
+    return hanging, waiting
+
+
 def cancelled_requests_give_their_slots_back(base):
     async def main():
-        async with corun.ClientSession(limit=1) as s:  # bound 4
-            hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
-            waiting = asyncio.create_task(s.get(base + "/page/3"))
-            await asyncio.sleep(0.3)
-            loop = asyncio.get_running_loop()
-            wait_until(lambda: held(s, loop) == 4, "the hanging requests to hold every slot")
-            check(not waiting.done(), "a fifth request waits for a slot")
+        async with corun.ClientSession(limit=1) as s:
+            hanging, waiting = await every_slot_hanging(s, base, 3)
             for t in hanging:
                 t.cancel()
             for t in hanging:
@@ -131,7 +138,7 @@ def cancelled_requests_give_their_slots_back(base):
             for t in queued + hanging:
                 t.cancel()
             await asyncio.gather(*queued, *hanging, return_exceptions=True)
-            await asyncio.wait_for(corun.sleep(0), 10)
+            loop = asyncio.get_running_loop()
             wait_until(lambda: held(s, loop) == 0, "every slot back after the cancellations")
             rs = await asyncio.wait_for(
                 asyncio.gather(*(s.get(f"{base}/page/{n}") for n in range(8))), 60)
@@ -142,13 +149,8 @@ def cancelled_requests_give_their_slots_back(base):
 
 def closing_ends_requests_waiting_for_a_slot(base):
     async def main():
-        s = corun.ClientSession(limit=1)  # bound 4
-        hanging = [asyncio.create_task(s.get(base + "/hang")) for _ in range(4)]
-        waiting = asyncio.create_task(s.get(base + "/page/5"))
-        await asyncio.sleep(0.3)
-        loop = asyncio.get_running_loop()
-        wait_until(lambda: held(s, loop) == 4, "the hanging requests to hold every slot")
-        check(not waiting.done(), "a fifth request waits for a slot")
+        s = corun.ClientSession(limit=1)
+        hanging, waiting = await every_slot_hanging(s, base, 5)
         await asyncio.wait_for(s.close(), 30)
         done, _ = await asyncio.wait(hanging + [waiting], timeout=30)
         check_eq(len(done), 5, "every request ended by close()")
