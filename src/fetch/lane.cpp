@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "corun/core/gather.hpp"
@@ -27,6 +28,10 @@ class Counting {
  private:
   std::atomic<std::uint64_t>& n_;
 };
+
+// The longest run of one host's URLs a lane's workers take in a row
+// (host_batches.hpp).
+constexpr std::size_t kHostRun = 8;
 
 // Thrown by a request's before_start when the URL's lease may have lapsed:
 // the request ends before anything is sent.
@@ -77,7 +82,15 @@ void FetchLane::open() {
   so.shared_cookie_jar = engine_.cookie_jar;
   session_ = std::make_unique<http::ClientSession>(std::move(so));
   if (engine_.options.fsync) writer_ = std::make_unique<BatchWriter>(get_running_loop(), 2);
-  queue_ = std::make_unique<Queue<LaneItem>>();
+  // Runs of one host's URLs (host_batches.hpp), at most kHostRun long, and
+  // never longer than --per-host (more would wait in the session's gate
+  // while other hosts' URLs wait in the queue). With --rate a host's requests
+  // start 1/rate apart whatever the order: first in, first out.
+  std::size_t run = kHostRun;
+  if (engine_.per_host > 0) run = std::min(run, engine_.per_host);
+  if (engine_.rate > 0) run = 1;
+  batches_ = std::make_unique<HostBatches>(run);
+  tickets_ = std::make_unique<Queue<bool>>();
   admission_ =
       std::make_unique<HostAdmission>(engine_.rate, [this](Clock::duration d) { return pause(d); });
 }
@@ -87,15 +100,21 @@ void FetchLane::open() {
 void FetchLane::give(LaneItem item) {
   if (!item.end) ++outstanding;
   if (!remote()) {
-    queue_->put_nowait(std::move(item));
+    take_in(std::move(item));
     return;
   }
   // Engine -> lane: taken on the lane's loop in one go.
   if (inbox_.push(std::move(item))) {
     thread_->call_soon_threadsafe([this] {
-      for (LaneItem& it : inbox_.drain()) queue_->put_nowait(std::move(it));
+      for (LaneItem& it : inbox_.drain()) take_in(std::move(it));
     });
   }
+}
+
+// On the lane's loop.
+void FetchLane::take_in(LaneItem&& item) {
+  if (!item.end) batches_->push(std::move(item.work));
+  tickets_->put_nowait(item.end);
 }
 
 void FetchLane::stop() {
@@ -187,16 +206,17 @@ Task<void> FetchLane::run() {
 
 Task<void> FetchLane::worker() {
   for (;;) {
-    LaneItem item = co_await queue_->get();
-    if (item.end) break;
+    bool end = co_await tickets_->get();
+    if (end) break;
+    HostBatches::Next next = batches_->pop();
     if (stopped()) {
       LaneOutcome out;
-      out.work = std::move(item.work);
+      out.work = std::move(next.work);
       out.kind = LaneOutcome::Kind::not_started;
       finish(std::move(out));
       continue;
     }
-    co_await process(&item.work);
+    co_await process(&next.work, next.host);
   }
 }
 
@@ -215,14 +235,14 @@ Task<bool> FetchLane::pause(Clock::duration d) {
   }
 }
 
-Task<void> FetchLane::process(Work* work) {
+Task<void> FetchLane::process(Work* work, std::uint64_t host) {
   Clock::time_point t0 = Clock::now();
   LaneOutcome out;
   out.work = std::move(*work);
   out.record.url = out.work.url;
   out.record.index = out.work.index;
   in_flight.fetch_add(1, std::memory_order_relaxed);
-  co_await fetch_one(&out);
+  co_await fetch_one(&out, host);
   out.record.elapsed = out.work.elapsed + Seconds(Clock::now() - t0).count();
   in_flight.fetch_sub(1, std::memory_order_relaxed);
   finish(std::move(out));
@@ -230,10 +250,14 @@ Task<void> FetchLane::process(Work* work) {
 
 // One URL, one attempt: target, attempt, decide, save. A retry comes back
 // through the frontier as a new Work (work.attempts requests made).
-Task<void> FetchLane::fetch_one(LaneOutcome* out) {
+Task<void> FetchLane::fetch_one(LaneOutcome* out, std::uint64_t host) {
   Target t;
   if (!target(out->work, out->record, t)) co_return;  // a record without a request
   Attempt a = co_await attempt(&t, &out->work, &out->record);
+  if (a.kind == Attempt::Kind::response) {
+    std::string_view v = a.response.version();
+    batches_->multiplexes(host, v == "2" || v == "3");  // runs of its URLs from now on
+  }
   if (!decide(a, *out)) co_return;
   co_await save(&t, &a.response, &out->record);
 }

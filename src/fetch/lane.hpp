@@ -42,6 +42,7 @@
 #include "corun/fetch/naming.hpp"
 #include "corun/http/session.hpp"
 #include "corun/http/url.hpp"
+#include "host_batches.hpp"
 #include "page_writer.hpp"
 #include "retry.hpp"
 
@@ -152,11 +153,12 @@ class FetchLane {
     std::exception_ptr failure;
   };
 
+  void take_in(LaneItem&& item);  // on the lane's loop: a URL or end marker given
   Task<void> worker();
   // Coroutine arguments are pointers into the caller's frame (g++ 12 may
   // destroy a co_await operand's temporaries twice).
-  Task<void> process(Work* work);
-  Task<void> fetch_one(LaneOutcome* out);
+  Task<void> process(Work* work, std::uint64_t host);  // host: HostBatches::Next::host
+  Task<void> fetch_one(LaneOutcome* out, std::uint64_t host);
   bool target(Work& work, Record& rec, Target& t);
   Task<Attempt> attempt(Target* t, const Work* work, Record* rec);
   bool decide(Attempt& a, LaneOutcome& out);
@@ -179,8 +181,13 @@ class FetchLane {
 
   // The lane's loop only.
   std::unique_ptr<http::ClientSession> session_;
-  std::unique_ptr<BatchWriter> writer_;     // --fsync: writes go to the pool
-  std::unique_ptr<Queue<LaneItem>> queue_;  // unbounded: the engine's credits bound it
+  std::unique_ptr<BatchWriter> writer_;  // --fsync: writes go to the pool
+  // The lane's URLs, in the order the workers take them (unbounded: the
+  // engine's credits bound it), and a ticket per URL or end marker, in the
+  // order they came: a worker takes a ticket, then the next URL (false) or
+  // ends (true). Every URL is taken before the first end marker's ticket.
+  std::unique_ptr<HostBatches> batches_;
+  std::unique_ptr<Queue<bool>> tickets_;
   std::unique_ptr<HostAdmission> admission_;
   std::mt19937_64 rng_{std::random_device{}()};
   Event stop_event_;  // set by stop(): wakes pause()
