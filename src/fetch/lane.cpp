@@ -255,8 +255,11 @@ Task<void> FetchLane::fetch_one(LaneOutcome* out, std::uint64_t host) {
   if (!target(out->work, out->record, t)) co_return;  // a record without a request
   Attempt a = co_await attempt(&t, &out->work, &out->record);
   if (a.kind == Attempt::Kind::response) {
-    std::string_view v = a.response.version();
-    batches_->multiplexes(host, v == "2" || v == "3");  // runs of its URLs from now on
+    // How the host answered, on its first hop (after a redirect the last hop
+    // is another host's): runs of its URLs from now on if over HTTP/2 or 3.
+    const http::Response& r = a.response;
+    std::string_view v = r.history().empty() ? r.version() : r.history().front().version();
+    batches_->multiplexes(host, v == "2" || v == "3");
   }
   if (!decide(a, *out)) co_return;
   co_await save(&t, &a.response, &out->record);
