@@ -244,12 +244,16 @@ class _RequestContextManager:
     """What session.get() returns, as in aiohttp: a coroutine (await it, or give
     it to asyncio.create_task) that is also an async context manager. The
     coroutine behind it is made only when it is used as one: `async with`
-    awaits the call's Future directly."""
+    awaits the call's Future directly. It holds its session, as aiohttp's
+    request does: a session nothing else refers to (`await
+    ClientSession().get(url)`) is closed once its requests are done, not under
+    them."""
 
-    __slots__ = ("_call", "_coro", "_resp")
+    __slots__ = ("_call", "_coro", "_resp", "_session")
 
-    def __init__(self, call):
+    def __init__(self, call, session):
         self._call = call
+        self._session = session
         # None: not used yet; _USED: taken by `async with` or closed before it
         # started; else the coroutine made on first use as one.
         self._coro = None
@@ -258,11 +262,11 @@ class _RequestContextManager:
     def _coroutine(self):
         coro = self._coro
         if coro is None:
-            coro = self._coro = _await_response(self._call)
+            coro = self._coro = _await_response(self._call, self._session)
         elif coro is _USED:
             # Used up: a closed coroutine, whose await raises "cannot reuse
             # already awaited coroutine" as any used-up coroutine's does.
-            coro = self._coro = _await_response(self._call)
+            coro = self._coro = _await_response(self._call, self._session)
             coro.close()
         return coro
 
@@ -308,7 +312,8 @@ _USED = object()
 _abc.Coroutine.register(_RequestContextManager)
 
 
-async def _await_response(call):
+async def _await_response(call, session):
+    # session: held until the response is here (see _RequestContextManager).
     return ClientResponse(await call.start())
 
 
@@ -441,40 +446,40 @@ class ClientSession:
     # timeout, allow_redirects, max_redirects, raise_for_status, max_body_size,
     # cookies (this request's own, on top of the jar's).
     def request(self, method, url, **kwargs):
-        return _RequestContextManager(self._call("request", method, url, **kwargs))
+        return _RequestContextManager(self._call("request", method, url, **kwargs), self)
 
     def get(self, url, **kwargs):
         if kwargs:
-            return _RequestContextManager(self._call("get", "GET", url, **kwargs))
+            return _RequestContextManager(self._call("get", "GET", url, **kwargs), self)
         # No options (the scraper's call): nothing else to check.
         if self._closed:
             raise RuntimeError("Session is closed")
         if type(url) is not str:
             url = _check_url("get", "url", url)
-        return _RequestContextManager(self._native.get(url))
+        return _RequestContextManager(self._native.get(url), self)
 
     def post(self, url, *, data=None, **kwargs):
         return _RequestContextManager(
-            self._call("post", "POST", url, data=data, **kwargs))
+            self._call("post", "POST", url, data=data, **kwargs), self)
 
     def put(self, url, *, data=None, **kwargs):
         return _RequestContextManager(
-            self._call("put", "PUT", url, data=data, **kwargs))
+            self._call("put", "PUT", url, data=data, **kwargs), self)
 
     def patch(self, url, *, data=None, **kwargs):
         return _RequestContextManager(
-            self._call("patch", "PATCH", url, data=data, **kwargs))
+            self._call("patch", "PATCH", url, data=data, **kwargs), self)
 
     def delete(self, url, **kwargs):
-        return _RequestContextManager(self._call("delete", "DELETE", url, **kwargs))
+        return _RequestContextManager(self._call("delete", "DELETE", url, **kwargs), self)
 
     def head(self, url, *, allow_redirects=False, **kwargs):
         return _RequestContextManager(
-            self._call("head", "HEAD", url, allow_redirects=allow_redirects, **kwargs))
+            self._call("head", "HEAD", url, allow_redirects=allow_redirects, **kwargs), self)
 
     def options(self, url, **kwargs):
         return _RequestContextManager(
-            self._call("options", "OPTIONS", url, **kwargs))
+            self._call("options", "OPTIONS", url, **kwargs), self)
 
     # Blocking twins.
     def request_sync(self, method, url, **kwargs):

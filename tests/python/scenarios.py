@@ -2,9 +2,11 @@
 uvloop, ...) drives the same checks on its own loop."""
 
 import asyncio
+import gc
 import os
 import sys
 import tempfile
+import weakref
 
 import corun
 from support import check, check_eq, free_port, page_text, raises, server_stats, wait_until
@@ -213,6 +215,30 @@ async def closing():
     await s.close()  # idempotent
 
 
+async def unreferenced_sessions(base):
+    """A session nothing refers to but its running requests (the one-liner
+    `await corun.ClientSession().get(url)`, or tasks started from a session
+    that then goes away) is not closed under them: they complete, as with
+    aiohttp, whose request holds its session; then it goes (and is closed)."""
+    r = await corun.ClientSession().get(base + "/delay/300")
+    check_eq(r.status, 200, "the one-liner's status")
+    check_eq(await r.text(), page_text(300), "the one-liner's page")
+    s = corun.ClientSession(limit=1)
+    await (await s.get(base + "/page/1")).text()  # its C++ session exists now
+    tasks = [asyncio.ensure_future(s.get(f"{base}/delay/{200 + n}")) for n in range(3)]
+    await asyncio.sleep(0)  # the requests start (one runs, two wait for the limit)
+    gone = weakref.ref(s)
+    del s
+    gc.collect()
+    check(gone() is not None, "a session is kept while its requests run")
+    rs = await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    check_eq([await r.text() for r in rs], [page_text(200 + n) for n in range(3)],
+             "pages of a session dropped while they ran")
+    del tasks, rs, r
+    gc.collect()
+    check(gone() is None, "the session goes once its requests are done")
+
+
 async def run_all(base):
     async with corun.ClientSession(limit=16) as s:
         await basic_get(s, base)
@@ -225,3 +251,4 @@ async def run_all(base):
         await cookies(s, base)
     check(s.closed, "async with closes the session")
     await closing()
+    await unreferenced_sessions(base)
