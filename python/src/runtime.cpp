@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <corun/core/detail/mailbox.hpp>
 #include <corun/fetch/fetch.hpp>
@@ -253,9 +254,9 @@ class Mailbox {
   Mailbox(const Mailbox&) = delete;
   Mailbox& operator=(const Mailbox&) = delete;
   ~Mailbox() {
-    // Deliveries never drained (their loop is gone) keep their Future
-    // references: leaked on purpose, this may be a thread without the GIL.
-    // Their C++ results go (drop_results).
+    // Deliveries never drained (their loop is gone): their C++ results go
+    // now, their Python references at the next drain (this may be a thread
+    // without the GIL; drop_results).
     drop_results(deliveries_.close());
     if (fd_ >= 0) ::close(fd_);
   }
@@ -266,11 +267,51 @@ class Mailbox {
     PyObject* cancel_hook;  // likewise: the Future's done callback (make_cancel_hook)
   };
 
+  // Deliveries that will never be settled (their loop closed or died), their
+  // C++ values already dropped: their Python references wait here for a
+  // thread holding the GIL (any mailbox's drain() or close()). What is here
+  // at exit stays: nothing may touch Python then.
+  class Graveyard {
+   public:
+    void bury(const std::vector<Delivery*>& ds) {
+      if (ds.empty()) return;
+      std::lock_guard lock(mutex_);
+      buried_.insert(buried_.end(), ds.begin(), ds.end());
+      any_.store(true, std::memory_order_release);
+    }
+    // GIL held.
+    void release() {
+      if (!any_.load(std::memory_order_acquire)) return;
+      std::vector<Delivery*> ds;
+      {
+        std::lock_guard lock(mutex_);
+        ds.swap(buried_);
+        any_.store(false, std::memory_order_relaxed);
+      }
+      for (Delivery* d : ds) {
+        std::unique_ptr<Delivery> owned(d);
+        Py_XDECREF(d->cancel_hook);
+        Py_XDECREF(d->future);
+      }
+    }
+
+   private:
+    std::mutex mutex_;
+    std::vector<Delivery*> buried_;
+    std::atomic<bool> any_{false};
+  };
+  // Never destroyed: a Mailbox may go after the interpreter's exit handlers.
+  static Graveyard& graveyard() {
+    static auto* g = new Graveyard;
+    return *g;
+  }
+
   // The asyncio loop's thread (as close() and drain()).
   int fd() const { return fd_; }
 
-  // Any thread, no GIL. After close(), a delivery is leaked, never settled
-  // (its loop has closed: nobody awaits it).
+  // Any thread, no GIL. After close(), a delivery is never settled (its loop
+  // has closed: nobody awaits it); its value is dropped, and its Python
+  // references go with the next drain() of any mailbox.
   void push(Delivery* d) {
     // The eventfd is written under the queue's lock, so close() cannot close
     // the descriptor in between; only the first delivery of a batch writes.
@@ -286,13 +327,15 @@ class Mailbox {
   // descriptor goes now rather than when the Mailbox is collected.
   void close() {
     if (fd_ < 0) return;
-    drop_results(deliveries_.close());  // their Python references leaked (see ~Mailbox)
+    drop_results(deliveries_.close());
     ::close(fd_);
     fd_ = -1;
+    graveyard().release();  // GIL held: what was just dropped goes too
   }
 
   // The asyncio loop's reader callback (its thread, GIL held).
   void drain() {
+    graveyard().release();  // a closed loop's deliveries, if any
     if (fd_ < 0) return;
     // The eventfd first: a delivery pushed after it was read but before the
     // batch is taken rides with this batch; one pushed after the batch is
@@ -322,9 +365,9 @@ class Mailbox {
 
  private:
   // Deliveries that will never be settled (their loop closed or died): their
-  // C++ values are dropped, so that what a value holds goes back (a
-  // ClientSession's backlog slot, a response's memory). The Delivery and its
-  // Python references stay leaked, as no GIL may be held here.
+  // C++ values are dropped now, so that what a value holds goes back (a
+  // ClientSession's backlog slot, a response's memory); the Delivery and its
+  // Python references go to the graveyard, as no GIL may be held here.
   static void drop_results(const std::vector<Delivery*>& left) noexcept {
     for (Delivery* d : left) {
       try {
@@ -332,6 +375,11 @@ class Mailbox {
       } catch (...) {
         // The value's destructor threw: it is gone all the same.
       }
+    }
+    try {
+      graveyard().bury(left);
+    } catch (...) {
+      // No memory to keep them: they stay leaked, as before there was a graveyard.
     }
   }
 
