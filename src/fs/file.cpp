@@ -118,6 +118,32 @@ void write_named_temp(const std::filesystem::path& path, std::string_view head,
   }
 }
 
+#ifdef O_TMPFILE
+// How an unnamed file gets its name. By its descriptor (linkat with AT_EMPTY_PATH:
+// Linux 6.10 and later let the process that opened the file do it; before, only
+// with CAP_DAC_READ_SEARCH) or through /proc/self/fd/N. The first costs about 2 us
+// less a file (no walk through /proc). Learned from the first link that works.
+enum : int { kLinkUnknown, kLinkByDescriptor, kLinkThroughProc };
+std::atomic<int> g_link_way{kLinkUnknown};
+
+// 0 or an errno.
+int link_unnamed(int fd, const char* proc, const std::filesystem::path& to) {
+  int way = g_link_way.load(std::memory_order_relaxed);
+  if (way != kLinkThroughProc) {
+    if (::linkat(fd, "", AT_FDCWD, to.c_str(), AT_EMPTY_PATH) == 0) {
+      if (way == kLinkUnknown) g_link_way.store(kLinkByDescriptor, std::memory_order_relaxed);
+      return 0;
+    }
+    int err = errno;
+    // ENOENT is also what a kernel that refuses AT_EMPTY_PATH says: /proc tells.
+    if (err != ENOENT && err != EINVAL && err != EPERM) return err;
+  }
+  if (::linkat(AT_FDCWD, proc, AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) != 0) return errno;
+  if (way == kLinkUnknown) g_link_way.store(kLinkThroughProc, std::memory_order_relaxed);
+  return 0;
+}
+#endif
+
 // O_TMPFILE: an unnamed file in the folder, linked in when complete. False
 // when the filesystem cannot make one (the caller falls back to a named file).
 bool write_unnamed_temp(const std::filesystem::path& path, std::string_view head,
@@ -134,16 +160,17 @@ bool write_unnamed_temp(const std::filesystem::path& path, std::string_view head
   write_pieces(file.fd, head, body, options, path);
   char proc[64];
   std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", file.fd);
-  if (::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return true;
-  int err = errno;
+  int err = link_unnamed(file.fd, proc, path);
+  if (err == 0) return true;
   if (err == ENOENT && ::access("/proc/self/fd", F_OK) != 0) return false;  // no /proc
   if (err != EEXIST) fail("write", path, err);
   // The target exists: link under a temporary name, then rename over it.
   for (int tries = 0; tries < 16; ++tries) {
     std::filesystem::path tmp = temp_name(path);
-    if (::linkat(AT_FDCWD, proc, AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-      if (errno == EEXIST) continue;
-      fail("write", path, errno);
+    err = link_unnamed(file.fd, proc, tmp);
+    if (err != 0) {
+      if (err == EEXIST) continue;
+      fail("write", path, err);
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
       err = errno;
@@ -177,6 +204,16 @@ void write_once(const std::filesystem::path& path, std::string_view head, std::s
 }
 
 }  // namespace
+
+namespace detail {
+void link_through_proc_only(bool on) {
+#ifdef O_TMPFILE
+  g_link_way.store(on ? kLinkThroughProc : kLinkUnknown, std::memory_order_relaxed);
+#else
+  (void)on;
+#endif
+}
+}  // namespace detail
 
 void write_file_sync(const std::filesystem::path& path, std::string_view head,
                      std::string_view body, WriteOptions options) {

@@ -66,6 +66,35 @@ TEST(FsFile, NonAtomicAndFsyncOptionsWrite) {
   EXPECT_EQ(corun::fs::read_file_sync(p), "two!");
 }
 
+// Both ways an unnamed file gets its name: by its descriptor (AT_EMPTY_PATH, where
+// the kernel allows it) and through /proc/self/fd/N (older kernels).
+TEST(FsFile, AtomicWritesLinkByDescriptorAndThroughProc) {
+  for (bool proc_only : {false, true}) {
+    SCOPED_TRACE(proc_only ? "through /proc" : "by descriptor where allowed");
+    corun::fs::detail::link_through_proc_only(proc_only);
+    corun::testing::TempDir dir("corun-fs");
+    fs::path p = dir.path() / "page.html";
+    corun::fs::write_file_sync(p, "\xEF\xBB\xBF", "first");
+    EXPECT_EQ(corun::fs::read_file_sync(p), "\xEF\xBB\xBF" "first");
+    corun::fs::write_file_sync(p, "second, replacing");
+    EXPECT_EQ(corun::fs::read_file_sync(p), "second, replacing");
+    EXPECT_EQ(entries_in(dir.path()), 1u);
+    // A missing folder: an error naming the path, or made with create_dirs.
+    fs::path deep = dir.path() / "a" / "b" / "c.html";
+    try {
+      corun::fs::write_file_sync(deep, "x");
+      ADD_FAILURE() << "no error for a missing folder";
+    } catch (const corun::fs::FileError& e) {
+      EXPECT_EQ(e.code().value(), ENOENT);
+      EXPECT_NE(std::string(e.what()).find("c.html"), std::string::npos) << e.what();
+    }
+    corun::fs::write_file_sync(deep, "made", {.create_dirs = true});
+    EXPECT_EQ(corun::fs::read_file_sync(deep), "made");
+    EXPECT_EQ(entries_in(dir.path() / "a" / "b"), 1u);
+  }
+  corun::fs::detail::link_through_proc_only(false);
+}
+
 TEST(FsFile, HeadAndBodyPiecesMakeOneFile) {
   corun::testing::TempDir dir("corun-fs");
   fs::path p = dir.path() / "bom.txt";

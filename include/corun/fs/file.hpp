@@ -68,6 +68,12 @@ void write_file_sync(const std::filesystem::path& path, std::string_view head,
                      std::string_view body, WriteOptions options = {});
 std::string read_file_sync(const std::filesystem::path& path);
 
+namespace detail {
+// For tests: true makes atomic writes link their unnamed file through
+// /proc/self/fd/N (the way before Linux 6.10); false learns the way again.
+void link_through_proc_only(bool on);
+}  // namespace detail
+
 // The suffix of named temporary files (where O_TMPFILE is missing); such files
 // left by a crash can be removed by whoever owns the folder.
 inline constexpr std::string_view kTempSuffix = ".corun-tmp";
