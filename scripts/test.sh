@@ -123,15 +123,20 @@ step "clang-format (src include apps python/src tests examples)" clang-format --
 if [ -z "${QUICK:-}" ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  # The Python module too: its tests run with the sanitizer's runtime preloaded into
+  # Debian's python (tests/python/CMakeLists.txt).
   step "asan+ubsan build" configure_build out/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_BENCH=OFF
+    -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_PYTHON=ON
   step "asan+ubsan tests" run_ctest out/ci-asan -LE soak
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
   step "tsan build" configure_build out/ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCORUN_SANITIZE=thread -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF
+    -DCORUN_SANITIZE=thread -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF \
+    -DCORUN_BUILD_PYTHON=ON
   step "tsan tests (core)" run_ctest out/ci-tsan -L core
   # The fetch engine runs its lanes on threads of their own.
   step "tsan tests (fetch engine)" run_ctest out/ci-tsan -R '^FetchEngine[.]'
+  # The Python module: the loop thread, the GIL, mailboxes and the backlog's give-back.
+  step "tsan tests (python)" run_ctest out/ci-tsan -L python
   step "fuzz corun::text (${fuzz_seconds} s)" run_fuzz
   step "fuzz corun fetch input (${fuzz_seconds} s)" run_fuzz_fetch_input
 fi

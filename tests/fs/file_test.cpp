@@ -75,7 +75,7 @@ TEST(FsFile, AtomicWritesLinkByDescriptorAndThroughProc) {
     corun::testing::TempDir dir("corun-fs");
     fs::path p = dir.path() / "page.html";
     corun::fs::write_file_sync(p, "\xEF\xBB\xBF", "first");
-    EXPECT_EQ(corun::fs::read_file_sync(p), "\xEF\xBB\xBF" "first");
+    EXPECT_EQ(corun::fs::read_file_sync(p), std::string("\xEF\xBB\xBF") + "first");
     corun::fs::write_file_sync(p, "second, replacing");
     EXPECT_EQ(corun::fs::read_file_sync(p), "second, replacing");
     EXPECT_EQ(entries_in(dir.path()), 1u);

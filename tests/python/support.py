@@ -21,6 +21,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
 
 
+def check_sanitizer_loaded():
+    """Under a sanitized build (tests/python/CMakeLists.txt) the tests run only
+    with the sanitizer's runtime in the process: a test run without it would
+    check nothing it claims to."""
+    preload = os.environ.get("CORUN_SANITIZER_PRELOAD")
+    if not preload:
+        return
+    with open("/proc/self/maps") as f:
+        maps = f.read()
+    for lib in preload.split(":"):
+        if os.path.realpath(lib) not in maps:
+            raise RuntimeError(f"{lib} is not loaded: LD_PRELOAD={os.environ.get('LD_PRELOAD')!r}")
+
+
+check_sanitizer_loaded()
+
+
 def check(condition, what):
     if not condition:
         raise AssertionError(what)
@@ -107,6 +124,16 @@ def write_pages(root, count):
     return paths
 
 
+def server_env():
+    """The environment for a server or tool the tests start (nginx, redis-server,
+    redis-cli): without the sanitizer runtime preloaded for the module under test
+    (tests/python/CMakeLists.txt); they are not what is tested."""
+    env = dict(os.environ)
+    if env.get("LD_PRELOAD") == env.get("CORUN_SANITIZER_PRELOAD"):
+        env.pop("LD_PRELOAD", None)
+    return env
+
+
 @contextlib.contextmanager
 def nginx(root):
     """A real nginx serving root on loopback, keep-alive on; yields its base URL."""
@@ -135,7 +162,8 @@ http {{
   server {{ listen 127.0.0.1:{port}; root {root}; }}
 }}
 """)
-    proc = subprocess.Popen([exe, "-c", conf, "-e", os.path.join(conf_dir, "error.log")])
+    proc = subprocess.Popen([exe, "-c", conf, "-e", os.path.join(conf_dir, "error.log")],
+                            env=server_env())
     try:
         _wait_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -164,7 +192,7 @@ def redis_server():
     work = tempfile.mkdtemp(prefix="corun-py-redis-")
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", work, "--daemonize", "no",
-                             "--logfile", os.path.join(work, "redis.log")])
+                             "--logfile", os.path.join(work, "redis.log")], env=server_env())
     try:
         _wait_port(port)
         yield f"redis://127.0.0.1:{port}"
@@ -179,5 +207,5 @@ def redis_cli(url, *args):
     host_port = url[len("redis://"):].split("/")[0]
     host, port = host_port.rsplit(":", 1)
     out = subprocess.run(["redis-cli", "-h", host, "-p", port, *args], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=server_env())
     return out.stdout.strip()

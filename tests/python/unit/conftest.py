@@ -2,9 +2,15 @@
 record what they were handed and stop the call there, so nothing connects and
 no call is started."""
 
+import os
+import sys
+
 import pytest
 
 from corun import _corun
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import support  # noqa: E402  (checks a sanitized run has its runtime loaded)
 
 
 class Handed(Exception):
