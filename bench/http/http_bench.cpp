@@ -2,7 +2,11 @@
 // in flight through one ClientSession (limit = CONC), bodies read and discarded.
 // Prints one line: "requests=N errors=E bytes=B seconds=S rps=R".
 //
-//   http_bench BASE_URL URLS_FILE REQUESTS CONC
+//   http_bench BASE_URL URLS_FILE REQUESTS CONC [gather]
+//
+// gather: the scraper's shape instead of CONC workers: every request a task of
+// one gather (the session's limit keeping CONC in flight), all the responses
+// held until the gather returns them, as `asyncio.gather(*gets)` does.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,8 +39,25 @@ corun::Task<void> worker(corun::http::ClientSession& session, const std::vector<
   }
 }
 
+corun::Task<void> run_gather(corun::http::ClientSession& session,
+                             const std::vector<std::string>& urls, std::size_t requests) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<corun::Task<corun::http::Response>> gets;
+  gets.reserve(requests);
+  for (std::size_t i = 0; i < requests; ++i) gets.push_back(session.get(urls[i % urls.size()]));
+  std::vector<corun::http::Response> responses = co_await corun::gather(std::move(gets));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Totals totals;
+  for (const auto& r : responses) {
+    totals.bytes += r.body_size();
+    if (r.status() != 200) ++totals.errors;
+  }
+  std::printf("requests=%zu errors=%zu bytes=%zu seconds=%.3f rps=%.0f\n", requests, totals.errors,
+              totals.bytes, secs, static_cast<double>(requests) / secs);
+}
+
 corun::Task<void> run(std::string base, std::vector<std::string> urls, std::size_t requests,
-                      std::size_t conc) {
+                      std::size_t conc, bool gather) {
   for (auto& u : urls) u = base + u;
   corun::http::SessionOptions options;
   options.limit = conc;
@@ -50,6 +71,11 @@ corun::Task<void> run(std::string base, std::vector<std::string> urls, std::size
       ws.push_back(corun::create_task(worker(session, urls, next, conc * 4, t)));
     }
     for (auto& w : ws) co_await w;
+  }
+  if (gather) {
+    co_await run_gather(session, urls, requests);
+    co_await session.close();
+    co_return;
   }
   std::size_t next = 0;
   Totals totals;
@@ -68,8 +94,9 @@ corun::Task<void> run(std::string base, std::vector<std::string> urls, std::size
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: http_bench BASE_URL URLS_FILE REQUESTS CONC\n");
+  bool gather = argc == 6 && std::string(argv[5]) == "gather";
+  if (argc != 5 && !gather) {
+    std::fprintf(stderr, "usage: http_bench BASE_URL URLS_FILE REQUESTS CONC [gather]\n");
     return 2;
   }
   std::vector<std::string> urls;
@@ -82,6 +109,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   corun::run(run(argv[1], std::move(urls), std::strtoull(argv[3], nullptr, 10),
-                 std::strtoull(argv[4], nullptr, 10)));
+                 std::strtoull(argv[4], nullptr, 10), gather));
   return 0;
 }

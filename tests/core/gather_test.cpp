@@ -156,3 +156,87 @@ TEST(Gather, LaterSiblingFailuresAreNotReportedAsNeverRetrieved) {
   corun::run(main());
   EXPECT_FALSE(logs.contains("never retrieved"));
 }
+
+namespace {
+// Counts its copies; a moved-from one says so.
+struct Counted {
+  static inline int copies = 0;
+  std::string text;
+  explicit Counted(std::string t) : text(std::move(t)) {}
+  Counted(const Counted& o) : text(o.text) { ++copies; }
+  Counted(Counted&&) noexcept = default;
+  Counted& operator=(const Counted& o) {
+    text = o.text;
+    ++copies;
+    return *this;
+  }
+  Counted& operator=(Counted&&) noexcept = default;
+};
+Task<Counted> counted_after(std::chrono::milliseconds d, std::string t) {
+  co_await corun::sleep(d);
+  co_return Counted(std::move(t));
+}
+}  // namespace
+
+// The children's values are moved into gather's result, not copied: a gather
+// of responses would otherwise copy every body (and run() its main's value).
+TEST(Gather, ValuesAreMovedNotCopied) {
+  Counted::copies = 0;
+  auto main = []() -> Task<std::vector<Counted>> {
+    std::vector<Task<Counted>> ts;
+    ts.push_back(counted_after(2ms, "a"));
+    ts.push_back(counted_after(1ms, "b"));
+    co_return co_await corun::gather(std::move(ts));
+  };
+  std::vector<Counted> out = corun::run(main());
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].text, "a");
+  EXPECT_EQ(out[1].text, "b");
+  EXPECT_EQ(Counted::copies, 0);
+
+  Counted::copies = 0;
+  auto settled = []() -> Task<std::string> {
+    std::vector<Task<Counted>> ts;
+    ts.push_back(counted_after(1ms, "c"));
+    auto outs = co_await corun::gather_settled(std::move(ts));
+    auto [one, two] = co_await corun::gather(counted_after(1ms, "d"), counted_after(1ms, "e"));
+    co_return outs.at(0).value().text + one.text + two.text;
+  };
+  EXPECT_EQ(corun::run(settled()), "cde");
+  EXPECT_EQ(Counted::copies, 0);
+}
+
+// A value another handle can still read is copied, not moved: shield() of a
+// task the caller also holds, and Loop::run_until_complete of a handle kept.
+TEST(Gather, AValueAnotherHandleCanStillReadIsCopied) {
+  Counted::copies = 0;
+  auto main = []() -> Task<std::string> {
+    corun::TaskHandle<Counted> kept = corun::create_task(counted_after(1ms, "kept"));
+    Counted shielded = co_await corun::shield(kept);
+    co_return shielded.text + "/" + kept.result().text;
+  };
+  EXPECT_EQ(corun::run(main()), "kept/kept");
+  EXPECT_GE(Counted::copies, 1);
+
+  Counted::copies = 0;
+  auto alone = []() -> Task<std::string> {
+    Counted c = co_await corun::shield(counted_after(1ms, "alone"));
+    co_return c.text;
+  };
+  EXPECT_EQ(corun::run(alone()), "alone");
+  EXPECT_EQ(Counted::copies, 0);
+
+  // Awaiting a handle: copied while the awaiter keeps it, moved when it gives it up.
+  Counted::copies = 0;
+  auto awaited = []() -> Task<std::string> {
+    corun::TaskHandle<Counted> h = corun::create_task(counted_after(1ms, "h"));
+    Counted kept_copy = co_await h;
+    std::string out = kept_copy.text + h.result().text;
+    corun::TaskHandle<Counted> given = corun::create_task(counted_after(1ms, "g"));
+    Counted moved = co_await std::move(given);
+    Counted fresh = co_await corun::create_task(counted_after(1ms, "f"));
+    co_return out + moved.text + fresh.text;
+  };
+  EXPECT_EQ(corun::run(awaited()), "hhgf");
+  EXPECT_EQ(Counted::copies, 2);  // co_await h, then h.result()
+}

@@ -50,13 +50,13 @@ class Future {
     if (s_->done()) throw InvalidStateError("Future is already done");
     s_->set_exception(std::move(e));
   }
-  decltype(auto) result() const { return detail::read_result<T>(*s_, true); }
+  decltype(auto) result() const { return detail::read_result<T>(*s_, false); }
   std::exception_ptr exception() const { return s_->exception(); }
   void add_done_callback(std::function<void()> f) { s_->add_done_callback(std::move(f)); }
 
   auto operator co_await() const {
     auto get = [](detail::FutureState<T>& s) -> decltype(auto) {
-      return detail::read_result<T>(s, true);
+      return detail::read_result<T>(s, false);
     };
     return detail::FutureAwaiter<detail::FutureState<T>, decltype(get)>(s_, get);
   }

@@ -118,7 +118,7 @@ GatherValue<T> gather_value(TaskHandle<T>& h) {
     h.result();
     return {};
   } else {
-    return h.result();
+    return take_result(h);
   }
 }
 
@@ -136,7 +136,7 @@ Outcome<T> settled_outcome(TaskHandle<T>& h) {
   if constexpr (std::is_void_v<T>) {
     return Outcome<void>();
   } else {
-    return Outcome<T>(h.result());
+    return Outcome<T>(take_result(h));
   }
 }
 
@@ -166,7 +166,7 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
     if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
     std::vector<T> values;
     values.reserve(handles.size());
-    for (auto& h : handles) values.push_back(h.result());
+    for (auto& h : handles) values.push_back(detail::take_result(h));
     co_return values;
   }
 }

@@ -230,7 +230,7 @@ template <class T>
 T Loop::run_until_complete(TaskHandle<T> handle) {
   run_until_done(handle.state());
   if (!handle.done()) throw RuntimeError("Event loop stopped before Future completed.");
-  return handle.result();
+  return detail::take_result(handle);
 }
 
 }  // namespace corun

@@ -62,7 +62,7 @@ T Runner::run(Task<T> main, std::string name) {
   check_runnable();
   TaskHandle<T> task = loop().create_task(std::move(main), std::move(name));
   drive(task);
-  return task.result();
+  return detail::take_result(task);
 }
 
 template <class T>

@@ -152,17 +152,23 @@ class TaskState final : public TaskBase {
   }
 };
 
-// Reads the value of a finished task or future of T (throws what it ended with).
+// Reads the value of a finished task or future of T (throws what it ended with):
+// a copy for copyable T, as the value may be read again; moved out for
+// move-only T. take: the caller drops its reference right after, so when that
+// reference is the only one left (nothing can read the value again), a
+// copyable value is moved out too: gather's vector of responses is not a copy
+// of every body.
 template <class T, class State>
-decltype(auto) read_result(State& s, bool move_out) {
+decltype(auto) read_result(State& s, bool take) {
   s.check_result();
   if constexpr (std::is_void_v<T>) {
+    (void)take;
     return;
   } else if constexpr (std::is_copy_constructible_v<T>) {
-    (void)move_out;
+    if (take && s.sole_reference()) return T(std::move(*s.slot_.value));
     return T(*s.slot_.value);
   } else {
-    (void)move_out;
+    (void)take;
     return T(std::move(*s.slot_.value));
   }
 }
@@ -190,7 +196,7 @@ class TaskHandle {
 
   // The value (a copy for copyable T; moved out for move-only T), or rethrows the
   // task's exception, CancelledError if cancelled, InvalidStateError if pending.
-  decltype(auto) result() const { return detail::read_result<T>(*s_, true); }
+  decltype(auto) result() const { return detail::read_result<T>(*s_, false); }
   // Null if the task succeeded; throws CancelledError / InvalidStateError.
   std::exception_ptr exception() const { return s_->exception(); }
   // f() is scheduled with call_soon when the task is done (semantic 7).
@@ -204,11 +210,19 @@ class TaskHandle {
   }
 
   // Waits for the task; cancelling the awaiting task cancels this one too.
-  auto operator co_await() const {
+  auto operator co_await() const& {
+    auto get = [](detail::TaskState<T>& s) -> decltype(auto) {
+      return detail::read_result<T>(s, false);
+    };
+    return detail::FutureAwaiter<detail::TaskState<T>, decltype(get)>(s_, get);
+  }
+  // The same for a handle given up (`co_await std::move(h)`, `co_await
+  // create_task(...)`): the value is moved out when no other handle is left.
+  auto operator co_await() && {
     auto get = [](detail::TaskState<T>& s) -> decltype(auto) {
       return detail::read_result<T>(s, true);
     };
-    return detail::FutureAwaiter<detail::TaskState<T>, decltype(get)>(s_, get);
+    return detail::FutureAwaiter<detail::TaskState<T>, decltype(get)>(std::move(s_), get);
   }
 
   detail::TaskState<T>* state() const noexcept { return s_.get(); }
@@ -217,5 +231,14 @@ class TaskHandle {
  private:
   detail::Ref<detail::TaskState<T>> s_;
 };
+
+namespace detail {
+// The value of h's finished task, for a caller that drops h right after
+// (gather, run): moved out when h is the task's only reference (read_result).
+template <class T>
+decltype(auto) take_result(TaskHandle<T>& h) {
+  return read_result<T>(*h.state(), true);
+}
+}  // namespace detail
 
 }  // namespace corun

@@ -81,7 +81,7 @@ class ShieldAwaiter final : public Waiter, public DoneNode {
   T await_resume() {
     if (cancelled_) task_->throw_cancelled();
     if (task_) task_->throw_if_must_cancel();
-    return inner_.result();
+    return detail::take_result(inner_);
   }
   // The awaiting task stops waiting; the inner task is left alone.
   bool cancel_wait() override {

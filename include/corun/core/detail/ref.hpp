@@ -22,6 +22,8 @@ class RefCounted : public Pooled {
   void release() noexcept {
     if (--refs_ == 0) delete this;
   }
+  // The caller's reference is the only one: nothing else can reach the object.
+  bool sole_reference() const noexcept { return refs_ == 1; }
 
  protected:
   std::uint32_t refs_ = 0;
