@@ -39,6 +39,11 @@ corun::Task<void> worker(corun::http::ClientSession& session, const std::vector<
   }
 }
 
+void print_result(std::size_t requests, const Totals& totals, double secs) {
+  std::printf("requests=%zu errors=%zu bytes=%zu seconds=%.3f rps=%.0f\n", requests, totals.errors,
+              totals.bytes, secs, static_cast<double>(requests) / secs);
+}
+
 corun::Task<void> run_gather(corun::http::ClientSession& session,
                              const std::vector<std::string>& urls, std::size_t requests) {
   auto start = std::chrono::steady_clock::now();
@@ -52,8 +57,7 @@ corun::Task<void> run_gather(corun::http::ClientSession& session,
     totals.bytes += r.body_size();
     if (r.status() != 200) ++totals.errors;
   }
-  std::printf("requests=%zu errors=%zu bytes=%zu seconds=%.3f rps=%.0f\n", requests, totals.errors,
-              totals.bytes, secs, static_cast<double>(requests) / secs);
+  print_result(requests, totals, secs);
 }
 
 corun::Task<void> run(std::string base, std::vector<std::string> urls, std::size_t requests,
@@ -86,8 +90,7 @@ corun::Task<void> run(std::string base, std::vector<std::string> urls, std::size
   }
   for (auto& w : ws) co_await w;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("requests=%zu errors=%zu bytes=%zu seconds=%.3f rps=%.0f\n", requests, totals.errors,
-              totals.bytes, secs, static_cast<double>(requests) / secs);
+  print_result(requests, totals, secs);
   co_await session.close();
 }
 

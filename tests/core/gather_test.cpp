@@ -158,7 +158,7 @@ TEST(Gather, LaterSiblingFailuresAreNotReportedAsNeverRetrieved) {
 }
 
 namespace {
-// Counts its copies; a moved-from one says so.
+// Counts its copies (moves are free).
 struct Counted {
   static inline int copies = 0;
   std::string text;
@@ -206,8 +206,9 @@ TEST(Gather, ValuesAreMovedNotCopied) {
   EXPECT_EQ(Counted::copies, 0);
 }
 
-// A value another handle can still read is copied, not moved: shield() of a
-// task the caller also holds, and Loop::run_until_complete of a handle kept.
+// A value another handle can still read is copied, not moved (shield() of a
+// task the caller also holds, co_await of a handle kept); one nothing else can
+// reach is moved (shield() of a Task, co_await of a handle given up).
 TEST(Gather, AValueAnotherHandleCanStillReadIsCopied) {
   Counted::copies = 0;
   auto main = []() -> Task<std::string> {
