@@ -625,9 +625,7 @@ py::object Call::wait(const py::object& on_interrupt) {
       // parked, as Python parks daemon threads, rather than waking up with an
       // error the exiting interpreter would half print.
       if (shutting_down()) {
-        without_gil([] {
-          for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
-        });
+        without_gil([] { park_forever(); });
       }
       break;
     }

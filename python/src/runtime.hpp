@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -49,11 +50,33 @@ py::object exception_object(const std::exception_ptr& e);
 // Converts the exception being handled (inside a catch block) and raises it.
 [[noreturn]] void reraise_as_python();
 
+// Blocks the calling thread for good. For a daemon thread while the interpreter
+// exits: the process's exit ends it.
+[[noreturn]] inline void park_forever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+// Takes the GIL back (after PyEval_SaveThread). A daemon thread that does so
+// while the interpreter finalizes is ended by Python with pthread_exit, a
+// forced unwind, which would run the destructors of the Python references on
+// this thread's stack (a Call, pybind11's argument casters) without the GIL,
+// racing the finalizing main thread. The thread is parked instead, as Python
+// 3.14 parks such threads: the handler never returns, so the unwind never
+// goes on. (A C function: the forced unwind is the only thing that can leave
+// it by unwinding. Caught with ..., not abi::__forced_unwind&: that reference
+// would be bound to no C++ object, which UBSan reports.)
+inline void take_gil_back(PyThreadState* state) {
+  try {
+    PyEval_RestoreThread(state);
+  } catch (...) {
+    park_forever();
+  }
+}
+
 // Runs f() with the GIL released and returns its value (R default-constructible).
 // Not pybind11's gil_scoped_release: that one takes the GIL back in a noexcept
-// destructor, and a daemon thread taking it back while the interpreter
-// finalizes is ended by Python with a forced unwind, which a noexcept frame
-// turns into std::terminate. Here that unwind passes through.
+// destructor, where Python's forced unwind of a daemon thread at exit (above)
+// would be std::terminate.
 template <class F>
 auto without_gil(F f) -> decltype(f()) {
   using R = decltype(f());
@@ -62,19 +85,19 @@ auto without_gil(F f) -> decltype(f()) {
     try {
       f();
     } catch (...) {
-      PyEval_RestoreThread(state);
+      take_gil_back(state);
       throw;
     }
-    PyEval_RestoreThread(state);
+    take_gil_back(state);
   } else {
     R result{};
     try {
       result = f();
     } catch (...) {
-      PyEval_RestoreThread(state);
+      take_gil_back(state);
       throw;
     }
-    PyEval_RestoreThread(state);
+    take_gil_back(state);
     return result;
   }
 }
