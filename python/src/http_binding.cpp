@@ -120,17 +120,39 @@ struct BacklogChoice {
   std::shared_ptr<Backlog> backlog;
 };
 
-Task<Delivered> run_request(std::shared_ptr<SessionBox> box, std::shared_ptr<BacklogChoice> choice,
-                            std::string method, std::string url, http::RequestOptions options) {
+// A request, on the loop thread. Its frame (the options, the Response, the
+// awaiters: about 1.3 KB) is made there, when run_request first runs.
+// options: null for the session's defaults (a plain get()).
+Task<Delivered> perform_request(std::shared_ptr<SessionBox> box,
+                                std::shared_ptr<BacklogChoice> choice, std::string method,
+                                std::string url, std::unique_ptr<http::RequestOptions> options) {
   Backlog::Slot slot;
   if (std::shared_ptr<Backlog> backlog = choice ? std::move(choice->backlog) : nullptr) {
     Task<Backlog::Slot> taking = backlog->take();
     slot = co_await taking;
   }
   http::ClientSession& session = box->get();
-  http::Response r =
-      co_await session.request(std::move(method), std::move(url), std::move(options));
+  // Not `options ? std::move(*options) : RequestOptions{}` as co_await's
+  // operand: GCC 12's coroutine code then moved from *options even when it was
+  // null (a crash on the loop thread for every plain get()).
+  http::RequestOptions o;
+  if (options) o = std::move(*options);
+  http::Response r = co_await session.request(std::move(method), std::move(url), std::move(o));
   co_return Delivered{std::make_unique<http::Response>(std::move(r)), std::move(slot)};
+}
+
+// What a request's Call holds until it is started: its arguments only, in a
+// frame small enough for corun's frame pool (detail/pool.hpp). The Python
+// thread makes one per session.get(), all of them before the first response
+// when a gather starts thousands; perform_request's 1.3 KB frame, above the
+// pool's size classes, cost it a trip through malloc's slow path and fresh
+// pages each (bench/README.md, "Sitting 20").
+Task<Delivered> run_request(std::shared_ptr<SessionBox> box, std::shared_ptr<BacklogChoice> choice,
+                            std::string method, std::string url,
+                            std::unique_ptr<http::RequestOptions> options) {
+  Task<Delivered> request = perform_request(std::move(box), std::move(choice), std::move(method),
+                                            std::move(url), std::move(options));
+  co_return co_await std::move(request);
 }
 
 // make_call's convert for a request: the Response as a Python _Response. Its
@@ -187,13 +209,14 @@ class PySession {
     o.max_redirects = max_redirects;
     o.raise_for_status = raise_for_status;
     o.max_body_size = max_body_size;
-    return request_call(std::move(method), std::move(url), std::move(o));
+    return request_call(std::move(method), std::move(url),
+                        std::make_unique<http::RequestOptions>(std::move(o)));
   }
 
   // A plain GET with the session's options (aiohttp's `session.get(url)` with
   // no keyword): the same work as request("GET", url, None, ...), without
   // converting nine absent arguments.
-  Call get(std::string url) { return request_call("GET", std::move(url), http::RequestOptions{}); }
+  Call get(std::string url) { return request_call("GET", std::move(url), nullptr); }
 
   Call close() {
     return make_call(close_session(box_, all_backlogs()), [] { return py::none(); });
@@ -231,7 +254,7 @@ class PySession {
     return static_cast<int>(std::min(limit, kMax / kBacklogPerLimit) * kBacklogPerLimit);
   }
 
-  Call request_call(std::string method, std::string url, http::RequestOptions o) {
+  Call request_call(std::string method, std::string url, std::unique_ptr<http::RequestOptions> o) {
     auto choice = backlogs_ ? std::make_shared<BacklogChoice>() : nullptr;
     Call call =
         make_call(run_request(box_, choice, std::move(method), std::move(url), std::move(o)),
