@@ -1,5 +1,6 @@
 #include "runtime.hpp"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <corun/redis/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -167,27 +170,31 @@ struct FutureLink {
 
 // Cancelling the asyncio Future (task.cancel(), a timeout, an interrupted
 // cell) cancels the C++ task: the Future gets a done callback that looks
-// whether it was cancelled. One is made per call, so it is a plain C function
-// bound to a capsule that owns the Pending (a pybind11 cpp_function costs
-// several times more to create).
-constexpr const char* kPendingCapsule = "corun._Pending";
+// whether it was cancelled. One is made per call, so it is an object of a
+// small type of its own that holds the Pending: one allocation, and not
+// tracked by the garbage collector (it refers to no Python object). A
+// pybind11 cpp_function costs several times more to create; a C function
+// bound to a capsule took three allocations and a tracked object.
+struct CancelHook {
+  PyObject ob_base;  // PyObject_HEAD
+  std::shared_ptr<Pending> pending;
+};
 
-void drop_pending_capsule(PyObject* capsule) {
-  delete static_cast<std::shared_ptr<Pending>*>(PyCapsule_GetPointer(capsule, kPendingCapsule));
-}
-
-PyObject* cancel_if_cancelled(PyObject* capsule, PyObject* future) {
+PyObject* cancel_hook_call(PyObject* self, PyObject* args, PyObject* kwargs) {
+  PyObject* future = nullptr;
+  if (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) {
+    PyErr_SetString(PyExc_TypeError, "the cancel hook takes no keyword arguments");
+    return nullptr;
+  }
+  if (!PyArg_UnpackTuple(args, "_cancel_hook", 1, 1, &future)) return nullptr;
   PyObject* cancelled = PyObject_CallMethodNoArgs(future, g_str_cancelled);
   if (cancelled == nullptr) return nullptr;
   int yes = PyObject_IsTrue(cancelled);
   Py_DECREF(cancelled);
   if (yes < 0) return nullptr;
   if (yes != 0) {
-    auto* pending =
-        static_cast<std::shared_ptr<Pending>*>(PyCapsule_GetPointer(capsule, kPendingCapsule));
-    if (pending == nullptr) return nullptr;
     try {
-      (*pending)->cancel();
+      reinterpret_cast<CancelHook*>(self)->pending->cancel();
     } catch (...) {
       try {
         reraise_as_python();
@@ -200,20 +207,38 @@ PyObject* cancel_if_cancelled(PyObject* capsule, PyObject* future) {
   Py_RETURN_NONE;
 }
 
-PyMethodDef g_cancel_hook_def = {"_cancel_if_cancelled", cancel_if_cancelled, METH_O,
-                                 "Cancels the C++ task when its Future was cancelled."};
+void cancel_hook_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  std::destroy_at(&reinterpret_cast<CancelHook*>(self)->pending);
+  type->tp_free(self);
+  Py_DECREF(type);  // a heap type: each instance holds it
+}
+
+// The hook's type, made once (GIL held) and kept for the process's life.
+PyTypeObject* g_cancel_hook_type = nullptr;
+
+PyTypeObject* cancel_hook_type() {
+  if (g_cancel_hook_type == nullptr) {
+    static PyType_Slot slots[] = {
+        {Py_tp_call, reinterpret_cast<void*>(&cancel_hook_call)},
+        {Py_tp_dealloc, reinterpret_cast<void*>(&cancel_hook_dealloc)},
+        {Py_tp_doc, const_cast<char*>("Cancels the C++ task when its Future was cancelled.")},
+        {0, nullptr}};
+    static PyType_Spec spec = {"corun._corun._CancelHook", sizeof(CancelHook), 0,
+                               Py_TPFLAGS_DEFAULT, slots};
+    PyObject* type = PyType_FromSpec(&spec);
+    if (type == nullptr) throw py::error_already_set();
+    g_cancel_hook_type = reinterpret_cast<PyTypeObject*>(type);
+  }
+  return g_cancel_hook_type;
+}
 
 py::object make_cancel_hook(const std::shared_ptr<Pending>& pending) {
   kept_str(g_str_cancelled, "cancelled");
-  auto* owned = new std::shared_ptr<Pending>(pending);
-  PyObject* capsule = PyCapsule_New(owned, kPendingCapsule, drop_pending_capsule);
-  if (capsule == nullptr) {
-    delete owned;
-    throw py::error_already_set();
-  }
-  PyObject* hook = PyCFunction_New(&g_cancel_hook_def, capsule);
-  Py_DECREF(capsule);  // the function holds it
+  PyTypeObject* type = cancel_hook_type();
+  PyObject* hook = type->tp_alloc(type, 0);  // holds a reference to type
   if (hook == nullptr) throw py::error_already_set();
+  std::construct_at(&reinterpret_cast<CancelHook*>(hook)->pending, pending);
   return py::reinterpret_steal<py::object>(hook);
 }
 
@@ -400,6 +425,52 @@ struct MailboxMemo {
 };
 MailboxMemo* g_mailbox_memo = nullptr;
 
+// asyncio.get_running_loop() for start(), without its system call. CPython
+// 3.11's version calls getpid() each time (a loop that ran before a fork is
+// not running in the child), about a microsecond here: 20% of start()
+// (bench/README.md, "Sitting 20"). 3.11 keeps the running loop in the thread
+// state's dict, in a _RunningLoopHolder (the loop and the pid that set it)
+// that is replaced, never changed, whenever a loop starts or stops running on
+// the thread. Read here the same way, with the pid compared to one kept by
+// this process (set at import and again in a fork's child). Any other
+// version, or a holder not of the expected type and size, asks asyncio.
+#if !defined(PYPY_VERSION) && PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+constexpr bool kReadLoopHolder = true;
+#else
+constexpr bool kReadLoopHolder = false;
+#endif
+struct RunningLoopHolder {  // _asynciomodule.c's PyRunningLoopHolder (3.7-3.11)
+  PyObject ob_base;         // PyObject_HEAD
+  PyObject* rl_loop;
+  pid_t rl_pid;
+};
+std::atomic<pid_t> g_pid{0};
+PyObject* g_str_running_loop_key = nullptr;
+
+void remember_pid() {
+  g_pid.store(::getpid(), std::memory_order_relaxed);
+}
+
+py::object running_loop() {
+  if constexpr (kReadLoopHolder) {
+    if (PyObject* dict = PyThreadState_GetDict()) {  // borrowed; null sets no error
+      PyObject* key = kept_str(g_str_running_loop_key, "__asyncio_running_event_loop__").ptr();
+      PyObject* holder = PyDict_GetItemWithError(dict, key);  // borrowed
+      if (holder == nullptr && PyErr_Occurred() != nullptr) throw py::error_already_set();
+      if (holder != nullptr && Py_TYPE(holder)->tp_basicsize == sizeof(RunningLoopHolder) &&
+          std::strcmp(Py_TYPE(holder)->tp_name, "_RunningLoopHolder") == 0) {
+        const auto* h = reinterpret_cast<const RunningLoopHolder*>(holder);
+        if (h->rl_loop != nullptr && h->rl_loop != Py_None &&
+            h->rl_pid == g_pid.load(std::memory_order_relaxed)) {
+          return py::reinterpret_borrow<py::object>(h->rl_loop);
+        }
+      }
+    }
+  }
+  // RuntimeError: no running event loop.
+  return kept_attr(g_get_running_loop, "asyncio", "get_running_loop")();
+}
+
 // The mailbox of loop; null when the loop cannot watch file descriptors.
 std::shared_ptr<Mailbox> mailbox_of(const py::object& loop) {
   if (g_mailbox_memo == nullptr) g_mailbox_memo = new MailboxMemo;
@@ -574,8 +645,7 @@ std::shared_ptr<Pending> Call::take_and_submit(PyObject* loop) {
 }
 
 py::object Call::start() {
-  // RuntimeError: no running event loop.
-  py::object loop = kept_attr(g_get_running_loop, "asyncio", "get_running_loop")();
+  py::object loop = running_loop();  // RuntimeError: no running event loop
   py::object future = call_method(loop, g_str_create_future, "create_future");
   std::shared_ptr<Pending> pending = take_and_submit(loop.ptr());
 
@@ -657,6 +727,8 @@ Task<> sleep_for(Clock::duration d) {
 }  // namespace
 
 void bind_runtime(py::module_& m) {
+  remember_pid();
+  ::pthread_atfork(nullptr, nullptr, &remember_pid);  // the child's own pid
   py::class_<Call>(m, "_Call", "One piece of C++ work for the loop thread, started once.")
       .def("start", &Call::start,
            "Submits the work; returns an asyncio Future on the running loop.")
