@@ -427,7 +427,7 @@ MailboxMemo* g_mailbox_memo = nullptr;
 
 // asyncio.get_running_loop() for start(), without its system call. CPython
 // 3.11's version calls getpid() each time (a loop that ran before a fork is
-// not running in the child), about a microsecond here: 20% of start()
+// not running in the child), about a microsecond here: a quarter of start()
 // (bench/README.md, "Sitting 20"). 3.11 keeps the running loop in the thread
 // state's dict, in a _RunningLoopHolder (the loop and the pid that set it)
 // that is replaced, never changed, whenever a loop starts or stops running on
