@@ -60,7 +60,7 @@ def test_loops_on_several_threads_each_get_their_own():
 
 def test_a_child_forked_inside_a_running_loop_has_no_running_loop():
     async def fork_here():
-        await slept("warm")  # the parent's loop has been seen by start() already
+        await slept("warm")  # a call on this loop works before the fork
         pid = os.fork()
         if pid == 0:
             try:
