@@ -22,12 +22,28 @@ namespace {
 struct SessionBox {
   http::SessionOptions options;
   std::unique_ptr<http::ClientSession> session;
+  std::uint64_t made_in = 0;  // fork_generation() of the process that made session
   bool closed = false;
 
   http::ClientSession& get() {
     if (closed) throw RuntimeError("Session is closed");
-    if (!session) session = std::make_unique<http::ClientSession>(options);
+    leave_if_inherited();
+    if (!session) {
+      session = std::make_unique<http::ClientSession>(options);
+      made_in = fork_generation();
+    }
     return *session;
+  }
+
+  // The session a fork's parent made (as redis-py's pool after a fork): its
+  // connections are the parent's sockets, its state the parent's loop's.
+  // Closing it here would end the parent's TLS sessions under it, so this
+  // process lets go of it untouched (its memory stays) and makes its own.
+  void leave_if_inherited() {
+    if (session && made_in != fork_generation()) {
+      // NOLINTNEXTLINE(bugprone-unused-return-value): left on purpose
+      static_cast<void>(session.release());
+    }
   }
 };
 
@@ -85,6 +101,12 @@ class Backlogs {
   int bound() const { return bound_; }
 
   std::shared_ptr<Backlog> for_loop(PyObject* loop) {
+    if (made_in_ != fork_generation()) {
+      // A fork's child: the parent's slots are held by requests that will
+      // never finish here, and a loop here may get a parent loop's address.
+      by_loop_.clear();
+      made_in_ = fork_generation();
+    }
     auto it = by_loop_.find(loop);
     if (it != by_loop_.end()) return it->second;
     if (by_loop_.size() >= kPruneBacklogsAt) {
@@ -99,11 +121,13 @@ class Backlogs {
     return b;
   }
   int held(PyObject* loop) const {
+    if (made_in_ != fork_generation()) return 0;
     auto it = by_loop_.find(loop);
     return it == by_loop_.end() ? 0 : it->second->held();
   }
   std::vector<std::shared_ptr<Backlog>> all() const {
     std::vector<std::shared_ptr<Backlog>> out;
+    if (made_in_ != fork_generation()) return out;  // the parent's (for_loop)
     out.reserve(by_loop_.size());
     for (const auto& e : by_loop_) out.push_back(e.second);
     return out;
@@ -111,6 +135,7 @@ class Backlogs {
 
  private:
   int bound_;
+  std::uint64_t made_in_ = fork_generation();
   std::unordered_map<PyObject*, std::shared_ptr<Backlog>> by_loop_;  // compared, not owned
 };
 
@@ -165,6 +190,7 @@ py::object response_to_python(Delivered d) {
 Task<> close_session(std::shared_ptr<SessionBox> box,
                      std::vector<std::shared_ptr<Backlog>> backlogs) {
   box->closed = true;
+  box->leave_if_inherited();
   // Requests waiting for a slot go on, and fail at once ("Session is closed").
   for (const auto& b : backlogs) b->open();
   if (box->session) co_await box->session->close();
@@ -187,6 +213,7 @@ class PySession {
   // The session belongs to the loop thread: closed and destroyed there.
   ~PySession() {
     post_to_loop_or_leak([box = std::move(box_), backlogs = all_backlogs()]() mutable {
+      box->leave_if_inherited();
       // No session yet: no request has got past its slot, so no slot is held
       // and none waits for one. A closed one opened its backlogs then.
       if (box->session && !box->session->closed()) {

@@ -451,6 +451,28 @@ void remember_pid() {
   g_pid.store(::getpid(), std::memory_order_relaxed);
 }
 
+// A fork's child has only the thread that forked: no loop thread. Its first
+// corun call starts its own (loop_thread()), and what the parent's loop thread
+// owned (sessions' connections, whose sockets the child shares with the
+// parent) is left alone: fork_generation() tells which process made it.
+std::atomic<std::uint64_t> g_fork_generation{0};
+
+void lock_runtime_for_fork() {
+  runtime().mutex.lock();
+}
+void unlock_runtime_in_parent() {
+  runtime().mutex.unlock();
+}
+void reset_runtime_in_child() {
+  remember_pid();
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+  Runtime& r = runtime();
+  // Left, not deleted: its thread does not exist here, and its loop's objects
+  // are the parent's.
+  r.thread = nullptr;
+  r.mutex.unlock();
+}
+
 py::object running_loop() {
   if constexpr (kReadLoopHolder) {
     if (PyObject* dict = PyThreadState_GetDict()) {  // borrowed; null sets no error
@@ -517,6 +539,10 @@ void shutdown() {
   // Tasks still running are cancelled; their completions take the GIL to reach
   // their asyncio loops, so release it while the thread winds down.
   without_gil([lt] { lt->stop(); });
+}
+
+std::uint64_t fork_generation() noexcept {
+  return g_fork_generation.load(std::memory_order_relaxed);
 }
 
 void post_to_loop_or_leak(std::function<void()> f) {
@@ -728,7 +754,7 @@ Task<> sleep_for(Clock::duration d) {
 
 void bind_runtime(py::module_& m) {
   remember_pid();
-  ::pthread_atfork(nullptr, nullptr, &remember_pid);  // the child's own pid
+  ::pthread_atfork(&lock_runtime_for_fork, &unlock_runtime_in_parent, &reset_runtime_in_child);
   py::class_<Call>(m, "_Call", "One piece of C++ work for the loop thread, started once.")
       .def("start", &Call::start,
            "Submits the work; returns an asyncio Future on the running loop.")

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <corun/corun.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,6 +37,12 @@ LoopThread& loop_thread();
 // Stops the loop thread: running tasks are cancelled and awaited. Called at
 // interpreter exit (atexit); releases the GIL while it waits. Idempotent.
 void shutdown();
+
+// How many fork()s separate this process from the one that imported the module
+// (0 there, 1 in its children, ...). A fork's child starts its own loop thread;
+// C++ objects made by the parent's (a session's connections, whose sockets the
+// parent still uses) are not the child's to use or close: it leaves them.
+std::uint64_t fork_generation() noexcept;
 
 // Runs f on the loop thread if it is still running; otherwise leaks what f owns
 // on purpose (its C++ objects belong to a loop that no longer exists, so

@@ -1,5 +1,7 @@
 #include "corun/core/log.hpp"
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -7,6 +9,16 @@
 namespace corun {
 namespace {
 std::mutex g_mutex;
+// Held around fork(), as the frame pool's depot lock (pool.cpp): a child
+// forked while another thread logs can log.
+void lock_for_fork() {
+  g_mutex.lock();
+}
+void unlock_after_fork() {
+  g_mutex.unlock();
+}
+[[maybe_unused]] const int g_fork_handlers =
+    ::pthread_atfork(&lock_for_fork, &unlock_after_fork, &unlock_after_fork);
 LogSink& sink() {
   static LogSink s;
   return s;

@@ -1,5 +1,7 @@
 #include "corun/core/detail/pool.hpp"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <mutex>
 #include <vector>
@@ -37,6 +39,22 @@ Depot& depot() {
   static auto* d = new Depot();
   return *d;
 }
+
+// fork() copies only the thread that calls it. Had another thread held the
+// depot's lock at that moment, the child's first spill or refill would wait
+// for it forever. So the lock is taken around fork() and given back on both
+// sides: the depot is whole in the child, and its batches are the child's
+// copy to use. Registered when the library is loaded, before anything that
+// registers later (Python's runtime) and may hold its own lock while it
+// allocates: handlers registered first take their lock last.
+void lock_depot_for_fork() {
+  depot().mutex.lock();
+}
+void unlock_depot_after_fork() {
+  depot().mutex.unlock();
+}
+[[maybe_unused]] const int g_fork_handlers =
+    ::pthread_atfork(&lock_depot_for_fork, &unlock_depot_after_fork, &unlock_depot_after_fork);
 
 struct ThreadPool {
   FreeNode* free[kClasses] = {};

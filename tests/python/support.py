@@ -134,13 +134,55 @@ def server_env():
     return env
 
 
+def make_test_ca(folder):
+    """A throw-away CA and a certificate for 127.0.0.1 signed by it (openssl);
+    returns (ca.pem, server.pem, server.key) paths in folder."""
+    ca, ca_key = os.path.join(folder, "ca.pem"), os.path.join(folder, "ca.key")
+    cert, key = os.path.join(folder, "server.pem"), os.path.join(folder, "server.key")
+    csr, ext = os.path.join(folder, "server.csr"), os.path.join(folder, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": server_env()}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=corun-test-ca", "-keyout", ca_key, "-out", ca], check=True,
+                   **quiet)
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=corun-test",
+                    "-keyout", key, "-out", csr], check=True, **quiet)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                    "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert], check=True,
+                   **quiet)
+    return ca, cert, key
+
+
+def connections_logged(access_log):
+    """The connections nginx(tls=True)'s access log names (its $connection
+    numbers), in the order their first request was logged."""
+    seen = []
+    with open(access_log) as f:
+        for line in f:
+            if line.split() and line.split()[0] not in seen:
+                seen.append(line.split()[0])
+    return seen
+
+
 @contextlib.contextmanager
-def nginx(root):
-    """A real nginx serving root on loopback, keep-alive on; yields its base URL."""
+def nginx(root, tls=False):
+    """A real nginx serving root on loopback, keep-alive on; yields its base URL.
+    tls=True: HTTPS (HTTP/1.1) with a certificate from make_test_ca, each request
+    logged with its connection's number; yields (base URL, CA file, access log)."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
     conf_dir = tempfile.mkdtemp(prefix="corun-py-nginx-")
     conf = os.path.join(conf_dir, "nginx.conf")
+    access_log = os.path.join(conf_dir, "access.log")
+    if tls:
+        ca, cert, key = make_test_ca(conf_dir)
+        logging = f"log_format conns '$connection $request'; access_log {access_log} conns;"
+        listen = f"listen 127.0.0.1:{port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};"
+    else:
+        logging = "access_log off;"
+        listen = f"listen 127.0.0.1:{port};"
     # As root, nginx's workers would run as nobody, who cannot read a private temp folder.
     user = "user root;" if os.geteuid() == 0 else ""
     with open(conf, "w") as f:
@@ -151,7 +193,7 @@ pid {conf_dir}/nginx.pid;
 error_log {conf_dir}/error.log;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  {logging}
   client_body_temp_path {conf_dir};
   proxy_temp_path {conf_dir};
   fastcgi_temp_path {conf_dir};
@@ -159,14 +201,17 @@ http {{
   scgi_temp_path {conf_dir};
   keepalive_requests 100000;
   types {{ text/html html; }}
-  server {{ listen 127.0.0.1:{port}; root {root}; }}
+  server {{ {listen} root {root}; }}
 }}
 """)
     proc = subprocess.Popen([exe, "-c", conf, "-e", os.path.join(conf_dir, "error.log")],
                             env=server_env())
     try:
         _wait_port(port)
-        yield f"http://127.0.0.1:{port}"
+        if tls:
+            yield f"https://127.0.0.1:{port}", ca, access_log
+        else:
+            yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGQUIT)
         try:
