@@ -14,7 +14,14 @@ connection's number:
   (allocating, logging, completing requests) all finish.
 
 Each child is waited for with a deadline (a hang fails the check, it does not
-stall the run)."""
+stall the run).
+
+Under a sanitizer (tests/python/CMakeLists.txt preloads its runtime) the last
+case is not run, and the test says so: the sanitizers' own allocators are not
+fork-safe (a child forked while another thread is inside TSan's malloc hangs
+in it; TSan ends such children by default, die_after_fork=1, for that
+reason), and corun's frame pool, whose lock the case is about, is off in those
+builds. tests/core/fork_test.cpp is the pool's case in C++."""
 
 import asyncio
 import multiprocessing
@@ -29,6 +36,7 @@ from support import (check, check_eq, check_sanitizer_loaded, connections_logged
                      page_text, wait_until, write_pages)
 
 CHILD_DEADLINE = 60.0
+SANITIZED = bool(os.environ.get("CORUN_SANITIZER_PRELOAD"))
 
 
 def wait_child(pid, what):
@@ -213,7 +221,11 @@ def main():
             pool_of_forked_workers(base, ca)
             inherited_session(base, ca, access_log)
             grandchild(base, ca)
-            forks_while_busy(base, ca)
+            if SANITIZED:
+                print("test_fork: forks while the loop thread is busy: not run under a "
+                      "sanitizer (its allocator is not fork-safe; see the docstring)")
+            else:
+                forks_while_busy(base, ca)
     print("test_fork: ok")
 
 
