@@ -107,7 +107,7 @@ def _worker(args):
 
 
 def pool_of_forked_workers(base, ca):
-    # The parent's loop thread runs and holds a connection when the pool forks.
+    # The parent's loop thread is running (it has served a request) when the pool forks.
     async def warm():
         async with corun.ClientSession(ca_file=ca) as s:
             return await get_text(s, f"{base}/p/0.html")
