@@ -155,17 +155,6 @@ def make_test_ca(folder):
     return ca, cert, key
 
 
-def connections_logged(access_log):
-    """The connections nginx(tls=True)'s access log names (its $connection
-    numbers), in the order their first request was logged."""
-    seen = []
-    with open(access_log) as f:
-        for line in f:
-            if line.split() and line.split()[0] not in seen:
-                seen.append(line.split()[0])
-    return seen
-
-
 @contextlib.contextmanager
 def nginx(root, tls=False):
     """A real nginx serving root on loopback, keep-alive on; yields its base URL.

@@ -32,8 +32,8 @@ import threading
 import time
 
 import corun
-from support import (check, check_eq, check_sanitizer_loaded, connections_logged, nginx,
-                     page_text, wait_until, write_pages)
+from support import (check, check_eq, check_sanitizer_loaded, nginx, page_text, wait_until,
+                     write_pages)
 
 CHILD_DEADLINE = 60.0
 SANITIZED = bool(os.environ.get("CORUN_SANITIZER_PRELOAD"))
