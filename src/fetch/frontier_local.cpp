@@ -236,7 +236,7 @@ void LocalFrontier::stop() {
 }
 
 Task<void> LocalFrontier::close() {
-  state_->report.flush();
+  state_->report.finish();
   co_return;
 }
 

@@ -3,8 +3,10 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -61,7 +63,43 @@ ReportScan scan_report(const std::filesystem::path& path) {
 }
 
 ReportWriter::~ReportWriter() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  release_reserve();
+  ::close(fd_);
+}
+
+void ReportWriter::finish() noexcept {
+  flush();
+  reserving_ = false;
+  release_reserve();
+}
+
+void ReportWriter::reserve() noexcept {
+#ifdef FALLOC_FL_KEEP_SIZE
+  if (fd_ < 0 || !reserving_ || reserved_end_ - size_ >= kReserveBytes / 2) return;
+  // At most a sixteenth of the free space: a small filesystem keeps most of
+  // its room for the pages.
+  off_t want = kReserveBytes;
+  struct statvfs fs {};
+  if (::fstatvfs(fd_, &fs) == 0) {
+    auto free_bytes = static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize;
+    want = std::min<off_t>(want, static_cast<off_t>(free_bytes / 16) & ~off_t{4095});
+  }
+  if (size_ + want <= reserved_end_) return;
+  // KEEP_SIZE: the blocks are the file's, its size does not change (readers
+  // see whole records only). Fails harmlessly where unsupported or full.
+  if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, size_, want) == 0) reserved_end_ = size_ + want;
+#endif
+}
+
+void ReportWriter::release_reserve() noexcept {
+#ifdef FALLOC_FL_PUNCH_HOLE
+  if (fd_ < 0 || reserved_end_ <= size_) return;
+  // Blocks past the end stay the file's until given back (truncating to the
+  // same size does not, on tmpfs).
+  (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, size_, reserved_end_ - size_);
+#endif
+  reserved_end_ = size_;
 }
 
 void ReportWriter::open(const std::filesystem::path& path, bool append, off_t whole_lines) {
@@ -79,6 +117,8 @@ void ReportWriter::open(const std::filesystem::path& path, bool append, off_t wh
     }
     size_ = whole_lines;
   }
+  reserved_end_ = size_;
+  reserve();
 }
 
 void ReportWriter::add(const Record& record) {
@@ -114,6 +154,7 @@ void ReportWriter::flush() noexcept {
   size_ += static_cast<off_t>(written);
   buffer_.clear();
   error_.clear();
+  reserve();
 }
 
 void remove_stale_temp_files(const std::filesystem::path& dir) {

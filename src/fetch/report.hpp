@@ -8,7 +8,10 @@
 //     last line; open() cuts it off).
 //   - ReportWriter: records appended to a buffer and written in large pieces;
 //     a failed write cuts the file back to its last whole record, so the
-//     report is always whole JSON lines.
+//     report is always whole JSON lines. Disk space for the next records is
+//     reserved past the report's end (fallocate, FALLOC_FL_KEEP_SIZE), so that
+//     pages filling the disk (the report lives among them by default) do not
+//     take the report's room: their failures can still be recorded.
 //   - remove_stale_temp_files: the named temporary files a kill -9 can leave
 //     in the output folder (fs::kTempSuffix), removed by a resumed run.
 #pragma once
@@ -39,6 +42,10 @@ ReportScan scan_report(const std::filesystem::path& path);
 class ReportWriter {
  public:
   static constexpr std::size_t kFlushBytes = std::size_t{64} * 1024;
+  // Room kept for records past the end of the file (about 4,000 records),
+  // topped up after a write leaves less than half of it. Best effort: where
+  // the filesystem cannot (no fallocate, or already full) nothing is kept.
+  static constexpr off_t kReserveBytes = off_t{1} << 20;
 
   ReportWriter() = default;
   ~ReportWriter();
@@ -59,12 +66,22 @@ class ReportWriter {
   void flush() noexcept;
   const std::string& error() const noexcept { return error_; }
   std::size_t buffered() const noexcept { return buffer_.size(); }
+  // Bytes reserved past the end of the file, written or not (for tests).
+  off_t reserved() const noexcept { return reserved_end_ > size_ ? reserved_end_ - size_ : 0; }
+  // The run's end: flushes, gives the reserved room back and keeps no more
+  // (records added later are still written by later flushes).
+  void finish() noexcept;
 
  private:
+  void reserve() noexcept;
+  void release_reserve() noexcept;
+
   std::filesystem::path path_;
   int fd_ = -1;
   std::string buffer_;
-  off_t size_ = 0;  // bytes of whole records in the file
+  off_t size_ = 0;          // bytes of whole records in the file
+  off_t reserved_end_ = 0;  // the file's blocks are allocated up to here
+  bool reserving_ = true;
   std::string error_;
 };
 

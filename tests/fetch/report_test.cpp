@@ -2,9 +2,13 @@
 // repair, whole lines after a failed write, stale temporary files.
 #include "report.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <sstream>
 
@@ -162,6 +166,46 @@ TEST(FetchReport, AFailedWriteLeavesWholeLinesAndKeepsTheRest) {
     ASSERT_TRUE(parse_json_line(lines[i], r));
     EXPECT_EQ(r.url, "http://h/" + std::to_string(i));
   }
+}
+
+// The report keeps room for its next records past its end (fallocate, the file's size
+// unchanged), so a filesystem the pages fill still takes the records; finish() gives
+// the room back. On a tmpfs the test mounts (root, as the other full-disk tests).
+TEST(FetchReport, KeepsRoomForItsRecordsOnAFullFilesystem) {
+  corun::testing::TempDir dir("corun-fetch-report");
+  fsys::path mount = dir.path() / "fs";
+  fsys::create_directories(mount);
+  corun::testing::SmallTmpfs tmpfs(mount, "1m");
+  ASSERT_TRUE(tmpfs.mounted()) << tmpfs.error() << " (run the suite as root)";
+  fsys::path report = mount / "report.jsonl";
+  ReportWriter w;
+  w.open(report, false);
+  // A sixteenth of the free megabyte at most, in whole pages.
+  EXPECT_GT(w.reserved(), 0);
+  EXPECT_LE(w.reserved(), 65536);
+  EXPECT_EQ(fsys::file_size(report), 0u);  // readers see whole records only
+  // The pages fill the rest.
+  {
+    int fd = ::open((mount / "page.html").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    std::string block(4096, 'x');
+    int err = 0;
+    for (int i = 0; i < 1000 && err == 0; ++i) {
+      if (::write(fd, block.data(), block.size()) < 0) err = errno;
+    }
+    ::close(fd);
+    ASSERT_EQ(err, ENOSPC) << "the filesystem should be full";
+  }
+  const int n = 200;  // about 16 KB of records
+  for (int i = 0; i < n; ++i) w.add(failed("http://h/" + std::to_string(i)));
+  w.flush();
+  EXPECT_TRUE(w.error().empty()) << w.error();
+  EXPECT_EQ(lines_of(fs::read_file_sync(report)).size(), static_cast<std::size_t>(n));
+  w.finish();
+  EXPECT_EQ(w.reserved(), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat(report.c_str(), &st), 0);
+  EXPECT_LE(st.st_blocks * 512, st.st_size + 4096) << "the room past the end is given back";
 }
 
 TEST(FetchReport, StaleTemporaryFilesAreRemoved) {
