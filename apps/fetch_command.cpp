@@ -389,16 +389,22 @@ Task<int> fetch_main(Run* run) {
       text += fmt::format(", {} read but not started", summary.not_started);
     text += fmt::format(" in {:.2f} s ({:.0f} pages/s, {})", summary.elapsed, rate,
                         human_bytes(static_cast<double>(summary.bytes)));
-    if (summary.interrupted) text += "; interrupted";
+    if (summary.interrupted) text += summary.stop_reason.empty() ? "; interrupted" : "; stopped";
     if (!unread.empty()) text += "\n  " + unread;
     std::string report = fetcher.options().report.empty()
                              ? (fetcher.options().out_dir / "report.jsonl").string()
                              : fetcher.options().report.string();
     text +=
         fmt::format("\n  files in {}, report in {}", fetcher.options().out_dir.string(), report);
-    if (summary.interrupted) text += "\n  run again with --resume to fetch the rest";
+    if (summary.interrupted) {
+      text += summary.stop_reason.empty()
+                  ? "\n  run again with --resume to fetch the rest"
+                  : "\n  make room, then run again with --resume to fetch the rest";
+    }
     std::fprintf(stderr, "%s\n", text.c_str());
   }
+  if (!summary.stop_reason.empty())
+    std::fprintf(stderr, "corun fetch: stopped: %s\n", summary.stop_reason.c_str());
   if (!summary.report_error.empty())
     std::fprintf(stderr, "corun fetch: %s\n", summary.report_error.c_str());
   co_return summary.exit_code();

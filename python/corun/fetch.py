@@ -130,8 +130,10 @@ class FetchResults(list):
     """The records of a fetch, one per URL (input order for a list of URLs,
     completion order for urls_file; each record's .index is its input
     position), and the run's summary as attributes: seen, done, failed,
-    skipped, not_started, bytes, elapsed, interrupted, report_error; ok is
-    True when every URL is done. A queue worker's (fetch(queue=...)) also has
+    skipped, not_started, bytes, elapsed, interrupted, report_error,
+    stop_reason (why the run stopped early on its own, such as a disk too
+    full to hold the report; None otherwise); ok is True when every URL is
+    done. A queue worker's (fetch(queue=...)) also has
     worker, finished, worker_counters and warnings (None otherwise)."""
 
     def __init__(self, records, summary):
@@ -145,6 +147,7 @@ class FetchResults(list):
         self.elapsed = summary["elapsed"]
         self.interrupted = summary["interrupted"]
         self.report_error = summary["report_error"]
+        self.stop_reason = summary["stop_reason"]
         # A queue worker's (fetch(queue=...)); None for a plain fetch.
         self.worker = None
         self.finished = None
@@ -172,11 +175,14 @@ class FetchResults(list):
         return [r for r in self if r.error is not None]
 
     def _repr_html_(self, first_errors=5):
-        state = "all done" if self.ok else ("interrupted" if self.interrupted else "some failed")
+        state = "all done" if self.ok else ("stopped" if self.stop_reason else
+                                            "interrupted" if self.interrupted else "some failed")
         rate = self.done / self.elapsed if self.elapsed > 0 else 0.0
         summary = (f"<b>corun.fetch</b>: {state} &mdash; {self.done} done, {self.failed} failed, "
                    f"{self.skipped} skipped, {self.not_started} not started; "
                    f"{_human_bytes(self.bytes)} in {self.elapsed:.2f} s ({rate:.1f} pages/s)")
+        if self.stop_reason:
+            summary += f"<br>stopped: {_escape(self.stop_reason)}"
         if self.report_error:
             summary += f"<br>report: {_escape(self.report_error)}"
 

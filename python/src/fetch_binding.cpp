@@ -189,6 +189,7 @@ py::tuple to_python(std::unique_ptr<FetchOutcome> out) {
   summary["elapsed"] = s.elapsed;
   summary["interrupted"] = s.interrupted;
   summary["report_error"] = or_none(s.report_error);
+  summary["stop_reason"] = or_none(s.stop_reason);
   return py::make_tuple(records, summary);
 }
 

@@ -35,8 +35,8 @@
 namespace corun::fetch {
 
 int Summary::exit_code() const noexcept {
-  if (interrupted) return 130;
-  return failed > 0 || !report_error.empty() ? 1 : 0;
+  if (interrupted && stop_reason.empty()) return 130;
+  return failed > 0 || !report_error.empty() || !stop_reason.empty() ? 1 : 0;
 }
 
 // ---------------------------------------------------------------- engine
@@ -59,6 +59,7 @@ std::optional<std::chrono::milliseconds> to_ms(Seconds s) {
 struct Fetcher::Impl final : LaneContext {
   Progress progress;
   bool stopping = false;
+  std::string stop_reason;  // why the frontier made the run stop (Summary::stop_reason)
   bool started = false;
   std::uint64_t not_started = 0;
 
@@ -342,6 +343,13 @@ struct Fetcher::Impl final : LaneContext {
       case LaneOutcome::Kind::confirm:
         break;  // (above)
     }
+    if (!stopping) {
+      std::string why = frontier->must_stop();
+      if (!why.empty()) {
+        stop_reason = std::move(why);
+        stop();
+      }
+    }
   }
 
   void refresh_in_flight() noexcept {
@@ -449,6 +457,7 @@ Summary Fetcher::Impl::summary(Clock::time_point t0) {
   s.bytes = progress.bytes;
   s.elapsed = Seconds(Clock::now() - t0).count();
   s.interrupted = stopping;
+  s.stop_reason = stop_reason;
   return s;
 }
 

@@ -249,6 +249,13 @@ void LocalFrontier::fill(Summary& summary) const {
   summary.report_error = s.report.error();
 }
 
+std::string LocalFrontier::must_stop() const {
+  const State& s = *state_;
+  if (!s.report.short_of_room()) return {};
+  return fmt::format("the disk is full: no more room for the report ({})",
+                     s.config.report.string());
+}
+
 void LocalFrontier::flush() noexcept {
   state_->report.flush();
 }

@@ -80,15 +80,29 @@ void ReportWriter::reserve() noexcept {
   // At most a sixteenth of the free space: a small filesystem keeps most of
   // its room for the pages.
   off_t want = kReserveBytes;
+  off_t free_bytes = -1;
   struct statvfs fs {};
   if (::fstatvfs(fd_, &fs) == 0) {
-    auto free_bytes = static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize;
-    want = std::min<off_t>(want, static_cast<off_t>(free_bytes / 16) & ~off_t{4095});
+    free_bytes = static_cast<off_t>(static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize);
+    want = std::min<off_t>(want, (free_bytes / 16) & ~off_t{4095});
   }
-  if (size_ + want <= reserved_end_) return;
-  // KEEP_SIZE: the blocks are the file's, its size does not change (readers
-  // see whole records only). Fails harmlessly where unsupported or full.
-  if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, size_, want) == 0) reserved_end_ = size_ + want;
+  bool no_space = free_bytes >= 0 && free_bytes < kLowRoom;
+  if (want > 0 && size_ + want > reserved_end_) {
+    // KEEP_SIZE: the blocks are the file's, its size does not change (readers
+    // see whole records only).
+    if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, size_, want) == 0) {
+      reserved_end_ = size_ + want;
+    } else if (errno == ENOSPC || errno == EDQUOT) {
+      no_space = true;
+    } else {  // this filesystem keeps no room: a failed write stops the run instead
+      reserving_ = false;
+      return;
+    }
+  }
+  // A report with records in it (a new, empty one on a small filesystem is not
+  // short), little room left and none to be had: the run must stop while what
+  // it has in flight still fits.
+  if (size_ > 0 && no_space && reserved_end_ - size_ < kLowRoom) out_of_room_ = true;
 #endif
 }
 

@@ -46,6 +46,9 @@ class ReportWriter {
   // topped up after a write leaves less than half of it. Best effort: where
   // the filesystem cannot (no fallocate, or already full) nothing is kept.
   static constexpr off_t kReserveBytes = off_t{1} << 20;
+  // Below this much room left, on a filesystem with no more to give, the run
+  // stops (short_of_room): about 1,000 records, for those still in flight.
+  static constexpr off_t kLowRoom = off_t{256} << 10;
 
   ReportWriter() = default;
   ~ReportWriter();
@@ -65,6 +68,10 @@ class ReportWriter {
   // error() says why; a later flush that succeeds clears it.
   void flush() noexcept;
   const std::string& error() const noexcept { return error_; }
+  // True once the next records may find no room: a write failed, or the
+  // filesystem is full and less than kLowRoom of the reserved room is left.
+  // The engine then stops taking URLs (the rest is for --resume).
+  bool short_of_room() const noexcept { return out_of_room_ || !error_.empty(); }
   std::size_t buffered() const noexcept { return buffer_.size(); }
   // Bytes reserved past the end of the file, written or not (for tests).
   off_t reserved() const noexcept { return reserved_end_ > size_ ? reserved_end_ - size_ : 0; }
@@ -82,6 +89,7 @@ class ReportWriter {
   off_t size_ = 0;          // bytes of whole records in the file
   off_t reserved_end_ = 0;  // the file's blocks are allocated up to here
   bool reserving_ = true;
+  bool out_of_room_ = false;
   std::string error_;
 };
 

@@ -7,6 +7,7 @@
 // The report sits outside the full filesystem, or inside it among the pages (where it is
 // by default): it keeps its own room there (space reserved past its end).
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -53,11 +54,17 @@ class FetchFullDisk : public ::testing::Test {
       urls += nginx_->base_url() + "/p/" + std::to_string(i) + ".html\n";
     }
     write_file(dir_.path() / "urls.txt", urls);
+    return run_again(out, options);
+  }
+  // The same fetch again (the pages and URLs fetch() made), with more arguments.
+  RunResult run_again(const fs::path& out, RunOptions options,
+                      const std::vector<std::string>& more = {}) {
     options.cwd = dir_.path();
     options.limit = std::chrono::seconds(120);
-    return run_corun(
-        {"fetch", "-c", "4", "-i", "urls.txt", "--out", out.string(), "--report", report_.string()},
-        options);
+    std::vector<std::string> args{
+        "fetch", "-c", "4", "-i", "urls.txt", "--out", out.string(), "--report", report_.string()};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_corun(args, options);
   }
 
   // The checks common to both ways of filling the disk. Returns the failed page numbers.
@@ -127,6 +134,53 @@ TEST_F(FetchFullDisk, ReportAmongThePagesStaysWhole) {
   struct stat st {};
   ASSERT_EQ(::stat(report_.c_str(), &st), 0);
   EXPECT_LE(st.st_blocks * 512, st.st_size + 4096) << "reserved blocks left past the end";
+}
+
+TEST_F(FetchFullDisk, StopsWhileTheReportFitsAndResumeFinishes) {
+  fs::path out = dir_.path() / "small-fs";
+  fs::create_directories(out);
+  corun::testing::SmallTmpfs tmpfs(out, "4m");
+  ASSERT_TRUE(tmpfs.mounted()) << tmpfs.error() << " (run the suite as root)";
+  // 600 pages of ~24 KB: about 160 fit. The records of those that do not would soon
+  // outgrow the report's room: the run stops taking URLs first (not fetching the rest
+  // just to fail writing them, and keeping every record it makes).
+  report_ = out / "report.jsonl";
+  std::vector<Page> pages(600, Page{4000});
+  RunResult r = fetch(pages, out, {});
+  EXPECT_EQ(r.signal, 0) << r;
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_NE(r.err.find("stopped: the disk is full"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r;
+  auto records = read_report(report_);
+  EXPECT_LT(records.size(), pages.size()) << "the run stopped before the end of its input";
+  std::size_t done = 0;
+  for (const auto& rec : records) {
+    std::string url = str(rec, "url");
+    int i = std::stoi(url.substr(url.rfind('/') + 1));
+    if (ok(rec)) {
+      ++done;
+      EXPECT_TRUE(read_file(output_path(rec, dir_.path())) == utf8_file(i, 4000)) << url;
+    } else {
+      EXPECT_NE(lower(str(rec, "error")).find(lower(std::strerror(ENOSPC))), std::string::npos)
+          << rec.dump();
+    }
+  }
+  EXPECT_GT(done, 0u);
+  EXPECT_EQ(list_files(out).size(), done + 1) << "the pages written and the report, nothing else";
+  // Room again: --resume fetches the rest, and every page ends up written once.
+  ASSERT_EQ(::mount(nullptr, out.c_str(), nullptr, MS_REMOUNT, "size=64m"), 0)
+      << std::strerror(errno);
+  RunResult again = run_again(out, {}, {"--resume"});
+  EXPECT_EQ(again.exit_code, 0) << again;
+  std::set<int> written;
+  for (const auto& rec : read_report(report_)) {
+    if (!ok(rec)) continue;
+    std::string url = str(rec, "url");
+    int i = std::stoi(url.substr(url.rfind('/') + 1));
+    EXPECT_TRUE(written.insert(i).second) << "done twice: " << url;
+    EXPECT_TRUE(read_file(output_path(rec, dir_.path())) == utf8_file(i, 4000)) << url;
+  }
+  EXPECT_EQ(written.size(), pages.size());
 }
 
 TEST_F(FetchFullDisk, FileSizeLimit) {

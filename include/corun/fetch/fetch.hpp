@@ -140,7 +140,11 @@ struct Summary {
   double elapsed = 0;
   bool interrupted = false;
   std::string report_error;  // the report could not be (fully) written
-  // 0 all done, 1 some failed (or the report failed), 130 interrupted.
+  // Why the run stopped before the end of its input when nobody asked it to
+  // (interrupted is set too): "the report's filesystem is full". Empty otherwise.
+  std::string stop_reason;
+  // 0 all done, 1 some failed (or the report failed, or stop_reason), 130
+  // interrupted (stop(), Ctrl-C).
   int exit_code() const noexcept;
 };
 

@@ -130,6 +130,12 @@ class Frontier {
   virtual std::string own_path() const { return {}; }
   virtual bool limits_hosts() const noexcept { return false; }
   virtual bool deterministic_names() const noexcept { return false; }
+  // Why the run must stop taking URLs although nobody called stop(): the
+  // frontier can no longer record what is fetched (the local report's disk is
+  // full). Empty while it may go on. Asked after each outcome; the engine then
+  // stops (the URLs in flight end and are recorded, the rest are left for a
+  // later run) and the reason becomes Summary::stop_reason.
+  virtual std::string must_stop() const { return {}; }
   // Leases (see above). The defaults: nothing is leased, every URL may start.
   virtual bool leases() const noexcept { return false; }
   virtual bool lease_lapsed(const Work& work) const noexcept {

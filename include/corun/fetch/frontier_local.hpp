@@ -60,6 +60,7 @@ class LocalFrontier final : public Frontier {
   Task<void> close() override;
   void fill(Summary& summary) const override;
   void flush() noexcept override;
+  std::string must_stop() const override;
   void reserve_names(NameRegistry& names) override;
   std::string own_path() const override;
 

@@ -9,7 +9,7 @@ import corun
 fetch_module = importlib.import_module("corun.fetch")
 
 SUMMARY = {"seen": 3, "done": 2, "failed": 1, "skipped": 0, "not_started": 0, "bytes": 2048,
-           "elapsed": 0.5, "interrupted": False, "report_error": None}
+           "elapsed": 0.5, "interrupted": False, "report_error": None, "stop_reason": None}
 
 
 def row(url, index, status=200, error=None, encoding="GBK"):
@@ -55,6 +55,17 @@ def test_results_html():
     assert "<td style='text-align:left'>GBK</td><td>1</td>" in html
     assert "connect: refused &lt;&amp;&gt;" in html and "http://h/&lt;x&gt;" in html
     assert "<table" in results[0]._repr_html_() and "GBK" in results[0]._repr_html_()
+
+
+def test_a_run_that_stopped_on_its_own_says_why():
+    summary = dict(SUMMARY, interrupted=True, not_started=5,
+                   stop_reason="the disk is full: no more room for the report (out/report.jsonl)")
+    results = fetch_module._fetch_results(([row("http://h/a", 0)], summary), True)
+    assert results.stop_reason.startswith("the disk is full") and not results.ok
+    html = results._repr_html_()
+    assert "stopped" in html and "the disk is full" in html
+    plain = fetch_module._fetch_results(([row("http://h/a", 0)], SUMMARY), True)
+    assert plain.stop_reason is None and "stopped" not in plain._repr_html_()
 
 
 def test_results_html_lists_only_the_first_errors():
