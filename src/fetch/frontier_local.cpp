@@ -252,6 +252,7 @@ void LocalFrontier::fill(Summary& summary) const {
 std::string LocalFrontier::must_stop() const {
   const State& s = *state_;
   if (!s.report.short_of_room()) return {};
+  if (!s.report.error().empty()) return s.report.error();  // a write failed: why
   return fmt::format("the disk is full: no more room for the report ({})",
                      s.config.report.string());
 }

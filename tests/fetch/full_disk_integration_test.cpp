@@ -196,5 +196,25 @@ TEST_F(FetchFullDisk, FileSizeLimit) {
   EXPECT_EQ(failed, big) << "exactly the pages too big for the limit fail";
 }
 
+TEST_F(FetchFullDisk, AReportThatCannotBeWrittenStopsTheRun) {
+  fs::path out = dir_.path() / "out";
+  // Every page fits under a 64 KB limit on file size; the report does not: once it
+  // cannot be written, fetching on would lose what is fetched. The run stops, says
+  // why, and the report holds whole records only.
+  std::vector<Page> pages(600, Page{200});
+  RunResult r = fetch(pages, out, RunOptions().max_file_size(64 * 1024));
+  EXPECT_EQ(r.signal, 0) << r;
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_NE(lower(r.err).find("stopped: cannot write"), std::string::npos) << r;
+  EXPECT_NE(lower(r.err).find(lower(std::strerror(EFBIG))), std::string::npos) << r;
+  std::string text = read_file(dir_.path() / report_);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n') << "whole records only";
+  auto records = read_report(dir_.path() / report_);
+  EXPECT_LT(records.size(), pages.size());
+  for (const auto& rec : records) EXPECT_TRUE(ok(rec)) << rec.dump();
+  EXPECT_LT(list_files(out).size(), pages.size()) << "the run stopped taking URLs";
+}
+
 }  // namespace
 }  // namespace corun::testing

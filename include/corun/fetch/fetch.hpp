@@ -141,7 +141,8 @@ struct Summary {
   bool interrupted = false;
   std::string report_error;  // the report could not be (fully) written
   // Why the run stopped before the end of its input when nobody asked it to
-  // (interrupted is set too): "the report's filesystem is full". Empty otherwise.
+  // (interrupted is set too): the report's disk is full, or a write to it
+  // failed. Empty otherwise.
   std::string stop_reason;
   // 0 all done, 1 some failed (or the report failed, or stop_reason), 130
   // interrupted (stop(), Ctrl-C).
