@@ -54,10 +54,10 @@ class FetchFullDisk : public ::testing::Test {
       urls += nginx_->base_url() + "/p/" + std::to_string(i) + ".html\n";
     }
     write_file(dir_.path() / "urls.txt", urls);
-    return run_again(out, options);
+    return run_fetch(out, options);
   }
-  // The same fetch again (the pages and URLs fetch() made), with more arguments.
-  RunResult run_again(const fs::path& out, RunOptions options,
+  // corun fetch over the URLs fetch() wrote (again, for a second run), with more arguments.
+  RunResult run_fetch(const fs::path& out, RunOptions options,
                       const std::vector<std::string>& more = {}) {
     options.cwd = dir_.path();
     options.limit = std::chrono::seconds(120);
@@ -170,7 +170,7 @@ TEST_F(FetchFullDisk, StopsWhileTheReportFitsAndResumeFinishes) {
   // Room again: --resume fetches the rest, and every page ends up written once.
   ASSERT_EQ(::mount(nullptr, out.c_str(), nullptr, MS_REMOUNT, "size=64m"), 0)
       << std::strerror(errno);
-  RunResult again = run_again(out, {}, {"--resume"});
+  RunResult again = run_fetch(out, {}, {"--resume"});
   EXPECT_EQ(again.exit_code, 0) << again;
   std::set<int> written;
   for (const auto& rec : read_report(report_)) {
