@@ -73,7 +73,7 @@ class ReportWriter {
   // The engine then stops taking URLs (the rest is for --resume).
   bool short_of_room() const noexcept { return out_of_room_ || !error_.empty(); }
   std::size_t buffered() const noexcept { return buffer_.size(); }
-  // Bytes reserved past the end of the file, written or not (for tests).
+  // Room reserved past the end of the file and not yet written (for tests).
   off_t reserved() const noexcept { return reserved_end_ > size_ ? reserved_end_ - size_ : 0; }
   // The run's end: flushes, gives the reserved room back and keeps no more
   // (records added later are still written by later flushes).
