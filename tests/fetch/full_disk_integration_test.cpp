@@ -36,6 +36,12 @@ std::string utf8_file(int i, int units) {
   return s + "</body></html>\n";
 }
 
+// The page number a record's URL names (/p/N.html).
+int page_of(const nlohmann::json& record) {
+  std::string url = str(record, "url");
+  return std::stoi(url.substr(url.rfind('/') + 1));
+}
+
 struct Page {
   int units;  // 楼盘 pairs: output is about 6 bytes per unit
 };
@@ -78,8 +84,7 @@ class FetchFullDisk : public ::testing::Test {
     std::set<std::string> written;
     std::set<int> failed;
     for (const auto& rec : records) {
-      std::string url = str(rec, "url");
-      int i = std::stoi(url.substr(url.rfind('/') + 1));
+      int i = page_of(rec);
       if (ok(rec)) {
         fs::path p = output_path(rec, dir_.path());
         EXPECT_TRUE(read_file(p) == utf8_file(i, pages[static_cast<std::size_t>(i)].units)) << p;
@@ -151,15 +156,14 @@ TEST_F(FetchFullDisk, StopsWhileTheReportFitsAndResumeFinishes) {
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_NE(r.err.find("stopped: the disk is full"), std::string::npos) << r;
   EXPECT_NE(r.err.find("--resume"), std::string::npos) << r;
-  auto records = read_report(report_);
+  auto records = read_report(dir_.path() / report_);
   EXPECT_LT(records.size(), pages.size()) << "the run stopped before the end of its input";
   std::size_t done = 0;
   for (const auto& rec : records) {
-    std::string url = str(rec, "url");
-    int i = std::stoi(url.substr(url.rfind('/') + 1));
     if (ok(rec)) {
       ++done;
-      EXPECT_TRUE(read_file(output_path(rec, dir_.path())) == utf8_file(i, 4000)) << url;
+      EXPECT_TRUE(read_file(output_path(rec, dir_.path())) == utf8_file(page_of(rec), 4000))
+          << rec.dump();
     } else {
       EXPECT_NE(lower(str(rec, "error")).find(lower(std::strerror(ENOSPC))), std::string::npos)
           << rec.dump();
@@ -173,12 +177,11 @@ TEST_F(FetchFullDisk, StopsWhileTheReportFitsAndResumeFinishes) {
   RunResult again = run_fetch(out, {}, {"--resume"});
   EXPECT_EQ(again.exit_code, 0) << again;
   std::set<int> written;
-  for (const auto& rec : read_report(report_)) {
+  for (const auto& rec : read_report(dir_.path() / report_)) {
     if (!ok(rec)) continue;
-    std::string url = str(rec, "url");
-    int i = std::stoi(url.substr(url.rfind('/') + 1));
-    EXPECT_TRUE(written.insert(i).second) << "done twice: " << url;
-    EXPECT_TRUE(read_file(output_path(rec, dir_.path())) == utf8_file(i, 4000)) << url;
+    int i = page_of(rec);
+    EXPECT_TRUE(written.insert(i).second) << "done twice: " << rec.dump();
+    EXPECT_TRUE(read_file(output_path(rec, dir_.path())) == utf8_file(i, 4000)) << rec.dump();
   }
   EXPECT_EQ(written.size(), pages.size());
 }
