@@ -145,17 +145,14 @@ struct BacklogChoice {
   std::shared_ptr<Backlog> backlog;
 };
 
-// A request, on the loop thread. Its frame (the options, the Response, the
-// awaiters: about 1.3 KB) is made there, when run_request first runs.
-// options: null for the session's defaults (a plain get()).
-Task<Delivered> perform_request(std::shared_ptr<SessionBox> box,
-                                std::shared_ptr<BacklogChoice> choice, std::string method,
-                                std::string url, std::unique_ptr<http::RequestOptions> options) {
-  Backlog::Slot slot;
-  if (std::shared_ptr<Backlog> backlog = choice ? std::move(choice->backlog) : nullptr) {
-    Task<Backlog::Slot> taking = backlog->take();
-    slot = co_await taking;
-  }
+// A request, on the loop thread, once it holds its backlog slot. Its frame (the
+// options, the Response, the awaiters: about 1.3 KB) is made then, so that the
+// requests waiting for a slot (all but a few hundred of a gather's thousands)
+// are the small frames of run_request only. options: null for the session's
+// defaults (a plain get()).
+Task<Delivered> perform_request(std::shared_ptr<SessionBox> box, Backlog::Slot slot,
+                                std::string method, std::string url,
+                                std::unique_ptr<http::RequestOptions> options) {
   http::ClientSession& session = box->get();
   // Not `options ? std::move(*options) : RequestOptions{}` as co_await's
   // operand: GCC 12's coroutine code then moved from *options even when it was
@@ -171,11 +168,18 @@ Task<Delivered> perform_request(std::shared_ptr<SessionBox> box,
 // thread makes one per session.get(), all of them before the first response
 // when a gather starts thousands; perform_request's 1.3 KB frame, above the
 // pool's size classes, cost it a trip through malloc's slow path and fresh
-// pages each (bench/README.md, "Sitting 20").
+// pages each (bench/README.md, "Sitting 20"). On the loop thread it waits here
+// for its backlog slot: made for every waiting request, the large frames took
+// the loop thread's heap to 16 MB in 6 KB steps (bench/README.md, "Sitting 23").
 Task<Delivered> run_request(std::shared_ptr<SessionBox> box, std::shared_ptr<BacklogChoice> choice,
                             std::string method, std::string url,
                             std::unique_ptr<http::RequestOptions> options) {
-  Task<Delivered> request = perform_request(std::move(box), std::move(choice), std::move(method),
+  Backlog::Slot slot;
+  if (std::shared_ptr<Backlog> backlog = choice ? std::move(choice->backlog) : nullptr) {
+    Task<Backlog::Slot> taking = backlog->take();
+    slot = co_await taking;
+  }
+  Task<Delivered> request = perform_request(std::move(box), std::move(slot), std::move(method),
                                             std::move(url), std::move(options));
   co_return co_await std::move(request);
 }

@@ -12,12 +12,16 @@ and not yet handed to Python. Against the local test server:
   (blocked in corun.run's portal, or in a blocking call) holds back only its
   own requests, also against a second loop on the same thread; blocking calls
   take no slot;
-- closing the session ends requests waiting for a slot.
+- closing the session ends requests waiting for a slot;
+- a request waiting for a slot holds its arguments only: the request's large
+  frame is made once it has one (malloc's bytes in use, per waiting request).
 Every wait is bounded: a TimeoutError or an AssertionError, or for get_sync
 (which takes no timeout here) the test's own time limit in CMake."""
 
 import asyncio
+import ctypes
 import gc
+import os
 import time
 import weakref
 
@@ -155,6 +159,65 @@ def cancelled_requests_give_their_slots_back(base):
     asyncio.run(main())
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def malloc_in_use():
+    """Bytes glibc's malloc has handed out and not taken back, every thread's."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return info.uordblks + info.hblkhd
+
+
+def requests_waiting_for_a_slot_hold_little(base):
+    """Each request waiting for a slot held its whole frame (about 1.3 KB, the
+    options, the Response, the awaiters) before: 2.1 KB of malloc a request in
+    all, 0.75 KB since (a gather of 100,000 URLs: 130 MB less)."""
+    n = 4000
+    if "ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ:
+        # The sanitizer's allocator serves malloc there: glibc's statistics do not see it.
+        print("backlog: memory per waiting request not measured under a sanitizer "
+              "(the release build's run measures it)")
+        return
+
+    async def main():
+        async with corun.ClientSession(limit=1) as s:
+            hanging, waiting = await every_slot_hanging(s, base, 1)
+            gc.collect()
+            before = malloc_in_use()
+            calls = [s.get(f"{base}/page/{k % 50}") for k in range(n)]
+            made = malloc_in_use()
+            tasks = [asyncio.ensure_future(c) for c in calls]
+            await asyncio.sleep(0)  # every task submits its request, then this loop blocks
+            # The loop thread takes the n submissions in: wait until malloc's count settles.
+            last, deadline = malloc_in_use(), time.monotonic() + 30
+            while True:
+                time.sleep(0.3)
+                now = malloc_in_use()
+                if now == last:
+                    break
+                check(time.monotonic() < deadline, "malloc's count to settle")
+                last = now
+            check_eq(held(s, asyncio.get_running_loop()), 4, "the hanging requests hold every slot")
+            per_call = (made - before) / n
+            per_waiting = (last - made) / n
+            print(f"backlog: malloc per get() {per_call:.0f} B, per waiting request "
+                  f"{per_waiting:.0f} B")
+            # The calls themselves show up: malloc's statistics see corun's allocations.
+            check(per_call > 100, f"malloc statistics see the calls ({per_call:.0f} B each)")
+            check(per_waiting < 1300,
+                  f"a request waiting for a slot holds {per_waiting:.0f} B (its frame made early?)")
+            for t in tasks + hanging + [waiting]:
+                t.cancel()
+            await asyncio.gather(*tasks, *hanging, waiting, return_exceptions=True)
+
+    asyncio.run(main())
+
+
 def closing_ends_requests_waiting_for_a_slot(base):
     async def main():
         s = corun.ClientSession(limit=1)
@@ -239,6 +302,7 @@ def main():
         slots_come_back_from_a_closed_loop(base)
         cancelled_requests_give_their_slots_back(base)
         closing_ends_requests_waiting_for_a_slot(base)
+        requests_waiting_for_a_slot_hold_little(base)
         a_blocked_loop_holds_back_only_its_own_requests(base)
         a_second_loop_on_the_same_thread_is_not_held_back(base)
         no_bound_without_a_limit(base)
