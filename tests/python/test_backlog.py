@@ -178,7 +178,7 @@ def requests_waiting_for_a_slot_hold_little(base):
     options, the Response, the awaiters) before: 2.1 KB of malloc a request in
     all, 0.75 KB since (a gather of 100,000 URLs: 130 MB less)."""
     n = 4000
-    if "ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ:
+    if os.environ.get("CORUN_SANITIZER_PRELOAD"):
         # The sanitizer's allocator serves malloc there: glibc's statistics do not see it.
         print("backlog: memory per waiting request not measured under a sanitizer "
               "(the release build's run measures it)")
