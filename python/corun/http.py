@@ -21,7 +21,7 @@ from ._args import type_error as _type_error
 from .errors import ClientResponseError, ContentTypeError
 
 __all__ = ["ClientResponse", "ClientSession", "ClientTimeout", "CookieJar", "DEFAULT_TIMEOUT",
-           "Headers"]
+           "Headers", "StreamReader"]
 
 
 class ClientTimeout:
@@ -127,17 +127,117 @@ class Headers(_abc.Mapping):
 _JSON_TYPE = _re.compile(r"^application/(?:[\w.+-]+?\+)?json$")
 
 
+class StreamReader:
+    """resp.content: aiohttp's StreamReader over a body that has already arrived
+    whole (corun buffers it; stream large downloads with corun.fetch, or
+    bound them with max_body_size). Its coroutines return at once. A read
+    takes bytes from the front; read(), text() and json() of the response
+    still give the whole body."""
+
+    __slots__ = ("_body", "_pos")
+
+    def __init__(self, body):
+        self._body = body
+        self._pos = 0
+
+    def _take(self, n):
+        start = self._pos
+        end = len(self._body) if n < 0 else min(len(self._body), start + n)
+        self._pos = end
+        return self._body[start:end]
+
+    def at_eof(self):
+        return self._pos >= len(self._body)
+
+    is_eof = at_eof
+
+    def exception(self):
+        return None
+
+    @property
+    def total_bytes(self):
+        return len(self._body)
+
+    def read_nowait(self, n=-1):
+        return self._take(_check_int("read_nowait", "n", n, minimum=-_SIZE_MAX, maximum=_SIZE_MAX))
+
+    async def read(self, n=-1):
+        """Up to n bytes (all that is left for n < 0); b"" at the end."""
+        return self._take(_check_int("read", "n", n, minimum=-_SIZE_MAX, maximum=_SIZE_MAX))
+
+    async def readany(self):
+        return self._take(-1)
+
+    async def readchunk(self):
+        """(bytes, True): what is left as one chunk; (b"", False) at the end."""
+        if self.at_eof():
+            return b"", False
+        return self._take(-1), True
+
+    async def readexactly(self, n):
+        n = _check_int("readexactly", "n", n, maximum=_SIZE_MAX)
+        if len(self._body) - self._pos < n:
+            partial = self._take(-1)
+            raise _asyncio().IncompleteReadError(partial, n)
+        return self._take(n)
+
+    async def readuntil(self, separator=b"\n"):
+        if not isinstance(separator, (bytes, bytearray)) or not separator:
+            raise ValueError("readuntil() argument 'separator' must be non-empty bytes")
+        end = self._body.find(separator, self._pos)
+        return self._take(-1 if end < 0 else end + len(separator) - self._pos)
+
+    async def readline(self):
+        return await self.readuntil(b"\n")
+
+    async def _chunks(self, n):
+        while not self.at_eof():
+            yield self._take(n)
+
+    def iter_chunked(self, n):
+        """async for chunk in resp.content.iter_chunked(n): pieces of n bytes."""
+        n = _check_int("iter_chunked", "n", n, minimum=1, maximum=_SIZE_MAX)
+        return self._chunks(n)
+
+    def iter_any(self):
+        return self._chunks(-1)
+
+    async def _chunk_pairs(self):
+        while not self.at_eof():
+            yield self._take(-1), True
+
+    def iter_chunks(self):
+        return self._chunk_pairs()
+
+    def __aiter__(self):
+        return self._lines()
+
+    async def _lines(self):
+        while not self.at_eof():
+            yield await self.readline()
+
+    def __repr__(self):
+        return f"<StreamReader {len(self._body) - self._pos} of {len(self._body)} bytes left>"
+
+
+def _asyncio():
+    import asyncio  # imported by every caller of a coroutine here already
+
+    return asyncio
+
+
 class ClientResponse:
     """A response whose body has arrived (aiohttp.ClientResponse). read(),
     text() and json() are coroutines as in aiohttp (they return at once: the body
     is already here); read_sync(), text_sync(), json_sync() are their twins."""
 
-    __slots__ = ("_r", "_headers", "_history", "__weakref__")
+    __slots__ = ("_r", "_headers", "_history", "_content", "__weakref__")
 
     def __init__(self, native):
         self._r = native
         self._headers = None
         self._history = None
+        self._content = None
 
     # attrgetter: the native value without a Python frame per read.
     status = property(_attrgetter("_r.status"), doc="The HTTP status code.")
@@ -161,6 +261,29 @@ class ClientResponse:
         if self._history is None:
             self._history = tuple(ClientResponse(r) for r in self._r.history())
         return self._history
+
+    @property
+    def content(self):
+        """The body as aiohttp's StreamReader (await resp.content.read(),
+        async for chunk in resp.content.iter_chunked(n))."""
+        if self._content is None:
+            self._content = StreamReader(self._r.body())
+        return self._content
+
+    @property
+    def cookies(self):
+        """The cookies this response set (its Set-Cookie headers), as
+        http.cookies.SimpleCookie, like aiohttp's resp.cookies. The session's
+        cookie_jar keeps them for later requests."""
+        import http.cookies
+
+        jar = http.cookies.SimpleCookie()
+        for value in self.headers.getall("Set-Cookie", ()):
+            try:
+                jar.load(value)
+            except http.cookies.CookieError:
+                pass  # one the stdlib cannot parse: left out, as aiohttp does
+        return jar
 
     @property
     def content_length(self):
@@ -358,6 +481,37 @@ class CookieJar:
         return f"<CookieJar {len(self)} cookies>"
 
 
+_REQUEST_KEYWORDS = ("headers", "data", "json", "params", "timeout", "allow_redirects",
+                     "max_redirects", "raise_for_status", "max_body_size", "cookies", "proxy")
+_TLS_HINT = ("TLS verification is a session setting here: ClientSession(verify_tls=False), "
+             "or ClientSession(ca_file=PATH) to trust a private CA")
+# aiohttp's request keywords corun does not take, and what to do instead.
+_KEYWORD_HINTS = {
+    "ssl": _TLS_HINT,
+    "verify_ssl": _TLS_HINT,
+    "ssl_context": _TLS_HINT,
+    "fingerprint": _TLS_HINT,
+    "server_hostname": _TLS_HINT,
+    "auth": "send the header yourself: headers={'Authorization': 'Basic ' + "
+            "base64.b64encode(b'user:password').decode()}",
+    "proxy_auth": "put the credentials in the proxy's URL: proxy='http://user:password@host:port'",
+    "proxy_headers": "not supported: corun sends no extra headers to a proxy",
+    "read_until_eof": "not needed: corun reads every body to its end",
+    "compress": "not supported: send data already compressed, with a Content-Encoding header",
+    "chunked": "not supported: corun sends a body with its Content-Length",
+    "expect100": "not supported",
+    "trace_request_ctx": "not supported",
+}
+
+
+def _unknown_keyword(func, name):
+    hint = _KEYWORD_HINTS.get(name)
+    text = f"{func}() got an unexpected keyword argument {name!r}"
+    if hint:
+        return TypeError(f"{text}: {hint}")
+    return TypeError(f"{text} (it takes {', '.join(_REQUEST_KEYWORDS)})")
+
+
 class ClientSession:
     """aiohttp.ClientSession on corun's C++ loop (libcurl: keep-alive pool,
     HTTP/2, decompression). Not bound to any asyncio loop: one session can be
@@ -400,7 +554,9 @@ class ClientSession:
 
     def _call(self, func, method, url, headers=None, data=None, json=None, params=None,
               timeout=None, allow_redirects=True, max_redirects=None, raise_for_status=None,
-              max_body_size=None, cookies=None):
+              max_body_size=None, cookies=None, proxy=None, **unknown):
+        if unknown:
+            raise _unknown_keyword(func, next(iter(unknown)))
         if self._closed:
             raise RuntimeError("Session is closed")
         method = _check_str(func, "method", method).upper()
@@ -434,7 +590,8 @@ class ClientSession:
             raise_for_status=_check_bool(func, "raise_for_status", raise_for_status, none=True),
             max_body_size=_check_int(func, "max_body_size", max_body_size, none=True,
                                       maximum=_SIZE_MAX),
-            cookies=_header_list(func, "cookies", cookies) or None)
+            cookies=_header_list(func, "cookies", cookies) or None,
+            proxy=_check_str(func, "proxy", proxy, none=True))
 
     @property
     def cookie_jar(self):
@@ -444,7 +601,8 @@ class ClientSession:
 
     # Coroutines (aiohttp's names). Arguments: headers, data, json, params,
     # timeout, allow_redirects, max_redirects, raise_for_status, max_body_size,
-    # cookies (this request's own, on top of the jar's).
+    # cookies (this request's own, on top of the jar's), proxy (this request's:
+    # replaces the session's; "" for none).
     def request(self, method, url, **kwargs):
         return _RequestContextManager(self._call("request", method, url, **kwargs), self)
 

@@ -230,8 +230,9 @@ class PySession {
                std::optional<py::bytes> data, const std::optional<TimeoutTuple>& timeout,
                bool allow_redirects, std::optional<int> max_redirects,
                std::optional<bool> raise_for_status, std::optional<std::size_t> max_body_size,
-               const std::optional<HeaderList>& cookies) {
+               const std::optional<HeaderList>& cookies, std::optional<std::string> proxy) {
     http::RequestOptions o;
+    o.proxy = std::move(proxy);
     if (cookies) o.cookies = *cookies;
     if (headers) o.headers = to_headers(*headers);
     if (data) o.data = std::string(*data);
@@ -338,7 +339,7 @@ void bind_http(py::module_& m) {
       .def("request", &PySession::request, py::arg("method"), py::arg("url"), py::arg("headers"),
            py::arg("data"), py::arg("timeout"), py::arg("allow_redirects"),
            py::arg("max_redirects"), py::arg("raise_for_status"), py::arg("max_body_size"),
-           py::arg("cookies"))
+           py::arg("cookies"), py::arg("proxy"))
       .def("get", &PySession::get, py::arg("url"))
       .def("close", &PySession::close)
       .def("cookies", &PySession::cookies)

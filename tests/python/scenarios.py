@@ -206,6 +206,76 @@ async def cookies(s, base):
         await s.get(base + "/echo", cookies=5)
 
 
+async def streams_and_cookies(s, base):
+    """aiohttp's resp.content (a StreamReader) and resp.cookies."""
+    body = page_text(5).encode("gb18030")
+    r = await s.get(base + "/page/5")
+    c = r.content
+    check(c is r.content, "one StreamReader per response")
+    check_eq(c.total_bytes, len(body), "total_bytes")
+    first = await c.read(7)
+    line = await c.readline()
+    rest = await c.read()
+    check_eq(first, body[:7], "read(7)")
+    check(line.endswith(b"\n") or line == body[7:], "readline() ends at a newline or the end")
+    check_eq(first + line + rest, body, "read(n), readline(), read() give the body in order")
+    check(c.at_eof(), "at_eof() after the last byte")
+    check_eq(await c.read(), b"", "read() at the end")
+    check_eq(await c.readchunk(), (b"", False), "readchunk() at the end")
+    check_eq(await r.read(), body, "read() still gives the whole body")
+
+    r = await s.get(base + "/page/5")
+    chunks = [chunk async for chunk in r.content.iter_chunked(100)]
+    check_eq(b"".join(chunks), body, "iter_chunked(100) gives the body")
+    check_eq([len(x) for x in chunks[:-1]], [100] * (len(chunks) - 1), "chunks of 100 bytes")
+    r = await s.get(base + "/page/5")
+    check_eq(b"".join([x async for x in r.content.iter_any()]), body, "iter_any()")
+    r = await s.get(base + "/page/5")
+    lines = [x async for x in r.content]
+    check_eq(b"".join(lines), body, "async for line in resp.content")
+    check(all(x.endswith(b"\n") for x in lines[:-1]), "lines end at newlines")
+    r = await s.get(base + "/page/5")
+    check_eq(await r.content.readexactly(10), body[:10], "readexactly(10)")
+    try:
+        await r.content.readexactly(len(body))
+        raise AssertionError("no IncompleteReadError")
+    except asyncio.IncompleteReadError as e:
+        check_eq((e.partial, e.expected), (body[10:], len(body)), "IncompleteReadError")
+    with raises(ValueError, "'n'"):
+        r.content.iter_chunked(0)
+
+    r = await s.get(base + "/setcookie")
+    check_eq([(m.key, m.value, m["path"]) for m in r.cookies.values()], [("sid", "py", "/")],
+             "resp.cookies: the response's Set-Cookie")
+    check_eq(len((await s.get(base + "/page/1")).cookies), 0, "no Set-Cookie: no cookies")
+
+
+async def keywords_and_proxies(s, base):
+    """A request's own proxy (aiohttp's proxy=), and aiohttp's keywords corun does
+    not take: a TypeError naming the method and saying what to do instead."""
+    before = server_stats(base)["proxied"]
+    r = await s.get("http://corun-proxy-test.invalid/page/3", proxy=base)
+    check_eq((r.status, await r.text()), (200, page_text(3)), "a page through the request's proxy")
+    check_eq(server_stats(base)["proxied"], before + 1, "the proxy saw the request")
+    async with corun.ClientSession(proxy=f"http://127.0.0.1:{free_port()}") as dead:
+        with raises(corun.ClientConnectorError):
+            await dead.get(base + "/page/1")
+        r = await dead.get(base + "/page/1", proxy="")
+        check_eq(r.status, 200, 'proxy="": no proxy for this request')
+    with raises(TypeError, "'proxy'"):
+        s.get(base, proxy=8080)
+    with raises(TypeError, "get() got an unexpected keyword argument 'ssl': TLS verification "
+                "is a session setting here: ClientSession(verify_tls=False)"):
+        s.get(base, ssl=False)
+    with raises(TypeError, "post() got an unexpected keyword argument 'auth': send the header"):
+        s.post(base, auth=("user", "password"))
+    with raises(TypeError, "request() got an unexpected keyword argument 'colour' (it takes "
+                "headers, data"):
+        s.request("GET", base, colour="red")
+    with raises(TypeError, "get_sync() got an unexpected keyword argument 'verify_ssl'"):
+        s.get_sync(base, verify_ssl=False)
+
+
 async def closing():
     s = corun.ClientSession()
     await s.close()
@@ -249,6 +319,8 @@ async def run_all(base):
         await concurrency(s, base)
         await argument_types(s, base)
         await cookies(s, base)
+        await streams_and_cookies(s, base)
+        await keywords_and_proxies(s, base)
     check(s.closed, "async with closes the session")
     await closing()
     await unreferenced_sessions(base)

@@ -22,7 +22,7 @@ import threading
 import time
 
 _lock = threading.Lock()
-_stats = {"slow_active": 0, "slow_started": 0, "pages_served": 0}
+_stats = {"slow_active": 0, "slow_started": 0, "pages_served": 0, "proxied": 0}
 
 
 def page_text(n):
@@ -55,6 +55,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        if self.path.startswith("http://"):
+            # A forward proxy's request ("GET http://host/path"): served as if
+            # for this server, and counted.
+            self.path = "/" + self.path[len("http://"):].partition("/")[2]
+            with _lock:
+                _stats["proxied"] += 1
         parts = self.path.split("?")[0].strip("/").split("/")
         head = parts[0]
         if head == "page" and len(parts) == 2:
