@@ -512,6 +512,48 @@ def _unknown_keyword(func, name):
     return TypeError(f"{text} (it takes {', '.join(_REQUEST_KEYWORDS)})")
 
 
+_SESSION_HINTS = {
+    "connector": "corun's session is its own connector: give its settings to ClientSession "
+                 "(limit=, limit_per_host=, verify_tls=, ca_file=)",
+    "ssl": _TLS_HINT,
+    "verify_ssl": _TLS_HINT,
+    "version": "HTTP/2 is used where the server offers it; ClientSession(http2=False) for "
+               "HTTP/1.1 only",
+    "auth": "give the header to every request: ClientSession(headers={'Authorization': ...})",
+    "cookie_jar": "the session keeps its own jar (session.cookie_jar); give cookies to one "
+                  "request with cookies=",
+    "cookies": "give them to a request (cookies=); the session's jar keeps what servers set",
+    "read_timeout": "use timeout=ClientTimeout(sock_read=...)",
+    "conn_timeout": "use timeout=ClientTimeout(connect=...)",
+    "json_serialize": "not supported: serialize the body yourself and send it as data=",
+    "loop": "not needed: a session works in any event loop",
+}
+
+
+def _unknown_session_keyword(name):
+    hint = _SESSION_HINTS.get(name)
+    text = f"ClientSession() got an unexpected keyword argument {name!r}"
+    return TypeError(f"{text}: {hint}" if hint else text)
+
+
+def _base_url(value):
+    """aiohttp's base_url: an absolute http(s) URL that relative request URLs
+    are resolved against (RFC 3986, urllib.parse.urljoin)."""
+    if value is None:
+        return None
+    value = _check_url("ClientSession", "base_url", value)
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"ClientSession() argument 'base_url' must be an absolute http:// or "
+                         f"https:// URL, got {value!r}")
+    return value
+
+
+def _urljoin(base, url):
+    from urllib.parse import urljoin  # on first use: a cost of every import
+
+    return urljoin(base, url)
+
+
 class ClientSession:
     """aiohttp.ClientSession on corun's C++ loop (libcurl: keep-alive pool,
     HTTP/2, decompression). Not bound to any asyncio loop: one session can be
@@ -526,10 +568,14 @@ class ClientSession:
     def __init__(self, *, limit=100, limit_per_host=0, timeout=DEFAULT_TIMEOUT, headers=None,
                  user_agent="corun/0.1", raise_for_status=False, max_redirects=10,
                  verify_tls=True, ca_file=None, trust_env=False, proxy=None,
-                 max_body_size=None, http2=True, auto_decompress=True):
+                 max_body_size=None, http2=True, auto_decompress=True, base_url=None,
+                 **unknown):
         f = "ClientSession"
         self._native = None
         self._closed = False
+        if unknown:
+            raise _unknown_session_keyword(next(iter(unknown)))
+        self._base_url = _base_url(base_url)
         self._native = _corun._Session(
             limit=_check_int(f, "limit", limit, meaning="0 = no limit"),
             limit_per_host=_check_int(f, "limit_per_host", limit_per_host,
@@ -561,6 +607,8 @@ class ClientSession:
             raise RuntimeError("Session is closed")
         method = _check_str(func, "method", method).upper()
         url = _check_url(func, "url", url)
+        if self._base_url is not None:
+            url = _urljoin(self._base_url, url)
         header_list = _header_list(func, "headers", headers)
         if params is not None:
             if not isinstance(params, (_abc.Mapping, list, tuple)):
@@ -614,6 +662,8 @@ class ClientSession:
             raise RuntimeError("Session is closed")
         if type(url) is not str:
             url = _check_url("get", "url", url)
+        if self._base_url is not None:
+            url = _urljoin(self._base_url, url)
         return _RequestContextManager(self._native.get(url), self)
 
     def post(self, url, *, data=None, **kwargs):

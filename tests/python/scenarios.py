@@ -274,6 +274,21 @@ async def keywords_and_proxies(s, base):
         s.request("GET", base, colour="red")
     with raises(TypeError, "get_sync() got an unexpected keyword argument 'verify_ssl'"):
         s.get_sync(base, verify_ssl=False)
+    # The session's own: aiohttp's TCPConnector is the session here.
+    with raises(TypeError, "ClientSession() got an unexpected keyword argument 'connector': "
+                "corun's session is its own connector"):
+        corun.ClientSession(connector=None)
+    with raises(TypeError, "ClientSession() got an unexpected keyword argument 'frobnicate'"):
+        corun.ClientSession(frobnicate=True)
+    # aiohttp's base_url: relative request URLs resolve against it.
+    async with corun.ClientSession(base_url=base + "/page/") as b:
+        check_eq(await (await b.get("2")).text(), page_text(2), "base_url + a relative URL")
+        check_eq(await (await b.get("/page/3")).text(), page_text(3), "base_url + an absolute path")
+        check_eq((await b.get(base + "/status/404")).status, 404, "an absolute URL as it is")
+        echo = await (await b.post("../echo?q=1", data="x")).json()
+        check_eq((echo["method"], echo["path"]), ("POST", "/echo?q=1"), "post() with base_url")
+    with raises(ValueError, "'base_url' must be an absolute http:// or https:// URL"):
+        corun.ClientSession(base_url="page/1")
 
 
 async def closing():
