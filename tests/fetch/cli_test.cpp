@@ -315,6 +315,38 @@ TEST(FetchCli, ExitCodeOneWhenSomethingFailedAndStdinInput) {
   EXPECT_EQ(report(out / "report.jsonl").size(), 2u);
 }
 
+TEST(FetchCli, SummarySaysWhyUrlsFailedByCause) {
+  corun::testing::TempDir dir("corun-cli");
+  int dead = corun::testing::free_port();
+  std::string a = fmt::format("http://127.0.0.1:{}/a", dead);
+  std::string b = fmt::format("http://127.0.0.1:{}/b", dead);
+  fsys::path out = dir.path() / "o";
+  Result r =
+      run_cli(dir.path(), {"fetch", "--retries", "0", "-o", out.string(), "not-a-url", a, b});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("0 done, 3 failed"), std::string::npos) << r.err;
+  // The most frequent cause first, with the first URL that failed so and its detail.
+  auto by_cause = r.err.find("failed, by cause");
+  auto connect = r.err.find("     2  cannot connect\n");
+  auto example = r.err.find(fmt::format("e.g. {}: ", a));
+  auto invalid = r.err.find("     1  invalid URL (no http:// or https:// scheme)\n");
+  ASSERT_NE(by_cause, std::string::npos) << r.err;
+  ASSERT_NE(connect, std::string::npos) << r.err;
+  ASSERT_NE(example, std::string::npos) << r.err;
+  ASSERT_NE(invalid, std::string::npos) << r.err;
+  EXPECT_LT(by_cause, connect);
+  EXPECT_LT(connect, example);
+  EXPECT_LT(example, invalid);
+  EXPECT_NE(r.err.find("e.g. not-a-url"), std::string::npos) << r.err;
+  // Quiet is quiet; all done says nothing of failures.
+  Result q = run_cli(dir.path(), {"fetch", "-q", "--retries", "0", "-o", out.string(), a});
+  EXPECT_EQ(q.code, 1);
+  EXPECT_EQ(q.err, "");
+  Result d = run_cli(dir.path(), {"fetch", "--demo", "--demo-pages", "3", "-o", out.string()});
+  EXPECT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(d.err.find("by cause"), std::string::npos) << d.err;
+}
+
 TEST(FetchCli, ReadsAPipeAsItComes) {
   corun::testing::TempDir dir("corun-cli");
   SlowServer server;
