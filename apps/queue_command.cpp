@@ -12,6 +12,7 @@
 #include "corun/fetch/frontier_redis.hpp"
 #include "corun/fetch/queue.hpp"
 #include "corun/fs/file.hpp"
+#include "failure_tally.hpp"
 
 namespace corun::app {
 
@@ -90,6 +91,13 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
   Task<fetch::QueueSettings> reading = fetch::read_queue_settings(address);
   fetch::QueueSettings settings = co_await reading;
   settings.apply_to(options);
+  FailureTally failures;
+  if (!quiet) {
+    options.on_record = [&failures, next = std::move(options.on_record)](const fetch::Record& r) {
+      failures.add(r);
+      if (next) next(r);
+    };
+  }
   {
     fetch::Fetcher fetcher(options);
     fetch::RedisFrontierOptions fo;
@@ -148,6 +156,9 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
                    static_cast<unsigned long long>(c.deferred),
                    static_cast<unsigned long long>(c.released), stalled.c_str(),
                    summary.input_exhausted ? "; the crawl is finished" : "");
+      if (std::string why = failures.describe(); !why.empty()) {
+        std::fprintf(stderr, "%s\n", why.substr(1).c_str());  // (describe() starts a line)
+      }
     }
     if (summary.interrupted) co_return 130;
     co_return summary.input_exhausted ? 0 : 1;

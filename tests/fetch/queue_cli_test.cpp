@@ -98,6 +98,29 @@ TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
   EXPECT_EQ(setter.exit_code, 2) << setter;
 }
 
+// A worker's summary says why its URLs failed, grouped by cause, as `corun
+// fetch`'s does.
+TEST(QueueCli, WorkerSummarySaysWhyUrlsFailed) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  std::string dead = std::to_string(corun::testing::free_port());
+  cli::write_file(dir.path() / "in.txt",
+                  "http://127.0.0.1:" + dead + "/a\nhttp://127.0.0.1:" + dead + "/b\n");
+  auto q = redis.url() + "/why";
+  auto p = cli::run_corun(
+      {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--retries", "0"});
+  ASSERT_EQ(p.exit_code, 0) << p;
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()}, o);
+  EXPECT_FALSE(w.hung) << w;
+  EXPECT_EQ(w.exit_code, 0) << w;  // the crawl is finished; its URLs failed
+  EXPECT_TRUE(has(w.err, "(0 done, 2 failed)")) << w;
+  EXPECT_TRUE(has(w.err, "failed, by cause")) << w;
+  EXPECT_TRUE(has(w.err, "     2  cannot connect\n")) << w;
+  EXPECT_TRUE(has(w.err, "e.g. http://127.0.0.1:" + dead + "/")) << w;
+}
+
 // The producer killed with SIGKILL mid-input and run again: every URL is added
 // exactly once (the stream holds each distinct URL once).
 TEST(QueueCli, KilledProducerResumesWithoutAddingTwice) {

@@ -1,0 +1,108 @@
+// The failed records of a run grouped by cause, for the summaries of
+// `corun fetch` and of a queue worker (apps only).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "corun/fetch/record.hpp"
+
+namespace corun::app {
+
+// The failed records grouped by cause, for the summary: whoever fetched one URL
+// (or ran a crawl that failed for one reason) learns why without opening the
+// report, as curl or wget would say it. An error reads "what (URL): detail"
+// (or "what: URL", or "HTTP 404 Not Found"): "what" is the cause.
+class FailureTally {
+ public:
+  void add(const fetch::Record& r) {
+    if (r.ok()) return;
+    ++failed_;
+    auto [cause, detail] = split(r.error, r.url);
+    auto it = index_.find(cause);
+    if (it == index_.end()) {
+      if (causes_.size() >= kMaxCauses) return;  // counted in failed_ only
+      it = index_.emplace(cause, causes_.size()).first;
+      causes_.push_back(Cause{std::move(cause), r.url, std::move(detail), 0});
+    }
+    ++causes_[it->second].count;
+  }
+
+  // "" when nothing failed.
+  std::string describe() const {
+    if (failed_ == 0) return "";
+    std::vector<const Cause*> order;
+    order.reserve(causes_.size());
+    for (const Cause& c : causes_) order.push_back(&c);
+    // Most frequent first; among equals, the first seen first.
+    std::stable_sort(order.begin(), order.end(),
+                     [](const Cause* a, const Cause* b) { return a->count > b->count; });
+    std::string text = "\n  failed, by cause (every URL's error is in the report):";
+    std::uint64_t shown = 0;
+    for (std::size_t i = 0; i < order.size() && i < kShown; ++i) {
+      const Cause& c = *order[i];
+      shown += c.count;
+      text += fmt::format("\n    {:>6}  {}", c.count, clip(c.cause));
+      std::string example = c.url.empty() ? c.detail : c.url;
+      if (!c.url.empty() && !c.detail.empty()) example += ": " + c.detail;
+      if (!example.empty()) text += fmt::format("\n            e.g. {}", clip(example));
+      if (c.cause.starts_with("TLS certificate verification failed")) {
+        text += "\n            (--cacert FILE trusts a private CA; -k skips the check)";
+      }
+    }
+    if (shown < failed_) {
+      std::size_t others = order.size() > kShown ? order.size() - kShown : 0;
+      text += others > 0 && causes_.size() < kMaxCauses
+                  ? fmt::format("\n    {:>6}  of {} other causes", failed_ - shown, others)
+                  : fmt::format("\n    {:>6}  of other causes", failed_ - shown);
+    }
+    return text;
+  }
+
+ private:
+  struct Cause {
+    std::string cause;
+    std::string url;     // the first URL that failed this way
+    std::string detail;  // its error's text after the cause
+    std::uint64_t count;
+  };
+  static constexpr std::size_t kMaxCauses = 1000;
+  static constexpr std::size_t kShown = 5;
+  static constexpr std::size_t kMaxWidth = 300;
+
+  static std::pair<std::string, std::string> split(const std::string& error,
+                                                   const std::string& url) {
+    if (!url.empty()) {
+      std::string marker = " (" + url + ")";
+      if (auto at = error.find(marker); at != std::string::npos) {
+        std::string detail = error.substr(at + marker.size());
+        if (detail.starts_with(": ")) detail.erase(0, 2);
+        return {error.substr(0, at), std::move(detail)};
+      }
+      std::string tail = ": " + url;
+      if (error.size() > tail.size() && error.ends_with(tail)) {
+        return {error.substr(0, error.size() - tail.size()), ""};
+      }
+    }
+    return {error, ""};
+  }
+  static std::string clip(const std::string& s) {
+    if (s.size() <= kMaxWidth) return s;
+    std::size_t cut = kMaxWidth;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8
+    return s.substr(0, cut) + "...";
+  }
+
+  std::uint64_t failed_ = 0;
+  std::vector<Cause> causes_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+}  // namespace corun::app
