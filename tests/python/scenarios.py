@@ -285,6 +285,8 @@ async def keywords_and_proxies(s, base):
         check_eq(await (await b.get("2")).text(), page_text(2), "base_url + a relative URL")
         check_eq(await (await b.get("/page/3")).text(), page_text(3), "base_url + an absolute path")
         check_eq((await b.get(base + "/status/404")).status, 404, "an absolute URL as it is")
+        check_eq((await b.get(base + "/status/204")).status, 204, "a 204")
+        check_eq(await (await b.get("7")).text(), page_text(7), "the connection after a 204")
         echo = await (await b.post("../echo?q=1", data="x")).json()
         check_eq((echo["method"], echo["path"]), ("POST", "/echo?q=1"), "post() with base_url")
     with raises(ValueError, "'base_url' must be an absolute http:// or https:// URL"):

@@ -39,9 +39,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, body, content_type="text/plain; charset=utf-8", extra=()):
+        if status in (204, 304):
+            body = b""  # no body, and no length (RFC 9110): a client reads none
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if status not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
         for name, value in extra:
             self.send_header(name, value)
         self.end_headers()
