@@ -8,11 +8,13 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /slow           promises 1 MB, sends a byte every 50 ms until the client leaves
   /hang           sends nothing for 60 s
   /delay/<ms>     /page/<ms> after ms milliseconds
+  /late/<ms>/<n>  /page/<n> after ms milliseconds, counted as a page served
   /truncated      promises 1000 bytes, sends 10, closes
   /json           {"ok": true, "items": [1, 2, 3]}
   /echo           the request as JSON: method, path, headers, body (latin-1 text)
-  /stats          {"slow_active": n, "slow_started": n, "pages_served": n}: /slow responses
-                  in flight / ever started; /page/<n> responses sent
+  /stats          {"slow_active": n, "slow_started": n, "pages_served": n, "proxied": n}:
+                  /slow responses in flight / ever started; /page/<n> and /late responses
+                  sent; requests that came as to a proxy
 """
 
 import http.server
@@ -100,6 +102,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif head == "delay" and len(parts) == 2:
             time.sleep(int(parts[1]) / 1000)
             self._send(200, page_text(int(parts[1])).encode("gb18030"), "text/html")
+        elif head == "late" and len(parts) == 3:
+            time.sleep(int(parts[1]) / 1000)
+            self._send(200, page_text(int(parts[2])).encode("gb18030"), "text/html")
+            with _lock:
+                _stats["pages_served"] += 1
         elif head == "hang":
             time.sleep(60)
         elif head == "truncated":

@@ -60,7 +60,9 @@ def bound_holds_while_the_loop_does_not_take(base):
         start = served(base)
 
         async def start_all():
-            return [asyncio.ensure_future(s.get(f"{base}/page/{n}")) for n in range(40)]
+            # /late: no response can arrive while run_until_complete runs this
+            # loop (its last pass delivers what has arrived, which gives a slot back).
+            return [asyncio.ensure_future(s.get(f"{base}/late/200/{n}")) for n in range(40)]
 
         tasks = loop.run_until_complete(start_all())
         # The loop does not run now: nothing is handed to Python.
@@ -91,7 +93,8 @@ def slots_come_back_from_a_closed_loop(base):
 
     async def start_futures():
         # Bare Futures (no Task awaits them), as a loop closed mid-crawl leaves.
-        return [s._native.get(f"{base}/page/{n}").start() for n in range(10)]
+        # /late, as in bound_holds_while_the_loop_does_not_take.
+        return [s._native.get(f"{base}/late/200/{n}").start() for n in range(10)]
 
     futures = loop.run_until_complete(start_futures())
     refs = [weakref.ref(f) for f in futures]
