@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "corun/fetch/fetch.hpp"
 #include "corun/fetch/record.hpp"
 
 namespace corun::app {
@@ -22,6 +23,15 @@ namespace corun::app {
 // (or "what: URL", or "HTTP 404 Not Found"): "what" is the cause.
 class FailureTally {
  public:
+  // Counts every record `o` reports, after the callback `o` already has (the
+  // report's own line). The tally must outlive the run made with `o`.
+  void attach(fetch::Options& o) {
+    o.on_record = [this, next = std::move(o.on_record)](const fetch::Record& r) {
+      add(r);
+      if (next) next(r);
+    };
+  }
+
   void add(const fetch::Record& r) {
     if (r.ok()) return;
     ++failed_;
@@ -35,7 +45,7 @@ class FailureTally {
     ++causes_[it->second].count;
   }
 
-  // "" when nothing failed.
+  // Lines for a summary, each indented by two spaces; "" when nothing failed.
   std::string describe() const {
     if (failed_ == 0) return "";
     std::vector<const Cause*> order;
@@ -44,7 +54,7 @@ class FailureTally {
     // Most frequent first; among equals, the first seen first.
     std::stable_sort(order.begin(), order.end(),
                      [](const Cause* a, const Cause* b) { return a->count > b->count; });
-    std::string text = "\n  failed, by cause (every URL's error is in the report):";
+    std::string text = "  failed, by cause (every URL's error is in the report):";
     std::uint64_t shown = 0;
     for (std::size_t i = 0; i < order.size() && i < kShown; ++i) {
       const Cause& c = *order[i];

@@ -404,7 +404,9 @@ Task<int> fetch_main(Run* run) {
                   ? "\n  run again with --resume to fetch the rest"
                   : "\n  make room, then run again with --resume to fetch the rest";
     }
-    if (run->failures != nullptr) text += run->failures->describe();
+    if (run->failures != nullptr) {
+      if (std::string why = run->failures->describe(); !why.empty()) text += "\n" + why;
+    }
     std::fprintf(stderr, "%s\n", text.c_str());
   }
   if (!summary.stop_reason.empty())
@@ -502,13 +504,7 @@ int run_fetch_command(FetchArgs& a) {
   }
 
   FailureTally failures;
-  if (!a.quiet) {
-    // After the report's own line (loop thread): the summary groups them.
-    o.on_record = [&failures, next = std::move(o.on_record)](const fetch::Record& r) {
-      failures.add(r);
-      if (next) next(r);
-    };
-  }
+  if (!a.quiet) failures.attach(o);  // the summary groups them
   std::unique_ptr<fetch::Fetcher> fetcher;
   try {
     fetcher = std::make_unique<fetch::Fetcher>(o);

@@ -92,12 +92,7 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
   fetch::QueueSettings settings = co_await reading;
   settings.apply_to(options);
   FailureTally failures;
-  if (!quiet) {
-    options.on_record = [&failures, next = std::move(options.on_record)](const fetch::Record& r) {
-      failures.add(r);
-      if (next) next(r);
-    };
-  }
+  if (!quiet) failures.attach(options);
   {
     fetch::Fetcher fetcher(options);
     fetch::RedisFrontierOptions fo;
@@ -157,7 +152,7 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
                    static_cast<unsigned long long>(c.released), stalled.c_str(),
                    summary.input_exhausted ? "; the crawl is finished" : "");
       if (std::string why = failures.describe(); !why.empty()) {
-        std::fprintf(stderr, "%s\n", why.substr(1).c_str());  // (describe() starts a line)
+        std::fprintf(stderr, "%s\n", why.c_str());
       }
     }
     if (summary.interrupted) co_return 130;

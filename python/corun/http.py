@@ -3,6 +3,7 @@ ClientTimeout, Headers, CookieJar. The transfers run on corun's C++ loop
 (python/src/http_binding.cpp); this module checks arguments and shapes
 results."""
 
+import asyncio as _asyncio
 import collections.abc as _abc
 import json as _json
 from operator import attrgetter as _attrgetter
@@ -178,7 +179,7 @@ class StreamReader:
         n = _check_int("readexactly", "n", n, maximum=_SIZE_MAX)
         if len(self._body) - self._pos < n:
             partial = self._take(-1)
-            raise _asyncio().IncompleteReadError(partial, n)
+            raise _asyncio.IncompleteReadError(partial, n)
         return self._take(n)
 
     async def readuntil(self, separator=b"\n"):
@@ -218,12 +219,6 @@ class StreamReader:
 
     def __repr__(self):
         return f"<StreamReader {len(self._body) - self._pos} of {len(self._body)} bytes left>"
-
-
-def _asyncio():
-    import asyncio  # imported by every caller of a coroutine here already
-
-    return asyncio
 
 
 class ClientResponse:
