@@ -11,9 +11,10 @@ run_or_schedule, the IPython extension); _corun is the C++ extension.
 
 from ._corun import __version__  # noqa: F401
 from .errors import (ClientConnectionError, ClientConnectorCertificateError,
-                     ClientConnectorError, ClientError, ClientPayloadError, ClientResponseError,
-                     ClientSSLError, ContentTypeError, InvalidURL, QueueError, RequestInfo,
-                     ServerDisconnectedError, TooManyRedirects)
+                     ClientConnectorDNSError, ClientConnectorError, ClientError,
+                     ClientPayloadError, ClientResponseError, ClientSSLError, ContentTypeError,
+                     InvalidURL, QueueError, RequestInfo, ServerDisconnectedError,
+                     TooManyRedirects)
 from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
 from .queue import CollectResult, EnqueueResult, collect, collect_sync, enqueue, enqueue_sync
 from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
@@ -24,11 +25,12 @@ from .runner import (load_ipython_extension, run, run_or_schedule,  # noqa: F401
 from .runtime import _loop_thread_running, sleep, sleep_sync  # noqa: F401
 
 __all__ = [
-    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
-    "ClientError", "ClientPayloadError", "ClientResponse", "ClientResponseError",
-    "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError", "CookieJar", "Headers",
-    "InvalidURL", "RequestInfo", "ServerDisconnectedError", "TooManyRedirects", "sleep",
-    "sleep_sync", "FetchRecord", "FetchResults", "fetch", "fetch_sync", "run", "run_or_schedule",
+    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorDNSError",
+    "ClientConnectorError", "ClientError", "ClientPayloadError", "ClientResponse",
+    "ClientResponseError", "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError",
+    "CookieJar", "Headers", "InvalidURL", "RequestInfo", "ServerDisconnectedError",
+    "TooManyRedirects", "sleep", "sleep_sync", "FetchRecord", "FetchResults", "fetch",
+    "fetch_sync", "run", "run_or_schedule",
     "QueueError", "EnqueueResult", "CollectResult", "enqueue", "enqueue_sync", "collect",
     "collect_sync",
 ]

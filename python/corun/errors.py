@@ -8,10 +8,10 @@ corun::fetch::QueueError and corun::redis errors to QueueError).
 import collections as _collections
 
 __all__ = [
-    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorError",
-    "ClientError", "ClientPayloadError", "ClientResponseError", "ClientSSLError",
-    "ContentTypeError", "InvalidURL", "QueueError", "RequestInfo", "ServerDisconnectedError",
-    "TooManyRedirects",
+    "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorDNSError",
+    "ClientConnectorError", "ClientError", "ClientPayloadError", "ClientResponseError",
+    "ClientSSLError", "ContentTypeError", "InvalidURL", "QueueError", "RequestInfo",
+    "ServerDisconnectedError", "TooManyRedirects",
 ]
 
 
@@ -29,6 +29,11 @@ class ClientConnectionError(ClientError):
 
 class ClientConnectorError(ClientConnectionError):
     """Could not connect: refused, DNS failure, TLS failure (aiohttp.ClientConnectorError)."""
+
+
+class ClientConnectorDNSError(ClientConnectorError):
+    """The host's (or proxy's) name did not resolve (aiohttp 3.10's ClientConnectorDNSError).
+    corun.fetch() does not retry it, as curl --retry does not."""
 
 
 class ClientSSLError(ClientConnectorError):

@@ -587,6 +587,8 @@ py::object exception_object(const std::exception_ptr& e) {
     return client_error("ClientConnectorCertificateError", x);
   } catch (const http::ClientSSLError& x) {
     return client_error("ClientSSLError", x);
+  } catch (const http::ClientConnectorDNSError& x) {
+    return client_error("ClientConnectorDNSError", x);
   } catch (const http::ClientConnectorError& x) {
     return client_error("ClientConnectorError", x);
   } catch (const http::ServerDisconnectedError& x) {

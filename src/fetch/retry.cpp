@@ -19,6 +19,11 @@ FailureKind classify_failure(std::exception_ptr failure, std::string_view url) {
     std::rethrow_exception(std::move(failure));
   } catch (const http::ClientSSLError& e) {
     k.error = e.what();  // before ClientConnectionError: a verification failure is final
+  } catch (const http::ClientConnectorDNSError& e) {
+    // Final too, as for curl --retry and wget: libcurl cannot tell a name that does
+    // not exist (most of them, in a crawl) from a resolver that failed once, and
+    // three backoffs per dead host would only delay the report.
+    k.error = e.what();
   } catch (const http::ClientConnectionError& e) {
     k.error = e.what();
     k.retryable = true;

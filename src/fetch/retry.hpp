@@ -4,7 +4,9 @@
 //
 // Retried: connect errors (http::ClientConnectionError, which includes a
 // connection dropped before the response), timeouts, and the statuses 408,
-// 429 and 5xx. Not retried: TLS failures (http::ClientSSLError), truncated or
+// 429 and 5xx. Not retried: a host name that does not resolve
+// (http::ClientConnectorDNSError, as curl --retry and wget do not), TLS
+// failures (http::ClientSSLError), truncated or
 // malformed bodies (http::ClientPayloadError), bodies over max_body_size
 // (http::BodyTooLargeError), anything else. The wait before attempt n + 1 is
 // retry_delay * 2^(n-1), at most retry_max_delay, times a jitter in [0.5, 1);

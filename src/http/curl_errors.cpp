@@ -19,7 +19,9 @@ std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
     case CURLE_URL_MALFORMAT:
       return std::make_exception_ptr(InvalidURL(msg("invalid URL"), url));
     case CURLE_COULDNT_RESOLVE_HOST:
+      return std::make_exception_ptr(ClientConnectorDNSError(msg("cannot resolve host"), url));
     case CURLE_COULDNT_RESOLVE_PROXY:
+      return std::make_exception_ptr(ClientConnectorDNSError(msg("cannot resolve proxy"), url));
     case CURLE_COULDNT_CONNECT:
       return std::make_exception_ptr(ClientConnectorError(msg("cannot connect"), url));
     case CURLE_PEER_FAILED_VERIFICATION:

@@ -314,6 +314,20 @@ TEST_F(FetchEngine, DroppedConnectionsAreRetriedTruncatedBodiesAreNot) {
   EXPECT_NE(hung["error"].get<std::string>().find("disconnected"), std::string::npos) << hung;
 }
 
+// As curl --retry and wget: a name that does not resolve fails at once, a
+// refused connection is retried.
+TEST_F(FetchEngine, HostNamesThatDoNotResolveAreNotRetried) {
+  Options o = options();
+  o.retries = 3;
+  o.retry_delay = Seconds(0.01);
+  std::string refused = "http://127.0.0.1:" + std::to_string(corun::testing::free_port()) + "/r";
+  Outcome out = fetch(o, {"http://no-such-host.invalid/x", refused});
+  const auto& dns = record_for(out, "no-such-host.invalid/x");
+  EXPECT_EQ(dns["attempts"], 1);
+  EXPECT_NE(dns["error"].get<std::string>().find("cannot resolve host"), std::string::npos) << dns;
+  EXPECT_EQ(record_for(out, refused)["attempts"], 4);
+}
+
 TEST_F(FetchEngine, MaxSizeFailsLargeBodiesWithoutRetry) {
   Options o = options();
   o.max_body_size = 100;

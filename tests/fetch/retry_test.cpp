@@ -24,6 +24,11 @@ TEST(FetchRetry, ClassifiesFailures) {
   EXPECT_TRUE(classify(http::ClientConnectionError("refused", "u")).retryable);
   EXPECT_TRUE(classify(http::ServerDisconnectedError("dropped", "u")).retryable);
   EXPECT_TRUE(classify(TimeoutError()).retryable);
+  // A name that does not resolve is a connector error too, but final (curl --retry).
+  FailureKind dns = classify(http::ClientConnectorDNSError("cannot resolve host", "u"));
+  EXPECT_FALSE(dns.retryable);
+  EXPECT_EQ(dns.error, "cannot resolve host");
+  EXPECT_TRUE(classify(http::ClientConnectorError("cannot connect", "u")).retryable);
   // A TLS failure is a connector error too, but final.
   FailureKind tls = classify(http::ClientSSLError("bad certificate", "u"));
   EXPECT_FALSE(tls.retryable);

@@ -49,7 +49,10 @@ TEST(CurlErrorsTest, EachCodeMapsToItsErrorClassNamingTheUrl) {
   const Row rows[] = {
       {CURLE_URL_MALFORMAT, false, &as<http::InvalidURL>, "invalid URL"},
       {CURLE_UNSUPPORTED_PROTOCOL, false, &as<http::InvalidURL>, "invalid URL"},
-      {CURLE_COULDNT_RESOLVE_HOST, false, &as<http::ClientConnectorError>, "cannot connect"},
+      {CURLE_COULDNT_RESOLVE_HOST, false, &as<http::ClientConnectorDNSError>,
+       "cannot resolve host"},
+      {CURLE_COULDNT_RESOLVE_PROXY, false, &as<http::ClientConnectorDNSError>,
+       "cannot resolve proxy"},
       {CURLE_COULDNT_CONNECT, false, &as<http::ClientConnectorError>, "cannot connect"},
       {CURLE_PEER_FAILED_VERIFICATION, false, &as<http::ClientConnectorCertificateError>,
        "certificate"},

@@ -376,8 +376,9 @@ TEST_F(SessionTest, BadInputRaisesErrorsNamingTheUrl) {
     try {
       co_await s.get("http://no-such-host.invalid/x");
       ADD_FAILURE();
-    } catch (const corun::http::ClientConnectorError& e) {
+    } catch (const corun::http::ClientConnectorDNSError& e) {  // a ClientConnectorError
       EXPECT_NE(std::string(e.what()).find("no-such-host.invalid"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("cannot resolve host"), std::string::npos) << e.what();
     }
     std::string refused = "http://127.0.0.1:" + std::to_string(corun::testing::free_port()) + "/";
     try {

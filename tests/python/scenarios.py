@@ -65,6 +65,11 @@ async def statuses_and_errors(s, base):
 
     with raises(corun.ClientConnectorError):
         await s.get(f"http://127.0.0.1:{free_port()}/")
+    # aiohttp 3.10's ClientConnectorDNSError, a ClientConnectorError: old handlers still catch it.
+    with raises(corun.ClientConnectorDNSError, "cannot resolve host"):
+        await s.get("http://no-such-host.invalid/x")
+    check_eq(issubclass(corun.ClientConnectorDNSError, corun.ClientConnectorError), True,
+             "ClientConnectorDNSError is a ClientConnectorError")
     with raises(corun.InvalidURL):
         await s.get("gopher:/nowhere")
     with raises(corun.ClientPayloadError):

@@ -11,12 +11,13 @@
 //
 // What happens to each URL: one GET on a ClientSession (keep-alive,
 // -c connections in total, --per-host, --rate per host). Retried, with
-// exponential backoff and jitter: connect errors (refused, DNS; not TLS
-// verification), a connection dropped before the response
-// (ServerDisconnectedError), timeouts, and the statuses 408, 429 and 5xx
-// (Retry-After honoured up to retry_max_delay; a longer one is not waited
-// for). Not retried: a malformed URL, TLS failures, too many redirects, bad
-// response heads, truncated bodies, bodies over max_body_size, other 4xx. A
+// exponential backoff and jitter: connect errors (refused, unreachable), a
+// connection dropped before the response (ServerDisconnectedError), timeouts,
+// and the statuses 408, 429 and 5xx (Retry-After honoured up to
+// retry_max_delay; a longer one is not waited for). Not retried: a malformed
+// URL, a host name that does not resolve (ClientConnectorDNSError, as for curl
+// --retry), TLS failures, too many redirects, bad response heads, truncated
+// bodies, bodies over max_body_size, other 4xx. A
 // response >= 400 is a failure and writes no file; `attempts` counts requests.
 // A text body (text/*, XML, JSON, JavaScript, or no Content-Type) is decoded
 // as a browser would (BOM, the HTTP charset, <meta>, UTF-8, detection; or the

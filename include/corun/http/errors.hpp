@@ -5,6 +5,7 @@
 //   └── ClientError
 //       ├── ClientConnectionError
 //       │   ├── ClientConnectorError          cannot connect (refused, DNS, TLS)
+//       │   │   ├── ClientConnectorDNSError   the host (or proxy) name does not resolve
 //       │   │   └── ClientSSLError
 //       │   │       └── ClientConnectorCertificateError   verification failed
 //       │   └── ServerDisconnectedError       closed before a response arrived
@@ -44,6 +45,13 @@ class ClientConnectionError : public ClientError {
 class ClientConnectorError : public ClientConnectionError {
  public:
   using ClientConnectionError::ClientConnectionError;
+};
+
+// aiohttp >= 3.10's name. corun fetch does not retry it (as curl --retry does not):
+// libcurl cannot tell a name that does not exist from a resolver that failed.
+class ClientConnectorDNSError : public ClientConnectorError {
+ public:
+  using ClientConnectorError::ClientConnectorError;
 };
 
 class ClientSSLError : public ClientConnectorError {
