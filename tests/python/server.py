@@ -68,8 +68,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 _stats["proxied"] += 1
         parts = self.path.split("?")[0].strip("/").split("/")
         head = parts[0]
-        if head == "page" and len(parts) == 2:
-            self._send(200, page_text(int(parts[1])).encode("gb18030"), "text/html")
+        if (head == "page" and len(parts) == 2) or (head == "late" and len(parts) == 3):
+            if head == "late":
+                time.sleep(int(parts[1]) / 1000)
+            self._send(200, page_text(int(parts[-1])).encode("gb18030"), "text/html")
             with _lock:
                 _stats["pages_served"] += 1
         elif head == "status" and len(parts) == 2:
@@ -102,11 +104,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif head == "delay" and len(parts) == 2:
             time.sleep(int(parts[1]) / 1000)
             self._send(200, page_text(int(parts[1])).encode("gb18030"), "text/html")
-        elif head == "late" and len(parts) == 3:
-            time.sleep(int(parts[1]) / 1000)
-            self._send(200, page_text(int(parts[2])).encode("gb18030"), "text/html")
-            with _lock:
-                _stats["pages_served"] += 1
         elif head == "hang":
             time.sleep(60)
         elif head == "truncated":
