@@ -64,10 +64,13 @@ RequestInfo.__doc__ = "What was asked for (aiohttp.RequestInfo): url, method, he
 
 class ClientResponseError(ClientError):
     """A response with an error status (aiohttp.ClientResponseError): .status,
-    .message (the reason phrase), .url, .request_info, .headers, .history."""
+    .message (the reason phrase), .url, .request_info, .headers (the
+    response's), .history. Raised by resp.raise_for_status() and resp.json(),
+    request_info is the response's; raised by a session or request with
+    raise_for_status=True (or TooManyRedirects), its headers are None."""
 
     def __init__(self, message="", *, url=None, status=None, reason="", method="GET",
-                 headers=None, history=()):
+                 headers=None, history=(), request_info=None):
         if not message:
             message = f"{status}, message={reason!r}, url={url!r}"
         super().__init__(message, url=url)
@@ -75,7 +78,10 @@ class ClientResponseError(ClientError):
         self.message = reason
         self.headers = headers
         self.history = tuple(history)
-        self.request_info = RequestInfo(url, method, headers, url)
+        if request_info is None:
+            bare = url.partition("#")[0] if isinstance(url, str) else url
+            request_info = RequestInfo(bare, method, None, url)
+        self.request_info = request_info
 
     @property
     def code(self):

@@ -19,7 +19,7 @@ from ._args import check_str as _check_str
 from ._args import check_url as _check_url
 from ._args import header_list as _header_list
 from ._args import type_error as _type_error
-from .errors import ClientResponseError, ContentTypeError
+from .errors import ClientResponseError, ContentTypeError, RequestInfo
 
 __all__ = ["ClientResponse", "ClientSession", "ClientTimeout", "CookieJar", "DEFAULT_TIMEOUT",
            "Headers", "StreamReader"]
@@ -226,20 +226,26 @@ class ClientResponse:
     text() and json() are coroutines as in aiohttp (they return at once: the body
     is already here); read_sync(), text_sync(), json_sync() are their twins."""
 
-    __slots__ = ("_r", "_headers", "_history", "_content", "__weakref__")
+    __slots__ = ("_r", "_headers", "_history", "_content", "_sent", "_own", "__weakref__")
 
-    def __init__(self, native):
+    # sent, own: the session's headers and User-Agent, and the request's own
+    # headers (for request_info); made into Headers only when asked for.
+    def __init__(self, native, sent=None, own=None):
         self._r = native
         self._headers = None
         self._history = None
         self._content = None
+        self._sent = sent
+        self._own = own
 
     # attrgetter: the native value without a Python frame per read.
     status = property(_attrgetter("_r.status"), doc="The HTTP status code.")
     reason = property(_attrgetter("_r.reason"), doc="The status line's reason phrase.")
     method = property(_attrgetter("_r.method"), doc="The request's method.")
-    url = property(_attrgetter("_r.url"), doc="The final URL, after redirects.")
-    real_url = url
+    url = property(_attrgetter("_r.url"),
+                   doc="The final URL, after redirects, without a #fragment.")
+    real_url = property(_attrgetter("_r.real_url"),
+                        doc="url with the #fragment the request's URL had, if any.")
     version = property(lambda self: self._r.version, doc='"1.0", "1.1", "2" or "3".')
     ok = property(lambda self: self._r.status < 400)
     content_type = property(lambda self: self._r.content_type())
@@ -254,8 +260,18 @@ class ClientResponse:
     @property
     def history(self):
         if self._history is None:
-            self._history = tuple(ClientResponse(r) for r in self._r.history())
+            self._history = tuple(ClientResponse(r, self._sent, self._own)
+                                  for r in self._r.history())
         return self._history
+
+    @property
+    def request_info(self):
+        """What was asked for (aiohttp's resp.request_info): url and real_url
+        (this response's), method, and headers: those corun gave libcurl to
+        send (the session's, the request's own, User-Agent); libcurl adds
+        Host, Accept, Accept-Encoding and Cookie as it sends."""
+        return RequestInfo(self.url, self.method, _request_headers(self._sent, self._own),
+                           self.real_url)
 
     @property
     def content(self):
@@ -314,9 +330,10 @@ class ClientResponse:
                         else ctype == content_type)
             if not expected:
                 raise ContentTypeError(
-                    f"Attempt to decode JSON with unexpected mimetype: {ctype}", url=self.url,
-                    status=self.status, reason=self.reason, method=self.method,
-                    headers=self.headers, history=self.history)
+                    f"Attempt to decode JSON with unexpected mimetype: {ctype}",
+                    url=self.real_url, status=self.status, reason=self.reason,
+                    headers=self.headers, history=self.history,
+                    request_info=self.request_info)
         text = self.text_sync(encoding)
         return loads(text) if text.strip() else None
 
@@ -333,9 +350,9 @@ class ClientResponse:
 
     def raise_for_status(self):
         if self._r.status >= 400:
-            raise ClientResponseError(url=self.url, status=self.status, reason=self.reason,
-                                      method=self.method, headers=self.headers,
-                                      history=self.history)
+            raise ClientResponseError(url=self.real_url, status=self.status,
+                                      reason=self.reason, headers=self.headers,
+                                      history=self.history, request_info=self.request_info)
 
     def release(self):
         """Nothing to release: the connection went back to the pool with the body."""
@@ -367,11 +384,12 @@ class _RequestContextManager:
     ClientSession().get(url)`) is closed once its requests are done, not under
     them."""
 
-    __slots__ = ("_call", "_coro", "_resp", "_session")
+    __slots__ = ("_call", "_coro", "_resp", "_session", "_own")
 
-    def __init__(self, call, session):
+    def __init__(self, call, session, own=None):
         self._call = call
         self._session = session
+        self._own = own  # the request's own headers, for request_info
         # None: not used yet; _USED: taken by `async with` or closed before it
         # started; else the coroutine made on first use as one.
         self._coro = None
@@ -380,11 +398,11 @@ class _RequestContextManager:
     def _coroutine(self):
         coro = self._coro
         if coro is None:
-            coro = self._coro = _await_response(self._call, self._session)
+            coro = self._coro = _await_response(self._call, self._session, self._own)
         elif coro is _USED:
             # Used up: a closed coroutine, whose await raises "cannot reuse
             # already awaited coroutine" as any used-up coroutine's does.
-            coro = self._coro = _await_response(self._call, self._session)
+            coro = self._coro = _await_response(self._call, self._session, self._own)
             coro.close()
         return coro
 
@@ -416,7 +434,7 @@ class _RequestContextManager:
         # `async with session.get(url)`: the call's Future is awaited here, no
         # coroutine made for it.
         self._coro = _USED
-        self._resp = ClientResponse(await self._call.start())
+        self._resp = ClientResponse(await self._call.start(), self._session._sent, self._own)
         return self._resp
 
     async def __aexit__(self, *exc):
@@ -430,9 +448,23 @@ _USED = object()
 _abc.Coroutine.register(_RequestContextManager)
 
 
-async def _await_response(call, session):
+async def _await_response(call, session, own):
     # session: held until the response is here (see _RequestContextManager).
-    return ClientResponse(await call.start())
+    return ClientResponse(await call.start(), session._sent, own)
+
+
+def _request_headers(sent, own):
+    """The headers corun gives libcurl for a request, as Headers: the session's
+    (those the request does not name itself), the request's own, and
+    User-Agent unless one of them is it (as src/http/easy_options.cpp)."""
+    session_headers, user_agent = sent if sent is not None else ((), "")
+    own = own or ()
+    names = {name.lower() for name, _ in own}
+    items = [(name, value) for name, value in session_headers if name.lower() not in names]
+    items.extend(own)
+    if user_agent and not any(name.lower() == "user-agent" for name, _ in items):
+        items.append(("User-Agent", user_agent))
+    return Headers(items)
 
 
 class CookieJar:
@@ -571,13 +603,17 @@ class ClientSession:
         if unknown:
             raise _unknown_session_keyword(next(iter(unknown)))
         self._base_url = _base_url(base_url)
+        session_headers = _header_list(f, "headers", headers)
+        user_agent = _check_str(f, "user_agent", user_agent)
+        # For request_info: what every request sends (see _request_headers).
+        self._sent = (tuple(session_headers), user_agent)
         self._native = _corun._Session(
             limit=_check_int(f, "limit", limit, meaning="0 = no limit"),
             limit_per_host=_check_int(f, "limit_per_host", limit_per_host,
                                        meaning="0 = no limit"),
             timeout=_timeout_tuple(f, "timeout", timeout),
-            headers=_header_list(f, "headers", headers),
-            user_agent=_check_str(f, "user_agent", user_agent),
+            headers=session_headers,
+            user_agent=user_agent,
             raise_for_status=_check_bool(f, "raise_for_status", raise_for_status),
             max_redirects=_check_int(f, "max_redirects", max_redirects),
             verify_tls=_check_bool(f, "verify_tls", verify_tls),
@@ -625,7 +661,7 @@ class ClientSession:
             data = bytes(data)
         elif data is not None and not isinstance(data, bytes):
             raise _type_error(func, "data", "bytes, str or None", data)
-        return self._native.request(
+        return header_list or None, self._native.request(
             method=method, url=url, headers=header_list or None, data=data,
             timeout=None if timeout is None else _timeout_tuple(func, "timeout", timeout),
             allow_redirects=_check_bool(func, "allow_redirects", allow_redirects),
@@ -635,6 +671,14 @@ class ClientSession:
                                       maximum=_SIZE_MAX),
             cookies=_header_list(func, "cookies", cookies) or None,
             proxy=_check_str(func, "proxy", proxy, none=True))
+
+    def _request(self, func, method, url, **kwargs):
+        own, call = self._call(func, method, url, **kwargs)
+        return _RequestContextManager(call, self, own)
+
+    def _request_sync(self, func, method, url, **kwargs):
+        own, call = self._call(func, method, url, **kwargs)
+        return ClientResponse(call.wait(), self._sent, own)
 
     @property
     def cookie_jar(self):
@@ -647,11 +691,11 @@ class ClientSession:
     # cookies (this request's own, on top of the jar's), proxy (this request's:
     # replaces the session's; "" for none).
     def request(self, method, url, **kwargs):
-        return _RequestContextManager(self._call("request", method, url, **kwargs), self)
+        return self._request("request", method, url, **kwargs)
 
     def get(self, url, **kwargs):
         if kwargs:
-            return _RequestContextManager(self._call("get", "GET", url, **kwargs), self)
+            return self._request("get", "GET", url, **kwargs)
         # No options (the scraper's call): nothing else to check.
         if self._closed:
             raise RuntimeError("Session is closed")
@@ -662,41 +706,37 @@ class ClientSession:
         return _RequestContextManager(self._native.get(url), self)
 
     def post(self, url, *, data=None, **kwargs):
-        return _RequestContextManager(
-            self._call("post", "POST", url, data=data, **kwargs), self)
+        return self._request("post", "POST", url, data=data, **kwargs)
 
     def put(self, url, *, data=None, **kwargs):
-        return _RequestContextManager(
-            self._call("put", "PUT", url, data=data, **kwargs), self)
+        return self._request("put", "PUT", url, data=data, **kwargs)
 
     def patch(self, url, *, data=None, **kwargs):
-        return _RequestContextManager(
-            self._call("patch", "PATCH", url, data=data, **kwargs), self)
+        return self._request("patch", "PATCH", url, data=data, **kwargs)
 
     def delete(self, url, **kwargs):
-        return _RequestContextManager(self._call("delete", "DELETE", url, **kwargs), self)
+        return self._request("delete", "DELETE", url, **kwargs)
 
     def head(self, url, *, allow_redirects=False, **kwargs):
-        return _RequestContextManager(
-            self._call("head", "HEAD", url, allow_redirects=allow_redirects, **kwargs), self)
+        return self._request("head", "HEAD", url, allow_redirects=allow_redirects,
+                             **kwargs)
 
     def options(self, url, **kwargs):
-        return _RequestContextManager(
-            self._call("options", "OPTIONS", url, **kwargs), self)
+        return self._request("options", "OPTIONS", url, **kwargs)
 
     # Blocking twins.
     def request_sync(self, method, url, **kwargs):
-        return ClientResponse(self._call("request_sync", method, url, **kwargs).wait())
+        return self._request_sync("request_sync", method, url, **kwargs)
 
     def get_sync(self, url, **kwargs):
-        return ClientResponse(self._call("get_sync", "GET", url, **kwargs).wait())
+        return self._request_sync("get_sync", "GET", url, **kwargs)
 
     def post_sync(self, url, *, data=None, **kwargs):
-        return ClientResponse(self._call("post_sync", "POST", url, data=data, **kwargs).wait())
+        return self._request_sync("post_sync", "POST", url, data=data, **kwargs)
 
     def head_sync(self, url, *, allow_redirects=False, **kwargs):
-        return ClientResponse(self._call("head_sync", "HEAD", url,
-                                         allow_redirects=allow_redirects, **kwargs).wait())
+        return self._request_sync("head_sync", "HEAD", url, allow_redirects=allow_redirects,
+                                  **kwargs)
 
     def _close_call(self):
         self._closed = True

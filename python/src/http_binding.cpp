@@ -352,6 +352,7 @@ void bind_http(py::module_& m) {
       .def_property_readonly("reason", [](const R& r) { return to_str(r.reason()); })
       .def_property_readonly("method", [](const R& r) { return to_str(r.method()); })
       .def_property_readonly("url", [](const R& r) { return to_str(r.url()); })
+      .def_property_readonly("real_url", [](const R& r) { return to_str(r.real_url()); })
       .def_property_readonly("version", [](const R& r) { return std::string(r.version()); })
       .def_property_readonly("body_size", &R::body_size)
       .def("headers", [](const R& r) { return headers_to_python(r.headers()); })

@@ -52,16 +52,16 @@ std::string Response::text(std::string_view encoding, text::Errors errors) const
 nlohmann::json Response::json(std::string_view content_type) const {
   if (!content_type.empty() && this->content_type() != content_type) {
     throw ContentTypeError(fmt::format("Attempt to decode JSON with unexpected mimetype: {} ({})",
-                                       this->content_type(), url_),
-                           url_, status_, reason_);
+                                       this->content_type(), real_url()),
+                           real_url(), status_, reason_);
   }
   return nlohmann::json::parse(body_);
 }
 
 void Response::raise_for_status() const {
   if (status_ < 400) return;
-  throw ClientResponseError(fmt::format("{}, message='{}', url='{}'", status_, reason_, url_), url_,
-                            status_, reason_);
+  throw ClientResponseError(fmt::format("{}, message='{}', url='{}'", status_, reason_, real_url()),
+                            real_url(), status_, reason_);
 }
 
 }  // namespace corun::http

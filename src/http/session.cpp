@@ -265,7 +265,7 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
                        const RequestOptions* ro, const Plan* plan, bool first, Response* resp,
                        std::string* location) {
   RB::method(*resp) = *method;
-  RB::url(*resp) = url->str();
+  RB::set_url(*resp, url->str());
   if (!st->multi) throw RuntimeError("Session is closed");
   detail::Transfer t(st->transfers, *st->multi, *resp);
   t.allow_redirects = ro->allow_redirects;
@@ -295,7 +295,7 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
   RB::version(*resp) = static_cast<int>(version);
   char* effective = nullptr;
   curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
-  if (effective != nullptr) RB::url(*resp) = effective;
+  if (effective != nullptr) RB::set_url(*resp, effective);
   t.finish_file();
   location->clear();
   if (ro->allow_redirects && detail::is_redirect(static_cast<int>(code))) {

@@ -104,6 +104,27 @@ TEST_F(SessionTest, GetReturnsStatusHeadersAndBody) {
   EXPECT_TRUE(r.history().empty());
 }
 
+// aiohttp's url and real_url: the fragment is not sent, url() drops it, real_url() keeps it.
+TEST_F(SessionTest, UrlDropsTheFragmentRealUrlKeepsIt) {
+  corun::run([]() -> Task<void> {
+    ClientSession s;
+    Response r = co_await s.get(url("/page.txt#part"));
+    EXPECT_EQ(r.status(), 200);
+    EXPECT_EQ(r.url(), url("/page.txt"));
+    EXPECT_EQ(r.real_url(), url("/page.txt#part"));
+    Response plain = co_await s.get(url("/page.txt"));
+    EXPECT_EQ(plain.real_url(), plain.url());
+    Response missing = co_await s.get(url("/missing#x"));
+    try {
+      missing.raise_for_status();
+      ADD_FAILURE() << "no exception";
+    } catch (const corun::http::ClientResponseError& e) {
+      EXPECT_EQ(e.url(), url("/missing#x"));  // as aiohttp's message: the real URL
+    }
+    co_await s.close();
+  }());
+}
+
 TEST_F(SessionTest, ErrorStatusesAreResponsesUntilRaiseForStatus) {
   corun::run([]() -> Task<void> {
     ClientSession s;

@@ -80,6 +80,40 @@ async def statuses_and_errors(s, base):
         await s.get(base + "/hang", timeout=0.3)
 
 
+async def request_info(base):
+    # aiohttp's resp.url drops the #fragment, resp.real_url keeps it; request_info
+    # holds the headers corun sent (the session's, the request's own winning by
+    # name, User-Agent), each of which the server received.
+    async with corun.ClientSession(headers={"X-Session": "s", "X-Both": "session"},
+                                   user_agent="corun-test/1") as s:
+        r = await s.post(base + "/echo#part", headers={"x-both": "request"}, data=b"hi")
+        check_eq(r.url, base + "/echo", "url drops the fragment")
+        check_eq(r.real_url, base + "/echo#part", "real_url keeps it")
+        info = r.request_info
+        check_eq((info.url, info.method, info.real_url),
+                 (base + "/echo", "POST", base + "/echo#part"), "request_info url, method, real_url")
+        check_eq(info.headers.items(),
+                 [("X-Session", "s"), ("x-both", "request"), ("User-Agent", "corun-test/1")],
+                 "request_info.headers: the session's, the request's own, User-Agent")
+        received = {(k.lower(), v) for k, v in (await r.json())["headers"]}
+        for name, value in info.headers.items():
+            check((name.lower(), value) in received, f"the server received {name}: {value}")
+        check(("x-both", "session") not in received, "the request's header replaced the session's")
+
+        r = await s.get(base + "/status/404#x")
+        try:
+            r.raise_for_status()
+            raise AssertionError("no ClientResponseError")
+        except corun.ClientResponseError as e:
+            check_eq(e.request_info.headers.get("X-Session"), "s",
+                     "the error's request_info has the request's headers")
+            check("Content-Length" not in e.request_info.headers,
+                  "and not the response's")
+            check_eq(e.headers.get("Content-Length"), r.headers.get("Content-Length"),
+                     "the error's headers are the response's")
+            check_eq(e.request_info.real_url, base + "/status/404#x", "the error's real_url")
+
+
 async def bodies(s, base):
     r = await s.post(base + "/echo", json={"a": 1}, headers={"X-Test": "yes"})
     echo = await r.json()
@@ -344,5 +378,6 @@ async def run_all(base):
         await streams_and_cookies(s, base)
         await keywords_and_proxies(s, base)
     check(s.closed, "async with closes the session")
+    await request_info(base)
     await closing()
     await unreferenced_sessions(base)

@@ -30,8 +30,11 @@ class Response {
   const std::string& reason() const noexcept { return reason_; }
   bool ok() const noexcept { return status_ < 400; }  // aiohttp's resp.ok
   const std::string& method() const noexcept { return method_; }
-  // The final URL, after redirects (aiohttp's resp.url).
+  // The final URL, after redirects, without a #fragment (aiohttp's resp.url).
   const std::string& url() const noexcept { return url_; }
+  // The same with the fragment the request's URL had, if any (aiohttp's
+  // resp.real_url); equal to url() when there is none.
+  const std::string& real_url() const noexcept { return real_url_.empty() ? url_ : real_url_; }
   // "1.0", "1.1", "2" or "3".
   std::string_view version() const noexcept;
   const Headers& headers() const noexcept { return headers_; }
@@ -74,6 +77,7 @@ class Response {
   std::string reason_;
   std::string method_;
   std::string url_;
+  std::string real_url_;  // empty: no fragment, real_url() is url_
   Headers headers_;
   std::string body_;
   std::size_t body_size_ = 0;

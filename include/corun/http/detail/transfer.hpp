@@ -34,7 +34,16 @@ struct ResponseBuilder {
   static int& version(Response& r) { return r.version_; }
   static std::string& reason(Response& r) { return r.reason_; }
   static std::string& method(Response& r) { return r.method_; }
-  static std::string& url(Response& r) { return r.url_; }
+  // url() and real_url() from the URL with its fragment, if any.
+  static void set_url(Response& r, std::string_view url) {
+    auto hash = url.find('#');
+    r.url_.assign(url.substr(0, hash));
+    if (hash == std::string_view::npos) {
+      r.real_url_.clear();
+    } else {
+      r.real_url_.assign(url);
+    }
+  }
   static Headers& headers(Response& r) { return r.headers_; }
   static std::string& body(Response& r) { return r.body_; }
   static std::size_t& body_size(Response& r) { return r.body_size_; }
