@@ -221,10 +221,14 @@ class OptionBinder {
     if (!text.empty()) o->default_str(text);
     return o;
   }
-  // A list (a repeatable flag).
+  // A list: a repeatable flag taking one value each time, as curl's -H (a
+  // vector option would otherwise take every word after it, URLs included).
   CLI::Option* add(const fetch::OptionField& f, std::vector<std::string>& target,
                    const std::vector<std::string>& /*default: empty*/) {
-    return app_->add_option(std::string(f.flags), target, std::string(f.help));
+    return app_->add_option(std::string(f.flags), target, std::string(f.help))
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
 
   CLI::App* app_;

@@ -148,10 +148,26 @@ corun::Task<void> slow_handler(corun::net::StreamReader reader, corun::net::Stre
   writer.close();
 }
 
+// Answers every request with its own head as a text/plain body.
+corun::Task<void> echo_handler(corun::net::StreamReader reader, corun::net::StreamWriter writer) {
+  try {
+    for (;;) {
+      std::string head = co_await reader.readuntil("\r\n\r\n");
+      writer.write(fmt::format(
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+          "{}\r\n\r\n{}",
+          head.size(), head));
+      co_await writer.drain();
+    }
+  } catch (const std::exception&) {
+  }
+  writer.close();
+}
+
 class SlowServer {
  public:
-  SlowServer() {
-    server_ = thread_.submit(corun::net::start_server(slow_handler, "127.0.0.1", 0)).get();
+  explicit SlowServer(corun::net::ClientHandler handler = slow_handler) {
+    server_ = thread_.submit(corun::net::start_server(handler, "127.0.0.1", 0)).get();
   }
   ~SlowServer() {
     thread_
@@ -345,6 +361,25 @@ TEST(FetchCli, SummarySaysWhyUrlsFailedByCause) {
   Result d = run_cli(dir.path(), {"fetch", "--demo", "--demo-pages", "3", "-o", out.string()});
   EXPECT_EQ(d.code, 0) << d.err;
   EXPECT_EQ(d.err.find("by cause"), std::string::npos) << d.err;
+}
+
+// curl's habit: -H takes one value, the URLs after it stay URLs (a list option
+// took every word after it: the URLs were sent as headers and never fetched).
+TEST(FetchCli, HeaderFlagTakesOneValueAndTheUrlsAfterItAreFetched) {
+  corun::testing::TempDir dir("corun-cli");
+  SlowServer echo(echo_handler);
+  std::string a = fmt::format("http://127.0.0.1:{}/a", echo.port());
+  std::string b = fmt::format("http://127.0.0.1:{}/b", echo.port());
+  fsys::path out = dir.path() / "o";
+  Result r = run_cli(dir.path(),
+                     {"fetch", "-q", "-o", out.string(), "-H", "X-One: 1", a, "-H", "X-Two: 2", b});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const char* name : {"a", "b"}) {
+    std::string head = corun::fs::read_file_sync(out / name);
+    EXPECT_NE(head.find("X-One: 1\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("X-Two: 2\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("http"), std::string::npos) << "a URL sent as a header: " << head;
+  }
 }
 
 TEST(FetchCli, ReadsAPipeAsItComes) {
