@@ -109,9 +109,11 @@ void ReportWriter::reserve() noexcept {
 void ReportWriter::release_reserve() noexcept {
 #ifdef FALLOC_FL_PUNCH_HOLE
   if (fd_ < 0 || reserved_end_ <= size_) return;
-  // Blocks past the end stay the file's until given back (truncating to the
-  // same size does not, on tmpfs).
+  // Blocks past the end stay the file's until given back. tmpfs gives them
+  // back for a hole punched there, not for a truncation to the same size;
+  // ext4 the other way round (a hole past the end is a no-op there): both.
   (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, size_, reserved_end_ - size_);
+  (void)::ftruncate(fd_, size_);
 #endif
   reserved_end_ = size_;
 }
