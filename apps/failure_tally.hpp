@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -99,6 +100,16 @@ class FailureTally {
       std::string tail = ": " + url;
       if (error.size() > tail.size() && error.ends_with(tail)) {
         return {error.substr(0, error.size() - tail.size()), ""};
+      }
+    }
+    // A file that could not be written ("cannot write out/a.html: No space left
+    // on device"): the cause is the system's reason, the file its detail, so a
+    // full disk is one cause, not one per file.
+    static constexpr std::string_view kWrite = "cannot write ";
+    if (error.starts_with(kWrite)) {
+      if (auto colon = error.rfind(": "); colon != std::string::npos && colon > kWrite.size()) {
+        return {fmt::format("cannot write the file: {}", error.substr(colon + 2)),
+                error.substr(kWrite.size(), colon - kWrite.size())};
       }
     }
     return {error, ""};

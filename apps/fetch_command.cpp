@@ -252,12 +252,19 @@ std::string clock_time(double seconds) {
 }
 
 // Ctrl-C (and SIGTERM): the first stops the fetcher gracefully, a second exits
-// at once (after writing what the report buffer holds; files are atomic).
+// at once (after writing what the report buffer holds; files are atomic). The
+// exit status names the first: 130 for SIGINT, 143 for SIGTERM (128 + signal).
 class SignalWatch {
  public:
   SignalWatch(Loop& loop, fetch::Fetcher& fetcher, bool quiet)
       : loop_(loop), fetcher_(fetcher), quiet_(quiet) {
-    for (int signum : {SIGINT, SIGTERM}) loop.add_signal_handler(signum, [this] { on_signal(); });
+    for (int signum : {SIGINT, SIGTERM}) {
+      loop.add_signal_handler(signum, [this, signum] { on_signal(signum); });
+    }
+  }
+  // The run's exit status, with an interruption's told by its signal.
+  int exit_status(int code) const noexcept {
+    return code == 130 && first_ == SIGTERM ? 128 + SIGTERM : code;
   }
   ~SignalWatch() {
     if (loop_.is_closed()) return;
@@ -267,24 +274,28 @@ class SignalWatch {
   SignalWatch& operator=(const SignalWatch&) = delete;
 
  private:
-  void on_signal() {
+  void on_signal(int signum) {
     if (++count_ == 1) {
+      first_ = signum;
       if (!quiet_) {
-        std::fputs(
-            "\ncorun fetch: interrupted: finishing the requests in flight (Ctrl-C again to quit "
-            "now)\n",
-            stderr);
+        std::fputs(signum == SIGTERM
+                       ? "\ncorun fetch: terminated (SIGTERM): finishing the requests in flight "
+                         "(a second signal quits now)\n"
+                       : "\ncorun fetch: interrupted: finishing the requests in flight (Ctrl-C "
+                         "again to quit now)\n",
+                   stderr);
       }
       fetcher_.stop();
       return;
     }
     fetcher_.flush_report();
-    ::_exit(130);
+    ::_exit(128 + first_);
   }
   Loop& loop_;
   fetch::Fetcher& fetcher_;
   bool quiet_;
   int count_ = 0;
+  int first_ = 0;
 };
 
 struct Run {
@@ -417,7 +428,7 @@ Task<int> fetch_main(Run* run) {
     std::fprintf(stderr, "corun fetch: stopped: %s\n", summary.stop_reason.c_str());
   if (!summary.report_error.empty())
     std::fprintf(stderr, "corun fetch: %s\n", summary.report_error.c_str());
-  co_return summary.exit_code();
+  co_return signals.exit_status(summary.exit_code());
 }
 
 int usage_error(const std::string& message) {
@@ -441,7 +452,7 @@ std::string fetch_help_footer() {
       "  {}.\n"
       "An input line is 'URL [ENCODING]'; blank lines and #comments are skipped.\n"
       "Exit status: 0 all done, 1 some failed (or stopped: disk full), 2 usage error, 130\n"
-      "interrupted.\n"
+      "interrupted (Ctrl-C), 143 terminated (SIGTERM).\n"
       "Examples:\n"
       "  corun fetch --demo\n"
       "  corun fetch -c 64 -o pages -i urls.txt\n"

@@ -104,9 +104,11 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
     fetch::RedisFrontier frontier(address, fo);
     Loop& loop = get_running_loop();
     int signals = 0;
+    int first_signal = 0;  // the exit status is 128 + it, as a shell's
     for (int signum : {SIGINT, SIGTERM}) {
-      loop.add_signal_handler(signum, [&] {
+      loop.add_signal_handler(signum, [&, signum] {
         if (++signals == 1) {
+          first_signal = signum;
           if (!quiet) {
             std::fputs(
                 "\ncorun fetch: interrupted: finishing the URLs in flight and handing back the "
@@ -124,7 +126,7 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
               "fetched again by another worker once its lease expires)\n",
               stderr);
         }
-        ::_exit(130);
+        ::_exit(128 + first_signal);
       });
     }
     Task<fetch::Summary> running = fetcher.run(frontier);
@@ -155,7 +157,7 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
         std::fprintf(stderr, "%s\n", why.c_str());
       }
     }
-    if (summary.interrupted) co_return 130;
+    if (summary.interrupted) co_return 128 + (first_signal == SIGTERM ? SIGTERM : SIGINT);
     co_return summary.input_exhausted ? 0 : 1;
   }
 }

@@ -563,6 +563,40 @@ def _unknown_session_keyword(name):
     return TypeError(f"{text}: {hint}" if hint else text)
 
 
+def _with_params(func, url, params):
+    """url with params added to its query, as aiohttp's params=: a mapping or
+    (name, value) pairs, a list value giving the name once per item (b=3&b=4),
+    str, int and float values only; or a query string as it is. The query goes
+    before a #fragment."""
+    if isinstance(params, str):
+        query = params
+    else:
+        if isinstance(params, _abc.Mapping):
+            pairs = params.items()
+        elif isinstance(params, (list, tuple)):
+            pairs = params
+        else:
+            raise _type_error(func, "params", "a mapping, a list of pairs or a str", params)
+        from urllib.parse import urlencode  # on first use: a cost of every import
+
+        flat = []
+        for pair in pairs:
+            if not (isinstance(pair, tuple) and len(pair) == 2):
+                raise TypeError(f"{func}() argument 'params' must hold (name, value) pairs, "
+                                f"got {pair!r}")
+            name, value = pair
+            for v in (value if isinstance(value, (list, tuple)) else (value,)):
+                if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                    raise TypeError(f"{func}() argument 'params': the value of {name!r} must be "
+                                    f"a str, int or float (or a list of them), got {v!r}")
+                flat.append((name, v))
+        query = urlencode(flat)
+    if not query:
+        return url
+    url, hash_, fragment = url.partition("#")
+    return url + ("&" if "?" in url else "?") + query + hash_ + fragment
+
+
 def _base_url(value):
     """aiohttp's base_url: an absolute http(s) URL that relative request URLs
     are resolved against (RFC 3986, urllib.parse.urljoin)."""
@@ -642,13 +676,7 @@ class ClientSession:
             url = _urljoin(self._base_url, url)
         header_list = _header_list(func, "headers", headers)
         if params is not None:
-            if not isinstance(params, (_abc.Mapping, list, tuple)):
-                raise _type_error(func, "params", "a mapping or a list of pairs", params)
-            from urllib.parse import urlencode  # on first use: a cost of every import
-
-            query = urlencode(params)
-            if query:
-                url += ("&" if "?" in url else "?") + query
+            url = _with_params(func, url, params)
         if json is not None:
             if data is not None:
                 raise ValueError(f"{func}(): data and json cannot both be given")
@@ -657,6 +685,10 @@ class ClientSession:
                 header_list.append(("Content-Type", "application/json"))
         if isinstance(data, str):
             data = data.encode("utf-8")
+            # aiohttp's label for text (bytes: application/octet-stream, the C++ side's).
+            if not any(name.lower() == "content-type"
+                       for name, _ in (*self._sent[0], *header_list)):
+                header_list.append(("Content-Type", "text/plain; charset=utf-8"))
         elif isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         elif data is not None and not isinstance(data, bytes):

@@ -191,15 +191,22 @@ class _Portal:
                 pass  # its loop has closed: it is finished
 
 
-def _caller_cancelled(task):
+def _cancelling(task):
+    return task.cancelling() if task is not None else 0
+
+
+def _caller_cancelled(task, before):
     # The caller's own task was cancelled while it blocked: only a signal
     # handler can have done that (its loop is blocked), e.g. asyncio.run's
-    # SIGINT handler, which cancels the main task instead of raising.
-    return task is not None and task.cancelling() > 0
+    # SIGINT handler, which cancels the main task instead of raising. Counted
+    # from the call: a cancellation the task handled before it (aiohttp 3.8's
+    # timeouts leave the count at 1) is not one.
+    return _cancelling(task) > before
 
 
 def _run_on_portal(coro, debug, loop_factory, context):
     caller_task = _asyncio.current_task()
+    cancelling_before = _cancelling(caller_task)
     portal = _Portal(coro, debug, loop_factory, context)
     interrupt = None
     try:
@@ -207,7 +214,7 @@ def _run_on_portal(coro, debug, loop_factory, context):
         # cancels the coroutine (before it starts, if need be).
         portal.thread.start()
         while not portal.finished.wait(_SIGNAL_SLICE):
-            if _caller_cancelled(caller_task):
+            if _caller_cancelled(caller_task, cancelling_before):
                 interrupt = _asyncio.CancelledError
                 break
     except KeyboardInterrupt:

@@ -330,6 +330,13 @@ struct Fetcher::Impl final : LaneContext {
     }
     credits->release();
     refresh_in_flight();
+    // A page the disk had no room for: the run stops (what is in flight still
+    // ends, each with its record) instead of fetching every URL left only to
+    // fail to save it. --resume after making room fetches the rest.
+    std::string disk_full;
+    if (o.disk_full && !stopping) {
+      disk_full = fmt::format("the disk is full ({})", o.record.error);
+    }
     switch (o.kind) {
       case LaneOutcome::Kind::not_started:
         unstarted(std::move(o.work));
@@ -344,7 +351,7 @@ struct Fetcher::Impl final : LaneContext {
         break;  // (above)
     }
     if (!stopping) {
-      std::string why = frontier->must_stop();
+      std::string why = disk_full.empty() ? frontier->must_stop() : std::move(disk_full);
       if (!why.empty()) {
         stop_reason = std::move(why);
         stop();

@@ -262,7 +262,7 @@ Task<void> FetchLane::fetch_one(LaneOutcome* out, std::uint64_t host) {
     batches_->multiplexes(host, v == "2" || v == "3");
   }
   if (!decide(a, *out)) co_return;
-  co_await save(&t, &a.response, &out->record);
+  co_await save(&t, &a.response, out);
 }
 
 bool FetchLane::target(Work& work, Record& rec, Target& t) {
@@ -420,8 +420,9 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
 }
 
 // Decode and write: here on the lane's thread (the pool with --fsync).
-Task<void> FetchLane::save(Target* t, http::Response* resp, Record* rec) {
+Task<void> FetchLane::save(Target* t, http::Response* resp, LaneOutcome* out) {
   const Options& options = engine_.options;
+  Record* rec = &out->record;
   std::string content_type(resp->headers().get_or("Content-Type", ""));
   bool decode = !options.raw && is_text_type(content_type);
   fs::WriteOptions wo{
@@ -435,6 +436,7 @@ Task<void> FetchLane::save(Target* t, http::Response* resp, Record* rec) {
   }
   if (!written.error.empty()) {
     rec->error = std::move(written.error);
+    out->disk_full = written.no_space;
     co_return;
   }
   if (written.decoded) {

@@ -63,6 +63,7 @@ struct LaneOutcome {
   Record record;
   Kind kind = Kind::complete;
   std::chrono::steady_clock::duration delay{};
+  bool disk_full = false;  // its page could not be written for want of room
 };
 
 // What every lane reads from the engine: set before the lanes start, then
@@ -162,7 +163,7 @@ class FetchLane {
   bool target(Work& work, Record& rec, Target& t);
   Task<Attempt> attempt(Target* t, const Work* work, Record* rec);
   bool decide(Attempt& a, LaneOutcome& out);
-  Task<void> save(Target* t, http::Response* resp, Record* rec);
+  Task<void> save(Target* t, http::Response* resp, LaneOutcome* out);
 
   bool stopped() const noexcept { return engine_.stop_requested.load(std::memory_order_relaxed); }
   Task<bool> pause(Clock::duration d);

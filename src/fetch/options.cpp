@@ -10,6 +10,9 @@
 
 #include "corun/fetch/fetch.hpp"
 #include "corun/fetch/naming.hpp"
+#include "corun/http/detail/request_checks.hpp"
+#include "corun/http/headers.hpp"
+#include "corun/text/ascii.hpp"
 #include "corun/text/encoding.hpp"
 
 namespace corun::fetch {
@@ -108,6 +111,16 @@ void check_options(const Options& o) {
     auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0) {
       throw OptionsError("headers", fmt::format("bad header '{}' (expected 'Name: value')", h));
+    }
+    // As the session would at the first request (a CR or LF in a value would
+    // start a header of its own): a usage error before anything is fetched.
+    http::Headers one;
+    one.add(std::string_view(h).substr(0, colon),
+            text::trim_http_whitespace(std::string_view(h).substr(colon + 1)));
+    try {
+      http::detail::check_headers(one);
+    } catch (const ValueError& e) {
+      throw OptionsError("headers", e.what());
     }
   }
 }

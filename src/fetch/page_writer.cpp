@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <system_error>
+
 #include "corun/core/error.hpp"
 #include "corun/text/decode.hpp"
 #include "corun/text/mime.hpp"
@@ -41,6 +44,9 @@ WriteOutcome run_write_job(const WriteJob& job) {
       std::string utf8 = text::decode(job.body, sniffed.encoding);
       fs::write_file_sync(job.file, head, utf8, job.write_options);
     }
+  } catch (const fs::FileError& e) {
+    o.error = e.what();
+    o.no_space = e.code() == std::errc::no_space_on_device || e.code().value() == EDQUOT;
   } catch (const std::exception& e) {
     o.error = e.what();
   }

@@ -43,7 +43,8 @@ struct WriteOutcome {
   bool decoded = false;
   text::Encoding encoding = text::Encoding::utf_8;
   text::Source source = text::Source::default_;
-  std::string error;  // empty: written
+  std::string error;      // empty: written
+  bool no_space = false;  // the write failed for want of room (ENOSPC, EDQUOT)
 };
 
 // Decodes (when job.decode) and writes one page, blocking; never throws (a

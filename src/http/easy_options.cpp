@@ -127,35 +127,51 @@ void set_cookies(CURL* h, const SessionEasy& session, const RequestOptions& ro,
   if (!storage.cookie.empty()) curl_easy_setopt(h, CURLOPT_COOKIE, storage.cookie.c_str());
 }
 
-void set_headers(CURL* h, const SessionEasy& session, const RequestOptions& ro,
-                 EasyStorage& storage) {
+// Whether the request carries a body: POST, PUT and PATCH always (empty if need
+// be: Content-Length: 0, as aiohttp), any other method but HEAD when it has data.
+bool sends_body(const std::string& method, const RequestOptions& ro) {
+  if (method == "HEAD") return false;
+  return method == "POST" || method == "PUT" || method == "PATCH" || !ro.data.empty();
+}
+
+void set_headers(CURL* h, const SessionEasy& session, const std::string& method,
+                 const RequestOptions& ro, EasyStorage& storage) {
   const SessionOptions& so = *session.options;
   if (!so.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, so.user_agent.c_str());
   if (so.auto_decompress) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  if (ro.headers.empty()) {
+  // libcurl labels a body it sends application/x-www-form-urlencoded; aiohttp's
+  // label for bytes is application/octet-stream (a form is the caller's to say).
+  bool label_body = sends_body(method, ro) && !ro.headers.contains("Content-Type") &&
+                    !so.headers.contains("Content-Type");
+  if (ro.headers.empty() && !label_body) {
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, session.default_headers);
     return;
   }
   curl_slist_free_all(storage.headers);
   storage.headers = request_header_list(so.headers, ro.headers);
+  if (label_body) {
+    storage.headers = curl_slist_append(storage.headers, "Content-Type: application/octet-stream");
+  }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, storage.headers);
 }
 
 // GET and HEAD by their own options (HEAD: no body is read); any other method
-// sends the request's data under its own name. POST, PUT and PATCH always send a
-// body, empty if need be (Content-Length: 0), as aiohttp does.
+// sends the request's data under its own name, and so does a GET with data (as
+// aiohttp: Elasticsearch's _search takes one).
 void set_method(CURL* h, const std::string& method, const RequestOptions& ro) {
-  if (method == "GET") {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  } else if (method == "HEAD") {
+  if (method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else {
-    bool body_method = method == "POST" || method == "PUT" || method == "PATCH";
-    if (body_method || !ro.data.empty()) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ro.data.size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, ro.data.data());
-    }
-    if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    return;
+  }
+  if (method == "GET") curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  if (sends_body(method, ro)) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ro.data.size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, ro.data.data());
+  }
+  if (method != "POST" && method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else if (method == "GET" && !ro.data.empty()) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "GET");  // POSTFIELDS made it a POST
   }
 }
 
@@ -188,7 +204,7 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
   if (hop.url->scheme() == "https") set_tls(h, session);  // a plain http hop has no TLS to set up
   set_proxy(h, so, ro);
   set_cookies(h, session, ro, storage);
-  set_headers(h, session, ro, storage);
+  set_headers(h, session, *hop.method, ro, storage);
   set_method(h, *hop.method, ro);
   set_timeouts(h, hop);
 }

@@ -24,6 +24,7 @@
 #include "corun/http/detail/curl_errors.hpp"
 #include "corun/http/detail/curl_multi.hpp"
 #include "corun/http/detail/easy_options.hpp"
+#include "corun/http/detail/request_checks.hpp"
 #include "corun/http/detail/request_gate.hpp"
 #include "corun/http/detail/transfer.hpp"
 #include "corun/http/detail/verified_certs.hpp"
@@ -336,6 +337,9 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
   URL url = call->parsed ? std::move(*call->parsed) : URL::parse(call->url);
   call->parsed.reset();
   for (char& c : call->method) c = text::ascii_upper(c);
+  detail::check_method(call->method);
+  detail::check_headers(call->ro.headers);
+  detail::check_cookies(call->ro.cookies);
   Plan plan = make_plan(st->options, call->ro);
   std::vector<Response> history;
   for (;;) {
@@ -364,7 +368,8 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
 }  // namespace
 
 ClientSession::ClientSession(SessionOptions options)
-    : state_(std::make_shared<State>(std::move(options))) {}
+    : state_(
+          (detail::check_headers(options.headers), std::make_shared<State>(std::move(options)))) {}
 
 ClientSession::~ClientSession() = default;
 ClientSession::ClientSession(ClientSession&&) noexcept = default;

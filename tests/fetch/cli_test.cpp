@@ -456,6 +456,34 @@ TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
   EXPECT_EQ(pages, 200u);
 }
 
+// SIGTERM (a service manager's stop, `kill`) as Ctrl-C: the requests in flight
+// finish, the report is whole; the exit status is 128 + 15 = 143, as a shell's.
+TEST(FetchCli, SigtermFinishesInFlightWorkAndExitsWith143) {
+  corun::testing::TempDir dir("corun-cli");
+  SlowServer server;
+  std::string list;
+  for (int i = 0; i < 200; ++i)
+    list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
+  corun::fs::write_file_sync(dir.path() / "urls.txt", list);
+  fsys::path out = dir.path() / "o";
+  auto child = start(dir.path(), {"fetch", "-c", "4", "-o", out.string(), "-i",
+                                  (dir.path() / "urls.txt").string()});
+  auto guard = std::chrono::steady_clock::now() + 60s;  // a hang guard, not a timing assertion
+  while (!fsys::exists(out / "3.html") && std::chrono::steady_clock::now() < guard)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(fsys::exists(out / "3.html"));
+  ::kill(child->pid, SIGTERM);
+  EXPECT_EQ(child->wait_exit(), 143);
+  std::string err = corun::fs::read_file_sync(child->err);
+  EXPECT_NE(err.find("terminated (SIGTERM)"), std::string::npos) << err;
+  EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+  auto records = report(out / "report.jsonl");
+  EXPECT_GT(records.size(), 3u);
+  EXPECT_LT(records.size(), 200u);
+  for (auto& rec : records) EXPECT_TRUE(rec["error"].is_null()) << rec;
+  EXPECT_EQ(temp_files(out), 0u);
+}
+
 // Issue 15: with -c 16 the progress line said "32 in flight" (it counted pages
 // waiting to be written, and URLs waiting for a request slot). It counts
 // requests now: never more than -c.

@@ -145,6 +145,13 @@ TEST(FetchOptions, OtherBadOptionsNameTheirFieldToo) {
   Options header;
   header.headers = {"X-Ok: 1", ": no name"};
   EXPECT_EQ(blamed(header), "headers");
+  // A line break in a value would start a header of its own on the wire.
+  header.headers = {"X-Ok: 1", "X-A: a\r\nX-Injected: 1"};
+  EXPECT_EQ(blamed(header), "headers");
+  header.headers = {"X A: spaces in the name"};
+  EXPECT_EQ(blamed(header), "headers");
+  header.headers = {"X-Ok: 1", "X-Empty:"};
+  EXPECT_EQ(blamed(header), "");
 }
 
 TEST(FetchOptions, DescribeRange) {

@@ -383,6 +383,37 @@ TEST_F(SessionTest, HeadAndDefaultHeaders) {
   }());
 }
 
+// libcurl sends a method, header or cookie as given: a CR or LF in one would
+// end its line and start a header (or a second request) of the caller's text.
+// As aiohttp: ValueError, and nothing sent.
+TEST_F(SessionTest, LineBreaksInMethodHeadersOrCookiesRaiseValueError) {
+  corun::run([]() -> Task<void> {
+    ClientSession s;
+    RequestOptions header;
+    header.headers.add("X-A", "a\r\nX-Injected: 1");
+    EXPECT_THROW(co_await s.get(url("/page.txt"), header), corun::ValueError);
+    RequestOptions name;
+    name.headers.add("X A", "spaces in the name");
+    EXPECT_THROW(co_await s.get(url("/page.txt"), name), corun::ValueError);
+    RequestOptions cookie;
+    cookie.cookies = {{"c", "v\nX-Injected: 1"}};
+    EXPECT_THROW(co_await s.get(url("/page.txt"), cookie), corun::ValueError);
+    EXPECT_THROW(co_await s.request("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET", url("/page.txt")),
+                 corun::ValueError);
+    EXPECT_THROW(co_await s.request("", url("/page.txt")), corun::ValueError);
+    // What is allowed still goes: an extension method, an empty value, any other byte.
+    RequestOptions fine;
+    fine.headers.add("X-Empty", "");
+    fine.headers.add("X-Utf8", "caf\xc3\xa9 \t tab");
+    EXPECT_EQ((co_await s.get(url("/page.txt"), fine)).status(), 200);
+    EXPECT_EQ((co_await s.request("PROPFIND", url("/page.txt"))).status(), 405);
+    co_await s.close();
+  }());
+  SessionOptions bad;
+  bad.headers.add("X-S", "s\r\nX-Injected: 1");
+  EXPECT_THROW(ClientSession{std::move(bad)}, corun::ValueError);
+}
+
 TEST_F(SessionTest, BadInputRaisesErrorsNamingTheUrl) {
   corun::run([]() -> Task<void> {
     ClientSession s;

@@ -91,7 +91,8 @@ async def request_info(base):
         check_eq(r.real_url, base + "/echo#part", "real_url keeps it")
         info = r.request_info
         check_eq((info.url, info.method, info.real_url),
-                 (base + "/echo", "POST", base + "/echo#part"), "request_info url, method, real_url")
+                 (base + "/echo", "POST", base + "/echo#part"),
+                 "request_info url, method, real_url")
         check_eq(info.headers.items(),
                  [("X-Session", "s"), ("x-both", "request"), ("User-Agent", "corun-test/1")],
                  "request_info.headers: the session's, the request's own, User-Agent")
@@ -112,6 +113,40 @@ async def request_info(base):
             check_eq(e.headers.get("Content-Length"), r.headers.get("Content-Length"),
                      "the error's headers are the response's")
             check_eq(e.request_info.real_url, base + "/status/404#x", "the error's real_url")
+
+
+async def request_bodies_and_params(s, base):
+    # As aiohttp: bytes are application/octet-stream, str text/plain (libcurl's
+    # own label would be a form's); a GET's body is sent; params lists repeat
+    # the name, and the query goes before a #fragment.
+    async def echo(method, **kwargs):
+        r = await s.request(method, base + "/echo", **kwargs)
+        e = await r.json()
+        return e, {k.lower(): v for k, v in e["headers"]}
+
+    e, h = await echo("POST", data=b"\x00\x01")
+    check_eq((h.get("content-type"), e["body"]), ("application/octet-stream", "\x00\x01"),
+             "bytes: application/octet-stream")
+    e, h = await echo("POST", data="h\u00e9llo")
+    check_eq(h.get("content-type"), "text/plain; charset=utf-8", "str: text/plain")
+    form = "application/x-www-form-urlencoded"
+    e, h = await echo("PUT", data=b"x", headers={"Content-Type": form})
+    check_eq(h.get("content-type"), form, "the caller's label kept")
+    e, h = await echo("GET", json={"q": 1})
+    check_eq((e["method"], e["body"], h.get("content-type")),
+             ("GET", '{"q": 1}', "application/json"), "a GET's body is sent")
+    e, h = await echo("GET")
+    check_eq((e["body"], h.get("content-type")), ("", None), "a GET without data sends none")
+    e, _ = await echo("GET", params={"b": ["3", "4"], "n": 5})
+    check_eq(e["path"], "/echo?b=3&b=4&n=5", "a list value repeats its name")
+    e, _ = await echo("GET", params="a=1&b=2")
+    check_eq(e["path"], "/echo?a=1&b=2", "a query string as it is")
+    r = await s.get(base + "/echo#frag", params={"a": "1"})
+    check_eq((await r.json())["path"], "/echo?a=1", "the query goes before the fragment")
+    check_eq(r.real_url, base + "/echo?a=1#frag", "and the fragment stays after it")
+    for bad in (None, True, object()):
+        with raises(TypeError, "params"):
+            s.get(base + "/echo", params={"a": bad})
 
 
 async def bodies(s, base):
@@ -224,6 +259,13 @@ async def argument_types(s, base):
         await r.text(encoding=8)
     with raises(LookupError):
         await r.text(encoding="no-such-encoding")
+    # A line break would start a header (or a request) of its own: ValueError, as aiohttp.
+    with raises(ValueError, "CR, LF"):
+        await s.get(base + "/echo", headers={"X-A": "a\r\nX-Injected: 1"})
+    with raises(ValueError, "cookie"):
+        await s.get(base + "/echo", cookies={"c": "v\nX-Injected: 1"})
+    with raises(ValueError, "method"):
+        await s.request("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET", base + "/echo")
 
 
 async def cookies(s, base):
@@ -379,5 +421,7 @@ async def run_all(base):
         await keywords_and_proxies(s, base)
     check(s.closed, "async with closes the session")
     await request_info(base)
+    async with corun.ClientSession() as s:
+        await request_bodies_and_params(s, base)
     await closing()
     await unreferenced_sessions(base)

@@ -59,6 +59,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.do_GET()
 
+    def do_PUT(self):
+        self.do_GET()
+
     def do_GET(self):
         if self.path.startswith("http://"):
             # A forward proxy's request ("GET http://host/path"): served as if

@@ -107,6 +107,24 @@ def test_portal_result_exception_and_traceback():
     assert "fails" in frames  # the original traceback, down to where it was raised
 
 
+def test_portal_in_a_task_that_handled_a_cancellation_before():
+    # A task that swallowed a cancel() keeps cancelling() at 1 (aiohttp 3.8's
+    # timeouts leave it so): corun.run() there must run, not raise
+    # CancelledError as if a Ctrl-C had cancelled the caller.
+    async def main():
+        waiter = asyncio.ensure_future(asyncio.sleep(30))
+        asyncio.current_task().cancel()
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            pass  # handled
+        waiter.cancel()
+        assert asyncio.current_task().cancelling() == 1
+        return corun.run(answer(21))
+
+    assert asyncio.run(main()) == 42
+
+
 def test_portal_copies_the_callers_context():
     var = contextvars.ContextVar("var")
 
