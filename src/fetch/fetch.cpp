@@ -122,8 +122,15 @@ struct Fetcher::Impl final : LaneContext {
   }
 
   // URLs handed to lanes and not back yet (in progress or queued there): the
-  // lanes' workers (up to 2 per slot of -c) plus as many again queued.
-  std::size_t window() const { return 4 * options.concurrency + 64; }
+  // lanes' workers (up to 2 per slot of -c) plus as many again queued. From a
+  // frontier that leases its URLs (the shared crawl), what the workers can
+  // start: a worker claims for its free slots (twice -c, so that a slot does
+  // not wait for Redis's answer), and leaves the rest to the other workers;
+  // a worker killed strands no more than that until the leases expire.
+  std::size_t window() const {
+    if (frontier != nullptr && frontier->leases()) return 2 * options.concurrency;
+    return 4 * options.concurrency + 64;
+  }
 
   // ---- stop
 

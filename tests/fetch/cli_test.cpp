@@ -23,6 +23,7 @@
 #include "corun/net.hpp"
 #include "corun/text/decode.hpp"
 #include "corun/text/utf8.hpp"
+#include "fetch/test_servers.hpp"
 #include "support/nginx_fixture.hpp"
 
 namespace {
@@ -130,60 +131,6 @@ std::size_t temp_files(const fsys::path& dir) {
   }
   return n;
 }
-
-// A slow server on its own loop thread (the CLI is another process).
-corun::Task<void> slow_handler(corun::net::StreamReader reader, corun::net::StreamWriter writer) {
-  try {
-    for (;;) {
-      co_await reader.readuntil("\r\n\r\n");
-      co_await corun::sleep(150ms);
-      std::string body = "<p>slow</p>";
-      writer.write(
-          fmt::format("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{}",
-                      body.size(), body));
-      co_await writer.drain();
-    }
-  } catch (const std::exception&) {
-  }
-  writer.close();
-}
-
-// Answers every request with its own head as a text/plain body.
-corun::Task<void> echo_handler(corun::net::StreamReader reader, corun::net::StreamWriter writer) {
-  try {
-    for (;;) {
-      std::string head = co_await reader.readuntil("\r\n\r\n");
-      writer.write(fmt::format(
-          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-          "{}\r\n\r\n{}",
-          head.size(), head));
-      co_await writer.drain();
-    }
-  } catch (const std::exception&) {
-  }
-  writer.close();
-}
-
-class SlowServer {
- public:
-  explicit SlowServer(corun::net::ClientHandler handler = slow_handler) {
-    server_ = thread_.submit(corun::net::start_server(handler, "127.0.0.1", 0)).get();
-  }
-  ~SlowServer() {
-    thread_
-        .submit(corun::co_invoke([this]() -> corun::Task<> {
-          server_.close();
-          co_return;
-        }))
-        .get();
-    thread_.stop();
-  }
-  std::uint16_t port() const { return server_.port(); }
-
- private:
-  corun::LoopThread thread_;
-  corun::net::Server server_;
-};
 
 TEST(FetchCli, HelpAndUsageErrors) {
   corun::testing::TempDir dir("corun-cli");
@@ -367,7 +314,7 @@ TEST(FetchCli, SummarySaysWhyUrlsFailedByCause) {
 // took every word after it: the URLs were sent as headers and never fetched).
 TEST(FetchCli, HeaderFlagTakesOneValueAndTheUrlsAfterItAreFetched) {
   corun::testing::TempDir dir("corun-cli");
-  SlowServer echo(echo_handler);
+  corun::testing::TestServer echo(corun::testing::echo_handler);
   std::string a = fmt::format("http://127.0.0.1:{}/a", echo.port());
   std::string b = fmt::format("http://127.0.0.1:{}/b", echo.port());
   fsys::path out = dir.path() / "o";
@@ -384,7 +331,7 @@ TEST(FetchCli, HeaderFlagTakesOneValueAndTheUrlsAfterItAreFetched) {
 
 TEST(FetchCli, ReadsAPipeAsItComes) {
   corun::testing::TempDir dir("corun-cli");
-  SlowServer server;
+  corun::testing::TestServer server;
   fsys::path out = dir.path() / "o";
   // Lines arrive over a pipe with pauses longer than the reader's poll interval.
   std::string cmd = fmt::format(
@@ -400,7 +347,7 @@ TEST(FetchCli, ReadsAPipeAsItComes) {
 
 TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
   corun::testing::TempDir dir("corun-cli");
-  SlowServer server;
+  corun::testing::TestServer server;
   std::string list;
   for (int i = 0; i < 200; ++i)
     list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
@@ -460,7 +407,7 @@ TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
 // finish, the report is whole; the exit status is 128 + 15 = 143, as a shell's.
 TEST(FetchCli, SigtermFinishesInFlightWorkAndExitsWith143) {
   corun::testing::TempDir dir("corun-cli");
-  SlowServer server;
+  corun::testing::TestServer server;
   std::string list;
   for (int i = 0; i < 200; ++i)
     list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
@@ -489,7 +436,7 @@ TEST(FetchCli, SigtermFinishesInFlightWorkAndExitsWith143) {
 // requests now: never more than -c.
 TEST(FetchCli, ProgressLineCountsRequestsInFlight) {
   corun::testing::TempDir dir("corun-cli");
-  SlowServer server;
+  corun::testing::TestServer server;
   std::string list;
   for (int i = 0; i < 24; ++i)
     list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
@@ -515,7 +462,7 @@ TEST(FetchCli, ProgressLineCountsRequestsInFlight) {
 
 TEST(FetchCli, SecondCtrlCQuitsAtOnce) {
   corun::testing::TempDir dir("corun-cli");
-  SlowServer server;
+  corun::testing::TestServer server;
   std::string list;
   for (int i = 0; i < 100; ++i)
     list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);

@@ -18,6 +18,7 @@
 #include "corun/corun.hpp"
 #include "corun/fetch/queue.hpp"
 #include "fetch/cli_support.hpp"
+#include "fetch/test_servers.hpp"
 #include "redis/redis_server.hpp"
 
 namespace {
@@ -119,6 +120,47 @@ TEST(QueueCli, WorkerSummarySaysWhyUrlsFailed) {
   EXPECT_TRUE(has(w.err, "failed, by cause")) << w;
   EXPECT_TRUE(has(w.err, "     2  cannot connect\n")) << w;
   EXPECT_TRUE(has(w.err, "e.g. http://127.0.0.1:" + dead + "/")) << w;
+}
+
+// Two workers with -c 2 over 16 slow URLs: each claims for its free slots, so
+// both work. (A worker used to claim 4 * -c + 64 URLs at once: the first took
+// all 16 and the second had nothing to do.)
+TEST(QueueCli, WorkersClaimForTheirFreeSlotsAndShareTheCrawl) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::TestServer slow;  // 150 ms a response
+  std::string urls;
+  for (int i = 0; i < 16; ++i) {
+    urls += "http://127.0.0.1:" + std::to_string(slow.port()) + "/p/" + std::to_string(i) + "\n";
+  }
+  cli::write_file(dir.path() / "in.txt", urls);
+  auto q = redis.url() + "/share";
+  ASSERT_EQ(cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string()})
+                .exit_code,
+            0);
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  cli::RunResult w[2];
+  std::thread second([&] {
+    w[1] = cli::run_corun({"fetch", "--queue", q, "-c", "2", "--out",
+                           (dir.path() / "out2").string(), "--worker-name", "w2"},
+                          o);
+  });
+  w[0] = cli::run_corun({"fetch", "--queue", q, "-c", "2", "--out", (dir.path() / "out1").string(),
+                         "--worker-name", "w1"},
+                        o);
+  second.join();
+  std::size_t total = 0;
+  for (const auto& r : w) {
+    EXPECT_EQ(r.exit_code, 0) << r;
+    auto at = r.err.find(" URLs taken");
+    ASSERT_NE(at, std::string::npos) << r;
+    auto begin = r.err.find_last_not_of("0123456789", at - 1) + 1;
+    std::size_t taken = std::stoul(r.err.substr(begin, at - begin));
+    EXPECT_GT(taken, 0u) << "a worker found nothing to do: " << r;
+    total += taken;
+  }
+  EXPECT_EQ(total, 16u);
 }
 
 // The producer killed with SIGKILL mid-input and run again: every URL is added
