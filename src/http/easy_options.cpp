@@ -185,10 +185,7 @@ void set_timeouts(CURL* h, const Hop& hop) {
   if (to.connect && to.connect->count() > 0) {
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, curl_ms(*to.connect));
   }
-  if (to.sock_read && to.sock_read->count() > 0) {
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, sock_read_seconds(*to.sock_read));
-  }
+  // to.sock_read: the transfer's own timer (Transfer::watch_reads).
 }
 
 }  // namespace
@@ -239,11 +236,6 @@ std::string cookie_header(const std::vector<std::pair<std::string, std::string>>
     out.append(name).append("=").append(value);
   }
   return out;
-}
-
-long sock_read_seconds(std::chrono::milliseconds sock_read) noexcept {
-  auto secs = (std::max<std::chrono::milliseconds::rep>(sock_read.count(), 1) + 999) / 1000;
-  return static_cast<long>(std::min<decltype(secs)>(secs, std::numeric_limits<long>::max()));
 }
 
 long curl_ms(std::chrono::milliseconds d) noexcept {

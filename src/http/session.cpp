@@ -285,6 +285,9 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
   }
   t.done.emplace(*st->loop);
   st->multi->start(t.easy, &t);
+  if (plan->timeouts->sock_read && plan->timeouts->sock_read->count() > 0) {
+    t.watch_reads(*st->loop, *plan->timeouts->sock_read);
+  }
   co_await *t.done;  // CancelledError: ~Transfer stops the transfer
   if (t.result != CURLE_OK) std::rethrow_exception(detail::error_for(t.failure(), url->str()));
 

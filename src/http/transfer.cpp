@@ -1,10 +1,13 @@
 // corun::http::detail::Transfer (see include/corun/http/detail/transfer.hpp).
 #include "corun/http/detail/transfer.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
 
+#include "corun/core/error.hpp"
 #include "corun/text/ascii.hpp"
 
 namespace corun::http::detail {
@@ -92,6 +95,7 @@ Transfer::Transfer(TransferList& list, CurlMulti& multi, Response& resp)
 }
 
 Transfer::~Transfer() {
+  read_timer_.cancel();
   if (easy != nullptr) multi_.release(easy);
   if (prev_ != nullptr) {
     prev_->next_ = next_;
@@ -124,6 +128,31 @@ void Transfer::stop(std::exception_ptr why) noexcept {
   }
 }
 
+void Transfer::watch_reads(Loop& loop, std::chrono::milliseconds sock_read) {
+  read_loop_ = &loop;
+  sock_read_ = sock_read;
+  started_ = last_read_ = std::chrono::steady_clock::now();
+  read_timer_ = loop.call_later(sock_read, [this] { check_reads(); });
+}
+
+void Transfer::check_reads() {
+  if (easy == nullptr || !done || done->done()) return;
+  auto now = std::chrono::steady_clock::now();
+  // Until the request is ready to go (connected, TLS done: libcurl's
+  // pretransfer time, 0 before), the connect timeout is the one that counts.
+  curl_off_t ready_us = 0;
+  curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &ready_us);
+  auto since =
+      ready_us > 0 ? std::max(last_read_, started_ + std::chrono::microseconds(ready_us)) : now;
+  if (ready_us > 0 && now - since >= sock_read_) {
+    stop(std::make_exception_ptr(
+        TimeoutError(fmt::format("timeout ({}): nothing received for {:.3g} s (sock_read)",
+                                 resp_.url(), std::chrono::duration<double>(sock_read_).count()))));
+    return;
+  }
+  read_timer_ = read_loop_->call_later(since + sock_read_ - now, [this] { check_reads(); });
+}
+
 TransferFailure Transfer::failure() const {
   TransferFailure f;
   f.code = result;
@@ -137,6 +166,7 @@ TransferFailure Transfer::failure() const {
 }
 
 void Transfer::on_header_line(std::string_view line) {
+  if (read_loop_ != nullptr) last_read_ = std::chrono::steady_clock::now();
   if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
     // A new status line: an interim (1xx) or proxy block before it is dropped.
     RB::headers(resp_).clear();
@@ -178,6 +208,7 @@ void Transfer::start_body() {
 }
 
 bool Transfer::on_body(std::string_view chunk) {
+  if (read_loop_ != nullptr) last_read_ = std::chrono::steady_clock::now();
   if (!body_started_) start_body();
   if (discard_body_) return true;
   std::size_t& size = RB::body_size(resp_);

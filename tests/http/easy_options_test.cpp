@@ -49,9 +49,6 @@ TEST(EasyOptionsTest, HeaderListsMergeSessionAndRequestHeaders) {
 TEST(EasyOptionsTest, SmallConversions) {
   EXPECT_EQ(detail::cookie_header({}), "");
   EXPECT_EQ(detail::cookie_header({{"a", "1"}, {"b", "2"}}), "a=1; b=2");
-  EXPECT_EQ(detail::sock_read_seconds(1ms), 1);
-  EXPECT_EQ(detail::sock_read_seconds(1000ms), 1);
-  EXPECT_EQ(detail::sock_read_seconds(1001ms), 2);
   EXPECT_EQ(detail::curl_ms(-5ms), 1);  // an expired deadline still gives curl a bound
   EXPECT_EQ(detail::curl_ms(250ms), 250);
 }

@@ -71,6 +71,32 @@ TEST(HttpFaults, StalledBodyHitsTheReadTimeout) {
   });
 }
 
+// sock_read is the longest silence, whatever came before it and to the
+// millisecond (libcurl's low-speed check averaged the speed over seconds: 100 KB
+// before a 2 s pause hid the pause from a 300 ms limit, and limits were whole
+// seconds). Data that keeps coming, slowly, is no silence.
+TEST(HttpFaults, APauseAfterDataHitsTheReadTimeout) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    RequestOptions o;
+    o.timeout.emplace();
+    o.timeout->sock_read = 300ms;
+    try {
+      co_await s.get(f.url("/pause"), o);
+      ADD_FAILURE() << "a 2 s pause passed a 300 ms sock_read";
+    } catch (const corun::TimeoutError& e) {
+      EXPECT_NE(std::string(e.what()).find("sock_read"), std::string::npos) << e.what();
+    }
+    RequestOptions roomy;
+    roomy.timeout.emplace();
+    roomy.timeout->sock_read = 10s;
+    EXPECT_EQ((co_await s.get(f.url("/pause"), roomy)).body_size(), 200000u);
+    RequestOptions drip;  // a byte every 20 ms
+    drip.timeout.emplace();
+    drip.timeout->sock_read = 300ms;
+    EXPECT_EQ((co_await s.get(f.url("/drip"), drip)).read(), std::string(20, 'd'));
+  });
+}
+
 TEST(HttpFaults, StalledBodyHitsTheTotalTimeout) {
   with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
     RequestOptions o;

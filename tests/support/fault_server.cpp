@@ -93,6 +93,11 @@ Task<bool> serve(const Request& req, net::StreamWriter& w) {
     co_await w.drain();
     co_await corun::sleep(3600s);
     co_return false;
+  } else if (p == "/pause") {
+    w.write("HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + std::string(100000, 'p'));
+    co_await w.drain();
+    co_await corun::sleep(2s);
+    w.write(std::string(100000, 'q'));
   } else if (p == "/truncated") {
     w.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     co_return false;

@@ -6,6 +6,7 @@
 //   /echo             echoes the request body (any method), keep-alive
 //   /drip             200, Content-Length 20, one byte every 20 ms (slow but complete)
 //   /stall            200, Content-Length 100, 2 bytes, then silence (until the client gives up)
+//   /pause            200, Content-Length 200000, 100000 bytes, 2 s of silence, the rest
 //   /truncated        200, Content-Length 100, 10 bytes, then close
 //   /nothing          reads the request, closes without a byte
 //   /reset            reads the request, resets the connection (RST) without a byte

@@ -49,8 +49,8 @@ struct Timeouts {
   std::optional<std::chrono::milliseconds> total = std::chrono::seconds(300);
   // Establishing a connection (TCP + TLS).
   std::optional<std::chrono::milliseconds> connect = std::chrono::seconds(30);
-  // Longest silence while waiting for the response or its body. curl measures
-  // this in whole seconds (rounded up).
+  // Longest silence while waiting for the response or its body, once the
+  // connection is up (a timer that moves with the data, to the millisecond).
   std::optional<std::chrono::milliseconds> sock_read;
 };
 

@@ -72,8 +72,6 @@ curl_slist* session_header_list(const Headers& session);
 curl_slist* request_header_list(const Headers& session, const Headers& request);
 // The Cookie header value of a request's own cookies: "a=1; b=2".
 std::string cookie_header(const std::vector<std::pair<std::string, std::string>>& cookies);
-// CURLOPT_LOW_SPEED_TIME for sock_read: whole seconds, rounded up, at least 1.
-long sock_read_seconds(std::chrono::milliseconds sock_read) noexcept;
 // A duration as curl's long milliseconds, saturated, at least 1.
 long curl_ms(std::chrono::milliseconds d) noexcept;
 

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <exception>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "corun/core/future.hpp"
+#include "corun/core/loop.hpp"
 #include "corun/http/detail/curl_errors.hpp"
 #include "corun/http/detail/curl_multi.hpp"
 #include "corun/http/detail/easy_options.hpp"
@@ -87,6 +89,13 @@ class Transfer final : public TransferHandler {
   std::optional<Future<void>> done;
   CURLcode result = CURLE_OK;
 
+  // Once started: fails the transfer with TimeoutError when nothing arrives for
+  // sock_read once its connection is up (aiohttp's ClientTimeout.sock_read: the
+  // longest silence while waiting for the response or its body; the connect is
+  // timed by timeout.connect). Checked by a timer on `loop` that moves with
+  // the data, not by libcurl's low-speed check, which averages over seconds.
+  void watch_reads(Loop& loop, std::chrono::milliseconds sock_read);
+
   // Closes the save_to file; throws std::system_error if the last write failed.
   void finish_file();
   // Stops the transfer now and fails `done` with why (the session is closing).
@@ -103,6 +112,7 @@ class Transfer final : public TransferHandler {
 
  private:
   void start_body();
+  void check_reads();
   bool to_callback(std::string_view chunk);
   bool to_file(std::string_view chunk);
   bool to_memory(std::string_view chunk);
@@ -115,6 +125,12 @@ class Transfer final : public TransferHandler {
   bool discard_body_ = false;
   std::FILE* file_ = nullptr;
   std::exception_ptr callback_error_;
+  // watch_reads: the loop, the limit, when the transfer started and when data last came.
+  Loop* read_loop_ = nullptr;
+  std::chrono::milliseconds sock_read_{0};
+  std::chrono::steady_clock::time_point started_{};
+  std::chrono::steady_clock::time_point last_read_{};
+  Handle read_timer_;
   Transfer* prev_ = nullptr;
   Transfer* next_ = nullptr;
 };
