@@ -96,7 +96,7 @@ struct Options {
   // them is not timed) to its last byte; 0 = none.
   Seconds timeout{120.0};
   Seconds connect_timeout{15.0};     // 0 = libcurl's default (300 s)
-  Seconds read_timeout{0.0};         // longest silence (whole seconds); 0 = none
+  Seconds read_timeout{0.0};         // longest silence once connected; 0 = none
   std::vector<std::string> headers;  // "Name: value"
   std::string user_agent = "corun-fetch/0.1";
   std::string proxy;
@@ -280,7 +280,7 @@ inline constexpr OptionField kOptionFields[] = {
      .range = {false, 0.001, 1e6, "libcurl's default, 300 s", "seconds"}},
     {.name = "read_timeout", .member = &Options::read_timeout, .group = OptionGroup::connection,
      .role = OptionRole::worker, .flags = "--read-timeout", .value_name = "S",
-     .help = "Fail after S seconds without data, rounded up to whole seconds",
+     .help = "Fail after S seconds without data (once connected)",
      .range = {false, 0.001, 1e6, "none", "seconds"}},
     {.name = "retries", .member = &Options::retries, .group = OptionGroup::connection,
      .role = OptionRole::crawl, .flags = "--retries", .value_name = "N",
