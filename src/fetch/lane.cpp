@@ -424,7 +424,7 @@ Task<void> FetchLane::save(Target* t, http::Response* resp, LaneOutcome* out) {
   const Options& options = engine_.options;
   Record* rec = &out->record;
   std::string content_type(resp->headers().get_or("Content-Type", ""));
-  bool decode = !options.raw && is_text_type(content_type);
+  bool decode = !options.raw && is_text_body(content_type, resp->read());
   fs::WriteOptions wo{
       .atomic = true, .fsync = options.fsync, .create_dirs = !engine_.name_template.empty()};
   WriteJob job{resp->take_body(), std::move(content_type), t->path, wo, decode, options.bom,

@@ -20,6 +20,11 @@ bool is_text_type(std::string_view content_type) {
   return !type || text::is_text_mime_type(type->essence);
 }
 
+bool is_text_body(std::string_view content_type, std::string_view body) {
+  std::optional<text::MimeType> type = text::extract_mime_type(content_type);
+  return type ? text::is_text_mime_type(type->essence) : !text::looks_binary(body);
+}
+
 WriteOutcome run_write_job(const WriteJob& job) {
   WriteOutcome o;
   try {

@@ -1,5 +1,5 @@
 // corun::fetch page writer: a received body -> its file. Text bodies (text/*,
-// XML, JSON, JavaScript, or no Content-Type: is_text_type) are decoded as a
+// XML, JSON, JavaScript, or no Content-Type and not binary: is_text_body) are decoded as a
 // browser would (text::sniff: BOM, the HTTP charset, <meta>, UTF-8,
 // detection; or the label given) and written as UTF-8, with a BOM unless
 // bom = false; other bodies, and every body when decode = false (--raw), are
@@ -26,6 +26,10 @@ namespace corun::fetch {
 
 // True for a Content-Type whose body is decoded as text (an empty one too: sniffed).
 bool is_text_type(std::string_view content_type);
+// Whether this body is decoded as text: its Content-Type says so, or it has none
+// and the body does not look binary (text::looks_binary: a PNG served without a
+// type is saved as it is, as a browser would not show it as text).
+bool is_text_body(std::string_view content_type, std::string_view body);
 
 // Everything the decode-and-write job needs, moved in.
 struct WriteJob {

@@ -158,4 +158,27 @@ bool is_text_mime_type(std::string_view essence) noexcept {
   return false;
 }
 
+bool looks_binary(std::string_view body) noexcept {
+  std::string_view head = body.substr(0, 1445);  // the standard's resource header
+  for (std::string_view bom : {std::string_view("\xFE\xFF"), std::string_view("\xFF\xFE"),
+                               std::string_view("\xEF\xBB\xBF")}) {
+    if (head.starts_with(bom)) return false;
+  }
+  // Signatures the standard names whose first bytes are all text-like.
+  for (std::string_view sig :
+       {std::string_view("%PDF-"), std::string_view("%!PS-Adobe-"), std::string_view("GIF87a"),
+        std::string_view("GIF89a"), std::string_view("\xFF\xD8\xFF"),
+        std::string_view("PK\x03\x04"), std::string_view("\x1F\x8B\x08")}) {
+    if (head.starts_with(sig)) return true;
+  }
+  if (head.size() >= 12 && head.starts_with("RIFF") && head.substr(8, 4) == "WEBP") return true;
+  for (char ch : head) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1A) || (c >= 0x1C && c <= 0x1F)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace corun::text

@@ -42,6 +42,23 @@ TEST(FetchPageWriter, TextTypes) {
   EXPECT_TRUE(is_text_type("not a type"));
 }
 
+// A body without a Content-Type is text unless it looks binary (a PNG saved as
+// windows-1252 text grew from 325 to 491 bytes of mojibake).
+TEST(FetchPageWriter, AnUntypedBodyIsTextUnlessItLooksBinary) {
+  const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+  EXPECT_FALSE(is_text_body("", png));
+  EXPECT_FALSE(is_text_body("", "GIF89a\x10\x10"));
+  EXPECT_FALSE(is_text_body("", "%PDF-1.7\n"));
+  EXPECT_FALSE(is_text_body("", std::string("PK\x03\x04", 4)));
+  EXPECT_TRUE(is_text_body("", "<html><meta charset=gbk>\xC2\xA5</html>"));
+  EXPECT_TRUE(is_text_body("", "plain words\r\n\tand a tab\x0C"));  // form feed is text
+  EXPECT_TRUE(is_text_body("", std::string("\xFF\xFEh\0i\0", 6)));  // UTF-16 with its BOM
+  EXPECT_TRUE(is_text_body("", ""));
+  // A type says what it is, whatever the bytes.
+  EXPECT_TRUE(is_text_body("text/plain", png));
+  EXPECT_FALSE(is_text_body("image/png", "plain words"));
+}
+
 TEST(FetchPageWriter, TextIsDecodedToUtf8WithOrWithoutBom) {
   corun::testing::TempDir dir("corun-fetch-writer");
   WriteOutcome o =

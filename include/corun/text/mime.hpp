@@ -31,4 +31,10 @@ std::optional<MimeType> extract_mime_type(std::string_view header_value);
 // (application/xml, application/json, any +xml or +json subtype, XHTML) and JavaScript.
 bool is_text_mime_type(std::string_view essence) noexcept;
 
+// For a body without a MIME type: is it binary, as MIME Sniffing's "identify an
+// unknown MIME type" tells (no BOM, and a GIF, JPEG, WebP, PDF, PostScript, gzip or
+// zip signature, or a binary data byte, 00-08 0B 0E-1A 1C-1F, in its first 1,445
+// bytes)? A browser would not show such a body as text; corun fetch saves it as it is.
+bool looks_binary(std::string_view body) noexcept;
+
 }  // namespace corun::text
