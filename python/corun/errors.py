@@ -65,9 +65,8 @@ RequestInfo.__doc__ = "What was asked for (aiohttp.RequestInfo): url, method, he
 class ClientResponseError(ClientError):
     """A response with an error status (aiohttp.ClientResponseError): .status,
     .message (the reason phrase), .url, .request_info, .headers (the
-    response's), .history. Raised by resp.raise_for_status() and resp.json(),
-    request_info is the response's; raised by a session or request with
-    raise_for_status=True (or TooManyRedirects), its headers are None."""
+    response's), .history. From TooManyRedirects (raised by the C++ session),
+    request_info's headers and .headers are None."""
 
     def __init__(self, message="", *, url=None, status=None, reason="", method="GET",
                  headers=None, history=(), request_info=None):

@@ -384,12 +384,13 @@ class _RequestContextManager:
     ClientSession().get(url)`) is closed once its requests are done, not under
     them."""
 
-    __slots__ = ("_call", "_coro", "_resp", "_session", "_own")
+    __slots__ = ("_call", "_coro", "_resp", "_session", "_own", "_raise")
 
-    def __init__(self, call, session, own=None):
+    def __init__(self, call, session, own=None, raise_=False):
         self._call = call
         self._session = session
         self._own = own  # the request's own headers, for request_info
+        self._raise = raise_  # raise_for_status, the request's or the session's
         # None: not used yet; _USED: taken by `async with` or closed before it
         # started; else the coroutine made on first use as one.
         self._coro = None
@@ -398,11 +399,13 @@ class _RequestContextManager:
     def _coroutine(self):
         coro = self._coro
         if coro is None:
-            coro = self._coro = _await_response(self._call, self._session, self._own)
+            coro = self._coro = _await_response(self._call, self._session, self._own,
+                                                self._raise)
         elif coro is _USED:
             # Used up: a closed coroutine, whose await raises "cannot reuse
             # already awaited coroutine" as any used-up coroutine's does.
-            coro = self._coro = _await_response(self._call, self._session, self._own)
+            coro = self._coro = _await_response(self._call, self._session, self._own,
+                                                self._raise)
             coro.close()
         return coro
 
@@ -435,6 +438,8 @@ class _RequestContextManager:
         # coroutine made for it.
         self._coro = _USED
         self._resp = ClientResponse(await self._call.start(), self._session._sent, self._own)
+        if self._raise:
+            self._resp.raise_for_status()
         return self._resp
 
     async def __aexit__(self, *exc):
@@ -448,9 +453,14 @@ _USED = object()
 _abc.Coroutine.register(_RequestContextManager)
 
 
-async def _await_response(call, session, own):
+async def _await_response(call, session, own, raise_):
     # session: held until the response is here (see _RequestContextManager).
-    return ClientResponse(await call.start(), session._sent, own)
+    resp = ClientResponse(await call.start(), session._sent, own)
+    if raise_:
+        # Here rather than in the C++ session: the error then carries the
+        # response's headers, history and request_info, as aiohttp's does.
+        resp.raise_for_status()
+    return resp
 
 
 def _request_headers(sent, own):
@@ -641,6 +651,7 @@ class ClientSession:
         user_agent = _check_str(f, "user_agent", user_agent)
         # For request_info: what every request sends (see _request_headers).
         self._sent = (tuple(session_headers), user_agent)
+        self._raise = _check_bool(f, "raise_for_status", raise_for_status)
         self._native = _corun._Session(
             limit=_check_int(f, "limit", limit, meaning="0 = no limit"),
             limit_per_host=_check_int(f, "limit_per_host", limit_per_host,
@@ -648,7 +659,7 @@ class ClientSession:
             timeout=_timeout_tuple(f, "timeout", timeout),
             headers=session_headers,
             user_agent=user_agent,
-            raise_for_status=_check_bool(f, "raise_for_status", raise_for_status),
+            raise_for_status=False,  # raised here instead (_await_response)
             max_redirects=_check_int(f, "max_redirects", max_redirects),
             verify_tls=_check_bool(f, "verify_tls", verify_tls),
             ca_file=_check_str(f, "ca_file", ca_file, none=True),
@@ -693,24 +704,29 @@ class ClientSession:
             data = bytes(data)
         elif data is not None and not isinstance(data, bytes):
             raise _type_error(func, "data", "bytes, str or None", data)
-        return header_list or None, self._native.request(
+        raise_ = _check_bool(func, "raise_for_status", raise_for_status, none=True)
+        raise_ = self._raise if raise_ is None else raise_
+        return header_list or None, raise_, self._native.request(
             method=method, url=url, headers=header_list or None, data=data,
             timeout=None if timeout is None else _timeout_tuple(func, "timeout", timeout),
             allow_redirects=_check_bool(func, "allow_redirects", allow_redirects),
             max_redirects=_check_int(func, "max_redirects", max_redirects, none=True),
-            raise_for_status=_check_bool(func, "raise_for_status", raise_for_status, none=True),
+            raise_for_status=False,
             max_body_size=_check_int(func, "max_body_size", max_body_size, none=True,
                                       maximum=_SIZE_MAX),
             cookies=_header_list(func, "cookies", cookies) or None,
             proxy=_check_str(func, "proxy", proxy, none=True))
 
     def _request(self, func, method, url, **kwargs):
-        own, call = self._call(func, method, url, **kwargs)
-        return _RequestContextManager(call, self, own)
+        own, raise_, call = self._call(func, method, url, **kwargs)
+        return _RequestContextManager(call, self, own, raise_)
 
     def _request_sync(self, func, method, url, **kwargs):
-        own, call = self._call(func, method, url, **kwargs)
-        return ClientResponse(call.wait(), self._sent, own)
+        own, raise_, call = self._call(func, method, url, **kwargs)
+        resp = ClientResponse(call.wait(), self._sent, own)
+        if raise_:
+            resp.raise_for_status()
+        return resp
 
     @property
     def cookie_jar(self):
@@ -735,7 +751,7 @@ class ClientSession:
             url = _check_url("get", "url", url)
         if self._base_url is not None:
             url = _urljoin(self._base_url, url)
-        return _RequestContextManager(self._native.get(url), self)
+        return _RequestContextManager(self._native.get(url), self, None, self._raise)
 
     def post(self, url, *, data=None, **kwargs):
         return self._request("post", "POST", url, data=data, **kwargs)

@@ -47,13 +47,27 @@ async def statuses_and_errors(s, base):
         check_eq(e.request_info.url, base + "/status/404", "ClientResponseError.request_info.url")
         check(isinstance(e, corun.ClientError), "ClientResponseError is a ClientError")
 
-    # raise_for_status per request: raised by the C++ side, mapped to the Python class.
+    # raise_for_status per request (and per session): the error as raise_for_status()'s,
+    # with the response's headers and the request_info.
     try:
-        await s.get(base + "/status/503", raise_for_status=True)
+        await s.get(base + "/status/503", raise_for_status=True, headers={"X-R": "1"})
         raise AssertionError("no ClientResponseError")
     except corun.ClientResponseError as e:
-        check_eq(e.status, 503, "C++ ClientResponseError.status")
-        check_eq(e.url, base + "/status/503", "C++ ClientResponseError.url")
+        check_eq(e.status, 503, "raise_for_status=True: status")
+        check_eq(e.url, base + "/status/503", "raise_for_status=True: url")
+        check(e.headers is not None and "Content-Length" in e.headers,
+              "raise_for_status=True: the response's headers")
+        check_eq(e.request_info.headers.get("X-R"), "1", "raise_for_status=True: request_info")
+    async with corun.ClientSession(raise_for_status=True) as strict:
+        with raises(corun.ClientResponseError, "404"):
+            await strict.get(base + "/status/404")
+        with raises(corun.ClientResponseError, "404"):
+            async with strict.get(base + "/status/404"):
+                pass
+        check_eq((await strict.get(base + "/status/404", raise_for_status=False)).status, 404,
+                 "a request's raise_for_status=False wins over the session's")
+        with raises(corun.ClientResponseError, "404"):
+            strict.get_sync(base + "/status/404")
 
     r = await s.get(base + "/redirect/3")
     check_eq(r.status, 200, "redirected status")
