@@ -157,6 +157,12 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
         std::fprintf(stderr, "%s\n", why.c_str());
       }
     }
+    if (!summary.stop_reason.empty()) {
+      // Stopped by itself (its disk is full): its unstarted URLs went back to the
+      // crawl for the other workers; exit 1, as a plain run.
+      std::fprintf(stderr, "corun fetch: stopped: %s\n", summary.stop_reason.c_str());
+      co_return 1;
+    }
     if (summary.interrupted) co_return 128 + (first_signal == SIGTERM ? SIGTERM : SIGINT);
     co_return summary.input_exhausted ? 0 : 1;
   }

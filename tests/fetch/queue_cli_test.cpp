@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "fetch/cli_support.hpp"
 #include "fetch/test_servers.hpp"
 #include "redis/redis_server.hpp"
+#include "support/nginx_fixture.hpp"
 
 namespace {
 
@@ -161,6 +163,46 @@ TEST(QueueCli, WorkersClaimForTheirFreeSlotsAndShareTheCrawl) {
     total += taken;
   }
   EXPECT_EQ(total, 16u);
+}
+
+// A worker whose disk fills stops (exit 1, the reason said), as a plain run does,
+// and hands its unstarted URLs back: a worker with room finishes the crawl.
+TEST(QueueCli, AWorkerWhoseDiskIsFullStopsAndAnotherFinishes) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::TestServer pages(corun::testing::big_page_handler);  // 24 KB each
+  std::string urls;
+  for (int i = 0; i < 40; ++i) {
+    urls += "http://127.0.0.1:" + std::to_string(pages.port()) + "/p/" + std::to_string(i) + "\n";
+  }
+  cli::write_file(dir.path() / "in.txt", urls);
+  auto q = redis.url() + "/full";
+  ASSERT_EQ(cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string()})
+                .exit_code,
+            0);
+  auto small = dir.path() / "small";
+  std::filesystem::create_directories(small);
+  corun::testing::SmallTmpfs tmpfs(small, "200k");
+  ASSERT_TRUE(tmpfs.mounted()) << tmpfs.error() << " (run the suite as root)";
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  auto full = cli::run_corun({"fetch", "--queue", q, "-c", "2", "--out", small.string()}, o);
+  EXPECT_EQ(full.exit_code, 1) << full;
+  EXPECT_TRUE(has(full.err, "stopped: the disk is full (cannot write ")) << full;
+  auto roomy = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "roomy").string()}, o);
+  EXPECT_EQ(roomy.exit_code, 0) << roomy;
+  EXPECT_TRUE(has(roomy.err, "the crawl is finished")) << roomy;
+  // The pages the full disk could not take were handed back, not recorded as
+  // failed: every URL of the crawl is done, by one worker or the other.
+  auto collected =
+      cli::run_corun({"fetch", "--queue", q, "--collect", (dir.path() / "crawl.jsonl").string()});
+  EXPECT_EQ(collected.exit_code, 0) << collected;
+  std::size_t done = 0, failed = 0;
+  for (const auto& rec : cli::read_report(dir.path() / "crawl.jsonl")) {
+    (cli::ok(rec) ? done : failed) += 1;
+  }
+  EXPECT_EQ(done, 40u);
+  EXPECT_EQ(failed, 0u);
 }
 
 // The producer killed with SIGKILL mid-input and run again: every URL is added

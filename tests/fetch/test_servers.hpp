@@ -49,6 +49,23 @@ inline corun::Task<void> echo_handler(corun::net::StreamReader reader,
   writer.close();
 }
 
+// Answers every request at once with a 24,000-byte text/plain page.
+inline corun::Task<void> big_page_handler(corun::net::StreamReader reader,
+                                          corun::net::StreamWriter writer) {
+  try {
+    for (;;) {
+      co_await reader.readuntil("\r\n\r\n");
+      std::string body(24000, 'b');
+      writer.write(
+          fmt::format("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
+                      body.size(), body));
+      co_await writer.drain();
+    }
+  } catch (const std::exception&) {
+  }
+  writer.close();
+}
+
 class TestServer {
  public:
   explicit TestServer(corun::net::ClientHandler handler = slow_handler) {
