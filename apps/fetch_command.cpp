@@ -168,7 +168,11 @@ class OptionBinder {
           field.member);
       o->group(title);
       if (!field.value_name.empty()) o->type_name(std::string(field.value_name));
-      if (field.existing_file) o->check(CLI::ExistingFile);
+      if (field.existing_file) {
+        CLI::Validator exists = CLI::ExistingFile;
+        exists.description("");  // else the type reads "FILE:FILE"
+        o->check(exists);
+      }
       args_.flag_of_field.emplace_back(std::string(field.name), o->get_name());
     }
   }

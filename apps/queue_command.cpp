@@ -170,47 +170,74 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
 
 }  // namespace
 
+namespace {
+
+// A range check whose text stays out of the option's type (CLI11 would show
+// "FLOAT:FLOAT in [1 - 86400]"): the help line says the range instead.
+CLI::Validator in_range(double lo, double hi) {
+  CLI::Validator v = CLI::Range(lo, hi);
+  v.description("");
+  return v;
+}
+
+}  // namespace
+
 void add_queue_options(CLI::App* f, QueueArgs& a) {
   const char* group = "Shared crawl (docs/scale-out.md)";
   f->add_option("--queue", a.queue,
                 "Share one crawl through Redis: redis://[user:password@]host:port[/db]/NAME. "
                 "Alone: run a worker")
+      ->type_name("URL")
       ->group(group);
   f->add_option("--enqueue", a.enqueue,
                 "Producer: add FILE's URLs ('-' = stdin) to the crawl and store its settings "
                 "(--per-host, --rate, --retries, --encoding, --name, --no-bom, --raw)")
+      ->type_name("FILE")
       ->group(group);
   f->add_option("--collect", a.collect,
                 "Write the crawl's JSON-lines report to FILE as records arrive; exits when the "
                 "crawl is finished")
+      ->type_name("FILE")
       ->group(group);
   f->add_flag("--status", a.status, "Show the crawl at a glance")->group(group);
   f->add_flag("--watch", a.watch, "With --status: refresh every 2 s until the crawl finishes")
       ->group(group);
   f->add_option("--worker-name", a.worker, "A worker's name (default host:pid:random)")
+      ->type_name("NAME")
       ->group(group);
   f->add_option("--deliver-timeout", a.deliver_timeout,
                 "Worker: at exit, seconds to keep trying to deliver results while Redis is "
                 "unreachable (then their URLs are fetched again by another worker once their "
-                "leases expire)")
-      ->check(CLI::Range(1.0, 86400.0))
+                "leases expire) [1 to 86400]")
+      ->type_name("S")
+      ->check(in_range(1.0, 86400.0))
+      ->capture_default_str()
       ->group(group);
   f->add_option("--lease", a.lease,
-                "Producer: seconds a worker's claim lasts unless renewed (renewed every third)")
-      ->check(CLI::Range(1.0, 86400.0))
+                "Producer: seconds a worker's claim lasts unless renewed (renewed every third) "
+                "[1 to 86400]")
+      ->type_name("S")
+      ->check(in_range(1.0, 86400.0))
+      ->capture_default_str()
       ->group(group);
   f->add_option("--max-deliveries", a.max_deliveries,
-                "Producer: a URL handed out more often (its workers died) is recorded as failed")
-      ->check(CLI::Range(1, 1000))
+                "Producer: a URL handed out more often (its workers died) is recorded as failed "
+                "[1 to 1000]")
+      ->type_name("N")
+      ->check(in_range(1, 1000))
+      ->capture_default_str()
       ->group(group);
   f->add_option("--expected-urls", a.expected_urls,
                 "Producer creating the crawl: how many distinct URLs to expect (sizes the dedup "
-                "sets so each stays compact; default fits up to about 25 million)")
-      ->check(CLI::Range(1.0, 1e12))
+                "sets so each stays compact; default fits up to about 25 million) [1 to 10^12]")
+      ->type_name("N")
+      ->check(in_range(1.0, 1e12))
       ->group(group);
   f->add_option("--high-water", a.high_water,
-                "Producer: pause while more URLs than this wait or are in flight")
-      ->check(CLI::Range(1, 1000000000))
+                "Producer: pause while more URLs than this wait or are in flight [1 to 10^9]")
+      ->type_name("N")
+      ->check(in_range(1, 1000000000))
+      ->capture_default_str()
       ->group(group);
 }
 

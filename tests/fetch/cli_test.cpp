@@ -140,6 +140,15 @@ TEST(FetchCli, HelpAndUsageErrors) {
                         "--no-bom", "--encoding", "Exit status"}) {
     EXPECT_NE(help.out.find(s), std::string::npos) << s;
   }
+  // Value names read as the other options' (CLI11 appended its validators' text:
+  // "--cacert FILE:FILE", "--lease FLOAT:FLOAT in [1 - 86400]"), defaults shown.
+  for (const char* s : {"--cacert FILE ", "--lease S=60 ", "--deliver-timeout S=30 ",
+                        "--max-deliveries N=5 ", "--queue URL "}) {
+    EXPECT_NE(help.out.find(s), std::string::npos) << s << "\n" << help.out;
+  }
+  for (const char* s : {"FILE:FILE", "FLOAT:", "INT:", "UINT:"}) {
+    EXPECT_EQ(help.out.find(s), std::string::npos) << s << "\n" << help.out;
+  }
   EXPECT_EQ(run_cli(dir.path(), {}).code, 2);
   Result none = run_cli(dir.path(), {"fetch"});
   EXPECT_EQ(none.code, 2);
