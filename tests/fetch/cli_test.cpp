@@ -354,20 +354,29 @@ TEST(FetchCli, ReadsAPipeAsItComes) {
   EXPECT_TRUE(fsys::exists(out / "3.html"));
 }
 
-TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
-  corun::testing::TempDir dir("corun-cli");
-  corun::testing::TestServer server;
+// `corun fetch -c 4` over 200 URLs of the slow server (urls.txt in dir), into out;
+// returns once some pages are written (3.html, or a 60 s hang guard: no timing
+// assertion), the run still going.
+std::unique_ptr<Child> start_slow_run(const fsys::path& dir,
+                                      const corun::testing::TestServer& server,
+                                      const fsys::path& out) {
   std::string list;
   for (int i = 0; i < 200; ++i)
     list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
-  corun::fs::write_file_sync(dir.path() / "urls.txt", list);
-  fsys::path out = dir.path() / "o";
-  auto child = start(dir.path(), {"fetch", "-c", "4", "-o", out.string(), "-i",
-                                  (dir.path() / "urls.txt").string()});
-  // Wait until some pages are written (a hang guard, not a timing assertion).
+  corun::fs::write_file_sync(dir / "urls.txt", list);
+  auto child =
+      start(dir, {"fetch", "-c", "4", "-o", out.string(), "-i", (dir / "urls.txt").string()});
   auto guard = std::chrono::steady_clock::now() + 60s;
   while (!fsys::exists(out / "3.html") && std::chrono::steady_clock::now() < guard)
     std::this_thread::sleep_for(10ms);
+  return child;
+}
+
+TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
+  corun::testing::TempDir dir("corun-cli");
+  corun::testing::TestServer server;
+  fsys::path out = dir.path() / "o";
+  auto child = start_slow_run(dir.path(), server, out);
   ASSERT_TRUE(fsys::exists(out / "3.html"));
   ::kill(child->pid, SIGINT);
   int code = child->wait_exit();
@@ -417,16 +426,8 @@ TEST(FetchCli, FirstCtrlCFinishesInFlightWorkAndWritesTheReport) {
 TEST(FetchCli, SigtermFinishesInFlightWorkAndExitsWith143) {
   corun::testing::TempDir dir("corun-cli");
   corun::testing::TestServer server;
-  std::string list;
-  for (int i = 0; i < 200; ++i)
-    list += fmt::format("http://127.0.0.1:{}/p/{}.html\n", server.port(), i);
-  corun::fs::write_file_sync(dir.path() / "urls.txt", list);
   fsys::path out = dir.path() / "o";
-  auto child = start(dir.path(), {"fetch", "-c", "4", "-o", out.string(), "-i",
-                                  (dir.path() / "urls.txt").string()});
-  auto guard = std::chrono::steady_clock::now() + 60s;  // a hang guard, not a timing assertion
-  while (!fsys::exists(out / "3.html") && std::chrono::steady_clock::now() < guard)
-    std::this_thread::sleep_for(10ms);
+  auto child = start_slow_run(dir.path(), server, out);
   ASSERT_TRUE(fsys::exists(out / "3.html"));
   ::kill(child->pid, SIGTERM);
   EXPECT_EQ(child->wait_exit(), 143);

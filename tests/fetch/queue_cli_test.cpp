@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -124,6 +125,18 @@ TEST(QueueCli, WorkerSummarySaysWhyUrlsFailed) {
   EXPECT_TRUE(has(w.err, "e.g. http://127.0.0.1:" + dead + "/")) << w;
 }
 
+// A producer adding n URLs of the test server on `port` (/p/0 .. /p/n-1) to the
+// crawl q; its exit code.
+int enqueue_pages(const std::string& q, const std::filesystem::path& dir, std::uint16_t port,
+                  int n) {
+  std::string urls;
+  for (int i = 0; i < n; ++i) {
+    urls += "http://127.0.0.1:" + std::to_string(port) + "/p/" + std::to_string(i) + "\n";
+  }
+  cli::write_file(dir / "in.txt", urls);
+  return cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir / "in.txt").string()}).exit_code;
+}
+
 // Two workers with -c 2 over 16 slow URLs: each claims for its free slots, so
 // both work. (A worker used to claim 4 * -c + 64 URLs at once: the first took
 // all 16 and the second had nothing to do.)
@@ -131,15 +144,8 @@ TEST(QueueCli, WorkersClaimForTheirFreeSlotsAndShareTheCrawl) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
   corun::testing::TestServer slow;  // 150 ms a response
-  std::string urls;
-  for (int i = 0; i < 16; ++i) {
-    urls += "http://127.0.0.1:" + std::to_string(slow.port()) + "/p/" + std::to_string(i) + "\n";
-  }
-  cli::write_file(dir.path() / "in.txt", urls);
   auto q = redis.url() + "/share";
-  ASSERT_EQ(cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string()})
-                .exit_code,
-            0);
+  ASSERT_EQ(enqueue_pages(q, dir.path(), slow.port(), 16), 0);
   cli::RunOptions o;
   o.hang_guard(std::chrono::seconds(120));
   cli::RunResult w[2];
@@ -171,15 +177,8 @@ TEST(QueueCli, AWorkerWhoseDiskIsFullStopsAndAnotherFinishes) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
   corun::testing::TestServer pages(corun::testing::big_page_handler);  // 24 KB each
-  std::string urls;
-  for (int i = 0; i < 40; ++i) {
-    urls += "http://127.0.0.1:" + std::to_string(pages.port()) + "/p/" + std::to_string(i) + "\n";
-  }
-  cli::write_file(dir.path() / "in.txt", urls);
   auto q = redis.url() + "/full";
-  ASSERT_EQ(cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string()})
-                .exit_code,
-            0);
+  ASSERT_EQ(enqueue_pages(q, dir.path(), pages.port(), 40), 0);
   auto small = dir.path() / "small";
   std::filesystem::create_directories(small);
   corun::testing::SmallTmpfs tmpfs(small, "200k");
