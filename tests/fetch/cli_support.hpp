@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -128,7 +129,9 @@ inline std::ostream& operator<<(std::ostream& os, const RunResult& r) {
 
 // Runs `corun <args...>`; stdout and stderr are captured through files (no pipe to fill).
 inline RunResult run_corun(const std::vector<std::string>& args, const RunOptions& opt = {}) {
-  static int serial = 0;
+  // Tests call this from several threads at once (two queue workers): each call needs
+  // its own capture files, or one removes the other's before it is read.
+  static std::atomic<int> serial{0};
   fs::path capture = fs::temp_directory_path() / ("corun-fetch-it-" + std::to_string(::getpid()) +
                                                   "-" + std::to_string(++serial));
   fs::path out_path = capture.string() + ".out", err_path = capture.string() + ".err";
