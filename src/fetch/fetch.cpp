@@ -96,7 +96,10 @@ struct Fetcher::Impl final : LaneContext {
     }
     if (!options.raw && !options.encoding.empty() && options.encoding != "auto") {
       auto e = text::lookup(options.encoding);
-      if (!e) throw OptionsError(fmt::format("unknown encoding label '{}'", options.encoding));
+      if (!e) {
+        throw OptionsError(fmt::format("unknown encoding label '{}'{}", options.encoding,
+                                       text::label_hint(options.encoding)));
+      }
       override_encoding = *e;
     }
     for (const std::string& h : options.headers) {

@@ -282,7 +282,8 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
   if (!work.label.empty() && !options.raw) {
     auto e = text::lookup(work.label);
     if (!e) {
-      rec.error = fmt::format("unknown encoding label '{}'", work.label);
+      rec.error =
+          fmt::format("unknown encoding label '{}'{}", work.label, text::label_hint(work.label));
       return false;
     }
     t.encoding = *e;

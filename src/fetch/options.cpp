@@ -105,7 +105,8 @@ void check_options(const Options& o) {
     }
   }
   if (!o.raw && !o.encoding.empty() && o.encoding != "auto" && !text::lookup(o.encoding)) {
-    throw OptionsError("encoding", fmt::format("unknown encoding label '{}'", o.encoding));
+    throw OptionsError("encoding", fmt::format("unknown encoding label '{}'{}", o.encoding,
+                                               text::label_hint(o.encoding)));
   }
   for (const std::string& h : o.headers) {
     auto colon = h.find(':');

@@ -15,10 +15,63 @@ std::string quote(std::string_view label) {
   std::string s = "unknown encoding label: \"";
   s.append(label);
   s += '"';
+  s += label_hint(label);
   return s;
 }
 
+// The letters and digits of label, lower-cased ("Latin-1" -> "latin1").
+std::string squeezed(std::string_view label) {
+  std::string out;
+  for (char c : label) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) {
+      out += c;
+    } else if (c >= 'A' && c <= 'Z') {
+      out += ascii_lower(c);
+    }
+  }
+  return out;
+}
+
+// Python's names for encodings the standard names otherwise (its "cp936" is the
+// standard's "gbk", "cp874" its "windows-874"). Python's cp1250-cp1258, ms932,
+// sjis, latin1, l1 are labels of the standard too.
+struct Alias {
+  std::string_view python;
+  std::string_view standard;
+};
+constexpr Alias kPythonAliases[] = {
+    {"cp874", "windows-874"}, {"cp932", "shift_jis"}, {"cp936", "gbk"},  {"ms936", "gbk"},
+    {"cp949", "euc-kr"},      {"uhc", "euc-kr"},      {"cp950", "big5"}, {"ms950", "big5"},
+    {"u8", "utf-8"},          {"utf", "utf-8"},
+};
+
 }  // namespace
+
+std::string label_hint(std::string_view label) {
+  if (lookup(label)) return {};
+  std::string key = squeezed(label);
+  if (key.empty()) return {};
+  std::string_view found;
+  for (const Alias& a : kPythonAliases) {
+    if (a.python == key) found = a.standard;
+  }
+  // The same letters and digits as a label of the standard: "latin-1" ->
+  // "latin1", "euc_jp" -> "euc-jp", "shift-jis" -> "shift_jis".
+  for (const detail::LabelEntry& e : detail::kLabels) {
+    if (found.empty() && squeezed(e.label) == key) found = e.label;
+  }
+  if (found.empty()) return {};
+  std::string hint = " (did you mean \"";
+  hint.append(found);
+  hint += '"';
+  std::optional<Encoding> e = lookup(found);
+  if (e && name(*e) != found) {
+    hint += ", ";
+    hint.append(name(*e));
+  }
+  hint += "?)";
+  return hint;
+}
 
 LookupError::LookupError(std::string label)
     : std::invalid_argument(quote(label)), label_(std::move(label)) {}

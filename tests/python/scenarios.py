@@ -273,6 +273,9 @@ async def argument_types(s, base):
         await r.text(encoding=8)
     with raises(LookupError):
         await r.text(encoding="no-such-encoding")
+    # Python's spelling of a label the standard spells otherwise: the error says which.
+    with raises(LookupError, 'did you mean "latin1", windows-1252?'):
+        await r.text(encoding="latin-1")
     # A line break would start a header (or a request) of its own: ValueError, as aiohttp.
     with raises(ValueError, "CR, LF"):
         await s.get(base + "/echo", headers={"X-A": "a\r\nX-Injected: 1"})

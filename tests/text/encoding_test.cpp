@@ -90,5 +90,40 @@ TEST(EncodingLabels, UnknownLabelErrorNamesTheLabel) {
   EXPECT_THROW(encoding_for_label("x-unknown"), std::invalid_argument);
 }
 
+// A label that is Python's spelling, not the standard's, gets the standard's
+// label in its error: what to write instead.
+TEST(EncodingLabels, UnknownLabelErrorSuggestsTheStandardsSpelling) {
+  try {
+    encoding_for_label("latin-1");
+    FAIL() << "no LookupError";
+  } catch (const LookupError& e) {
+    EXPECT_STREQ(e.what(),
+                 "unknown encoding label: \"latin-1\" (did you mean \"latin1\", "
+                 "windows-1252?)");
+    EXPECT_EQ(e.label(), "latin-1");
+  }
+  // Same letters and digits as a label.
+  EXPECT_EQ(label_hint("euc_jp"), " (did you mean \"euc-jp\", EUC-JP?)");
+  EXPECT_EQ(label_hint("Shift.JIS"), " (did you mean \"shift-jis\", Shift_JIS?)");
+  EXPECT_EQ(label_hint("utf_8"), " (did you mean \"utf-8\", UTF-8?)");
+  // Python's names for encodings the standard names otherwise.
+  EXPECT_EQ(label_hint("cp874"), " (did you mean \"windows-874\"?)");
+  EXPECT_EQ(label_hint("CP936"), " (did you mean \"gbk\", GBK?)");
+  // Nothing close, or nothing wrong: no hint.
+  EXPECT_EQ(label_hint("foo"), "");
+  EXPECT_EQ(label_hint("utf-7"), "");
+  EXPECT_EQ(label_hint("--"), "");
+  EXPECT_EQ(label_hint("gb18030"), "");
+  EXPECT_EQ(label_hint("cp1252"), "");  // a label of windows-1252
+  // Every hint names a label lookup() knows.
+  for (const char* l :
+       {"latin-1", "euc_jp", "cp874", "cp932", "cp936", "cp949", "cp950", "u8", "utf"}) {
+    std::string h = label_hint(l);
+    ASSERT_GT(h.size(), 17u) << l;
+    std::string suggested = h.substr(16, h.find('"', 16) - 16);
+    EXPECT_TRUE(lookup(suggested).has_value()) << l << " -> " << suggested;
+  }
+}
+
 }  // namespace
 }  // namespace corun::text

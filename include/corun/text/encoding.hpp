@@ -57,7 +57,8 @@ enum class Encoding : std::uint8_t {
   x_user_defined,
 };
 
-// An unknown label (Python's LookupError). what() names the label.
+// An unknown label (Python's LookupError). what() names the label, and the
+// standard's label it is close to, if any (label_hint).
 class LookupError : public std::invalid_argument {
  public:
   explicit LookupError(std::string label);
@@ -75,5 +76,12 @@ std::optional<Encoding> lookup(std::string_view label) noexcept;
 
 // Label -> encoding; throws LookupError naming the label.
 Encoding encoding_for_label(std::string_view label);
+
+// For an unknown label, what the user may have meant, as a suffix for the error
+// message: ` (did you mean "latin1", windows-1252?)` for "latin-1" (the same letters
+// and digits as one of the standard's labels) or "cp1252" (Python's name for a code
+// page the standard names otherwise); empty when nothing is close, or the label
+// is known.
+std::string label_hint(std::string_view label);
 
 }  // namespace corun::text
