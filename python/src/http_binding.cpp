@@ -5,7 +5,9 @@
 // they check argument types and call these.
 #include <pybind11/stl.h>
 
+#include <cerrno>
 #include <cmath>
+#include <corun/http/detail/request_checks.hpp>
 #include <corun/http/session.hpp>
 #include <unordered_map>
 
@@ -325,6 +327,19 @@ void bind_http(py::module_& m) {
              o.max_redirects = max_redirects;
              o.verify_tls = verify_tls;
              if (ca_file) o.ca_file = *ca_file;
+             // A CA file that cannot serve is refused here, as Python's
+             // ssl.create_default_context(cafile=) does (OSError: the file cannot be
+             // read; ValueError: it holds no certificate), not at the first request.
+             if (verify_tls && ca_file && !ca_file->empty()) {
+               if (auto problem = http::detail::ca_file_problem(*ca_file)) {
+                 if (problem->error != 0) {
+                   errno = problem->error;
+                   PyErr_SetFromErrnoWithFilename(PyExc_OSError, ca_file->c_str());
+                   throw py::error_already_set();
+                 }
+                 throw py::value_error(problem->message);
+               }
+             }
              o.trust_env = trust_env;
              if (proxy) o.proxy = *proxy;
              o.max_body_size = max_body_size;

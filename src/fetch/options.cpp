@@ -108,6 +108,11 @@ void check_options(const Options& o) {
     throw OptionsError("encoding", fmt::format("unknown encoding label '{}'{}", o.encoding,
                                                text::label_hint(o.encoding)));
   }
+  if (o.verify_tls && !o.ca_file.empty()) {
+    if (auto problem = http::detail::ca_file_problem(o.ca_file)) {
+      throw OptionsError("ca_file", problem->message);
+    }
+  }
   for (const std::string& h : o.headers) {
     auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0) {

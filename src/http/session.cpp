@@ -370,9 +370,21 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
 
 }  // namespace
 
+namespace {
+// The session's own options, checked before any request uses them.
+const SessionOptions& checked(const SessionOptions& options) {
+  detail::check_headers(options.headers);
+  if (options.verify_tls && !options.ca_file.empty()) {
+    if (auto problem = detail::ca_file_problem(options.ca_file)) {
+      throw ValueError(problem->message);
+    }
+  }
+  return options;
+}
+}  // namespace
+
 ClientSession::ClientSession(SessionOptions options)
-    : state_(
-          (detail::check_headers(options.headers), std::make_shared<State>(std::move(options)))) {}
+    : state_((checked(options), std::make_shared<State>(std::move(options)))) {}
 
 ClientSession::~ClientSession() = default;
 ClientSession::ClientSession(ClientSession&&) noexcept = default;

@@ -170,6 +170,20 @@ TEST_F(HttpsCrawl, CacertTrustsItsCaAndRejectsAnother) {
   RunResult missing = fetch(urls, "cacert-missing", {"--cacert", "/nonexistent/ca.pem"});
   EXPECT_EQ(missing.exit_code, 2) << missing;  // a usage error, before any request
   EXPECT_NE(missing.err.find("/nonexistent/ca.pem"), std::string::npos) << missing;
+
+  // A file that holds no certificate: refused before any request (as curl's exit
+  // 77), not every URL failed with a TLS error.
+  fs::path not_pem = dir_->path() / "not-a-ca.pem";
+  write_text_file(not_pem, "not a certificate\n");
+  RunResult bad = fetch(urls, "cacert-not-pem", {"--cacert", not_pem.string()});
+  EXPECT_EQ(bad.exit_code, 2) << bad;
+  EXPECT_NE(bad.err.find("the CA file " + not_pem.string() + " holds no PEM certificate"),
+            std::string::npos)
+      << bad;
+  EXPECT_FALSE(fs::exists(dir_->path() / "cacert-not-pem" / "report.jsonl")) << bad;
+  // With -k the file is not read (nothing is verified), as curl -k.
+  RunResult k_bad = fetch(urls, "cacert-not-pem-k", {"-k", "--cacert", not_pem.string()});
+  EXPECT_EQ(k_bad.exit_code, 0) << k_bad;
 }
 
 }  // namespace

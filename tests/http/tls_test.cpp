@@ -1,12 +1,15 @@
 // HTTPS and HTTP/2 against nginx with a certificate made by the test (openssl).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "corun/corun.hpp"
 #include "corun/http.hpp"
+#include "corun/http/detail/request_checks.hpp"
 #include "corun/http/detail/verified_certs.hpp"
 #include "support/nginx_fixture.hpp"
 
@@ -239,6 +242,55 @@ TEST_F(TlsTest, SessionsSharingACacheResumeTls) {
   corun::testing::ConnectionLog own = nginx.logged_connections(3);
   EXPECT_EQ(own.connections, 3);
   EXPECT_EQ(own.resumed, 1);
+}
+
+// A CA file that cannot serve is refused when the session is made (as curl exits
+// 77 and Python's ssl.create_default_context(cafile=) raises), not reported as
+// every request's TLS error; with verification off it is not read.
+TEST(TlsCaFile, AFileThatCannotServeIsRefusedWhenTheSessionIsMade) {
+  corun::testing::TempDir dir("corun-tls-cafile");
+  corun::testing::TestCerts good = corun::testing::make_test_certs(dir.path());
+  auto write = [&](const char* name, const std::string& text) {
+    corun::testing::write_text_file(dir.path() / name, text);
+    return dir.path() / name;
+  };
+  struct Case {
+    std::filesystem::path file;
+    std::string says;
+  };
+  const Case cases[] = {
+      {dir.path() / "missing.pem", "cannot read the CA file " +
+                                       (dir.path() / "missing.pem").string() +
+                                       ": No such file or directory"},
+      {dir.path(), "Is a directory"},
+      {write("empty.pem", ""), "empty.pem holds no PEM certificate"},
+      {write("text.pem", "not a certificate\n"), "text.pem holds no PEM certificate"},
+      {write("garbled.pem", "-----BEGIN CERTIFICATE-----\nAAAA!!\n-----END CERTIFICATE-----\n"),
+       "garbled.pem is not a file of PEM certificates"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file.string());
+    SessionOptions o;
+    o.ca_file = c.file;
+    try {
+      ClientSession s(o);
+      ADD_FAILURE() << "accepted";
+    } catch (const corun::ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+    }
+    auto problem = corun::http::detail::ca_file_problem(c.file);
+    ASSERT_TRUE(problem.has_value());
+    EXPECT_EQ(problem->error != 0, c.file == dir.path() || c.file.filename() == "missing.pem");
+    o.verify_tls = false;
+    EXPECT_NO_THROW(ClientSession{o});
+  }
+  // A real CA, also with text around it (as in a system bundle's comments).
+  EXPECT_FALSE(corun::http::detail::ca_file_problem(good.ca_cert).has_value());
+  std::ifstream in(good.ca_cert);
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(
+      corun::http::detail::ca_file_problem(write("commented.pem", "# my CA\n" + pem + "\nend\n"))
+          .has_value());
 }
 
 }  // namespace

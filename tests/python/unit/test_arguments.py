@@ -144,3 +144,18 @@ def test_the_messages_say_the_range():
     with pytest.raises(ValueError) as info:
         fetch_call(timeout=float("nan"))
     assert "finite" in str(info.value)
+
+
+def test_session_refuses_a_ca_file_that_cannot_serve(tmp_path):
+    # As Python's ssl.create_default_context(cafile=): an unreadable file is the
+    # OSError open() raises, a file with no certificate a ValueError; both when the
+    # session is made, not as every request's TLS error. Unread with verify_tls=False.
+    with pytest.raises(FileNotFoundError, match="missing.pem"):
+        corun.ClientSession(ca_file=str(tmp_path / "missing.pem"))
+    with pytest.raises(IsADirectoryError):
+        corun.ClientSession(ca_file=str(tmp_path))
+    text = tmp_path / "text.pem"
+    text.write_text("not a certificate\n")
+    with pytest.raises(ValueError, match="text.pem holds no PEM certificate"):
+        corun.ClientSession(ca_file=str(text))
+    corun.ClientSession(ca_file=str(text), verify_tls=False).close_sync()
