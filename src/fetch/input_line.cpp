@@ -8,6 +8,15 @@
 
 namespace corun::fetch {
 
+namespace {
+// "scheme://authority" with no path, query or fragment after it.
+bool is_site_alone(std::string_view base) {
+  auto scheme_end = base.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  return base.find_first_of("/?#", scheme_end + 3) == std::string_view::npos;
+}
+}  // namespace
+
 bool parse_input_line(std::string_view line, std::string_view base_url, InputLine& out) {
   auto blank = [](char c) { return c == ' ' || c == '\t'; };
   while (!line.empty() && blank(line.front())) line.remove_prefix(1);
@@ -23,8 +32,15 @@ bool parse_input_line(std::string_view line, std::string_view base_url, InputLin
   }
   out.url.clear();
   if (!base_url.empty() && url.find("://") == std::string_view::npos) {
-    out.url.reserve(base_url.size() + url.size());
+    out.url.reserve(base_url.size() + url.size() + 1);
     out.url.append(base_url);
+    // A base that is a site alone ("http://example.com") and a line that does not
+    // start its path ("a.html"): glued, the line would become part of the host
+    // name ("example.coma.html"). The path's '/' goes between, as resolving the
+    // line against the site would (wget's --base). Any other base is a prefix.
+    if (is_site_alone(base_url) && url.front() != '/' && url.front() != '?' && url.front() != '#') {
+      out.url += '/';
+    }
   }
   out.url.append(url);
   return true;

@@ -288,6 +288,19 @@ TEST(InputLine, BaseGoesBeforeRelativeLinesOnly) {
   EXPECT_EQ(parse("https://o/x", "http://h/").url, "https://o/x");
 }
 
+// A base that is a site alone gets the path's '/' before a line that does not
+// start with one, not the line glued onto its host name ("h:8080p/1.html"); any
+// other base is a prefix, as documented (a query's start, a path's stem).
+TEST(InputLine, ASiteAloneAsBaseGetsTheSlashOfThePath) {
+  EXPECT_EQ(parse("p/1.html", "http://h:8080").url, "http://h:8080/p/1.html");
+  EXPECT_EQ(parse("/p/1.html", "http://h:8080").url, "http://h:8080/p/1.html");
+  EXPECT_EQ(parse("?q=1", "http://h").url, "http://h?q=1");
+  EXPECT_EQ(parse("a", "https://user@h").url, "https://user@h/a");
+  EXPECT_EQ(parse("42", "http://h/item").url, "http://h/item42");
+  EXPECT_EQ(parse("term", "http://h/search?q=").url, "http://h/search?q=term");
+  EXPECT_EQ(parse("x", "http://h/#").url, "http://h/#x");
+}
+
 TEST(InputLine, OtherBytesStayInTheUrl) {
   std::string line("http://a/\0b\xff", 12);
   Parsed p = parse(line);
