@@ -573,6 +573,33 @@ def _unknown_session_keyword(name):
     return TypeError(f"{text}: {hint}" if hint else text)
 
 
+# What a browser percent-encodes in a URL's path, query and fragment (as UTF-8),
+# and aiohttp's yarl too, that libcurl would refuse (a space) or send as raw bytes
+# (non-ASCII characters in the query). Control characters stay, for the native
+# parse to refuse (InvalidURL).
+_URL_UNSAFE = _re.compile(r"[ \x80-\U0010ffff]+")
+
+
+def _percent_encoded(m):
+    return "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogatepass"))
+
+
+def _encode_url(url):
+    """url with the characters a browser would not send as they are
+    percent-encoded after the host (http://h/路径 a -> http://h/%E8%B7%AF%E5%BE%84%20a),
+    as aiohttp does; the host (an IDN name is libcurl's to convert) and
+    anything that is not an http(s) URL are left to the native parse."""
+    start = url.find("://")
+    if start < 0:
+        return url
+    end = len(url)
+    for c in "/?#":
+        i = url.find(c, start + 3)
+        if 0 <= i < end:
+            end = i
+    return url[:end] + _URL_UNSAFE.sub(_percent_encoded, url[end:])
+
+
 def _with_params(func, url, params):
     """url with params added to its query, as aiohttp's params=: a mapping or
     (name, value) pairs, a list value giving the name once per item (b=3&b=4),
@@ -685,6 +712,8 @@ class ClientSession:
         url = _check_url(func, "url", url)
         if self._base_url is not None:
             url = _urljoin(self._base_url, url)
+        if not url.isascii() or " " in url:
+            url = _encode_url(url)
         header_list = _header_list(func, "headers", headers)
         if params is not None:
             url = _with_params(func, url, params)
@@ -751,6 +780,8 @@ class ClientSession:
             url = _check_url("get", "url", url)
         if self._base_url is not None:
             url = _urljoin(self._base_url, url)
+        if not url.isascii() or " " in url:
+            url = _encode_url(url)
         return _RequestContextManager(self._native.get(url), self, None, self._raise)
 
     def post(self, url, *, data=None, **kwargs):

@@ -161,6 +161,17 @@ async def request_bodies_and_params(s, base):
     for bad in (None, True, object()):
         with raises(TypeError, "params"):
             s.get(base + "/echo", params={"a": bad})
+    # A space and non-ASCII characters are percent-encoded (UTF-8), as a browser
+    # and aiohttp send them, where libcurl would refuse the first and send the
+    # query's raw; with keywords (request()) and without (get()).
+    sent = "/echo/%E8%B7%AF%E5%BE%84%20a?q=%E4%B8%AD%E6%96%87%20x"
+    r = await s.get(base + "/echo/路径 a?q=中文 x#片")
+    check_eq((await r.json())["path"], sent, "get(): encoded as a browser does")
+    check_eq(r.real_url, base + sent + "#%E7%89%87", "real_url: the URL as sent")
+    r = await s.request("GET", base + "/echo/路径 a?q=中文 x", params={"n": 1})
+    check_eq((await r.json())["path"], sent + "&n=1", "request(): the same")
+    with raises(corun.InvalidURL, "whitespace"):
+        await s.get(base + "/echo/a\nb")  # a line break is refused, not encoded
 
 
 async def bodies(s, base):
