@@ -135,7 +135,7 @@ bool sends_body(const std::string& method, const RequestOptions& ro) {
 }
 
 void set_headers(CURL* h, const SessionEasy& session, const std::string& method,
-                 const RequestOptions& ro, EasyStorage& storage) {
+                 const RequestOptions& ro, bool without_credentials, EasyStorage& storage) {
   const SessionOptions& so = *session.options;
   if (!so.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, so.user_agent.c_str());
   if (so.auto_decompress) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -143,12 +143,12 @@ void set_headers(CURL* h, const SessionEasy& session, const std::string& method,
   // label for bytes is application/octet-stream (a form is the caller's to say).
   bool label_body = sends_body(method, ro) && !ro.headers.contains("Content-Type") &&
                     !so.headers.contains("Content-Type");
-  if (ro.headers.empty() && !label_body) {
+  if (ro.headers.empty() && !label_body && !without_credentials) {
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, session.default_headers);
     return;
   }
   curl_slist_free_all(storage.headers);
-  storage.headers = request_header_list(so.headers, ro.headers);
+  storage.headers = request_header_list(so.headers, ro.headers, without_credentials);
   if (label_body) {
     storage.headers = curl_slist_append(storage.headers, "Content-Type: application/octet-stream");
   }
@@ -201,7 +201,7 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
   if (hop.url->scheme() == "https") set_tls(h, session);  // a plain http hop has no TLS to set up
   set_proxy(h, so, ro);
   set_cookies(h, session, ro, storage);
-  set_headers(h, session, *hop.method, ro, storage);
+  set_headers(h, session, *hop.method, ro, hop.without_credentials, storage);
   set_method(h, *hop.method, ro);
   set_timeouts(h, hop);
 }
@@ -214,10 +214,16 @@ curl_slist* session_header_list(const Headers& session) {
   return curl_slist_append(list, "Expect:");
 }
 
-curl_slist* request_header_list(const Headers& session, const Headers& request) {
+bool is_credential_header(std::string_view name) noexcept {
+  return iequals(name, "Authorization") || iequals(name, "Cookie");
+}
+
+curl_slist* request_header_list(const Headers& session, const Headers& request,
+                                bool without_credentials) {
   curl_slist* list = nullptr;
   for (auto f : session) {
     if (request.contains(f.name)) continue;
+    if (without_credentials && is_credential_header(f.name)) continue;
     list = curl_slist_append(list, fmt::format("{}: {}", f.name, f.value).c_str());
   }
   for (auto f : request) {

@@ -200,6 +200,8 @@ struct Call {
   std::string url;  // the string overloads' text (parsed by run_request)
   RequestOptions ro;
   std::optional<URL> parsed;  // set by the URL overloads instead (url stays empty)
+  // Set once a redirect leaves the first request's origin (see Hop).
+  bool without_credentials = false;
 };
 
 // What a request resolved from its options and the session's, once.
@@ -263,8 +265,8 @@ Task<detail::RequestGate::Permit> acquire_slot(ClientSession::State* st, const U
 // location gets the redirect target curl resolved, if any. The transfer is gone
 // when this returns, so the caller's slot can go.
 Task<void> perform_hop(ClientSession::State* st, const std::string* method, const URL* url,
-                       const RequestOptions* ro, const Plan* plan, bool first, Response* resp,
-                       std::string* location) {
+                       const RequestOptions* ro, const Plan* plan, bool first,
+                       bool without_credentials, Response* resp, std::string* location) {
   RB::method(*resp) = *method;
   RB::set_url(*resp, url->str());
   if (!st->multi) throw RuntimeError("Session is closed");
@@ -277,7 +279,7 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
     throw TimeoutError(fmt::format("timeout ({}): total timeout expired", url->str()));
   }
   t.easy = st->multi->acquire();
-  detail::Hop hop{method, url, ro, plan->timeouts, plan->deadline};
+  detail::Hop hop{method, url, ro, plan->timeouts, plan->deadline, without_credentials};
   detail::configure_easy(t.easy, st->easy, hop, t.storage);
   if (first && ro->before_send) {
     t.before_send = &ro->before_send;
@@ -334,6 +336,13 @@ std::optional<URL> next_hop(Call& call, const URL& url, const Plan& plan, const 
   return next;
 }
 
+void drop_credentials(Call& call) {
+  call.without_credentials = true;
+  call.ro.cookies.clear();
+  call.ro.headers.erase("Authorization");  // any case (is_credential_header's names)
+  call.ro.headers.erase("Cookie");
+}
+
 Task<Response> run_request(std::unique_ptr<Call> call) {
   ClientSession::State* st = call->st.get();
   st->bind();
@@ -345,6 +354,7 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
   detail::check_cookies(call->ro.cookies);
   Plan plan = make_plan(st->options, call->ro);
   std::vector<Response> history;
+  std::string first_origin;  // set at the first redirect
   for (;;) {
     Response resp;
     std::string location;
@@ -353,8 +363,8 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
       detail::RequestGate::Permit slot = co_await acquiring;
       if (history.empty() && call->ro.total_timeout_from_admission) start_total(plan);
       if (history.empty() && call->ro.before_start) call->ro.before_start();
-      Task<void> hop =
-          perform_hop(st, &call->method, &url, &call->ro, &plan, history.empty(), &resp, &location);
+      Task<void> hop = perform_hop(st, &call->method, &url, &call->ro, &plan, history.empty(),
+                                   call->without_credentials, &resp, &location);
       co_await hop;
     }  // the slot goes back here
     std::optional<URL> next = next_hop(*call, url, plan, resp, location, history.size());
@@ -362,6 +372,15 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
       RB::history(resp) = std::move(history);
       if (plan.raise) resp.raise_for_status();
       co_return resp;
+    }
+    // A redirect to another origin (scheme, host or port) than the first
+    // request's carries no credentials on, for the rest of the chain: not the
+    // Authorization or Cookie headers (the session's or the request's), nor the
+    // request's cookies (curl's rule since 7.83, aiohttp's). The cookie jar's
+    // cookies go by their own domains.
+    if (!call->without_credentials) {
+      if (first_origin.empty()) first_origin = url.origin();  // url: the first hop's here
+      if (next->origin() != first_origin) drop_credentials(*call);
     }
     history.push_back(std::move(resp));
     url = std::move(*next);

@@ -237,6 +237,52 @@ TEST(HttpCookies, TheJarKeepsCookiesAcrossRedirectsAndRequests) {
   });
 }
 
+// A redirect to another origin (here: another port) carries no credentials on:
+// not the request's or the session's Authorization and Cookie headers, nor the
+// request's cookies (curl's rule since 7.83, aiohttp's). To the same origin they
+// go on; once dropped they stay dropped for the rest of the chain (A -> B -> A).
+TEST(HttpCookies, ARedirectToAnotherOriginCarriesNoCredentials) {
+  SessionOptions so;
+  so.headers.add("X-Api-Key", "k");
+  with_server(
+      [](FaultServer& a, ClientSession& s) -> Task<void> {
+        FaultServer b = co_await FaultServer::start();
+        RequestOptions o;
+        o.headers.add("authorization", "Bearer SECRET");
+        o.cookies = {{"sid", "SESSION"}};
+        std::string same = a.url("/redirect-to?" + a.url("/credentials"));
+        EXPECT_EQ((co_await s.get(same, o)).read(),
+                  "Authorization: Bearer SECRET|Cookie: sid=SESSION");
+        std::string other = a.url("/redirect-to?" + b.url("/credentials"));
+        Response r = co_await s.get(other, o);
+        EXPECT_EQ(r.read(), "Authorization: |Cookie: ");
+        EXPECT_EQ(r.history().size(), 1u);
+        std::string back = a.url("/redirect-to?" + b.url("/redirect-to?" + a.url("/credentials")));
+        EXPECT_EQ((co_await s.get(back, o)).read(), "Authorization: |Cookie: ");
+        RequestOptions handwritten;
+        handwritten.headers.add("Cookie", "sid=SESSION");
+        EXPECT_EQ((co_await s.get(other, handwritten)).read(), "Authorization: |Cookie: ");
+        // Without a redirect nothing is dropped.
+        EXPECT_EQ((co_await s.get(b.url("/credentials"), o)).read(),
+                  "Authorization: Bearer SECRET|Cookie: sid=SESSION");
+        co_await b.close();
+      },
+      so);
+  // The session's own Authorization header, too.
+  SessionOptions with_auth;
+  with_auth.headers.add("Authorization", "Bearer SESSIONWIDE");
+  with_server(
+      [](FaultServer& a, ClientSession& s) -> Task<void> {
+        FaultServer b = co_await FaultServer::start();
+        EXPECT_EQ((co_await s.get(a.url("/redirect-to?" + a.url("/credentials")))).read(),
+                  "Authorization: Bearer SESSIONWIDE|Cookie: ");
+        EXPECT_EQ((co_await s.get(a.url("/redirect-to?" + b.url("/credentials")))).read(),
+                  "Authorization: |Cookie: ");
+        co_await b.close();
+      },
+      with_auth);
+}
+
 // A CookieJar shared by sessions on two loops (two threads): what one session's
 // response sets, the other sends; clearing it clears it for both.
 TEST(HttpCookies, ASharedJarServesSessionsOnOtherThreads) {

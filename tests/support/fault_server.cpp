@@ -17,7 +17,8 @@ struct Request {
   std::string method;
   std::string path;
   std::string body;
-  std::string cookie;  // the Cookie header, if any
+  std::string cookie;         // the Cookie header, if any
+  std::string authorization;  // the Authorization header, if any
   bool keep_alive = true;
 };
 
@@ -56,6 +57,11 @@ Task<std::optional<Request>> read_request(net::StreamReader& reader) {
     while (i < head.size() && head[i] == ' ') ++i;
     req.cookie = head.substr(i, head.find("\r\n", i) - i);
   }
+  if (auto p = lhead.find("\r\nauthorization:"); p != std::string::npos) {
+    std::size_t i = p + 16;
+    while (i < head.size() && head[i] == ' ') ++i;
+    req.authorization = head.substr(i, head.find("\r\n", i) - i);
+  }
   if (content_length > 0) req.body = co_await reader.readexactly(content_length);
   co_return req;
 }
@@ -79,6 +85,11 @@ Task<bool> serve(const Request& req, net::StreamWriter& w) {
     w.write(response(302, "Found", "", "Set-Cookie: sid=abc123; Path=/\r\nLocation: /cookie\r\n"));
   } else if (p == "/cookie") {  // the Cookie header the client sent
     w.write(response(200, "OK", req.cookie, "Content-Type: text/plain\r\n"));
+  } else if (p.starts_with("/redirect-to?")) {  // 302 to the URL after '?'
+    w.write(response(302, "Found", "", "Location: " + p.substr(13) + "\r\n"));
+  } else if (p == "/credentials") {  // "Authorization: ...|Cookie: ..." as received
+    w.write(response(200, "OK", "Authorization: " + req.authorization + "|Cookie: " + req.cookie,
+                     "Content-Type: text/plain\r\n"));
   } else if (p == "/echo") {
     w.write(response(200, "OK", req.body, "Content-Type: application/octet-stream\r\n"));
   } else if (p == "/drip") {

@@ -4,6 +4,10 @@
 //
 //   /ok               200 "hello", keep-alive
 //   /echo             echoes the request body (any method), keep-alive
+//   /redirect-to?URL  302 to URL
+//   /credentials      200 "Authorization: A|Cookie: C", the two headers as received
+//   /set-cookie       sets sid=abc123, 302 to /cookie
+//   /cookie           200, the Cookie header as received
 //   /drip             200, Content-Length 20, one byte every 20 ms (slow but complete)
 //   /stall            200, Content-Length 100, 2 bytes, then silence (until the client gives up)
 //   /pause            200, Content-Length 200000, 100000 bytes, 2 s of silence, the rest

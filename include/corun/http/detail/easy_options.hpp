@@ -59,6 +59,10 @@ struct Hop {
   const RequestOptions* request = nullptr;
   const Timeouts* timeouts = nullptr;
   std::optional<std::chrono::steady_clock::time_point> deadline;  // the total timeout
+  // A redirect has left the first request's origin (scheme, host, port): the
+  // session's Authorization and Cookie headers are not sent (the request's own
+  // are dropped from its options), as curl and aiohttp do.
+  bool without_credentials = false;
 };
 
 // Sets every option of the hop on h (a handle fresh from the pool).
@@ -69,7 +73,12 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
 curl_slist* session_header_list(const Headers& session);
 // A request's header list: the session's headers it does not override, then its
 // own (an empty value is sent empty, not dropped), then "Expect:". Caller frees.
-curl_slist* request_header_list(const Headers& session, const Headers& request);
+curl_slist* request_header_list(const Headers& session, const Headers& request,
+                                bool without_credentials = false);
+
+// The header names a redirect to another origin does not carry on: a password
+// or a token, and cookies meant for the first site.
+bool is_credential_header(std::string_view name) noexcept;
 // The Cookie header value of a request's own cookies: "a=1; b=2".
 std::string cookie_header(const std::vector<std::pair<std::string, std::string>>& cookies);
 // A duration as curl's long milliseconds, saturated, at least 1.
