@@ -16,6 +16,15 @@ std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
   auto msg = [&](std::string_view what) { return fmt::format("{} ({}): {}", what, url, f.detail); };
   switch (f.code) {
     case CURLE_UNSUPPORTED_PROTOCOL:
+      // Also what libcurl says of a reply with no status line ("Received HTTP/0.9
+      // when not allowed") or another HTTP version: the server's fault, not the
+      // URL's (the scheme was checked before the request).
+      if (f.detail.find("HTTP/0.9") != std::string::npos ||
+          f.detail.find("HTTP version") != std::string::npos) {
+        return std::make_exception_ptr(
+            ClientResponseError(msg("bad HTTP response"), url, 400, "Bad Response"));
+      }
+      [[fallthrough]];
     case CURLE_URL_MALFORMAT:
       return std::make_exception_ptr(InvalidURL(msg("invalid URL"), url));
     case CURLE_COULDNT_RESOLVE_HOST:

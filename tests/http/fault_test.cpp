@@ -146,6 +146,22 @@ TEST(HttpFaults, HugeHeadersAreAResponseError) {
   });
 }
 
+// A reply that is not HTTP (no status line; libcurl: "Received HTTP/0.9 when not
+// allowed", CURLE_UNSUPPORTED_PROTOCOL) is the server's fault, as aiohttp's
+// ClientResponseError(400), not an InvalidURL.
+TEST(HttpFaults, AReplyWithoutAStatusLineIsAResponseError) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    std::string what =
+        co_await expect_error<corun::http::ClientResponseError>(s, f.url("/no-status-line"));
+    EXPECT_NE(what.find("bad HTTP response"), std::string::npos) << what;
+    try {
+      co_await s.get(f.url("/no-status-line"));
+    } catch (const corun::http::ClientResponseError& e) {
+      EXPECT_EQ(e.status(), 400);
+    }
+  });
+}
+
 TEST(HttpFaults, RedirectLoopIsTooManyRedirects) {
   with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
     try {

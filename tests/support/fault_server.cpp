@@ -87,6 +87,9 @@ Task<bool> serve(const Request& req, net::StreamWriter& w) {
     w.write(response(200, "OK", req.cookie, "Content-Type: text/plain\r\n"));
   } else if (p.starts_with("/redirect-to?")) {  // 302 to the URL after '?'
     w.write(response(302, "Found", "", "Location: " + p.substr(13) + "\r\n"));
+  } else if (p == "/no-status-line") {  // no HTTP at all: a reply without a status line
+    w.write("GARBAGE\r\n\r\n");
+    co_return false;
   } else if (p == "/credentials") {  // "Authorization: ...|Cookie: ..." as received
     w.write(response(200, "OK", "Authorization: " + req.authorization + "|Cookie: " + req.cookie,
                      "Content-Type: text/plain\r\n"));

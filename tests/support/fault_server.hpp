@@ -6,6 +6,7 @@
 //   /echo             echoes the request body (any method), keep-alive
 //   /redirect-to?URL  302 to URL
 //   /credentials      200 "Authorization: A|Cookie: C", the two headers as received
+//   /no-status-line   "GARBAGE\r\n\r\n" (no status line), then close
 //   /set-cookie       sets sid=abc123, 302 to /cookie
 //   /cookie           200, the Cookie header as received
 //   /drip             200, Content-Length 20, one byte every 20 ms (slow but complete)
