@@ -600,6 +600,29 @@ def _encode_url(url):
     return url[:end] + _URL_UNSAFE.sub(_percent_encoded, url[end:])
 
 
+def _urlencoded(func, arg, pairs):
+    """A mapping or (name, value) pairs as application/x-www-form-urlencoded
+    text (params=, and data= as aiohttp's form): a list value gives the name once
+    per item (b=3&b=4); str, int and float values only."""
+    from urllib.parse import urlencode  # on first use: a cost of every import
+
+    flat = []
+    for pair in (pairs.items() if isinstance(pairs, _abc.Mapping) else pairs):
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"{func}() argument '{arg}' must hold (name, value) pairs, "
+                            f"got {pair!r}")
+        name, value = pair
+        for v in (value if isinstance(value, (list, tuple)) else (value,)):
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise TypeError(f"{func}() argument '{arg}': the value of {name!r} must be "
+                                f"a str, int or float (or a list of them), got {v!r}"
+                                + (" (multipart form data is not supported: send the encoded "
+                                   "body as bytes with its Content-Type)"
+                                   if arg == "data" else ""))
+            flat.append((name, v))
+    return urlencode(flat)
+
+
 def _with_params(func, url, params):
     """url with params added to its query, as aiohttp's params=: a mapping or
     (name, value) pairs, a list value giving the name once per item (b=3&b=4),
@@ -607,27 +630,10 @@ def _with_params(func, url, params):
     before a #fragment."""
     if isinstance(params, str):
         query = params
+    elif isinstance(params, (_abc.Mapping, list, tuple)):
+        query = _urlencoded(func, "params", params)
     else:
-        if isinstance(params, _abc.Mapping):
-            pairs = params.items()
-        elif isinstance(params, (list, tuple)):
-            pairs = params
-        else:
-            raise _type_error(func, "params", "a mapping, a list of pairs or a str", params)
-        from urllib.parse import urlencode  # on first use: a cost of every import
-
-        flat = []
-        for pair in pairs:
-            if not (isinstance(pair, tuple) and len(pair) == 2):
-                raise TypeError(f"{func}() argument 'params' must hold (name, value) pairs, "
-                                f"got {pair!r}")
-            name, value = pair
-            for v in (value if isinstance(value, (list, tuple)) else (value,)):
-                if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-                    raise TypeError(f"{func}() argument 'params': the value of {name!r} must be "
-                                    f"a str, int or float (or a list of them), got {v!r}")
-                flat.append((name, v))
-        query = urlencode(flat)
+        raise _type_error(func, "params", "a mapping, a list of pairs or a str", params)
     if not query:
         return url
     url, hash_, fragment = url.partition("#")
@@ -723,7 +729,13 @@ class ClientSession:
             data = _json.dumps(json)
             if not any(name.lower() == "content-type" for name, _ in header_list):
                 header_list.append(("Content-Type", "application/json"))
-        if isinstance(data, str):
+        if isinstance(data, (_abc.Mapping, list, tuple)):
+            # A form, as aiohttp's data={...}: urlencoded, labelled so.
+            data = _urlencoded(func, "data", data).encode("ascii")
+            if not any(name.lower() == "content-type"
+                       for name, _ in (*self._sent[0], *header_list)):
+                header_list.append(("Content-Type", "application/x-www-form-urlencoded"))
+        elif isinstance(data, str):
             data = data.encode("utf-8")
             # aiohttp's label for text (bytes: application/octet-stream, the C++ side's).
             if not any(name.lower() == "content-type"
@@ -732,7 +744,8 @@ class ClientSession:
         elif isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         elif data is not None and not isinstance(data, bytes):
-            raise _type_error(func, "data", "bytes, str or None", data)
+            raise _type_error(func, "data", "bytes, str, a mapping or (name, value) pairs, or None",
+                              data)
         raise_ = _check_bool(func, "raise_for_status", raise_for_status, none=True)
         raise_ = self._raise if raise_ is None else raise_
         return header_list or None, raise_, self._native.request(

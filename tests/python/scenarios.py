@@ -143,6 +143,14 @@ async def request_bodies_and_params(s, base):
              "bytes: application/octet-stream")
     e, h = await echo("POST", data="h\u00e9llo")
     check_eq(h.get("content-type"), "text/plain; charset=utf-8", "str: text/plain")
+    # A form, as aiohttp's data={...}: urlencoded and labelled so; pairs too.
+    e, h = await echo("POST", data={"a": "1", "b": "x y", "c": ["\u4e2d", 2]})
+    check_eq((e["body"], h.get("content-type")),
+             ("a=1&b=x+y&c=%E4%B8%AD&c=2", "application/x-www-form-urlencoded"), "a form")
+    e, h = await echo("POST", data=[("a", "1"), ("a", "2")])
+    check_eq(e["body"], "a=1&a=2", "a form from pairs")
+    with raises(TypeError, "multipart"):
+        s.post(base + "/echo", data={"file": b"bytes"})
     form = "application/x-www-form-urlencoded"
     e, h = await echo("PUT", data=b"x", headers={"Content-Type": form})
     check_eq(h.get("content-type"), form, "the caller's label kept")
