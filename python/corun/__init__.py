@@ -11,10 +11,10 @@ run_or_schedule, the IPython extension); _corun is the C++ extension.
 
 from ._corun import __version__  # noqa: F401
 from .errors import (ClientConnectionError, ClientConnectorCertificateError,
-                     ClientConnectorDNSError, ClientConnectorError, ClientError,
+                     ClientConnectorDNSError, ClientConnectorError, ClientError, ClientOSError,
                      ClientPayloadError, ClientResponseError, ClientSSLError, ContentTypeError,
-                     InvalidURL, QueueError, RequestInfo, ServerDisconnectedError,
-                     TooManyRedirects)
+                     InvalidURL, QueueError, RequestInfo, ServerConnectionError,
+                     ServerDisconnectedError, ServerTimeoutError, TooManyRedirects)
 from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
 from .queue import CollectResult, EnqueueResult, collect, collect_sync, enqueue, enqueue_sync
 from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
@@ -26,10 +26,10 @@ from .runtime import _loop_thread_running, sleep, sleep_sync  # noqa: F401
 
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorDNSError",
-    "ClientConnectorError", "ClientError", "ClientPayloadError", "ClientResponse",
-    "ClientResponseError", "ClientSSLError", "ClientSession", "ClientTimeout", "ContentTypeError",
-    "CookieJar", "Headers", "InvalidURL", "RequestInfo", "ServerDisconnectedError",
-    "TooManyRedirects", "sleep", "sleep_sync", "FetchRecord", "FetchResults", "fetch",
+    "ClientConnectorError", "ClientError", "ClientOSError", "ClientPayloadError",
+    "ClientResponse", "ClientResponseError", "ClientSSLError", "ClientSession", "ClientTimeout",
+    "ContentTypeError", "CookieJar", "Headers", "InvalidURL", "RequestInfo",
+    "ServerConnectionError", "ServerDisconnectedError", "ServerTimeoutError", "TooManyRedirects", "sleep", "sleep_sync", "FetchRecord", "FetchResults", "fetch",
     "fetch_sync", "run", "run_or_schedule",
     "QueueError", "EnqueueResult", "CollectResult", "enqueue", "enqueue_sync", "collect",
     "collect_sync",

@@ -9,9 +9,10 @@ import collections as _collections
 
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorDNSError",
-    "ClientConnectorError", "ClientError", "ClientPayloadError", "ClientResponseError",
-    "ClientSSLError", "ContentTypeError", "InvalidURL", "QueueError", "RequestInfo",
-    "ServerDisconnectedError", "TooManyRedirects",
+    "ClientConnectorError", "ClientError", "ClientOSError", "ClientPayloadError",
+    "ClientResponseError", "ClientSSLError", "ContentTypeError", "InvalidURL", "QueueError",
+    "RequestInfo", "ServerConnectionError", "ServerDisconnectedError", "ServerTimeoutError",
+    "TooManyRedirects",
 ]
 
 
@@ -27,8 +28,38 @@ class ClientConnectionError(ClientError):
     """The connection failed or broke (aiohttp.ClientConnectionError)."""
 
 
-class ClientConnectorError(ClientConnectionError):
-    """Could not connect: refused, DNS failure, TLS failure (aiohttp.ClientConnectorError)."""
+class ClientOSError(ClientConnectionError, OSError):
+    """A connection error that is also an OSError (aiohttp.ClientOSError)."""
+
+
+class ClientConnectorError(ClientOSError):
+    """Could not connect: refused, DNS failure, TLS failure (aiohttp.ClientConnectorError).
+    An OSError, as aiohttp's; .host and .port: the request's (errno and strerror are
+    None: libcurl's reason is in the message)."""
+
+    @property
+    def host(self):
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname if isinstance(self.url, str) else None
+
+    @property
+    def port(self):
+        from urllib.parse import urlsplit
+
+        if not isinstance(self.url, str):
+            return None
+        parts = urlsplit(self.url)
+        try:
+            return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:
+            return None
+
+    @property
+    def ssl(self):
+        return isinstance(self.url, str) and self.url[:6].lower() == "https:"
+
+    os_error = None
 
 
 class ClientConnectorDNSError(ClientConnectorError):
@@ -44,8 +75,23 @@ class ClientConnectorCertificateError(ClientSSLError):
     """The server's certificate did not verify (aiohttp.ClientConnectorCertificateError)."""
 
 
-class ServerDisconnectedError(ClientConnectionError):
-    """The server closed the connection before a response (aiohttp.ServerDisconnectedError)."""
+class ServerConnectionError(ClientConnectionError):
+    """The server broke the exchange (aiohttp.ServerConnectionError)."""
+
+
+class ServerDisconnectedError(ServerConnectionError):
+    """The server closed the connection before a response (aiohttp.ServerDisconnectedError).
+    .message: the error's text, as aiohttp's."""
+
+    @property
+    def message(self):
+        return str(self)
+
+
+class ServerTimeoutError(ServerConnectionError, TimeoutError):
+    """No connection within the connect timeout, or nothing received for sock_read
+    (aiohttp.ServerTimeoutError): a ClientError and a TimeoutError (asyncio's). The
+    total timeout is a plain TimeoutError, as aiohttp's."""
 
 
 class ClientPayloadError(ClientError):

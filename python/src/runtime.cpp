@@ -587,6 +587,8 @@ py::object exception_object(const std::exception_ptr& e) {
     return client_error("ClientConnectorCertificateError", x);
   } catch (const http::ClientSSLError& x) {
     return client_error("ClientSSLError", x);
+  } catch (const http::ServerTimeoutError& x) {
+    return error_class("ServerTimeoutError")(x.what(), py::arg("url") = x.url());
   } catch (const http::ClientConnectorDNSError& x) {
     return client_error("ClientConnectorDNSError", x);
   } catch (const http::ClientConnectorError& x) {

@@ -50,6 +50,12 @@ std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
     case CURLE_SSL_SHUTDOWN_FAILED:
       return std::make_exception_ptr(ClientSSLError(msg("TLS error"), url));
     case CURLE_OPERATION_TIMEDOUT:
+      // libcurl's words for the connect phase (corun's connect timeout, or the
+      // total one running out there): aiohttp's ServerTimeoutError.
+      if (f.detail.starts_with("Connection timed out") ||
+          f.detail.starts_with("Resolving timed out")) {
+        return std::make_exception_ptr(ServerTimeoutError(msg("timeout"), url));
+      }
       return std::make_exception_ptr(TimeoutError(msg("timeout")));
     case CURLE_GOT_NOTHING:
       return std::make_exception_ptr(ServerDisconnectedError(msg("server disconnected"), url));

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "corun/core/error.hpp"
+#include "corun/http/errors.hpp"
 #include "corun/text/ascii.hpp"
 
 namespace corun::http::detail {
@@ -145,9 +146,10 @@ void Transfer::check_reads() {
   auto since =
       ready_us > 0 ? std::max(last_read_, started_ + std::chrono::microseconds(ready_us)) : now;
   if (ready_us > 0 && now - since >= sock_read_) {
-    stop(std::make_exception_ptr(
-        TimeoutError(fmt::format("timeout ({}): nothing received for {:.3g} s (sock_read)",
-                                 resp_.url(), std::chrono::duration<double>(sock_read_).count()))));
+    stop(std::make_exception_ptr(ServerTimeoutError(
+        fmt::format("timeout ({}): nothing received for {:.3g} s (sock_read)", resp_.url(),
+                    std::chrono::duration<double>(sock_read_).count()),
+        resp_.url())));
     return;
   }
   read_timer_ = read_loop_->call_later(since + sock_read_ - now, [this] { check_reads(); });

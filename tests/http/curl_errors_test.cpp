@@ -129,4 +129,28 @@ TEST(CurlErrorsTest, AnAbortBeforeSendIsWhatTheHookThrew) {
   EXPECT_EQ(url, kUrl);
 }
 
+// libcurl's own words tell two codes apart: a timeout while connecting is
+// aiohttp's ServerTimeoutError (later ones stay a plain TimeoutError), and an
+// "unsupported protocol" for a reply without a status line is the server's fault.
+TEST(CurlErrorsTest, TheDetailTellsAConnectTimeoutAndANonHttpReplyApart) {
+  TransferFailure connect = failure(CURLE_OPERATION_TIMEDOUT);
+  connect.detail = "Connection timed out after 1001 milliseconds";
+  EXPECT_NE(as<http::ServerTimeoutError>(connect).find(kUrl), std::string::npos);
+  TransferFailure resolve = failure(CURLE_OPERATION_TIMEDOUT);
+  resolve.detail = "Resolving timed out after 1001 milliseconds";
+  EXPECT_NE(as<http::ServerTimeoutError>(resolve).find("timeout"), std::string::npos);
+  TransferFailure total = failure(CURLE_OPERATION_TIMEDOUT);
+  total.detail = "Operation timed out after 300 milliseconds with 2 out of 100 bytes received";
+  try {
+    std::rethrow_exception(error_for(total, kUrl));
+  } catch (const http::ServerTimeoutError& e) {
+    ADD_FAILURE() << "a transfer's timeout is a plain TimeoutError: " << e.what();
+  } catch (const corun::TimeoutError& e) {
+    EXPECT_NE(std::string(e.what()).find(kUrl), std::string::npos);
+  }
+  TransferFailure http09 = failure(CURLE_UNSUPPORTED_PROTOCOL);
+  http09.detail = "Received HTTP/0.9 when not allowed";
+  EXPECT_NE(as<http::ClientResponseError>(http09).find("bad HTTP response"), std::string::npos);
+}
+
 }  // namespace

@@ -77,8 +77,15 @@ async def statuses_and_errors(s, base):
     with raises(corun.TooManyRedirects):
         await s.get(base + "/redirect/5", max_redirects=2)
 
+    dead = free_port()
     with raises(corun.ClientConnectorError):
-        await s.get(f"http://127.0.0.1:{free_port()}/")
+        await s.get(f"http://127.0.0.1:{dead}/")
+    # As aiohttp's: an OSError (ClientOSError) naming the host and port it tried.
+    try:
+        await s.get(f"http://127.0.0.1:{dead}/")
+    except OSError as e:
+        check_eq((type(e).__name__, e.host, e.port, e.ssl),
+                 ("ClientConnectorError", "127.0.0.1", dead, False), "an OSError with host, port")
     # aiohttp 3.10's ClientConnectorDNSError, a ClientConnectorError: old handlers still catch it.
     with raises(corun.ClientConnectorDNSError, "cannot resolve host"):
         await s.get("http://no-such-host.invalid/x")
@@ -92,6 +99,22 @@ async def statuses_and_errors(s, base):
         await s.get(base + "/hang", timeout=corun.ClientTimeout(total=0.3))
     with raises(asyncio.TimeoutError):
         await s.get(base + "/hang", timeout=0.3)
+    # Nothing received for sock_read: aiohttp's ServerTimeoutError, both a
+    # ClientError (a retry loop's `except ClientError` sees it) and a TimeoutError.
+    try:
+        await s.get(base + "/hang", timeout=corun.ClientTimeout(sock_read=0.3))
+        check(False, "no sock_read timeout")
+    except corun.ClientError as e:
+        check_eq((type(e).__name__, isinstance(e, asyncio.TimeoutError),
+                  isinstance(e, corun.ServerConnectionError)),
+                 ("ServerTimeoutError", True, True), "sock_read: ServerTimeoutError")
+    # The total timeout stays a plain TimeoutError, as aiohttp's.
+    try:
+        await s.get(base + "/hang", timeout=corun.ClientTimeout(total=0.3))
+    except TimeoutError as e:
+        check_eq(isinstance(e, corun.ClientError), False, "total: not a ClientError")
+    check(issubclass(corun.ServerDisconnectedError, corun.ServerConnectionError),
+          "ServerDisconnectedError is a ServerConnectionError")
 
 
 async def request_info(base):

@@ -2,6 +2,8 @@
 // reader of Python code finds the twin at once:
 //
 //   corun::Error
+//   ├── TimeoutError (core)
+//   │   └── ServerTimeoutError                connect or sock_read timeout
 //   └── ClientError
 //       ├── ClientConnectionError
 //       │   ├── ClientConnectorError          cannot connect (refused, DNS, TLS)
@@ -15,8 +17,10 @@
 //       ├── ClientPayloadError                truncated / malformed body
 //       └── InvalidURL                        malformed URL or unsupported scheme
 //
-// Timeouts raise corun::TimeoutError (as aiohttp's raise asyncio.TimeoutError);
-// using a closed session raises corun::RuntimeError. Every message names the URL.
+// Timeouts raise corun::TimeoutError (as aiohttp's raise asyncio.TimeoutError); a
+// connect or sock_read timeout is its subclass ServerTimeoutError (aiohttp's
+// ServerTimeoutError, which Python's binding makes a ClientError too). Using a
+// closed session raises corun::RuntimeError. Every message names the URL.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +35,18 @@ class ClientError : public Error {
   ClientError(std::string message, std::string url)
       : Error(std::move(message)), url_(std::move(url)) {}
   // The URL of the request that failed.
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  std::string url_;
+};
+
+// No byte for sock_read, or no connection within the connect timeout. The total
+// timeout is a plain TimeoutError, as aiohttp's.
+class ServerTimeoutError : public TimeoutError {
+ public:
+  ServerTimeoutError(std::string message, std::string url)
+      : TimeoutError(std::move(message)), url_(std::move(url)) {}
   const std::string& url() const noexcept { return url_; }
 
  private:
