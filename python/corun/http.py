@@ -486,11 +486,19 @@ class CookieJar:
     def __init__(self, native):
         self._native = native
 
+    def _live(self):
+        # A cookie a response deleted (an expiry in the past) is kept by libcurl
+        # until it next sends to the site; it is gone for the jar's readers now.
+        import time
+
+        now = time.time()
+        return [c for c in self._native.cookies() if not c[6] or c[6] > now]
+
     def _morsels(self):
         import http.cookies
         import email.utils
         out = []
-        for name, value, domain, path, secure, http_only, expires in self._native.cookies():
+        for name, value, domain, path, secure, http_only, expires in self._live():
             m = http.cookies.Morsel()
             m.set(name, value, value)
             m["domain"] = domain
@@ -508,7 +516,7 @@ class CookieJar:
         return iter(self._morsels())
 
     def __len__(self):
-        return len(self._native.cookies())
+        return len(self._live())
 
     def clear(self):
         """Forgets every cookie."""
@@ -598,6 +606,37 @@ def _encode_url(url):
         if 0 <= i < end:
             end = i
     return url[:end] + _URL_UNSAFE.sub(_percent_encoded, url[end:])
+
+
+# A cookie value's characters that go as they are (Python's http.cookies, which
+# aiohttp's cookies= go through); any other value is sent quoted, its '"' and '\'
+# backslash-escaped and other ASCII characters outside the set in octal (\073 for
+# ';'), so a space, a ';' or a line break cannot end the cookie or the header.
+_COOKIE_PLAIN = _re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
+_COOKIE_QUOTED_AS_IS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~: ()/<=>?@[]{}")
+
+
+def _cookie_value(value):
+    if _COOKIE_PLAIN.fullmatch(value):
+        return value
+    out = []
+    for c in value:
+        if c in _COOKIE_QUOTED_AS_IS or ord(c) > 255:
+            out.append(c)
+        elif c in '"\\':
+            out.append("\\" + c)
+        else:
+            out.append(f"\\{ord(c):03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _cookie_list(func, cookies):
+    """cookies= as (name, value) pairs, each value quoted as aiohttp (Python's
+    http.cookies) sends it: `b="x y"`, not `b=x y`, which a server's parser drops
+    with the rest of the header."""
+    pairs = _header_list(func, "cookies", cookies)
+    return [(name, _cookie_value(value)) for name, value in pairs] or None
 
 
 def _urlencoded(func, arg, pairs):
@@ -756,7 +795,7 @@ class ClientSession:
             raise_for_status=False,
             max_body_size=_check_int(func, "max_body_size", max_body_size, none=True,
                                       maximum=_SIZE_MAX),
-            cookies=_header_list(func, "cookies", cookies) or None,
+            cookies=_cookie_list(func, cookies),
             proxy=_check_str(func, "proxy", proxy, none=True))
 
     def _request(self, func, method, url, **kwargs):

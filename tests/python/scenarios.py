@@ -322,7 +322,7 @@ async def argument_types(s, base):
     with raises(ValueError, "CR, LF"):
         await s.get(base + "/echo", headers={"X-A": "a\r\nX-Injected: 1"})
     with raises(ValueError, "cookie"):
-        await s.get(base + "/echo", cookies={"c": "v\nX-Injected: 1"})
+        await s.get(base + "/echo", cookies={"c\nX-Injected: 1": "v"})
     with raises(ValueError, "method"):
         await s.request("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET", base + "/echo")
 
@@ -338,6 +338,17 @@ async def cookies(s, base):
     echo = await (await s.get(base + "/echo", cookies={"lang": "zh"})).json()
     sent = [v for k, v in echo["headers"] if k.lower() == "cookie"]
     check_eq(sent, ["sid=py; lang=zh"], "the jar's cookie and the request's own are sent")
+    # Values a cookie cannot hold as they are go quoted, as aiohttp (Python's
+    # http.cookies) sends them: a space, a ';', a line break (no header injected).
+    echo = await (await s.get(base + "/echo", cookies={"b": "x y", "c": "1;d=2",
+                                                       "e": "v\nX-Injected: 1"})).json()
+    sent = [v for k, v in echo["headers"] if k.lower() == "cookie"]
+    check_eq(sent, ['sid=py; b="x y"; c="1\\073d=2"; e="v\\012X-Injected: 1"'], "quoted values")
+    check_eq([k for k, _ in echo["headers"] if k.lower() == "x-injected"], [], "nothing injected")
+    # A cookie the server deletes is gone from the jar's view at once.
+    await s.get(base + "/delcookie")
+    check_eq((len(s.cookie_jar), list(s.cookie_jar)), (0, []), "a deleted cookie is gone")
+    await s.get(base + "/setcookie")
     s.cookie_jar.clear()
     check_eq(len(s.cookie_jar), 0, "clear() empties the jar")
     echo = await (await s.get(base + "/echo")).json()
