@@ -258,6 +258,12 @@ class ClientResponse:
         return self._headers
 
     @property
+    def raw_headers(self):
+        """The headers as (name, value) bytes pairs, as received (aiohttp's)."""
+        return tuple((name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+                     for name, value in self._r.headers())
+
+    @property
     def history(self):
         if self._history is None:
             self._history = tuple(ClientResponse(r, self._sent, self._own)
@@ -745,6 +751,12 @@ class ClientSession:
     @property
     def closed(self):
         return self._closed
+
+    @property
+    def headers(self):
+        """The session's default headers (aiohttp's session.headers), a copy:
+        they are fixed when the session is made."""
+        return Headers(list(self._sent[0]))
 
     def _call(self, func, method, url, headers=None, data=None, json=None, params=None,
               timeout=None, allow_redirects=True, max_redirects=None, raise_for_status=None,

@@ -213,6 +213,8 @@ async def bodies(s, base):
     names = {k.lower(): v for k, v in echo["headers"]}
     check_eq(names.get("x-test"), "yes", "request header sent")
     check_eq(names.get("content-type"), "application/json", "json sets Content-Type")
+    raw = dict(r.raw_headers)
+    check_eq(raw.get(b"Content-Type"), b"application/json", "raw_headers: bytes pairs")
     r = await s.get(base + "/echo", params={"q": "a b"})
     check_eq((await r.json())["path"], "/echo?q=a+b", "params")
     check_eq(await (await s.get(base + "/json")).json(), {"ok": True, "items": [1, 2, 3]}, "json()")

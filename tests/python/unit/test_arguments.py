@@ -159,3 +159,13 @@ def test_session_refuses_a_ca_file_that_cannot_serve(tmp_path):
     with pytest.raises(ValueError, match="text.pem holds no PEM certificate"):
         corun.ClientSession(ca_file=str(text))
     corun.ClientSession(ca_file=str(text), verify_tls=False).close_sync()
+
+
+def test_session_headers_are_its_default_headers():
+    # aiohttp's session.headers: the defaults given, case-insensitive.
+    s = corun.ClientSession(headers={"X-Api-Key": "k"})
+    try:
+        assert s.headers["x-api-key"] == "k"
+        assert list(s.headers.items()) == [("X-Api-Key", "k")]
+    finally:
+        s.close_sync()
