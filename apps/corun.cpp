@@ -1,11 +1,33 @@
 // corun: the command-line tool. Subcommands: fetch (see fetch_command.hpp).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 
 #include "fetch_command.hpp"
 #include "queue_command.hpp"
 
+namespace {
+// A descriptor among 0, 1, 2 that the caller closed (`corun fetch ... >&-`) would be
+// the next one opened: libuv's epoll instance read as stdin, written as stdout, and
+// its close on exit asserting. Each closed one is /dev/null instead, as a shell's
+// redirection would give: a closed stdin reads as empty, output is dropped.
+void open_closed_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int got = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (got >= 0 && got != fd) {
+      ::dup2(got, fd);
+      ::close(got);
+    }
+  }
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  open_closed_standard_descriptors();
   CLI::App app{"corun: asyncio's model in C++20, and the tools built on it"};
   app.set_version_flag("-V,--version", "corun 0.1.0");
   app.require_subcommand(1);
@@ -31,6 +53,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Try 'corun %s--help' for more information.\n",
                  fetch->parsed() ? "fetch " : "");
     return 2;
+  }
+  if (fetch->parsed() && !corun::app::queue_mode(queue_args)) {
+    // The shared crawl's flags without --queue, --demo-pages without --demo:
+    // refused, not ignored (the run would do something else than asked).
+    for (const char* flag :
+         {"--enqueue", "--collect", "--status", "--watch", "--worker-name", "--deliver-timeout",
+          "--lease", "--max-deliveries", "--expected-urls", "--high-water"}) {
+      if (fetch->get_option(flag)->count() == 0) continue;
+      std::fprintf(stderr, "corun fetch: %s goes with --queue URL (docs/scale-out.md)\n", flag);
+      std::fprintf(stderr, "Try 'corun fetch --help' for more information.\n");
+      return 2;
+    }
+    if (fetch->get_option("--demo-pages")->count() > 0 && !fetch_args.demo) {
+      std::fprintf(stderr, "corun fetch: --demo-pages goes with --demo\n");
+      std::fprintf(stderr, "Try 'corun fetch --help' for more information.\n");
+      return 2;
+    }
   }
   if (fetch->parsed() && corun::app::queue_mode(queue_args)) {
     return corun::app::run_queue_command(fetch_args, queue_args);

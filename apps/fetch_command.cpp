@@ -174,6 +174,7 @@ class OptionBinder {
         o->check(exists);
       }
       args_.flag_of_field.emplace_back(std::string(field.name), o->get_name());
+      args_.flags.emplace_back(&field, o);
     }
   }
 

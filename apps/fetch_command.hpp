@@ -25,6 +25,9 @@ struct FetchArgs {
   // Options members -> the flags that set them (for the Fetcher's OptionsError),
   // recorded as the flags are declared.
   std::vector<std::pair<std::string, std::string>> flag_of_field;
+  // Each field's flag as declared: which were given (a worker refuses the
+  // crawl's and a local run's own).
+  std::vector<std::pair<const fetch::OptionField*, const CLI::Option*>> flags;
 };
 
 // Declares the subcommand and its options on app.

@@ -256,6 +256,22 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
         "--queue: the crawl's URLs come from the queue: add them with --enqueue FILE|-, not as "
         "arguments, -i or --demo");
   }
+  bool worker = a.enqueue.empty() && a.collect.empty() && !a.status;
+  if (worker) {
+    // A worker takes the crawl's settings from the queue, and records into it:
+    // a crawl setting or a local run's option given here would be ignored.
+    for (const auto& [field, flag] : fa.flags) {
+      if (field->role == fetch::OptionRole::worker || flag->count() == 0) continue;
+      return queue_usage(fmt::format(
+          "{}: not a worker's option: {}", flag->get_name(),
+          field->role == fetch::OptionRole::crawl
+              ? "the crawl's settings go to the producer (--enqueue), which stores them for "
+                "every worker"
+              : (field->name == "base_url"
+                     ? "the producer (--enqueue) resolves the URLs it adds"
+                     : "a worker records into the crawl; --collect FILE writes the report")));
+    }
+  }
   fetch::Options options = fa.options;  // the flags wrote into it
   ::signal(SIGPIPE, SIG_IGN);
   try {

@@ -75,12 +75,36 @@ struct LocalFrontier::State {
       remove_stale_temp_files(config.out_dir);
       scan = scan_report(path);
     }
+    refuse_the_input_as_report(path);
     report.open(path, config.resume, scan.whole_lines);
     // The report may live in the output folder: no page may take its name.
     std::filesystem::path rel = path.lexically_normal().lexically_relative(config.out_dir);
     if (!rel.empty() && *rel.begin() != "..") {
       report_key = (config.out_dir / rel.generic_string()).string();
       scan.names.reserve(report_key);
+    }
+    // Nor the input file's, when it lies in the output folder (-o . -i urls.txt).
+    if (std::filesystem::path input = source.file_path(); !input.empty()) {
+      std::error_code ec;
+      std::filesystem::path in_rel =
+          std::filesystem::weakly_canonical(input, ec).lexically_relative(
+              std::filesystem::weakly_canonical(config.out_dir, ec));
+      if (!ec && !in_rel.empty() && *in_rel.begin() != "..") {
+        scan.names.reserve((config.out_dir / in_rel.generic_string()).string());
+      }
+    }
+  }
+
+  // The report opened for writing over the file the URLs are read from would
+  // empty the list before it is read: refused before anything is written.
+  void refuse_the_input_as_report(const std::filesystem::path& report_path) const {
+    std::filesystem::path input = source.file_path();
+    std::error_code ec;
+    if (!input.empty() && std::filesystem::equivalent(input, report_path, ec) && !ec) {
+      throw SetupError(fmt::format(
+          "the report {} is the input file: writing it would lose the URLs (give --report "
+          "another path)",
+          report_path.string()));
     }
   }
 

@@ -28,12 +28,23 @@ bool parse_input_line(std::string_view line, std::string_view base_url, InputLin
   if (ws != std::string_view::npos) {
     std::string_view label = line.substr(ws);
     while (!label.empty() && blank(label.front())) label.remove_prefix(1);
+    // A #comment after the URL (or after its label) is a comment, as on a line
+    // of its own; a '#' inside the URL is its fragment (no blank before it).
+    for (std::size_t i = 0; i < label.size(); ++i) {
+      if (label[i] == '#' && (i == 0 || blank(label[i - 1]))) {
+        label = label.substr(0, i);
+        break;
+      }
+    }
+    while (!label.empty() && blank(label.back())) label.remove_suffix(1);
     out.label.assign(label);
   }
   out.url.clear();
   if (!base_url.empty() && url.find("://") == std::string_view::npos) {
     out.url.reserve(base_url.size() + url.size() + 1);
     out.url.append(base_url);
+    // "http://h/" and "/p.html": one '/' between, not two.
+    if (!out.url.empty() && out.url.back() == '/' && url.front() == '/') out.url.pop_back();
     // A base that is a site alone ("http://example.com") and a line that does not
     // start its path ("a.html"): glued, the line would become part of the host
     // name ("example.coma.html"). The path's '/' goes between, as resolving the

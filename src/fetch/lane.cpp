@@ -273,7 +273,11 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
   try {
     t.url.emplace(http::URL::parse(rec.url));
   } catch (const http::InvalidURL& e) {
-    rec.error = e.what();
+    // FileSource's stand-in for a line too long to hold: the length is the fault.
+    rec.error = rec.url.starts_with("<line-longer-than-")
+                    ? fmt::format("the input line is longer than {} bytes: not read as a URL",
+                                  rec.url.substr(18, rec.url.find('-', 18) - 18))
+                    : std::string(e.what());
     return false;
   }
   t.parts = url_parts(*t.url);

@@ -108,6 +108,12 @@ void check_options(const Options& o) {
     throw OptionsError("encoding", fmt::format("unknown encoding label '{}'{}", o.encoding,
                                                text::label_hint(o.encoding)));
   }
+  if (!o.base_url.empty() && !text::istarts_with(o.base_url, "http://") &&
+      !text::istarts_with(o.base_url, "https://")) {
+    throw OptionsError("base_url", fmt::format("the base URL must start with http:// or "
+                                               "https://, not '{}'",
+                                               o.base_url));
+  }
   if (o.verify_tls && !o.ca_file.empty()) {
     if (auto problem = http::detail::ca_file_problem(o.ca_file)) {
       throw OptionsError("ca_file", problem->message);

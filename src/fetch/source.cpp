@@ -33,7 +33,10 @@ struct FileSource::State {
   int fd = -1;
   bool owned = false;
   bool regular = false;
+  dev_t device = 0;  // a regular file's identity (file_path() for stdin)
+  ino_t inode = 0;
   bool eof = false;
+  bool at_start = true;   // before the first bytes read
   std::string partial;    // an unfinished line carried to the next block
   bool overlong = false;  // the current line passed kMaxLine: its bytes are dropped
 
@@ -86,6 +89,12 @@ struct FileSource::State {
       return false;
     }
     std::string_view block(buf, static_cast<std::size_t>(n));
+    // A UTF-8 byte order mark at the start (Notepad's lists, corun's own pages)
+    // is not part of the first URL.
+    if (at_start) {
+      at_start = false;
+      if (block.starts_with("\xEF\xBB\xBF")) block.remove_prefix(3);
+    }
     for (;;) {
       auto nl = block.find('\n');
       if (nl == std::string_view::npos) {
@@ -135,6 +144,34 @@ FileSource::FileSource(const std::filesystem::path& path) : state_(std::make_sha
   }
   struct stat st {};
   state_->regular = ::fstat(state_->fd, &st) == 0 && S_ISREG(st.st_mode);
+  // A folder opens (O_RDONLY) and fails only at the first read, after the
+  // report was opened for writing: refused here, as a missing file is.
+  if (!state_->regular && S_ISDIR(st.st_mode)) {
+    throw fs::FileError(fmt::format("cannot read {}: {}", path.string(), std::strerror(EISDIR)),
+                        path, std::error_code(EISDIR, std::generic_category()));
+  }
+  if (state_->regular) {
+    state_->device = st.st_dev;
+    state_->inode = st.st_ino;
+  }
+}
+
+std::filesystem::path FileSource::file_path() const {
+  if (!state_->regular) return {};
+  // stdin redirected from a file: that file, found by its identity.
+  if (!state_->owned) {
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", state_->fd);
+    std::error_code ec;
+    std::filesystem::path target = std::filesystem::read_symlink(link, ec);
+    struct stat st {};
+    if (ec || ::stat(target.c_str(), &st) != 0 || st.st_dev != state_->device ||
+        st.st_ino != state_->inode) {
+      return {};
+    }
+    return target;
+  }
+  return state_->path;
 }
 
 FileSource::~FileSource() = default;

@@ -379,7 +379,11 @@ void CurlMulti::on_poll(uv_poll_t* poll, int status, int events) {
   }
   int flags = 0;
   if (status < 0) {
-    flags = CURL_CSELECT_ERR;
+    // An error on the socket (a reset: libuv has stopped the poll). With the
+    // error bit alone libcurl fails with its generic "select/poll returned
+    // error"; with the others too it reads or writes, and reports what the
+    // socket says ("Connection reset by peer"), as curl does.
+    flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
   } else {
     if ((events & UV_READABLE) != 0) flags |= CURL_CSELECT_IN;
     if ((events & UV_WRITABLE) != 0) flags |= CURL_CSELECT_OUT;

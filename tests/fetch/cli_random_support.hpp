@@ -42,7 +42,8 @@ inline const std::vector<std::string_view>& internal_messages() {
 
 // The URL lines of an input, counted as the docs state (include/corun/fetch/source.hpp):
 // lines end at '\n' (a last line without one counts); spaces, tabs and a trailing '\r'
-// around a line are dropped; empty lines and lines starting with '#' are not URL lines;
+// around a line are dropped; empty lines and lines starting with '#' are not URL lines
+// (nor is a BOM at the start of the input part of a line);
 // a line longer than 64 KiB is one URL line (its record says so). Written apart from
 // parse_input_line on purpose: it checks that.
 inline bool is_url_line(std::string_view line) {
@@ -56,6 +57,8 @@ inline bool is_url_line(std::string_view line) {
 
 inline std::size_t url_lines(std::string_view text) {
   std::size_t n = 0;
+  // A UTF-8 byte order mark at the very start of the input is not part of its first line.
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   while (!text.empty()) {
     auto nl = text.find('\n');
     std::string_view line = text.substr(0, nl);

@@ -161,6 +161,28 @@ TEST(FetchCli, HelpAndUsageErrors) {
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "--name", "{bad}", "http://x/"}).code, 2);
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "--max-size", "lots", "http://x/"}).code, 2);
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "-i", (dir.path() / "missing.txt").string()}).code, 2);
+  // A flag that would be ignored is refused, not ignored: the shared crawl's
+  // without --queue, --demo-pages without --demo, and a crawl setting or a local
+  // run's option on a queue worker (checked before the server is reached).
+  struct Refused {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const Refused refused[] = {
+      {{"fetch", "--collect", "c.jsonl", "http://127.0.0.1:1/"}, "--collect goes with --queue"},
+      {{"fetch", "--status", "http://127.0.0.1:1/"}, "--status goes with --queue"},
+      {{"fetch", "--demo-pages", "5", "http://127.0.0.1:1/"}, "--demo-pages goes with --demo"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--raw"}, "--raw: not a worker's option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--name", "{index}"},
+       "--name: not a worker's option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--report", "r.jsonl"},
+       "--report: not a worker's option"},
+  };
+  for (const Refused& r : refused) {
+    Result got = run_cli(dir.path(), r.args);
+    EXPECT_EQ(got.code, 2) << r.says << "\n" << got.err;
+    EXPECT_NE(got.err.find(r.says), std::string::npos) << got.err;
+  }
 }
 
 // Issue 15: a number out of range was reported as "Semaphore initial value must be
@@ -336,6 +358,81 @@ TEST(FetchCli, HeaderFlagTakesOneValueAndTheUrlsAfterItAreFetched) {
     EXPECT_NE(head.find("X-Two: 2\r\n"), std::string::npos) << head;
     EXPECT_EQ(head.find("http"), std::string::npos) << "a URL sent as a header: " << head;
   }
+}
+
+// `sh -c cmd`'s exit code (-1: it did not exit).
+int shell(const std::string& cmd) {
+  int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A closed stdin, stdout or stderr (`>&-`): the run goes as with /dev/null there.
+// The next descriptor opened took the closed one's number: libuv's epoll instance
+// was read as the URL list (a hang with '-') and closed on exit with an assertion
+// (exit 134).
+TEST(FetchCli, AClosedStdinStdoutOrStderrIsNoCrashAndNoHang) {
+  corun::testing::TempDir dir("corun-cli");
+  corun::testing::TestServer echo(corun::testing::echo_handler);
+  std::string url = fmt::format("http://127.0.0.1:{}/closed.txt", echo.port());
+  std::string exe = corun_exe().string();
+  int n = 0;
+  for (const char* closed : {">&-", "2>&-", "<&-", ">&- 2>&- <&-"}) {
+    fsys::path out = dir.path() / fmt::format("o{}", ++n);
+    EXPECT_EQ(shell(fmt::format("'{}' fetch -o '{}' {} {}", exe, out.string(), url, closed)), 0)
+        << closed;
+    EXPECT_EQ(report(out / "report.jsonl").size(), 1u) << closed;
+  }
+  // '-' with stdin closed: an empty list (the hang guard is `timeout`, not a timing check).
+  fsys::path out = dir.path() / "o-stdin";
+  EXPECT_EQ(shell(fmt::format("timeout 120 '{}' fetch -q -o '{}' - <&-", exe, out.string())), 0);
+  EXPECT_EQ(report(out / "report.jsonl").size(), 0u);
+}
+
+// The URL list is never lost: a report named as the list is refused before
+// anything is written; a list in the output folder is never a page's file (the
+// page gets "-1"); a folder as -i is a usage error that leaves an earlier report
+// alone. And a BOM before the first URL (Notepad's lists, corun's own pages) is
+// not part of it.
+TEST(FetchCli, TheUrlListIsNeverWrittenOver) {
+  corun::testing::TempDir dir("corun-cli");
+  corun::testing::TestServer echo(corun::testing::echo_handler);
+  std::string base = fmt::format("http://127.0.0.1:{}", echo.port());
+  fsys::path work = dir.path() / "work";
+  fsys::create_directories(work);
+  std::string list = fmt::format("\xEF\xBB\xBF{}/urls.txt\r\n{}/a.txt\n", base, base);
+  corun::fs::write_file_sync(work / "urls.txt", list);
+  std::string exe = corun_exe().string();
+  // -o . (the default) with the list in it, as `wget -i urls.txt` is used.
+  EXPECT_EQ(shell(fmt::format("cd '{}' && '{}' fetch -q -i urls.txt", work.string(), exe)), 0);
+  EXPECT_EQ(corun::fs::read_file_sync(work / "urls.txt"), list);
+  auto records = report(work / "report.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["url"], base + "/urls.txt");  // the BOM is not in the URL
+  EXPECT_EQ(records[0]["path"], (fsys::path(".") / "urls-1.txt").string()) << records[0].dump();
+  EXPECT_TRUE(fsys::exists(work / "urls-1.txt"));
+  // --report naming the list, as a file or as stdin.
+  fsys::path out = dir.path() / "o";
+  Result same =
+      run_cli(dir.path(), {"fetch", "-q", "-o", out.string(), "-i", (work / "urls.txt").string(),
+                           "--report", (work / "urls.txt").string()});
+  EXPECT_EQ(same.code, 2) << same.err;
+  EXPECT_NE(same.err.find("is the input file"), std::string::npos) << same.err;
+  Result piped =
+      run_cli(dir.path(),
+              {"fetch", "-q", "-o", out.string(), "--report", (work / "urls.txt").string(), "-"},
+              (work / "urls.txt").string());
+  EXPECT_EQ(piped.code, 2) << piped.err;
+  EXPECT_EQ(corun::fs::read_file_sync(work / "urls.txt"), list);
+  // A folder as the list: a usage error, the earlier report as it was.
+  Result folder = run_cli(dir.path(), {"fetch", "-q", "-o", work.string(), "-i", "/"});
+  EXPECT_EQ(folder.code, 2) << folder.err;
+  EXPECT_NE(folder.err.find("Is a directory"), std::string::npos) << folder.err;
+  EXPECT_EQ(report(work / "report.jsonl").size(), 2u);
+  // A base URL without a scheme would fail every line: a usage error instead.
+  Result no_scheme = run_cli(dir.path(), {"fetch", "-q", "-o", out.string(), "--base",
+                                          fmt::format("127.0.0.1:{}", echo.port()), "a.txt"});
+  EXPECT_EQ(no_scheme.code, 2) << no_scheme.err;
+  EXPECT_NE(no_scheme.err.find("must start with http://"), std::string::npos) << no_scheme.err;
 }
 
 TEST(FetchCli, ReadsAPipeAsItComes) {

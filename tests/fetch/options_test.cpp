@@ -288,6 +288,16 @@ TEST(InputLine, BaseGoesBeforeRelativeLinesOnly) {
   EXPECT_EQ(parse("https://o/x", "http://h/").url, "https://o/x");
 }
 
+// A #comment after the URL or its label is dropped, as a line of its own is.
+TEST(InputLine, ACommentAfterTheUrlIsNotItsLabel) {
+  Parsed p = parse("http://a/x #the home page");
+  EXPECT_EQ(p.url, "http://a/x");
+  EXPECT_EQ(p.label, "");
+  p = parse("http://a/x#frag gbk\t# old site");
+  EXPECT_EQ(p.url, "http://a/x#frag");
+  EXPECT_EQ(p.label, "gbk");
+}
+
 // A base that is a site alone gets the path's '/' before a line that does not
 // start with one, not the line glued onto its host name ("h:8080p/1.html"); any
 // other base is a prefix, as documented (a query's start, a path's stem).
@@ -299,6 +309,9 @@ TEST(InputLine, ASiteAloneAsBaseGetsTheSlashOfThePath) {
   EXPECT_EQ(parse("42", "http://h/item").url, "http://h/item42");
   EXPECT_EQ(parse("term", "http://h/search?q=").url, "http://h/search?q=term");
   EXPECT_EQ(parse("x", "http://h/#").url, "http://h/#x");
+  // One '/' between a base that ends with one and a line that starts with one.
+  EXPECT_EQ(parse("/p2.html", "http://h/").url, "http://h/p2.html");
+  EXPECT_EQ(parse("/v1", "http://h/api/").url, "http://h/api/v1");
 }
 
 TEST(InputLine, OtherBytesStayInTheUrl) {

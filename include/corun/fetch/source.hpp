@@ -41,6 +41,9 @@ class UrlSource {
   virtual Task<bool> next_batch(std::vector<std::string>& out) = 0;
   // The number of lines, when cheap to know in advance (for an ETA), or -1.
   virtual long long size_hint() const { return -1; }
+  // The regular file the lines come from, if any: no page and no report may be
+  // written over it (LocalFrontier). Empty for other sources.
+  virtual std::filesystem::path file_path() const { return {}; }
 };
 
 // Lines held by the caller (command-line arguments, a Python list).
@@ -68,6 +71,7 @@ class FileSource final : public UrlSource {
   long long count_lines() const;
   long long size_hint() const override { return size_hint_; }
   void set_size_hint(long long n) { size_hint_ = n; }
+  std::filesystem::path file_path() const override;
 
   struct State;
 
