@@ -102,12 +102,6 @@ struct Fetcher::Impl final : LaneContext {
       }
       override_encoding = *e;
     }
-    for (const std::string& h : options.headers) {
-      auto colon = h.find(':');
-      if (colon == std::string::npos || colon == 0) {
-        throw OptionsError(fmt::format("bad header '{}' (expected 'Name: value')", h));
-      }
-    }
     out_dir =
         options.out_dir.empty() ? std::filesystem::path(".") : options.out_dir.lexically_normal();
     unique_names = !name_template.empty() && name_template.has_index();
@@ -190,9 +184,7 @@ struct Fetcher::Impl final : LaneContext {
     so.timeout.connect = to_ms(options.connect_timeout);
     so.timeout.sock_read = to_ms(options.read_timeout);
     for (const std::string& h : options.headers) {
-      auto colon = h.find(':');
-      so.headers.add(std::string_view(h).substr(0, colon),
-                     text::trim_http_whitespace(std::string_view(h).substr(colon + 1)));
+      if (auto parts = split_header_flag(h)) so.headers.add(parts->first, parts->second);
     }
     so.user_agent = options.user_agent;
     so.proxy = options.proxy;

@@ -119,22 +119,40 @@ void check_options(const Options& o) {
       throw OptionsError("ca_file", problem->message);
     }
   }
+  if (o.user_agent.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    throw OptionsError("user_agent",
+                       "the user agent holds a CR, LF or NUL (it would end the header)");
+  }
   for (const std::string& h : o.headers) {
-    auto colon = h.find(':');
-    if (colon == std::string::npos || colon == 0) {
-      throw OptionsError("headers", fmt::format("bad header '{}' (expected 'Name: value')", h));
+    auto parts = split_header_flag(h);
+    if (!parts) {
+      throw OptionsError("headers",
+                         fmt::format("bad header '{}' (expected 'Name: value', or 'Name;' for an "
+                                     "empty value)",
+                                     h));
     }
     // As the session would at the first request (a CR or LF in a value would
     // start a header of its own): a usage error before anything is fetched.
     http::Headers one;
-    one.add(std::string_view(h).substr(0, colon),
-            text::trim_http_whitespace(std::string_view(h).substr(colon + 1)));
+    one.add(parts->first, parts->second);
     try {
       http::detail::check_headers(one);
     } catch (const ValueError& e) {
       throw OptionsError("headers", e.what());
     }
   }
+}
+
+std::optional<std::pair<std::string_view, std::string_view>> split_header_flag(
+    std::string_view header) {
+  auto colon = header.find(':');
+  if (colon != std::string_view::npos && colon > 0) {
+    return std::pair(header.substr(0, colon), text::trim_http_whitespace(header.substr(colon + 1)));
+  }
+  if (colon == std::string_view::npos && header.size() > 1 && header.back() == ';') {
+    return std::pair(header.substr(0, header.size() - 1), std::string_view());
+  }
+  return std::nullopt;
 }
 
 }  // namespace corun::fetch

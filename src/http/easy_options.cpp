@@ -209,7 +209,11 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
 curl_slist* session_header_list(const Headers& session) {
   curl_slist* list = nullptr;
   for (auto f : session) {
-    list = curl_slist_append(list, fmt::format("{}: {}", f.name, f.value).c_str());
+    // "Name:" or "Name: " with nothing after it would tell curl to drop the
+    // header; "Name;" sends it empty (as aiohttp sends an empty value).
+    std::string line =
+        f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
+    list = curl_slist_append(list, line.c_str());
   }
   return curl_slist_append(list, "Expect:");
 }
@@ -224,7 +228,9 @@ curl_slist* request_header_list(const Headers& session, const Headers& request,
   for (auto f : session) {
     if (request.contains(f.name)) continue;
     if (without_credentials && is_credential_header(f.name)) continue;
-    list = curl_slist_append(list, fmt::format("{}: {}", f.name, f.value).c_str());
+    std::string line =
+        f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
+    list = curl_slist_append(list, line.c_str());
   }
   for (auto f : request) {
     // "Name:" with nothing after it would tell curl to drop the header; "Name;" sends it empty.

@@ -358,6 +358,15 @@ TEST(FetchCli, HeaderFlagTakesOneValueAndTheUrlsAfterItAreFetched) {
     EXPECT_NE(head.find("X-Two: 2\r\n"), std::string::npos) << head;
     EXPECT_EQ(head.find("http"), std::string::npos) << "a URL sent as a header: " << head;
   }
+  // curl's "Name;" sends the header with an empty value; -A, as -H, may not end
+  // its header line.
+  Result empty = run_cli(dir.path(), {"fetch", "-q", "-o", out.string(), "-H", "X-Empty;", a});
+  EXPECT_EQ(empty.code, 0) << empty.err;
+  std::string head = corun::fs::read_file_sync(out / "a");
+  EXPECT_NE(head.find("\r\nX-Empty:"), std::string::npos) << head;
+  Result agent = run_cli(dir.path(), {"fetch", "-q", "-o", out.string(), "-A", "x\r\nEvil: 1", a});
+  EXPECT_EQ(agent.code, 2) << agent.err;
+  EXPECT_NE(agent.err.find("user agent"), std::string::npos) << agent.err;
 }
 
 // `sh -c cmd`'s exit code (-1: it did not exit).

@@ -342,6 +342,11 @@ std::string describe_range(const NumericRange& r);
 // e.g. "concurrency must be a whole number from 1 to 100000, not 0".
 void check_options(const Options& options);
 
+// A -H value as curl reads it: "Name: value" (the value trimmed), or "Name;" for
+// the header sent with an empty value. nullopt: neither.
+std::optional<std::pair<std::string_view, std::string_view>> split_header_flag(
+    std::string_view header);
+
 // The output folder or the report cannot be created: raised by run() before
 // any URL is started.
 class SetupError : public Error {
