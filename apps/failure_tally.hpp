@@ -57,7 +57,9 @@ class FailureTally {
                      [](const Cause* a, const Cause* b) { return a->count > b->count; });
     std::string text = "  failed, by cause (every URL's error is in the report):";
     std::uint64_t shown = 0;
-    for (std::size_t i = 0; i < order.size() && i < kShown; ++i) {
+    // One cause past the first few is shown as they are, not as "1 of 1 other causes".
+    std::size_t limit = order.size() == kShown + 1 ? order.size() : kShown;
+    for (std::size_t i = 0; i < order.size() && i < limit; ++i) {
       const Cause& c = *order[i];
       shown += c.count;
       text += fmt::format("\n    {:>6}  {}", c.count, clip(c.cause));
@@ -69,7 +71,7 @@ class FailureTally {
       }
     }
     if (shown < failed_) {
-      std::size_t others = order.size() > kShown ? order.size() - kShown : 0;
+      std::size_t others = order.size() > limit ? order.size() - limit : 0;
       text += others > 0 && causes_.size() < kMaxCauses
                   ? fmt::format("\n    {:>6}  of {} other causes", failed_ - shown, others)
                   : fmt::format("\n    {:>6}  of other causes", failed_ - shown);

@@ -341,6 +341,24 @@ TEST(FetchCli, SummarySaysWhyUrlsFailedByCause) {
   EXPECT_EQ(d.err.find("by cause"), std::string::npos) << d.err;
 }
 
+// Six causes: all six shown, not five and "1 of 1 other causes".
+TEST(FetchCli, OneCausePastTheFirstFiveIsShownAsTheyAre) {
+  corun::testing::TempDir dir("corun-cli");
+  int dead = corun::testing::free_port();
+  fsys::path out = dir.path() / "o";
+  Result r = run_cli(dir.path(), {"fetch", "--retries", "0", "-o", out.string(),
+                                  fmt::format("http://127.0.0.1:{}/a", dead), "not-a-url",
+                                  "ftp://x/", fmt::format("http://127.0.0.1:{}/b x-no-label", dead),
+                                  "http://h:99999/", "http://[::1/"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.err.find("other causes"), std::string::npos) << r.err;
+  for (const char* cause :
+       {"cannot connect", "no http:// or https:// scheme", "unsupported URL scheme 'ftp'",
+        "unknown encoding label 'x-no-label'", "bad port", "IPv6"}) {
+    EXPECT_NE(r.err.find(cause), std::string::npos) << cause << "\n" << r.err;
+  }
+}
+
 // curl's habit: -H takes one value, the URLs after it stay URLs (a list option
 // took every word after it: the URLs were sent as headers and never fetched).
 TEST(FetchCli, HeaderFlagTakesOneValueAndTheUrlsAfterItAreFetched) {
