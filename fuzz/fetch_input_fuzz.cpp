@@ -9,7 +9,8 @@
 // Properties checked (a violation aborts, so libFuzzer reports it):
 //   - nothing throws but TemplateError from the NameTemplate constructor;
 //   - parse_input_line: false exactly for a blank line or a #comment; a URL has
-//     no blank in it, and is the line's first word (after --base when relative);
+//     no blank in it, and is the line's first word (after --base when relative,
+//     joined with one '/' as the README says);
 //   - every name (default, sanitized, from a template) is a relative path whose
 //     segments are non-empty, not "." or "..", at most kMaxNameBytes bytes, valid
 //     UTF-8, free of NUL, '\\' and control bytes, and do not start with '.'
@@ -87,9 +88,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (url_line != !(t.empty() || t.front() == '#')) fail("URL line or not", line);
   if (url_line) {
     std::string_view word = t.substr(0, t.find_first_of(" \t"));
-    std::string expect = !base.empty() && word.find("://") == std::string_view::npos
-                             ? base + std::string(word)
-                             : std::string(word);
+    std::string expect;
+    if (!base.empty() && word.find("://") == std::string_view::npos) {
+      // --base joins as documented (README): one '/' between a base ending in one
+      // and a word starting with one; a base that is a site alone ("scheme://host",
+      // nothing after) gets the path's '/' before a word that does not start one.
+      expect = base;
+      auto scheme_end = base.find("://");
+      bool site_alone = scheme_end != std::string::npos &&
+                        base.find_first_of("/?#", scheme_end + 3) == std::string::npos;
+      if (expect.back() == '/' && word.front() == '/') {
+        expect.pop_back();
+      } else if (site_alone && word.front() != '/' && word.front() != '?' && word.front() != '#') {
+        expect += '/';
+      }
+      expect += word;
+    } else {
+      expect = std::string(word);
+    }
     if (parsed.url != expect) fail("URL is not the line's first word", line);
     if (!parsed.label.empty() && blank(parsed.label.front())) fail("label starts blank", line);
   }
