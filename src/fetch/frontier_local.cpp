@@ -85,11 +85,11 @@ struct LocalFrontier::State {
     }
     // Nor the input file's, when it lies in the output folder (-o . -i urls.txt).
     if (std::filesystem::path input = source.file_path(); !input.empty()) {
-      std::error_code ec;
+      std::error_code in_ec, out_ec;
       std::filesystem::path in_rel =
-          std::filesystem::weakly_canonical(input, ec).lexically_relative(
-              std::filesystem::weakly_canonical(config.out_dir, ec));
-      if (!ec && !in_rel.empty() && *in_rel.begin() != "..") {
+          std::filesystem::weakly_canonical(input, in_ec)
+              .lexically_relative(std::filesystem::weakly_canonical(config.out_dir, out_ec));
+      if (!in_ec && !out_ec && !in_rel.empty() && *in_rel.begin() != "..") {
         scan.names.reserve((config.out_dir / in_rel.generic_string()).string());
       }
     }

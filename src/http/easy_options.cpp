@@ -206,15 +206,18 @@ void configure_easy(CURL* h, const SessionEasy& session, const Hop& hop, EasySto
   set_timeouts(h, hop);
 }
 
+namespace {
+// "Name:" or "Name: " with nothing after it would tell curl to drop the header;
+// "Name;" sends it empty (as aiohttp sends an empty value).
+curl_slist* append_header(curl_slist* list, std::string_view name, std::string_view value) {
+  std::string line = value.empty() ? fmt::format("{};", name) : fmt::format("{}: {}", name, value);
+  return curl_slist_append(list, line.c_str());
+}
+}  // namespace
+
 curl_slist* session_header_list(const Headers& session) {
   curl_slist* list = nullptr;
-  for (auto f : session) {
-    // "Name:" or "Name: " with nothing after it would tell curl to drop the
-    // header; "Name;" sends it empty (as aiohttp sends an empty value).
-    std::string line =
-        f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
-    list = curl_slist_append(list, line.c_str());
-  }
+  for (auto f : session) list = append_header(list, f.name, f.value);
   return curl_slist_append(list, "Expect:");
 }
 
@@ -228,16 +231,9 @@ curl_slist* request_header_list(const Headers& session, const Headers& request,
   for (auto f : session) {
     if (request.contains(f.name)) continue;
     if (without_credentials && is_credential_header(f.name)) continue;
-    std::string line =
-        f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
-    list = curl_slist_append(list, line.c_str());
+    list = append_header(list, f.name, f.value);
   }
-  for (auto f : request) {
-    // "Name:" with nothing after it would tell curl to drop the header; "Name;" sends it empty.
-    std::string line =
-        f.value.empty() ? fmt::format("{};", f.name) : fmt::format("{}: {}", f.name, f.value);
-    list = curl_slist_append(list, line.c_str());
-  }
+  for (auto f : request) list = append_header(list, f.name, f.value);
   return curl_slist_append(list, "Expect:");
 }
 
