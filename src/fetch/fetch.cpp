@@ -342,10 +342,9 @@ struct Fetcher::Impl final : LaneContext {
     if (o.disk_full && frontier->leases() && o.kind == LaneOutcome::Kind::complete) {
       // The shared crawl: the page goes back for a worker with room, instead of
       // a failure that ends it for every worker (a local run's --resume fetches
-      // a failed URL again; a crawl's record is final). Without this worker's
-      // path: the next names it under its own --out.
+      // a failed URL again; a crawl's record is final). Its name (Work::path)
+      // goes with it, under the next worker's own --out.
       o.kind = LaneOutcome::Kind::not_started;
-      o.work.path.clear();
     }
     switch (o.kind) {
       case LaneOutcome::Kind::not_started:

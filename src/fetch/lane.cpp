@@ -293,7 +293,7 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
     t.encoding = *e;
   }
   if (!work.path.empty()) {  // a retry keeps the name its first attempt claimed
-    t.path = work.path;
+    t.path = engine_.path_key(work.path);
     return true;
   }
   std::string relative = engine_.name_template.empty()
@@ -305,7 +305,9 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
   if (!engine_.deterministic_names && (!engine_.unique_names || t.path == engine_.own_path)) {
     t.path = claim_name(t.path);
   }
-  work.path = t.path;
+  // Work::path is the name under --out, not the path: a shared crawl's retry
+  // may be taken by another worker, which saves under its own --out.
+  work.path = engine_.relative_key(t.path);
   return true;
 }
 

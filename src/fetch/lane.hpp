@@ -95,6 +95,11 @@ struct LaneContext {
 
   // The key a relative name is written under: the path as the report writes it.
   std::string path_key(std::string_view relative) const { return (out_dir / relative).string(); }
+  // path_key's inverse: a key's name under out_dir.
+  std::string relative_key(const std::string& key) const {
+    std::string prefix = (out_dir / "").string();
+    return key.starts_with(prefix) ? key.substr(prefix.size()) : key;
+  }
 
   // An outcome handed back by a lane (the engine's loop).
   virtual void on_outcome(FetchLane& lane, LaneOutcome&& outcome) = 0;

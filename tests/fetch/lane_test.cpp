@@ -143,7 +143,10 @@ TEST_F(FetchLaneTest, EachUrlEndsCompleteDeferredOrWithoutARequest) {
   EXPECT_EQ(fs::read_file_sync(ok.record.path),
             "\xEF\xBB\xBF"
             "fine");
-  EXPECT_EQ(ok.work.path, ok.record.path);
+  // The work carries the name under --out (a retry may go to a worker with
+  // another --out); the record, the path.
+  EXPECT_EQ(ok.work.path, "ok");
+  EXPECT_EQ(ok.record.path, (dir_.path() / "ok").string());
   // A retryable status with attempts left: deferred, by Retry-After.
   const LaneOutcome& busy = all[1].work.index == 1 ? all[1] : outcome_for(all, "/busy");
   for (const auto& o : all) {
@@ -173,13 +176,14 @@ TEST_F(FetchLaneTest, EachUrlEndsCompleteDeferredOrWithoutARequest) {
 TEST_F(FetchLaneTest, ARetryKeepsTheNameOfItsFirstAttempt) {
   Work first = work("/ok", 0);
   Work retry = work("/ok", 1, 1);
-  retry.path = (dir_.path() / "kept.txt").string();
+  retry.path = "kept.txt";  // the name under --out
   auto all = run_lane(options(), {first, retry});
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(outcome_for(all, "/ok").kind, LaneOutcome::Kind::complete);
   for (const auto& o : all) {
     if (o.work.index == 1) {
-      EXPECT_EQ(o.record.path, retry.path);
+      EXPECT_EQ(o.record.path, (dir_.path() / "kept.txt").string());
+      EXPECT_EQ(o.work.path, "kept.txt");
       EXPECT_EQ(o.record.attempts, 2);
     } else {
       EXPECT_EQ(o.record.path, (dir_.path() / "ok").string());

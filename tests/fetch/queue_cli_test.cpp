@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "corun/corun.hpp"
 #include "corun/fetch/queue.hpp"
@@ -202,6 +203,65 @@ TEST(QueueCli, AWorkerWhoseDiskIsFullStopsAndAnotherFinishes) {
   }
   EXPECT_EQ(done, 40u);
   EXPECT_EQ(failed, 0u);
+}
+
+// The first request of a connection is answered 503 with Retry-After: 1, the
+// rest 200 (a worker's retry of a URL then succeeds, on a new connection).
+std::atomic<int> g_answered{0};
+corun::Task<void> refuse_first_handler(corun::net::StreamReader reader,
+                                       corun::net::StreamWriter writer) {
+  return corun::testing::answer_each(
+      std::move(reader), std::move(writer), std::chrono::milliseconds(0), [](const std::string&) {
+        if (g_answered++ == 0) {
+          return std::string(
+              "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: "
+              "0\r\n\r\n");
+        }
+        return corun::testing::http_ok("text/html", "<p>second try</p>");
+      });
+}
+
+// A retry taken by another worker is saved under that worker's --out: the name
+// travels with the URL, the first worker's folder does not. (It once did: the
+// second worker wrote into the first one's --out, and when that was a full
+// disk, it stopped too.)
+TEST(QueueCli, ARetryTakenByAnotherWorkerIsSavedUnderItsOwnOut) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::TestServer pages(refuse_first_handler);
+  auto q = redis.url() + "/moved";
+  auto address = corun::fetch::parse_queue_url(q);
+  ASSERT_EQ(enqueue_pages(q, dir.path(), pages.port(), 1), 0);
+  // The first worker gets the 503, so its URL waits (delayed) for its retry:
+  // then Ctrl-C, and the first worker is gone before the retry is due.
+  bool sent = false;
+  cli::RunOptions first;
+  first.hang_guard(std::chrono::seconds(120));
+  first.signal_when = [&]() -> int {
+    if (sent || corun::run(corun::fetch::status(address)).delayed == 0) return 0;
+    sent = true;
+    return SIGINT;
+  };
+  auto a = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "a").string()}, first);
+  ASSERT_TRUE(sent) << a;
+  EXPECT_EQ(a.exit_code, 130) << a;
+  cli::RunOptions second;
+  second.hang_guard(std::chrono::seconds(120));
+  auto b = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "b").string()}, second);
+  EXPECT_EQ(b.exit_code, 0) << b;
+  EXPECT_TRUE(has(b.err, "the crawl is finished")) << b;
+  auto files_under = [](const std::filesystem::path& d) {
+    std::vector<std::filesystem::path> found;
+    if (!std::filesystem::exists(d)) return found;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(d)) {
+      if (e.is_regular_file()) found.push_back(e.path());
+    }
+    return found;
+  };
+  auto saved = files_under(dir.path() / "b");
+  ASSERT_EQ(saved.size(), 1u) << b;
+  EXPECT_EQ(cli::read_file(saved[0]), "\xEF\xBB\xBF<p>second try</p>");
+  EXPECT_TRUE(files_under(dir.path() / "a").empty());
 }
 
 // The producer killed with SIGKILL mid-input and run again: every URL is added

@@ -93,8 +93,10 @@ struct Work {
   // Seconds spent on this URL before this take (earlier attempts and the waits
   // between them), so Record::elapsed covers them all; 0 when unknown.
   double elapsed = 0;
-  // The page's file, named by the engine on the first attempt; a frontier
-  // hands it back unchanged with a retry (empty: the engine names it again).
+  // The page's file name under --out, named by the engine on the first
+  // attempt; a frontier hands it back unchanged with a retry (empty: the
+  // engine names it again). Relative: a shared crawl's retry may go to another
+  // worker, which saves it under its own --out.
   std::string path;
   // A leasing frontier (leases()): when it last knew this worker held the
   // URL's lease (set by take() and confirm_lease(); steady clock).
