@@ -36,6 +36,9 @@ struct Runtime {
   std::mutex mutex;
   LoopThread* thread = nullptr;  // never deleted: other threads may still hold a reference
   bool shut_down = false;
+  // `thread` while it runs and the interpreter is not shutting down: the
+  // lock-free path of loop_thread().
+  std::atomic<LoopThread*> running{nullptr};
 };
 
 Runtime& runtime() {
@@ -470,6 +473,7 @@ void reset_runtime_in_child() {
   // Left, not deleted: its thread does not exist here, and its loop's objects
   // are the parent's.
   r.thread = nullptr;
+  r.running.store(nullptr, std::memory_order_release);
   r.mutex.unlock();
 }
 
@@ -519,11 +523,24 @@ std::shared_ptr<Mailbox> mailbox_of(const py::object& loop) {
 
 LoopThread& loop_thread() {
   Runtime& r = runtime();
-  std::lock_guard lock(r.mutex);
-  if (r.shut_down)
-    throw RuntimeError("corun's loop thread has stopped: the interpreter is shutting down");
-  if (!r.thread) r.thread = start_loop_thread();
-  return *r.thread;
+  if (LoopThread* lt = r.running.load(std::memory_order_acquire)) return *lt;
+  // The first call starts the thread, and waits for it (and for the mutex)
+  // without the GIL: libuv allocates with Python's raw allocator (see
+  // module.cpp), which under tracemalloc takes the GIL, so the new thread's
+  // first allocation would wait for this one forever (with every signal
+  // blocked meanwhile: not even Ctrl-C would end it).
+  auto start = [&r]() -> LoopThread* {
+    std::lock_guard lock(r.mutex);
+    if (r.shut_down) return nullptr;
+    if (!r.thread) {
+      r.thread = start_loop_thread();
+      r.running.store(r.thread, std::memory_order_release);
+    }
+    return r.thread;
+  };
+  LoopThread* lt = PyGILState_Check() != 0 ? without_gil(start) : start();
+  if (!lt) throw RuntimeError("corun's loop thread has stopped: the interpreter is shutting down");
+  return *lt;
 }
 
 void shutdown() {
@@ -533,6 +550,7 @@ void shutdown() {
     std::lock_guard lock(r.mutex);
     if (r.shut_down) return;
     r.shut_down = true;
+    r.running.store(nullptr, std::memory_order_release);
     lt = r.thread;
   }
   if (!lt) return;

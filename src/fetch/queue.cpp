@@ -13,7 +13,10 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <exception>
 
+#include "corun/core/event.hpp"
+#include "corun/core/loop.hpp"
 #include "corun/core/time.hpp"
 #include "corun/fetch/naming.hpp"
 #include "corun/fetch/source.hpp"
@@ -40,6 +43,12 @@ const redis::Script& with_prelude(const char* body) {
 }  // namespace
 const redis::Script& add_script() {
   return with_prelude(kAdd);
+}
+const redis::Script& producer_join_script() {
+  return with_prelude(kProducerJoin);
+}
+const redis::Script& producer_done_script() {
+  return with_prelude(kProducerDone);
 }
 const redis::Script& claim_script() {
   return with_prelude(kClaim);
@@ -173,8 +182,9 @@ Task<redis::Connection> open(const QueueAddress& address, redis::ConnectOptions 
 
 Task<void> check_types(redis::Connection& conn, const QueueAddress& address) {
   static const std::pair<const char*, const char*> kKinds[] = {
-      {"meta", "hash"},  {"work", "stream"}, {"delay", "zset"}, {"results", "stream"},
-      {"stats", "hash"}, {"hostq", "hash"},  {"next", "hash"},  {"workers", "hash"}};
+      {"meta", "hash"},   {"work", "stream"},   {"delay", "zset"}, {"results", "stream"},
+      {"stats", "hash"},  {"hostq", "hash"},    {"next", "hash"},  {"workers", "hash"},
+      {"inputs", "hash"}, {"producers", "zset"}};
   redis::Pipeline p = conn.pipeline();
   for (const auto& [key, kind] : kKinds) p.command("TYPE", address.prefix() + key);
   std::vector<redis::Reply> types;
@@ -308,6 +318,38 @@ Task<void> wait_below_high_water(redis::Connection& conn, const QueueAddress& ad
 
 namespace {
 
+// How long a producer's registration lasts unless renewed (it renews every
+// third of it while reading, and with each batch it adds).
+constexpr std::chrono::milliseconds kProducerTtl{30000};
+
+Task<void> wait_event(Event* e) {
+  co_await e->wait();
+}
+
+// Renews the producer's registration until `done` is set (a renewal that fails
+// is tried again at the next beat; the registration lapses if none gets through).
+Task<void> producer_heartbeat(redis::Connection* conn, std::string P, std::string producer,
+                              Event* done) {
+  const std::string ttl = std::to_string(kProducerTtl.count());
+  for (;;) {
+    try {
+      Task<void> waiting = wait_for(wait_event(done), kProducerTtl / 3);
+      co_await waiting;
+      co_return;
+    } catch (const corun::TimeoutError&) {
+      // time to renew
+    }
+    try {
+      Task<redis::Reply> renewing =
+          queue_lua::producer_join_script()(*conn, {}, {P, producer, ttl});
+      co_await renewing;
+    } catch (const redis::Error&) {
+      // Redis away for now: the next beat tries again.
+    } catch (const corun::TimeoutError&) {
+    }
+  }
+}
+
 // The name a producer's input position is stored under. A file: its absolute
 // path and a hash of its first 64 KiB, so running again on the same file (or
 // on it grown by appending) skips what was added, while another file written
@@ -374,81 +416,105 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     if (store) {
       for (auto& f : settings_to_fields(options.settings)) hset.push_back(std::move(f));
     }
-    hset.emplace_back("input_done");
-    hset.emplace_back("0");
-    p.command_argv(std::move(hset));
+    if (hset.size() > 2) p.command_argv(std::move(hset));
     p.command("XGROUP", "CREATE", P + "work", queue_lua::kGroup, "0", "MKSTREAM");
     p.command("HGETALL", P + "meta");
+    p.command("HGET", P + "inputs", input_name);
     Task<std::vector<redis::Reply>> running = p.execute(false);
     std::vector<redis::Reply> r = co_await running;
-    for (std::size_t i = 0; i < 2; ++i) {
+    const std::size_t group = r.size() - 3;  // the XGROUP reply (HSET comes before it or not)
+    for (std::size_t i = 0; i < group; ++i) {
       if (r[i].is_error()) {
         throw QueueError(fmt::format("queue {}: {}", address.to_string(), r[i].as_error()));
       }
     }
-    if (r[2].is_error() && r[2].as_error().rfind("BUSYGROUP", 0) != 0) {
-      throw QueueError(fmt::format("queue {}: {}", address.to_string(), r[2].as_error()));
+    if (r[group].is_error() && r[group].as_error().rfind("BUSYGROUP", 0) != 0) {
+      throw QueueError(fmt::format("queue {}: {}", address.to_string(), r[group].as_error()));
     }
-    auto meta = as_map(r[3]);
+    auto meta = as_map(r[group + 1]);
     options.settings.buckets = static_cast<std::uint32_t>(field_u64(meta, "buckets"));
     EnqueueResult result;
-    std::uint64_t skip = 0;
-    std::uint64_t index = field_u64(meta, "input_urls");
-    if (meta["input_name"] == input_name) skip = field_u64(meta, "input_lines");
+    // This input's position: how many of its lines an earlier run added.
+    std::uint64_t skip = r[group + 2].is_nil() ? 0 : to_u64(r[group + 2].as_string());
+    // Registered as reading: the crawl's input is not done until every
+    // producer reading has finished (another one may be running now).
+    // Registered under its input's name: a run resuming a killed one's input
+    // takes over its registration.
+    const std::string& producer = input_name;
+    const std::string ttl = std::to_string(kProducerTtl.count());
+    Task<redis::Reply> joining = queue_lua::producer_join_script()(conn, {}, {P, producer, ttl});
+    co_await joining;
+    // The renewals run beside the reading (which may wait long on a pipe or
+    // on --high-water); they end before this frame does, with or without an
+    // error (`failed`).
+    Event finished_reading;
+    TaskHandle<void> beating =
+        create_task(producer_heartbeat(&conn, P, producer, &finished_reading), "queue-producer");
+    std::exception_ptr failed;
     std::uint64_t line_no = 0;
     std::vector<std::string> args;
     std::size_t in_batch = 0;
     auto start_batch = [&] {
-      args.assign({P, input_name, "", ""});
+      args.assign({P, input_name, "", producer, ttl});
       in_batch = 0;
     };
     start_batch();
     std::vector<std::string> lines;
     InputLine parsed;
     bool more = true;
-    while (more) {
-      lines.clear();
-      Task<bool> reading = source.next_batch(lines);
-      more = co_await reading;
-      for (const std::string& raw : lines) {
-        ++line_no;
-        ++result.lines;
-        if (line_no <= skip) {
-          ++result.resumed;
-          continue;
-        }
-        if (!parse_input_line(raw, options.base_url, parsed)) continue;
-        UrlFingerprint f = fingerprint(parsed.url, options.settings.buckets);
-        args.push_back(parsed.url);
-        args.push_back(parsed.label);
-        args.push_back(std::to_string(index++));
-        args.push_back(host_of(parsed.url));
-        args.push_back(std::to_string(f.bucket));
-        args.push_back(std::to_string(f.value));
-        ++in_batch;
-        if (in_batch >= options.batch) {
-          Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
-          co_await waiting;
-          args[2] = std::to_string(line_no);
-          args[3] = std::to_string(index);
-          Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
-          redis::Reply added = co_await adding;
-          result.added += static_cast<std::uint64_t>(added[0].as_integer());
-          result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
-          if (options.on_progress) options.on_progress(line_no, result.added);
-          start_batch();
+    try {
+      while (more) {
+        lines.clear();
+        Task<bool> reading = source.next_batch(lines);
+        more = co_await reading;
+        for (const std::string& raw : lines) {
+          ++line_no;
+          ++result.lines;
+          if (line_no <= skip) {
+            ++result.resumed;
+            continue;
+          }
+          if (!parse_input_line(raw, options.base_url, parsed)) continue;
+          UrlFingerprint f = fingerprint(parsed.url, options.settings.buckets);
+          args.push_back(parsed.url);
+          args.push_back(parsed.label);
+          args.push_back(host_of(parsed.url));
+          args.push_back(std::to_string(f.bucket));
+          args.push_back(std::to_string(f.value));
+          ++in_batch;
+          if (in_batch >= options.batch) {
+            Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
+            co_await waiting;
+            args[2] = std::to_string(line_no);
+            Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
+            redis::Reply added = co_await adding;
+            result.added += static_cast<std::uint64_t>(added[0].as_integer());
+            result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+            if (options.on_progress) options.on_progress(line_no, result.added);
+            start_batch();
+          }
         }
       }
+      if (line_no > skip || in_batch > 0) {
+        args[2] = std::to_string(std::max(line_no, skip));
+        Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
+        redis::Reply added = co_await adding;
+        result.added += static_cast<std::uint64_t>(added[0].as_integer());
+        result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+      }
+    } catch (...) {
+      failed = std::current_exception();
     }
-    if (line_no > skip || in_batch > 0) {
-      args[2] = std::to_string(std::max(line_no, skip));
-      args[3] = std::to_string(index);
-      Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
-      redis::Reply added = co_await adding;
-      result.added += static_cast<std::uint64_t>(added[0].as_integer());
-      result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+    finished_reading.set();
+    try {
+      co_await beating;
+    } catch (const std::exception&) {
+      // (cancelled with the run: nothing to renew any more)
     }
-    Task<redis::Reply> marking = conn.command("HSET", P + "meta", "input_done", "1");
+    // Failed mid-input: still registered, so the crawl's input stays not done
+    // until the registration lapses (run it again to resume).
+    if (failed) std::rethrow_exception(failed);
+    Task<redis::Reply> marking = queue_lua::producer_done_script()(conn, {}, {P, producer});
     co_await marking;
     if (options.on_progress) options.on_progress(line_no, result.added);
     co_return result;

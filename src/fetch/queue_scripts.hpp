@@ -74,15 +74,23 @@ local function finish(id, h, b, f, rec, ok, me)
 end
 )lua";
 
-// add(P, input_name, lines, urls, [u l i h b f]...): the producer's batch. A
-// URL whose fingerprint (known or done) is in its bucket is a duplicate;
-// others are added to the stream. The input position is stored in the same
-// step, so a producer killed at any point resumes without adding a URL twice.
-// Returns {added, duplicates}.
+// add(P, input_name, lines, producer, ttl_ms, [u l h b f]...): a producer's
+// batch. A URL whose fingerprint (known or done) is in its bucket is a
+// duplicate; others are added to the stream. Each URL of the batch takes the
+// next input index from the crawl's counter (duplicates too, as in a plain
+// run), so producers running at once never give two URLs one {index}. The
+// input's position (lines read) is stored under its name in the same step, so
+// a producer killed at any point resumes without adding a URL twice; the
+// producer's registration is renewed (see producer_join). Returns {added,
+// duplicates}.
 inline constexpr const char* kAdd = R"lua(
-local added, dup = 0, 0
-for k = 5, #ARGV, 6 do
-  local u, l, i, h, b, f = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3], ARGV[k + 4], ARGV[k + 5]
+local M = P .. 'meta'
+local base = tonumber(redis.call('HGET', M, 'input_urls') or '0')
+local added, dup, k = 0, 0, 0
+for j = 6, #ARGV, 5 do
+  local u, l, h, b, f = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
+  local i = tostring(base + k)
+  k = k + 1
   local set = P .. 'seen:' .. b
   if redis.call('SISMEMBER', set, '-' .. f) == 1 or redis.call('SADD', set, f) == 0 then
     dup = dup + 1
@@ -92,10 +100,40 @@ for k = 5, #ARGV, 6 do
     added = added + 1
   end
 end
-redis.call('HSET', P .. 'meta', 'input_name', ARGV[2], 'input_lines', ARGV[3], 'input_urls', ARGV[4])
-redis.call('HINCRBY', P .. 'meta', 'total', added)
+local lines = tonumber(ARGV[3])
+local before = tonumber(redis.call('HGET', P .. 'inputs', ARGV[2]) or '0')
+if lines > before then
+  redis.call('HSET', P .. 'inputs', ARGV[2], lines)
+  redis.call('HINCRBY', M, 'input_lines', lines - before)
+end
+redis.call('HSET', M, 'input_urls', base + k)
+redis.call('HINCRBY', M, 'total', added)
 redis.call('HINCRBY', P .. 'stats', 'dup', dup)
+redis.call('ZADD', P .. 'producers', now_ms() + tonumber(ARGV[5]), ARGV[4])
 return {added, dup}
+)lua";
+
+// producer_join(P, producer, ttl_ms): a producer starts (or renews, while it
+// reads: its registration lapses ttl_ms after the last renewal, so a producer
+// killed mid-input stops counting once that passes). The input is not done
+// while any producer is registered.
+inline constexpr const char* kProducerJoin = R"lua(
+redis.call('ZADD', P .. 'producers', now_ms() + tonumber(ARGV[3]), ARGV[2])
+redis.call('HSET', P .. 'meta', 'input_done', '0')
+return 1
+)lua";
+
+// producer_done(P, producer): a producer has read all its input. The crawl's
+// input is done once no other producer is still reading (registrations that
+// lapsed, their producers killed, do not count). Returns the producers still
+// reading.
+inline constexpr const char* kProducerDone = R"lua(
+local Z = P .. 'producers'
+redis.call('ZREM', Z, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', Z, '-inf', now_ms())
+local others = redis.call('ZCARD', Z)
+if others == 0 then redis.call('HSET', P .. 'meta', 'input_done', '1') end
+return others
 )lua";
 
 // claim(P, worker, n, lease_ms): a worker's request for at most n URLs.
@@ -320,6 +358,8 @@ return held
 
 // The scripts, each with the prelude (their SHA-1 covers both).
 const redis::Script& add_script();
+const redis::Script& producer_join_script();
+const redis::Script& producer_done_script();
 const redis::Script& claim_script();
 const redis::Script& renew_script();
 const redis::Script& complete_script();

@@ -207,6 +207,83 @@ TEST_F(Queue, ProducerResumesFromItsStoredPosition) {
   EXPECT_EQ(corun::run(cmd(a, {"XLEN", a.prefix() + "work"})).as_integer(), 30);
 }
 
+// Lines given in two parts: the second only once `gate` is set (a producer
+// still reading a slow pipe).
+class GatedSource final : public fetch::UrlSource {
+ public:
+  GatedSource(std::vector<std::string> first, std::vector<std::string> rest, corun::Event* gate)
+      : first_(std::move(first)), rest_(std::move(rest)), gate_(gate) {}
+  Task<bool> next_batch(std::vector<std::string>& out) override {
+    if (!gave_first_) {
+      gave_first_ = true;
+      out = first_;
+      co_return true;
+    }
+    co_await gate_->wait();
+    out = rest_;
+    co_return false;
+  }
+
+ private:
+  std::vector<std::string> first_, rest_;
+  corun::Event* gate_;
+  bool gave_first_ = false;
+};
+
+Task<void> two_producers_at_once(fetch::QueueAddress a) {
+  std::vector<std::string> all = urls(40);
+  corun::Event gate;
+  GatedSource slow({all.begin(), all.begin() + 10}, {all.begin() + 10, all.begin() + 20}, &gate);
+  fetch::EnqueueOptions options = quick();
+  // (Each Task is named before it is awaited: g++ 12 mishandles temporaries
+  // in a co_await expression.)
+  auto reading = corun::create_task(fetch::enqueue(a, slow, "slow", options));
+  // The slow producer has added its first part (10 lines, batch 7: 7 at least).
+  for (;;) {
+    try {
+      Task<fetch::QueueStatus> asking = fetch::status(a);
+      fetch::QueueStatus st = co_await asking;
+      if (st.total >= 7) break;
+    } catch (const fetch::QueueError&) {
+      // not created yet
+    }
+    co_await corun::sleep(10ms);
+  }
+  Task<fetch::EnqueueResult> adding = add_lines(a, {all.begin() + 20, all.end()}, "quick", options);
+  fetch::EnqueueResult quick_one = co_await adding;
+  EXPECT_EQ(quick_one.added, 20U);
+  Task<fetch::QueueStatus> asking = fetch::status(a);
+  fetch::QueueStatus st = co_await asking;
+  EXPECT_FALSE(st.input_done) << "the crawl's input was done while a producer still read";
+  EXPECT_FALSE(st.finished);
+  gate.set();
+  fetch::EnqueueResult slow_one = co_await reading;
+  EXPECT_EQ(slow_one.added, 20U);
+  Task<fetch::QueueStatus> asking_again = fetch::status(a);
+  st = co_await asking_again;
+  EXPECT_TRUE(st.input_done);
+  EXPECT_EQ(st.total, 40U);
+  EXPECT_EQ(st.input_lines, 40U);
+  // Every URL has an input index of its own ({index} names never collide).
+  Task<redis::Reply> listing = cmd(a, {"XRANGE", a.prefix() + "work", "-", "+"});
+  redis::Reply entries = co_await listing;
+  std::set<std::string> indexes;
+  for (const redis::Reply& e : entries.as_array()) {
+    const redis::Reply& f = e[1];
+    for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].as_string() == "i") indexes.insert(f[i + 1].as_string());
+    }
+  }
+  EXPECT_EQ(indexes.size(), 40U);
+}
+
+// Two producers at once: the input is done only when both are, and their URLs
+// never share an input index. (The first to finish used to mark the whole
+// input done, and workers finished the crawl without the other's URLs.)
+TEST_F(Queue, ProducersAtOnceFinishTheInputTogether) {
+  corun::run(two_producers_at_once(address()));
+}
+
 TEST_F(Queue, EveryUrlGetsExactlyOneRecordAcrossWorkers) {
   auto a = address();
   corun::run(add_lines(a, urls(60), "in", quick()));

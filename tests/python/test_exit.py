@@ -1,6 +1,7 @@
 """Process-level behaviour, each in a child python: Ctrl-C (a real SIGINT)
 while a blocking twin or asyncio.run waits on C++ work cancels that work and
-leaves the module usable; an interpreter that exits with C++ work still in
+leaves the module usable; tracemalloc on from the start is no hang; an
+interpreter that exits with C++ work still in
 flight, and daemon threads going in and out of the GIL, exits at once,
 cleanly, with nothing on stderr (under TSan: no race either)."""
 
@@ -73,11 +74,30 @@ assert s2.get_sync(base + "/page/1").status == 200
 print("exiting", flush=True)
 """
 
+# tracemalloc on before corun's first call (-X tracemalloc, PYTHONTRACEMALLOC):
+# libuv allocates with Python's raw allocator, which tracemalloc makes take the
+# GIL, so the loop thread's start used to wait for the GIL its caller held: a
+# hang that no signal ended. Also in a fork's child, whose first call starts
+# a loop thread of its own.
+TRACEMALLOC = PRELUDE + """
+import os, tracemalloc
+assert tracemalloc.is_tracing()
+print(corun.sleep_sync(0.01, "first"), flush=True)
+s = corun.ClientSession()
+print(s.get_sync(base + "/page/1").status, flush=True)
+s.close_sync()
+pid = os.fork()
+if pid == 0:
+    print(corun.sleep_sync(0.01, "child"), flush=True)
+    os._exit(0)
+print("child exit", os.waitpid(pid, 0)[1], flush=True)
+"""
 
-def run_child(source, base, tmp, interrupt=False):
+
+def run_child(source, base, tmp, interrupt=False, options=()):
     # Warnings shown (-W default), but not -X dev: its asyncio debug mode logs callbacks
     # slower than 100 ms, which a loaded machine produces.
-    proc = subprocess.Popen([PYTHON, "-W", "default", "-c", source, base, tmp],
+    proc = subprocess.Popen([PYTHON, "-W", "default", *options, "-c", source, base, tmp],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if interrupt:
         started = server_stats(base)["slow_started"]
@@ -102,6 +122,10 @@ def main():
             check_eq((rc, out, err), (0, "interrupted\nafter 200\n", ""), f"Ctrl-C in {name}")
             # The C++ transfer was stopped: the server saw the client leave.
             wait_until(lambda: server_stats(base)["slow_active"] == 0, f"{name}'s transfer to stop")
+
+        rc, out, err = run_child(TRACEMALLOC, base, tmp, options=("-X", "tracemalloc"))
+        check_eq((rc, out, err), (0, "first\n200\nchild\nchild exit 0\n", ""),
+                 "under tracemalloc")
 
         rc, out, err = run_child(EXIT_IN_FLIGHT, base, tmp)
         check_eq((rc, out, err), (0, "exiting\n", ""), "exit with work in flight")

@@ -7,8 +7,9 @@
 //
 // Keys, all under the hash tag {NAME} (one cluster slot; Lua steps touch only
 // their own crawl):
-//   {NAME}:meta      hash    settings (per_host, rate, retries, ...), input
-//                            position, input_done, total, collect cursor
+//   {NAME}:meta      hash    settings (per_host, rate, retries, ...), lines and
+//                            URLs read (every input), input_done, total,
+//                            collect cursor
 //   {NAME}:work      stream  URLs waiting or in flight; group "workers"; an
 //                            entry is deleted when acked, so XLEN = waiting +
 //                            in flight and the PEL is the set of leases
@@ -24,6 +25,9 @@
 //   {NAME}:slots:<h> zset    per-host concurrency slots: entry id -> expiry
 //   {NAME}:next      hash    host -> earliest start of its next request (ms)
 //   {NAME}:workers   hash    worker -> last heartbeat (ms, server clock)
+//   {NAME}:inputs    hash    input name -> its lines read (a producer's resume point)
+//   {NAME}:producers zset    producers reading now: input name -> registration expiry
+//                            (ms, server clock)
 #pragma once
 
 #include <chrono>
