@@ -337,6 +337,17 @@ bool is_truncated_utf8_sequence(std::string_view tail) noexcept {
   return true;
 }
 
+bool has_non_ascii(std::string_view bytes) noexcept {
+  for (char c : bytes) {
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  }
+  return false;
+}
+
+// Valid UTF-8, or valid UTF-8 cut inside its last character (a page truncated
+// in transit). A cut lead byte alone is no evidence: "caf\xE9" ends like a cut
+// "\xE9\x80\x80" but is Latin-1 text. It counts when the text before it holds
+// UTF-8 of its own, or when a continuation byte that fits follows it.
 bool is_utf8_allowing_truncated_end(std::string_view bytes) noexcept {
   if (is_valid_utf8(bytes)) return true;
   // The last lead byte within the final three bytes starts the truncated sequence.
@@ -344,16 +355,10 @@ bool is_utf8_allowing_truncated_end(std::string_view bytes) noexcept {
     const std::size_t start = bytes.size() - back;
     const auto c = static_cast<unsigned char>(bytes[start]);
     if ((c & 0xC0) != 0x80) {
+      const std::string_view before = bytes.substr(0, start);
       return is_truncated_utf8_sequence(bytes.substr(start)) &&
-             is_valid_utf8(bytes.substr(0, start));
+             (back >= 2 || has_non_ascii(before)) && is_valid_utf8(before);
     }
-  }
-  return false;
-}
-
-bool has_non_ascii(std::string_view bytes) noexcept {
-  for (char c : bytes) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
   }
   return false;
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "corun/text/decode.hpp"
 #include "corun/text/encoding.hpp"
 
 namespace corun::text {
@@ -440,6 +441,17 @@ TEST(SniffUtf8, TruncatedFinalSequenceIsAllowed) {
   }
   // A four-byte sequence cut after three bytes.
   EXPECT_EQ(sniff("ok \xF0\x9F\x98"s).source, Source::utf8);
+}
+
+// A lone lead byte at the end is Latin-1 as often as a cut UTF-8 sequence: it
+// counts as UTF-8 only after UTF-8 text.
+TEST(SniffUtf8, ALoneFinalLeadByteNeedsUtf8BeforeIt) {
+  const SniffResult latin = sniff("caf\xE9"s);
+  EXPECT_NE(latin.source, Source::utf8);
+  EXPECT_EQ(corun::text::decode("caf\xE9"s, latin.encoding, corun::text::Errors::strict),
+            "caf\xC3\xA9");  // café
+  EXPECT_NE(sniff(std::string(2000, 'x') + "caf\xE9").source, Source::utf8);
+  EXPECT_EQ(sniff("\xE4\xB8\xAD \xE6"s).source, Source::utf8);  // after "中"
 }
 
 TEST(SniffUtf8, InvalidOrNonPrefixTailIsNotUtf8) {
