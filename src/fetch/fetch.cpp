@@ -12,10 +12,15 @@
 // (input + report).
 #include "corun/fetch/fetch.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <unordered_map>
 
@@ -141,11 +146,32 @@ struct Fetcher::Impl final : LaneContext {
 
   // ---- setup
 
-  // Creates the output folder (blocking: on the pool).
+  // Creates the output folder and checks that a page can be written there
+  // (blocking: on the pool). A folder this user may not write to (or on a
+  // read-only mount) is refused before any URL is taken: every page would
+  // fail, and in a shared crawl each would be recorded failed for good.
   void create_out_dir() const {
     std::error_code ec;
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw SetupError(fmt::format("cannot create {}: {}", out_dir.string(), ec.message()));
+    const std::string dir = out_dir.empty() ? std::string(".") : out_dir.string();
+    // An unnamed file, as the page writer makes them (O_TMPFILE); where the
+    // file system has none, a named one removed at once.
+    int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    int err = fd < 0 ? errno : 0;
+    if (fd < 0 && (err == EOPNOTSUPP || err == EISDIR || err == EINVAL)) {
+      std::string probe = (out_dir / ".corun-write-check-XXXXXX").string();
+      fd = ::mkstemp(probe.data());
+      err = fd < 0 ? errno : 0;
+      if (fd >= 0) ::unlink(probe.c_str());
+    }
+    if (fd >= 0) {
+      ::close(fd);
+    } else if (err == EACCES || err == EPERM || err == EROFS) {
+      throw SetupError(fmt::format("cannot write into {}: {}", dir, std::strerror(err)));
+    }
+    // (Any other error, a full disk included, is met again by the first page
+    // and handled there.)
   }
 
   // Every record, whoever made it (see Frontier "Records"): counted, then on_record.

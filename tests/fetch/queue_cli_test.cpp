@@ -205,6 +205,37 @@ TEST(QueueCli, AWorkerWhoseDiskIsFullStopsAndAnotherFinishes) {
   EXPECT_EQ(failed, 0u);
 }
 
+// A worker whose --out cannot be written (here a read-only mount, which holds
+// for root too) is refused before it takes a URL: exit 2, the folder named, and
+// the crawl untouched. (It used to take URLs and record each as failed for good.)
+TEST(QueueCli, AWorkerThatCannotWriteItsOutTakesNothing) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::TestServer pages(corun::testing::big_page_handler);
+  auto q = redis.url() + "/readonly";
+  auto address = corun::fetch::parse_queue_url(q);
+  ASSERT_EQ(enqueue_pages(q, dir.path(), pages.port(), 5), 0);
+  auto ro = dir.path() / "ro";
+  std::filesystem::create_directories(ro);
+  corun::testing::SmallTmpfs tmpfs(ro, "1m", /*read_only=*/true);
+  ASSERT_TRUE(tmpfs.mounted()) << tmpfs.error() << " (run the suite as root)";
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  auto w = cli::run_corun({"fetch", "--queue", q, "--out", ro.string()}, o);
+  EXPECT_EQ(w.exit_code, 2) << w;
+  EXPECT_TRUE(has(w.err, "cannot write into " + ro.string() + ": Read-only file system")) << w;
+  auto st = corun::run(corun::fetch::status(address));
+  EXPECT_EQ(st.done + st.failed, 0u);
+  EXPECT_EQ(st.waiting, 5u);
+  // A plain run is refused the same way.
+  auto plain = cli::run_corun(
+      {"fetch", "--out", ro.string(), "--report", (dir.path() / "report.jsonl").string(),
+       "http://127.0.0.1:" + std::to_string(pages.port()) + "/p/1"},
+      o);
+  EXPECT_EQ(plain.exit_code, 2) << plain;
+  EXPECT_TRUE(has(plain.err, "cannot write into " + ro.string())) << plain;
+}
+
 // The first request of a connection is answered 503 with Retry-After: 1, the
 // rest 200 (a worker's retry of a URL then succeeds, on a new connection).
 std::atomic<int> g_answered{0};

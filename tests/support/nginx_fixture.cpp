@@ -62,9 +62,9 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-SmallTmpfs::SmallTmpfs(fs::path dir, std::string_view size) : dir_(std::move(dir)) {
+SmallTmpfs::SmallTmpfs(fs::path dir, std::string_view size, bool read_only) : dir_(std::move(dir)) {
   std::string options = "size=" + std::string(size);
-  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options.c_str()) == 0) {
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", read_only ? MS_RDONLY : 0, options.c_str()) == 0) {
     mounted_ = true;
   } else {
     error_ = std::string("cannot mount a tmpfs on ") + dir_.string() + ": " + std::strerror(errno) +

@@ -31,7 +31,8 @@ class TempDir {
 // (CAP_SYS_ADMIN): without it mounted() is false and error() says why.
 class SmallTmpfs {
  public:
-  SmallTmpfs(std::filesystem::path dir, std::string_view size);
+  // read_only: mounted read-only (every write fails with EROFS, also as root).
+  SmallTmpfs(std::filesystem::path dir, std::string_view size, bool read_only = false);
   ~SmallTmpfs();
   SmallTmpfs(const SmallTmpfs&) = delete;
   SmallTmpfs& operator=(const SmallTmpfs&) = delete;
