@@ -75,6 +75,7 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   std::optional<TaskHandle<void>> renewer;
   Counters counters;
   bool stopped = false;
+  bool crawl_gone = false;  // a script found the crawl's keys gone: nothing to deliver to
   bool finished = false;
   bool closed = false;
   bool warned_down = false;
@@ -197,6 +198,18 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
         pause = std::chrono::milliseconds(100);
         note_up();
       } catch (const redis::ResponseError& e) {
+        if (queue_detail::is_crawl_gone(e)) {
+          // Nothing left to deliver to: the claim says so and ends the run.
+          if (!crawl_gone) {
+            warn(fmt::format("{}: {} outcome{} dropped", queue_detail::crawl_gone(address).what(),
+                             outbox.size(), outbox.size() == 1 ? "" : "s"));
+          }
+          crawl_gone = true;
+          counters.not_delivered += outbox.size();
+          outbox.clear();
+          held.clear();
+          break;
+        }
         // A script error is not transient: say so and keep the outcome (it
         // is retried, slowly) rather than lose the URL.
         note_down(e);
@@ -300,7 +313,11 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
       r = co_await claiming;
       im.note_up();
       backoff = std::chrono::milliseconds(100);
-    } catch (const redis::ResponseError&) {
+    } catch (const redis::ResponseError& e) {
+      if (queue_detail::is_crawl_gone(e)) {
+        im.crawl_gone = true;
+        throw queue_detail::crawl_gone(im.address);
+      }
       throw;  // the script or the crawl's keys are broken: not transient
     } catch (const redis::Error& e) {
       im.note_down(e);
@@ -450,7 +467,11 @@ Task<bool> RedisFrontier::confirm_lease(Work& work) {
       redis::Reply r = co_await confirming;
       answer = r.as_integer();
       im.note_up();
-    } catch (const redis::ResponseError&) {
+    } catch (const redis::ResponseError& e) {
+      if (queue_detail::is_crawl_gone(e)) {
+        im.crawl_gone = true;
+        throw queue_detail::crawl_gone(im.address);
+      }
       throw;  // the script or the crawl's keys are broken: not transient
     } catch (const redis::Error& e) {
       im.note_down(e);
@@ -559,8 +580,9 @@ Task<void> RedisFrontier::close() {
     }
   }
   try {
-    // (Not after giving up: Redis is away, and the consumer still holds leases.)
-    if (!gave_up) {
+    // (Not after giving up: Redis is away, and the consumer still holds leases;
+    // nor when the crawl is gone.)
+    if (!gave_up && !im.crawl_gone) {
       Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
       co_await leaving;
     }

@@ -270,6 +270,18 @@ std::vector<std::string> settings_to_fields(const QueueSettings& s) {
           std::to_string(s.lease.count())};
 }
 
+bool is_crawl_gone(const std::exception& e) noexcept {
+  return dynamic_cast<const redis::ResponseError*>(&e) != nullptr &&
+         std::string_view(e.what()).starts_with("NOCRAWL");
+}
+
+QueueError crawl_gone(const QueueAddress& address) {
+  return QueueError(fmt::format(
+      "queue {}: the crawl is gone from the server (its keys were deleted, or Redis restarted "
+      "without its data: give it appendonly yes); run the producer again to start it anew",
+      address.to_string()));
+}
+
 std::string host_of(const std::string& url) {
   UrlParts parts;
   std::string error;
@@ -513,9 +525,19 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     }
     // Failed mid-input: still registered, so the crawl's input stays not done
     // until the registration lapses (run it again to resume).
-    if (failed) std::rethrow_exception(failed);
-    Task<redis::Reply> marking = queue_lua::producer_done_script()(conn, {}, {P, producer});
-    co_await marking;
+    try {
+      if (failed) std::rethrow_exception(failed);
+    } catch (const redis::ResponseError& e) {
+      if (is_crawl_gone(e)) throw crawl_gone(address);
+      throw;
+    }
+    try {
+      Task<redis::Reply> marking = queue_lua::producer_done_script()(conn, {}, {P, producer});
+      co_await marking;
+    } catch (const redis::ResponseError& e) {
+      if (is_crawl_gone(e)) throw crawl_gone(address);
+      throw;
+    }
     if (options.on_progress) options.on_progress(line_no, result.added);
     co_return result;
   }
@@ -557,14 +579,18 @@ void write_all(int fd, const std::string& data, const std::filesystem::path& pat
   }
 }
 
-Task<bool> crawl_finished(redis::Connection& conn, const std::string& P) {
+// Throws QueueError when the crawl is gone (a collector would wait forever).
+Task<bool> crawl_finished(redis::Connection& conn, const QueueAddress& address) {
+  const std::string P = address.prefix();
   redis::Pipeline p = conn.pipeline();
   p.command("HGET", P + "meta", "input_done")
       .command("XLEN", P + "work")
       .command("ZCARD", P + "delay")
-      .command("XLEN", P + "results");
+      .command("XLEN", P + "results")
+      .command("HEXISTS", P + "meta", "buckets");
   Task<std::vector<redis::Reply>> running = p.execute();
   std::vector<redis::Reply> r = co_await running;
+  if (r[4].as_integer() == 0) throw crawl_gone(address);
   co_return r[0].as_optional_string() == std::optional<std::string>("1") &&
       r[1].as_integer() == 0 && r[2].as_integer() == 0 && r[3].as_integer() == 0;
 }
@@ -614,7 +640,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
         conn.command("XRANGE", P + "results", "(" + cursor, "+", "COUNT", 1000);
     redis::Reply entries = co_await range;
     if (entries.size() == 0) {
-      Task<bool> checking_end = crawl_finished(conn, P);
+      Task<bool> checking_end = crawl_finished(conn, address);
       bool finished = co_await checking_end;
       if (finished) break;
       co_await sleep(pause);

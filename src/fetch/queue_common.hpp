@@ -22,6 +22,10 @@ std::map<std::string, std::string> as_map(const redis::Reply& reply);
 QueueSettings settings_from_meta(const std::map<std::string, std::string>& meta);
 // Settings as HSET field/value pairs.
 std::vector<std::string> settings_to_fields(const QueueSettings& s);
+// A script's refusal when the crawl's keys are gone (queue_scripts.hpp's prelude).
+bool is_crawl_gone(const std::exception& e) noexcept;
+// The QueueError for it: what happened and what to do.
+QueueError crawl_gone(const QueueAddress& address);
 // The host key of a URL (scheme://host:port, lower case), empty when malformed.
 std::string host_of(const std::string& url);
 

@@ -23,6 +23,11 @@ inline constexpr const char* kPrelude = R"lua(
 local P = ARGV[1]
 local W = P .. 'work'
 local D = P .. 'delay'
+-- The crawl is gone (its keys deleted, or Redis restarted without its data):
+-- no step may write into it, or it would leave a crawl half made again.
+if redis.call('EXISTS', P .. 'meta') == 0 then
+  return redis.error_reply('NOCRAWL the crawl is gone from the server')
+end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

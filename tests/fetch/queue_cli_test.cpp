@@ -20,6 +20,7 @@
 
 #include "corun/corun.hpp"
 #include "corun/fetch/queue.hpp"
+#include "corun/redis.hpp"
 #include "fetch/cli_support.hpp"
 #include "fetch/test_servers.hpp"
 #include "redis/redis_server.hpp"
@@ -234,6 +235,59 @@ TEST(QueueCli, AWorkerThatCannotWriteItsOutTakesNothing) {
       o);
   EXPECT_EQ(plain.exit_code, 2) << plain;
   EXPECT_TRUE(has(plain.err, "cannot write into " + ro.string())) << plain;
+}
+
+// The crawl's keys deleted mid-crawl (FLUSHALL; or Redis restarted without
+// its data): the worker and the collector each stop with exit 2 and a line
+// that says so, and nothing is written back into the server. (The worker used
+// to fail on a raw NOGROUP script error and half re-create the crawl, and the
+// collector waited forever.)
+TEST(QueueCli, ACrawlDeletedMidRunEndsWorkerAndCollectorClearly) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::TestServer slow;  // 150 ms a response
+  auto q = redis.url() + "/gone";
+  auto address = corun::fetch::parse_queue_url(q);
+  ASSERT_EQ(enqueue_pages(q, dir.path(), slow.port(), 200), 0);
+  bool flushed = false;
+  auto flush_once_started = [&]() -> int {
+    if (!flushed && corun::run(corun::fetch::status(address)).done >= 2) {
+      corun::run(corun::co_invoke([&]() -> corun::Task<void> {
+        corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+        corun::redis::Connection c = co_await connecting;
+        corun::Task<corun::redis::Reply> flushing = c.command("FLUSHALL");
+        co_await flushing;
+      }));
+      flushed = true;
+    }
+    return 0;
+  };
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  cli::RunResult collector;
+  std::thread collecting([&] {
+    collector = cli::run_corun(
+        {"fetch", "--queue", q, "--collect", (dir.path() / "crawl.jsonl").string()}, o);
+  });
+  cli::RunOptions wo = o;
+  wo.signal_when = flush_once_started;
+  auto worker = cli::run_corun(
+      {"fetch", "--queue", q, "-c", "2", "--out", (dir.path() / "out").string()}, wo);
+  collecting.join();
+  ASSERT_TRUE(flushed) << worker;
+  for (const auto* r : {&worker, &collector}) {
+    EXPECT_EQ(r->exit_code, 2) << *r;
+    EXPECT_TRUE(has(r->err, "the crawl is gone from the server")) << *r;
+    EXPECT_FALSE(has(r->err, "NOGROUP")) << *r;
+  }
+  auto keys = corun::run(corun::co_invoke([&]() -> corun::Task<corun::redis::Reply> {
+    corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+    corun::redis::Connection c = co_await connecting;
+    corun::Task<corun::redis::Reply> listing = c.command("KEYS", "*");
+    corun::redis::Reply r = co_await listing;
+    co_return r;
+  }));
+  EXPECT_EQ(keys.size(), 0u) << "keys written back into the emptied server";
 }
 
 // The first request of a connection is answered 503 with Retry-After: 1, the
