@@ -239,6 +239,9 @@ void add_queue_options(CLI::App* f, QueueArgs& a) {
       ->check(in_range(1, 1000000000))
       ->capture_default_str()
       ->group(group);
+  a.producer_only = {f->get_option("--lease"), f->get_option("--max-deliveries"),
+                     f->get_option("--expected-urls"), f->get_option("--high-water")};
+  a.worker_only = {f->get_option("--worker-name"), f->get_option("--deliver-timeout")};
 }
 
 int run_queue_command(FetchArgs& fa, QueueArgs& a) {
@@ -257,7 +260,53 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
         "arguments, -i or --demo");
   }
   bool worker = a.enqueue.empty() && a.collect.empty() && !a.status;
+  // Flags the chosen role would ignore are refused (docs/behaviour.md).
+  auto given = [](const CLI::Option* o) { return o->count() > 0; };
+  if (!worker) {
+    const char* role = !a.enqueue.empty() ? "a producer's (--enqueue)"
+                       : a.status         ? "--status's"
+                                          : "the collector's (--collect)";
+    for (const CLI::Option* o : a.worker_only) {
+      if (given(o)) {
+        return queue_usage(fmt::format("{}: not {} option: a worker's own", o->get_name(), role));
+      }
+    }
+    if (a.enqueue.empty()) {
+      for (const CLI::Option* o : a.producer_only) {
+        if (given(o)) {
+          return queue_usage(
+              fmt::format("{}: not {} option: the producer (--enqueue) stores it for the crawl",
+                          o->get_name(), role));
+        }
+      }
+    }
+    for (const auto& [field, flag] : fa.flags) {
+      if (flag->count() == 0) continue;
+      if (!a.enqueue.empty() &&
+          (field->role == fetch::OptionRole::crawl || field->name == "base_url")) {
+        continue;  // the producer's: stored for every worker, or resolving its lines
+      }
+      const char* why = "--collect FILE writes the crawl's report";
+      if (field->role == fetch::OptionRole::worker) {
+        why = "each worker takes its own (give it to the workers)";
+      } else if (field->role == fetch::OptionRole::crawl) {
+        why = "the crawl's settings go to the producer (--enqueue)";
+      } else if (field->name == "base_url") {
+        why = "the producer (--enqueue) resolves the URLs it adds";
+      } else if (field->name == "resume" && !a.enqueue.empty()) {
+        why = "a producer resumes by itself (its input's position is kept in the crawl)";
+      }
+      return queue_usage(fmt::format("{}: not {} option: {}", flag->get_name(), role, why));
+    }
+  }
   if (worker) {
+    for (const CLI::Option* o : a.producer_only) {
+      if (given(o)) {
+        return queue_usage(fmt::format(
+            "{}: not a worker's option: the producer (--enqueue) stores it for every worker",
+            o->get_name()));
+      }
+    }
     // A worker takes the crawl's settings from the queue, and records into it:
     // a crawl setting or a local run's option given here would be ignored.
     for (const auto& [field, flag] : fa.flags) {

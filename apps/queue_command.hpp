@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "fetch_command.hpp"
 
@@ -24,6 +25,9 @@ struct QueueArgs {
   std::size_t high_water = 1000000;
   std::uint64_t expected_urls = 0;  // --expected-urls (producer): sizes the dedup sets
   double deliver_timeout = 30;      // --deliver-timeout seconds (worker, at exit)
+  // The companions only a producer, or only a worker, takes (to refuse them
+  // elsewhere: given there, they would be ignored).
+  std::vector<const CLI::Option*> producer_only, worker_only;
 };
 
 // Adds --queue and its companions to the fetch subcommand.

@@ -177,6 +177,20 @@ TEST(FetchCli, HelpAndUsageErrors) {
        "--name: not a worker's option"},
       {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--report", "r.jsonl"},
        "--report: not a worker's option"},
+      // A producer's settings on a worker; a worker's on the producer, the
+      // collector or --status; a crawl setting on the collector.
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--lease", "5"},
+       "--lease: not a worker's option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--enqueue", "-", "-c", "5"},
+       "--concurrency: not a producer's (--enqueue) option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--enqueue", "-", "--out", "o"},
+       "--out: not a producer's (--enqueue) option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--enqueue", "-", "--worker-name", "w"},
+       "--worker-name: not a producer's (--enqueue) option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--collect", "c.jsonl", "--rate", "3"},
+       "--rate: not the collector's (--collect) option"},
+      {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--status", "--max-deliveries", "2"},
+       "--max-deliveries: not --status's option"},
   };
   for (const Refused& r : refused) {
     Result got = run_cli(dir.path(), r.args);
