@@ -58,7 +58,12 @@ def _timeout_tuple(func, name, value):
     if isinstance(value, ClientTimeout):
         return value._tuple()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _type_error(func, name, "a ClientTimeout or a number of seconds", value)
+        if type(value).__name__ == "ClientTimeout":  # another library's (aiohttp's)
+            raise TypeError(
+                f"{func}() argument '{name}' must be a corun.ClientTimeout or a number of "
+                f"seconds, not {type(value).__module__}.ClientTimeout (corun.ClientTimeout "
+                f"takes the same total=, connect=, sock_connect=, sock_read=)")
+        raise _type_error(func, name, "a corun.ClientTimeout or a number of seconds", value)
     return (_check_seconds(func, name, value), None, None)
 
 

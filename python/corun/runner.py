@@ -57,17 +57,27 @@ _MISUSE_HINT = ("create it inside the coroutine you pass to corun.run(), or awai
                 "coroutine directly")
 
 
+def _not_a_coroutine(func, coro):
+    # asyncio.run's error, with the same type, and what to do instead.
+    if isinstance(coro, _asyncio.Future):  # a Task or a Future: already scheduled
+        hint = (f"a {type(coro).__name__} is awaited, not run: await it inside the "
+                f"coroutine you pass to {func}()")
+    elif callable(coro):
+        hint = f"call the async function: {func}(main()), not {func}(main)"
+    else:
+        hint = f"pass the coroutine an async function returns: {func}(main())"
+    return ValueError(f"{func}() needs a coroutine ({hint}), got {coro!r}")
+
+
 def _check_args(func, coro, debug, loop_factory):
+    """Returns debug as the loop takes it (any truthy value, as asyncio.run)."""
     if not _asyncio.iscoroutine(coro):
-        # asyncio.run's error, with the same type.
-        raise ValueError(f"{func}() needs a coroutine (call the async function: "
-                         f"{func}(main()), not {func}(main)), got {coro!r}")
-    if debug is not None and not isinstance(debug, bool):
-        raise TypeError(f"{func}() argument 'debug' must be bool or None, "
-                        f"not {type(debug).__name__}")
+        raise _not_a_coroutine(func, coro)
     if loop_factory is not None and not callable(loop_factory):
+        coro.close()  # never started: no "was never awaited" warning
         raise TypeError(f"{func}() argument 'loop_factory' must be callable or None, "
                         f"not {type(loop_factory).__name__}")
+    return None if debug is None else bool(debug)
 
 
 def _running_loop():
@@ -86,7 +96,7 @@ def _refuse_nested(coro):
 def run(coro, *, debug=None, loop_factory=None):
     """Runs coro to completion and returns its result, with or without an
     event loop running in this thread (see the module's docstring)."""
-    _check_args("run", coro, debug, loop_factory)
+    debug = _check_args("run", coro, debug, loop_factory)
     loop = _running_loop()
     if getattr(_portal_thread, "active", False) or (loop is not None and loop in _own_loops):
         _refuse_nested(coro)
@@ -102,8 +112,7 @@ def run_or_schedule(coro):
     it, or add_done_callback); with none, runs it to completion (run(coro)) and
     returns its result."""
     if not _asyncio.iscoroutine(coro):
-        raise ValueError(f"run_or_schedule() needs a coroutine (call the async function), "
-                         f"got {coro!r}")
+        raise _not_a_coroutine("run_or_schedule", coro)
     loop = _running_loop()
     if loop is None:
         return run(coro)

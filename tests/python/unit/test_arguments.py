@@ -101,6 +101,17 @@ def test_client_timeout(name):
                    else name) == 2.0
 
 
+def test_another_librarys_client_timeout_is_named():
+    import aiohttp  # installed with the test dependencies (scripts/install-deps.sh)
+    s = corun.ClientSession()
+    try:
+        with pytest.raises(TypeError, match=r"not aiohttp\.client\.ClientTimeout \(corun\."
+                                            r"ClientTimeout takes the same"):
+            s.get(URLS[0], timeout=aiohttp.ClientTimeout(total=5))
+    finally:
+        s.close_sync()
+
+
 def test_sleep_delay():
     for value in [-1, float("nan"), 1e10]:
         with pytest.raises(ValueError, match="'delay'"):

@@ -4,6 +4,8 @@ loop (asyncio's own, as an application's callback would have it); what
 cannot work failing at once; the IPython extension's asyncio.run routing."""
 
 import asyncio
+import gc
+import warnings
 import contextvars
 import os
 import threading
@@ -55,16 +57,33 @@ def test_bad_arguments():
     async def main():
         return 1
 
-    with pytest.raises(ValueError, match="coroutine"):
+    with pytest.raises(ValueError, match=r"call the async function: run\(main\(\)\)"):
         corun.run(main)
     with pytest.raises(ValueError, match="coroutine"):
         corun.run_or_schedule(main)
-    coro = main()
-    with pytest.raises(TypeError, match="'debug'"):
-        corun.run(coro, debug=1)
-    with pytest.raises(TypeError, match="'loop_factory'"):
-        corun.run(coro, loop_factory=3)
-    coro.close()
+
+    async def a_task():
+        task = asyncio.ensure_future(main())
+        with pytest.raises(ValueError, match="a Task is awaited, not run"):
+            corun.run(task)
+        return await task
+    assert asyncio.run(a_task()) == 1
+    # A refused call closes the coroutine it was given: no "never awaited" warning.
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError, match="'loop_factory'"):
+            corun.run(main(), loop_factory=3)
+        gc.collect()
+    assert [str(w.message) for w in shown if "never awaited" in str(w.message)] == []
+
+
+def test_debug_takes_any_truthy_value_as_asyncio_run():
+    async def main():
+        return asyncio.get_running_loop().get_debug()
+
+    assert corun.run(main(), debug=1) is True
+    assert corun.run(main(), debug=0) is False
+    assert corun.run(main()) == asyncio.run(main())
 
 
 def in_running_loop(fn):
