@@ -334,6 +334,18 @@ namespace {
 // third of it while reading, and with each batch it adds).
 constexpr std::chrono::milliseconds kProducerTtl{30000};
 
+// After this long, a batch not yet full is added all the same.
+constexpr std::chrono::milliseconds kPartialBatchAfter{1000};
+
+// One add step (queue_scripts.hpp's add), its counts into result.
+Task<void> add_batch(redis::Connection& conn, const std::vector<std::string>& args,
+                     EnqueueResult& result) {
+  Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
+  redis::Reply added = co_await adding;
+  result.added += static_cast<std::uint64_t>(added[0].as_integer());
+  result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+}
+
 Task<void> wait_event(Event* e) {
   co_await e->wait();
 }
@@ -466,9 +478,13 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     std::uint64_t line_no = 0;
     std::vector<std::string> args;
     std::size_t in_batch = 0;
+    // A batch goes to Redis when full, or once it is kPartialBatchAfter old
+    // (a slow pipe's lines are not held back until 500 have come).
+    auto batch_started = std::chrono::steady_clock::now();
     auto start_batch = [&] {
       args.assign({P, input_name, "", producer, ttl});
       in_batch = 0;
+      batch_started = std::chrono::steady_clock::now();
     };
     start_batch();
     std::vector<std::string> lines;
@@ -498,24 +514,49 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
             Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
             co_await waiting;
             args[2] = std::to_string(line_no);
-            Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
-            redis::Reply added = co_await adding;
-            result.added += static_cast<std::uint64_t>(added[0].as_integer());
-            result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+            Task<void> adding = add_batch(conn, args, result);
+            co_await adding;
             if (options.on_progress) options.on_progress(line_no, result.added);
             start_batch();
           }
         }
+        if (in_batch > 0 &&
+            std::chrono::steady_clock::now() - batch_started >= kPartialBatchAfter) {
+          Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
+          co_await waiting;
+          args[2] = std::to_string(line_no);
+          Task<void> adding = add_batch(conn, args, result);
+          co_await adding;
+          if (options.on_progress) options.on_progress(line_no, result.added);
+          start_batch();
+        }
       }
       if (line_no > skip || in_batch > 0) {
         args[2] = std::to_string(std::max(line_no, skip));
-        Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
-        redis::Reply added = co_await adding;
-        result.added += static_cast<std::uint64_t>(added[0].as_integer());
-        result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+        Task<void> adding = add_batch(conn, args, result);
+        co_await adding;
       }
     } catch (...) {
       failed = std::current_exception();
+    }
+    // Interrupted (Ctrl-C): the lines read so far are added before it ends, so
+    // a pipe's lines, which no later run can read again, are not lost.
+    bool interrupted = false;
+    try {
+      if (failed) std::rethrow_exception(failed);
+    } catch (const CancelledError&) {
+      interrupted = true;
+    } catch (...) {
+      // (handled below)
+    }
+    if (interrupted && in_batch > 0) {
+      args[2] = std::to_string(std::max(line_no, skip));
+      try {
+        Task<void> adding = add_batch(conn, args, result);
+        co_await adding;
+      } catch (const std::exception&) {
+        // Redis away too: a file's run resumes from the last stored position.
+      }
     }
     finished_reading.set();
     try {

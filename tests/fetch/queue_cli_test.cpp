@@ -556,4 +556,51 @@ TEST(QueueCli, AFifoIsReadWholeAndNotResumedByPosition) {
   EXPECT_EQ(corun::run(corun::fetch::status(address)).total, 6U);
 }
 
+// A slow pipe's lines reach the crawl as they come (within about a second),
+// not once 500 have arrived or the pipe closes: here 3 lines are added while
+// the writer still holds the FIFO open.
+TEST(QueueCli, ASlowPipesLinesAreAddedAsTheyCome) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  auto fifo = dir.path() / "slow.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto q = redis.url() + "/slowpipe";
+  auto address = corun::fetch::parse_queue_url(q);
+  std::atomic<bool> over{false};
+  std::atomic<bool> seen{false};
+  std::thread writer([&] {
+    int fd = -1;
+    while (fd < 0 && !over) {
+      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) ::usleep(1000);
+    }
+    if (fd < 0) return;
+    ::fcntl(fd, F_SETFL, 0);
+    std::string lines = "http://s.test/1\nhttp://s.test/2\nhttp://s.test/3\n";
+    ssize_t n = ::write(fd, lines.data(), lines.size());
+    (void)n;
+    // Held open until the crawl shows the 3 URLs (or the producer is gone).
+    while (!over) {
+      try {
+        if (corun::run(corun::fetch::status(address)).total == 3) {
+          seen = true;
+          break;
+        }
+      } catch (const std::exception&) {
+        // not created yet
+      }
+      ::usleep(20000);
+    }
+    ::close(fd);
+  });
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(60));
+  auto p = cli::run_corun({"fetch", "--queue", q, "--enqueue", fifo.string()}, o);
+  over = true;
+  writer.join();
+  EXPECT_TRUE(seen) << "the lines waited for the pipe to close: " << p;
+  EXPECT_EQ(p.exit_code, 0) << p;
+  EXPECT_TRUE(has(p.err, "3 URLs added")) << p;
+}
+
 }  // namespace

@@ -223,6 +223,7 @@ class GatedSource final : public fetch::UrlSource {
     out = rest_;
     co_return false;
   }
+  bool gave_first() const { return gave_first_; }
 
  private:
   std::vector<std::string> first_, rest_;
@@ -282,6 +283,33 @@ Task<void> two_producers_at_once(fetch::QueueAddress a) {
 // input done, and workers finished the crawl without the other's URLs.)
 TEST_F(Queue, ProducersAtOnceFinishTheInputTogether) {
   corun::run(two_producers_at_once(address()));
+}
+
+Task<void> interrupted_producer(fetch::QueueAddress a) {
+  corun::Event never;
+  GatedSource pipe(urls(5), {}, &never);    // 5 lines, then a pipe that stays silent
+  fetch::EnqueueOptions options = quick();  // batches of 7: these 5 wait for more
+  auto reading = corun::create_task(fetch::enqueue(a, pipe, "pipe", options));
+  while (!pipe.gave_first()) co_await corun::sleep(1ms);
+  reading.cancel();  // Ctrl-C
+  bool cancelled = false;
+  try {
+    co_await reading;
+  } catch (const corun::CancelledError&) {
+    cancelled = true;
+  }
+  EXPECT_TRUE(cancelled);
+  Task<fetch::QueueStatus> asking = fetch::status(a);
+  fetch::QueueStatus st = co_await asking;
+  EXPECT_EQ(st.total, 5U) << "lines read from a pipe were lost with the interrupted producer";
+  EXPECT_FALSE(st.input_done);
+}
+
+// A producer interrupted while its batch is not full adds what it has read
+// (a pipe's lines cannot be read again); a slow pipe's lines are added within
+// about a second, not held back until a batch fills (see the CLI test).
+TEST_F(Queue, AnInterruptedProducerAddsTheLinesItRead) {
+  corun::run(interrupted_producer(address()));
 }
 
 TEST_F(Queue, EveryUrlGetsExactlyOneRecordAcrossWorkers) {
