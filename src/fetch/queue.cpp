@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <random>
 
 #include "corun/core/event.hpp"
 #include "corun/core/loop.hpp"
@@ -49,6 +50,15 @@ const redis::Script& producer_join_script() {
 }
 const redis::Script& producer_done_script() {
   return with_prelude(kProducerDone);
+}
+const redis::Script& collector_claim_script() {
+  return with_prelude(kCollectorClaim);
+}
+const redis::Script& collector_release_script() {
+  return with_prelude(kCollectorRelease);
+}
+const redis::Script& collector_store_script() {
+  return with_prelude(kCollectorStore);
 }
 const redis::Script& claim_script() {
   return with_prelude(kClaim);
@@ -182,9 +192,9 @@ Task<redis::Connection> open(const QueueAddress& address, redis::ConnectOptions 
 
 Task<void> check_types(redis::Connection& conn, const QueueAddress& address) {
   static const std::pair<const char*, const char*> kKinds[] = {
-      {"meta", "hash"},   {"work", "stream"},   {"delay", "zset"}, {"results", "stream"},
-      {"stats", "hash"},  {"hostq", "hash"},    {"next", "hash"},  {"workers", "hash"},
-      {"inputs", "hash"}, {"producers", "zset"}};
+      {"meta", "hash"},   {"work", "stream"},    {"delay", "zset"},      {"results", "stream"},
+      {"stats", "hash"},  {"hostq", "hash"},     {"next", "hash"},       {"workers", "hash"},
+      {"inputs", "hash"}, {"producers", "zset"}, {"collector", "string"}};
   redis::Pipeline p = conn.pipeline();
   for (const auto& [key, kind] : kKinds) p.command("TYPE", address.prefix() + key);
   std::vector<redis::Reply> types;
@@ -620,6 +630,25 @@ void write_all(int fd, const std::string& data, const std::filesystem::path& pat
   }
 }
 
+// How long a collector's claim lasts unless renewed (every third of it while
+// idle, and with each batch stored).
+constexpr std::chrono::milliseconds kCollectorTtl{10000};
+
+std::string collector_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::random_device rd;
+  return fmt::format("{}:{}:{:04x}", host, ::getpid(), rd() & 0xffffU);
+}
+
+QueueError another_collector(const QueueAddress& address, const std::string& holder) {
+  return QueueError(fmt::format(
+      "queue {}: another collector ({}) is writing this crawl's report: one collector per crawl "
+      "(one killed lets go within {} s)",
+      address.to_string(), holder,
+      std::chrono::duration_cast<std::chrono::seconds>(kCollectorTtl).count()));
+}
+
 // Throws QueueError when the crawl is gone (a collector would wait forever).
 Task<bool> crawl_finished(redis::Connection& conn, const QueueAddress& address) {
   const std::string P = address.prefix();
@@ -652,6 +681,24 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
     throw QueueError(
         fmt::format("queue {}: no crawl of that name on the server", address.to_string()));
   }
+  // One collector per crawl: two would each write (and delete) part of the
+  // records, and a record could land in both reports.
+  const std::string me = collector_name();
+  const std::string ttl = std::to_string(kCollectorTtl.count());
+  {
+    // A collector killed a moment ago holds the claim until it lapses: wait
+    // that long (a live one renews it, and is named).
+    auto give_up = std::chrono::steady_clock::now() + kCollectorTtl + std::chrono::seconds(2);
+    for (;;) {
+      Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
+      redis::Reply got = co_await claiming;
+      if (got.is_integer()) break;
+      if (std::chrono::steady_clock::now() >= give_up) {
+        throw another_collector(address, got.as_string());
+      }
+      co_await sleep(std::chrono::milliseconds(500));
+    }
+  }
   std::string cursor = meta[1].as_optional_string().value_or("0-0");
   std::uint64_t stored_bytes = to_u64(meta[2].as_optional_string().value_or("0"));
   ReportFile file;
@@ -676,6 +723,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   std::uint64_t bytes = stored_bytes;
   CollectResult result;
   auto pause = options.poll;
+  auto renewed = std::chrono::steady_clock::now();
   for (;;) {
     Task<redis::Reply> range =
         conn.command("XRANGE", P + "results", "(" + cursor, "+", "COUNT", 1000);
@@ -684,6 +732,12 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       Task<bool> checking_end = crawl_finished(conn, address);
       bool finished = co_await checking_end;
       if (finished) break;
+      if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {
+        Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
+        redis::Reply got = co_await claiming;
+        if (!got.is_integer()) throw another_collector(address, got.as_string());
+        renewed = std::chrono::steady_clock::now();
+      }
       co_await sleep(pause);
       continue;
     }
@@ -706,16 +760,26 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
     }
     write_all(file.fd, text, report);
     if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
+    std::vector<std::string> store{P, me, ttl, ids.back(), std::to_string(bytes + text.size())};
+    store.insert(store.end(), ids.begin(), ids.end());
+    Task<redis::Reply> storing = queue_lua::collector_store_script()(conn, {}, std::move(store));
+    redis::Reply stored = co_await storing;
+    if (stored.as_integer() == 0) {
+      // Taken over while this one stalled: the batch is the other's to write.
+      if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
+        report_failed(report, "cannot truncate");
+      }
+      Task<redis::Reply> asking = conn.command("GET", P + "collector");
+      redis::Reply holder = co_await asking;
+      throw another_collector(address, holder.as_optional_string().value_or("?"));
+    }
+    renewed = std::chrono::steady_clock::now();
     bytes += text.size();
     cursor = ids.back();
-    redis::Pipeline p = conn.pipeline();
-    p.command("MULTI").command("HSET", P + "meta", "collect_id", cursor, "collect_bytes",
-                               std::to_string(bytes));
-    std::vector<std::string> del{"XDEL", P + "results"};
-    del.insert(del.end(), ids.begin(), ids.end());
-    p.command_argv(std::move(del)).command("EXEC");
-    Task<std::vector<redis::Reply>> storing = p.execute();
-    co_await storing;
+  }
+  {
+    Task<redis::Reply> releasing = queue_lua::collector_release_script()(conn, {}, {P, me});
+    co_await releasing;
   }
   Task<redis::Reply> counting = conn.command("HMGET", P + "stats", "done", "failed");
   redis::Reply stats = co_await counting;

@@ -128,6 +128,38 @@ redis.call('HSET', P .. 'meta', 'input_done', '0')
 return 1
 )lua";
 
+// collector_claim(P, collector, ttl_ms): one collector per crawl. Takes (or
+// renews) the claim when it is free, lapsed or this collector's own; returns
+// 1, or the holder's name when another collector has it.
+inline constexpr const char* kCollectorClaim = R"lua(
+local K = P .. 'collector'
+local holder = redis.call('GET', K)
+if holder and holder ~= ARGV[2] then return holder end
+redis.call('SET', K, ARGV[2], 'PX', tonumber(ARGV[3]))
+return 1
+)lua";
+
+// collector_store(P, collector, ttl_ms, cursor, bytes, id...): the records
+// up to cursor are in the report (bytes long): the cursor stored and those
+// entries deleted, in one step, only while this collector holds the claim
+// (renewed here; taken when it lapsed unclaimed). Returns 1, or 0 when another
+// collector took it over (its report has these records: this one must not).
+inline constexpr const char* kCollectorStore = R"lua(
+local K = P .. 'collector'
+local holder = redis.call('GET', K)
+if holder and holder ~= ARGV[2] then return 0 end
+redis.call('SET', K, ARGV[2], 'PX', tonumber(ARGV[3]))
+redis.call('HSET', P .. 'meta', 'collect_id', ARGV[4], 'collect_bytes', ARGV[5])
+for j = 6, #ARGV do redis.call('XDEL', P .. 'results', ARGV[j]) end
+return 1
+)lua";
+
+// collector_release(P, collector): the claim freed, if still this collector's.
+inline constexpr const char* kCollectorRelease = R"lua(
+if redis.call('GET', P .. 'collector') == ARGV[2] then redis.call('DEL', P .. 'collector') end
+return 1
+)lua";
+
 // producer_done(P, producer): a producer has read all its input. The crawl's
 // input is done once no other producer is still reading (registrations that
 // lapsed, their producers killed, do not count). Returns the producers still
@@ -365,6 +397,9 @@ return held
 const redis::Script& add_script();
 const redis::Script& producer_join_script();
 const redis::Script& producer_done_script();
+const redis::Script& collector_claim_script();
+const redis::Script& collector_release_script();
+const redis::Script& collector_store_script();
 const redis::Script& claim_script();
 const redis::Script& renew_script();
 const redis::Script& complete_script();

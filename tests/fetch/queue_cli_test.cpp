@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -554,6 +555,57 @@ TEST(QueueCli, AFifoIsReadWholeAndNotResumedByPosition) {
   }
   auto address = corun::fetch::parse_queue_url(q);
   EXPECT_EQ(corun::run(corun::fetch::status(address)).total, 6U);
+}
+
+// One collector per crawl: a second one is refused (exit 2, the first named),
+// so no record lands in two reports; one killed lets go of its claim, and the
+// next run on the same report waits for that and finishes it, each URL once.
+TEST(QueueCli, OneCollectorAtATime) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::TestServer pages(corun::testing::big_page_handler);
+  auto q = redis.url() + "/collectors";
+  auto address = corun::fetch::parse_queue_url(q);
+  ASSERT_EQ(enqueue_pages(q, dir.path(), pages.port(), 20), 0);
+  auto claim_held = [&] {
+    return corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
+      corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+      corun::redis::Connection c = co_await connecting;
+      corun::Task<corun::redis::Reply> asking = c.command("EXISTS", address.prefix() + "collector");
+      corun::redis::Reply r = co_await asking;
+      co_return r.as_integer() == 1;
+    }));
+  };
+  std::atomic<bool> kill_first{false};
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  cli::RunOptions first_options = o;
+  first_options.kill_once([&] { return kill_first.load(); });
+  auto report = dir.path() / "crawl.jsonl";
+  cli::RunResult first;
+  std::thread collecting([&] {
+    first = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()}, first_options);
+  });
+  while (!claim_held()) std::this_thread::sleep_for(10ms);
+  auto second = cli::run_corun(
+      {"fetch", "--queue", q, "--collect", (dir.path() / "other.jsonl").string()}, o);
+  EXPECT_EQ(second.exit_code, 2) << second;
+  EXPECT_TRUE(has(second.err, "another collector (")) << second;
+  kill_first = true;
+  collecting.join();
+  EXPECT_TRUE(first.killed_on_request) << first;
+  auto worker = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()}, o);
+  EXPECT_EQ(worker.exit_code, 0) << worker;
+  auto third = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()}, o);
+  EXPECT_EQ(third.exit_code, 0) << third;
+  std::set<std::string> urls;
+  std::size_t records = 0;
+  for (const auto& rec : cli::read_report(report)) {
+    ++records;
+    urls.insert(cli::str(rec, "url"));
+  }
+  EXPECT_EQ(records, 20u);
+  EXPECT_EQ(urls.size(), 20u);
 }
 
 // A slow pipe's lines reach the crawl as they come (within about a second),

@@ -28,6 +28,7 @@
 //   {NAME}:inputs    hash    input name -> its lines read (a producer's resume point)
 //   {NAME}:producers zset    producers reading now: input name -> registration expiry
 //                            (ms, server clock)
+//   {NAME}:collector string  the collector writing the report (expires unless renewed)
 #pragma once
 
 #include <chrono>
@@ -158,7 +159,9 @@ struct CollectResult {
 // finished and every record is written. Resumable: a cursor and the file's
 // length are stored with each batch, so a collector killed mid-write restarts
 // from there (the file is cut back to the length last stored). One collector
-// per crawl.
+// per crawl: a claim in Redis, renewed while it runs; another collector's
+// live claim is a QueueError (a lapsing one, of a collector killed, is waited
+// out).
 Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
                             CollectOptions options);
 
