@@ -24,8 +24,29 @@ int queue_usage(const std::string& message) {
   return 2;
 }
 
+// A crawl setting the producer was given, as given and as the crawl has it
+// (equal when the crawl took it).
+std::pair<std::string, std::string> setting_values(const std::string& field,
+                                                   const fetch::QueueSettings& s) {
+  auto secs = [](double v) { return fmt::format("{}", v); };
+  if (field == "limit_per_host") return {"--per-host", std::to_string(s.limit_per_host)};
+  if (field == "rate") return {"--rate", fmt::format("{}", s.rate)};
+  if (field == "retries") return {"--retries", std::to_string(s.retries)};
+  if (field == "retry_delay") return {"--retry-delay", secs(s.retry_delay.count())};
+  if (field == "retry_max_delay") return {"--retry-max-delay", secs(s.retry_max_delay.count())};
+  if (field == "encoding") return {"--encoding", s.encoding};
+  if (field == "name_template") return {"--name", s.name_template};
+  if (field == "bom") return {"--no-bom", s.bom ? "off" : "on"};
+  if (field == "raw") return {"--raw", s.raw ? "on" : "off"};
+  if (field == "lease") return {"--lease", secs(static_cast<double>(s.lease.count()) / 1000)};
+  if (field == "max_deliveries") return {"--max-deliveries", std::to_string(s.max_deliveries)};
+  return {field, ""};
+}
+
 Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
-                       fetch::EnqueueOptions options, bool quiet) {
+                       fetch::EnqueueOptions options, bool quiet,
+                       std::vector<std::string> given_settings) {
+  const fetch::QueueSettings wanted = options.settings;
   if (!quiet) {
     options.on_progress = [](std::uint64_t lines, std::uint64_t added) {
       if (::isatty(STDERR_FILENO) == 1) {
@@ -47,6 +68,24 @@ Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
                  static_cast<unsigned long long>(r.duplicates),
                  static_cast<unsigned long long>(r.lines),
                  static_cast<unsigned long long>(r.resumed));
+  }
+  // Settings given to a producer of an existing crawl are not applied: say so
+  // (whatever --quiet), with what the crawl has.
+  if (!r.stored_settings) {
+    std::string differ;
+    for (const std::string& field : given_settings) {
+      auto [flag, want] = setting_values(field, wanted);
+      auto [same_flag, have] = setting_values(field, r.settings);
+      if (want != have)
+        differ +=
+            fmt::format("{}{} {} (the crawl's: {})", differ.empty() ? "" : ", ", flag, want, have);
+    }
+    if (!differ.empty()) {
+      std::fprintf(stderr,
+                   "corun fetch: not applied: %s: the crawl keeps the settings it was created "
+                   "with\n",
+                   differ.c_str());
+    }
   }
   co_return 0;
 }
@@ -341,7 +380,16 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
       } catch (const fetch::OptionsError& e) {
         return queue_usage(e.what());
       }
-      return corun::run(enqueue_main(address, a.enqueue, std::move(eo), fa.quiet));
+      std::vector<std::string> given_settings;
+      for (const auto& [field, flag] : fa.flags) {
+        if (field->role == fetch::OptionRole::crawl && flag->count() > 0) {
+          given_settings.emplace_back(field->name);
+        }
+      }
+      if (a.producer_only[0]->count() > 0) given_settings.emplace_back("lease");
+      if (a.producer_only[1]->count() > 0) given_settings.emplace_back("max_deliveries");
+      return corun::run(
+          enqueue_main(address, a.enqueue, std::move(eo), fa.quiet, std::move(given_settings)));
     }
     if (!a.collect.empty()) return corun::run(collect_main(address, a.collect, fa.quiet));
     if (a.status) return corun::run(status_main(address, a.watch));

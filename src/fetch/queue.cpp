@@ -468,6 +468,8 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     auto meta = as_map(r[group + 1]);
     options.settings.buckets = static_cast<std::uint32_t>(field_u64(meta, "buckets"));
     EnqueueResult result;
+    result.stored_settings = store;
+    result.settings = settings_from_meta(meta);
     // This input's position: how many of its lines an earlier run added.
     std::uint64_t skip = r[group + 2].is_nil() ? 0 : to_u64(r[group + 2].as_string());
     // Registered as reading: the crawl's input is not done until every

@@ -608,6 +608,29 @@ TEST(QueueCli, OneCollectorAtATime) {
   EXPECT_EQ(urls.size(), 20u);
 }
 
+// Settings given to the producer of a crawl that exists are not applied (the
+// crawl keeps those it was created with): the producer says which, and what
+// the crawl has, rather than dropping them silently.
+TEST(QueueCli, SettingsALaterProducerCannotChangeAreNamed) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  auto q = redis.url() + "/settings";
+  cli::write_file(dir.path() / "a.txt", "http://s.test/1\n");
+  cli::write_file(dir.path() / "b.txt", "http://s.test/2\n");
+  auto first = cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "a.txt").string(),
+                               "--per-host", "2", "--rate", "5"});
+  EXPECT_EQ(first.exit_code, 0) << first;
+  EXPECT_FALSE(has(first.err, "not applied")) << first;
+  auto later = cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "b.txt").string(),
+                               "--per-host", "9", "--rate", "5", "--lease", "20"});
+  EXPECT_EQ(later.exit_code, 0) << later;
+  EXPECT_TRUE(has(later.err,
+                  "not applied: --per-host 9 (the crawl's: 2), --lease 20 (the crawl's: 60): the "
+                  "crawl keeps the settings it was created with"))
+      << later;
+  EXPECT_TRUE(has(later.err, "1 URLs added")) << later;
+}
+
 // A slow pipe's lines reach the crawl as they come (within about a second),
 // not once 500 have arrived or the pipe closes: here 3 lines are added while
 // the writer still holds the FIFO open.

@@ -126,6 +126,10 @@ struct EnqueueOptions {
   std::function<void(std::uint64_t lines, std::uint64_t added)> on_progress;
 };
 struct EnqueueResult {
+  // True when this run created the crawl (or replaced its settings); false:
+  // the crawl kept the settings it had, which `settings` holds.
+  bool stored_settings = false;
+  QueueSettings settings;
   std::uint64_t lines = 0;    // input lines read by this run (skipped ones included)
   std::uint64_t resumed = 0;  // lines skipped because an earlier run had added them
   std::uint64_t added = 0;    // URLs new to the crawl
