@@ -180,15 +180,19 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
             "in the queue)",
             c.dropped + c.bounced, c.bounced);
       }
+      // done + failed are this worker's records: each recorded in the crawl,
+      // found recorded there already, or not delivered (Redis away); the
+      // URLs its claims gave up on (delivered too often) are among them.
+      std::string of =
+          fmt::format("{} recorded, {} already recorded elsewhere", c.recorded, c.duplicates);
+      if (c.not_delivered > 0) of += fmt::format(", {} not delivered", c.not_delivered);
+      if (c.given_up > 0) of += fmt::format(", {} given up (delivered too often)", c.given_up);
       std::fprintf(stderr,
-                   "corun fetch: worker %s: %llu URLs taken, %llu recorded (%llu done, %llu "
-                   "failed), %llu already recorded elsewhere, %llu retried later, %llu handed "
-                   "back%s%s\n",
+                   "corun fetch: worker %s: %llu URLs taken; %llu done and %llu failed (%s), %llu "
+                   "retried later, %llu handed back%s%s\n",
                    frontier.worker().c_str(), static_cast<unsigned long long>(c.taken),
-                   static_cast<unsigned long long>(c.recorded),
                    static_cast<unsigned long long>(summary.done),
-                   static_cast<unsigned long long>(summary.failed),
-                   static_cast<unsigned long long>(c.duplicates),
+                   static_cast<unsigned long long>(summary.failed), of.c_str(),
                    static_cast<unsigned long long>(c.deferred),
                    static_cast<unsigned long long>(c.released), stalled.c_str(),
                    summary.input_exhausted ? "; the crawl is finished" : "");

@@ -122,7 +122,7 @@ TEST(QueueCli, WorkerSummarySaysWhyUrlsFailed) {
   auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()}, o);
   EXPECT_FALSE(w.hung) << w;
   EXPECT_EQ(w.exit_code, 0) << w;  // the crawl is finished; its URLs failed
-  EXPECT_TRUE(has(w.err, "(0 done, 2 failed)")) << w;
+  EXPECT_TRUE(has(w.err, "; 0 done and 2 failed (2 recorded, 0 already recorded elsewhere)")) << w;
   EXPECT_TRUE(has(w.err, "failed, by cause")) << w;
   EXPECT_TRUE(has(w.err, "     2  cannot connect\n")) << w;
   EXPECT_TRUE(has(w.err, "e.g. http://127.0.0.1:" + dead + "/")) << w;
