@@ -368,8 +368,10 @@ if #p ~= 1 or p[1][2] ~= me then
   if #p == 0 then redis.call('ZREM', P .. 'slots:' .. ARGV[10], id) end
   return 0
 end
+-- The wait counts in the URL's elapsed time, as in a plain run's report.
+local spent = (tonumber(ARGV[13]) or 0) + delay / 1000
 local e = {u = ARGV[6], l = ARGV[7], i = ARGV[8], a = ARGV[9], h = ARGV[10], b = ARGV[11], f = ARGV[12],
-  e = ARGV[13], p = ARGV[14]}
+  e = tostring(spent), p = ARGV[14]}
 redis.call('ZADD', D, now_ms() + delay, payload(e))
 ack(id)
 redis.call('ZREM', P .. 'slots:' .. e.h, id)

@@ -792,6 +792,7 @@ TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
     failed.status = 503;
     failed.error = "HTTP 503";
     failed.attempts = 2;
+    failed.elapsed = 0.25;
     w.defer(got[0], failed, 50ms);
     std::vector<fetch::Work> again;
     Task<bool> t2 = w.take(again, 4);
@@ -799,6 +800,8 @@ TEST_F(Queue, DeferredUrlsComeBackWithTheirAttempts) {
     EXPECT_EQ(again.size(), 1U);
     EXPECT_EQ(again[0].url, "http://a.test/flaky");
     EXPECT_EQ(again[0].attempts, 2);
+    // The time spent so far, the wait for the retry included (as a plain run counts it).
+    EXPECT_NEAR(again[0].elapsed, 0.30, 1e-9);
     w.complete(again[0], ok_record(again[0]));
     std::vector<fetch::Work> none;
     Task<bool> t3 = w.take(none, 4);
