@@ -444,6 +444,11 @@ Task<void> FetchLane::save(Target* t, http::Response* resp, LaneOutcome* out) {
   if (!written.error.empty()) {
     rec->error = std::move(written.error);
     out->disk_full = written.no_space;
+    // A full disk stops the run (the engine's stop() follows the outcome): no
+    // lane starts another request meanwhile, each only to fail the same way.
+    // The engine's thread may be slow to see the outcome on a loaded machine,
+    // and a lane's queue holds up to the window of URLs.
+    if (written.no_space) engine_.stop_requested.store(true, std::memory_order_relaxed);
     co_return;
   }
   if (written.decoded) {
