@@ -395,7 +395,7 @@ Task<fetch::EnqueueResult> run_enqueue(fetch::QueueAddress address, std::shared_
   co_return result;
 }
 
-py::object enqueue_to_python(fetch::EnqueueResult r) {
+py::object enqueue_to_python(const fetch::EnqueueResult& r) {
   py::dict d;
   d["lines"] = r.lines;
   d["resumed"] = r.resumed;
