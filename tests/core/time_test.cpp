@@ -1,6 +1,7 @@
 // sleep, wait_for, shield (semantic 12).
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,29 @@ TEST(WaitFor, ReturnsTheValueInTime) {
         5s);
   };
   EXPECT_EQ(corun::run(main()), 8);
+}
+
+// Work that fails by itself raises its own error, and the deadline goes with
+// it: the caller is not cancelled later, wherever it then waits (the timer used
+// to stay armed, and cancelled the caller's next sleep).
+TEST(WaitFor, WorkThatFailsLeavesNoDeadlineBehind) {
+  auto main = []() -> Task<std::string> {
+    std::string seen;
+    try {
+      Task<int> failing = corun::wait_for(
+          []() -> Task<int> {
+            co_await corun::sleep(1ms);
+            throw std::runtime_error("its own error");
+          }(),
+          50ms);
+      co_await failing;
+    } catch (const std::runtime_error& e) {
+      seen = e.what();
+    }
+    co_await corun::sleep(150ms);  // past the deadline: still not cancelled
+    co_return seen + ", then slept";
+  };
+  EXPECT_EQ(corun::run(main()), "its own error, then slept");
 }
 
 TEST(WaitFor, Semantic12_ExpiryCancelsTheWorkAndRaisesTimeoutError) {

@@ -144,6 +144,13 @@ Task<T> wait_for(Task<T> work, std::chrono::duration<Rep, Period> timeout) {
       throw TimeoutError(fmt::format("timed out after {:g} s", seconds));
     }
     throw;
+  } catch (...) {
+    // The work failed by itself: its error, as is. The timer must not
+    // outlive this frame (it would cancel the caller later, wherever it
+    // then waits, and write to `expired` here, freed).
+    timer.cancel();
+    if (expired) me->uncancel();
+    throw;
   }
 }
 
