@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +18,11 @@
 namespace corun::app {
 
 namespace {
+
+// "1 URL", "2 URLs".
+std::string count(std::uint64_t n, const char* noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
 
 int queue_usage(const std::string& message) {
   std::fprintf(stderr, "corun fetch: %s\nTry 'corun fetch --help' for more information.\n",
@@ -47,26 +53,42 @@ Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
                        fetch::EnqueueOptions options, bool quiet,
                        std::vector<std::string> given_settings) {
   const fetch::QueueSettings wanted = options.settings;
-  if (!quiet) {
-    options.on_progress = [](std::uint64_t lines, std::uint64_t added) {
-      if (::isatty(STDERR_FILENO) == 1) {
-        std::fprintf(stderr, "\r\033[K  %llu lines read, %llu URLs added",
-                     static_cast<unsigned long long>(lines),
-                     static_cast<unsigned long long>(added));
-      }
-    };
-  }
+  // What the run had added when it was interrupted (the progress so far).
+  auto so_far = std::make_shared<std::pair<std::uint64_t, std::uint64_t>>(0, 0);
+  options.on_progress = [quiet, so_far](std::uint64_t lines, std::uint64_t added) {
+    *so_far = {lines, added};
+    if (!quiet && ::isatty(STDERR_FILENO) == 1) {
+      std::fprintf(stderr, "\r\033[K  %s read, %s added", count(lines, "line").c_str(),
+                   count(added, "URL").c_str());
+    }
+  };
   Task<fetch::EnqueueResult> running =
       fetch::enqueue(address, std::filesystem::path(input), std::move(options));
-  fetch::EnqueueResult r = co_await running;
+  fetch::EnqueueResult r;
+  try {
+    r = co_await running;
+  } catch (const CancelledError&) {
+    // Ctrl-C: the lines read were added before it ended (unless Redis was
+    // away, or Ctrl-C came again meanwhile); say how far it got.
+    if (!quiet) {
+      struct stat st {};
+      bool file = input != "-" && ::stat(input.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+      if (::isatty(STDERR_FILENO) == 1) std::fputs("\n", stderr);
+      std::fprintf(stderr, "corun fetch: interrupted: %s added to %s from the first %s read; %s\n",
+                   count(so_far->second, "URL").c_str(), address.to_string().c_str(),
+                   count(so_far->first, "line").c_str(),
+                   file ? "the same command again goes on from there"
+                        : "the rest of the input was not read");
+    }
+    throw;
+  }
   if (!quiet) {
     if (::isatty(STDERR_FILENO) == 1) std::fputs("\n", stderr);
     std::fprintf(stderr,
-                 "corun fetch: %llu URLs added to %s, %llu duplicates, %llu lines read (%llu "
-                 "skipped: added by an earlier run)\n",
-                 static_cast<unsigned long long>(r.added), address.to_string().c_str(),
-                 static_cast<unsigned long long>(r.duplicates),
-                 static_cast<unsigned long long>(r.lines),
+                 "corun fetch: %s added to %s, %s, %s read (%llu skipped: added by an "
+                 "earlier run)\n",
+                 count(r.added, "URL").c_str(), address.to_string().c_str(),
+                 count(r.duplicates, "duplicate").c_str(), count(r.lines, "line").c_str(),
                  static_cast<unsigned long long>(r.resumed));
   }
   // Settings given to a producer of an existing crawl are not applied: say so
@@ -91,15 +113,30 @@ Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
 }
 
 Task<int> collect_main(const fetch::QueueAddress& address, std::string path, bool quiet) {
-  Task<fetch::CollectResult> running = fetch::collect(address, path, {});
-  fetch::CollectResult r = co_await running;
+  fetch::CollectOptions options;
+  auto written = std::make_shared<std::uint64_t>(0);
+  options.on_record = [written](const fetch::Record&) { ++*written; };
+  Task<fetch::CollectResult> running = fetch::collect(address, path, std::move(options));
+  fetch::CollectResult r;
+  try {
+    r = co_await running;
+  } catch (const CancelledError&) {
+    // Ctrl-C: the report keeps what was written; a run again goes on after it.
+    if (!quiet) {
+      std::fprintf(stderr,
+                   "corun fetch: interrupted: %s written to %s by this run; the same command "
+                   "again goes on from there\n",
+                   count(*written, "record").c_str(), path.c_str());
+    }
+    throw;
+  }
   if (!quiet) {
     std::fprintf(stderr,
-                 "corun fetch: crawl %s finished: %llu done, %llu failed; %llu records written "
-                 "to %s by this run\n",
+                 "corun fetch: crawl %s finished: %llu done, %llu failed; %s written to %s "
+                 "by this run\n",
                  address.to_string().c_str(), static_cast<unsigned long long>(r.done),
-                 static_cast<unsigned long long>(r.failed),
-                 static_cast<unsigned long long>(r.written), path.c_str());
+                 static_cast<unsigned long long>(r.failed), count(r.written, "record").c_str(),
+                 path.c_str());
   }
   co_return r.exit_code();
 }

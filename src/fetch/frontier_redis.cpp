@@ -73,8 +73,11 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   std::deque<Outcome> outbox;
   std::optional<TaskHandle<void>> deliverer;
   std::optional<TaskHandle<void>> renewer;
+  // A claim stop() gave up waiting for (Redis away): close() lets it end.
+  std::optional<TaskHandle<redis::Reply>> abandoned_claim;
   Counters counters;
   bool stopped = false;
+  Steady::time_point stopped_at{};
   bool crawl_gone = false;  // a script found the crawl's keys gone: nothing to deliver to
   bool finished = false;
   bool closed = false;
@@ -99,6 +102,29 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
       co_await waiting;
     } catch (const corun::TimeoutError&) {
       // (the usual end)
+    }
+  }
+
+  // A claim's reply (or its error). Once stopped, it is waited for at most
+  // close_timeout: with Redis away (a partition, a stalled server) its command
+  // timeout alone could hold the exit longer than --deliver-timeout promises.
+  // Then it is abandoned: whatever it claimed, if Redis ran it, goes back to
+  // the crawl when its leases expire, as for a worker that died.
+  Task<std::optional<redis::Reply>> await_claim(TaskHandle<redis::Reply> claim) {
+    for (;;) {
+      if (claim.done()) co_return co_await claim;
+      if (stopped && Steady::now() - stopped_at >= options.close_timeout) {
+        claim.cancel();
+        abandoned_claim = claim;
+        co_return std::nullopt;
+      }
+      try {
+        // (shielded: a slice's end does not cancel the claim)
+        Task<redis::Reply> waiting = wait_for(shield(claim), std::chrono::milliseconds(100));
+        co_return co_await waiting;
+      } catch (const corun::TimeoutError&) {
+        // (next slice)
+      }
     }
   }
 
@@ -307,10 +333,15 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
     // A claimed entry's lease runs from no earlier than this.
     Steady::time_point sent = Steady::now();
     try {
-      Task<redis::Reply> claiming = queue_lua::claim_script()(
-          im.conn, {},
-          {im.prefix(), im.worker, std::to_string(max), std::to_string(im.settings.lease.count())});
-      r = co_await claiming;
+      TaskHandle<redis::Reply> claim =
+          create_task(queue_lua::claim_script()(im.conn, {},
+                                                {im.prefix(), im.worker, std::to_string(max),
+                                                 std::to_string(im.settings.lease.count())}),
+                      "queue-claim");
+      Task<std::optional<redis::Reply>> claiming = im.await_claim(claim);
+      std::optional<redis::Reply> reply = co_await claiming;
+      if (!reply) co_return false;  // stopped, and Redis did not answer in time
+      r = std::move(*reply);
       im.note_up();
       backoff = std::chrono::milliseconds(100);
     } catch (const redis::ResponseError& e) {
@@ -428,6 +459,7 @@ void RedisFrontier::release(Work work) {
 }
 
 void RedisFrontier::stop() {
+  if (!impl_->stopped) impl_->stopped_at = Steady::now();
   impl_->stopped = true;
   impl_->woken.set();
 }
@@ -511,6 +543,7 @@ Task<bool> RedisFrontier::confirm_lease(Work& work) {
 Task<void> RedisFrontier::close() {
   Impl& im = *impl_;
   if (im.closed) co_return;
+  if (!im.stopped) im.stopped_at = Steady::now();
   im.stopped = true;
   // URLs still held with no outcome (the engine returned them all, normally):
   // back to the crawl for another worker.
@@ -582,14 +615,24 @@ Task<void> RedisFrontier::close() {
   try {
     // (Not after giving up: Redis is away, and the consumer still holds leases;
     // nor when the crawl is gone.)
+    // Bounded like the delivery: Redis may have gone away just now.
     if (!gave_up && !im.crawl_gone) {
-      Task<redis::Reply> leaving = queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker});
+      Task<redis::Reply> leaving =
+          wait_for(queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker}),
+                   std::min(im.options.close_timeout, im.options.command_timeout));
       co_await leaving;
     }
   } catch (const redis::Error&) {
     // Best effort: a consumer left behind holds nothing and shows in --status.
   } catch (const corun::TimeoutError&) {
     // Same.
+  }
+  if (im.abandoned_claim && !im.abandoned_claim->done()) {
+    TaskHandle<redis::Reply> c = *im.abandoned_claim;
+    try {
+      co_await c;
+    } catch (...) {  // CancelledError (as asked) or the claim's error
+    }
   }
   im.conn.close();
   im.closed = true;

@@ -566,9 +566,13 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
       try {
         Task<void> adding = add_batch(conn, args, result);
         co_await adding;
-      } catch (const std::exception&) {
-        // Redis away too: a file's run resumes from the last stored position.
+      } catch (...) {
+        // Redis away too (a file's run resumes from the last stored position),
+        // or interrupted again (CancelledError): given up, and on to ending
+        // the renewals, which must not outlive this frame (they use conn and
+        // finished_reading).
       }
+      if (options.on_progress) options.on_progress(line_no, result.added);
     }
     finished_reading.set();
     try {
@@ -726,58 +730,75 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   CollectResult result;
   auto pause = options.poll;
   auto renewed = std::chrono::steady_clock::now();
-  for (;;) {
-    Task<redis::Reply> range =
-        conn.command("XRANGE", P + "results", "(" + cursor, "+", "COUNT", 1000);
-    redis::Reply entries = co_await range;
-    if (entries.size() == 0) {
-      Task<bool> checking_end = crawl_finished(conn, address);
-      bool finished = co_await checking_end;
-      if (finished) break;
-      if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {
-        Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
-        redis::Reply got = co_await claiming;
-        if (!got.is_integer()) throw another_collector(address, got.as_string());
-        renewed = std::chrono::steady_clock::now();
+  // Interrupted (Ctrl-C): the claim is let go at once, so the same command
+  // run again goes on without waiting for it to lapse.
+  std::exception_ptr interrupted;
+  try {
+    for (;;) {
+      Task<redis::Reply> range =
+          conn.command("XRANGE", P + "results", "(" + cursor, "+", "COUNT", 1000);
+      redis::Reply entries = co_await range;
+      if (entries.size() == 0) {
+        Task<bool> checking_end = crawl_finished(conn, address);
+        bool finished = co_await checking_end;
+        if (finished) break;
+        if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {
+          Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
+          redis::Reply got = co_await claiming;
+          if (!got.is_integer()) throw another_collector(address, got.as_string());
+          renewed = std::chrono::steady_clock::now();
+        }
+        co_await sleep(pause);
+        continue;
       }
-      co_await sleep(pause);
-      continue;
-    }
-    std::string text;
-    std::vector<std::string> ids;
-    Record record;
-    for (const redis::Reply& e : entries.as_array()) {
-      ids.push_back(e[0].as_string());
-      const redis::Reply& kv = e[1];
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-        if (kv[i].as_string() != "r") continue;
-        record = Record{};
-        if (parse_json_line(kv[i + 1].as_string(), record)) {
-          text += to_json_line(record);
-          text += '\n';
-          ++result.written;
-          if (options.on_record) options.on_record(record);
+      std::string text;
+      std::vector<std::string> ids;
+      Record record;
+      for (const redis::Reply& e : entries.as_array()) {
+        ids.push_back(e[0].as_string());
+        const redis::Reply& kv = e[1];
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+          if (kv[i].as_string() != "r") continue;
+          record = Record{};
+          if (parse_json_line(kv[i + 1].as_string(), record)) {
+            text += to_json_line(record);
+            text += '\n';
+            ++result.written;
+            if (options.on_record) options.on_record(record);
+          }
         }
       }
-    }
-    write_all(file.fd, text, report);
-    if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
-    std::vector<std::string> store{P, me, ttl, ids.back(), std::to_string(bytes + text.size())};
-    store.insert(store.end(), ids.begin(), ids.end());
-    Task<redis::Reply> storing = queue_lua::collector_store_script()(conn, {}, std::move(store));
-    redis::Reply stored = co_await storing;
-    if (stored.as_integer() == 0) {
-      // Taken over while this one stalled: the batch is the other's to write.
-      if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
-        report_failed(report, "cannot truncate");
+      write_all(file.fd, text, report);
+      if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
+      std::vector<std::string> store{P, me, ttl, ids.back(), std::to_string(bytes + text.size())};
+      store.insert(store.end(), ids.begin(), ids.end());
+      Task<redis::Reply> storing = queue_lua::collector_store_script()(conn, {}, std::move(store));
+      redis::Reply stored = co_await storing;
+      if (stored.as_integer() == 0) {
+        // Taken over while this one stalled: the batch is the other's to write.
+        if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
+          report_failed(report, "cannot truncate");
+        }
+        Task<redis::Reply> asking = conn.command("GET", P + "collector");
+        redis::Reply holder = co_await asking;
+        throw another_collector(address, holder.as_optional_string().value_or("?"));
       }
-      Task<redis::Reply> asking = conn.command("GET", P + "collector");
-      redis::Reply holder = co_await asking;
-      throw another_collector(address, holder.as_optional_string().value_or("?"));
+      renewed = std::chrono::steady_clock::now();
+      bytes += text.size();
+      cursor = ids.back();
     }
-    renewed = std::chrono::steady_clock::now();
-    bytes += text.size();
-    cursor = ids.back();
+  } catch (const CancelledError&) {
+    interrupted = std::current_exception();
+  }
+  if (interrupted) {
+    try {
+      Task<redis::Reply> releasing = wait_for(
+          queue_lua::collector_release_script()(conn, {}, {P, me}), std::chrono::seconds(2));
+      co_await releasing;
+    } catch (...) {
+      // Redis away, or interrupted again: the claim lapses by itself.
+    }
+    std::rethrow_exception(interrupted);
   }
   {
     Task<redis::Reply> releasing = queue_lua::collector_release_script()(conn, {}, {P, me});

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -428,6 +429,51 @@ TEST(QueueCli, ALaterProducerSkipsOnlyWhatItsOwnInputAdded) {
   EXPECT_EQ(total(), 10U) << appended;
 }
 
+// A FIFO made at `path` and written from a thread of its own: the writer
+// waits for a reader to open it (a non-blocking open fails until one is
+// there, so a producer that never opens it cannot leave the thread blocked),
+// writes `text`, then keeps the FIFO open until hold_while() turns false (or
+// the destructor). The destructor joins the thread.
+class FifoWriter {
+ public:
+  FifoWriter(
+      const std::filesystem::path& path, std::string text,
+      std::function<bool()> hold_while = [] { return false; })
+      : text_(std::move(text)), hold_while_(std::move(hold_while)) {
+    if (::mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+    thread_ = std::thread([this, path] {
+      int fd = -1;
+      while (fd < 0 && !over_) {
+        fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) ::usleep(1000);
+      }
+      if (fd < 0) return;
+      ::fcntl(fd, F_SETFL, 0);
+      ssize_t n = ::write(fd, text_.data(), text_.size());
+      (void)n;
+      written_ = true;
+      while (!over_ && hold_while_()) ::usleep(10000);
+      ::close(fd);
+    });
+  }
+  ~FifoWriter() { finish(); }
+  FifoWriter(const FifoWriter&) = delete;
+  FifoWriter& operator=(const FifoWriter&) = delete;
+  bool written() const { return written_; }
+  // Closes the FIFO (if still open) and joins the writer.
+  void finish() {
+    over_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::string text_;
+  std::function<bool()> hold_while_;
+  std::atomic<bool> over_{false};
+  std::atomic<bool> written_{false};
+  std::thread thread_;
+};
+
 // A loopback port that accepts connections (the kernel's backlog) and never
 // answers: a worker's requests to it hang until its --timeout.
 class SilentPort {
@@ -519,37 +565,77 @@ TEST(QueueCli, WorkerStoppedWhileRedisIsDownDoesNotWaitForever) {
   }
 }
 
+// The same with Redis stalled rather than dead (SIGSTOP: a partition, a hung
+// server), so a claim is in flight when Ctrl-C comes and would wait out its
+// 10 s command timeout: --deliver-timeout bounds that wait too. Expected exit
+// about 2 s after Ctrl-C (the transfers' -m 2, then 1 s of trying to deliver);
+// before, 9-10 s. The bound below is a hang guard with room, not a speed check.
+TEST(QueueCli, WorkerStoppedWhileRedisIsStalledExitsWithinDeliverTimeout) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  SilentPort silent;
+  std::string lines;
+  for (int i = 0; i < 3; ++i) {
+    lines += "http://127.0.0.1:" + std::to_string(silent.port()) + "/" + std::to_string(i) + "\n";
+  }
+  cli::write_file(dir.path() / "in.txt", lines);
+  auto q = redis.url() + "/stalled";
+  auto address = corun::fetch::parse_queue_url(q);
+  auto p = cli::run_corun(
+      {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--retries", "0"});
+  ASSERT_EQ(p.exit_code, 0) << p;
+  // Holding its 3 URLs and claiming for its fourth slot: Redis stopped; 1.5 s
+  // later (a claim has gone out meanwhile: they go every 0.5 s at most) Ctrl-C.
+  int step = 0;
+  auto stalled = std::chrono::steady_clock::now();
+  auto interrupted = stalled;
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(120));
+  o.signal_when = [&]() -> int {
+    if (step == 0) {
+      if (corun::run(corun::fetch::status(address)).in_flight < 3) return 0;
+      ::kill(redis.pid(), SIGSTOP);
+      stalled = std::chrono::steady_clock::now();
+      step = 1;
+      return 0;
+    }
+    if (step == 1 && std::chrono::steady_clock::now() - stalled > 1500ms) {
+      step = 2;
+      interrupted = std::chrono::steady_clock::now();
+      return SIGINT;
+    }
+    return 0;
+  };
+  auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string(), "-c", "4",
+                           "-m", "2", "--deliver-timeout", "1"},
+                          o);
+  auto took = std::chrono::steady_clock::now() - interrupted;
+  ::kill(redis.pid(), SIGCONT);
+  ASSERT_EQ(step, 2) << w;
+  EXPECT_FALSE(w.hung) << w;
+  EXPECT_EQ(w.exit_code, 130) << w;
+  EXPECT_TRUE(has(w.err, "3 outcomes not delivered")) << w;
+  EXPECT_LT(took, 7s) << "from Ctrl-C to exit: " << std::chrono::duration<double>(took).count()
+                      << " s\n"
+                      << w;
+  // The URLs were never acked: the crawl still has all 3 to hand out.
+  EXPECT_EQ(corun::run(corun::fetch::status(address)).done, 0U);
+}
+
 // A FIFO given by path (as `<(cmd)` gives one) is read whole by the producer:
 // its head is not consumed to identify it, and a second run through the same
 // path is not resumed by position (each run's lines are new).
 TEST(QueueCli, AFifoIsReadWholeAndNotResumedByPosition) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
-  auto fifo = dir.path() / "urls.fifo";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   auto q = redis.url() + "/fifo";
   for (int round = 0; round < 2; ++round) {
     std::string lines;
     for (int i = 0; i < 3; ++i) lines += "http://f.test/" + std::to_string(round * 3 + i) + "\n";
-    std::atomic<bool> over{false};
-    // The writer waits for the producer to open the FIFO (a non-blocking open
-    // fails until a reader is there), so a producer that never opens it
-    // cannot leave this thread blocked.
-    std::thread writer([&] {
-      int fd = -1;
-      while (fd < 0 && !over) {
-        fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) ::usleep(1000);
-      }
-      if (fd < 0) return;
-      ::fcntl(fd, F_SETFL, 0);
-      ssize_t n = ::write(fd, lines.data(), lines.size());
-      (void)n;
-      ::close(fd);
-    });
+    auto fifo = dir.path() / ("urls" + std::to_string(round) + ".fifo");
+    FifoWriter writer(fifo, lines);
     auto p = cli::run_corun({"fetch", "--queue", q, "--enqueue", fifo.string()});
-    over = true;
-    writer.join();
+    writer.finish();
     ASSERT_EQ(p.exit_code, 0) << p;
     EXPECT_TRUE(has(p.err, "3 URLs added")) << "round " << round << ": " << p;
   }
@@ -628,7 +714,7 @@ TEST(QueueCli, SettingsALaterProducerCannotChangeAreNamed) {
                   "not applied: --per-host 9 (the crawl's: 2), --lease 20 (the crawl's: 60): the "
                   "crawl keeps the settings it was created with"))
       << later;
-  EXPECT_TRUE(has(later.err, "1 URLs added")) << later;
+  EXPECT_TRUE(has(later.err, "1 URL added")) << later;
 }
 
 // A slow pipe's lines reach the crawl as they come (within about a second),
@@ -637,45 +723,158 @@ TEST(QueueCli, SettingsALaterProducerCannotChangeAreNamed) {
 TEST(QueueCli, ASlowPipesLinesAreAddedAsTheyCome) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
-  auto fifo = dir.path() / "slow.fifo";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   auto q = redis.url() + "/slowpipe";
   auto address = corun::fetch::parse_queue_url(q);
-  std::atomic<bool> over{false};
   std::atomic<bool> seen{false};
-  std::thread writer([&] {
-    int fd = -1;
-    while (fd < 0 && !over) {
-      fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-      if (fd < 0) ::usleep(1000);
-    }
-    if (fd < 0) return;
-    ::fcntl(fd, F_SETFL, 0);
-    std::string lines = "http://s.test/1\nhttp://s.test/2\nhttp://s.test/3\n";
-    ssize_t n = ::write(fd, lines.data(), lines.size());
-    (void)n;
-    // Held open until the crawl shows the 3 URLs (or the producer is gone).
-    while (!over) {
-      try {
-        if (corun::run(corun::fetch::status(address)).total == 3) {
-          seen = true;
-          break;
-        }
-      } catch (const std::exception&) {
-        // not created yet
-      }
-      ::usleep(20000);
-    }
-    ::close(fd);
-  });
+  // Held open until the crawl shows the 3 URLs (or the producer is gone).
+  FifoWriter writer(dir.path() / "slow.fifo", "http://s.test/1\nhttp://s.test/2\nhttp://s.test/3\n",
+                    [&] {
+                      try {
+                        if (corun::run(corun::fetch::status(address)).total == 3) {
+                          seen = true;
+                          return false;
+                        }
+                      } catch (const std::exception&) {
+                        // not created yet
+                      }
+                      return true;
+                    });
   cli::RunOptions o;
   o.hang_guard(std::chrono::seconds(60));
-  auto p = cli::run_corun({"fetch", "--queue", q, "--enqueue", fifo.string()}, o);
-  over = true;
-  writer.join();
+  auto p =
+      cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "slow.fifo").string()}, o);
+  writer.finish();
   EXPECT_TRUE(seen) << "the lines waited for the pipe to close: " << p;
   EXPECT_EQ(p.exit_code, 0) << p;
   EXPECT_TRUE(has(p.err, "3 URLs added")) << p;
+}
+
+// Ctrl-C stops a producer reading a pipe: what it read is in the crawl, and it
+// says how far it got (exit 130). Ctrl-C twice while Redis stalls (the lines'
+// last add hanging): it quits at once, cleanly (the renewals it ran beside the
+// reading end before its frame does; under ASan a use after free shows here).
+TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
+  for (bool twice : {false, true}) {
+    corun::testing::RedisServer redis;
+    corun::testing::TempDir dir("corun-queue-cli");
+    auto q = redis.url() + "/stopped";
+    auto address = corun::fetch::parse_queue_url(q);
+    auto total = [&]() -> std::uint64_t {
+      try {
+        return corun::run(corun::fetch::status(address)).total;
+      } catch (const std::exception&) {
+        return 0;  // not created yet
+      }
+    };
+    FifoWriter writer(dir.path() / "urls.fifo", "http://i.test/1\nhttp://i.test/2\n",
+                      [] { return true; });
+    int step = 0;
+    auto since = std::chrono::steady_clock::now();
+    cli::RunOptions o;
+    o.hang_guard(std::chrono::seconds(60));
+    o.signal_when = [&]() -> int {
+      if (!twice) {
+        // Once the 2 lines are in the crawl (a partial batch goes after 1 s).
+        if (step == 0 && total() == 2) {
+          step = 1;
+          return SIGINT;
+        }
+        return 0;
+      }
+      // Read but not yet added (that waits 1 s): Redis stalls, Ctrl-C, and
+      // again while the last add hangs.
+      if (step == 0 && writer.written()) {
+        ::usleep(200000);
+        ::kill(redis.pid(), SIGSTOP);
+        step = 1;
+        since = std::chrono::steady_clock::now();
+        return SIGINT;
+      }
+      if (step == 1 && std::chrono::steady_clock::now() - since > 500ms) {
+        step = 2;
+        return SIGINT;
+      }
+      return 0;
+    };
+    auto p = cli::run_corun(
+        {"fetch", "--queue", q, "--enqueue", (dir.path() / "urls.fifo").string()}, o);
+    ::kill(redis.pid(), SIGCONT);
+    writer.finish();
+    EXPECT_FALSE(p.hung) << p;
+    EXPECT_EQ(p.signal, 0) << p;
+    EXPECT_EQ(p.exit_code, 130) << p;
+    EXPECT_FALSE(has(p.err, "Sanitizer")) << p;
+    if (twice) {
+      EXPECT_EQ(step, 2) << p;
+      EXPECT_TRUE(has(p.err, "corun fetch: interrupted: 0 URLs added")) << p;
+    } else {
+      EXPECT_EQ(step, 1) << p;
+      EXPECT_TRUE(
+          has(p.err, "corun fetch: interrupted: 2 URLs added to " + address.to_string() +
+                         " from the first 2 lines read; the rest of the input was not read"))
+          << p;
+      EXPECT_EQ(total(), 2U);
+    }
+  }
+}
+
+// Ctrl-C stops a collector: it says how many records it wrote, lets go of its
+// claim at once (the same command again starts without waiting for it to
+// lapse) and goes on where it stopped.
+TEST(QueueCli, AnInterruptedCollectorLetsGoAndGoesOn) {
+  corun::testing::RedisServer redis;
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::Nginx nginx;
+  cli::write_file(nginx.root() / "a.html", "<p>a</p>");
+  cli::write_file(nginx.root() / "b.html", "<p>b</p>");
+  auto q = redis.url() + "/collect";
+  cli::write_file(dir.path() / "in.txt",
+                  nginx.base_url() + "/a.html\n" + nginx.base_url() + "/b.html\n");
+  // The FIFO keeps the crawl's input open, so the crawl is not finished and
+  // the collector waits for more.
+  FifoWriter writer(dir.path() / "more.fifo", "", [] { return true; });
+  cli::RunOptions bg;
+  bg.hang_guard(std::chrono::seconds(60));
+  std::thread producer([&] {
+    cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "more.fifo").string()}, bg);
+  });
+  auto p = cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string()});
+  ASSERT_EQ(p.exit_code, 0) << p;
+  // A worker does both and waits for more: ended once they are recorded.
+  auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()},
+                          cli::RunOptions{}.hang_guard(std::chrono::seconds(60)).kill_once([&] {
+                            auto st =
+                                corun::run(corun::fetch::status(corun::fetch::parse_queue_url(q)));
+                            return st.done == 2;
+                          }));
+  ASSERT_TRUE(w.killed_on_request) << w;
+  auto report = dir.path() / "report.jsonl";
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(60));
+  int step = 0;
+  o.signal_when = [&]() -> int {
+    if (step == 0 && std::filesystem::exists(report) && lines_of(cli::read_file(report)) == 2) {
+      step = 1;
+      return SIGINT;
+    }
+    return 0;
+  };
+  auto c = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()}, o);
+  EXPECT_EQ(step, 1) << c;
+  EXPECT_EQ(c.exit_code, 130) << c;
+  EXPECT_TRUE(has(c.err, "corun fetch: interrupted: 2 records written to " + report.string() +
+                             " by this run; the same command again goes on from there"))
+      << c;
+  // The input ends: the same collector command again finishes the report
+  // (claim let go: no wait) without writing the 2 records twice.
+  writer.finish();
+  producer.join();
+  auto again = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()},
+                              cli::RunOptions{}.hang_guard(std::chrono::seconds(60)));
+  EXPECT_EQ(again.exit_code, 0) << again;
+  EXPECT_FALSE(has(again.err, "another collector")) << again;
+  EXPECT_TRUE(has(again.err, "0 records written")) << again;
+  EXPECT_EQ(lines_of(cli::read_file(report)), 2) << cli::read_file(report);
 }
 
 }  // namespace
