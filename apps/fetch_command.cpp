@@ -503,10 +503,40 @@ CLI::App* add_fetch_command(CLI::App& app, FetchArgs& a) {
   return f;
 }
 
+namespace {
+// A URL argument as one input line: surrounding blanks trimmed, inner ones
+// percent-encoded (a space or tab would otherwise start its encoding label).
+std::string one_url(std::string_view arg) {
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  while (!arg.empty() && blank(arg.front())) arg.remove_prefix(1);
+  while (!arg.empty() && blank(arg.back())) arg.remove_suffix(1);
+  std::string url;
+  url.reserve(arg.size());
+  for (char c : arg) {
+    if (c == ' ') {
+      url += "%20";
+    } else if (c == '\t') {
+      url += "%09";
+    } else {
+      url += c;
+    }
+  }
+  return url;
+}
+}  // namespace
+
 int run_fetch_command(FetchArgs& a) {
   fetch::Options& o = a.options;
 
   bool from_stdin = a.urls.size() == 1 && a.urls[0] == "-";
+  if (!from_stdin && std::find(a.urls.begin(), a.urls.end(), "-") != a.urls.end()) {
+    return usage_error("'-' (read the URLs from stdin) goes alone, not among URL arguments");
+  }
+  if (!from_stdin) {
+    // An argument is one URL: blanks inside it are part of it (encoded, as a
+    // browser would), not an encoding label after it as on an input line.
+    for (std::string& u : a.urls) u = one_url(u);
+  }
   int inputs = (a.demo ? 1 : 0) + (a.input.empty() ? 0 : 1) + (a.urls.empty() ? 0 : 1);
   if (inputs == 0) return usage_error("no URLs: give URL..., -i FILE, - (stdin) or --demo");
   if (inputs > 1) return usage_error("give URLs in one way only: arguments, -i FILE, - or --demo");

@@ -282,6 +282,13 @@ struct Fetcher::Impl final : LaneContext {
           unstarted(std::move(w));
           continue;
         }
+        if (w.path.empty() && names_in_input_order()) {
+          // (A URL that does not parse gets its record from the lane.)
+          UrlParts parts;
+          std::string error;
+          if (parse_url(w.url, parts, error))
+            w.path = relative_key(claim_path(w.url, parts, w.index));
+        }
         // The lane first: arguments are evaluated in no set order.
         FetchLane& lane = pick_lane(w.url);
         lane.give(LaneItem{std::move(w), false});

@@ -116,7 +116,8 @@ struct LocalFrontier::State {
       InputLine parsed;
       if (!parse_input_line(raw, config.base_url, parsed)) continue;
       std::uint64_t index = seen++;
-      if (config.resume && scan.done.take(stable_hash(parsed.url))) {
+      // (The report holds a URL's invalid UTF-8 bytes as U+FFFD: compared so.)
+      if (config.resume && scan.done.take(stable_hash(as_reported(parsed.url)))) {
         ++skipped;
         continue;
       }

@@ -296,15 +296,7 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
     t.path = engine_.path_key(work.path);
     return true;
   }
-  std::string relative = engine_.name_template.empty()
-                             ? name_from_url(t.parts)
-                             : engine_.name_template.expand(rec.url, t.parts, work.index);
-  t.path = engine_.path_key(relative);
-  // {index} names never collide (except with the frontier's own file, resolved
-  // as usual); deterministic names are never changed.
-  if (!engine_.deterministic_names && (!engine_.unique_names || t.path == engine_.own_path)) {
-    t.path = claim_name(t.path);
-  }
+  t.path = engine_.claim_path(rec.url, t.parts, work.index);
   // Work::path is the name under --out, not the path: a shared crawl's retry
   // may be taken by another worker, which saves under its own --out.
   work.path = engine_.relative_key(t.path);
@@ -389,11 +381,10 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
       rec.attempts = out.work.attempts;
       return false;
     case Attempt::Kind::interrupted:
-      if (out.work.attempts > 0) {
-        out.kind = LaneOutcome::Kind::not_started;  // the frontier ends it with its earlier record
-      } else {
-        rec.error = "interrupted before the request started";
-      }
+      // Stopped while waiting for its --rate turn: never started, as a URL
+      // the stop found still queued. No record (--resume fetches it); a
+      // retry's frontier ends it with its earlier record.
+      out.kind = LaneOutcome::Kind::not_started;
       return false;
     case Attempt::Kind::failure: {
       // Stopped or not, a retry goes to the frontier: the local one ends it
@@ -456,11 +447,6 @@ Task<void> FetchLane::save(Target* t, http::Response* resp, LaneOutcome* out) {
     rec->encoding_source = std::string(text::to_string(written.source));
   }
   rec->path = std::move(t->path);
-}
-
-std::string FetchLane::claim_name(const std::string& path) {
-  std::lock_guard lock(engine_.names_mutex);
-  return engine_.names.claim(path);
 }
 
 Task<WriteOutcome> FetchLane::write(WriteJob job) {

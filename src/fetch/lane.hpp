@@ -101,6 +101,25 @@ struct LaneContext {
     return key.starts_with(prefix) ? key.substr(prefix.size()) : key;
   }
 
+  // The path a URL's first attempt writes to: its name (from the template, or
+  // from the URL) under out_dir, claimed in the registry where names can
+  // collide (any thread: the registry has its mutex).
+  std::string claim_path(const std::string& url, const UrlParts& parts, std::uint64_t index) {
+    std::string path = path_key(name_template.empty() ? name_from_url(parts)
+                                                      : name_template.expand(url, parts, index));
+    // {index} names never collide (except with the frontier's own file,
+    // resolved as usual); deterministic names are never changed.
+    if (!deterministic_names && (!unique_names || path == own_path)) {
+      std::lock_guard lock(names_mutex);
+      path = names.claim(path);
+    }
+    return path;
+  }
+  // Names that can collide are claimed by the engine as it hands URLs out, in
+  // input order, so collisions resolve the same way in every run whatever the
+  // lanes' timing (a lane names only a URL given without one).
+  bool names_in_input_order() const noexcept { return !deterministic_names && !unique_names; }
+
   // An outcome handed back by a lane (the engine's loop).
   virtual void on_outcome(FetchLane& lane, LaneOutcome&& outcome) = 0;
   // Frontier::lease_lapsed (any lane's thread); asked only when `leases`.
@@ -173,7 +192,6 @@ class FetchLane {
   bool stopped() const noexcept { return engine_.stop_requested.load(std::memory_order_relaxed); }
   Task<bool> pause(Clock::duration d);
   Task<void> wait_stop();
-  std::string claim_name(const std::string& path);
   Task<WriteOutcome> write(WriteJob job);
   void finish(LaneOutcome&& outcome);
   Task<void> run_here(Future<bool>* slot);

@@ -2,8 +2,10 @@
 // include/corun/fetch/fetch.hpp): the one place the ranges are enforced.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <type_traits>
 #include <variant>
@@ -113,6 +115,19 @@ void check_options(const Options& o) {
     throw OptionsError("base_url", fmt::format("the base URL must start with http:// or "
                                                "https://, not '{}'",
                                                o.base_url));
+  }
+  if (auto scheme_end = o.proxy.find("://"); scheme_end != std::string::npos) {
+    // libcurl would fail every request with "Unsupported proxy scheme" (after
+    // the retries): a usage error before anything is fetched, as curl's.
+    std::string_view scheme = std::string_view(o.proxy).substr(0, scheme_end);
+    constexpr std::string_view kSchemes[] = {"http",    "https",  "socks4",
+                                             "socks4a", "socks5", "socks5h"};
+    if (std::none_of(std::begin(kSchemes), std::end(kSchemes),
+                     [&](std::string_view k) { return text::iequals(scheme, k); })) {
+      throw OptionsError("proxy", fmt::format("unsupported proxy scheme '{}' in '{}' (use http, "
+                                              "https, socks4, socks4a, socks5 or socks5h)",
+                                              scheme, o.proxy));
+    }
   }
   if (o.verify_tls && !o.ca_file.empty()) {
     if (auto problem = http::detail::ca_file_problem(o.ca_file)) {

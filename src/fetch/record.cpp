@@ -76,4 +76,14 @@ bool parse_json_line(std::string_view line, Record& record) {
   return report_json::parse_json_object<kRecordFields>(line, record);
 }
 
+std::string as_reported(std::string_view text) {
+  if (text::is_valid_utf8(text)) return std::string(text);
+  // The JSON string and back: the one rule for invalid bytes, in one place.
+  std::string json;
+  report_json::append_json_string(json, text);
+  Record r;
+  if (!parse_json_line(R"({"url":)" + json + "}", r)) return std::string(text);
+  return r.url;
+}
+
 }  // namespace corun::fetch

@@ -184,6 +184,9 @@ TEST_F(HttpsCrawl, CacertTrustsItsCaAndRejectsAnother) {
   // With -k the file is not read (nothing is verified), as curl -k.
   RunResult k_bad = fetch(urls, "cacert-not-pem-k", {"-k", "--cacert", not_pem.string()});
   EXPECT_EQ(k_bad.exit_code, 0) << k_bad;
+  // Nor is one that does not exist (curl -k --cacert /nonexistent works too).
+  RunResult k_missing = fetch(urls, "cacert-missing-k", {"-k", "--cacert", "/nonexistent/ca.pem"});
+  EXPECT_EQ(k_missing.exit_code, 0) << k_missing;
 }
 
 }  // namespace

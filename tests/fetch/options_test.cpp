@@ -152,6 +152,14 @@ TEST(FetchOptions, OtherBadOptionsNameTheirFieldToo) {
   EXPECT_EQ(blamed(header), "headers");
   header.headers = {"X-Ok: 1", "X-Empty:"};
   EXPECT_EQ(blamed(header), "");
+  // A proxy scheme libcurl does not speak would fail every request.
+  Options proxy;
+  proxy.proxy = "bogus://127.0.0.1:3128";
+  EXPECT_EQ(blamed(proxy), "proxy");
+  for (const char* ok : {"127.0.0.1:3128", "http://p:3128", "HTTPS://p", "socks5h://p:1080"}) {
+    proxy.proxy = ok;
+    EXPECT_EQ(blamed(proxy), "") << ok;
+  }
 }
 
 TEST(FetchOptions, DescribeRange) {

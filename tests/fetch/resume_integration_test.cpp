@@ -107,5 +107,29 @@ TEST(FetchResume, KillNineThenResumeEqualsAnUninterruptedRun) {
   for (const auto& url : done_before) EXPECT_EQ(fetched[url], 1) << url << " was fetched again";
 }
 
+// A URL whose query holds bytes that are not UTF-8 (a GBK link list's): the
+// report writes them as U+FFFD, and --resume still knows the URL is done (it
+// used to fetch it again on every resume, a new file and record each time).
+TEST(FetchResume, AUrlThatIsNotUtf8IsDoneOnce) {
+  TempDir dir("corun-fetch-resume");
+  NginxOptions options;
+  options.root = dir.path() / "www";
+  write_file(options.root / "p.html", "<p>p</p>");
+  Nginx nginx(options);
+  write_file(dir.path() / "urls.txt", nginx.base_url() + "/p.html?q=\xC2\xA5\xFF\xFE\n" +
+                                          nginx.base_url() + "/p.html?q=2\n");
+  const std::vector<std::string> common{"fetch", "-i", "urls.txt", "--out", "out"};
+  RunResult first = run_corun(common, RunOptions().in(dir.path()));
+  ASSERT_EQ(first.exit_code, 0) << first;
+  auto resume = common;
+  resume.push_back("--resume");
+  for (int i = 0; i < 2; ++i) {
+    RunResult again = run_corun(resume, RunOptions().in(dir.path()));
+    EXPECT_EQ(again.exit_code, 0) << again;
+  }
+  EXPECT_EQ(count_lines(dir.path() / "out" / "report.jsonl"), 2U);
+  EXPECT_EQ(list_files(dir.path() / "out").size(), 3U);  // 2 pages and the report
+}
+
 }  // namespace
 }  // namespace corun::testing

@@ -307,8 +307,7 @@ inline constexpr OptionField kOptionFields[] = {
      .help = "Do not verify TLS certificates", .sets = false},
     {.name = "ca_file", .member = &Options::ca_file, .group = OptionGroup::connection,
      .role = OptionRole::worker, .flags = "--cacert", .value_name = "FILE",
-     .help = "Trust the CAs of this PEM file instead of the system's", .keyword = "cacert",
-     .existing_file = true},
+     .help = "Trust the CAs of this PEM file instead of the system's", .keyword = "cacert"},
 };
 // clang-format on
 

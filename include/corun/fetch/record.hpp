@@ -121,5 +121,8 @@ std::string to_json_line(const Record& record);
 // Parses one report line; false for a malformed one (not a JSON object, or no
 // string "url"); record is left as it was then.
 bool parse_json_line(std::string_view line, Record& record);
+// Text as a report line gives it back once parsed: UTF-8 kept, each byte of an
+// invalid sequence U+FFFD (what --resume compares an input URL with).
+std::string as_reported(std::string_view text);
 
 }  // namespace corun::fetch
