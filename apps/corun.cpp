@@ -71,6 +71,15 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (fetch->parsed() && fetch->get_option("--raw")->count() > 0 &&
+      fetch->get_option("--encoding")->count() > 0) {
+    // --raw decodes nothing: the label would be ignored.
+    std::fprintf(stderr,
+                 "corun fetch: --encoding goes without --raw (--raw writes the bodies as "
+                 "received, nothing is decoded)\n");
+    std::fprintf(stderr, "Try 'corun fetch --help' for more information.\n");
+    return 2;
+  }
   if (fetch->parsed() && corun::app::queue_mode(queue_args)) {
     return corun::app::run_queue_command(fetch_args, queue_args);
   }

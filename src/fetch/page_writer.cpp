@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "corun/core/error.hpp"
+#include "corun/text/ascii.hpp"
 #include "corun/text/decode.hpp"
 #include "corun/text/mime.hpp"
 #include "corun/text/utf8.hpp"
@@ -25,6 +26,16 @@ bool is_text_body(std::string_view content_type, std::string_view body) {
   return type ? text::is_text_mime_type(type->essence) : !text::looks_binary(body);
 }
 
+bool wants_bom(std::string_view content_type, std::string_view body) {
+  // An empty body stays an empty file; JSON must not start with a BOM (RFC
+  // 8259: parsers may refuse it, Python's json.load does).
+  if (body.empty()) return false;
+  std::optional<text::MimeType> type = text::extract_mime_type(content_type);
+  if (!type) return true;
+  return !text::iequals(type->essence, "application/json") &&
+         !text::iends_with(type->essence, "+json");
+}
+
 WriteOutcome run_write_job(const WriteJob& job) {
   WriteOutcome o;
   try {
@@ -39,7 +50,8 @@ WriteOutcome run_write_job(const WriteJob& job) {
     o.decoded = true;
     o.encoding = sniffed.encoding;
     o.source = sniffed.source;
-    std::string_view head = job.bom ? text::utf8_bom : std::string_view{};
+    std::string_view head =
+        job.bom && wants_bom(job.content_type, job.body) ? text::utf8_bom : std::string_view{};
     if (sniffed.encoding == text::Encoding::utf_8 && text::is_valid_utf8(job.body)) {
       // Already UTF-8: only the BOM changes.
       std::string_view b = job.body;

@@ -32,6 +32,11 @@ bool is_text_type(std::string_view content_type);
 bool is_text_body(std::string_view content_type, std::string_view body);
 
 // Everything the decode-and-write job needs, moved in.
+// Whether a decoded body is written after a BOM (when --no-bom is not given):
+// not an empty one (an empty file stays empty), nor JSON (RFC 8259 forbids
+// it; Python's json.load refuses it).
+bool wants_bom(std::string_view content_type, std::string_view body);
+
 struct WriteJob {
   std::string body;
   std::string content_type;

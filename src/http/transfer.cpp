@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <system_error>
 
 #include "corun/core/error.hpp"
@@ -197,22 +198,35 @@ void Transfer::start_body() {
   body_started_ = true;
   discard_body_ =
       allow_redirects && is_redirect(resp_.status()) && resp_.headers().contains("Location");
-  if (discard_body_ || on_chunk != nullptr || save_to != nullptr) return;
-  if (auto cl = resp_.headers().get("Content-Length")) {
-    std::size_t n = 0;
-    for (char c : *cl) {
-      if (c < '0' || c > '9') break;
-      n = n * 10 + static_cast<std::size_t>(c - '0');
-      if (n > kMaxReserve) break;
+  if (discard_body_) return;
+  auto cl = resp_.headers().get("Content-Length");
+  if (!cl) return;
+  std::size_t n = 0;
+  for (char c : *cl) {
+    if (c < '0' || c > '9') break;
+    if (n > (std::numeric_limits<std::size_t>::max() - 9) / 10) {  // past any size
+      n = std::numeric_limits<std::size_t>::max();
+      break;
     }
-    if (n <= max_body) RB::body(resp_).reserve(std::min(n, kMaxReserve));
+    n = n * 10 + static_cast<std::size_t>(c - '0');
   }
+  // A body announced larger than max_body fails now, as curl's
+  // --max-filesize, not after it has come in up to the limit (or stalled on
+  // the way). Not a compressed one: its length is not the decoded body's.
+  auto coding = resp_.headers().get("Content-Encoding");
+  if (n > max_body && (!coding || text::iequals(*coding, "identity"))) {
+    too_big_ = true;
+    return;
+  }
+  if (on_chunk != nullptr || save_to != nullptr || n > max_body) return;
+  RB::body(resp_).reserve(std::min(n, kMaxReserve));
 }
 
 bool Transfer::on_body(std::string_view chunk) {
   if (read_loop_ != nullptr) last_read_ = std::chrono::steady_clock::now();
   if (!body_started_) start_body();
   if (discard_body_) return true;
+  if (too_big_) return false;
   std::size_t& size = RB::body_size(resp_);
   size += chunk.size();
   if (size > max_body) {

@@ -174,6 +174,7 @@ TEST(FetchCli, HelpAndUsageErrors) {
       {{"fetch", "--collect", "c.jsonl", "http://127.0.0.1:1/"}, "--collect goes with --queue"},
       {{"fetch", "--status", "http://127.0.0.1:1/"}, "--status goes with --queue"},
       {{"fetch", "--demo-pages", "5", "http://127.0.0.1:1/"}, "--demo-pages goes with --demo"},
+      {{"fetch", "--raw", "-e", "big5", "http://127.0.0.1:1/"}, "--encoding goes without --raw"},
       {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--raw"}, "--raw: not a worker's option"},
       {{"fetch", "--queue", "redis://127.0.0.1:1/c", "--name", "{index}"},
        "--name: not a worker's option"},

@@ -90,6 +90,24 @@ TEST(FetchPageWriter, TextIsDecodedToUtf8WithOrWithoutBom) {
   EXPECT_EQ(fs::read_file_sync(dir.path() / "e"), "\xC3\xA9");
 }
 
+// No BOM where it hurts: an empty body stays an empty file, and JSON (whose
+// parsers may refuse a BOM: RFC 8259, Python's json.load) has none; it is
+// still decoded to UTF-8.
+TEST(FetchPageWriter, NoBomForAnEmptyBodyOrJson) {
+  corun::testing::TempDir dir("corun-fetch-writer");
+  WriteOutcome o = run_write_job(job("", "text/html", dir.path() / "empty"));
+  EXPECT_TRUE(o.error.empty()) << o.error;
+  EXPECT_EQ(fs::read_file_sync(dir.path() / "empty"), "");
+  o = run_write_job(
+      job("{\"a\": \"caf\xE9\"}", "application/json; charset=windows-1252", dir.path() / "j"));
+  EXPECT_EQ(fs::read_file_sync(dir.path() / "j"), "{\"a\": \"caf\xC3\xA9\"}");
+  o = run_write_job(job("\xEF\xBB\xBF[1]", "application/ld+json", dir.path() / "ld"));
+  EXPECT_EQ(fs::read_file_sync(dir.path() / "ld"), "[1]");
+  EXPECT_FALSE(wants_bom("Application/JSON", "[]"));
+  EXPECT_TRUE(wants_bom("text/html", "<p>"));
+  EXPECT_TRUE(wants_bom("", "<p>"));  // untyped text: as any text
+}
+
 TEST(FetchPageWriter, RawBodiesAreWrittenAsReceived) {
   corun::testing::TempDir dir("corun-fetch-writer");
   std::string bytes("\x89PNG\r\n\x00\xE9", 8);

@@ -230,6 +230,26 @@ TEST(HttpFaults, EndlessBodyIsStoppedByMaxBodySizeOrCancellation) {
   });
 }
 
+// A body whose Content-Length is over max_body_size fails as soon as its
+// first bytes come (as curl --max-filesize), not once the limit is reached:
+// /stall announces 100 bytes, sends 2 and falls silent. The request's own
+// timeout (10 s) would be the error if it waited.
+TEST(HttpFaults, ABodyAnnouncedOverMaxBodySizeFailsAtOnce) {
+  with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
+    RequestOptions o;
+    o.max_body_size = 50;
+    o.timeout.emplace();
+    o.timeout->total = 10s;
+    std::string what = co_await expect_error<corun::http::BodyTooLargeError>(s, f.url("/stall"), o);
+    EXPECT_NE(what.find("larger than max_body_size, 50 bytes"), std::string::npos) << what;
+    RequestOptions enough;
+    enough.max_body_size = 100;
+    enough.timeout.emplace();
+    enough.timeout->total = 300ms;  // its 2 bytes, then silence: the limit is not the error
+    co_await expect_error<corun::TimeoutError>(s, f.url("/stall"), enough);
+  });
+}
+
 TEST(HttpFaults, PostBodiesArriveIntact) {
   with_server([](FaultServer& f, ClientSession& s) -> Task<void> {
     std::string big(300000, 'p');
