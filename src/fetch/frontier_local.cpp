@@ -272,6 +272,12 @@ void LocalFrontier::fill(Summary& summary) const {
   summary.lines_read = s.lines_read;
   summary.input_exhausted = !s.source_more && s.lines_read == s.lines_given;
   summary.report_error = s.report.error();
+  // Records the report could not take: their URLs are not done for --resume.
+  if (std::size_t n = s.report.buffered_records(); n > 0 && !summary.report_error.empty()) {
+    summary.report_error +=
+        fmt::format(" ({} record{} not in the report: --resume fetches {} URL{} again)", n,
+                    n == 1 ? "" : "s", n == 1 ? "its" : "their", n == 1 ? "" : "s");
+  }
 }
 
 std::string LocalFrontier::must_stop() const {

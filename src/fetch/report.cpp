@@ -188,4 +188,8 @@ void remove_stale_temp_files(const std::filesystem::path& dir) {
   }
 }
 
+std::size_t ReportWriter::buffered_records() const noexcept {
+  return static_cast<std::size_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
+}
+
 }  // namespace corun::fetch

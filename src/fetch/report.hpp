@@ -73,6 +73,8 @@ class ReportWriter {
   // The engine then stops taking URLs (the rest is for --resume).
   bool short_of_room() const noexcept { return out_of_room_ || !error_.empty(); }
   std::size_t buffered() const noexcept { return buffer_.size(); }
+  // Records added and not (yet) written: the buffer's lines.
+  std::size_t buffered_records() const noexcept;
   // Room reserved past the end of the file and not yet written (for tests).
   off_t reserved() const noexcept { return reserved_end_ > size_ ? reserved_end_ - size_ : 0; }
   // The run's end: flushes, gives the reserved room back and keeps no more

@@ -227,6 +227,8 @@ TEST_F(FetchFullDisk, AReportThatCannotBeWrittenStopsTheRun) {
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_NE(lower(r.err).find("stopped: cannot write"), std::string::npos) << r;
   EXPECT_NE(lower(r.err).find(lower(std::strerror(EFBIG))), std::string::npos) << r;
+  // The records it could not write are counted, and what to do about them said.
+  EXPECT_NE(r.err.find(" not in the report: --resume fetches "), std::string::npos) << r;
   std::string text = read_file(dir_.path() / report_);
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n') << "whole records only";
