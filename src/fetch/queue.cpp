@@ -356,6 +356,19 @@ Task<void> add_batch(redis::Connection& conn, const std::vector<std::string>& ar
   result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
 }
 
+// A batch as the reading goes (full, or kPartialBatchAfter old): once the
+// crawl is below --high-water, added with the input position it reaches.
+Task<void> add_full_batch(redis::Connection& conn, const QueueAddress& address,
+                          const EnqueueOptions& options, std::vector<std::string>& args,
+                          std::uint64_t line_no, EnqueueResult& result) {
+  Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
+  co_await waiting;
+  args[2] = std::to_string(line_no);
+  Task<void> adding = add_batch(conn, args, result);
+  co_await adding;
+  if (options.on_progress) options.on_progress(line_no, result.added);
+}
+
 Task<void> wait_event(Event* e) {
   co_await e->wait();
 }
@@ -523,23 +536,15 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
           args.push_back(std::to_string(f.value));
           ++in_batch;
           if (in_batch >= options.batch) {
-            Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
-            co_await waiting;
-            args[2] = std::to_string(line_no);
-            Task<void> adding = add_batch(conn, args, result);
+            Task<void> adding = add_full_batch(conn, address, options, args, line_no, result);
             co_await adding;
-            if (options.on_progress) options.on_progress(line_no, result.added);
             start_batch();
           }
         }
         if (in_batch > 0 &&
             std::chrono::steady_clock::now() - batch_started >= kPartialBatchAfter) {
-          Task<void> waiting = wait_below_high_water(conn, address, options.high_water);
-          co_await waiting;
-          args[2] = std::to_string(line_no);
-          Task<void> adding = add_batch(conn, args, result);
+          Task<void> adding = add_full_batch(conn, address, options, args, line_no, result);
           co_await adding;
-          if (options.on_progress) options.on_progress(line_no, result.added);
           start_batch();
         }
       }
@@ -753,6 +758,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       }
       std::string text;
       std::vector<std::string> ids;
+      std::vector<Record> records;  // told once the batch is stored
       Record record;
       for (const redis::Reply& e : entries.as_array()) {
         ids.push_back(e[0].as_string());
@@ -763,8 +769,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
           if (parse_json_line(kv[i + 1].as_string(), record)) {
             text += to_json_line(record);
             text += '\n';
-            ++result.written;
-            if (options.on_record) options.on_record(record);
+            records.push_back(std::move(record));
           }
         }
       }
@@ -786,6 +791,12 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       renewed = std::chrono::steady_clock::now();
       bytes += text.size();
       cursor = ids.back();
+      // Written and stored: a run that stops from here on starts after them
+      // (before, the next run cuts the file back and writes them again).
+      result.written += records.size();
+      if (options.on_record) {
+        for (const Record& r : records) options.on_record(r);
+      }
     }
   } catch (const CancelledError&) {
     interrupted = std::current_exception();

@@ -150,7 +150,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
 // ---- report ----
 struct CollectOptions {
   std::chrono::milliseconds poll{200};
-  std::function<void(const Record&)> on_record;
+  std::function<void(const Record&)> on_record;  // each record once its batch is stored
 };
 struct CollectResult {
   std::uint64_t written = 0;  // records this run appended
