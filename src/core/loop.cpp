@@ -114,6 +114,12 @@ void Loop::check_closed() const {
   if (is_closed()) throw RuntimeError("Event loop is closed");
 }
 
+void Loop::check_runnable() const {
+  check_closed();
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (t_running_loop) throw RuntimeError("Cannot run the event loop while another loop is running");
+}
+
 bool Loop::in_loop_thread() const noexcept {
   return running_ && std::this_thread::get_id() == thread_id_;
 }
@@ -265,6 +271,13 @@ void Loop::run_ready() {
     } catch (const CancelledError&) {
       call_exception_handler(
           {fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
+    } catch (const KeyboardInterrupt&) {
+      throw;  // as asyncio's BaseException: out of the loop
+    } catch (...) {
+      // Any other type (an int, a type of the caller's own): logged as asyncio
+      // logs any exception, not the end of the process.
+      call_exception_handler(
+          {fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
     }
     if (debug_) {
       auto took = Clock::now() - started;
@@ -277,9 +290,7 @@ void Loop::run_ready() {
 }
 
 void Loop::run_forever() {
-  check_closed();
-  if (running_) throw RuntimeError("This event loop is already running");
-  if (t_running_loop) throw RuntimeError("Cannot run the event loop while another loop is running");
+  check_runnable();
   RunningScope scope(this, running_, stopping_, thread_id_);
   for (;;) {
     iterate(true);
@@ -288,9 +299,7 @@ void Loop::run_forever() {
 }
 
 void Loop::run_once() {
-  check_closed();
-  if (running_) throw RuntimeError("This event loop is already running");
-  if (t_running_loop) throw RuntimeError("Cannot run the event loop while another loop is running");
+  check_runnable();
   RunningScope scope(this, running_, stopping_, thread_id_);
   iterate(false);
 }

@@ -9,6 +9,7 @@
 
 #include <coroutine>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "corun/core/loop.hpp"
@@ -22,7 +23,16 @@ struct AsyncGenLink : ListNode {
   std::coroutine_handle<> handle;
   Loop* loop = nullptr;
   bool closing = false;
+  bool running = false;  // a next() or aclose() is inside it (another would take it over)
 };
+
+// asyncio refuses a second anext() (or aclose()) while one is in progress:
+// the first awaiter would never be resumed.
+inline void check_not_running(const AsyncGenLink& link, const char* what) {
+  if (link.running) {
+    throw RuntimeError(std::string(what) + ": asynchronous generator is already running");
+  }
+}
 
 // Resumes a generator (for next() or for closing) from the awaiting task.
 struct GenResume {
@@ -87,8 +97,13 @@ class AsyncGenerator {
       p.loop = &get_running_loop();
       p.loop->async_generators().push_back(static_cast<detail::AsyncGenLink*>(&p));
     }
+    detail::check_not_running(p, "anext()");
     p.value_.reset();
+    // (Not a guard object: a frame destroyed while suspended here, at a loop's
+    // close, must not write into a generator that may be gone already.)
+    p.running = true;
     co_await detail::GenResume{&p};
+    p.running = false;
     if (h_.done()) {
       detail::IntrusiveList::unlink(static_cast<detail::AsyncGenLink*>(&p));
       if (p.exception_) std::rethrow_exception(std::exchange(p.exception_, nullptr));
@@ -100,7 +115,16 @@ class AsyncGenerator {
   // Throws GeneratorExit into the suspended generator and runs it to its end.
   Task<void> aclose() {
     if (!h_ || h_.done() || !h_.promise().loop) co_return;
-    co_await detail::close_async_generator(h_.promise());
+    detail::check_not_running(h_.promise(), "aclose()");
+    h_.promise().running = true;
+    Task<void> closing = detail::close_async_generator(h_.promise());
+    try {
+      co_await closing;
+    } catch (...) {
+      h_.promise().running = false;
+      throw;
+    }
+    h_.promise().running = false;
   }
 
  private:

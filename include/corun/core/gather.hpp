@@ -3,7 +3,9 @@
 // Each Task is scheduled as its own task. gather's result is settled by the
 // first failure (its exception is rethrown) while the other children keep
 // running; otherwise it is every value in argument order. Cancelling the task
-// that awaits a gather cancels every child. gather_settled waits for all and
+// that awaits a gather cancels every child, and the gather raises CancelledError
+// once they are done (even if they caught it and returned: asyncio's
+// _cancel_requested). gather_settled waits for all and
 // keeps each outcome (value, exception or cancellation), but a cancellation of
 // the gather itself still raises CancelledError (semantic 10).
 #pragma once
@@ -154,6 +156,9 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
     std::vector<Task<T>>().swap(tasks);
     co_await waiter;
     if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
+    // Cancelled, and every child ended without failing (some may have caught
+    // the cancellation and returned): still CancelledError, as asyncio's.
+    if (waiter.cancel_requested()) throw CancelledError();
   } else {
     std::vector<TaskHandle<T>> handles;
     handles.reserve(tasks.size());
@@ -164,6 +169,9 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
     std::vector<Task<T>>().swap(tasks);
     co_await waiter;
     if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
+    // Cancelled, and every child ended without failing (some may have caught
+    // the cancellation and returned): still CancelledError, as asyncio's.
+    if (waiter.cancel_requested()) throw CancelledError();
     std::vector<T> values;
     values.reserve(handles.size());
     for (auto& h : handles) values.push_back(detail::take_result(h));
@@ -180,6 +188,7 @@ Task<std::tuple<detail::GatherValue<Ts>...>> gather(Task<Ts>... tasks) {
   std::apply([&](auto&... h) { (waiter.add(h.state()), ...); }, handles);
   co_await waiter;
   if (detail::FutureBase* f = waiter.first_failure()) f->check_result();
+  if (waiter.cancel_requested()) throw CancelledError();  // (as above)
   co_return std::apply([](auto&... h) { return std::make_tuple(detail::gather_value(h)...); },
                        handles);
 }

@@ -148,6 +148,9 @@ class Loop {
   void set_current_task(detail::TaskBase* t) noexcept { current_task_ = t; }
   void check_thread(const char* what) const;
   void check_closed() const;
+  // What run_forever and the run_until_complete family check first: the loop
+  // open, not running, and no other loop running on this thread.
+  void check_runnable() const;
   // The default executor (libuv's thread pool; asyncio's default executor): runs
   // work() on a pool thread, then done() on this loop's thread. work must not throw
   // (catch inside it: an exception leaving a pool thread ends the process). run()'s
@@ -222,7 +225,7 @@ TaskHandle<T> Loop::create_task(Task<T> task, std::string name) {
 
 template <class T>
 T Loop::run_until_complete(Task<T> task) {
-  check_closed();
+  check_runnable();  // before the task exists: a refused call runs nothing
   return run_until_complete(create_task(std::move(task)));
 }
 

@@ -83,7 +83,13 @@ class [[nodiscard]] Task {
 
   struct Awaiter {
     Handle h;
-    bool await_ready() const noexcept { return false; }
+    // A Task runs once (a coroutine object is awaited once): awaiting it again
+    // would resume a finished coroutine.
+    bool await_ready() const {
+      if (!h) throw RuntimeError("cannot await an empty Task (moved from, or default-made)");
+      if (h.done()) throw RuntimeError("cannot reuse already awaited coroutine");
+      return false;
+    }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
       h.promise().continuation_ = caller;

@@ -243,6 +243,10 @@ class FutureAwaiter final : public Waiter, public DoneNode {
   bool await_ready() const noexcept { return future_->done(); }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
+    if (static_cast<FutureBase*>(future_.get()) == static_cast<FutureBase*>(h.promise().owner_)) {
+      // (It would wait for itself forever; a cancel would then recurse.)
+      throw RuntimeError("Task cannot await on itself");
+    }
     task_ = h.promise().owner_;
     future_->add_done_node(this);
     task_->suspend(this, h);
