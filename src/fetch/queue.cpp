@@ -800,6 +800,11 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
     }
   } catch (const CancelledError&) {
     interrupted = std::current_exception();
+  } catch (const redis::ResponseError& e) {
+    // Any step's script finds the crawl gone (deleted between two steps): the
+    // same clear end as the finished-check's, not the script's raw error.
+    if (is_crawl_gone(e)) throw crawl_gone(address);
+    throw;
   }
   if (interrupted) {
     try {
