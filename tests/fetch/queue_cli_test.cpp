@@ -500,6 +500,21 @@ class SilentPort {
   int port_ = 0;
 };
 
+// Adds 3 URLs of `silent` (requests that hang until their timeout) to the
+// crawl q, without retries; the producer's exit code.
+int enqueue_silent_urls(const std::string& q, const std::filesystem::path& dir,
+                        const SilentPort& silent) {
+  std::string lines;
+  for (int i = 0; i < 3; ++i) {
+    lines += "http://127.0.0.1:" + std::to_string(silent.port()) + "/" + std::to_string(i) + "\n";
+  }
+  cli::write_file(dir / "in.txt", lines);
+  auto p = cli::run_corun(
+      {"fetch", "--queue", q, "--enqueue", (dir / "in.txt").string(), "--retries", "0"});
+  if (p.exit_code != 0) ADD_FAILURE() << p;
+  return p.exit_code;
+}
+
 // A worker stopped with Ctrl-C while Redis is down: it does not wait forever
 // to deliver its outcomes. With --deliver-timeout it gives up after that long
 // with one line (how many, and that they will be fetched again); with a long
@@ -509,16 +524,9 @@ TEST(QueueCli, WorkerStoppedWhileRedisIsDownDoesNotWaitForever) {
     corun::testing::RedisServer redis;
     corun::testing::TempDir dir("corun-queue-cli");
     SilentPort silent;
-    std::string lines;
-    for (int i = 0; i < 3; ++i) {
-      lines += "http://127.0.0.1:" + std::to_string(silent.port()) + "/" + std::to_string(i) + "\n";
-    }
-    cli::write_file(dir.path() / "in.txt", lines);
     auto q = redis.url() + "/down";
     auto address = corun::fetch::parse_queue_url(q);
-    auto p = cli::run_corun(
-        {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--retries", "0"});
-    ASSERT_EQ(p.exit_code, 0) << p;
+    ASSERT_EQ(enqueue_silent_urls(q, dir.path(), silent), 0);
     // Holding its 3 URLs (requests hanging): Redis killed, then Ctrl-C (and
     // with second_ctrl_c, Ctrl-C again once the first has had time to start
     // the wait: the transfers end after --timeout 2 s).
@@ -574,16 +582,9 @@ TEST(QueueCli, WorkerStoppedWhileRedisIsStalledExitsWithinDeliverTimeout) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
   SilentPort silent;
-  std::string lines;
-  for (int i = 0; i < 3; ++i) {
-    lines += "http://127.0.0.1:" + std::to_string(silent.port()) + "/" + std::to_string(i) + "\n";
-  }
-  cli::write_file(dir.path() / "in.txt", lines);
   auto q = redis.url() + "/stalled";
   auto address = corun::fetch::parse_queue_url(q);
-  auto p = cli::run_corun(
-      {"fetch", "--queue", q, "--enqueue", (dir.path() / "in.txt").string(), "--retries", "0"});
-  ASSERT_EQ(p.exit_code, 0) << p;
+  ASSERT_EQ(enqueue_silent_urls(q, dir.path(), silent), 0);
   // Holding its 3 URLs and claiming for its fourth slot: Redis stopped; 1.5 s
   // later (a claim has gone out meanwhile: they go every 0.5 s at most) Ctrl-C.
   int step = 0;
