@@ -168,11 +168,6 @@ class OptionBinder {
           field.member);
       o->group(title);
       if (!field.value_name.empty()) o->type_name(std::string(field.value_name));
-      if (field.existing_file) {
-        CLI::Validator exists = CLI::ExistingFile;
-        exists.description("");  // else the type reads "FILE:FILE"
-        o->check(exists);
-      }
       args_.flag_of_field.emplace_back(std::string(field.name), o->get_name());
       args_.flags.emplace_back(&field, o);
     }
@@ -414,11 +409,12 @@ Task<int> fetch_main(Run* run) {
                         human_bytes(static_cast<double>(summary.bytes)));
     if (summary.interrupted) text += summary.stop_reason.empty() ? "; interrupted" : "; stopped";
     if (!unread.empty()) text += "\n  " + unread;
-    std::string report = fetcher.options().report.empty()
-                             ? (fetcher.options().out_dir / "report.jsonl").string()
-                             : fetcher.options().report.string();
+    const std::filesystem::path& report = fetcher.options().report;
     text +=
-        fmt::format("\n  files in {}, report in {}", fetcher.options().out_dir.string(), report);
+        fmt::format("\n  files in {}, report {}", fetcher.options().out_dir.string(),
+                    report.empty()  ? "in " + (fetcher.options().out_dir / "report.jsonl").string()
+                    : report == "-" ? std::string("on standard output")
+                                    : "in " + report.string());
     if (summary.interrupted) {
       text += summary.stop_reason.empty()
                   ? "\n  run again with --resume to fetch the rest"

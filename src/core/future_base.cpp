@@ -266,6 +266,8 @@ void TaskBase::destroy_pending() {
   if (done()) return;
   Loop* loop = loop_;
   ExceptionContext ctx{"Task was destroyed but it is pending!", nullptr, name()};
+  // What it waits on lives in the frame: a later cancel() must not reach it.
+  waiting_ = nullptr;
   destroy_root();
   if (loop) loop->call_exception_handler(ctx);
 }

@@ -444,9 +444,11 @@ bool Loop::remove_signal_handler(int signum) {
 void Loop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (is_closed()) return;
-  // Tasks still pending are destroyed ("Task was destroyed but it is pending!").
+  // Tasks still pending are destroyed ("Task was destroyed but it is pending!"),
+  // newest first: a child's frame goes before the parent's that owns what the
+  // child waits on or holds (an Event, a Lock's guard, a TaskGroup).
   std::vector<detail::Ref<detail::TaskBase>> pending = all_tasks();
-  for (auto& t : pending) t->destroy_pending();
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) (*it)->destroy_pending();
   for (auto& t : pending) t->drop_loop_ownership();
   pending.clear();
   {

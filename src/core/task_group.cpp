@@ -52,11 +52,24 @@ TaskGroup::TaskGroup() : parent_(detail::current_task()) {
 }
 
 TaskGroup::~TaskGroup() {
+  if (alive_) *alive_ = false;
   for (auto& c : children_) {
     if (!c->linked()) continue;
     detail::FutureBase::remove_done_node(c.get());
     c->task->cancel();
   }
+  if (finished_) return;
+  // Destroyed without wait() (an exception left the body): a child's error would
+  // vanish without a word, so it is logged, as asyncio logs an exception never
+  // retrieved; the cancellation the group asked of the parent is taken back.
+  if (Loop* loop = parent_->loop()) {
+    for (const auto& e : errors_) {
+      loop->call_exception_handler(
+          {"TaskGroup destroyed before wait(): a child's error was never retrieved", e,
+           parent_->name()});
+    }
+  }
+  if (parent_cancel_requested_ && !parent_->done()) parent_->uncancel();
 }
 
 void TaskGroup::check_open() const {
@@ -95,12 +108,25 @@ void TaskGroup::on_child_done(Child& c) {
     }
     return;
   }
-  if (!aborting_ && !parent_cancel_requested_) {
-    // Stop whatever the parent is doing in the group's body; wait() undoes the count.
-    abort();
-    parent_cancel_requested_ = true;
-    parent_->cancel();
+  if (!aborting_ && !parent_cancel_requested_ && !abort_scheduled_) {
+    // asyncio decides in the child's done callback, which runs one iteration
+    // later: siblings that finish in this same iteration keep their own outcome
+    // (two children failing together give two errors, not one and a cancel).
+    abort_scheduled_ = true;
+    if (!alive_) alive_ = std::make_shared<bool>(true);
+    parent_->loop()->call_soon([alive = alive_, this] {
+      if (*alive) abort_for_error();
+    });
   }
+}
+
+void TaskGroup::abort_for_error() {
+  abort_scheduled_ = false;
+  if (finished_ || aborting_ || parent_cancel_requested_ || parent_->done()) return;
+  // Stop whatever the parent is doing in the group's body; wait() undoes the count.
+  abort();
+  parent_cancel_requested_ = true;
+  parent_->cancel();
 }
 
 Task<void> TaskGroup::wait(std::exception_ptr body_error) {

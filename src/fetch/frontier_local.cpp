@@ -62,6 +62,25 @@ struct LocalFrontier::State {
   bool input_done() const noexcept { return !source_more && next_line == lines.size(); }
 
   void open_blocking() {
+    if (config.report == "-") {
+      report.open(config.report, false);  // standard output: no file to make or scan
+    } else {
+      open_report_file();
+    }
+    // No page may take the input file's name, when it lies in the output folder
+    // (-o . -i urls.txt).
+    if (std::filesystem::path input = source.file_path(); !input.empty()) {
+      std::error_code in_ec, out_ec;
+      std::filesystem::path in_rel =
+          std::filesystem::weakly_canonical(input, in_ec)
+              .lexically_relative(std::filesystem::weakly_canonical(config.out_dir, out_ec));
+      if (!in_ec && !out_ec && !in_rel.empty() && *in_rel.begin() != "..") {
+        scan.names.reserve((config.out_dir / in_rel.generic_string()).string());
+      }
+    }
+  }
+
+  void open_report_file() {
     const std::filesystem::path& path = config.report;
     if (path.has_parent_path()) {
       std::error_code ec;
@@ -82,16 +101,6 @@ struct LocalFrontier::State {
     if (!rel.empty() && *rel.begin() != "..") {
       report_key = (config.out_dir / rel.generic_string()).string();
       scan.names.reserve(report_key);
-    }
-    // Nor the input file's, when it lies in the output folder (-o . -i urls.txt).
-    if (std::filesystem::path input = source.file_path(); !input.empty()) {
-      std::error_code in_ec, out_ec;
-      std::filesystem::path in_rel =
-          std::filesystem::weakly_canonical(input, in_ec)
-              .lexically_relative(std::filesystem::weakly_canonical(config.out_dir, out_ec));
-      if (!in_ec && !out_ec && !in_rel.empty() && *in_rel.begin() != "..") {
-        scan.names.reserve((config.out_dir / in_rel.generic_string()).string());
-      }
     }
   }
 

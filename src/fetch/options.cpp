@@ -110,6 +110,11 @@ void check_options(const Options& o) {
     throw OptionsError("encoding", fmt::format("unknown encoding label '{}'{}", o.encoding,
                                                text::label_hint(o.encoding)));
   }
+  if (o.resume && o.report == "-") {
+    throw OptionsError("report",
+                       "--resume reads the report back, and a report on standard output "
+                       "(--report -) cannot be read: give --report a file");
+  }
   if (!o.base_url.empty() && !text::istarts_with(o.base_url, "http://") &&
       !text::istarts_with(o.base_url, "https://")) {
     throw OptionsError("base_url", fmt::format("the base URL must start with http:// or "

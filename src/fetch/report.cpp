@@ -120,6 +120,16 @@ void ReportWriter::release_reserve() noexcept {
 
 void ReportWriter::open(const std::filesystem::path& path, bool append, off_t whole_lines) {
   path_ = path;
+  if (path == "-") {
+    path_ = "standard output";
+    fd_ = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (fd_ < 0) {
+      throw SetupError(
+          fmt::format("cannot write the report to standard output: {}", std::strerror(errno)));
+    }
+    reserving_ = false;  // a pipe or a terminal: no room to keep
+    return;
+  }
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
   fd_ = ::open(path.c_str(), flags, 0666);
   if (fd_ < 0) {

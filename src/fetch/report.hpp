@@ -57,7 +57,8 @@ class ReportWriter {
 
   // Opens path (blocking): truncated, or with append kept and cut back to
   // whole_lines when that is >= 0 and shorter than the file (the torn tail of a
-  // crash). Throws SetupError naming the file.
+  // crash). Throws SetupError naming the file. "-" is standard output (a copy
+  // of it; nothing reserved, nothing cut back).
   void open(const std::filesystem::path& path, bool append, off_t whole_lines = -1);
   bool is_open() const noexcept { return fd_ >= 0; }
 

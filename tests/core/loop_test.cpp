@@ -353,3 +353,107 @@ TEST(LoopSignals, HandlerRunsOnTheLoopAndIsReplacedAndRemoved) {
   loop.close();
   EXPECT_EQ(error_of([&] { loop.add_signal_handler(SIGUSR2, [] {}); }), "Event loop is closed");
 }
+
+// close() destroys the frames of tasks still pending (embedding style: nothing
+// cancelled them). Frames often share what they wait on: a parent owns an Event,
+// a Lock or a TaskGroup that its children wait on or hold. Whatever the order of
+// the frames, destroying them must not touch one already freed (ASan checks).
+namespace {
+struct CloseCounts {
+  int destroyed = 0;
+};
+struct Marker {
+  CloseCounts* c;
+  ~Marker() { ++c->destroyed; }
+};
+}  // namespace
+
+TEST(LoopClose, PendingFramesSharingAnEventOrALockAreDestroyedSafely) {
+  Loop loop;
+  corun::testing::HandlerCapture cap;
+  cap.install(loop);
+  CloseCounts counts;
+  loop.create_task(corun::co_invoke([&]() -> Task<> {
+    Marker m{&counts};
+    corun::Event event;  // owned by this (older) frame, waited on by newer ones
+    corun::Lock lock;
+    co_await lock.acquire();
+    Loop& l = corun::get_running_loop();
+    l.create_task(corun::co_invoke([&event, &counts]() -> Task<> {
+      Marker m2{&counts};
+      co_await event.wait();
+    }));
+    l.create_task(corun::co_invoke([&lock, &counts]() -> Task<> {
+      Marker m2{&counts};
+      auto guard = co_await lock.scoped();  // waits: the parent holds it
+    }));
+    co_await corun::sleep(10s);
+  }));
+  corun::testing::spin(loop, 3);
+  loop.close();
+  EXPECT_EQ(counts.destroyed, 3);
+  EXPECT_EQ(cap.calls.size(), 3u);
+}
+
+TEST(LoopClose, AnOlderFrameWaitingOnAPrimitiveInANewerOneIsDestroyedSafely) {
+  Loop loop;
+  corun::testing::HandlerCapture cap;
+  cap.install(loop);
+  CloseCounts counts;
+  corun::Event* shared = nullptr;  // lives in the newer frame
+  loop.create_task(corun::co_invoke([&]() -> Task<> {
+    Marker m{&counts};
+    while (!shared) co_await corun::sleep(0ms);
+    co_await shared->wait();
+  }));
+  loop.create_task(corun::co_invoke([&]() -> Task<> {
+    Marker m{&counts};
+    corun::Event event;
+    shared = &event;
+    co_await corun::sleep(10s);
+  }));
+  corun::testing::spin(loop, 4);
+  loop.close();
+  EXPECT_EQ(counts.destroyed, 2);
+}
+
+TEST(LoopClose, APendingTaskGroupAndItsChildrenAreDestroyedSafely) {
+  Loop loop;
+  corun::testing::HandlerCapture cap;
+  cap.install(loop);
+  CloseCounts counts;
+  loop.create_task(corun::co_invoke([&]() -> Task<> {
+    Marker m{&counts};
+    corun::TaskGroup tg;
+    for (int i = 0; i < 3; ++i) {
+      tg.create_task(corun::co_invoke([&counts]() -> Task<> {
+        Marker m2{&counts};
+        co_await corun::sleep(10s);
+      }));
+    }
+    co_await tg.wait();
+  }));
+  corun::testing::spin(loop, 3);
+  loop.close();
+  EXPECT_EQ(counts.destroyed, 4);
+  EXPECT_EQ(cap.calls.size(), 4u);
+}
+
+TEST(LoopClose, AFrameAwaitingAPendingTaskIsDestroyedSafely) {
+  Loop loop;
+  corun::testing::HandlerCapture cap;
+  cap.install(loop);
+  CloseCounts counts;
+  loop.create_task(corun::co_invoke([&]() -> Task<> {
+    Marker m{&counts};
+    auto child = corun::get_running_loop().create_task(corun::co_invoke([&counts]() -> Task<int> {
+      Marker m2{&counts};
+      co_await corun::sleep(10s);
+      co_return 1;
+    }));
+    co_await child;
+  }));
+  corun::testing::spin(loop, 3);
+  loop.close();
+  EXPECT_EQ(counts.destroyed, 2);
+}

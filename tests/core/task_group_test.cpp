@@ -153,3 +153,69 @@ TEST(TaskGroup, DestroyingAGroupCancelsRunningChildren) {
 TEST(TaskGroup, OutsideATaskIsAnError) {
   EXPECT_THROW(TaskGroup{}, corun::RuntimeError);
 }
+
+// C++ has no `async with`: a body that lets the group's CancelledError escape
+// never reaches wait(). The child's error must not vanish without a word, and
+// the parent's cancellation count is given back.
+TEST(TaskGroup, DestroyedBeforeWaitLogsTheChildsError) {
+  corun::Loop loop;
+  corun::testing::HandlerCapture cap;
+  cap.install(loop);
+  int cancelling_after = -1;
+  auto h = loop.create_task(corun::co_invoke([&]() -> Task<> {
+    auto* me = corun::detail::current_task();
+    try {
+      TaskGroup tg;
+      tg.create_task(corun::co_invoke([]() -> Task<> {
+        co_await corun::sleep(1ms);
+        throw std::runtime_error("child failed");
+      }));
+      co_await corun::sleep(10s);  // cancelled by the group; wait() is never reached
+    } catch (const CancelledError&) {
+      cancelling_after = me->cancelling();
+    }
+  }));
+  loop.run_until_complete(h);
+  EXPECT_EQ(cancelling_after, 0);
+  ASSERT_EQ(cap.calls.size(), 1u);
+  EXPECT_EQ(cap.calls[0].message,
+            "TaskGroup destroyed before wait(): a child's error was never retrieved");
+  try {
+    std::rethrow_exception(cap.calls[0].exception);
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "child failed");
+  }
+  loop.close();
+}
+
+// asyncio runs the group's done callback one iteration after a child ends, so
+// children failing in the same iteration each keep their error (the second
+// used to be cancelled before it ran: one error and a cancel).
+TEST(TaskGroup, ChildrenFailingInTheSameIterationKeepBothErrors) {
+  std::size_t errors = 0;
+  std::vector<std::string> messages;
+  auto main = [&]() -> Task<> {
+    TaskGroup tg;
+    for (const char* what : {"first", "second"}) {
+      tg.create_task(corun::co_invoke([what]() -> Task<> {
+        throw std::runtime_error(what);
+        co_return;
+      }));
+    }
+    try {
+      co_await tg.wait();
+    } catch (const corun::ExceptionGroup& eg) {
+      errors = eg.exceptions().size();
+      for (const auto& e : eg.exceptions()) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::runtime_error& r) {
+          messages.emplace_back(r.what());
+        }
+      }
+    }
+  };
+  corun::run(main());
+  EXPECT_EQ(errors, 2u);
+  EXPECT_EQ(messages, (std::vector<std::string>{"first", "second"}));
+}

@@ -750,3 +750,41 @@ TEST(SeedScraper, FetchesTheCorpusFromNginxLikeThePythonScraper) {
 #endif
 
 }  // namespace
+
+// `--report -` is standard output, as `-` is for curl's -o: the records go there
+// (for `| jq`), the summary stays on standard error, and no file named "-" is
+// made. --resume cannot read such a report back: a usage error.
+TEST(FetchCli, ReportDashIsStandardOutput) {
+  corun::testing::TempDir dir("corun-cli");
+  corun::testing::Nginx nginx;
+  corun::fs::write_file_sync(nginx.root() / "a.html", "<p>a</p>");
+  fsys::path out = dir.path() / "o";
+  Result r = run_cli(dir.path(), {"fetch", "--report", "-", "-o", out.string(),
+                                  nginx.base_url() + "/a.html", nginx.base_url() + "/missing"});
+  EXPECT_EQ(r.code, 1) << r.err;  // the 404
+  std::vector<nlohmann::json> records;
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    auto nl = r.out.find('\n', pos);
+    ASSERT_NE(nl, std::string::npos) << r.out;
+    records.push_back(nlohmann::json::parse(r.out.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  ASSERT_EQ(records.size(), 2u) << r.out;
+  EXPECT_EQ(records[0]["url"], nginx.base_url() + "/a.html");
+  EXPECT_TRUE(records[0]["error"].is_null()) << records[0];
+  EXPECT_EQ(records[1]["status"], 404) << records[1];
+  EXPECT_NE(r.err.find("1 done, 1 failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("report on standard output"), std::string::npos) << r.err;
+  EXPECT_FALSE(fsys::exists(dir.path() / "-"));
+  EXPECT_FALSE(fsys::exists(out / "report.jsonl"));
+  EXPECT_TRUE(fsys::exists(out / "a.html"));
+
+  Result resumed = run_cli(dir.path(), {"fetch", "--resume", "--report", "-", "-o", out.string(),
+                                        nginx.base_url() + "/a.html"});
+  EXPECT_EQ(resumed.code, 2) << resumed.err;
+  EXPECT_NE(resumed.err.find("a report on standard output (--report -) cannot be read"),
+            std::string::npos)
+      << resumed.err;
+  EXPECT_TRUE(resumed.out.empty()) << resumed.out;
+}

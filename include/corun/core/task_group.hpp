@@ -6,13 +6,15 @@
 //   co_await tg.wait();                 // waits for every child
 //
 // The first child that fails cancels its siblings and the parent (once: the
-// parent sees CancelledError wherever it is awaiting); wait() waits for all
+// parent sees CancelledError wherever it is awaiting), one loop iteration after
+// it failed, as asyncio's done callback does; wait() waits for all
 // children, then throws the errors together as an ExceptionGroup. The parent's
 // cancellation count is restored, so a cancellation that came from the group is
 // not mistaken for one from outside (semantic 11). C++ has no `async with`: if
 // the parent's own code throws between creating the group and wait(), pass that
 // exception to wait(e) (asyncio's __aexit__(exc)) so the children are cancelled
-// and awaited. Destroying a group whose children still run cancels them.
+// and awaited. Destroying a group whose children still run cancels them;
+// destroying one before wait() logs the children's errors it never raised.
 #pragma once
 
 #include <memory>
@@ -49,6 +51,7 @@ class TaskGroup {
   void check_open() const;
   void adopt(detail::TaskBase* t);
   void on_child_done(Child& c);
+  void abort_for_error();
   void abort();
 
   detail::TaskBase* parent_;
@@ -56,6 +59,8 @@ class TaskGroup {
   std::size_t pending_ = 0;
   std::vector<std::exception_ptr> errors_;
   AllDone* waiter_ = nullptr;
+  std::shared_ptr<bool> alive_;  // made for a deferred abort; false once destroyed
+  bool abort_scheduled_ = false;
   bool aborting_ = false;
   bool parent_cancel_requested_ = false;
   bool exiting_ = false;

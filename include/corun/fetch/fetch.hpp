@@ -77,7 +77,7 @@ struct Options {
   // --- output ---
   std::filesystem::path out_dir = ".";
   std::string name_template;                 // empty: names from the URL (see naming.hpp)
-  std::filesystem::path report;              // empty: out_dir / "report.jsonl"
+  std::filesystem::path report;              // empty: out_dir / "report.jsonl"; "-": stdout
   bool resume = false;                       // skip URLs the report records as done
   std::string encoding = "auto";             // "auto" or a WHATWG label
   bool bom = true;                           // UTF-8 output starts with a BOM (utf-8-sig)
@@ -205,7 +205,6 @@ struct OptionField {
   std::string_view help;          // --help's text (a number's range is appended to it)
   std::string_view keyword = {};  // the Python keyword, when it is not `name`
   bool sets = true;               // a switch: the value its flag gives the member
-  bool existing_file = false;     // the CLI checks that the file exists
   NumericRange range = {};        // a number's (integer, int, size_t, double, seconds, size)
 
   std::string_view python_keyword() const noexcept { return keyword.empty() ? name : keyword; }
@@ -230,7 +229,7 @@ inline constexpr OptionField kOptionFields[] = {
      .keyword = "name"},
     {.name = "report", .member = &Options::report, .group = OptionGroup::output,
      .role = OptionRole::run, .flags = "--report", .value_name = "FILE",
-     .help = "JSON-lines report (default DIR/report.jsonl)"},
+     .help = "JSON-lines report (default DIR/report.jsonl; - for standard output)"},
     {.name = "resume", .member = &Options::resume, .group = OptionGroup::output,
      .role = OptionRole::run, .flags = "--resume", .value_name = "",
      .help = "Skip the URLs the report records as done"},

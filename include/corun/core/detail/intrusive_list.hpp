@@ -13,6 +13,13 @@ struct ListNode {
 class IntrusiveList {
  public:
   IntrusiveList() noexcept { head_.prev = head_.next = &head_; }
+  // Nodes still linked are let go (left unlinked), so their owners, destroyed
+  // later, do not write into a list that is gone (Loop::close destroys pending
+  // frames in whatever order they are).
+  ~IntrusiveList() {
+    while (pop_front() != nullptr) {
+    }
+  }
   IntrusiveList(const IntrusiveList&) = delete;
   IntrusiveList& operator=(const IntrusiveList&) = delete;
 
