@@ -57,7 +57,7 @@ class FailureTally {
                      [](const Cause* a, const Cause* b) { return a->count > b->count; });
     std::string text = "  failed, by cause (every URL's error is in the report):";
     std::uint64_t shown = 0;
-    // One cause past the first few is shown as they are, not as "1 of 1 other causes".
+    // One cause past the first few is shown as they are, not as "1 for 1 other causes".
     std::size_t limit = order.size() == kShown + 1 ? order.size() : kShown;
     for (std::size_t i = 0; i < order.size() && i < limit; ++i) {
       const Cause& c = *order[i];
@@ -73,8 +73,8 @@ class FailureTally {
     if (shown < failed_) {
       std::size_t others = order.size() > limit ? order.size() - limit : 0;
       text += others > 0 && causes_.size() < kMaxCauses
-                  ? fmt::format("\n    {:>6}  of {} other causes", failed_ - shown, others)
-                  : fmt::format("\n    {:>6}  of other causes", failed_ - shown);
+                  ? fmt::format("\n    {:>6}  for {} other causes", failed_ - shown, others)
+                  : fmt::format("\n    {:>6}  for other causes", failed_ - shown);
     }
     return text;
   }

@@ -147,6 +147,7 @@ void Runner::close() {
   if (loop_->is_running())
     throw RuntimeError("Runner.close() cannot be called from a running event loop");
   try {
+    loop_->begin_shutdown();
     cancel_all_tasks(*loop_);
     loop_->run_until_complete(detail::shutdown_async_generators(*loop_));
     loop_->run_until_complete(shutdown_default_executor(*loop_, std::chrono::seconds(300)));

@@ -222,3 +222,48 @@ TEST(ToThread, ManyConcurrentJobs) {
   };
   EXPECT_EQ(corun::run(main()), 199 * 200 / 2);
 }
+
+// A task submitted from another thread once the loop's shutdown has begun (a
+// LoopThread stopping while other threads still submit) is refused at once,
+// as a submission after stop() is. It used to be made after the shutdown had
+// cancelled the others: run if it was quick, destroyed pending if not, with a
+// "Task was destroyed but it is pending!" line each (a flood when many threads
+// submit) and a CancelledError for its caller.
+TEST(LoopThread, ASubmissionDuringShutdownIsRefusedWithoutALog) {
+  corun::testing::HandlerCapture cap;
+  corun::ConcurrentFuture<int> late;
+  bool late_ran = false;
+  {
+    corun::Runner runner;
+    corun::Loop& loop = runner.loop();
+    cap.install(loop);
+    runner.run(corun::co_invoke([&]() -> Task<> {
+      loop.create_task(corun::co_invoke([&]() -> Task<> {
+        try {
+          co_await corun::sleep(10s);
+        } catch (const CancelledError&) {
+          // The shutdown cancelled this task; a submission arrives meanwhile.
+          late = corun::run_coroutine_threadsafe(corun::co_invoke([&]() -> Task<int> {
+                                                   late_ran = true;
+                                                   co_return 1;
+                                                 }),
+                                                 loop);
+          throw;
+        }
+      }));
+      co_await corun::sleep(0ms);  // the task above starts and waits
+      co_await corun::sleep(0ms);
+    }));
+    runner.close();
+  }
+  ASSERT_TRUE(late.valid());
+  ASSERT_TRUE(late.done());
+  EXPECT_FALSE(late_ran);
+  try {
+    late.get();
+    ADD_FAILURE() << "the late submission returned";
+  } catch (const corun::RuntimeError& e) {
+    EXPECT_STREQ(e.what(), "Event loop is closed");
+  }
+  EXPECT_FALSE(cap.contains("Task was destroyed but it is pending!"));
+}

@@ -358,7 +358,7 @@ TEST(FetchCli, SummarySaysWhyUrlsFailedByCause) {
   EXPECT_EQ(d.err.find("by cause"), std::string::npos) << d.err;
 }
 
-// Six causes: all six shown, not five and "1 of 1 other causes".
+// Six causes: all six shown, not five and "1 for 1 other causes".
 TEST(FetchCli, OneCausePastTheFirstFiveIsShownAsTheyAre) {
   corun::testing::TempDir dir("corun-cli");
   int dead = corun::testing::free_port();
@@ -373,6 +373,20 @@ TEST(FetchCli, OneCausePastTheFirstFiveIsShownAsTheyAre) {
         "invalid URL (no host)", "bad port", "IPv6"}) {
     EXPECT_NE(r.err.find(cause), std::string::npos) << cause << "\n" << r.err;
   }
+}
+
+// Eight causes: the five most frequent, then how many failed for the other
+// three (it read "3 of 3 other causes").
+TEST(FetchCli, CausesPastTheFirstFiveAreCountedTogether) {
+  corun::testing::TempDir dir("corun-cli");
+  fsys::path out = dir.path() / "o";
+  Result r = run_cli(dir.path(),
+                     {"fetch", "--retries", "0", "-o", out.string(), "not-a-url", "not-a-url-2",
+                      "ftp://x/", "ftp://y/", "http:///b", "http:///c", "http://h:99999/",
+                      "http://h:99998/", "http://[::1/", "gopher://x/", "ws://x/", "file:///x"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("\n         3  for 3 other causes"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" of 3 other"), std::string::npos) << r.err;
 }
 
 // curl's habit: -H takes one value, the URLs after it stay URLs (a list option

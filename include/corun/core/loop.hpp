@@ -161,6 +161,12 @@ class Loop {
   int executor_jobs() const noexcept { return executor_jobs_; }
   // Other threads post through this, so a loop closing meanwhile is no danger.
   std::shared_ptr<detail::LoopLifeline> lifeline() const { return lifeline_; }
+  // Set by Runner::close() before it cancels the tasks: a task submitted from
+  // another thread after that (run_coroutine_threadsafe, LoopThread::submit) is
+  // refused ("Event loop is closed") instead of being made only to be destroyed
+  // pending, one log line each.
+  void begin_shutdown() noexcept { shutting_down_ = true; }
+  bool shutting_down() const noexcept { return shutting_down_; }
   // Async generators registered for shutdown (run() closes the survivors).
   detail::IntrusiveList& async_generators() noexcept { return async_generators_; }
 
@@ -181,6 +187,7 @@ class Loop {
   std::atomic<bool> closed_{false};
   bool running_ = false;
   bool stopping_ = false;
+  bool shutting_down_ = false;
   // True while iterate() blocks in uv_run: work made ready then (by a libuv
   // callback of another library, e.g. curl's timer, which uv runs before it
   // polls) calls uv_stop so that uv does not go on to sleep in epoll.

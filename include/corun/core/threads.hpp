@@ -127,6 +127,12 @@ void ThreadsafeStart<T>::operator()() {
     if (st->status != ConcurrentState<T>::Status::pending) return;  // cancelled before it started
   }
   Loop& loop = get_running_loop();
+  if (loop.shutting_down()) {  // submitted too late: the caller hears it at once
+    st->complete(ConcurrentState<T>::Status::finished, [](auto& s) {
+      s.exception = std::make_exception_ptr(RuntimeError("Event loop is closed"));
+    });
+    return;
+  }
   TaskHandle<T> h = loop.create_task(std::move(task));
   st->task = h.state();
   auto* node = new ThreadsafeDone<T>();
