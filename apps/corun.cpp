@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
       app.exit(e);
       return 0;
     }
-    std::fprintf(stderr, "corun: %s\n", e.what());
+    // Under `corun fetch`, its own prefix, as every other fetch message has.
+    std::fprintf(stderr, "%s: %s\n", fetch->parsed() ? "corun fetch" : "corun", e.what());
     std::fprintf(stderr, "Try 'corun %s--help' for more information.\n",
                  fetch->parsed() ? "fetch " : "");
     return 2;

@@ -150,8 +150,12 @@ struct Fetcher::Impl final : LaneContext {
   // (blocking: on the pool). A folder this user may not write to (or on a
   // read-only mount) is refused before any URL is taken: every page would
   // fail, and in a shared crawl each would be recorded failed for good.
-  void create_out_dir() const {
+  void create_out_dir() {
     std::error_code ec;
+    for (std::filesystem::path p = out_dir; !p.empty() && !std::filesystem::exists(p, ec);
+         p = p.parent_path()) {
+      made_dirs.insert(made_dirs.begin(), p);
+    }
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw SetupError(fmt::format("cannot create {}: {}", out_dir.string(), ec.message()));
     const std::string dir = out_dir.empty() ? std::string(".") : out_dir.string();
@@ -174,6 +178,18 @@ struct Fetcher::Impl final : LaneContext {
     // and handled there.)
   }
 
+  // The folders create_out_dir() made, outermost first: removed again (those
+  // still empty) when the run fails before it starts, e.g. on a report that
+  // cannot be opened, so that a refused run leaves nothing behind.
+  std::vector<std::filesystem::path> made_dirs;
+  void remove_made_dirs() noexcept {
+    for (auto it = made_dirs.rbegin(); it != made_dirs.rend(); ++it) {
+      std::error_code ec;
+      std::filesystem::remove(*it, ec);  // (a folder that is not empty stays)
+    }
+    made_dirs.clear();
+  }
+
   // Every record, whoever made it (see Frontier "Records"): counted, then on_record.
   void observe(const Record& r) {
     if (r.ok()) {
@@ -186,9 +202,15 @@ struct Fetcher::Impl final : LaneContext {
   }
 
   Task<void> open_frontier() {
-    co_await to_thread([this] { create_out_dir(); });
-    frontier->set_record_observer([this](const Record& r) { observe(r); });
-    co_await frontier->open();
+    try {
+      co_await to_thread([this] { create_out_dir(); });
+      frontier->set_record_observer([this](const Record& r) { observe(r); });
+      co_await frontier->open();
+    } catch (...) {
+      remove_made_dirs();
+      throw;
+    }
+    made_dirs.clear();
     leases = frontier->leases();
     if (frontier->limits_hosts()) {  // the frontier's limits hold across every worker
       per_host = 0;

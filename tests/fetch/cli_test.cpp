@@ -158,7 +158,11 @@ TEST(FetchCli, HelpAndUsageErrors) {
   Result label = run_cli(dir.path(), {"fetch", "--encoding", "klingon", "http://127.0.0.1:1/"});
   EXPECT_EQ(label.code, 2);
   EXPECT_NE(label.err.find("klingon"), std::string::npos) << label.err;
-  EXPECT_EQ(run_cli(dir.path(), {"fetch", "--no-such-option", "http://x/"}).code, 2);
+  Result unknown = run_cli(dir.path(), {"fetch", "--no-such-option", "http://x/"});
+  EXPECT_EQ(unknown.code, 2);
+  // Every message of corun fetch has its prefix, the parser's too.
+  EXPECT_TRUE(unknown.err.starts_with("corun fetch: ")) << unknown.err;
+  EXPECT_NE(unknown.err.find("--no-such-option"), std::string::npos) << unknown.err;
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "-c", "many", "http://x/"}).code, 2);
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "--name", "{bad}", "http://x/"}).code, 2);
   EXPECT_EQ(run_cli(dir.path(), {"fetch", "--max-size", "lots", "http://x/"}).code, 2);
@@ -801,4 +805,22 @@ TEST(FetchCli, ReportDashIsStandardOutput) {
             std::string::npos)
       << resumed.err;
   EXPECT_TRUE(resumed.out.empty()) << resumed.out;
+}
+
+// A run refused at its start (here: the report names the output folder) leaves
+// no output folder behind that it made itself; one that was there stays.
+TEST(FetchCli, ARunRefusedAtStartLeavesNoFolderItMade) {
+  corun::testing::TempDir dir("corun-cli");
+  fsys::path out = dir.path() / "a" / "b";
+  Result r = run_cli(
+      dir.path(), {"fetch", "-o", out.string(), "--report", out.string(), "http://127.0.0.1:1/x"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("Is a directory"), std::string::npos) << r.err;
+  EXPECT_FALSE(fsys::exists(dir.path() / "a")) << r.err;
+
+  fsys::create_directories(out);
+  Result again = run_cli(
+      dir.path(), {"fetch", "-o", out.string(), "--report", out.string(), "http://127.0.0.1:1/x"});
+  EXPECT_EQ(again.code, 2) << again.err;
+  EXPECT_TRUE(fsys::exists(out));
 }
