@@ -435,7 +435,8 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
     Returns
     FetchResults: a list of FetchRecord plus the summary. A failing URL is a
     record with .error, never an exception; cancelling the awaiting task stops
-    the run at once.
+    the run at once, and its CancelledError comes once the run is over (its
+    report written: a resume right after starts from it).
 
     queue="redis://[user:password@]host:port[/db]/NAME": this process becomes
     a worker of that shared crawl (`corun fetch --queue URL/NAME --out DIR`;
@@ -475,10 +476,28 @@ def fetch(urls=None, urls_file=None, *, queue=None, worker_name=None, records=No
 
 async def _fetch_await(call, in_order, progress):
     display = _start_display(*progress)
-    if display is None:
-        return _fetch_results(await call.start(), in_order)
     future = call.start()
-    return _fetch_results(await _with_display(display, future), in_order)
+    if display is None:
+        return _fetch_results(await _until_ended(future, call), in_order)
+    return _fetch_results(await _with_display(display, _until_ended(future, call)), in_order)
+
+
+async def _until_ended(future, call):
+    """await future; when the awaiting task is cancelled, the C++ run is stopped
+    at once and waited for (its report written, its files closed) before
+    CancelledError goes on, so that whoever catches it (a wait_for, a resume
+    right after) finds the run over. A second cancellation stops the wait."""
+    try:
+        return await _asyncio.shield(future)
+    except _asyncio.CancelledError:
+        if future.done():
+            raise
+        call.cancel_started()
+        try:
+            await future
+        except (Exception, _asyncio.CancelledError):  # moot: this task was cancelled
+            pass
+        raise
 
 
 async def _with_display(display, awaitable):

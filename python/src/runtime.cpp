@@ -696,6 +696,7 @@ py::object Call::start() {
   py::object loop = running_loop();  // RuntimeError: no running event loop
   py::object future = call_method(loop, g_str_create_future, "create_future");
   std::shared_ptr<Pending> pending = take_and_submit(loop.ptr());
+  started_ = pending;
 
   py::object hook = make_cancel_hook(pending);
   call_method(future, g_str_add_done_callback, "add_done_callback", hook);
@@ -730,6 +731,10 @@ void Call::submit() {
 
 void Call::cancel() {
   if (submitted_) submitted_->cancel();
+}
+
+void Call::cancel_started() {
+  if (std::shared_ptr<Pending> p = started_.lock()) p->cancel_task();
 }
 
 py::object Call::wait(const py::object& on_interrupt) {
@@ -784,7 +789,9 @@ void bind_runtime(py::module_& m) {
            "Submits the work (unless submit() did) and blocks until it is done. Ctrl-C "
            "cancels it, or with on_interrupt calls that and waits for the work to end.")
       .def("submit", &Call::submit, "Submits the work now; wait() then waits for it.")
-      .def("cancel", &Call::cancel, "Cancels work started by submit().");
+      .def("cancel", &Call::cancel, "Cancels work started by submit().")
+      .def("cancel_started", &Call::cancel_started,
+           "Cancels the work start() submitted; its Future completes once the work has ended.");
 
   m.def(
       "_sleep",

@@ -113,7 +113,8 @@ auto without_gil(F f) -> decltype(f()) {
 class Pending {
  public:
   virtual ~Pending() = default;
-  virtual bool cancel() = 0;                                     // any thread
+  virtual bool cancel() = 0;       // any thread
+  virtual void cancel_task() = 0;  // any thread: done once the work has ended
   virtual bool wait_for(std::chrono::milliseconds timeout) = 0;  // any thread, no GIL needed
   virtual void add_done_callback(std::function<void()> f) = 0;   // f runs on the completing thread
   // Any thread, done: drops the value nobody will take (outcome() is not
@@ -130,6 +131,7 @@ class PendingOf final : public Pending {
   PendingOf(ConcurrentFuture<T> future, Convert convert)
       : future_(std::move(future)), convert_(std::move(convert)) {}
   bool cancel() override { return future_.cancel(); }
+  void cancel_task() override { future_.cancel_task(); }
   bool wait_for(std::chrono::milliseconds timeout) override { return future_.wait_for(timeout); }
   void add_done_callback(std::function<void()> f) override {
     future_.add_done_callback(std::move(f));
@@ -181,12 +183,17 @@ class Call {
   void submit();
   // Cancels work submitted by submit() (no-op before, or once done).
   void cancel();
+  // Cancels the work start() submitted without cancelling its Future, which
+  // completes once the work has ended (its cleanup run): for a caller that must
+  // not go on before (corun.fetch: its report written). No-op before start().
+  void cancel_started();
 
  private:
   std::shared_ptr<Pending> take_and_submit(PyObject* loop);
   Submit submit_;
   OnSubmit on_submit_;
   std::shared_ptr<Pending> submitted_;  // after submit(), until wait() takes it
+  std::weak_ptr<Pending> started_;      // after start()
 };
 
 // A task waiting to be submitted. Dropped unsubmitted (a coroutine that was

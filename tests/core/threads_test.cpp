@@ -267,3 +267,27 @@ TEST(LoopThread, ASubmissionDuringShutdownIsRefusedWithoutALog) {
   }
   EXPECT_FALSE(cap.contains("Task was destroyed but it is pending!"));
 }
+
+// cancel_task(): the future completes once the task has ended, its cleanup run
+// (cancel() completes it at once, as asyncio's does, while the task unwinds).
+TEST(LoopThread, CancelTaskCompletesOnceTheTaskHasEnded) {
+  corun::LoopThread lt;
+  std::atomic<bool> running{false};
+  std::atomic<bool> cleaned{false};
+  auto f = lt.submit(corun::co_invoke([&]() -> Task<int> {
+    running = true;
+    try {
+      co_await corun::sleep(10s);
+    } catch (const CancelledError&) {
+      std::this_thread::sleep_for(50ms);  // a cleanup that takes a while
+      cleaned = true;
+      throw;
+    }
+    co_return 1;
+  }));
+  while (!running) std::this_thread::sleep_for(1ms);
+  f.cancel_task();
+  EXPECT_THROW(f.get(), CancelledError);
+  EXPECT_TRUE(cleaned);  // get() returned only after the cleanup
+  EXPECT_TRUE(f.cancelled());
+}

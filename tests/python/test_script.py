@@ -4,6 +4,7 @@ asyncio.run() of the coroutine versions in between."""
 
 import asyncio
 import codecs
+import json
 import os
 import tempfile
 import threading
@@ -96,14 +97,30 @@ def base_url_order(server, out_dir):
 
 async def cancelled_fetch(server, out_dir):
     # Cancelling the task awaiting corun.fetch stops the C++ run: transfers are aborted.
+    # The CancelledError comes once the run is over: the report already holds the
+    # record of the page done before (it used to be written a moment later).
     started = server_stats(server)["slow_started"]
-    task = asyncio.create_task(corun.fetch([server + "/slow"], out_dir=out_dir, retries=0))
-    while server_stats(server)["slow_started"] == started:
+    served = server_stats(server)["pages_served"]
+    task = asyncio.create_task(
+        corun.fetch([server + "/slow", server + "/page/1"], out_dir=out_dir, retries=0))
+    while (server_stats(server)["slow_started"] == started
+           or server_stats(server)["pages_served"] == served):
         await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the page's record is made (its file written)
     task.cancel()
     with raises(asyncio.CancelledError):
         await task
+    report = os.path.join(out_dir, "report.jsonl")
+
+    def records():
+        with open(report, encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+
+    at_cancel = records()
+    check_eq([r["url"] for r in at_cancel], [server + "/page/1"],
+             "the report is written when CancelledError arrives")
     wait_until(lambda: server_stats(server)["slow_active"] == 0, "the fetch's transfer to stop")
+    check_eq(records(), at_cancel, "nothing written after the run ended")
 
 
 def session_tests(base):

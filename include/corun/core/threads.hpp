@@ -208,6 +208,24 @@ class ConcurrentFuture {
     }
     return did;
   }
+  // Asks the loop to cancel the task and leaves this future pending until the
+  // task has ended, its cleanup run (CancelledError then, unless it finished
+  // first): for a caller that must not go on before. cancel() completes the
+  // future at once, as asyncio's does, while the task may still be unwinding.
+  void cancel_task() {
+    std::shared_ptr<detail::LoopLifeline> lifeline;
+    {
+      std::lock_guard lock(st_->mutex);
+      if (st_->status != Status::pending) return;
+      lifeline = st_->lifeline;
+    }
+    // Posted after the task's start (one FIFO): st->task is set, or the task is done.
+    if (lifeline) {
+      lifeline->post([st = st_] {
+        if (st->task) st->task->cancel();
+      });
+    }
+  }
   // f runs once done, on the thread that completes the future (at once if done).
   void add_done_callback(std::function<void()> f) {
     {
