@@ -560,7 +560,9 @@ def fetch_sync(urls=None, urls_file=None, *, queue=None, worker_name=None, recor
         return _worker_results(_sync_wait(call, progress, stop.stop))
     _no_worker_arguments("fetch_sync", worker_name, records)
     call, in_order, progress = _fetch_call("fetch_sync", urls, urls_file, **options)
-    return _fetch_results(_sync_wait(call, progress), in_order)
+    # Ctrl-C stops the run at once; KeyboardInterrupt comes once it is over
+    # (its report written). A second Ctrl-C stops waiting.
+    return _fetch_results(_sync_wait(call, progress, call.cancel_started), in_order)
 
 
 # --- the shared crawl (docs/scale-out.md) ----------------------------------------

@@ -739,6 +739,7 @@ void Call::cancel_started() {
 
 py::object Call::wait(const py::object& on_interrupt) {
   std::shared_ptr<Pending> pending = submitted_ ? std::move(submitted_) : take_and_submit(nullptr);
+  started_ = pending;  // (cancel_started(): an on_interrupt's way to stop it)
   // The first Ctrl-C's KeyboardInterrupt while the work winds down (on_interrupt).
   std::optional<py::error_already_set> interrupted;
   for (;;) {

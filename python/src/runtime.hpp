@@ -183,9 +183,10 @@ class Call {
   void submit();
   // Cancels work submitted by submit() (no-op before, or once done).
   void cancel();
-  // Cancels the work start() submitted without cancelling its Future, which
-  // completes once the work has ended (its cleanup run): for a caller that must
-  // not go on before (corun.fetch: its report written). No-op before start().
+  // Cancels the work start() or wait() submitted without cancelling start()'s
+  // Future, which completes once the work has ended (its cleanup run), and
+  // without ending wait(), which returns then: for a caller that must not go
+  // on before (corun.fetch: its report written). No-op before either.
   void cancel_started();
 
  private:
@@ -193,7 +194,7 @@ class Call {
   Submit submit_;
   OnSubmit on_submit_;
   std::shared_ptr<Pending> submitted_;  // after submit(), until wait() takes it
-  std::weak_ptr<Pending> started_;      // after start()
+  std::weak_ptr<Pending> started_;      // after start() or wait()
 };
 
 // A task waiting to be submitted. Dropped unsubmitted (a coroutine that was
