@@ -4,7 +4,7 @@ Every coroutine function has a blocking twin (*_sync) that works with or
 without a running loop; corun.run() runs any coroutine from anywhere (a
 script, a notebook cell, the asyncio REPL). docs/python.md is the guide.
 
-Modules: errors (aiohttp's exceptions), http (ClientSession and friends),
+Modules: errors (aiohttp's exceptions), http (ClientSession and friends), url (URL),
 fetch (corun.fetch), queue (the shared crawl's enqueue and collect), runtime (the loop thread, sleep), runner (run,
 run_or_schedule, the IPython extension); _corun is the C++ extension.
 """
@@ -18,7 +18,8 @@ from .errors import (ClientConnectionError, ClientConnectorCertificateError,
 from .fetch import FetchRecord, FetchResults, fetch, fetch_sync
 from .queue import CollectResult, EnqueueResult, collect, collect_sync, enqueue, enqueue_sync
 from .http import (DEFAULT_TIMEOUT, ClientResponse, ClientSession, ClientTimeout,  # noqa: F401
-                   CookieJar, Headers)
+                   CookieJar, Headers, HttpVersion)
+from .url import URL
 # load_ipython_extension/unload_ipython_extension: %load_ext corun finds them here.
 from .runner import (load_ipython_extension, run, run_or_schedule,  # noqa: F401
                      unload_ipython_extension)
@@ -28,7 +29,7 @@ __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorDNSError",
     "ClientConnectorError", "ClientError", "ClientOSError", "ClientPayloadError",
     "ClientResponse", "ClientResponseError", "ClientSSLError", "ClientSession", "ClientTimeout",
-    "ContentTypeError", "CookieJar", "Headers", "InvalidURL", "RequestInfo",
+    "ContentTypeError", "CookieJar", "Headers", "HttpVersion", "InvalidURL", "RequestInfo", "URL",
     "ServerConnectionError", "ServerDisconnectedError", "ServerTimeoutError", "TooManyRedirects", "sleep", "sleep_sync", "FetchRecord", "FetchResults", "fetch",
     "fetch_sync", "run", "run_or_schedule",
     "QueueError", "EnqueueResult", "CollectResult", "enqueue", "enqueue_sync", "collect",

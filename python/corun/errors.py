@@ -7,6 +7,8 @@ corun::fetch::QueueError and corun::redis errors to QueueError).
 
 import collections as _collections
 
+from .url import URL
+
 __all__ = [
     "ClientConnectionError", "ClientConnectorCertificateError", "ClientConnectorDNSError",
     "ClientConnectorError", "ClientError", "ClientOSError", "ClientPayloadError",
@@ -21,7 +23,7 @@ class ClientError(Exception):
 
     def __init__(self, message="", *, url=None):
         super().__init__(message)
-        self.url = url
+        self.url = URL(url) if isinstance(url, str) else url
 
 
 class ClientConnectionError(ClientError):
@@ -116,16 +118,18 @@ class ClientResponseError(ClientError):
 
     def __init__(self, message="", *, url=None, status=None, reason="", method="GET",
                  headers=None, history=(), request_info=None):
+        if isinstance(url, str):
+            url = URL(url)
         if not message:
-            message = f"{status}, message={reason!r}, url={url!r}"
+            message = f"{status}, message={reason!r}, url={url!r}"  # url=URL('...'), as aiohttp's
         super().__init__(message, url=url)
         self.status = status
         self.message = reason
         self.headers = headers
         self.history = tuple(history)
         if request_info is None:
-            bare = url.partition("#")[0] if isinstance(url, str) else url
-            request_info = RequestInfo(bare, method, None, url)
+            bare = URL(url.partition("#")[0]) if isinstance(url, str) else url
+            request_info = RequestInfo(bare, method, None, self.url)
         self.request_info = request_info
 
     @property
@@ -138,7 +142,13 @@ class TooManyRedirects(ClientResponseError):
 
 
 class ContentTypeError(ClientResponseError):
-    """json() on a response whose media type is not JSON (aiohttp.ContentTypeError)."""
+    """json() on a response whose media type is not JSON (aiohttp.ContentTypeError).
+    .message says so, as aiohttp's (not the reason phrase)."""
+
+    def __init__(self, message="", **kwargs):
+        super().__init__(message, **kwargs)
+        if message:
+            self.message = message
 
 
 class QueueError(OSError):

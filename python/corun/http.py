@@ -4,6 +4,7 @@ ClientTimeout, Headers, CookieJar. The transfers run on corun's C++ loop
 results."""
 
 import asyncio as _asyncio
+import collections as _collections
 import collections.abc as _abc
 import json as _json
 from operator import attrgetter as _attrgetter
@@ -20,6 +21,7 @@ from ._args import check_url as _check_url
 from ._args import header_list as _header_list
 from ._args import type_error as _type_error
 from .errors import ClientResponseError, ContentTypeError, RequestInfo
+from .url import URL
 
 __all__ = ["ClientResponse", "ClientSession", "ClientTimeout", "CookieJar", "DEFAULT_TIMEOUT",
            "Headers", "StreamReader"]
@@ -226,6 +228,12 @@ class StreamReader:
         return f"<StreamReader {len(self._body) - self._pos} of {len(self._body)} bytes left>"
 
 
+HttpVersion = _collections.namedtuple("HttpVersion", ["major", "minor"])
+HttpVersion.__doc__ = "An HTTP version, aiohttp's HttpVersion(major, minor)."
+_HTTP_VERSIONS = {"1.0": HttpVersion(1, 0), "1.1": HttpVersion(1, 1), "2": HttpVersion(2, 0),
+                  "3": HttpVersion(3, 0)}
+
+
 class ClientResponse:
     """A response whose body has arrived (aiohttp.ClientResponse). read(),
     text() and json() are coroutines as in aiohttp (they return at once: the body
@@ -247,11 +255,17 @@ class ClientResponse:
     status = property(_attrgetter("_r.status"), doc="The HTTP status code.")
     reason = property(_attrgetter("_r.reason"), doc="The status line's reason phrase.")
     method = property(_attrgetter("_r.method"), doc="The request's method.")
-    url = property(_attrgetter("_r.url"),
-                   doc="The final URL, after redirects, without a #fragment.")
-    real_url = property(_attrgetter("_r.real_url"),
+    url = property(lambda self: URL(self._r.url),
+                   doc="The final URL, after redirects, without a #fragment (a corun.URL: "
+                       "a str with yarl.URL's parts, .host, .path, .query, ...).")
+    real_url = property(lambda self: URL(self._r.real_url),
                         doc="url with the #fragment the request's URL had, if any.")
-    version = property(lambda self: self._r.version, doc='"1.0", "1.1", "2" or "3".')
+    version = property(lambda self: _HTTP_VERSIONS.get(self._r.version)
+                       or HttpVersion(*map(int, (self._r.version + ".0").split(".")[:2])),
+                       doc="HttpVersion(major, minor), as aiohttp's: (1, 1), (2, 0), ...")
+    # The body arrived with the response: its connection is back in the pool.
+    closed = property(lambda self: True, doc="True: the connection was released (aiohttp's).")
+    connection = property(lambda self: None, doc="None: the connection was released.")
     ok = property(lambda self: self._r.status < 400)
     content_type = property(lambda self: self._r.content_type())
     charset = property(lambda self: self._r.charset())
