@@ -523,9 +523,12 @@ class CookieJar:
         import http.cookies
         import email.utils
         out = []
+        codec = http.cookies.SimpleCookie()
         for name, value, domain, path, secure, http_only, expires in self._live():
             m = http.cookies.Morsel()
-            m.set(name, value, value)
+            # The value as sent ("two words", quotes included) is the coded one;
+            # .value is it unquoted, as aiohttp's jar and resp.cookies give it.
+            m.set(name, *codec.value_decode(value))
             m["domain"] = domain
             m["path"] = path
             if secure:

@@ -364,6 +364,15 @@ async def cookies(s, base):
     sent = [v for k, v in echo["headers"] if k.lower() == "cookie"]
     check_eq(sent, ['sid=py; b="x y"; c="1\\073d=2"; e="v\\012X-Injected: 1"'], "quoted values")
     check_eq([k for k, _ in echo["headers"] if k.lower() == "x-injected"], [], "nothing injected")
+    # A quoted value reads unquoted (.coded_value keeps the quotes), in the jar as
+    # in resp.cookies and aiohttp's jar (the jar gave '"two words"').
+    r = await s.get(base + "/setquoted")
+    quoted = [m for m in s.cookie_jar if m.key == "q"]
+    check_eq([(m.value, m.coded_value) for m in quoted], [("two words", '"two words"')],
+             "the jar unquotes a quoted value")
+    check_eq(r.cookies["q"].value, "two words", "resp.cookies agrees")
+    s.cookie_jar.clear()
+    await s.get(base + "/setcookie")
     # A cookie the server deletes is gone from the jar's view at once.
     await s.get(base + "/delcookie")
     check_eq((len(s.cookie_jar), list(s.cookie_jar)), (0, []), "a deleted cookie is gone")

@@ -11,7 +11,8 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /late/<ms>/<n>  /page/<n> after ms milliseconds, counted as a page served
   /truncated      promises 1000 bytes, sends 10, closes
   /json           {"ok": true, "items": [1, 2, 3]}
-  /setcookie      sets sid=py (Path=/); /delcookie deletes it (an Expires in 1970)
+  /setcookie      sets sid=py (Path=/); /delcookie deletes it (an Expires in 1970);
+  /setquoted      sets q="two words" (a quoted value)
   /echo           the request as JSON: method, path, headers, body (latin-1 text)
   /stats          {"slow_active": n, "slow_started": n, "pages_served": n, "proxied": n}:
                   /slow responses in flight / ever started; /page/<n> and /late responses
@@ -89,6 +90,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, body, "text/plain; charset=utf-8")
         elif head == "setcookie":
             self._send(200, b"set", extra=[("Set-Cookie", "sid=py; Path=/")])
+        elif head == "setquoted":  # a quoted value, as http.cookies writes one with a space
+            self._send(200, b"set", extra=[("Set-Cookie", 'q="two words"; Path=/')])
         elif head == "delcookie":  # deletes sid, as a logout does
             self._send(200, b"deleted",
                        extra=[("Set-Cookie", "sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT")])
