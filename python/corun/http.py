@@ -278,8 +278,10 @@ class ClientResponse:
 
     @property
     def raw_headers(self):
-        """The headers as (name, value) bytes pairs, as received (aiohttp's)."""
-        return tuple((name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+        """The headers as (name, value) bytes pairs, as received (aiohttp's): the
+        str headers are UTF-8 with surrogateescape, so the bytes come back whole."""
+        return tuple((name.encode("utf-8", "surrogateescape"),
+                      value.encode("utf-8", "surrogateescape"))
                      for name, value in self._r.headers())
 
     @property

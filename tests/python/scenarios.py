@@ -227,6 +227,10 @@ async def bodies(s, base):
     check_eq(names.get("content-type"), "application/json", "json sets Content-Type")
     raw = dict(r.raw_headers)
     check_eq(raw.get(b"Content-Type"), b"application/json", "raw_headers: bytes pairs")
+    r = await s.get(base + "/rawheader")
+    check_eq((r.headers["X-Raw"], dict(r.raw_headers).get(b"X-Raw")),
+             ("caf\u00e9 \udcff", b"caf\xc3\xa9 \xff"),
+             "a header's text (surrogateescape) and its bytes as received (were latin-1)")
     r = await s.get(base + "/echo", params={"q": "a b"})
     check_eq((await r.json())["path"], "/echo?q=a+b", "params")
     check_eq(await (await s.get(base + "/json")).json(), {"ok": True, "items": [1, 2, 3]}, "json()")

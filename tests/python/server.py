@@ -13,6 +13,7 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /json           {"ok": true, "items": [1, 2, 3]}
   /setcookie      sets sid=py (Path=/); /delcookie deletes it (an Expires in 1970);
   /setquoted      sets q="two words" (a quoted value)
+  /rawheader      X-Raw: the bytes caf\xc3\xa9 \xff
   /echo           the request as JSON: method, path, headers, body (latin-1 text)
   /stats          {"slow_active": n, "slow_started": n, "pages_served": n, "proxied": n}:
                   /slow responses in flight / ever started; /page/<n> and /late responses
@@ -90,6 +91,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, body, "text/plain; charset=utf-8")
         elif head == "setcookie":
             self._send(200, b"set", extra=[("Set-Cookie", "sid=py; Path=/")])
+        elif head == "rawheader":  # a header value's bytes: UTF-8 "é", then 0xFF
+            self._send(200, b"raw", extra=[("X-Raw", "caf\u00c3\u00a9 \u00ff")])
         elif head == "setquoted":  # a quoted value, as http.cookies writes one with a space
             self._send(200, b"set", extra=[("Set-Cookie", 'q="two words"; Path=/')])
         elif head == "delcookie":  # deletes sid, as a logout does
