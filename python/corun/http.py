@@ -29,8 +29,10 @@ __all__ = ["ClientResponse", "ClientSession", "ClientTimeout", "CookieJar", "DEF
 
 class ClientTimeout:
     """Timeouts in seconds, None for no limit (aiohttp.ClientTimeout).
-    total: the whole request; connect (or sock_connect): establishing a
-    connection; sock_read: the longest silence while reading."""
+    total: the whole request, the wait for a free connection included;
+    connect (or sock_connect): establishing a connection (aiohttp's connect
+    also counts the wait for a free one: bound that with total); sock_read: the
+    longest silence while reading."""
 
     __slots__ = ("total", "connect", "sock_read")
 
