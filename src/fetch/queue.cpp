@@ -119,6 +119,15 @@ QueueAddress parse_queue_url(std::string_view url) {
   // redis://host:port/NAME: the last segment is the name; what is left is the
   // server part (which may end with /db).
   if (server.size() <= 8) bad_queue_url(url, "no server");
+  // redis://host:port/5 reads to a redis-py user as database 5: a crawl named
+  // "5" in database 0 would be a surprise. With the database given, it is clear.
+  bool numeric = std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric && server.find('/', 8) == std::string_view::npos) {
+    bad_queue_url(url, fmt::format("the crawl NAME '{}' is a number, which reads as a database: "
+                                   "for database {} give redis://host:port/{}/NAME, or name the "
+                                   "crawl with a letter in it",
+                                   name, name, name));
+  }
   try {
     (void)redis::parse_url(server);
   } catch (const redis::InvalidURL& e) {

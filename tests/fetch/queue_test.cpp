@@ -119,6 +119,22 @@ TEST(QueueUrl, SplitsServerAndName) {
   EXPECT_EQ(b.redis_url, "redis://u:secret@host:7000/3");
   EXPECT_EQ(b.name, "news.2024");
   EXPECT_EQ(b.to_string().find("secret"), std::string::npos);
+  // A number as the name is clear once the database is given.
+  auto c = fetch::parse_queue_url("redis://h:1/0/5");
+  EXPECT_EQ(c.redis_url, "redis://h:1/0");
+  EXPECT_EQ(c.name, "5");
+}
+
+// redis://host:port/5 is database 5 to a redis-py user, not a crawl named "5".
+TEST(QueueUrl, ANumberAloneAfterTheServerIsRefused) {
+  try {
+    fetch::parse_queue_url("redis://127.0.0.1:6379/5");
+    ADD_FAILURE() << "accepted";
+  } catch (const fetch::QueueUrlError& e) {
+    EXPECT_NE(std::string(e.what()).find("for database 5 give redis://host:port/5/NAME"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(QueueUrl, RejectsWithTheExpectedForm) {
