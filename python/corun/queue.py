@@ -235,10 +235,18 @@ def collect(*, queue, report):
 
 
 async def _collect_await(call):
-    return CollectResult(**await call.start())
+    # Cancelled, it returns once the C++ collector has stopped (its last batch
+    # written and stored, its claim let go), so the same call right after goes on
+    # from there instead of finding the claim still held.
+    from .fetch import _until_ended
+
+    future = call.start()
+    return CollectResult(**await _until_ended(future, call))
 
 
 def collect_sync(*, queue, report):
     """collect() blocking the calling thread (Ctrl-C stops it and raises
-    KeyboardInterrupt; run again with the same file to go on)."""
-    return CollectResult(**_collect_call("collect_sync", queue, report).wait())
+    KeyboardInterrupt once it has stopped; run again with the same file to go
+    on; a second Ctrl-C stops waiting)."""
+    call = _collect_call("collect_sync", queue, report)
+    return CollectResult(**call.wait(call.cancel_started))

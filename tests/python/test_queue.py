@@ -216,6 +216,28 @@ def cancelled_worker(bases, redis, tmp):
     finish_and_check(queue, urls, tmp, "cancelled")
 
 
+def cancelled_collector(bases, redis, tmp):
+    # A cancelled corun.collect raises once the C++ collector has stopped: its
+    # claim is let go (the same call right after is not refused as a second
+    # collector) and what it wrote is whole.
+    queue, urls = slow_crawl(bases, redis, "collected", 6)
+    report = os.path.join(tmp, "collected.jsonl")
+
+    async def run():
+        task = asyncio.create_task(corun.collect(queue=queue, report=report))
+        while redis_cli(redis, "GET", "{collected}:collector") == "":
+            await asyncio.sleep(0.02)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return redis_cli(redis, "GET", "{collected}:collector")
+        raise AssertionError("a cancelled collect raises CancelledError")
+
+    check_eq(asyncio.run(run()), "", "the cancelled collector let go of its claim")
+    finish_and_check(queue, urls, tmp, "collected")
+
+
 def interrupted_worker(bases, redis, tmp):
     queue, urls = slow_crawl(bases, redis, "interrupted", 30)
     proc = start_worker(queue, os.path.join(tmp, "i1"), "py-interrupted")
@@ -245,6 +267,7 @@ def main():
             streamed(redis)
             from_file(redis, tmp)
             cancelled_worker(bases, redis, tmp)
+            cancelled_collector(bases, redis, tmp)
             interrupted_worker(bases, redis, tmp)
     print("ok")
     return 0
