@@ -236,6 +236,17 @@ _HTTP_VERSIONS = {"1.0": HttpVersion(1, 0), "1.1": HttpVersion(1, 1), "2": HttpV
                   "3": HttpVersion(3, 0)}
 
 
+def _http_version(text):
+    known = _HTTP_VERSIONS.get(text)
+    if known is not None:
+        return known
+    major, _, minor = text.partition(".")
+    try:
+        return HttpVersion(int(major), int(minor or 0))
+    except ValueError:  # none reported
+        return HttpVersion(0, 0)
+
+
 class ClientResponse:
     """A response whose body has arrived (aiohttp.ClientResponse). read(),
     text() and json() are coroutines as in aiohttp (they return at once: the body
@@ -262,8 +273,7 @@ class ClientResponse:
                        "a str with yarl.URL's parts, .host, .path, .query, ...).")
     real_url = property(lambda self: URL(self._r.real_url),
                         doc="url with the #fragment the request's URL had, if any.")
-    version = property(lambda self: _HTTP_VERSIONS.get(self._r.version)
-                       or HttpVersion(*map(int, (self._r.version + ".0").split(".")[:2])),
+    version = property(lambda self: _http_version(self._r.version),
                        doc="HttpVersion(major, minor), as aiohttp's: (1, 1), (2, 0), ...")
     # The body arrived with the response: its connection is back in the pool.
     closed = property(lambda self: True, doc="True: the connection was released (aiohttp's).")

@@ -150,11 +150,14 @@ struct Fetcher::Impl final : LaneContext {
   // (blocking: on the pool). A folder this user may not write to (or on a
   // read-only mount) is refused before any URL is taken: every page would
   // fail, and in a shared crawl each would be recorded failed for good.
-  void create_out_dir() {
+  // Returns the folders it made, outermost first (on the pool: the caller keeps
+  // them once back on the loop, so a cancelled wait races with nothing).
+  std::vector<std::filesystem::path> create_out_dir() const {
+    std::vector<std::filesystem::path> made;
     std::error_code ec;
     for (std::filesystem::path p = out_dir; !p.empty() && !std::filesystem::exists(p, ec);
          p = p.parent_path()) {
-      made_dirs.insert(made_dirs.begin(), p);
+      made.insert(made.begin(), p);
     }
     std::filesystem::create_directories(out_dir, ec);
     if (ec) throw SetupError(fmt::format("cannot create {}: {}", out_dir.string(), ec.message()));
@@ -176,11 +179,12 @@ struct Fetcher::Impl final : LaneContext {
     }
     // (Any other error, a full disk included, is met again by the first page
     // and handled there.)
+    return made;
   }
 
   // The folders create_out_dir() made, outermost first: removed again (those
   // still empty) when the run fails before it starts, e.g. on a report that
-  // cannot be opened, so that a refused run leaves nothing behind.
+  // cannot be opened, so that a refused run leaves nothing behind. Loop thread.
   std::vector<std::filesystem::path> made_dirs;
   void remove_made_dirs() noexcept {
     for (auto it = made_dirs.rbegin(); it != made_dirs.rend(); ++it) {
@@ -203,7 +207,9 @@ struct Fetcher::Impl final : LaneContext {
 
   Task<void> open_frontier() {
     try {
-      co_await to_thread([this] { create_out_dir(); });
+      Task<std::vector<std::filesystem::path>> making =
+          to_thread([this] { return create_out_dir(); });
+      made_dirs = co_await making;
       frontier->set_record_observer([this](const Record& r) { observe(r); });
       co_await frontier->open();
     } catch (...) {
