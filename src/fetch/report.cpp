@@ -128,6 +128,7 @@ void ReportWriter::open(const std::filesystem::path& path, bool append, off_t wh
           fmt::format("cannot write the report to standard output: {}", std::strerror(errno)));
     }
     reserving_ = false;  // a pipe or a terminal: no room to keep
+    stream_ = true;
     return;
   }
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
@@ -159,6 +160,16 @@ void ReportWriter::flush() noexcept {
   while (written < buffer_.size()) {
     ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && stream_) {
+      // Standard output (a pipe, or a file the shell opened, maybe with
+      // content before ours): nothing is cut back. The next flush goes on from
+      // the first byte not written, so a line cut here is completed then.
+      int err = n < 0 ? errno : ENOSPC;
+      size_ += static_cast<off_t>(written);
+      buffer_.erase(0, written);
+      error_ = fmt::format("cannot write {}: {}", path_.string(), std::strerror(err));
+      return;
+    }
     if (n <= 0) {
       int err = n < 0 ? errno : ENOSPC;
       // Never leave a half line: keep the whole records this flush wrote, cut

@@ -92,6 +92,7 @@ class ReportWriter {
   off_t size_ = 0;          // bytes of whole records in the file
   off_t reserved_end_ = 0;  // the file's blocks are allocated up to here
   bool reserving_ = true;
+  bool stream_ = false;  // standard output: what was written stays written
   bool out_of_room_ = false;
   std::string error_;
 };

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -823,4 +824,52 @@ TEST(FetchCli, ARunRefusedAtStartLeavesNoFolderItMade) {
       dir.path(), {"fetch", "-o", out.string(), "--report", out.string(), "http://127.0.0.1:1/x"});
   EXPECT_EQ(again.code, 2) << again.err;
   EXPECT_TRUE(fsys::exists(out));
+}
+
+// `--report - >> file` on a file that cannot grow (a size limit here; a full
+// disk alike): the failed write must leave what the file held before. The
+// report file's own repair (cutting back to its last whole record) must not
+// touch standard output, which is the shell's file: it truncated it to the
+// bytes corun had written, so to nothing.
+TEST(FetchCli, AReportOnStandardOutputThatCannotBeWrittenLeavesTheFileAlone) {
+  corun::testing::TempDir dir("corun-cli");
+  corun::testing::Nginx nginx;
+  corun::fs::write_file_sync(nginx.root() / "a.html", "<p>a</p>");
+  fsys::path sink = dir.path() / "all.jsonl";
+  std::string before;
+  for (int i = 0; i < 2000; ++i) before += fmt::format("{{\"earlier\":{}}}\n", i);
+  corun::fs::write_file_sync(sink, before);  // ~34 KB, over the 16 KB limit below
+  fsys::path err = dir.path() / "stderr";
+  std::string exe = corun_exe().string();
+  std::vector<std::string> args{exe,
+                                "fetch",
+                                "-q",
+                                "--report",
+                                "-",
+                                "-o",
+                                (dir.path() / "o").string(),
+                                nginx.base_url() + "/a.html"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG instead
+    struct rlimit lim {};
+    lim.rlim_cur = lim.rlim_max = 16 * 1024;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    int o = ::open(sink.c_str(), O_WRONLY | O_APPEND);
+    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int i = ::open("/dev/null", O_RDONLY);
+    ::dup2(i, 0), ::dup2(o, 1), ::dup2(e, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::string said = corun::fs::read_file_sync(err);
+  ASSERT_TRUE(WIFEXITED(status)) << said;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << said;
+  EXPECT_NE(said.find("cannot write standard output"), std::string::npos) << said;
+  EXPECT_TRUE(corun::fs::read_file_sync(sink) == before) << "the file's earlier lines are gone";
 }
