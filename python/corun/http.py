@@ -6,9 +6,12 @@ results."""
 import asyncio as _asyncio
 import collections as _collections
 import collections.abc as _abc
+import io as _io
 import json as _json
 from operator import attrgetter as _attrgetter
+import os as _os
 import re as _re
+from urllib.parse import quote as _quote
 import warnings as _warnings
 
 from . import _corun
@@ -412,6 +415,51 @@ class ClientResponse:
 
     def __repr__(self):
         return f"<ClientResponse({self.url}) [{self.status} {self.reason}]>"
+
+
+def _io_like(value):
+    """A file object as aiohttp's data= takes one (open(...), io.BytesIO, io.StringIO)."""
+    return isinstance(value, _io.IOBase) or (
+        callable(getattr(value, "read", None)) and not isinstance(value, (str, bytes)))
+
+
+def _file_body(func, f, header_list, session_headers):
+    """data=FILE, as aiohttp's IOBasePayload: the rest of the file from where it
+    stands, read here; text (a file opened in text mode, io.StringIO) sent as
+    UTF-8. Unless a Content-Type is given: the one the file's name suggests
+    (mimetypes), else application/octet-stream (text/plain; charset=utf-8 for
+    text); a named file also gets aiohttp's `Content-Disposition: attachment;
+    filename="..."`. The whole body is held in memory while it is sent."""
+    try:
+        body = f.read()
+    except (OSError, ValueError) as e:  # closed, or not opened for reading
+        raise ValueError(f"{func}() argument 'data': cannot read the file: {e}") from e
+    if _asyncio.iscoroutine(body):  # an asynchronous reader (aiohttp's StreamReader...)
+        body.close()
+        raise TypeError(f"{func}() argument 'data': {type(f).__name__}.read() is a coroutine: "
+                        "read the body first and send the bytes")
+    text = isinstance(body, str)
+    if text:
+        body = body.encode("utf-8")
+    elif isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    elif not isinstance(body, bytes):
+        raise _type_error(func, "data", "a file whose read() gives bytes or str", body)
+    name = getattr(f, "name", None)
+    name = _os.path.basename(name) if isinstance(name, str) and name else None
+    given = {n.lower() for n, _ in (*session_headers, *header_list)}
+    if "content-type" not in given:
+        import mimetypes  # on first use: a cost of every import otherwise
+        guessed = mimetypes.guess_type(name)[0] if name else None
+        if guessed and text and guessed.startswith("text/"):
+            guessed += "; charset=utf-8"
+        header_list.append(("Content-Type", guessed or (
+            "text/plain; charset=utf-8" if text else "application/octet-stream")))
+    if name and "content-disposition" not in given:
+        # Percent-encoded as aiohttp's content_disposition_header quotes it.
+        header_list.append(("Content-Disposition",
+                            f'attachment; filename="{_quote(name, safe="")}"'))
+    return body
 
 
 class _RequestContextManager:
@@ -830,9 +878,15 @@ class ClientSession:
                 header_list.append(("Content-Type", "text/plain; charset=utf-8"))
         elif isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
+        elif _io_like(data):
+            data = _file_body(func, data, header_list, self._sent[0])
         elif data is not None and not isinstance(data, bytes):
-            raise _type_error(func, "data", "bytes, str, a mapping or (name, value) pairs, or None",
-                              data)
+            if isinstance(data, _abc.AsyncIterable) or isinstance(data, _abc.Iterator):
+                raise TypeError(
+                    f"{func}() argument 'data': a streamed body ({type(data).__name__}) is not "
+                    "supported: join it into bytes first, e.g. b''.join([c async for c in gen])")
+            raise _type_error(func, "data", "bytes, str, a mapping or (name, value) pairs, "
+                              "a file opened for reading, or None", data)
         raise_ = _check_bool(func, "raise_for_status", raise_for_status, none=True)
         raise_ = self._raise if raise_ is None else raise_
         return header_list or None, raise_, self._native.request(

@@ -3,6 +3,7 @@ uvloop, ...) drives the same checks on its own loop."""
 
 import asyncio
 import gc
+import io
 import os
 import sys
 import tempfile
@@ -186,6 +187,39 @@ async def request_bodies_and_params(s, base):
     check_eq(e["body"], "a=1&a=2", "a form from pairs")
     with raises(TypeError, "multipart"):
         s.post(base + "/echo", data={"file": b"bytes"})
+    # A file, as aiohttp's data=open(...): the rest of it from where it stands,
+    # labelled by its name, with aiohttp's Content-Disposition; text as UTF-8.
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "a b.json")
+        with open(path, "wb") as f:
+            f.write(b'xx{"k": "\xe4\xb8\xad"}')
+        with open(path, "rb") as f:
+            f.seek(2)
+            e, h = await echo("POST", data=f)
+        check_eq((e["body"], h.get("content-type"), h.get("content-disposition")),
+                 ('{"k": "\u00e4\u00b8\u00ad"}', "application/json",
+                  'attachment; filename="a%20b.json"'), "a binary file")
+        with open(path, encoding="utf-8") as f:
+            e, h = await echo("PUT", data=f, headers={"Content-Type": "text/x-mine"})
+        check_eq((e["body"].encode("latin-1").decode("utf-8"), h.get("content-type")),
+                 ('xx{"k": "\u4e2d"}', "text/x-mine"), "a text file, the caller's label kept")
+    e, h = await echo("POST", data=io.BytesIO(b"\x00raw"))
+    check_eq((e["body"], h.get("content-type"), h.get("content-disposition")),
+             ("\x00raw", "application/octet-stream", None), "io.BytesIO: no name")
+    e, h = await echo("POST", data=io.StringIO("h\u00e9"))
+    check_eq((e["body"], h.get("content-type")), ("h\u00c3\u00a9", "text/plain; charset=utf-8"),
+             "io.StringIO: UTF-8 text")
+    closed = io.BytesIO(b"x")
+    closed.close()
+    with raises(ValueError, "cannot read the file"):
+        s.post(base + "/echo", data=closed)
+
+    async def chunks():
+        yield b"a"
+    gen = chunks()
+    with raises(TypeError, "join it into bytes first"):
+        s.post(base + "/echo", data=gen)
+    await gen.aclose()
     form = "application/x-www-form-urlencoded"
     e, h = await echo("PUT", data=b"x", headers={"Content-Type": form})
     check_eq(h.get("content-type"), form, "the caller's label kept")
