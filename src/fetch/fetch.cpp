@@ -35,6 +35,7 @@
 #include "corun/http/url.hpp"
 #include "corun/text/ascii.hpp"
 #include "corun/text/decode.hpp"
+#include "labels.hpp"
 #include "lane.hpp"
 
 namespace corun::fetch {
@@ -100,12 +101,8 @@ struct Fetcher::Impl final : LaneContext {
       }
     }
     if (!options.raw && !options.encoding.empty() && options.encoding != "auto") {
-      auto e = text::lookup(options.encoding);
-      if (!e) {
-        throw OptionsError(fmt::format("unknown encoding label '{}'{}", options.encoding,
-                                       text::label_hint(options.encoding)));
-      }
-      override_encoding = *e;
+      if (auto problem = label_problem(options.encoding)) throw OptionsError(*problem);
+      override_encoding = *text::lookup(options.encoding);
     }
     out_dir =
         options.out_dir.empty() ? std::filesystem::path(".") : options.out_dir.lexically_normal();

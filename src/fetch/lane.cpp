@@ -10,6 +10,7 @@
 #include "corun/core/loop.hpp"
 #include "corun/core/time.hpp"
 #include "corun/text/decode.hpp"
+#include "labels.hpp"
 
 namespace corun::fetch {
 
@@ -284,13 +285,11 @@ bool FetchLane::target(Work& work, Record& rec, Target& t) {
   // An encoding label on the input line overrides --encoding for this URL.
   t.encoding = engine_.override_encoding;
   if (!work.label.empty() && !options.raw) {
-    auto e = text::lookup(work.label);
-    if (!e) {
-      rec.error =
-          fmt::format("unknown encoding label '{}'{}", work.label, text::label_hint(work.label));
+    if (auto problem = label_problem(work.label)) {
+      rec.error = std::move(*problem);
       return false;
     }
-    t.encoding = *e;
+    t.encoding = *text::lookup(work.label);
   }
   if (!work.path.empty()) {  // a retry keeps the name its first attempt claimed
     t.path = engine_.path_key(work.path);

@@ -16,6 +16,7 @@
 #include "corun/http/headers.hpp"
 #include "corun/text/ascii.hpp"
 #include "corun/text/encoding.hpp"
+#include "labels.hpp"
 
 namespace corun::fetch {
 
@@ -106,9 +107,8 @@ void check_options(const Options& o) {
       throw OptionsError("name_template", e.what());
     }
   }
-  if (!o.raw && !o.encoding.empty() && o.encoding != "auto" && !text::lookup(o.encoding)) {
-    throw OptionsError("encoding", fmt::format("unknown encoding label '{}'{}", o.encoding,
-                                               text::label_hint(o.encoding)));
+  if (!o.raw && !o.encoding.empty() && o.encoding != "auto") {
+    if (auto problem = label_problem(o.encoding)) throw OptionsError("encoding", *problem);
   }
   if (o.resume && o.report == "-") {
     throw OptionsError("report",

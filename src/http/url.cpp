@@ -24,6 +24,12 @@ void check_scheme_and_spaces(std::string_view url) {
       if (text::is_http_whitespace(static_cast<unsigned char>(c))) {
         throw InvalidURL(fmt::format("invalid URL (whitespace): {}", url), std::string(url));
       }
+      if (c == '\0') {
+        // curl would read the URL only up to it: another URL than the one given.
+        std::string shown(url.substr(0, url.find('\0')));
+        throw InvalidURL(fmt::format("invalid URL (a NUL byte after '{}')", shown),
+                         std::string(url));
+      }
     }
     return;
   }

@@ -628,6 +628,28 @@ TEST_F(FetchEngine, BadOptionsAreOptionsErrors) {
   EXPECT_THROW(Fetcher{bad_header}, OptionsError);
 }
 
+TEST_F(FetchEngine, ALabelOfTheReplacementEncodingIsRefusedNotAppliedToEveryPage) {
+  // iso-2022-kr (hz-gb-2312, iso-2022-cn...) decode any page to one U+FFFD: a
+  // page may declare them (browsers then show nothing), a user cannot mean them.
+  Options o = options();
+  o.encoding = "iso-2022-kr";
+  try {
+    check_options(o);
+    ADD_FAILURE() << "iso-2022-kr accepted";
+  } catch (const OptionsError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"replacement\""), std::string::npos) << e.what();
+  }
+  o.raw = true;  // --raw decodes nothing: the label does no harm
+  EXPECT_NO_THROW(check_options(o));
+  Outcome out = fetch(options(), {"{base}/utf8 hz-gb-2312"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_NE(out.records[0]["error"].get<std::string>().find("encoding label 'hz-gb-2312' cannot"),
+            std::string::npos)
+      << out.records[0];
+  EXPECT_EQ(out.records[0]["attempts"], 0);
+  EXPECT_EQ(state_.requests, 0);
+}
+
 TEST_F(FetchEngine, UnwritableOutputFolderIsASetupError) {
   fs::write_file_sync(dir_.path() / "file", "x");
   Options o = options();

@@ -192,4 +192,11 @@ TEST(UrlTest, BadInputRaisesInvalidUrlNamingIt) {
   EXPECT_NE(error_of("").find("invalid URL"), std::string::npos);
 }
 
+TEST(UrlTest, ANulByteIsRefusedNotCutAt) {
+  // curl would parse the text up to the NUL: a request for another URL.
+  using namespace std::string_literals;
+  std::string err = error_of("http://h/nul\0byte"s);
+  EXPECT_NE(err.find("a NUL byte after 'http://h/nul'"), std::string::npos) << err;
+}
+
 }  // namespace
