@@ -27,6 +27,12 @@ namespace corun::app {
 
 namespace {
 
+// A stop for want of room (pages or report), where "make room" is the advice.
+bool out_of_space(const std::string& why) {
+  return why.starts_with("the disk is") || why.find("No space left") != std::string::npos ||
+         why.find("quota") != std::string::npos;
+}
+
 // ---- numeric flags: strict parsing against fetch::NumericRange ----
 //
 // CLI11's own conversions take "-5" for a huge unsigned number, "010" for octal
@@ -415,10 +421,11 @@ Task<int> fetch_main(Run* run) {
                     report.empty()  ? "in " + (fetcher.options().out_dir / "report.jsonl").string()
                     : report == "-" ? std::string("on standard output")
                                     : "in " + report.string());
-    if (summary.interrupted) {
-      text += summary.stop_reason.empty()
-                  ? "\n  run again with --resume to fetch the rest"
-                  : "\n  make room, then run again with --resume to fetch the rest";
+    if (summary.interrupted && report != "-") {  // a report on standard output: no --resume
+      text += summary.stop_reason.empty() ? "\n  run again with --resume to fetch the rest"
+              : out_of_space(summary.stop_reason)
+                  ? "\n  make room, then run again with --resume to fetch the rest"
+                  : "\n  run again with --resume to fetch the rest once that is mended";
     }
     if (run->failures != nullptr) {
       if (std::string why = run->failures->describe(); !why.empty()) text += "\n" + why;

@@ -284,8 +284,10 @@ void LocalFrontier::fill(Summary& summary) const {
   // Records the report could not take: their URLs are not done for --resume.
   if (std::size_t n = s.report.buffered_records(); n > 0 && !summary.report_error.empty()) {
     summary.report_error +=
-        fmt::format(" ({} record{} not in the report: --resume fetches {} URL{} again)", n,
-                    n == 1 ? "" : "s", n == 1 ? "its" : "their", n == 1 ? "" : "s");
+        s.config.report == "-"
+            ? fmt::format(" ({} record{} not written)", n, n == 1 ? "" : "s")
+            : fmt::format(" ({} record{} not in the report: --resume fetches {} URL{} again)", n,
+                          n == 1 ? "" : "s", n == 1 ? "its" : "their", n == 1 ? "" : "s");
   }
 }
 
@@ -293,8 +295,10 @@ std::string LocalFrontier::must_stop() const {
   const State& s = *state_;
   if (!s.report.short_of_room()) return {};
   if (!s.report.error().empty()) return s.report.error();  // a write failed: why
-  return fmt::format("the disk is full: no more room for the report ({})",
-                     s.config.report.string());
+  return fmt::format(
+      "the disk is nearly full: {} KiB left for the report ({}), less than the {} KiB it keeps "
+      "for the records of the requests in flight",
+      s.report.room_when_short() / 1024, s.config.report.string(), ReportWriter::kLowRoom / 1024);
 }
 
 void LocalFrontier::flush() noexcept {

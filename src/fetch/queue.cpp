@@ -27,6 +27,7 @@
 #include "corun/redis/url.hpp"
 #include "queue_common.hpp"
 #include "queue_scripts.hpp"
+#include "report.hpp"
 
 namespace corun::fetch {
 
@@ -694,12 +695,25 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   Task<void> checking = check_types(conn, address);
   co_await checking;
   const std::string P = address.prefix();
-  Task<redis::Reply> reading =
-      conn.command("HMGET", P + "meta", "buckets", "collect_id", "collect_bytes");
+  Task<redis::Reply> reading = conn.command("HGET", P + "meta", "buckets");
   redis::Reply meta = co_await reading;
-  if (meta[0].is_nil()) {
+  if (meta.is_nil()) {
     throw QueueError(
         fmt::format("queue {}: no crawl of that name on the server", address.to_string()));
+  }
+  // The report's lock first (nothing of it is cut before the claim below):
+  // another crawl's collector, or a corun fetch, may be writing that file.
+  ReportFile file;
+  file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (file.fd < 0) report_failed(report, "cannot open");
+  if (!lock_report(file.fd)) {
+    Task<redis::Reply> asking = conn.command("GET", P + "collector");
+    redis::Reply holder = co_await asking;
+    if (!holder.is_nil()) throw another_collector(address, holder.as_string());
+    throw SetupError(
+        fmt::format("report {} is being written by another run (a collector of another crawl, or a "
+                    "corun fetch): give this crawl's collector its own report file",
+                    report.string()));
   }
   // One collector per crawl: two would each write (and delete) part of the
   // records, and a record could land in both reports.
@@ -719,11 +733,12 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       co_await sleep(std::chrono::milliseconds(500));
     }
   }
-  std::string cursor = meta[1].as_optional_string().value_or("0-0");
-  std::uint64_t stored_bytes = to_u64(meta[2].as_optional_string().value_or("0"));
-  ReportFile file;
-  file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (file.fd < 0) report_failed(report, "cannot open");
+  // Where the report stands, read again now that the claim is ours: a
+  // collector that held it until a moment ago wrote more since the first read.
+  Task<redis::Reply> rereading = conn.command("HMGET", P + "meta", "collect_id", "collect_bytes");
+  redis::Reply stand = co_await rereading;
+  std::string cursor = stand[0].as_optional_string().value_or("0-0");
+  std::uint64_t stored_bytes = to_u64(stand[1].as_optional_string().value_or("0"));
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) report_failed(report, "cannot stat");
   auto size = static_cast<std::uint64_t>(st.st_size);

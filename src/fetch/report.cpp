@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -102,7 +103,10 @@ void ReportWriter::reserve() noexcept {
   // A report with records in it (a new, empty one on a small filesystem is not
   // short), little room left and none to be had: the run must stop while what
   // it has in flight still fits.
-  if (size_ > 0 && no_space && reserved_end_ - size_ < kLowRoom) out_of_room_ = true;
+  if (size_ > 0 && no_space && reserved_end_ - size_ < kLowRoom) {
+    out_of_room_ = true;
+    free_when_short_ = std::max<off_t>(free_bytes, 0) + (reserved_end_ - size_);
+  }
 #endif
 }
 
@@ -118,6 +122,16 @@ void ReportWriter::release_reserve() noexcept {
   reserved_end_ = size_;
 }
 
+bool lock_report(int fd) noexcept {
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    // Held by another process; a filesystem without locks (ENOLCK, EINVAL)
+    // is not a reason to refuse.
+    return errno != EWOULDBLOCK;
+  }
+  return true;
+}
+
 void ReportWriter::open(const std::filesystem::path& path, bool append, off_t whole_lines) {
   path_ = path;
   if (path == "-") {
@@ -131,10 +145,28 @@ void ReportWriter::open(const std::filesystem::path& path, bool append, off_t wh
     stream_ = true;
     return;
   }
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  // Not O_TRUNC: a report another run is writing is refused before anything
+  // of it is cut (lock_report).
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : 0);
   fd_ = ::open(path.c_str(), flags, 0666);
   if (fd_ < 0) {
     throw SetupError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  }
+  try {
+    if (!lock_report(fd_)) {
+      throw SetupError(fmt::format(
+          "{} is the report of another run still going (two runs into one report would cut "
+          "and mix each other's records): wait for it to end, or give this one another "
+          "--report or --out",
+          path.string()));
+    }
+    if (!append && ::ftruncate(fd_, 0) != 0) {
+      throw SetupError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+    }
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
   }
   size_ = ::lseek(fd_, 0, SEEK_END);
   if (whole_lines >= 0 && whole_lines < size_) {

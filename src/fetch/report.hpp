@@ -39,6 +39,11 @@ struct ReportScan {
 // (whole_lines = -1); malformed lines and failed records are not done.
 ReportScan scan_report(const std::filesystem::path& path);
 
+// Takes the report's lock (flock, exclusive, without waiting), held until fd is
+// closed: false when another process holds it (another run writing the same
+// report). On a filesystem without locks: true (nothing to hold back).
+bool lock_report(int fd) noexcept;
+
 class ReportWriter {
  public:
   static constexpr std::size_t kFlushBytes = std::size_t{64} * 1024;
@@ -57,8 +62,9 @@ class ReportWriter {
 
   // Opens path (blocking): truncated, or with append kept and cut back to
   // whole_lines when that is >= 0 and shorter than the file (the torn tail of a
-  // crash). Throws SetupError naming the file. "-" is standard output (a copy
-  // of it; nothing reserved, nothing cut back).
+  // crash). Throws SetupError naming the file, also when another run holds its
+  // lock (lock_report; checked before anything is cut). "-" is standard output
+  // (a copy of it; nothing reserved, nothing cut back, no lock).
   void open(const std::filesystem::path& path, bool append, off_t whole_lines = -1);
   bool is_open() const noexcept { return fd_ >= 0; }
 
@@ -73,6 +79,9 @@ class ReportWriter {
   // filesystem is full and less than kLowRoom of the reserved room is left.
   // The engine then stops taking URLs (the rest is for --resume).
   bool short_of_room() const noexcept { return out_of_room_ || !error_.empty(); }
+  // Bytes the report could still have had when it found itself short of room
+  // (free on its filesystem and reserved), for the message.
+  off_t room_when_short() const noexcept { return free_when_short_; }
   std::size_t buffered() const noexcept { return buffer_.size(); }
   // Records added and not (yet) written: the buffer's lines.
   std::size_t buffered_records() const noexcept;
@@ -94,6 +103,7 @@ class ReportWriter {
   bool reserving_ = true;
   bool stream_ = false;  // standard output: what was written stays written
   bool out_of_room_ = false;
+  off_t free_when_short_ = 0;
   std::string error_;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -824,6 +825,32 @@ TEST(FetchCli, ARunRefusedAtStartLeavesNoFolderItMade) {
       dir.path(), {"fetch", "-o", out.string(), "--report", out.string(), "http://127.0.0.1:1/x"});
   EXPECT_EQ(again.code, 2) << again.err;
   EXPECT_TRUE(fsys::exists(out));
+}
+
+// Two runs into one report (the same --out, say): the second would cut the first's
+// records and interleave its own with them. It is refused before it cuts anything.
+TEST(FetchCli, AReportAnotherRunIsWritingIsRefusedUntouched) {
+  corun::testing::TempDir dir("corun-cli");
+  fsys::path rep = dir.path() / "report.jsonl";
+  const std::string held = "{\"url\":\"http://h/a\"}\n";
+  corun::fs::write_file_sync(rep, held);
+  int fd = ::open(rep.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running corun fetch holds it
+  for (bool resume : {false, true}) {
+    std::vector<std::string> args{"fetch",    "-o",         (dir.path() / "o").string(),
+                                  "--report", rep.string(), "http://127.0.0.1:1/x"};
+    if (resume) args.emplace_back("--resume");
+    Result r = run_cli(dir.path(), args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("is the report of another run still going"), std::string::npos) << r.err;
+    EXPECT_EQ(corun::fs::read_file_sync(rep), held) << "resume " << resume;
+  }
+  ::close(fd);  // that run ended: the next one writes the report
+  Result r = run_cli(dir.path(), {"fetch", "-q", "-o", (dir.path() / "o").string(), "--report",
+                                  rep.string(), "--retries", "0", "http://127.0.0.1:1/x"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(report(rep).size(), 1u);
 }
 
 // `--report - >> file` on a file that cannot grow (a size limit here; a full

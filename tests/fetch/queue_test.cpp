@@ -11,7 +11,10 @@
 // reached (a stall is a loop blocked on purpose).
 #include "corun/fetch/queue.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -423,6 +426,87 @@ TEST_F(Queue, CollectCutsWhatItHadNotConfirmed) {
     ++n;
   }
   EXPECT_EQ(n, 5);
+}
+
+std::size_t lines_in(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+// A second collector started on the same report while the first runs is refused
+// at once, naming the first (it used to wait for the claim, then cut the report
+// back to where it stood when it started: the records the first wrote meanwhile,
+// already deleted from Redis, were lost). The first writes every record once.
+TEST_F(Queue, ASecondCollectorOnTheSameReportIsRefusedAndTheFirstKeepsAll) {
+  auto a = address();
+  corun::run(add_lines(a, urls(10), "in", quick()));
+  corun::testing::TempDir dir("corun-queue");
+  auto report = dir.path() / "report.jsonl";
+  fetch::CollectResult r1, r2;
+  corun::run([&]() -> Task<void> {
+    {
+      fetch::RedisFrontier w(a, {"first"});
+      co_await w.open();
+      std::vector<fetch::Work> got;
+      Task<bool> taking = w.take(got, 5);
+      co_await taking;
+      for (auto& x : got) w.complete(x, ok_record(x));
+      co_await w.close();
+    }
+    fetch::CollectOptions fast;
+    fast.poll = 50ms;
+    corun::TaskHandle<fetch::CollectResult> c1 =
+        corun::create_task(fetch::collect(a, report, fast));
+    while (lines_in(report) < 5) co_await corun::sleep(20ms);
+    try {
+      Task<fetch::CollectResult> second = fetch::collect(a, report, fast);
+      r2 = co_await second;
+      ADD_FAILURE() << "a second collector on the same report ran";
+    } catch (const fetch::QueueError& e) {
+      EXPECT_NE(std::string(e.what()).find("another collector"), std::string::npos) << e.what();
+    }
+    fetch::RedisFrontier rest(a, {"rest"});
+    co_await rest.open();
+    Task<std::vector<fetch::Work>> d = drain(rest);
+    co_await d;
+    co_await rest.close();
+    r1 = co_await c1;
+  }());
+  EXPECT_EQ(r1.written, 10U);
+  EXPECT_EQ(r2.written, 0U);
+  std::ifstream in(report);
+  std::set<std::string> seen;
+  for (std::string line; std::getline(in, line);) {
+    fetch::Record r;
+    ASSERT_TRUE(fetch::parse_json_line(line, r)) << line;
+    EXPECT_TRUE(seen.insert(r.url).second) << "twice: " << r.url;
+  }
+  EXPECT_EQ(seen.size(), 10U);
+}
+
+// A report file another process writes (its lock held) is refused untouched,
+// and the crawl's claim is not taken.
+TEST_F(Queue, ACollectorRefusesAReportAnotherRunIsWriting) {
+  auto a = address();
+  corun::run(add_lines(a, urls(2), "in", quick()));
+  corun::testing::TempDir dir("corun-queue");
+  auto report = dir.path() / "report.jsonl";
+  { std::ofstream(report) << "{\"url\":\"x\"}\n"; }
+  int fd = ::open(report.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  try {
+    corun::run(fetch::collect(a, report, {}));
+    ADD_FAILURE() << "collected into a report another run holds";
+  } catch (const fetch::SetupError& e) {
+    EXPECT_NE(std::string(e.what()).find("being written by another run"), std::string::npos)
+        << e.what();
+  }
+  ::close(fd);
+  EXPECT_EQ(lines_in(report), 1U);
+  EXPECT_TRUE(corun::run(cmd(a, {"GET", a.prefix() + "collector"})).is_nil());
 }
 
 // A worker that dies holding URLs (no renewal, no goodbye): another worker
