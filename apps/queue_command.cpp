@@ -141,6 +141,35 @@ Task<int> collect_main(const fetch::QueueAddress& address, std::string path, boo
   co_return r.exit_code();
 }
 
+// SIGTERM (kill, systemd, docker stop) ends the producer and the collector as
+// Ctrl-C does: their task is cancelled, so the producer says what it added and
+// the collector lets its claim go (the next one goes on at once instead of
+// waiting 10 s for it to lapse); exit 143. A second SIGTERM quits at once.
+Task<int> with_sigterm(Task<int> role) {
+  Loop& loop = get_running_loop();
+  TaskHandle<int> running = loop.create_task(std::move(role));
+  int terms = 0;
+  loop.add_signal_handler(SIGTERM, [&] {
+    if (++terms > 1) {  // still stopping (Redis stalled, say): no more waiting
+      std::fputs("corun fetch: terminated again: quitting now\n", stderr);
+      ::_exit(128 + SIGTERM);
+    }
+    running.cancel();
+  });
+  struct Remove {
+    Loop& loop;
+    ~Remove() {
+      if (!loop.is_closed()) loop.remove_signal_handler(SIGTERM);
+    }
+  } remove{loop};
+  try {
+    co_return co_await running;
+  } catch (const CancelledError&) {
+    if (terms == 0) throw;  // Ctrl-C: the runner's own (130)
+  }
+  co_return 128 + SIGTERM;
+}
+
 Task<int> status_main(const fetch::QueueAddress& address, bool watch) {
   Task<fetch::QueueStatus> first = fetch::status(address);
   fetch::QueueStatus previous = co_await first;
@@ -429,10 +458,12 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
       }
       if (a.producer_only[0]->count() > 0) given_settings.emplace_back("lease");
       if (a.producer_only[1]->count() > 0) given_settings.emplace_back("max_deliveries");
-      return corun::run(
-          enqueue_main(address, a.enqueue, std::move(eo), fa.quiet, std::move(given_settings)));
+      return corun::run(with_sigterm(
+          enqueue_main(address, a.enqueue, std::move(eo), fa.quiet, std::move(given_settings))));
     }
-    if (!a.collect.empty()) return corun::run(collect_main(address, a.collect, fa.quiet));
+    if (!a.collect.empty()) {
+      return corun::run(with_sigterm(collect_main(address, a.collect, fa.quiet)));
+    }
     if (a.status) return corun::run(status_main(address, a.watch));
     ::signal(SIGINT, SIG_IGN);  // the worker's own handler stops it gracefully
     return corun::run(worker_main(address, options, a.worker, a.deliver_timeout, fa.quiet));

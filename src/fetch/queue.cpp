@@ -801,8 +801,20 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
       std::vector<std::string> store{P, me, ttl, ids.back(), std::to_string(bytes + text.size())};
       store.insert(store.end(), ids.begin(), ids.end());
-      Task<redis::Reply> storing = queue_lua::collector_store_script()(conn, {}, std::move(store));
-      redis::Reply stored = co_await storing;
+      // The store runs to its end even when Ctrl-C comes meanwhile: Redis may
+      // have stored the batch already, and the count this run gives ("N
+      // records written by this run") must say so.
+      TaskHandle<redis::Reply> storing = create_task(
+          queue_lua::collector_store_script()(conn, {}, std::move(store)), "collector store");
+      redis::Reply stored;
+      bool cancel_after = false;
+      try {
+        Task<redis::Reply> shielded = shield(storing);
+        stored = co_await shielded;
+      } catch (const CancelledError&) {
+        cancel_after = true;
+      }
+      if (cancel_after) stored = co_await storing;
       if (stored.as_integer() == 0) {
         // Taken over while this one stalled: the batch is the other's to write.
         if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
@@ -821,6 +833,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       if (options.on_record) {
         for (const Record& r : records) options.on_record(r);
       }
+      if (cancel_after) throw CancelledError();
     }
   } catch (const CancelledError&) {
     interrupted = std::current_exception();

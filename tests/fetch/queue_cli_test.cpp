@@ -754,7 +754,8 @@ TEST(QueueCli, ASlowPipesLinesAreAddedAsTheyCome) {
 // says how far it got (exit 130). Ctrl-C twice while Redis stalls (the lines'
 // last add hanging): it quits at once, cleanly (the renewals it ran beside the
 // reading end before its frame does; under ASan a use after free shows here).
-TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
+// Ctrl-C, or SIGTERM (kill, systemd, docker stop): the same stop, exit 128 + it.
+void interrupted_producer_says_how_far_it_got(int signum) {
   for (bool twice : {false, true}) {
     corun::testing::RedisServer redis;
     corun::testing::TempDir dir("corun-queue-cli");
@@ -778,7 +779,7 @@ TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
         // Once the 2 lines are in the crawl (a partial batch goes after 1 s).
         if (step == 0 && total() == 2) {
           step = 1;
-          return SIGINT;
+          return signum;
         }
         return 0;
       }
@@ -789,11 +790,11 @@ TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
         ::kill(redis.pid(), SIGSTOP);
         step = 1;
         since = std::chrono::steady_clock::now();
-        return SIGINT;
+        return signum;
       }
       if (step == 1 && std::chrono::steady_clock::now() - since > 500ms) {
         step = 2;
-        return SIGINT;
+        return signum;
       }
       return 0;
     };
@@ -803,11 +804,13 @@ TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
     writer.finish();
     EXPECT_FALSE(p.hung) << p;
     EXPECT_EQ(p.signal, 0) << p;
-    EXPECT_EQ(p.exit_code, 130) << p;
+    EXPECT_EQ(p.exit_code, 128 + signum) << p;
     EXPECT_FALSE(has(p.err, "Sanitizer")) << p;
     if (twice) {
       EXPECT_EQ(step, 2) << p;
-      EXPECT_TRUE(has(p.err, "corun fetch: interrupted: 0 URLs added")) << p;
+      EXPECT_TRUE(has(p.err, signum == SIGINT ? "corun fetch: interrupted: 0 URLs added"
+                                              : "corun fetch: terminated again: quitting now"))
+          << p;
     } else {
       EXPECT_EQ(step, 1) << p;
       EXPECT_TRUE(
@@ -819,10 +822,18 @@ TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
   }
 }
 
+TEST(QueueCli, AnInterruptedProducerSaysHowFarItGot) {
+  interrupted_producer_says_how_far_it_got(SIGINT);
+}
+
+TEST(QueueCli, ATerminatedProducerSaysHowFarItGot) {
+  interrupted_producer_says_how_far_it_got(SIGTERM);
+}
+
 // Ctrl-C stops a collector: it says how many records it wrote, lets go of its
 // claim at once (the same command again starts without waiting for it to
 // lapse) and goes on where it stopped.
-TEST(QueueCli, AnInterruptedCollectorLetsGoAndGoesOn) {
+void interrupted_collector_lets_go_and_goes_on(int signum) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
   corun::testing::Nginx nginx;
@@ -870,13 +881,22 @@ TEST(QueueCli, AnInterruptedCollectorLetsGoAndGoesOn) {
   o.signal_when = [&]() -> int {
     if (step == 0 && std::filesystem::exists(report) && lines_of(cli::read_file(report)) == 2) {
       step = 1;
-      return SIGINT;
+      return signum;
     }
     return 0;
   };
   auto c = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()}, o);
   EXPECT_EQ(step, 1) << c;
-  EXPECT_EQ(c.exit_code, 130) << c;
+  EXPECT_EQ(c.exit_code, 128 + signum) << c;
+  // Its claim is let go on the way out (not left to lapse in 10 s).
+  EXPECT_TRUE(corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
+    corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+    corun::redis::Connection conn = co_await connecting;
+    corun::Task<corun::redis::Reply> asking =
+        conn.command("EXISTS", address.prefix() + "collector");
+    corun::redis::Reply r = co_await asking;
+    co_return r.as_integer() == 0;
+  }))) << c;
   // Ctrl-C comes once the file has both lines: their batch stored (2 written
   // by this run) or not yet (0: the next run cuts them off and writes them).
   int first = has(c.err, "interrupted: 2 records written to ") ? 2 : 0;
@@ -893,6 +913,14 @@ TEST(QueueCli, AnInterruptedCollectorLetsGoAndGoesOn) {
   EXPECT_FALSE(has(again.err, "another collector")) << again;
   EXPECT_TRUE(has(again.err, std::to_string(2 - first) + " records written")) << again;
   EXPECT_EQ(lines_of(cli::read_file(report)), 2) << cli::read_file(report);
+}
+
+TEST(QueueCli, AnInterruptedCollectorLetsGoAndGoesOn) {
+  interrupted_collector_lets_go_and_goes_on(SIGINT);
+}
+
+TEST(QueueCli, ATerminatedCollectorLetsGoAndGoesOn) {
+  interrupted_collector_lets_go_and_goes_on(SIGTERM);
 }
 
 }  // namespace
