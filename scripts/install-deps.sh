@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   # libraries
-  libuv1-dev libcurl4-openssl-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libuv1-dev libcurl4-openssl-dev libidn2-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   libjemalloc-dev  # the corun executable's allocator
   # python binding and its test environments (Debian's /usr/bin/python3)

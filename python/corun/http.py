@@ -685,7 +685,7 @@ def _percent_encoded(m):
 def _encode_url(url):
     """url with the characters a browser would not send as they are
     percent-encoded after the host (http://h/路径 a -> http://h/%E8%B7%AF%E5%BE%84%20a),
-    as aiohttp does; the host (an IDN name is libcurl's to convert) and
+    as aiohttp does; the host (an IDN name is the native parse's to convert) and
     anything that is not an http(s) URL are left to the native parse."""
     start = url.find("://")
     if start < 0:

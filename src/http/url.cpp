@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <idn2.h>
 
 #include <algorithm>
 #include <new>
@@ -120,6 +121,31 @@ std::optional<int> plain_port(std::string_view p) {
   return value;
 }
 
+bool has_non_ascii(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// An international host name (UTF-8, as written) in the ASCII form DNS and TLS
+// use: IDNA 2008 with UTS #46 (non-transitional, as browsers and curl; curl's
+// own conversion needs a UTF-8 locale, which a program rarely sets), NFC first.
+std::string ascii_host(const std::string& host, std::string_view text) {
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(host.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc == IDN2_DISALLOWED) {  // curl retries so too: names valid under IDNA 2003 only
+    rc = idn2_to_ascii_8z(host.c_str(), &out, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
+  }
+  if (rc != IDN2_OK) {
+    throw InvalidURL(fmt::format("invalid URL (the host name '{}' is not a valid international "
+                                 "domain name: {}): {}",
+                                 host, idn2_strerror(rc), text),
+                     std::string(text));
+  }
+  std::string ascii(out);
+  idn2_free(out);
+  return ascii;
+}
+
 }  // namespace
 
 URL URL::parse(std::string_view text) {
@@ -146,8 +172,17 @@ URL URL::parse(std::string_view text) {
   // curl's parse leaves them as written (two curl_url_get, each a copy and a
   // free, less per URL).
   std::string_view host = url.written(url.host_w_);
-  url.host_ = plain_host(host) ? text::to_ascii_lower(host)
-                               : text::to_ascii_lower(url.part(CURLUPART_HOST));
+  if (has_non_ascii(host)) {
+    // curl connects to what it holds: the ASCII form, set here.
+    std::string ascii = ascii_host(url.part(CURLUPART_HOST), text);
+    if (curl_url_set(url.handle_, CURLUPART_HOST, ascii.c_str(), 0) != CURLUE_OK) {
+      throw InvalidURL(fmt::format("invalid URL (host name): {}", text), url.text_);
+    }
+    url.host_ = text::to_ascii_lower(ascii);
+  } else {
+    url.host_ = plain_host(host) ? text::to_ascii_lower(host)
+                                 : text::to_ascii_lower(url.part(CURLUPART_HOST));
+  }
   if (url.host_.empty() || url.host_w_.len == 0) {
     throw InvalidURL(fmt::format("invalid URL (no host): {}", text), url.text_);
   }

@@ -192,6 +192,28 @@ TEST(UrlTest, BadInputRaisesInvalidUrlNamingIt) {
   EXPECT_NE(error_of("").find("invalid URL"), std::string::npos);
 }
 
+// An international host name goes to curl (DNS, TLS, Host) in its ASCII form,
+// whatever the program's locale (curl's own conversion needs a UTF-8 one).
+TEST(UrlTest, AnInternationalHostNameIsConnectedToInItsAsciiForm) {
+  URL u = parse_url(
+      "http://B\xC3\xBC"
+      "cher.example:8080/p?q=1");
+  EXPECT_EQ(u.host(), "xn--bcher-kva.example");
+  EXPECT_EQ(u.origin(), "http://xn--bcher-kva.example:8080");
+  EXPECT_EQ(u.str(),
+            "http://B\xC3\xBC"
+            "cher.example:8080/p?q=1");  // as given
+  char* full = nullptr;
+  ASSERT_EQ(curl_url_get(static_cast<CURLU*>(u.native()), CURLUPART_URL, &full, 0), CURLUE_OK);
+  EXPECT_STREQ(full, "http://xn--bcher-kva.example:8080/p?q=1");
+  curl_free(full);
+  URL cjk = parse_url("https://\xE4\xB8\xAD\xE5\x9B\xBD.example/");  // 中国
+  EXPECT_EQ(cjk.host(), "xn--fiqs8s.example");
+  // Not a name IDNA takes (a label of a lone combining mark): one clear error.
+  std::string err = error_of("http://\xCC\x81x.example/");
+  EXPECT_NE(err.find("is not a valid international domain name"), std::string::npos) << err;
+}
+
 TEST(UrlTest, ANulByteIsRefusedNotCutAt) {
   // curl would parse the text up to the NUL: a request for another URL.
   using namespace std::string_literals;

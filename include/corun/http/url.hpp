@@ -42,7 +42,9 @@ class URL {
   // The text it was parsed from, unchanged.
   const std::string& str() const noexcept { return text_; }
   const std::string& scheme() const noexcept { return scheme_; }  // "http" or "https", lower case
-  // The host name, lower case (ASCII); an IPv6 literal with its brackets, "[::1]".
+  // The host name, lower case (ASCII: an international name in its punycode form,
+  // "xn--bcher-kva.example" for "bücher.example"); an IPv6 literal with its
+  // brackets, "[::1]".
   const std::string& host() const noexcept { return host_; }
   int port() const noexcept { return port_; }  // explicit, or the scheme's default (80, 443)
   // "scheme://host:port": the key of SessionOptions::limit_per_host (aiohttp's
