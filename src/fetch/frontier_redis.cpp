@@ -563,6 +563,14 @@ Task<void> RedisFrontier::close() {
   // without progress (a long outbox to a live server is delivered whole).
   bool gave_up = false;
   auto deadline = Steady::now() + im.options.close_timeout;
+  if (im.abandoned_claim) {
+    // Redis has not answered since the stop already (a claim was given up on
+    // then): the time waited for it counts, so the exit stays within the
+    // transfers' -m plus --deliver-timeout, not twice that. One slice is tried
+    // all the same: Redis may be back by now.
+    deadline = std::max(im.stopped_at + im.options.close_timeout,
+                        Steady::now() + std::chrono::milliseconds(500));
+  }
   std::size_t last = im.outbox.size();
   while (!im.outbox.empty()) {
     if (!im.deliverer || im.deliverer->done()) im.deliverer = create_task(im.deliver(impl_));
