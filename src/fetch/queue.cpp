@@ -706,7 +706,9 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   ReportFile file;
   file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (file.fd < 0) report_failed(report, "cannot open");
-  if (!lock_report(file.fd)) {
+  struct stat kind {};
+  const bool regular = ::fstat(file.fd, &kind) == 0 && S_ISREG(kind.st_mode);
+  if (regular && !lock_report(file.fd)) {  // (/dev/null, a FIFO: no file two runs share)
     Task<redis::Reply> asking = conn.command("GET", P + "collector");
     redis::Reply holder = co_await asking;
     if (!holder.is_nil()) throw another_collector(address, holder.as_string());

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -153,14 +154,18 @@ void ReportWriter::open(const std::filesystem::path& path, bool append, off_t wh
     throw SetupError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
   }
   try {
-    if (!lock_report(fd_)) {
+    // A regular file only: /dev/null, a FIFO (`--report >(gzip > r.gz)`) cannot be
+    // cut and are no file two runs could share.
+    struct stat st {};
+    const bool regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && !lock_report(fd_)) {
       throw SetupError(fmt::format(
           "{} is the report of another run still going (two runs into one report would cut "
           "and mix each other's records): wait for it to end, or give this one another "
           "--report or --out",
           path.string()));
     }
-    if (!append && ::ftruncate(fd_, 0) != 0) {
+    if (regular && !append && ::ftruncate(fd_, 0) != 0) {
       throw SetupError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
     }
   } catch (...) {

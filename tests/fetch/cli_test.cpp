@@ -846,6 +846,12 @@ TEST(FetchCli, AReportAnotherRunIsWritingIsRefusedUntouched) {
     EXPECT_NE(r.err.find("is the report of another run still going"), std::string::npos) << r.err;
     EXPECT_EQ(corun::fs::read_file_sync(rep), held) << "resume " << resume;
   }
+  // Not a regular file: nothing to lock or cut, and two runs may share it.
+  Result null_report =
+      run_cli(dir.path(), {"fetch", "-q", "-o", (dir.path() / "o").string(), "--report",
+                           "/dev/null", "--retries", "0", "http://127.0.0.1:1/x"});
+  EXPECT_EQ(null_report.code, 1) << null_report.err;
+  EXPECT_EQ(null_report.err.find("cannot write"), std::string::npos) << null_report.err;
   ::close(fd);  // that run ended: the next one writes the report
   Result r = run_cli(dir.path(), {"fetch", "-q", "-o", (dir.path() / "o").string(), "--report",
                                   rep.string(), "--retries", "0", "http://127.0.0.1:1/x"});
