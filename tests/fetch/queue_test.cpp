@@ -940,15 +940,18 @@ TEST_F(Queue, PerHostSlotsHoldAcrossWorkers) {
     EXPECT_EQ(one_test_out, 1);
     int completed = 0;
     std::vector<fetch::Work> mine = got1;
+    fetch::RedisFrontier* holder = &w1;
     while (completed < 4) {
-      // One worker at a time holds a one.test URL: complete, then the other takes.
+      // One worker at a time holds a one.test URL: the one that took it
+      // completes it, then the other takes.
       for (auto& w : mine) {
-        w1.complete(w, ok_record(w));
+        holder->complete(w, ok_record(w));
         ++completed;
       }
       mine.clear();
       if (completed >= 4) break;
-      Task<bool> t = w2.take(mine, 10);
+      holder = holder == &w1 ? &w2 : &w1;
+      Task<bool> t = holder->take(mine, 10);
       co_await t;
       int out_now = 0;
       for (auto& w : mine) out_now += w.url.find("one.test") != std::string::npos ? 1 : 0;
