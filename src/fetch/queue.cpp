@@ -357,13 +357,49 @@ constexpr std::chrono::milliseconds kProducerTtl{30000};
 // After this long, a batch not yet full is added all the same.
 constexpr std::chrono::milliseconds kPartialBatchAfter{1000};
 
-// One add step (queue_scripts.hpp's add), its counts into result.
-Task<void> add_batch(redis::Connection& conn, const std::vector<std::string>& args,
-                     EnqueueResult& result) {
+// The arguments of an add step before its lines: P, input, position,
+// producer, ttl.
+constexpr std::size_t kAddHeader = 5;
+
+// One add step (queue_scripts.hpp's add), its counts into result; once done,
+// args keeps only its header (the batch is not to be added again).
+// shielded: a Ctrl-C that comes meanwhile lets the step run to its end, then
+// is raised: Redis may have added the batch already, and the count the run
+// gives ("N URLs added") must say so; a second one gives the step up (its
+// lines are dropped: in the crawl or not, they are not added again here).
+// Not shielded (the add after a Ctrl-C): a Ctrl-C gives it up.
+Task<void> add_batch(redis::Connection& conn, std::vector<std::string>& args, EnqueueResult& result,
+                     bool shielded = true) {
+  redis::Reply added;
+  if (shielded) {
+    TaskHandle<redis::Reply> adding =
+        create_task(queue_lua::add_script()(conn, {}, args), "producer add");
+    bool cancel_after = false;
+    try {
+      Task<redis::Reply> waiting = shield(adding);
+      added = co_await waiting;
+    } catch (const CancelledError&) {
+      cancel_after = true;
+    }
+    if (cancel_after) {
+      try {
+        added = co_await adding;
+      } catch (const CancelledError&) {
+        args.resize(kAddHeader);  // interrupted twice: given up
+        throw;
+      }
+    }
+    result.added += static_cast<std::uint64_t>(added[0].as_integer());
+    result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+    args.resize(kAddHeader);
+    if (cancel_after) throw CancelledError();
+    co_return;
+  }
   Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
-  redis::Reply added = co_await adding;
+  added = co_await adding;
   result.added += static_cast<std::uint64_t>(added[0].as_integer());
   result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
+  args.resize(kAddHeader);
 }
 
 // A batch as the reading goes (full, or kPartialBatchAfter old): once the
@@ -517,7 +553,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     // (a slow pipe's lines are not held back until 500 have come).
     auto batch_started = std::chrono::steady_clock::now();
     auto start_batch = [&] {
-      args.assign({P, input_name, "", producer, ttl});
+      args.assign({P, input_name, "", producer, ttl});  // kAddHeader of them
       in_batch = 0;
       batch_started = std::chrono::steady_clock::now();
     };
@@ -576,17 +612,20 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     } catch (...) {
       // (handled below)
     }
-    if (interrupted && in_batch > 0) {
-      args[2] = std::to_string(std::max(line_no, skip));
-      try {
-        Task<void> adding = add_batch(conn, args, result);
-        co_await adding;
-      } catch (...) {
-        // Redis away too (a file's run resumes from the last stored position),
-        // or interrupted again (CancelledError): given up, and on to ending
-        // the renewals, which must not outlive this frame (they use conn and
-        // finished_reading).
+    if (interrupted) {
+      if (args.size() > kAddHeader) {
+        args[2] = std::to_string(std::max(line_no, skip));
+        try {
+          Task<void> adding = add_batch(conn, args, result, false);
+          co_await adding;
+        } catch (...) {
+          // Redis away too (a file's run resumes from the last stored position),
+          // or interrupted again (CancelledError): given up, and on to ending
+          // the renewals, which must not outlive this frame (they use conn and
+          // finished_reading).
+        }
       }
+      // (Also when the Ctrl-C came during an add, which ran to its end.)
       if (options.on_progress) options.on_progress(line_no, result.added);
     }
     finished_reading.set();
@@ -703,37 +742,57 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   }
   // The report's lock first (nothing of it is cut before the claim below):
   // another crawl's collector, or a corun fetch, may be writing that file.
+  // A report this run creates is removed again if the run is refused before
+  // it writes (another collector holds the crawl): no empty file is left.
   ReportFile file;
-  file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (file.fd < 0) report_failed(report, "cannot open");
-  struct stat kind {};
-  const bool regular = ::fstat(file.fd, &kind) == 0 && S_ISREG(kind.st_mode);
-  if (regular && !lock_report(file.fd)) {  // (/dev/null, a FIFO: no file two runs share)
-    Task<redis::Reply> asking = conn.command("GET", P + "collector");
-    redis::Reply holder = co_await asking;
-    if (!holder.is_nil()) throw another_collector(address, holder.as_string());
-    throw SetupError(
-        fmt::format("report {} is being written by another run (a collector of another crawl, or a "
-                    "corun fetch): give this crawl's collector its own report file",
-                    report.string()));
+  bool created = true;
+  file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (file.fd < 0 && errno == EEXIST) {
+    created = false;
+    file.fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   }
+  if (file.fd < 0) report_failed(report, "cannot open");
+  bool locked = false;  // by this run: nobody else can have written to it
+  auto remove_if_created = [&]() noexcept {
+    struct stat now {};
+    if (created && locked && ::fstat(file.fd, &now) == 0 && now.st_size == 0) {
+      ::unlink(report.c_str());
+    }
+  };
   // One collector per crawl: two would each write (and delete) part of the
   // records, and a record could land in both reports.
   const std::string me = collector_name();
   const std::string ttl = std::to_string(kCollectorTtl.count());
-  {
-    // A collector killed a moment ago holds the claim until it lapses: wait
-    // that long (a live one renews it, and is named).
-    auto give_up = std::chrono::steady_clock::now() + kCollectorTtl + std::chrono::seconds(2);
-    for (;;) {
-      Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
-      redis::Reply got = co_await claiming;
-      if (got.is_integer()) break;
-      if (std::chrono::steady_clock::now() >= give_up) {
-        throw another_collector(address, got.as_string());
-      }
-      co_await sleep(std::chrono::milliseconds(500));
+  try {
+    struct stat kind {};
+    const bool regular = ::fstat(file.fd, &kind) == 0 && S_ISREG(kind.st_mode);
+    if (regular && !lock_report(file.fd)) {  // (/dev/null, a FIFO: no file two runs share)
+      Task<redis::Reply> asking = conn.command("GET", P + "collector");
+      redis::Reply holder = co_await asking;
+      if (!holder.is_nil()) throw another_collector(address, holder.as_string());
+      throw SetupError(fmt::format(
+          "report {} is being written by another run (a collector of another crawl, or a "
+          "corun fetch): give this crawl's collector its own report file",
+          report.string()));
     }
+    locked = regular;
+    {
+      // A collector killed a moment ago holds the claim until it lapses: wait
+      // that long (a live one renews it, and is named).
+      auto give_up = std::chrono::steady_clock::now() + kCollectorTtl + std::chrono::seconds(2);
+      for (;;) {
+        Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
+        redis::Reply got = co_await claiming;
+        if (got.is_integer()) break;
+        if (std::chrono::steady_clock::now() >= give_up) {
+          throw another_collector(address, got.as_string());
+        }
+        co_await sleep(std::chrono::milliseconds(500));
+      }
+    }
+  } catch (...) {
+    remove_if_created();
+    throw;
   }
   // Where the report stands, read again now that the claim is ours: a
   // collector that held it until a moment ago wrote more since the first read.

@@ -644,9 +644,9 @@ TEST(QueueCli, AFifoIsReadWholeAndNotResumedByPosition) {
   EXPECT_EQ(corun::run(corun::fetch::status(address)).total, 6U);
 }
 
-// One collector per crawl: a second one is refused (exit 2, the first named),
-// so no record lands in two reports; one killed lets go of its claim, and the
-// next run on the same report waits for that and finishes it, each URL once.
+// One collector per crawl: a second one is refused (exit 2, the first named,
+// the empty report it created removed), so no record lands in two reports; one killed lets go of
+// its claim, and the next run on the same report waits for that and finishes it, each URL once.
 TEST(QueueCli, OneCollectorAtATime) {
   corun::testing::RedisServer redis;
   corun::testing::TempDir dir("corun-queue-cli");
@@ -678,6 +678,8 @@ TEST(QueueCli, OneCollectorAtATime) {
       {"fetch", "--queue", q, "--collect", (dir.path() / "other.jsonl").string()}, o);
   EXPECT_EQ(second.exit_code, 2) << second;
   EXPECT_TRUE(has(second.err, "another collector (")) << second;
+  // The report the refused collector created, empty, is not left behind.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "other.jsonl"));
   kill_first = true;
   collecting.join();
   EXPECT_TRUE(first.killed_on_request) << first;
