@@ -30,9 +30,12 @@ for nest_asyncio.apply().
 
 import asyncio as _asyncio
 import contextvars as _contextvars
+import inspect as _inspect
 import re as _re
+import signal as _signal
 import sys as _sys
 import threading as _threading
+import types as _types
 import weakref as _weakref
 
 from . import runtime as _runtime
@@ -59,9 +62,13 @@ _MISUSE_HINT = ("create it inside the coroutine you pass to corun.run(), or awai
 
 def _not_a_coroutine(func, coro):
     # asyncio.run's error, with the same type, and what to do instead.
+    func = f"corun.{func}"
     if isinstance(coro, _asyncio.Future):  # a Task or a Future: already scheduled
         hint = (f"a {type(coro).__name__} is awaited, not run: await it inside the "
                 f"coroutine you pass to {func}()")
+    elif isinstance(coro, _types.GeneratorType):
+        hint = (f"a generator is not a coroutine: define the function with 'async def' "
+                f"and pass what it returns, {func}(main())")
     elif callable(coro):
         hint = f"call the async function: {func}(main()), not {func}(main)"
     else:
@@ -69,13 +76,22 @@ def _not_a_coroutine(func, coro):
     return ValueError(f"{func}() needs a coroutine ({hint}), got {coro!r}")
 
 
+def _is_coroutine(coro):
+    # asyncio.iscoroutine, less Python 3.11's plain generators (3.12 refuses
+    # them too): one failed later, with "Task got bad yield", or another error
+    # in each environment. A @types.coroutine generator is still one.
+    if isinstance(coro, _types.GeneratorType):
+        return bool(coro.gi_code.co_flags & _inspect.CO_ITERABLE_COROUTINE)
+    return _asyncio.iscoroutine(coro)
+
+
 def _check_args(func, coro, debug, loop_factory):
     """Returns debug as the loop takes it (any truthy value, as asyncio.run)."""
-    if not _asyncio.iscoroutine(coro):
+    if not _is_coroutine(coro):
         raise _not_a_coroutine(func, coro)
     if loop_factory is not None and not callable(loop_factory):
         coro.close()  # never started: no "was never awaited" warning
-        raise TypeError(f"{func}() argument 'loop_factory' must be callable or None, "
+        raise TypeError(f"corun.{func}() argument 'loop_factory' must be callable or None, "
                         f"not {type(loop_factory).__name__}")
     return None if debug is None else bool(debug)
 
@@ -111,7 +127,7 @@ def run_or_schedule(coro):
     schedules coro there (loop.create_task) and returns the asyncio.Task (await
     it, or add_done_callback); with none, runs it to completion (run(coro)) and
     returns its result."""
-    if not _asyncio.iscoroutine(coro):
+    if not _is_coroutine(coro):
         raise _not_a_coroutine("run_or_schedule", coro)
     loop = _running_loop()
     if loop is None:
@@ -213,7 +229,72 @@ def _caller_cancelled(task, before):
     return _cancelling(task) > before
 
 
+def _sigint_guard(only_if_not_cancelled):
+    """While a call blocks the main thread, a SIGINT handler that only
+    schedules work on that thread's loop (ipykernel's in a cell with an await,
+    a host's own) can do nothing before the call returns: the Ctrl-C would be
+    lost. Such a handler is wrapped: it still runs, then
+      - if it raised, that goes on;
+      - if it cancelled the calling task (asyncio.run's handler cancels its
+        main task) and only_if_not_cancelled, nothing more: the caller sees
+        its task cancelled;
+      - if it cancelled another task of the loop (asyncio.run's main task,
+        awaiting this one through wait_for or a TaskGroup), CancelledError is
+        raised here, so the cancellation goes up to it;
+      - otherwise KeyboardInterrupt is raised, as Python's own handler does.
+    Returns the function that puts the handler back, or None when nothing was
+    wrapped (not the main thread, Python's own handler, SIGINT ignored or the
+    default)."""
+    if _threading.current_thread() is not _threading.main_thread():
+        return None
+    previous = _signal.getsignal(_signal.SIGINT)
+    if previous is _signal.default_int_handler or not callable(previous):
+        return None
+    loop = _asyncio._get_running_loop()
+    task = _asyncio.current_task() if loop is not None else None
+    before = _cancelling(task)
+
+    def cancellations():
+        return sum(t.cancelling() for t in _asyncio.all_tasks(loop)) if loop is not None else 0
+
+    def on_sigint(signum, frame):
+        others = cancellations()
+        previous(signum, frame)
+        if only_if_not_cancelled and _cancelling(task) > before:
+            return
+        if cancellations() > others:
+            raise _asyncio.CancelledError
+        raise KeyboardInterrupt
+
+    _signal.signal(_signal.SIGINT, on_sigint)
+
+    def restore():
+        if _signal.getsignal(_signal.SIGINT) is on_sigint:
+            _signal.signal(_signal.SIGINT, previous)
+
+    return restore
+
+
+def _sigint_guard_for_wait():
+    """_sigint_guard for a blocking call (a *_sync twin) made while a loop
+    runs on this thread: a handler of that loop's cannot act before the call
+    returns. (Without a running loop the handler is left alone: a program's
+    own, e.g. one that sets a flag, works as it did.)"""
+    if _asyncio._get_running_loop() is None:
+        return None
+    return _sigint_guard(False)
+
+
 def _run_on_portal(coro, debug, loop_factory, context):
+    restore = _sigint_guard(True)
+    try:
+        return _run_on_portal_guarded(coro, debug, loop_factory, context)
+    finally:
+        if restore is not None:
+            restore()
+
+
+def _run_on_portal_guarded(coro, debug, loop_factory, context):
     caller_task = _asyncio.current_task()
     cancelling_before = _cancelling(caller_task)
     portal = _Portal(coro, debug, loop_factory, context)
@@ -228,6 +309,8 @@ def _run_on_portal(coro, debug, loop_factory, context):
                 break
     except KeyboardInterrupt:
         interrupt = KeyboardInterrupt
+    except _asyncio.CancelledError:
+        interrupt = _asyncio.CancelledError  # from _sigint_guard: another task was cancelled
     if interrupt is not None:
         portal.cancel()
         try:

@@ -737,7 +737,46 @@ void Call::cancel_started() {
   if (std::shared_ptr<Pending> p = started_.lock()) p->cancel_task();
 }
 
+namespace {
+// corun.runner._sigint_guard_for_wait(): None, or the function that puts back
+// the SIGINT handler it wrapped (a running loop's, which cannot act while
+// this thread blocks, so that Ctrl-C raises KeyboardInterrupt here). None
+// when the package is not there (the bare extension module).
+py::object sigint_guard() {
+  static PyObject* guard = [] {
+    try {
+      py::object f = py::module_::import("corun.runner").attr("_sigint_guard_for_wait");
+      return f.release().ptr();
+    } catch (py::error_already_set&) {
+      return static_cast<PyObject*>(nullptr);
+    }
+  }();
+  if (guard == nullptr) return py::none();
+  return py::reinterpret_borrow<py::object>(guard)();
+}
+
+// Calls the restore function sigint_guard() gave, if any (GIL held).
+class SigintRestore {
+ public:
+  explicit SigintRestore(py::object restore) : restore_(std::move(restore)) {}
+  SigintRestore(const SigintRestore&) = delete;
+  SigintRestore& operator=(const SigintRestore&) = delete;
+  ~SigintRestore() {
+    if (restore_.is_none()) return;
+    try {
+      restore_();
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("corun: putting back the SIGINT handler");
+    }
+  }
+
+ private:
+  py::object restore_;
+};
+}  // namespace
+
 py::object Call::wait(const py::object& on_interrupt) {
+  SigintRestore sigint(sigint_guard());
   std::shared_ptr<Pending> pending = submitted_ ? std::move(submitted_) : take_and_submit(nullptr);
   started_ = pending;  // (cancel_started(): an on_interrupt's way to stop it)
   // The first Ctrl-C's KeyboardInterrupt while the work winds down (on_interrupt).

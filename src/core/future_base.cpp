@@ -1,8 +1,11 @@
 #include "corun/core/detail/future_base.hpp"
 
+#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <memory>
 #include <typeinfo>
 
 #include "corun/core/log.hpp"
@@ -17,12 +20,19 @@ ExceptionGroup::ExceptionGroup(std::string message, std::vector<std::exception_p
 
 namespace detail {
 
+std::string type_name(const std::type_info& type) {
+  int status = -1;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
+}
+
 std::string describe_exception(const std::exception_ptr& e) {
   if (!e) return "no exception";
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    return fmt::format("{}: {}", typeid(ex).name(), ex.what());
+    return fmt::format("{}: {}", type_name(typeid(ex)), ex.what());
   } catch (const CancelledError& ex) {
     return fmt::format("CancelledError: {}", ex.what());
   } catch (const KeyboardInterrupt&) {

@@ -18,7 +18,7 @@ struct FunctionCallback final : detail::Callback {
   explicit FunctionCallback(std::function<void()> f) : fn(std::move(f)) {}
   void run() override { fn(); }
   std::string describe() const override {
-    return fmt::format("callback {}", fn.target_type().name());
+    return fmt::format("callback {}", detail::type_name(fn.target_type()));
   }
   std::function<void()> fn;
 };
@@ -34,7 +34,9 @@ struct TimerEntry final : detail::Callback {
   TimerEntry(Clock::time_point w, std::uint64_t s, std::function<void()> f)
       : when(w), seq(s), fn(std::move(f)) {}
   void run() override { fn(); }
-  std::string describe() const override { return fmt::format("timer {}", fn.target_type().name()); }
+  std::string describe() const override {
+    return fmt::format("timer {}", detail::type_name(fn.target_type()));
+  }
   Clock::time_point when;
   std::uint64_t seq;
   std::function<void()> fn;
@@ -279,7 +281,8 @@ void Loop::run_ready() {
       call_exception_handler(
           {fmt::format("Exception in {}", cb->describe()), std::current_exception(), {}});
     }
-    if (debug_) {
+    // (Not for a step during which debug was turned on: no start was taken.)
+    if (debug_ && started != Clock::time_point{}) {
       auto took = Clock::now() - started;
       if (took >= slow_callback_duration_) {
         log(LogLevel::warning, fmt::format("Executing {} took {:.3f} seconds", cb->describe(),

@@ -31,6 +31,31 @@ TEST(Debug, Semantic14_FastCallbacksAreNotLogged) {
   EXPECT_FALSE(logs.contains("took"));
 }
 
+// Debug turned on inside a step: that step took no start time, so it is not
+// reported (it was, as taking the steady clock's whole age: "took 25770 s").
+TEST(Debug, Semantic14_DebugTurnedOnInAStepDoesNotReportThatStep) {
+  corun::testing::LogCapture logs;
+  corun::Loop loop;
+  loop.run_until_complete([]() -> Task<> {
+    corun::get_running_loop().set_debug(true);
+    co_await corun::sleep(1ms);
+  }());
+  EXPECT_FALSE(logs.contains("took")) << (logs.lines().empty() ? "" : logs.lines()[0]);
+}
+
+// The log names an exception's type as C++ writes it, not typeid's mangled name.
+TEST(Debug, AnUnhandledErrorIsLoggedWithItsReadableTypeName) {
+  corun::testing::LogCapture logs;
+  {
+    corun::Loop loop;
+    loop.call_soon([] { throw corun::ValueError("from callback"); });
+    loop.run_once();
+  }
+  EXPECT_TRUE(logs.contains("corun::ValueError: from callback"))
+      << (logs.lines().empty() ? "" : logs.lines()[0]);
+  EXPECT_FALSE(logs.contains("N5corun")) << logs.lines()[0];
+}
+
 TEST(Debug, Semantic14_WrongThreadRaises) {
   corun::Loop loop;
   loop.set_debug(true);

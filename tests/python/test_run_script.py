@@ -228,6 +228,32 @@ async def app2():
 print("after", asyncio.run(app2()), flush=True)
 """
 
+# The same with the call in a task asyncio.run's main task awaits through
+# wait_for: the handler cancels the main task, which cannot go on while the
+# call blocks the loop; the call ends with CancelledError, which goes up to
+# the main task (Ctrl-C was lost until the coroutine ended by itself).
+SIGINT_UNDER_WAIT_FOR = PRELUDE + """
+async def work():
+    try:
+        return corun.run(slow())
+    except asyncio.CancelledError:
+        print("caller cancelled", cleaned, flush=True)
+        raise
+async def app():
+    try:
+        return await asyncio.wait_for(work(), 600)
+    except asyncio.CancelledError:
+        print("main cancelled", flush=True)
+        raise
+try:
+    asyncio.run(app())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+async def app2():
+    return corun.run(quick())
+print("after", asyncio.run(app2()), flush=True)
+"""
+
 
 # A coroutine whose cleanup takes long: the first Ctrl-C cancels it and waits
 # for the cleanup, a second one stops waiting (the cleanup goes on, on the
@@ -273,7 +299,9 @@ def sigint(base):
             ("no loop", SIGINT_NO_LOOP, "interrupted [True]\nafter 200\n"),
             ("portal", SIGINT_PORTAL, "interrupted [True]\nafter 200\n"),
             ("under asyncio.run", SIGINT_UNDER_ASYNCIO_RUN,
-             "caller cancelled [True]\ninterrupted\nafter 200\n")]:
+             "caller cancelled [True]\ninterrupted\nafter 200\n"),
+            ("under asyncio.run's wait_for", SIGINT_UNDER_WAIT_FOR,
+             "caller cancelled [True]\nmain cancelled\ninterrupted\nafter 200\n")]:
         started = server_stats(base)["slow_started"]
         proc = subprocess.Popen([PYTHON, "-W", "default", "-c", source, base],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -7,6 +7,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 namespace corun {
@@ -84,6 +85,9 @@ namespace detail {
 // The text of an exception_ptr for logs ("TimeoutError: timed out" style is not
 // available in C++, so: what(), or the type family for non-std exceptions).
 std::string describe_exception(const std::exception_ptr& e);
+// A type's name as written in C++ ("corun::ValueError"), not the mangled
+// one typeid gives ("N5corun10ValueErrorE"); the mangled one if it cannot.
+std::string type_name(const std::type_info& type);
 bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 }  // namespace detail
 

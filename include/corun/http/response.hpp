@@ -64,7 +64,8 @@ class Response {
                    text::Errors errors = text::Errors::replace) const;
   // The body parsed as JSON. Throws ContentTypeError when the media type is not
   // content_type (pass an empty string to accept any), nlohmann::json::parse_error
-  // on bad JSON.
+  // on bad JSON. This header declares nlohmann::json only: include
+  // <nlohmann/json.hpp> where the value is used.
   nlohmann::json json(std::string_view content_type = "application/json") const;
 
   // Throws ClientResponseError (status, reason, url) when status >= 400.

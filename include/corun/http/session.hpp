@@ -4,7 +4,10 @@
 // a connection pool: keep-alive connections are reused across requests, HTTP/2
 // is negotiated where the server offers it, bodies are decompressed.
 //
-//   corun::http::ClientSession session({.limit = 64});
+//   corun::http::SessionOptions options;
+//   options.limit = 64;  // ({.limit = 64} works too, but g++ 12's -Wextra warns
+//                        // of the fields it leaves to their defaults)
+//   corun::http::ClientSession session(options);
 //   corun::http::Response r = co_await session.get("http://example.com/");
 //   r.raise_for_status();
 //   std::string page = r.text();

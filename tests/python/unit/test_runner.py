@@ -5,6 +5,7 @@ cannot work failing at once; the IPython extension's asyncio.run routing."""
 
 import asyncio
 import gc
+import types
 import warnings
 import contextvars
 import os
@@ -57,10 +58,27 @@ def test_bad_arguments():
     async def main():
         return 1
 
-    with pytest.raises(ValueError, match=r"call the async function: run\(main\(\)\)"):
+    with pytest.raises(ValueError, match=r"call the async function: corun\.run\(main\(\)\)"):
         corun.run(main)
     with pytest.raises(ValueError, match="coroutine"):
         corun.run_or_schedule(main)
+
+    # A plain generator is refused up front (Python 3.11's asyncio.iscoroutine
+    # takes it, and it failed later with "Task got bad yield").
+    def gen():
+        yield 1
+    with pytest.raises(ValueError, match="a generator is not a coroutine: define the function "
+                                         "with 'async def'"):
+        corun.run(gen())
+    with pytest.raises(ValueError, match="a generator is not a coroutine"):
+        corun.run_or_schedule(gen())
+
+    # A generator-based coroutine (@types.coroutine) is still one.
+    @types.coroutine
+    def old_style():
+        yield from asyncio.sleep(0).__await__()
+        return 7
+    assert corun.run(old_style()) == 7
 
     async def a_task():
         task = asyncio.ensure_future(main())
