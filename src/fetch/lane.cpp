@@ -392,6 +392,7 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
       bool may_retry = retry_.may_retry(rec.attempts);
       FailureKind k = classify_failure(a.failure, rec.url);
       rec.error = std::move(k.error);
+      if (k.status != 0) rec.status = k.status;  // (the body failed, not the response)
       if (k.retryable && may_retry) defer(retry_.backoff(rec.attempts, jitter()));
       return false;
     }

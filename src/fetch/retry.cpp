@@ -29,6 +29,7 @@ FailureKind classify_failure(std::exception_ptr failure, std::string_view url) {
     k.retryable = true;
   } catch (const http::BodyTooLargeError& e) {
     k.error = fmt::format("body larger than --max-size ({} bytes): {}", e.limit(), url);
+    k.status = e.status();
   } catch (const http::ClientPayloadError& e) {
     k.error = e.what();  // a truncated or malformed body: not retried
   } catch (const TimeoutError& e) {

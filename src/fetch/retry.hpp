@@ -31,6 +31,7 @@ namespace corun::fetch {
 struct FailureKind {
   std::string error;
   bool retryable = false;
+  int status = 0;  // the response's, when one had come (a body over --max-size)
 };
 FailureKind classify_failure(std::exception_ptr failure, std::string_view url);
 

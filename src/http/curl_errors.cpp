@@ -83,7 +83,7 @@ std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
       if (f.too_big) {
         return std::make_exception_ptr(BodyTooLargeError(
             fmt::format("response body larger than max_body_size, {} bytes ({})", f.max_body, url),
-            url, f.max_body));
+            url, f.max_body, f.status));
       }
       return std::make_exception_ptr(ClientPayloadError(msg("write error"), url));
     case CURLE_OUT_OF_MEMORY:

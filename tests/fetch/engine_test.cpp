@@ -334,6 +334,7 @@ TEST_F(FetchEngine, MaxSizeFailsLargeBodiesWithoutRetry) {
   Outcome out = fetch(o, {"{base}/page/3", "{base}/utf8"});
   const auto& big = record_for(out, "/page/3");
   EXPECT_NE(big["error"].get<std::string>().find("--max-size"), std::string::npos) << big;
+  EXPECT_EQ(big["status"], 200) << big;  // the response came; its body was too large
   EXPECT_EQ(big["attempts"], 1);
   EXPECT_FALSE(fsys::exists(o.out_dir / "3"));
   EXPECT_TRUE(record_for(out, "/utf8")["error"].is_null());

@@ -118,12 +118,15 @@ class ClientPayloadError : public ClientError {
 // stopped there. A ClientPayloadError, as aiohttp reports a body it will not take.
 class BodyTooLargeError : public ClientPayloadError {
  public:
-  BodyTooLargeError(std::string message, std::string url, std::size_t limit)
-      : ClientPayloadError(std::move(message), std::move(url)), limit_(limit) {}
+  BodyTooLargeError(std::string message, std::string url, std::size_t limit, int status = 0)
+      : ClientPayloadError(std::move(message), std::move(url)), limit_(limit), status_(status) {}
   std::size_t limit() const noexcept { return limit_; }
+  // The response's status (its headers had come: 200, ...); 0 if unknown.
+  int status() const noexcept { return status_; }
 
  private:
   std::size_t limit_;
+  int status_;
 };
 
 class InvalidURL : public ClientError {
