@@ -244,11 +244,17 @@ def _sigint_guard(only_if_not_cancelled):
       - otherwise KeyboardInterrupt is raised, as Python's own handler does.
     Returns the function that puts the handler back, or None when nothing was
     wrapped (not the main thread, Python's own handler, SIGINT ignored or the
-    default)."""
+    default, or a handler the application gave loop.add_signal_handler: it
+    runs once the call returns)."""
     if _threading.current_thread() is not _threading.main_thread():
         return None
     previous = _signal.getsignal(_signal.SIGINT)
     if previous is _signal.default_int_handler or not callable(previous):
+        return None
+    if (getattr(previous, "__name__", None) == "_sighandler_noop"
+            or isinstance(getattr(previous, "__self__", None), _asyncio.AbstractEventLoop)):
+        # loop.add_signal_handler's (asyncio's, uvloop's): the application said
+        # what Ctrl-C does, on its loop; that runs once the call returns.
         return None
     loop = _asyncio._get_running_loop()
     task = _asyncio.current_task() if loop is not None else None

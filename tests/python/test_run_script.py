@@ -294,6 +294,40 @@ def sigint_twice():
     check_eq((proc.returncode, out, err), (0, "interrupted twice\n", ""), "a second Ctrl-C")
 
 
+# A handler the application gave loop.add_signal_handler is its say on
+# Ctrl-C: corun leaves it alone, and it runs on the application's loop once
+# the call returns (the coroutine is not interrupted).
+SIGINT_ADD_SIGNAL_HANDLER = """
+import asyncio, signal, corun
+async def main():
+    print("running", flush=True)
+    await corun.sleep(1.5)
+    print("main woke", flush=True)
+async def app():
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGINT, lambda: print("app handler ran", flush=True))
+    corun.run(main())
+    await asyncio.sleep(0.2)
+    print("app done", flush=True)
+asyncio.run(app())
+"""
+
+
+def sigint_add_signal_handler():
+    proc = subprocess.Popen([PYTHON, "-W", "default", "-c", SIGINT_ADD_SIGNAL_HANDLER],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check_eq(proc.stdout.readline(), "running\n", "the coroutine runs")
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"loop.add_signal_handler: {out!r} {err!r}")
+    check_eq((proc.returncode, out, err), (0, "main woke\napp handler ran\napp done\n", ""),
+             "Ctrl-C with the application's loop.add_signal_handler")
+
+
 def sigint(base):
     for name, source, expected in [
             ("no loop", SIGINT_NO_LOOP, "interrupted [True]\nafter 200\n"),
@@ -326,6 +360,7 @@ def main():
         many_runs(base)
         sigint(base)
         sigint_twice()
+        sigint_add_signal_handler()
     print("ok")
 
 
