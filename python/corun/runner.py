@@ -324,6 +324,8 @@ def _run_on_portal_guarded(coro, debug, loop_factory, context):
                 portal.finished.wait(_CLEANUP_WAIT)
         except KeyboardInterrupt:
             interrupt = KeyboardInterrupt  # a second Ctrl-C: stop waiting for the cleanup
+        except _asyncio.CancelledError:
+            pass  # (the same, from _sigint_guard): the first interrupt is raised
         if portal.finished.is_set():
             portal.thread.join()
         portal.error = portal.result = None
