@@ -752,7 +752,13 @@ py::object sigint_guard() {
     }
   }();
   if (guard == nullptr) return py::none();
-  return py::reinterpret_borrow<py::object>(guard)();
+  try {
+    return py::reinterpret_borrow<py::object>(guard)();
+  } catch (py::error_already_set& e) {
+    // (signal.signal refused, say): the wait goes on with the handler as it is.
+    e.discard_as_unraisable("corun: wrapping the SIGINT handler");
+    return py::none();
+  }
 }
 
 // Calls the restore function sigint_guard() gave, if any (GIL held).
