@@ -246,6 +246,10 @@ class ConnectionState : public std::enable_shared_from_this<ConnectionState> {
   void on_deadline();
   void expire(Slot* s);
   std::exception_ptr not_sent_error(const Slot* s, std::string_view why) const;
+  // The same, for a connection closed for good by `cause`: an
+  // AuthenticationError stays one (code that retries on ConnectionError
+  // must not loop on a refused password).
+  std::exception_ptr not_sent_error(const Slot* s, const std::exception_ptr& cause) const;
 
   Loop* loop_;
   Url url_;
@@ -657,6 +661,13 @@ SlotRef ConnectionState::make_slot(std::vector<std::string> argv,
         "connection receives)",
         name));
   }
+  if (name == "CLIENT" && argv.size() > 1 && text::to_ascii_upper(argv[1]) == "REPLY") {
+    // OFF and SKIP leave commands without replies: the next replies would go
+    // to the wrong callers.
+    throw Error(
+        "redis: CLIENT REPLY is not supported by redis::Connection (every command's reply "
+        "is matched to it in order)");
+  }
   if (name == "HELLO" && argv.size() > 1 && argv[1] != "2") {
     throw Error(
         "redis: HELLO with a protocol other than 2 is not supported (hiredis 0.14 reads "
@@ -677,7 +688,7 @@ void ConnectionState::submit(const SlotRef& slot) {
   Slot* s = slot.get();
   if (phase_ == Phase::closed) {
     s->phase = Slot::Phase::finished;
-    s->done.set_exception(not_sent_error(s, what_of(closed_error_)));
+    s->done.set_exception(not_sent_error(s, closed_error_));
     return;
   }
   schedule_deadline(s);
@@ -747,6 +758,19 @@ void ConnectionState::settle(Slot* s, std::exception_ptr error) {
 std::exception_ptr ConnectionState::not_sent_error(const Slot* s, std::string_view why) const {
   return std::make_exception_ptr(
       ConnectionError(fmt::format("{} was not sent (it did not execute): {}", s->name, why)));
+}
+
+std::exception_ptr ConnectionState::not_sent_error(const Slot* s,
+                                                   const std::exception_ptr& cause) const {
+  try {
+    if (cause) std::rethrow_exception(cause);
+  } catch (const AuthenticationError& e) {
+    return std::make_exception_ptr(AuthenticationError(
+        fmt::format("{} was not sent (it did not execute): {}", s->name, e.what())));
+  } catch (...) {
+    // any other cause: a ConnectionError, below
+  }
+  return not_sent_error(s, what_of(cause));
 }
 
 void ConnectionState::abandon(Slot* s) {
@@ -845,7 +869,7 @@ void ConnectionState::close_with(const std::exception_ptr& error, bool cancel_pe
   std::deque<SlotRef> queued = std::move(queued_);
   queued_.clear();
   for (auto& s : queued) {
-    if (s->phase == Slot::Phase::queued) settle(s.get(), not_sent_error(s.get(), what_of(error)));
+    if (s->phase == Slot::Phase::queued) settle(s.get(), not_sent_error(s.get(), error));
   }
   if (link_ != nullptr) fail_link(link_, error);
   if (opened_ && !opened_->done()) {

@@ -14,8 +14,27 @@ namespace {
 
 constexpr std::string_view kForm = "redis://[[user]:password@]host[:port][/db]";
 
+// The URL with the password of its user part, if any, as ***: an error
+// message may end up in a log.
+std::string masked(std::string_view url) {
+  auto start = url.find("://");
+  if (start == std::string_view::npos) return std::string(url);
+  start += 3;
+  auto end = url.find_first_of("/?#", start);
+  std::string_view authority = url.substr(start, end == std::string_view::npos ? end : end - start);
+  auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  auto sep = authority.substr(0, at).find(':');
+  if (sep == std::string_view::npos) return std::string(url);
+  std::string out(url.substr(0, start + sep + 1));
+  out += "***";
+  out += url.substr(start + at);
+  return out;
+}
+
 [[noreturn]] void bad(std::string_view url, std::string_view why) {
-  throw InvalidURL(fmt::format("invalid Redis URL '{}': {} (expected {})", url, why, kForm));
+  throw InvalidURL(
+      fmt::format("invalid Redis URL '{}': {} (expected {})", masked(url), why, kForm));
 }
 
 int hex_value(char c) {
@@ -83,6 +102,9 @@ Url parse_url(std::string_view url) {
     }
     out.username = percent_decode(url, userinfo.substr(0, sep));
     out.password = percent_decode(url, userinfo.substr(sep + 1));
+    // redis://:@host: no password, as redis-py's from_url reads it (AUTH ""
+    // is refused by a server that has none).
+    if (out.username.empty() && out.password->empty()) out.password.reset();
   }
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {

@@ -416,6 +416,14 @@ TEST_F(RedisConnection, RefusesPubSubAndResp3) {
     Task<Reply> hello = conn.command("HELLO", "3");
     auto e2 = co_await caught<redis::Error>(std::move(hello));
     EXPECT_TRUE(e2 && contains(e2->what(), "RESP2"));
+    // CLIENT REPLY OFF/SKIP would leave commands without replies, and the
+    // next replies went to the wrong callers.
+    Task<Reply> skip = conn.command("client", "reply", "SKIP");
+    auto e3 = co_await caught<redis::Error>(std::move(skip));
+    EXPECT_TRUE(e3 && contains(e3->what(), "CLIENT REPLY is not supported"))
+        << (e3 ? e3->what() : "no error");
+    co_await conn.command("SET", "after-skip", "mine");
+    EXPECT_EQ((co_await conn.command("GET", "after-skip")).as_string(), "mine");
     EXPECT_EQ((co_await conn.command("PING")).as_status(), "PONG");
   }());
 }
@@ -551,6 +559,43 @@ TEST(RedisConnect, PasswordRefusedOrMissing) {
     auto e2 = co_await caught<redis::AuthenticationError>(std::move(missing));
     EXPECT_TRUE(e2 && contains(e2->what(), "requires a password")) << (e2 ? e2->what() : "");
   }());
+}
+
+// The password changed while the connection was up: the reconnection's
+// refusal closes it for good, and the commands waiting or issued later get
+// that AuthenticationError (they got a ConnectionError, which code retrying on
+// ConnectionError would loop on).
+TEST(RedisReconnect, APasswordRequiredSinceIsAnAuthenticationErrorForLaterCommands) {
+  corun::testing::RedisServer server;
+  std::string url = server.url("", 3);
+  corun::run([&]() -> Task<void> {
+    Connection conn = co_await redis::connect(url, quick_reconnect());
+    std::int64_t id = (co_await conn.command("CLIENT", "ID")).as_integer();
+    co_await conn.command("CONFIG", "SET", "requirepass", "new password");
+    Connection killer = co_await redis::connect(server.url(":new%20password"));
+    co_await killer.command("CLIENT", "KILL", "ID", id);
+    // The first command may meet the drop itself (a ConnectionError); the
+    // reconnection is refused, and from then on every command is told why.
+    std::optional<redis::AuthenticationError> auth;
+    for (int i = 0; i < 50 && !auth; ++i) {
+      Task<Reply> get = conn.command("GET", "a");
+      auth = co_await caught<redis::AuthenticationError>(std::move(get));
+      if (!auth) co_await corun::sleep(20ms);
+    }
+    EXPECT_TRUE(auth);
+    if (auth) {
+      EXPECT_TRUE(contains(auth->what(), "GET was not sent")) << auth->what();
+      EXPECT_TRUE(contains(auth->what(), "requires a password")) << auth->what();
+    }
+    EXPECT_TRUE(conn.is_closed());
+  }());
+}
+
+// A Timeout longer than the clock holds (about 292 years) is never(), not an
+// overflow (UBSan's signed overflow) that came out negative.
+TEST(RedisTimeout, ALongerTimeoutThanTheClockHoldsIsNever) {
+  EXPECT_EQ(Timeout(std::chrono::hours(100000000)).value, Timeout::never().value);
+  EXPECT_EQ(Timeout(std::chrono::seconds(3)).value, std::chrono::seconds(3));
 }
 
 TEST(RedisConnect, AclUser) {

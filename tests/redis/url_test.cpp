@@ -41,6 +41,16 @@ TEST(RedisUrl, PasswordUserAndDb) {
   EXPECT_EQ(*parse_url("redis://:a@b@h").password, "a@b");
 }
 
+// redis://:@host has no password, as redis-py's from_url reads it (AUTH ""
+// was sent, and refused by a server without one).
+TEST(RedisUrl, AnEmptyPasswordIsNone) {
+  EXPECT_FALSE(parse_url("redis://:@h:1").password);
+  auto u = parse_url("redis://alice:@h:1");  // a user's empty password is still one
+  EXPECT_EQ(u.username, "alice");
+  ASSERT_TRUE(u.password);
+  EXPECT_EQ(*u.password, "");
+}
+
 TEST(RedisUrl, Ipv6InBrackets) {
   auto u = parse_url("redis://[::1]:6390/2");
   EXPECT_EQ(u.host, "::1");
@@ -96,6 +106,12 @@ TEST(RedisUrl, BadUrlsAreClearErrors) {
     EXPECT_NE(message.find(c.says), std::string::npos) << c.url << " -> " << message;
     EXPECT_NE(message.find("expected redis://"), std::string::npos) << message;
   }
+  // The password is never in the message (it may end up in a log).
+  std::string with_password = error_of("redis://admin:hunter2@127.0.0.1:99999/x");
+  EXPECT_EQ(with_password.find("hunter2"), std::string::npos) << with_password;
+  EXPECT_NE(with_password.find("'redis://admin:***@127.0.0.1:99999/x'"), std::string::npos)
+      << with_password;
+  EXPECT_EQ(error_of("redis://:p@ss@h/x").find("p@ss"), std::string::npos);
 }
 
 }  // namespace

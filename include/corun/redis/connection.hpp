@@ -95,11 +95,25 @@ struct ConnectOptions {
 // waits as long as it takes (for blocking commands with a server-side timeout 0).
 struct Timeout {
   explicit Timeout(Clock::duration d) : value(d) {}
+  // One longer than Clock can hold (about 292 years) is never().
   template <class Rep, class Period>
-  explicit Timeout(std::chrono::duration<Rep, Period> d)
-      : value(std::chrono::duration_cast<Clock::duration>(d)) {}
+  explicit Timeout(std::chrono::duration<Rep, Period> d) : value(clamped(d)) {}
   static Timeout never() { return Timeout(Clock::duration::max()); }
   Clock::duration value;
+
+ private:
+  template <class Rep, class Period>
+  static Clock::duration clamped(std::chrono::duration<Rep, Period> d) {
+    using Seconds = std::chrono::duration<long double>;
+    auto s = std::chrono::duration_cast<Seconds>(d);
+    if (s >= std::chrono::duration_cast<Seconds>(Clock::duration::max())) {
+      return Clock::duration::max();
+    }
+    if (s <= std::chrono::duration_cast<Seconds>(Clock::duration::min())) {
+      return Clock::duration::min();
+    }
+    return std::chrono::duration_cast<Clock::duration>(d);
+  }
 };
 
 class Connection {
