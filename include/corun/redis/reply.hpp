@@ -1,6 +1,6 @@
 // redis::Reply: one RESP2 reply as a value (what redis-py hands back, typed):
 // nil, an integer, a status ("OK"), an error, a bulk string (bytes, binary
-// safe) or an array of replies (nested to any depth hiredis parses).
+// safe) or an array of replies (nested to the depth hiredis parses: 7).
 //
 // Accessors name the type they expect and throw redis::ReplyTypeError, naming
 // both types, when the reply holds another; is_*() test without throwing.
