@@ -56,17 +56,39 @@ VerifiedCerts::Clock::time_point valid_until(X509_STORE_CTX* ctx,
   return until;
 }
 
+// SHA-256 over the leaf and the certificates the server sent with it, in order:
+// what a verification's outcome depends on besides the trust store. (Keyed by
+// the leaf alone, a server sending the leaf without its intermediate passed
+// once another had sent the whole chain: curl refuses it every time.)
+bool chain_digest(X509_STORE_CTX* ctx, X509* leaf, VerifiedCerts::Digest& out) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  if (md == nullptr) return false;
+  bool ok = EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1;
+  auto add = [&](X509* cert) {
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    ok = ok && cert != nullptr && X509_digest(cert, EVP_sha256(), d, &n) == 1 &&
+         EVP_DigestUpdate(md, d, n) == 1;
+  };
+  add(leaf);
+  STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(ctx);
+  int n = sent == nullptr ? 0 : sk_X509_num(sent);
+  for (int i = 0; i < n; ++i) add(sk_X509_value(sent, i));
+  unsigned int len = 0;
+  ok = ok && EVP_DigestFinal_ex(md, out.data(), &len) == 1 && len == out.size();
+  EVP_MD_CTX_free(md);
+  return ok;
+}
+
 // SSL_CTX_set_cert_verify_callback's callback: replaces X509_verify_cert for the
-// handshake, and calls it unless the leaf is known.
+// handshake, and calls it unless the leaf, with the same certificates sent
+// along, is known.
 int verify(X509_STORE_CTX* ctx, void* arg) {
   auto* self = static_cast<VerifiedCerts*>(arg);
   X509* leaf = X509_STORE_CTX_get0_cert(ctx);
   VerifiedCerts::Digest digest{};
-  unsigned int len = 0;
   ERR_set_mark();  // what fails here only means "verify in full": not the handshake's error
-  bool cacheable = leaf != nullptr && chain_only(ctx) &&
-                   X509_digest(leaf, EVP_sha256(), digest.data(), &len) == 1 &&
-                   len == digest.size();
+  bool cacheable = leaf != nullptr && chain_only(ctx) && chain_digest(ctx, leaf, digest);
   ERR_pop_to_mark();
   auto now = VerifiedCerts::Clock::now();
   if (cacheable && self->known(digest, now)) {

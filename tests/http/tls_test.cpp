@@ -1,6 +1,8 @@
 // HTTPS and HTTP/2 against nginx with a certificate made by the test (openssl).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -202,6 +204,69 @@ TEST_F(TlsTest, AServerCertificateIsVerifiedOncePerSession) {
   }(target));
   EXPECT_EQ(none.verified, 0u);
   EXPECT_EQ(none.known, 0u);
+}
+
+// A server that sends its certificate without the intermediate CA that signed
+// it fails verification every time, as with curl, even after another server
+// sent the same certificate with its intermediate (the session's cache of
+// verified certificates was keyed by the leaf alone, so it passed then).
+TEST_F(TlsTest, ALeafSentWithoutItsIntermediateFailsAfterTheWholeChainPassed) {
+  corun::testing::TempDir pki("corun-tls-chain");
+  std::string d = pki.path().string();
+  corun::testing::write_text_file(pki.path() / "ca.ext",
+                                  "basicConstraints=critical,CA:TRUE\n"
+                                  "keyUsage=critical,keyCertSign,cRLSign\n");
+  corun::testing::write_text_file(pki.path() / "leaf.ext",
+                                  "subjectAltName=IP:127.0.0.1\n"
+                                  "basicConstraints=CA:FALSE\n"
+                                  "extendedKeyUsage=serverAuth\n");
+  const std::string quiet = " >/dev/null 2>&1";
+  for (const std::string& command :
+       {"openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=corun-root"
+        " -keyout '" +
+            d + "/root.key' -out '" + d + "/root.pem'" + quiet,
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=corun-intermediate -keyout '" + d +
+            "/int.key' -out '" + d + "/int.csr'" + quiet,
+        "openssl x509 -req -in '" + d + "/int.csr' -CA '" + d + "/root.pem' -CAkey '" + d +
+            "/root.key' -CAcreateserial -days 2 -extfile '" + d + "/ca.ext' -out '" + d +
+            "/int.pem'" + quiet,
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout '" + d +
+            "/leaf.key' -out '" + d + "/leaf.csr'" + quiet,
+        "openssl x509 -req -in '" + d + "/leaf.csr' -CA '" + d + "/int.pem' -CAkey '" + d +
+            "/int.key' -CAcreateserial -days 2 -extfile '" + d + "/leaf.ext' -out '" + d +
+            "/leaf.pem'" + quiet,
+        "cat '" + d + "/leaf.pem' '" + d + "/int.pem' > '" + d + "/chain.pem'"}) {
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  auto serve = [&](const char* cert) {
+    corun::testing::NginxOptions no;
+    no.tls = true;
+    no.http2 = true;
+    no.certs = corun::testing::TestCerts{pki.path() / "root.pem", pki.path() / cert,
+                                         pki.path() / "leaf.key"};
+    auto n = std::make_unique<corun::testing::Nginx>(no);
+    corun::testing::write_text_file(n->root() / "hello.txt", "hello over tls\n");
+    return n;
+  };
+  auto whole = serve("chain.pem");
+  auto leaf_only = serve("leaf.pem");
+  corun::run([](std::string whole_url, std::string leaf_url,
+                std::filesystem::path root) -> Task<void> {
+    SessionOptions o;
+    o.ca_file = root;
+    ClientSession s(o);
+    EXPECT_EQ((co_await s.get(whole_url)).status(), 200);
+    try {
+      Response r = co_await s.get(leaf_url);
+      ADD_FAILURE() << "a certificate without its intermediate was accepted: " << r.status();
+    } catch (const corun::http::ClientConnectorCertificateError& e) {
+      EXPECT_NE(std::string(e.what()).find("certificate"), std::string::npos) << e.what();
+    }
+    // And the whole chain still passes, from the cache.
+    EXPECT_EQ((co_await s.get(whole_url)).status(), 200);
+    co_await s.close();
+  }(whole->base_url() + "/hello.txt", leaf_only->base_url() + "/hello.txt",
+                                            pki.path() / "root.pem"));
 }
 
 // A session with the same SharedCache resumes the TLS session an earlier one

@@ -1,6 +1,7 @@
 // corun::http internals: the server certificates a session has already verified,
-// so a new TLS connection that presents the same leaf certificate skips verifying
-// its chain again (as browsers keep their certificate verifier's results).
+// so a new TLS connection that presents the same leaf certificate, with the same
+// certificates sent along, skips verifying its chain again (as browsers keep their certificate
+// verifier's results).
 //
 // A crawl opens many connections that present one certificate: every host of a
 // site behind one multi-name or wildcard certificate, a host reconnected after its
@@ -9,10 +10,10 @@
 // naming a thousand hosts that is most of a handshake's client CPU (bench/README.md,
 // sitting 12).
 //
-// What is cached: "this leaf (SHA-256 of its DER) chained to a trusted CA under this
-// session's trust settings", until the earliest notAfter of the chain verified or
-// kDefaultTtl, whichever comes first. What is not: the host name check, which libcurl
-// does after every handshake (CURLOPT_SSL_VERIFYHOST) whatever the chain's result;
+// What is cached: "this leaf, sent with these certificates (SHA-256 over their
+// DER), chained to a trusted CA under this session's trust settings", until the earliest notAfter
+// of the chain verified or kDefaultTtl, whichever comes first. What is not: the host name check,
+// which libcurl does after every handshake (CURLOPT_SSL_VERIFYHOST) whatever the chain's result;
 // failures, which are verified again every time and report as before. A session
 // owns one (its trust settings are fixed); it is used on the session's loop thread
 // only. libcurl with OpenSSL only (CURLOPT_SSL_CTX_FUNCTION); elsewhere nothing changes.
