@@ -252,14 +252,19 @@ struct Fetcher::Impl final : LaneContext {
   }
 
   // Lanes: one per core by default (threads = 0), each with its own loop,
-  // session and share of -c; never more than -c.
+  // session and share of -c; never more than -c. With --per-host a host's URLs
+  // run in one lane, so a lane's share of -c must hold the per-host limit: so
+  // many fewer lanes (a share below it capped the host at the share, 16 for
+  // --per-host 40 -c 64 --threads 4).
   std::size_t lane_count() const {
     std::size_t n = options.threads;
     if (n == 0) {
       unsigned cores = std::thread::hardware_concurrency();
       n = std::clamp<std::size_t>(cores == 0 ? 1 : cores, 1, 4);
     }
-    return std::clamp<std::size_t>(n, 1, options.concurrency);
+    n = std::clamp<std::size_t>(n, 1, options.concurrency);
+    if (per_host > 0) n = std::clamp<std::size_t>(options.concurrency / per_host, 1, n);
+    return n;
   }
 
   Task<void> start_lanes() {

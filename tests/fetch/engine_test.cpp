@@ -352,6 +352,21 @@ TEST_F(FetchEngine, PerHostLimitsRequestsInFlight) {
   EXPECT_GE(state_.max_in_flight, 1);
 }
 
+// --per-host is what one host gets when -c allows it, whatever --threads: a
+// host runs in one lane, and the lanes are fewer when a lane's share of -c
+// would be below the limit (with 4 lanes of 2 slots, --per-host 6 gave 2).
+TEST_F(FetchEngine, PerHostIsReachedWhateverTheThreads) {
+  Options o = options();
+  o.concurrency = 8;
+  o.threads = 4;
+  o.limit_per_host = 6;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 18; ++i) urls.push_back("{base}/slow/200?" + std::to_string(i));
+  Outcome out = fetch(o, urls);
+  EXPECT_EQ(out.summary.done, 18u);
+  EXPECT_EQ(state_.max_in_flight, 6);
+}
+
 // A host's backlog waits for --per-host in the session's gate, outside the
 // request's timeout (RequestOptions::total_timeout_from_admission): the last
 // of 12 requests of 100 ms each behind --per-host 1 waits over a second, past
