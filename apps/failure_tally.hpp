@@ -104,6 +104,29 @@ class FailureTally {
         return {error.substr(0, error.size() - tail.size()), ""};
       }
     }
+    // "what (URL): detail" naming another URL (where a redirect led): the same
+    // cause, that URL with the detail.
+    for (std::string_view scheme :
+         {std::string_view(" (http://"), std::string_view(" (https://")}) {
+      auto at = error.find(scheme);
+      if (at == std::string::npos) continue;
+      auto close = error.find("): ", at);
+      std::string named;
+      std::string rest;
+      if (close != std::string::npos) {
+        named = error.substr(at + 2, close - at - 2);
+        rest = error.substr(close + 3);
+      } else if (error.ends_with(")")) {
+        named = error.substr(at + 2, error.size() - at - 3);
+      } else {
+        continue;
+      }
+      if (!rest.empty()) {
+        named += ": ";
+        named += rest;
+      }
+      return {error.substr(0, at), std::move(named)};
+    }
     // A file that could not be written ("cannot write out/a.html: No space left
     // on device"): the cause is the system's reason, the file its detail, so a
     // full disk is one cause, not one per file.

@@ -93,5 +93,29 @@ TEST(FetchFaultServer, EveryFaultIsOneRecordWithTheRightErrorAndAttempts) {
       << "files only for the pages that arrived whole";
 }
 
+// The summary groups failures by cause also when the error names the URL a
+// redirect led to, not the one given (each target was a cause of its own:
+// "1  cannot connect (http://...:N/x1)", "1  cannot connect (.../x2)").
+TEST(FetchFaultServer, FailuresAfterARedirectAreOneCauseInTheSummary) {
+  ::signal(SIGPIPE, SIG_IGN);
+  LoopThread loop;
+  FaultServer server = loop.submit(FaultServer::start()).get();
+  TempDir dir("corun-fetch-fault-server");
+  std::string dead = "http://127.0.0.1:" + std::to_string(free_port());
+  std::string urls;
+  for (int i = 0; i < 3; ++i)
+    urls += server.url("/redirect-to?" + dead + "/x" + std::to_string(i)) + "\n";
+  write_file(dir.path() / "urls.txt", urls);
+  RunResult r = run_corun({"fetch", "-i", "urls.txt", "--out", "out", "--retries", "0"},
+                          RunOptions().in(dir.path()).hang_guard(std::chrono::seconds(60)));
+  loop.submit(close_server(&server)).get();
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_NE(r.err.find("     3  cannot connect\n"), std::string::npos) << r;
+  // The example keeps the URL the error named.
+  EXPECT_NE(r.err.find("e.g. " + server.url("/redirect-to?" + dead + "/x0") + ": " + dead + "/x0"),
+            std::string::npos)
+      << r;
+}
+
 }  // namespace
 }  // namespace corun::testing
