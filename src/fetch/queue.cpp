@@ -361,45 +361,48 @@ constexpr std::chrono::milliseconds kPartialBatchAfter{1000};
 // producer, ttl.
 constexpr std::size_t kAddHeader = 5;
 
+// A script step that runs to its end even when the awaiting task is cancelled
+// meanwhile: Redis may have run it already, and the counts a run gives ("N URLs
+// added", "N records written") must say so. `cancelled` tells the caller, who
+// honours the cancellation once it has the reply; a second cancellation gives
+// the step up (CancelledError).
+Task<redis::Reply> to_its_end(Task<redis::Reply> step, const char* name, bool& cancelled) {
+  TaskHandle<redis::Reply> running = create_task(std::move(step), name);
+  try {
+    Task<redis::Reply> waiting = shield(running);
+    co_return co_await waiting;
+  } catch (const CancelledError&) {
+    cancelled = true;
+  }
+  co_return co_await running;
+}
+
 // One add step (queue_scripts.hpp's add), its counts into result; once done,
 // args keeps only its header (the batch is not to be added again).
-// shielded: a Ctrl-C that comes meanwhile lets the step run to its end, then
-// is raised: Redis may have added the batch already, and the count the run
-// gives ("N URLs added") must say so; a second one gives the step up (its
-// lines are dropped: in the crawl or not, they are not added again here).
-// Not shielded (the add after a Ctrl-C): a Ctrl-C gives it up.
+// shielded: run to its end (to_its_end) when a Ctrl-C comes meanwhile, then
+// the Ctrl-C is raised; a second one gives the step up (its lines are dropped:
+// in the crawl or not, they are not added again here). Not shielded (the add
+// after a Ctrl-C): a Ctrl-C gives it up.
 Task<void> add_batch(redis::Connection& conn, std::vector<std::string>& args, EnqueueResult& result,
                      bool shielded = true) {
+  Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
+  bool cancelled = false;
   redis::Reply added;
   if (shielded) {
-    TaskHandle<redis::Reply> adding =
-        create_task(queue_lua::add_script()(conn, {}, args), "producer add");
-    bool cancel_after = false;
+    Task<redis::Reply> waiting = to_its_end(std::move(adding), "producer add", cancelled);
     try {
-      Task<redis::Reply> waiting = shield(adding);
       added = co_await waiting;
     } catch (const CancelledError&) {
-      cancel_after = true;
+      args.resize(kAddHeader);  // interrupted twice: given up
+      throw;
     }
-    if (cancel_after) {
-      try {
-        added = co_await adding;
-      } catch (const CancelledError&) {
-        args.resize(kAddHeader);  // interrupted twice: given up
-        throw;
-      }
-    }
-    result.added += static_cast<std::uint64_t>(added[0].as_integer());
-    result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
-    args.resize(kAddHeader);
-    if (cancel_after) throw CancelledError();
-    co_return;
+  } else {
+    added = co_await adding;
   }
-  Task<redis::Reply> adding = queue_lua::add_script()(conn, {}, args);
-  added = co_await adding;
   result.added += static_cast<std::uint64_t>(added[0].as_integer());
   result.duplicates += static_cast<std::uint64_t>(added[1].as_integer());
   args.resize(kAddHeader);
+  if (cancelled) throw CancelledError();
 }
 
 // A batch as the reading goes (full, or kPartialBatchAfter old): once the
@@ -862,20 +865,12 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
       std::vector<std::string> store{P, me, ttl, ids.back(), std::to_string(bytes + text.size())};
       store.insert(store.end(), ids.begin(), ids.end());
-      // The store runs to its end even when Ctrl-C comes meanwhile: Redis may
-      // have stored the batch already, and the count this run gives ("N
-      // records written by this run") must say so.
-      TaskHandle<redis::Reply> storing = create_task(
-          queue_lua::collector_store_script()(conn, {}, std::move(store)), "collector store");
-      redis::Reply stored;
+      // The store runs to its end even when Ctrl-C comes meanwhile (to_its_end).
       bool cancel_after = false;
-      try {
-        Task<redis::Reply> shielded = shield(storing);
-        stored = co_await shielded;
-      } catch (const CancelledError&) {
-        cancel_after = true;
-      }
-      if (cancel_after) stored = co_await storing;
+      Task<redis::Reply> storing =
+          to_its_end(queue_lua::collector_store_script()(conn, {}, std::move(store)),
+                     "collector store", cancel_after);
+      redis::Reply stored = co_await storing;
       if (stored.as_integer() == 0) {
         // Taken over while this one stalled: the batch is the other's to write.
         if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {

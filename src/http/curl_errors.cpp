@@ -12,7 +12,7 @@ namespace corun::http::detail {
 
 // The aiohttp-named error for a failed transfer; every message names the URL.
 std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
-  bool got_response = f.got_response;
+  bool got_response = f.status != 0;
   auto msg = [&](std::string_view what) { return fmt::format("{} ({}): {}", what, url, f.detail); };
   switch (f.code) {
     case CURLE_UNSUPPORTED_PROTOCOL:

@@ -161,7 +161,6 @@ TransferFailure Transfer::failure() const {
   f.code = result;
   f.detail = storage.errbuf[0] != '\0' ? std::string(storage.errbuf)
                                        : std::string(curl_easy_strerror(result));
-  f.got_response = resp_.status() != 0;
   f.status = resp_.status();
   f.sink_error = callback_error_;
   f.too_big = too_big_;

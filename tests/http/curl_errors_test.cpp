@@ -22,7 +22,7 @@ TransferFailure failure(CURLcode code, bool got_response = false) {
   TransferFailure f;
   f.code = code;
   f.detail = "curl says why";
-  f.got_response = got_response;
+  f.status = got_response ? 200 : 0;
   return f;
 }
 

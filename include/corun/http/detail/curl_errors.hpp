@@ -16,8 +16,7 @@ namespace corun::http::detail {
 struct TransferFailure {
   CURLcode code = CURLE_OK;
   std::string detail;             // curl's error buffer, or curl_easy_strerror(code)
-  bool got_response = false;      // a status line had arrived
-  int status = 0;                 // its status (0: none)
+  int status = 0;                 // the status line's, once one had arrived (0: none)
   std::exception_ptr sink_error;  // what a body sink threw (CURLE_WRITE_ERROR)
   bool too_big = false;           // the body passed max_body (CURLE_WRITE_ERROR)
   std::size_t max_body = 0;
