@@ -15,6 +15,7 @@
 
 #include "corun/fetch/fetch.hpp"
 #include "corun/fetch/record.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::app {
 
@@ -62,10 +63,12 @@ class FailureTally {
     for (std::size_t i = 0; i < order.size() && i < limit; ++i) {
       const Cause& c = *order[i];
       shown += c.count;
-      text += fmt::format("\n    {:>6}  {}", c.count, clip(c.cause));
+      text += fmt::format("\n    {:>6}  {}", c.count, clip(hide_passwords(c.cause)));
       std::string example = c.url.empty() ? c.detail : c.url;
       if (!c.url.empty() && !c.detail.empty()) example += ": " + c.detail;
-      if (!example.empty()) text += fmt::format("\n            e.g. {}", clip(example));
+      if (!example.empty()) {
+        text += fmt::format("\n            e.g. {}", clip(hide_passwords(std::move(example))));
+      }
       if (c.cause.starts_with("TLS certificate verification failed")) {
         text += "\n            (--cacert FILE trusts a private CA; -k skips the check)";
       }
@@ -93,7 +96,10 @@ class FailureTally {
   static std::pair<std::string, std::string> split(const std::string& error,
                                                    const std::string& url) {
     if (!url.empty()) {
+      // The error names the URL without its credentials (http::without_userinfo).
       std::string marker = " (" + url + ")";
+      if (error.find(marker) == std::string::npos)
+        marker = " (" + http::without_userinfo(url) + ")";
       if (auto at = error.find(marker); at != std::string::npos) {
         std::string detail = error.substr(at + marker.size());
         if (detail.starts_with(": ")) detail.erase(0, 2);
@@ -138,6 +144,25 @@ class FailureTally {
       }
     }
     return {error, ""};
+  }
+  // A URL's password shown as *** ("https://alice:***@host/"), as wget shows it:
+  // the summary goes to a terminal, a log, a CI page. The report keeps the URL as
+  // given (--resume matches it against the input).
+  static std::string hide_passwords(std::string s) {
+    for (std::size_t at = s.find("://"); at != std::string::npos; at = s.find("://", at)) {
+      std::size_t start = at + 3;
+      std::size_t end = s.find_first_of("/?#) \t\n", start);
+      if (end == std::string::npos) end = s.size();
+      std::size_t sign = s.rfind('@', end == 0 ? 0 : end - 1);
+      std::size_t colon =
+          sign == std::string::npos || sign < start ? std::string::npos : s.find(':', start);
+      if (colon != std::string::npos && colon < sign && sign > colon + 1) {
+        s.replace(colon + 1, sign - colon - 1, "***");
+        end = colon + 4;
+      }
+      at = end;
+    }
+    return s;
   }
   static std::string clip(const std::string& s) {
     if (s.size() <= kMaxWidth) return s;

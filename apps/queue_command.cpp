@@ -91,6 +91,15 @@ Task<int> enqueue_main(const fetch::QueueAddress& address, std::string input,
                  count(r.duplicates, "duplicate").c_str(), count(r.lines, "line").c_str(),
                  static_cast<unsigned long long>(r.resumed));
   }
+  if (r.other_producers > 0) {
+    // (whatever --quiet: the crawl does not finish until they do.)
+    std::fprintf(stderr,
+                 "corun fetch: the crawl's input is not done yet: %s still registered as "
+                 "reading (one that was stopped lapses within %d s; run it again, or this "
+                 "once more after that, to end the input)\n",
+                 count(r.other_producers, "other producer").c_str(),
+                 static_cast<int>(fetch::kProducerRegistration.count()));
+  }
   // Settings given to a producer of an existing crawl are not applied: say so
   // (whatever --quiet), with what the crawl has.
   if (!r.stored_settings) {
@@ -215,10 +224,13 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
         if (++signals == 1) {
           first_signal = signum;
           if (!quiet) {
-            std::fputs(
-                "\ncorun fetch: interrupted: finishing the URLs in flight and handing back the "
-                "rest (Ctrl-C again to quit now; its leases then expire)\n",
-                stderr);
+            // SIGTERM (kill, systemd, docker stop) is not a Ctrl-C at a terminal:
+            // the way to quit now is said as it applies.
+            std::fprintf(stderr,
+                         "\ncorun fetch: %s: finishing the URLs in flight and handing back the "
+                         "rest (%s again to quit now; its leases then expire)\n",
+                         signum == SIGTERM ? "terminated" : "interrupted",
+                         signum == SIGTERM ? "SIGTERM" : "Ctrl-C");
           }
           fetcher.stop();
           return;
@@ -252,15 +264,19 @@ Task<int> worker_main(const fetch::QueueAddress& address, fetch::Options options
       std::string of =
           fmt::format("{} recorded, {} already recorded elsewhere", c.recorded, c.duplicates);
       if (c.not_delivered > 0) of += fmt::format(", {} not delivered", c.not_delivered);
+      std::string back = fmt::format("{} handed back", c.released);
+      if (c.not_released > 0) {
+        back +=
+            fmt::format(" ({} more not: Redis unreachable, their leases expire)", c.not_released);
+      }
       if (c.given_up > 0) of += fmt::format(", {} given up (delivered too often)", c.given_up);
       std::fprintf(stderr,
                    "corun fetch: worker %s: %llu URLs taken; %llu done and %llu failed (%s), %llu "
-                   "retried later, %llu handed back%s%s\n",
+                   "retried later, %s%s%s\n",
                    frontier.worker().c_str(), static_cast<unsigned long long>(c.taken),
                    static_cast<unsigned long long>(summary.done),
                    static_cast<unsigned long long>(summary.failed), of.c_str(),
-                   static_cast<unsigned long long>(c.deferred),
-                   static_cast<unsigned long long>(c.released), stalled.c_str(),
+                   static_cast<unsigned long long>(c.deferred), back.c_str(), stalled.c_str(),
                    summary.input_exhausted ? "; the crawl is finished" : "");
       if (std::string why = failures.describe(); !why.empty()) {
         std::fprintf(stderr, "%s\n", why.c_str());
@@ -363,6 +379,13 @@ int run_queue_command(FetchArgs& fa, QueueArgs& a) {
   int modes = (a.enqueue.empty() ? 0 : 1) + (a.collect.empty() ? 0 : 1) + (a.status ? 1 : 0);
   if (modes > 1) return queue_usage("--queue: give one of --enqueue, --collect and --status");
   if (a.watch && !a.status) return queue_usage("--watch goes with --status");
+  if (a.collect == "-") {
+    // Not standard output: the collector locks its file, resumes it after a stop
+    // and cuts a partial last line, none of which a pipe allows.
+    return queue_usage(
+        "--collect -: the crawl's report goes to a file (locked, resumed after a stop); give "
+        "--collect FILE, and `tail -f FILE` to watch it");
+  }
   if (!fa.urls.empty() || !fa.input.empty() || fa.demo) {
     return queue_usage(
         "--queue: the crawl's URLs come from the queue: add them with --enqueue FILE|-, not as "

@@ -59,6 +59,7 @@ class ClientTimeout:
 
 
 DEFAULT_TIMEOUT = ClientTimeout(total=300, connect=30)
+_SESSIONS = object()  # a request's timeout when it gives none: the session's
 
 
 def _timeout_tuple(func, name, value):
@@ -250,6 +251,25 @@ def _http_version(text):
         return HttpVersion(0, 0)
 
 
+def _without_userinfo(url):
+    """url without its user:password@, as aiohttp's response and request_info
+    show it (the credentials were sent, as Authorization; they stay out of logs
+    and tracebacks)."""
+    if "@" not in url:
+        return url
+    start = url.find("://")
+    if start < 0:
+        return url
+    start += 3
+    end = len(url)
+    for c in "/?#":
+        at = url.find(c, start)
+        if 0 <= at < end:
+            end = at
+    at = url.rfind("@", start, end)
+    return url if at < 0 else url[:start] + url[at + 1:]
+
+
 class ClientResponse:
     """A response whose body has arrived (aiohttp.ClientResponse). read(),
     text() and json() are coroutines as in aiohttp (they return at once: the body
@@ -271,10 +291,11 @@ class ClientResponse:
     status = property(_attrgetter("_r.status"), doc="The HTTP status code.")
     reason = property(_attrgetter("_r.reason"), doc="The status line's reason phrase.")
     method = property(_attrgetter("_r.method"), doc="The request's method.")
-    url = property(lambda self: URL(self._r.url),
-                   doc="The final URL, after redirects, without a #fragment (a corun.URL: "
-                       "a str with yarl.URL's parts, .host, .path, .query, ...).")
-    real_url = property(lambda self: URL(self._r.real_url),
+    url = property(lambda self: URL(_without_userinfo(self._r.url)),
+                   doc="The final URL, after redirects, without a #fragment and without "
+                       "user:password@ (as aiohttp's; a corun.URL: a str with yarl.URL's "
+                       "parts, .host, .path, .query, ...).")
+    real_url = property(lambda self: URL(_without_userinfo(self._r.real_url)),
                         doc="url with the #fragment the request's URL had, if any.")
     version = property(lambda self: _http_version(self._r.version),
                        doc="HttpVersion(major, minor), as aiohttp's: (1, 1), (2, 0), ...")
@@ -590,7 +611,13 @@ class CookieJar:
             m = http.cookies.Morsel()
             # The value as sent ("two words", quotes included) is the coded one;
             # .value is it unquoted, as aiohttp's jar and resp.cookies give it.
-            m.set(name, *codec.value_decode(value))
+            try:
+                m.set(name, *codec.value_decode(value))
+            except http.cookies.CookieError:
+                # A name http.cookies refuses ("bad\xff", a server's choice): left
+                # out of what the jar lists, as resp.cookies leaves it out, rather
+                # than failing every look at the jar.
+                continue
             m["domain"] = domain
             m["path"] = path
             if secure:
@@ -606,7 +633,7 @@ class CookieJar:
         return iter(self._morsels())
 
     def __len__(self):
-        return len(self._live())
+        return len(self._morsels())
 
     def clear(self):
         """Forgets every cookie."""
@@ -843,7 +870,7 @@ class ClientSession:
         return Headers(list(self._sent[0]))
 
     def _call(self, func, method, url, headers=None, data=None, json=None, params=None,
-              timeout=None, allow_redirects=True, max_redirects=None, raise_for_status=None,
+              timeout=_SESSIONS, allow_redirects=True, max_redirects=None, raise_for_status=None,
               max_body_size=None, cookies=None, proxy=None, **unknown):
         if unknown:
             raise _unknown_keyword(func, next(iter(unknown)))
@@ -891,7 +918,12 @@ class ClientSession:
         raise_ = self._raise if raise_ is None else raise_
         return header_list or None, raise_, self._native.request(
             method=method, url=url, headers=header_list or None, data=data,
-            timeout=None if timeout is None else _timeout_tuple(func, "timeout", timeout),
+            # Not given: the session's. None: no limit at all, as aiohttp's
+            # timeout=None (ClientTimeout(total=None)), the way to exempt one
+            # long download from the session's total.
+            timeout=(None if timeout is _SESSIONS
+                     else (None, None, None) if timeout is None
+                     else _timeout_tuple(func, "timeout", timeout)),
             allow_redirects=_check_bool(func, "allow_redirects", allow_redirects),
             max_redirects=_check_int(func, "max_redirects", max_redirects, none=True),
             raise_for_status=False,

@@ -4,8 +4,10 @@ aiohttp's yarl.URL offers for reading: scheme, user, password, host, port
 (the scheme's default when the URL has none), explicit_port, raw_path and path
 (percent-decoded), raw_query_string, query_string, query (a read-only
 multi-valued mapping: query["q"], query.get("q"), query.getall("q")),
-fragment, name, and human_repr(). Nothing builds URLs here: a new URL is a
-new string."""
+fragment, name, and human_repr(); and join(), yarl's (a reference resolved
+against this URL, as urllib.parse.urljoin does), since str.join would
+otherwise answer it with a string of garbage. Nothing else builds URLs here
+(with_query, `/`, `%` raise): a new URL is a new string."""
 
 import urllib.parse as _parse
 
@@ -143,6 +145,20 @@ class URL(str):
 
     def human_repr(self):
         return _parse.unquote(self)
+
+    def join(self, url):
+        """The reference url (a str or yarl.URL) resolved against this one
+        (yarl.URL.join, RFC 3986): URL("http://h/a/b").join("c") is
+        URL("http://h/a/c")."""
+        if isinstance(url, (bytes, bytearray)) or not isinstance(url, str) and (
+                type(url).__name__ != "URL"):
+            raise TypeError(f"URL.join() takes a URL or a str, not {type(url).__name__} "
+                            "(corun.URL.join is yarl's, not str.join)")
+        return URL(_parse.urljoin(str(self), str(url)))
+
+    def __mod__(self, other):
+        raise TypeError("corun.URL builds no URLs (yarl's `url % query`): make the new "
+                        "URL as a string (urllib.parse.urlencode for the query)")
 
     def __repr__(self):
         return f"URL({str.__repr__(self)})"

@@ -393,6 +393,14 @@ void bind_http(py::module_& m) {
             std::string out;
             try {
               out = without_gil([&] { return r.text(encoding, mode); });
+            } catch (const text::DecodeError& e) {
+              // As bytes.decode's: the error carries the input (the body), so
+              // e.object[e.start:e.end] is the byte that could not be decoded.
+              raise_exception_object(
+                  py::module_::import("builtins")
+                      .attr("UnicodeDecodeError")(std::string(text::name(e.encoding())),
+                                                  py::bytes(r.read()), e.offset(), e.offset() + 1,
+                                                  "invalid byte sequence"));
             } catch (...) {
               reraise_as_python();
             }

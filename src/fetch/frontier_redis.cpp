@@ -93,6 +93,9 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   Event woken;  // set by stop(): ends take()'s waits at once
 
   std::string prefix() const { return address.prefix(); }
+  // The scripts' first argument (queue_common.hpp's script_prefix), set when
+  // the worker joins the crawl.
+  std::string script_prefix;
 
   // take()'s sleeps (nothing ready, or Redis away): cut short by stop().
   Task<void> nap(std::chrono::milliseconds d) {
@@ -186,7 +189,7 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
   }
 
   Task<void> deliver_one(const Outcome& o) {
-    const std::string P = prefix();
+    const std::string& P = script_prefix;
     if (o.kind == Outcome::Kind::complete) {
       Task<redis::Reply> running = queue_lua::complete_script()(
           conn, {},
@@ -258,7 +261,7 @@ struct RedisFrontier::Impl : std::enable_shared_from_this<RedisFrontier::Impl> {
     for (;;) {
       co_await sleep(period);
       if (held.empty()) continue;
-      std::vector<std::string> args{prefix(), worker, std::to_string(settings.lease.count())};
+      std::vector<std::string> args{script_prefix, worker, std::to_string(settings.lease.count())};
       for (const auto& [id, h] : held) {
         args.push_back(id);
         args.push_back(h.host);
@@ -320,6 +323,7 @@ Task<void> RedisFrontier::open() {
                     impl_->address.to_string()));
   }
   impl_->settings = queue_detail::settings_from_meta(m);
+  impl_->script_prefix = queue_detail::script_prefix(impl_->address, m);
   impl_->renewer = create_task(impl_->renew_loop(impl_), "queue-renew");
 }
 
@@ -335,7 +339,7 @@ Task<bool> RedisFrontier::take(std::vector<Work>& out, std::size_t max) {
     try {
       TaskHandle<redis::Reply> claim =
           create_task(queue_lua::claim_script()(im.conn, {},
-                                                {im.prefix(), im.worker, std::to_string(max),
+                                                {im.script_prefix, im.worker, std::to_string(max),
                                                  std::to_string(im.settings.lease.count())}),
                       "queue-claim");
       Task<std::optional<redis::Reply>> claiming = im.await_claim(claim);
@@ -495,7 +499,8 @@ Task<bool> RedisFrontier::confirm_lease(Work& work) {
     try {
       Task<redis::Reply> confirming = queue_lua::confirm_script()(
           im.conn, {},
-          {im.prefix(), im.worker, std::to_string(im.settings.lease.count()), work.token, h.host});
+          {im.script_prefix, im.worker, std::to_string(im.settings.lease.count()), work.token,
+           h.host});
       redis::Reply r = co_await confirming;
       answer = r.as_integer();
       im.note_up();
@@ -599,14 +604,28 @@ Task<void> RedisFrontier::close() {
         // Expected: given up.
       }
     }
-    std::size_t n = im.outbox.size();
+    // Outcomes (a record, a retry) and hand-backs of URLs never started: said
+    // apart, and a hand-back that did not happen is not counted as one.
+    std::size_t n = 0;
+    std::size_t back = 0;
+    for (const Outcome& o : im.outbox) (o.kind == Outcome::Kind::release ? back : n) += 1;
     im.counters.not_delivered += n;
+    im.counters.not_released += back;
+    im.counters.released -= std::min<std::uint64_t>(im.counters.released, back);
+    std::string what;
+    if (n > 0) {
+      what = fmt::format("{} outcome{} not delivered (their URLs will be fetched again)", n,
+                         n == 1 ? "" : "s");
+    }
+    if (back > 0) {
+      what += fmt::format("{}{} URL{} never started not handed back", what.empty() ? "" : ", ",
+                          back, back == 1 ? "" : "s");
+    }
     im.warn(fmt::format(
-        "queue {}: Redis unreachable for {:.0f} s while closing: {} outcome{} not delivered; "
-        "their URLs were never acked and will be fetched again by another worker once their "
-        "leases expire",
-        im.address.to_string(), std::chrono::duration<double>(im.options.close_timeout).count(), n,
-        n == 1 ? "" : "s"));
+        "queue {}: Redis unreachable for {:.0f} s while closing: {}; those URLs were never "
+        "acked and another worker takes them once their leases expire",
+        im.address.to_string(), std::chrono::duration<double>(im.options.close_timeout).count(),
+        what));
     im.outbox.clear();
     im.held.clear();
     gave_up = true;
@@ -626,7 +645,7 @@ Task<void> RedisFrontier::close() {
     // Bounded like the delivery: Redis may have gone away just now.
     if (!gave_up && !im.crawl_gone) {
       Task<redis::Reply> leaving =
-          wait_for(queue_lua::leave_script()(im.conn, {}, {im.prefix(), im.worker}),
+          wait_for(queue_lua::leave_script()(im.conn, {}, {im.script_prefix, im.worker}),
                    std::min(im.options.close_timeout, im.options.command_timeout));
       co_await leaving;
     }

@@ -19,12 +19,15 @@ namespace corun::fetch {
 // out; chosen by the user, it would silently turn every page into that.
 inline std::optional<std::string> label_problem(std::string_view label) {
   std::optional<text::Encoding> e = text::lookup(label);
-  if (!e) return fmt::format("unknown encoding label '{}'{}", label, text::label_hint(label));
+  if (!e) {
+    return fmt::format("unknown encoding label '{}'{}", text::shown_label(label),
+                       text::label_hint(label));
+  }
   if (*e == text::Encoding::replacement) {
     return fmt::format(
         "encoding label '{}' cannot decode pages: the Encoding Standard maps it to "
         "\"replacement\", which turns a whole page into one U+FFFD (--raw keeps the bytes)",
-        label);
+        text::shown_label(label));
   }
   return std::nullopt;
 }

@@ -393,6 +393,7 @@ bool FetchLane::decide(Attempt& a, LaneOutcome& out) {
       FailureKind k = classify_failure(a.failure, rec.url);
       rec.error = std::move(k.error);
       if (k.status != 0) rec.status = k.status;  // (the body failed, not the response)
+      if (!k.final_url.empty()) rec.final_url = std::move(k.final_url);
       if (k.retryable && may_retry) defer(retry_.backoff(rec.attempts, jitter()));
       return false;
     }

@@ -302,6 +302,19 @@ QueueError crawl_gone(const QueueAddress& address) {
       address.to_string()));
 }
 
+std::string new_crawl_id() {
+  std::random_device device;
+  std::uint64_t id = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  return fmt::format("{:016x}", id);
+}
+
+std::string script_prefix(const QueueAddress& address,
+                          const std::map<std::string, std::string>& meta) {
+  auto it = meta.find("crawl_id");
+  if (it == meta.end() || it->second.empty()) return address.prefix();
+  return it->second + "|" + address.prefix();
+}
+
 std::string host_of(const std::string& url) {
   UrlParts parts;
   std::string error;
@@ -352,7 +365,7 @@ namespace {
 
 // How long a producer's registration lasts unless renewed (it renews every
 // third of it while reading, and with each batch it adds).
-constexpr std::chrono::milliseconds kProducerTtl{30000};
+constexpr std::chrono::milliseconds kProducerTtl{kProducerRegistration};
 
 // After this long, a batch not yet full is added all the same.
 constexpr std::chrono::milliseconds kPartialBatchAfter{1000};
@@ -500,6 +513,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
   Task<void> checking = check_types(conn, address);
   co_await checking;
   const std::string P = address.prefix();
+  std::string S;  // the scripts' first argument (script_prefix), once the crawl is joined
   // Create (or join) the crawl: the bucket count and the settings are fixed
   // by the producer that creates it (unless replace_settings).
   {
@@ -508,6 +522,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     bool store = exists.as_integer() == 0 || options.replace_settings;
     redis::Pipeline p = conn.pipeline();
     p.command("HSETNX", P + "meta", "buckets", std::to_string(options.settings.buckets));
+    p.command("HSETNX", P + "meta", "crawl_id", new_crawl_id());
     std::vector<std::string> hset{"HSET", P + "meta"};
     if (store) {
       for (auto& f : settings_to_fields(options.settings)) hset.push_back(std::move(f));
@@ -528,6 +543,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
       throw QueueError(fmt::format("queue {}: {}", address.to_string(), r[group].as_error()));
     }
     auto meta = as_map(r[group + 1]);
+    S = script_prefix(address, meta);
     options.settings.buckets = static_cast<std::uint32_t>(field_u64(meta, "buckets"));
     EnqueueResult result;
     result.stored_settings = store;
@@ -540,14 +556,14 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     // takes over its registration.
     const std::string& producer = input_name;
     const std::string ttl = std::to_string(kProducerTtl.count());
-    Task<redis::Reply> joining = queue_lua::producer_join_script()(conn, {}, {P, producer, ttl});
+    Task<redis::Reply> joining = queue_lua::producer_join_script()(conn, {}, {S, producer, ttl});
     co_await joining;
     // The renewals run beside the reading (which may wait long on a pipe or
     // on --high-water); they end before this frame does, with or without an
     // error (`failed`).
     Event finished_reading;
     TaskHandle<void> beating =
-        create_task(producer_heartbeat(&conn, P, producer, &finished_reading), "queue-producer");
+        create_task(producer_heartbeat(&conn, S, producer, &finished_reading), "queue-producer");
     std::exception_ptr failed;
     std::uint64_t line_no = 0;
     std::vector<std::string> args;
@@ -556,7 +572,7 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
     // (a slow pipe's lines are not held back until 500 have come).
     auto batch_started = std::chrono::steady_clock::now();
     auto start_batch = [&] {
-      args.assign({P, input_name, "", producer, ttl});  // kAddHeader of them
+      args.assign({S, input_name, "", producer, ttl});  // kAddHeader of them
       in_batch = 0;
       batch_started = std::chrono::steady_clock::now();
     };
@@ -646,8 +662,9 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
       throw;
     }
     try {
-      Task<redis::Reply> marking = queue_lua::producer_done_script()(conn, {}, {P, producer});
-      co_await marking;
+      Task<redis::Reply> marking = queue_lua::producer_done_script()(conn, {}, {S, producer});
+      redis::Reply others = co_await marking;
+      result.other_producers = static_cast<std::uint64_t>(others.as_integer());
     } catch (const redis::ResponseError& e) {
       if (is_crawl_gone(e)) throw crawl_gone(address);
       throw;
@@ -737,12 +754,17 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   Task<void> checking = check_types(conn, address);
   co_await checking;
   const std::string P = address.prefix();
-  Task<redis::Reply> reading = conn.command("HGET", P + "meta", "buckets");
+  Task<redis::Reply> reading = conn.command("HMGET", P + "meta", "buckets", "crawl_id");
   redis::Reply meta = co_await reading;
-  if (meta.is_nil()) {
+  if (meta[0].is_nil()) {
     throw QueueError(
         fmt::format("queue {}: no crawl of that name on the server", address.to_string()));
   }
+  // The scripts' first argument: a crawl made anew under this name since is
+  // refused as gone.
+  std::map<std::string, std::string> joined;
+  if (!meta[1].is_nil()) joined.emplace("crawl_id", meta[1].as_string());
+  const std::string S = script_prefix(address, joined);
   // The report's lock first (nothing of it is cut before the claim below):
   // another crawl's collector, or a corun fetch, may be writing that file.
   // A report this run creates is removed again if the run is refused before
@@ -784,7 +806,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       // that long (a live one renews it, and is named).
       auto give_up = std::chrono::steady_clock::now() + kCollectorTtl + std::chrono::seconds(2);
       for (;;) {
-        Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
+        Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {S, me, ttl});
         redis::Reply got = co_await claiming;
         if (got.is_integer()) break;
         if (std::chrono::steady_clock::now() >= give_up) {
@@ -836,7 +858,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
         bool finished = co_await checking_end;
         if (finished) break;
         if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {
-          Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {P, me, ttl});
+          Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {S, me, ttl});
           redis::Reply got = co_await claiming;
           if (!got.is_integer()) throw another_collector(address, got.as_string());
           renewed = std::chrono::steady_clock::now();
@@ -863,7 +885,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       }
       write_all(file.fd, text, report);
       if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
-      std::vector<std::string> store{P, me, ttl, ids.back(), std::to_string(bytes + text.size())};
+      std::vector<std::string> store{S, me, ttl, ids.back(), std::to_string(bytes + text.size())};
       store.insert(store.end(), ids.begin(), ids.end());
       // The store runs to its end even when Ctrl-C comes meanwhile (to_its_end).
       bool cancel_after = false;
@@ -902,7 +924,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
   if (interrupted) {
     try {
       Task<redis::Reply> releasing = wait_for(
-          queue_lua::collector_release_script()(conn, {}, {P, me}), std::chrono::seconds(2));
+          queue_lua::collector_release_script()(conn, {}, {S, me}), std::chrono::seconds(2));
       co_await releasing;
     } catch (...) {
       // Redis away, or interrupted again: the claim lapses by itself.
@@ -910,7 +932,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
     std::rethrow_exception(interrupted);
   }
   {
-    Task<redis::Reply> releasing = queue_lua::collector_release_script()(conn, {}, {P, me});
+    Task<redis::Reply> releasing = queue_lua::collector_release_script()(conn, {}, {S, me});
     co_await releasing;
   }
   Task<redis::Reply> counting = conn.command("HMGET", P + "stats", "done", "failed");
@@ -937,7 +959,8 @@ Task<QueueStatus> status(QueueAddress address) {
       .command("ZCARD", P + "delay")
       .command("XLEN", P + "results")
       .command("HGETALL", P + "workers")
-      .command("HGETALL", P + "hostq");
+      .command("HGETALL", P + "hostq")
+      .command("ZRANGE", P + "producers", "0", "-1", "WITHSCORES");
   Task<std::vector<redis::Reply>> running = p.execute(false);
   std::vector<redis::Reply> r = co_await running;
   auto meta = as_map(r[1]);
@@ -987,6 +1010,12 @@ Task<QueueStatus> status(QueueAddress address) {
   std::sort(s.slowest_hosts.begin(), s.slowest_hosts.end(),
             [](const auto& a, const auto& b) { return a.backlog > b.backlog; });
   if (s.slowest_hosts.size() > 10) s.slowest_hosts.resize(10);
+  if (r[9].is_array()) {
+    for (std::size_t i = 0; i + 1 < r[9].size(); i += 2) {
+      std::int64_t until = static_cast<std::int64_t>(std::stod(r[9][i + 1].as_string()));
+      if (until > now_ms) s.producers.push_back({r[9][i].as_string(), until - now_ms});
+    }
+  }
   co_return s;
 }
 
@@ -1005,6 +1034,19 @@ std::string format_status(const QueueStatus& s, const QueueStatus* previous, dou
     out += '\n';
   }
   out += s.finished ? "finished\n" : "running\n";
+  if (!s.input_done && s.producers.empty()) {
+    // Workers wait for more URLs while the input is not done: say why it is not.
+    out +=
+        "  input not done: no producer is reading (the last one stopped before its input's "
+        "end): run it again to add the rest, or `--enqueue /dev/null` to end the input as "
+        "it is\n";
+  }
+  for (const auto& pr : s.producers) {
+    out += fmt::format(
+        "  producer {}: reading (its registration lapses in {:.0f} s unless it "
+        "renews it)\n",
+        pr.name, static_cast<double>(pr.lapses_in_ms) / 1000.0);
+  }
   for (const auto& w : s.workers) {
     if (w.seen_ms_ago < 0) {
       out += fmt::format("  worker {}: {} in flight, no heartbeat (gone? its leases expire)\n",

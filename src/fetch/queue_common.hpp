@@ -26,6 +26,13 @@ std::vector<std::string> settings_to_fields(const QueueSettings& s);
 bool is_crawl_gone(const std::exception& e) noexcept;
 // The QueueError for it: what happened and what to do.
 QueueError crawl_gone(const QueueAddress& address);
+// A fresh crawl id (16 hex digits, random).
+std::string new_crawl_id();
+// The first argument of a script step (queue_scripts.hpp): the crawl's id from
+// its meta (empty for a crawl made before ids) and '|' before the prefix, so
+// that the step refuses a crawl of the same name made anew since.
+std::string script_prefix(const QueueAddress& address,
+                          const std::map<std::string, std::string>& meta);
 // The host key of a URL (scheme://host:port, lower case), empty when malformed.
 std::string host_of(const std::string& url);
 

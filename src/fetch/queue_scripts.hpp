@@ -1,6 +1,8 @@
 // The shared crawl's atomic server-side steps (Lua, run by EVALSHA through
 // redis::Script). Key schema: include/corun/fetch/queue.hpp. ARGV[1] is always
-// the key prefix "{NAME}:"; every key a script touches carries it, so each
+// the key prefix "{NAME}:", after the crawl's id and a '|' when the caller
+// knows it ("ID|{NAME}:", script_prefix); every key a script touches carries
+// the prefix, so each
 // step stays in one cluster slot. Times come from the server's TIME, so the
 // per-host limits and lease expiries hold whatever the workers' clocks say.
 //
@@ -21,12 +23,24 @@ inline constexpr const char* kGroup = "workers";
 // "finish" (the record, the done mark and the ack as one step).
 inline constexpr const char* kPrelude = R"lua(
 local P = ARGV[1]
+-- "ID|{NAME}:": the crawl this step's caller joined, by the id its creator
+-- gave it (meta's crawl_id); a bare prefix checks no id.
+local CID
+do
+  local c, p = string.match(P, '^(%x+)|(.+)$')
+  if c then CID, P = c, p end
+end
 local W = P .. 'work'
 local D = P .. 'delay'
 -- The crawl is gone (its keys deleted, or Redis restarted without its data):
--- no step may write into it, or it would leave a crawl half made again.
+-- no step may write into it, or it would leave a crawl half made again. Nor
+-- into a crawl of the same name made anew since (a producer run again after
+-- the restart): its caller's work belongs to the one that is gone.
 if redis.call('EXISTS', P .. 'meta') == 0 then
   return redis.error_reply('NOCRAWL the crawl is gone from the server')
+end
+if CID and redis.call('HGET', P .. 'meta', 'crawl_id') ~= CID then
+  return redis.error_reply('NOCRAWL the crawl is gone from the server (made anew since)')
 end
 local function now_ms()
   local t = redis.call('TIME')

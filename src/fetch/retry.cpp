@@ -30,6 +30,11 @@ FailureKind classify_failure(std::exception_ptr failure, std::string_view url) {
   } catch (const http::BodyTooLargeError& e) {
     k.error = fmt::format("body larger than --max-size ({} bytes): {}", e.limit(), url);
     k.status = e.status();
+  } catch (const http::TooManyRedirects& e) {
+    // As curl -L past --max-redirs: the last response (a 3xx) and where it came from.
+    k.error = e.what();
+    k.status = e.status();
+    k.final_url = e.url();
   } catch (const http::ClientPayloadError& e) {
     k.error = e.what();  // a truncated or malformed body: not retried
   } catch (const TimeoutError& e) {

@@ -32,6 +32,8 @@ struct FailureKind {
   std::string error;
   bool retryable = false;
   int status = 0;  // the response's, when one had come (a body over --max-size)
+  // The URL that response came from, when known (a redirect loop's last hop).
+  std::string final_url;
 };
 FailureKind classify_failure(std::exception_ptr failure, std::string_view url);
 

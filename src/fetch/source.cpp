@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "corun/core/threads.hpp"
@@ -36,24 +37,38 @@ struct FileSource::State {
   dev_t device = 0;  // a regular file's identity (file_path() for stdin)
   ino_t inode = 0;
   bool eof = false;
-  bool at_start = true;   // before the first bytes read
-  std::string partial;    // an unfinished line carried to the next block
-  bool overlong = false;  // the current line passed kMaxLine: its bytes are dropped
+  bool at_start = true;             // before the first bytes read
+  std::string partial;              // an unfinished line carried to the next block
+  bool overlong = false;            // the current line passed kMaxLine: its bytes are dropped
+  std::uint64_t overlong_hash = 0;  // FNV-1a of all of that line's bytes
 
+  void hash_overlong(std::string_view bytes) {
+    for (char c : bytes) {
+      overlong_hash = (overlong_hash ^ static_cast<unsigned char>(c)) * 0x100000001B3ull;
+    }
+  }
   // A line of a file without newlines must not grow without bound: past
   // kMaxLine bytes it becomes a line no URL parser accepts (a report record).
   void append_partial(std::string_view piece) {
-    if (overlong) return;
+    if (overlong) {
+      hash_overlong(piece);
+      return;
+    }
     if (partial.size() + piece.size() > kMaxLine) {
       overlong = true;
+      overlong_hash = 0xCBF29CE484222325ull;
+      hash_overlong(partial);
+      hash_overlong(piece);
       partial.clear();
       partial.shrink_to_fit();
       return;
     }
     partial.append(piece);
   }
-  static std::string overlong_line() {
-    return fmt::format("<line-longer-than-{}-bytes>", kMaxLine);
+  // Its stand-in, told apart from another too-long line by the hash of its
+  // bytes (a shared crawl's dedup would take two such lines for one URL).
+  std::string overlong_line() const {
+    return fmt::format("<line-longer-than-{}-bytes-fnv-{:016x}>", kMaxLine, overlong_hash);
   }
 
   ~State() {

@@ -7,11 +7,14 @@
 
 #include "corun/core/error.hpp"
 #include "corun/http/errors.hpp"
+#include "corun/http/url.hpp"
 
 namespace corun::http::detail {
 
 // The aiohttp-named error for a failed transfer; every message names the URL.
-std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
+std::exception_ptr error_for(const TransferFailure& f, const std::string& given) {
+  // Named without its credentials, as aiohttp's errors name it.
+  const std::string url = without_userinfo(given);
   bool got_response = f.status != 0;
   auto msg = [&](std::string_view what) { return fmt::format("{} ({}): {}", what, url, f.detail); };
   switch (f.code) {
@@ -52,8 +55,12 @@ std::exception_ptr error_for(const TransferFailure& f, const std::string& url) {
     case CURLE_OPERATION_TIMEDOUT:
       // libcurl's words for the connect phase (corun's connect timeout, or the
       // total one running out there): aiohttp's ServerTimeoutError.
+      // ("Failed to connect to H port P after N ms: Timeout was reached": a
+      // connection that never completed its handshake, libcurl 7.88's words when
+      // no SYN-ACK comes.)
       if (f.detail.starts_with("Connection timed out") ||
-          f.detail.starts_with("Resolving timed out")) {
+          f.detail.starts_with("Resolving timed out") ||
+          f.detail.starts_with("Failed to connect to ")) {
         return std::make_exception_ptr(ServerTimeoutError(msg("timeout"), url));
       }
       return std::make_exception_ptr(TimeoutError(msg("timeout")));

@@ -311,6 +311,36 @@ Task<void> perform_hop(ClientSession::State* st, const std::string* method, cons
   }
 }
 
+// A Location as browsers (and aiohttp, through yarl) read it: what surrounds it
+// of spaces and control characters dropped, tabs and line breaks inside
+// removed, and after the host a space or a byte past ASCII percent-encoded
+// ("http://h/a b" -> "http://h/a%20b"). libcurl does this for a relative
+// Location it resolves, not for an absolute one, which URL::parse would refuse.
+std::string as_browsers_read(std::string_view location) {
+  auto c0_or_space = [](char c) { return static_cast<unsigned char>(c) <= 0x20; };
+  while (!location.empty() && c0_or_space(location.front())) location.remove_prefix(1);
+  while (!location.empty() && c0_or_space(location.back())) location.remove_suffix(1);
+  std::size_t authority = location.find("://");
+  std::size_t after_host =
+      authority == std::string_view::npos ? 0 : location.find_first_of("/?#", authority + 3);
+  if (after_host == std::string_view::npos) after_host = location.size();
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(location.size());
+  for (std::size_t i = 0; i < location.size(); ++i) {
+    auto c = static_cast<unsigned char>(location[i]);
+    if (c == '\t' || c == '\n' || c == '\r') continue;
+    if (i >= after_host && (c == ' ' || c >= 0x80)) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 // Step 3: the hop after resp, if it is a redirect to follow (aiohttp's rules:
 // 303 turns any method but HEAD into a GET, 301/302 turn a POST into a GET,
 // dropping the body); TooManyRedirects past the plan's limit.
@@ -325,7 +355,7 @@ std::optional<URL> next_hop(Call& call, const URL& url, const Plan& plan, const 
         fmt::format("too many redirects (more than {}) ({})", plan.max_redirects, url.str()),
         url.str(), code, resp.reason());
   }
-  URL next = URL::parse(location);
+  URL next = URL::parse(as_browsers_read(location));
   if ((code == 303 && call.method != "HEAD") ||
       ((code == 301 || code == 302) && call.method == "POST")) {
     call.method = "GET";

@@ -330,4 +330,17 @@ URL parse_url(std::string_view text) {
   return URL::parse(text);
 }
 
+std::string without_userinfo(std::string_view text) {
+  std::size_t start = text.find("://");
+  if (start == std::string_view::npos) return std::string(text);
+  start += 3;
+  std::size_t end = text.find_first_of("/?#", start);
+  if (end == std::string_view::npos) end = text.size();
+  std::size_t at = text.substr(start, end - start).rfind('@');
+  if (at == std::string_view::npos) return std::string(text);
+  std::string out(text.substr(0, start));
+  out.append(text.substr(start + at + 1));
+  return out;
+}
+
 }  // namespace corun::http

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "corun/text/ascii.hpp"
+#include "corun/text/utf8.hpp"
 #include "text_tables.hpp"
 
 namespace corun::text {
@@ -13,7 +14,7 @@ namespace {
 
 std::string quote(std::string_view label) {
   std::string s = "unknown encoding label: \"";
-  s.append(label);
+  s += shown_label(label);
   s += '"';
   s += label_hint(label);
   return s;
@@ -46,6 +47,34 @@ constexpr Alias kPythonAliases[] = {
 };
 
 }  // namespace
+
+std::string shown_label(std::string_view label) {
+  constexpr std::size_t kMax = 64;
+  bool cut = label.size() > kMax;
+  if (cut) {
+    label = label.substr(0, kMax);
+    // Not inside a UTF-8 sequence: back to its first byte.
+    while (!label.empty() && (static_cast<unsigned char>(label.back()) & 0xC0) == 0x80) {
+      label.remove_suffix(1);
+    }
+    if (!label.empty() && static_cast<unsigned char>(label.back()) >= 0xC0) label.remove_suffix(1);
+  }
+  bool utf8 = is_valid_utf8(label);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : label) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F || c == '"' || c == '\\' || (c >= 0x80 && !utf8)) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
 
 std::string label_hint(std::string_view label) {
   if (lookup(label)) return {};

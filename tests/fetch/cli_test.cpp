@@ -364,6 +364,23 @@ TEST(FetchCli, SummarySaysWhyUrlsFailedByCause) {
   EXPECT_EQ(d.err.find("by cause"), std::string::npos) << d.err;
 }
 
+// A URL's password is not printed in the summary (the report keeps the URL).
+TEST(FetchCli, SummaryHidesAUrlsPassword) {
+  corun::testing::TempDir dir("corun-cli");
+  int dead = corun::testing::free_port();
+  std::string url = fmt::format("http://alice:s3cret@127.0.0.1:{}/a", dead);
+  fsys::path out = dir.path() / "o";
+  Result r = run_cli(dir.path(), {"fetch", "--retries", "0", "-o", out.string(), url});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(fmt::format("e.g. http://alice:***@127.0.0.1:{}/a", dead)),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("s3cret"), std::string::npos) << r.err;
+  auto records = report(out / "report.jsonl");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].dump().find(url), std::string::npos) << records[0].dump();
+}
+
 // Six causes: all six shown, not five and "1 for 1 other causes".
 TEST(FetchCli, OneCausePastTheFirstFiveIsShownAsTheyAre) {
   corun::testing::TempDir dir("corun-cli");

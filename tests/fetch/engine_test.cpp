@@ -679,7 +679,10 @@ TEST_F(FetchEngine, UnwritableOutputFolderIsASetupError) {
 }
 
 TEST_F(FetchEngine, AnOverlongLineIsARecordNotUnboundedMemory) {
-  std::string list = "/page/1\n" + std::string(200 * 1024, 'x') + "\n/page/2";
+  // Three overlong lines, two alike: each is a record, told apart by its bytes'
+  // hash (a shared crawl's dedup took different ones for one URL).
+  std::string list = "/page/1\n" + std::string(200 * 1024, 'x') + "\n/page/2\n" +
+                     std::string(200 * 1024, 'y') + "\n" + std::string(200 * 1024, 'x');
   fs::write_file_sync(dir_.path() / "urls.txt", list);
   Options o = options();
   Outcome out;
@@ -692,10 +695,24 @@ TEST_F(FetchEngine, AnOverlongLineIsARecordNotUnboundedMemory) {
     server.close();
   }));
   EXPECT_EQ(out.summary.done, 2u);
-  EXPECT_EQ(out.summary.failed, 1u);
+  EXPECT_EQ(out.summary.failed, 3u);
   std::string report = fs::read_file_sync(o.out_dir / "report.jsonl");
   EXPECT_NE(report.find("line-longer-than-65536-bytes"), std::string::npos)
       << report.substr(0, 2000);
+  std::vector<std::string> stand_ins;
+  // (Each behind the base URL: "http://127.0.0.1:port/<line-...>".)
+  std::size_t start = 0;
+  while (start < report.size()) {
+    std::size_t end = report.find('\n', start);
+    if (end == std::string::npos) end = report.size();
+    auto url = nlohmann::json::parse(report.substr(start, end - start))["url"].get<std::string>();
+    if (url.find("/<line-longer-than-") != std::string::npos) stand_ins.push_back(url);
+    start = end + 1;
+  }
+  ASSERT_EQ(stand_ins.size(), 3u) << report.substr(0, 2000);
+  std::sort(stand_ins.begin(), stand_ins.end());
+  EXPECT_EQ(std::unique(stand_ins.begin(), stand_ins.end()) - stand_ins.begin(), 2)
+      << "two different lines, one twice";
 }
 
 TEST_F(FetchEngine, ReadsUrlsFromAFileInBatches) {

@@ -91,6 +91,9 @@ TEST(FetchFaults, EveryFaultIsARecordWithTheRightErrorAndAttempts) {
     }
   }
   EXPECT_EQ(str(last[b + "/moved"], "final_url"), b + "/ok.html");
+  // A redirect loop: the last response's status and URL, as curl -L past --max-redirs.
+  EXPECT_EQ(num(last[b + "/loop"], "status"), 302) << last[b + "/loop"].dump();
+  EXPECT_EQ(str(last[b + "/loop"], "final_url"), b + "/loop") << last[b + "/loop"].dump();
   // Only the two successes left files (no partial body of big.html or drip.html).
   EXPECT_EQ(list_files(dir.path() / "out").size(), 2u);
 }

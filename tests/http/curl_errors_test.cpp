@@ -129,6 +129,18 @@ TEST(CurlErrorsTest, AnAbortBeforeSendIsWhatTheHookThrew) {
   EXPECT_EQ(url, kUrl);
 }
 
+// An error names its URL without the credentials in it (as aiohttp's errors).
+TEST(CurlErrorsTest, TheUrlIsNamedWithoutItsCredentials) {
+  TransferFailure f = failure(CURLE_COULDNT_CONNECT);
+  try {
+    std::rethrow_exception(error_for(f, "http://alice:s3cret@127.0.0.1:1/x"));
+  } catch (const http::ClientError& e) {
+    EXPECT_EQ(e.url(), "http://127.0.0.1:1/x");
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(http://127.0.0.1:1/x)"), std::string::npos) << e.what();
+  }
+}
+
 // libcurl's own words tell two codes apart: a timeout while connecting is
 // aiohttp's ServerTimeoutError (later ones stay a plain TimeoutError), and an
 // "unsupported protocol" for a reply without a status line is the server's fault.
@@ -139,6 +151,9 @@ TEST(CurlErrorsTest, TheDetailTellsAConnectTimeoutAndANonHttpReplyApart) {
   TransferFailure resolve = failure(CURLE_OPERATION_TIMEDOUT);
   resolve.detail = "Resolving timed out after 1001 milliseconds";
   EXPECT_NE(as<http::ServerTimeoutError>(resolve).find("timeout"), std::string::npos);
+  TransferFailure syn = failure(CURLE_OPERATION_TIMEDOUT);
+  syn.detail = "Failed to connect to 127.0.0.1 port 58943 after 501 ms: Timeout was reached";
+  EXPECT_NE(as<http::ServerTimeoutError>(syn).find(kUrl), std::string::npos);
   TransferFailure total = failure(CURLE_OPERATION_TIMEDOUT);
   total.detail = "Operation timed out after 300 milliseconds with 2 out of 100 bytes received";
   try {

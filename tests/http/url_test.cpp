@@ -15,6 +15,7 @@ namespace {
 using corun::http::InvalidURL;
 using corun::http::parse_url;
 using corun::http::URL;
+using corun::http::without_userinfo;
 
 std::string error_of(const std::string& text) {
   try {
@@ -38,6 +39,17 @@ TEST(UrlTest, PartsOfAFullUrl) {
   EXPECT_EQ(u.user(), "user");
   EXPECT_EQ(u.password(), "secret");
   EXPECT_EQ(u.origin(), "https://example.com:8443");  // no userinfo in the key
+}
+
+// What error messages show of a URL: its credentials left out, nothing else.
+TEST(UrlTest, WithoutUserinfoDropsOnlyTheCredentials) {
+  EXPECT_EQ(without_userinfo("http://alice:s3cret@h:8080/p?q=1#f"), "http://h:8080/p?q=1#f");
+  EXPECT_EQ(without_userinfo("https://alice@h/"), "https://h/");
+  EXPECT_EQ(without_userinfo("http://a:b@c@h"), "http://h");
+  EXPECT_EQ(without_userinfo("http://h/p@q"), "http://h/p@q");  // an '@' in the path
+  EXPECT_EQ(without_userinfo("http://h/?u=a:b@c"), "http://h/?u=a:b@c");
+  EXPECT_EQ(without_userinfo("not a url"), "not a url");
+  EXPECT_EQ(without_userinfo(""), "");
 }
 
 TEST(UrlTest, TheDefaultPortIsExplicitSoOneHostHasOneOrigin) {

@@ -5,8 +5,10 @@ import asyncio
 import gc
 import io
 import os
+import socket
 import sys
 import tempfile
+import urllib.parse
 import weakref
 
 import corun
@@ -73,10 +75,32 @@ async def statuses_and_errors(s, base):
     r = await s.get(base + "/redirect/3")
     check_eq(r.status, 200, "redirected status")
     check_eq(r.url, base + "/page/0", "final url")
+    # Credentials in the URL are sent (Authorization) and shown nowhere after, as
+    # aiohttp's: not in url, real_url, request_info, nor in an error's text.
+    creds = base.replace("://", "://alice:s3cret@", 1)
+    with_creds = await s.get(creds + "/status/404")
+    check_eq((with_creds.url, with_creds.real_url, with_creds.request_info.url),
+             (base + "/status/404",) * 3, "no credentials in the response's URLs")
+    try:
+        with_creds.raise_for_status()
+    except corun.ClientResponseError as e:
+        check("s3cret" not in str(e) and "alice" not in str(e), f"no credentials in: {e}")
+    dead = free_port()
+    try:
+        await s.get(f"http://alice:s3cret@127.0.0.1:{dead}/")
+    except corun.ClientConnectorError as e:
+        check("s3cret" not in str(e), f"no credentials in: {e}")
     check_eq(len(r.history), 3, "history")
     check_eq(r.history[0].status, 302, "history status")
     with raises(corun.TooManyRedirects):
         await s.get(base + "/redirect/5", max_redirects=2)
+    # An absolute Location with spaces (and a tab) is followed as browsers and
+    # aiohttp follow it, the spaces percent-encoded, as a relative one already was.
+    for location, sent in [(base + "/echo/a b?q=a b", "/echo/a%20b?q=a%20b"),
+                           (" " + base + "/echo/t\tab ", "/echo/tab"),
+                           ("/echo/rel ative", "/echo/rel%20ative")]:
+        r = await s.get(base + "/goto?to=" + urllib.parse.quote(location, safe=""))
+        check_eq((r.status, (await r.json())["path"]), (200, sent), f"Location {location!r}")
 
     dead = free_port()
     with raises(corun.ClientConnectorError):
@@ -109,6 +133,34 @@ async def statuses_and_errors(s, base):
         check_eq((type(e).__name__, isinstance(e, asyncio.TimeoutError),
                   isinstance(e, corun.ServerConnectionError)),
                  ("ServerTimeoutError", True, True), "sock_read: ServerTimeoutError")
+    # No connection within the connect timeout (a listener whose accept queue is
+    # full: its SYNs go unanswered): ServerTimeoutError too, as aiohttp's.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = [socket.socket() for _ in range(3)]
+    try:
+        for f in fillers:
+            f.setblocking(False)
+            f.connect_ex(listener.getsockname())
+        try:
+            await s.get("http://127.0.0.1:%d/" % listener.getsockname()[1],
+                        timeout=corun.ClientTimeout(total=10, connect=0.3))
+            check(False, "no connect timeout")
+        except corun.ClientError as e:
+            check_eq((type(e).__name__, isinstance(e, asyncio.TimeoutError)),
+                     ("ServerTimeoutError", True), "connect: ServerTimeoutError")
+    finally:
+        for f in fillers:
+            f.close()
+        listener.close()
+    # A request's timeout=None is no limit, not the session's (aiohttp's meaning):
+    # the way to exempt one slow download from the session's total.
+    async with corun.ClientSession(timeout=corun.ClientTimeout(total=0.2)) as short:
+        r = await short.get(base + "/delay/600", timeout=None)
+        check_eq(r.status, 200, "timeout=None: no limit")
+        with raises(TimeoutError):
+            await short.get(base + "/delay/600")  # not given: the session's 0.2 s
     # The total timeout stays a plain TimeoutError, as aiohttp's.
     try:
         await s.get(base + "/hang", timeout=corun.ClientTimeout(total=0.3))
@@ -314,6 +366,18 @@ async def text_widths(s, base):
                 f.write(got)
             with open(path, "rb") as f:
                 check_eq(f.read(), b"\xef\xbb\xbf" + text.encode(), f"saved text() of {body!r}")
+    # errors="strict": UnicodeDecodeError as bytes.decode raises it, the body as its
+    # object, start and end around the byte that is not UTF-8 (the BOM counted).
+    body = b"\xef\xbb\xbfA\xe9"
+    r = await s.get(base + "/bytes/" + body.hex())
+    try:
+        await r.text(errors="strict")
+    except UnicodeDecodeError as e:
+        check_eq((e.object, e.start, e.end), (body, 4, 5), "UnicodeDecodeError's object and span")
+        check_eq(e.object[e.start:e.end], b"\xe9", "the byte that could not be decoded")
+        check("0xe9 in position 4" in str(e), f"its message names the byte: {e}")
+    else:
+        raise AssertionError("text(errors='strict') of bytes that are not UTF-8 did not raise")
 
 
 async def cancellation(s, base):
@@ -417,6 +481,11 @@ async def cookies(s, base):
     await s.get(base + "/setcookie")
     s.cookie_jar.clear()
     check_eq(len(s.cookie_jar), 0, "clear() empties the jar")
+    # A cookie whose name http.cookies refuses does not break a look at the jar.
+    await s.get(base + "/setbadcookie")
+    check_eq(sorted(m.key for m in s.cookie_jar), ["good"], "the jar lists what it can")
+    check_eq(len(s.cookie_jar), 1, "and counts what it lists")
+    s.cookie_jar.clear()
     echo = await (await s.get(base + "/echo")).json()
     check_eq([v for k, v in echo["headers"] if k.lower() == "cookie"], [], "nothing sent after clear()")
     with raises(TypeError, "'cookies'"):

@@ -5,6 +5,7 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /page/<n>       a GB18030 page declared gb2312 in <meta> (no HTTP charset), as the scraper meets
   /status/<code>  that status, a short text body
   /redirect/<n>   302 chain of n hops ending at /page/0
+  /goto?to=URL    302 to URL (percent-decoded): a Location as given, spaces and all
   /slow           promises 1 MB, sends a byte every 50 ms until the client leaves
   /hang           sends nothing for 60 s
   /delay/<ms>     /page/<ms> after ms milliseconds
@@ -13,6 +14,7 @@ Run: server.py  -> prints "PORT <n>" once listening on 127.0.0.1, serves until k
   /json           {"ok": true, "items": [1, 2, 3]}
   /setcookie      sets sid=py (Path=/); /delcookie deletes it (an Expires in 1970);
   /setquoted      sets q="two words" (a quoted value)
+  /setbadcookie   sets good=1 and bad\xff=\xfe (a name http.cookies refuses)
   /rawheader      X-Raw: the bytes caf\xc3\xa9 \xff
   /echo           the request as JSON: method, path, headers, body (latin-1 text)
   /stats          {"slow_active": n, "slow_started": n, "pages_served": n, "proxied": n}:
@@ -25,6 +27,7 @@ import json
 import sys
 import threading
 import time
+import urllib.parse
 
 _lock = threading.Lock()
 _stats = {"slow_active": 0, "slow_started": 0, "pages_served": 0, "proxied": 0}
@@ -86,6 +89,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = int(parts[1])
             target = f"/redirect/{n - 1}" if n > 1 else "/page/0"
             self._send(302, b"", extra=[("Location", target)])
+        elif head == "goto":  # /goto?to=URL: 302 to URL (percent-decoded) as it is
+            target = urllib.parse.unquote(self.path.partition("?to=")[2])
+            self._send(302, b"", extra=[("Location", target)])
         elif head == "bytes":  # /bytes/HEX: that body, declared UTF-8 (/bytes: empty)
             body = bytes.fromhex(parts[1]) if len(parts) == 2 else b""
             self._send(200, body, "text/plain; charset=utf-8")
@@ -95,6 +101,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, b"raw", extra=[("X-Raw", "caf\u00c3\u00a9 \u00ff")])
         elif head == "setquoted":  # a quoted value, as http.cookies writes one with a space
             self._send(200, b"set", extra=[("Set-Cookie", 'q="two words"; Path=/')])
+        elif head == "setbadcookie":  # a name http.cookies refuses, beside a good one
+            self._send(200, b"set", extra=[("Set-Cookie", "good=1; Path=/"),
+                                           ("Set-Cookie", "bad\xff=\xfe; Path=/")])
         elif head == "delcookie":  # deletes sid, as a logout does
             self._send(200, b"deleted",
                        extra=[("Set-Cookie", "sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT")])

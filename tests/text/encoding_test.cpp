@@ -90,6 +90,33 @@ TEST(EncodingLabels, UnknownLabelErrorNamesTheLabel) {
   EXPECT_THROW(encoding_for_label("x-unknown"), std::invalid_argument);
 }
 
+// The error shows a label's invisible bytes escaped (a vertical tab, a NUL), and
+// at most 64 bytes of a long one; a UTF-8 label as it is.
+TEST(EncodingLabels, UnknownLabelErrorShowsTheLabelEscaped) {
+  auto message = [](std::string_view label) {
+    try {
+      encoding_for_label(label);
+    } catch (const LookupError& e) {
+      EXPECT_EQ(e.label(), label);
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "no LookupError for " << label;
+    return std::string();
+  };
+  EXPECT_EQ(message("\vutf-8"),
+            "unknown encoding label: \"\\x0butf-8\" (did you mean \"utf-8\", UTF-8?)");
+  EXPECT_EQ(message(std::string_view("utf-8\0", 6)),
+            "unknown encoding label: \"utf-8\\x00\" (did you mean \"utf-8\", UTF-8?)");
+  EXPECT_EQ(message("a\"b\\c"), "unknown encoding label: \"a\\x22b\\x5cc\"");
+  EXPECT_EQ(message("\xff\xfe"), "unknown encoding label: \"\\xff\\xfe\"");
+  EXPECT_EQ(message("\xc3\xbctf-8"), "unknown encoding label: \"\xc3\xbctf-8\"");
+  std::string long_label(10000, 'x');
+  EXPECT_EQ(message(long_label), "unknown encoding label: \"" + std::string(64, 'x') + "...\"");
+  // Cut before a UTF-8 sequence it would split.
+  std::string wide = std::string(63, 'x') + "\xc3\xbc" + "yy";
+  EXPECT_EQ(shown_label(wide), std::string(63, 'x') + "...");
+}
+
 // A label that is Python's spelling, not the standard's, gets the standard's
 // label in its error: what to write instead.
 TEST(EncodingLabels, UnknownLabelErrorSuggestsTheStandardsSpelling) {

@@ -104,6 +104,9 @@ class RedisFrontier final : public Frontier {
     std::uint64_t bounced = 0;        // confirm_lease(): host full, URL back to the delay set
     std::uint64_t given_up = 0;       // URLs this worker's claims recorded as delivered too often
     std::uint64_t not_delivered = 0;  // outcomes close() gave up on (Redis unreachable)
+    // Unstarted URLs close() could not hand back (Redis unreachable; not counted
+    // in released): their leases expire and another worker takes them.
+    std::uint64_t not_released = 0;
     // Claims of a URL whose outcome this worker still had to deliver (taken
     // over during a stall and handed back): answered with it, not fetched again.
     std::uint64_t answered_again = 0;

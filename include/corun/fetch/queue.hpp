@@ -9,7 +9,9 @@
 // their own crawl):
 //   {NAME}:meta      hash    settings (per_host, rate, retries, ...), lines and
 //                            URLs read (every input), input_done, total,
-//                            collect cursor
+//                            collect cursor, crawl_id (random, set by the
+//                            producer that makes the crawl: a crawl made anew
+//                            under the same name is another crawl)
 //   {NAME}:work      stream  URLs waiting or in flight; group "workers"; an
 //                            entry is deleted when acked, so XLEN = waiting +
 //                            in flight and the PEL is the set of leases
@@ -125,6 +127,10 @@ struct EnqueueOptions {
   std::size_t batch = 500;           // URLs per atomic add step
   std::function<void(std::uint64_t lines, std::uint64_t added)> on_progress;
 };
+// How long a producer stays registered as reading without renewing (a live
+// one renews every third of it): one killed mid-input stops counting then.
+inline constexpr std::chrono::seconds kProducerRegistration{30};
+
 struct EnqueueResult {
   // True when this run created the crawl (or replaced its settings); false:
   // the crawl kept the settings it had, which `settings` holds.
@@ -134,6 +140,10 @@ struct EnqueueResult {
   std::uint64_t resumed = 0;  // lines skipped because an earlier run had added them
   std::uint64_t added = 0;    // URLs new to the crawl
   std::uint64_t duplicates = 0;
+  // Other producers still registered as reading when this one finished: the
+  // crawl's input is done only once they finish too (or their registrations
+  // lapse, for one that was stopped).
+  std::uint64_t other_producers = 0;
 };
 // Streams `input` (a file, or "-" for stdin) into the crawl: creates it (or
 // checks it), stores the settings (see EnqueueOptions::settings), adds each URL line not seen
@@ -180,6 +190,11 @@ struct QueueStatus {
     std::string host;
     std::uint64_t backlog = 0;  // URLs not recorded yet
   };
+  // A producer registered as reading (the input is not done while one is).
+  struct Producer {
+    std::string name;               // its input's name
+    std::int64_t lapses_in_ms = 0;  // unless renewed (a live one renews every 10 s)
+  };
   std::uint64_t total = 0;  // distinct URLs added
   std::uint64_t waiting = 0;
   std::uint64_t in_flight = 0;
@@ -194,6 +209,7 @@ struct QueueStatus {
   bool finished = false;  // input done, nothing waiting, in flight or delayed
   std::vector<Worker> workers;
   std::vector<Host> slowest_hosts;  // largest backlog first, at most 10
+  std::vector<Producer> producers;  // registered, not lapsed
 };
 Task<QueueStatus> status(QueueAddress address);
 // Human-readable lines; with previous (an earlier status) and the seconds

@@ -97,4 +97,9 @@ class URL {
 // URL::parse.
 URL parse_url(std::string_view text);
 
+// text without the user:password@ of its authority ("http://u:p@h/x" ->
+// "http://h/x"), as error messages show a URL (aiohttp's do the same): the
+// credentials were sent, they stay out of logs. Anything else is unchanged.
+std::string without_userinfo(std::string_view text);
+
 }  // namespace corun::http

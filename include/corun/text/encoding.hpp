@@ -84,4 +84,9 @@ Encoding encoding_for_label(std::string_view label);
 // is known.
 std::string label_hint(std::string_view label);
 
+// A label as an error message shows it: a control character, '"', '\\' and
+// every byte of a label that is not UTF-8 as \xNN (a vertical tab or a NUL
+// would hide in the message), at most 64 bytes of it, then "...".
+std::string shown_label(std::string_view label);
+
 }  // namespace corun::text
