@@ -138,6 +138,52 @@ class Headers(_abc.Mapping):
         return f"<Headers({self._items!r})>"
 
 
+class _Links(Headers):
+    """resp.links and each of its links: a Headers without its name."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"<Links({self._items!r})>"
+
+
+# One ;name=value of a Link header's link (the value a token or a quoted string).
+_LINK_PARAM = _re.compile(r'\s*;\s*([^\s=;,]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,]*))?')
+_QUOTED_PAIR = _re.compile(r"\\(.)")
+
+
+def _parse_links(value):
+    """[(target, [(name, value), ...]), ...] of one Link header's value:
+    <target>; name=value; name="a, quoted; value", <next target>; ...
+    A link that does not parse is skipped up to the next comma."""
+    links = []
+    at = 0
+    while True:
+        start = value.find("<", at)
+        if start < 0:
+            return links
+        end = value.find(">", start + 1)
+        if end < 0:
+            return links
+        params = []
+        at = end + 1
+        while (m := _LINK_PARAM.match(value, at)) is not None:
+            name, raw = m.group(1), (m.group(2) or "").strip()
+            if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"':
+                raw = _QUOTED_PAIR.sub(r"\1", raw[1:-1])
+            params.append((name, raw))
+            at = m.end()
+        links.append((value[start + 1:end].strip(), params))
+        # What is left of this link up to the next comma outside quotes: skipped.
+        quoted = False
+        while at < len(value) and (quoted or value[at] != ","):
+            if value[at] == '"':
+                quoted = not quoted
+            elif value[at] == "\\" and quoted:
+                at += 1
+            at += 1
+
+
 _JSON_TYPE = _re.compile(r"^application/(?:[\w.+-]+?\+)?json$")
 
 
@@ -302,6 +348,8 @@ class ClientResponse:
     # The body arrived with the response: its connection is back in the pool.
     closed = property(lambda self: True, doc="True: the connection was released (aiohttp's).")
     connection = property(lambda self: None, doc="None: the connection was released.")
+    host = property(lambda self: self.url.host,
+                    doc="The final URL's host (aiohttp's resp.host): url.host.")
     ok = property(lambda self: self._r.status < 400)
     content_type = property(lambda self: self._r.content_type())
     charset = property(lambda self: self._r.charset())
@@ -358,6 +406,21 @@ class ClientResponse:
             except http.cookies.CookieError:
                 pass  # one the stdlib cannot parse: left out, as aiohttp does
         return jar
+
+    @property
+    def links(self):
+        """The Link headers (RFC 8288), as aiohttp's resp.links: a mapping from
+        each link's rel (its target when it has none) to its parameters, with
+        "url", its target resolved against the response's URL:
+        resp.links.get("next", {}).get("url") is the next page's URL, or None.
+        Lookups ignore case, as RFC 8288 compares relations."""
+        links = []
+        for value in self.headers.getall("Link", ()):
+            for target, params in _parse_links(value):
+                key = next((v for k, v in params if k.lower() == "rel"), target)
+                params.append(("url", self.url.join(target)))
+                links.append((key, _Links(params)))
+        return _Links(links)
 
     @property
     def content_length(self):
@@ -591,8 +654,13 @@ class CookieJar:
     http.cookies.Morsel objects (key, value, ["domain"], ["path"], ["secure"],
     ["httponly"], ["expires"]), as aiohttp's CookieJar does."""
 
-    def __init__(self, native):
+    # every_host: the session's cookies for every host (ClientSession(cookies=),
+    # update_cookies without a domain or URL), which libcurl's jar cannot hold:
+    # (name, path) -> (coded value, secure, http_only, expires), added to each
+    # request's own cookies (_every_host_cookies).
+    def __init__(self, native, every_host):
         self._native = native
+        self._every_host = every_host
 
     def _live(self):
         # A cookie a response deleted (an expiry in the past) is kept by libcurl
@@ -600,7 +668,9 @@ class CookieJar:
         import time
 
         now = time.time()
-        return [c for c in self._native.cookies() if not c[6] or c[6] > now]
+        mine = [(name, value, "", path, secure, http_only, expires)
+                for (name, path), (value, secure, http_only, expires) in self._every_host.items()]
+        return [c for c in (*self._native.cookies(), *mine) if not c[6] or c[6] > now]
 
     def _morsels(self):
         import http.cookies
@@ -638,6 +708,81 @@ class CookieJar:
     def clear(self):
         """Forgets every cookie."""
         self._native.clear_cookies()
+        self._every_host.clear()
+
+    def update_cookies(self, cookies, response_url=None):
+        """Puts cookies in the jar, for the session's later requests (aiohttp's
+        update_cookies). cookies: a mapping or (name, value) pairs, each value a
+        str or an http.cookies.Morsel (a SimpleCookie is such a mapping). With
+        response_url, a cookie without a domain attribute goes to that URL's
+        host alone, its path defaults to the URL's directory, and one whose
+        domain does not cover that host is ignored (as a browser ignores it);
+        without, a cookie without a domain goes to every host."""
+        self._update("update_cookies", cookies, response_url)
+
+    def _update(self, func, cookies, response_url):
+        import http.cookies
+        import email.utils
+        import time
+
+        if response_url is not None and not isinstance(response_url, str):
+            if type(response_url).__name__ != "URL":
+                raise _type_error(func, "response_url", "a URL or a str", response_url)
+        url = URL(str(response_url)) if response_url else None
+        host = (url.host or "").lower() if url is not None else ""
+        default_path = "/"
+        if url is not None:
+            directory = url.raw_path.rpartition("/")[0]
+            default_path = directory if directory.startswith("/") else "/"
+        if isinstance(cookies, _abc.Mapping):
+            pairs = cookies.items()
+        elif isinstance(cookies, _abc.Iterable) and not isinstance(cookies, (str, bytes)):
+            pairs = cookies
+        else:
+            raise _type_error(func, "cookies", "a mapping or (name, value) pairs", cookies)
+        for name, value in pairs:
+            if isinstance(value, http.cookies.Morsel):
+                morsel = value
+            else:
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise TypeError(f"{func}() takes cookies as str names with str or "
+                                    f"Morsel values, not {name!r}: {value!r}")
+                one = http.cookies.SimpleCookie()
+                one[name] = value  # http.cookies.CookieError for a name it refuses
+                morsel = one[name]
+            domain = morsel["domain"].lower().lstrip(".")
+            if domain:
+                if host and host != domain and not host.endswith("." + domain):
+                    continue  # a domain that does not cover the response's host
+                domain = "." + domain
+            else:
+                domain = host  # that host alone; "" (every host) without a URL
+            path = morsel["path"]
+            if not path.startswith("/"):
+                path = default_path
+            expires = 0
+            if morsel["max-age"] != "":
+                try:
+                    expires = int(time.time()) + int(morsel["max-age"])
+                except ValueError:
+                    pass  # a max-age that is not a number: as if none
+                if expires <= 0:
+                    expires = 1  # already past: the cookie is deleted
+            elif morsel["expires"]:
+                try:
+                    expires = max(1, int(email.utils.parsedate_to_datetime(
+                        morsel["expires"]).timestamp()))
+                except (TypeError, ValueError):
+                    pass
+            if domain:
+                self._native.add_cookie(morsel.key, morsel.coded_value, domain, path,
+                                        bool(morsel["secure"]), bool(morsel["httponly"]),
+                                        expires)
+            elif expires and expires <= time.time():
+                self._every_host.pop((morsel.key, path), None)
+            else:
+                self._every_host[(morsel.key, path)] = (
+                    morsel.coded_value, bool(morsel["secure"]), bool(morsel["httponly"]), expires)
 
     def __repr__(self):
         return f"<CookieJar {len(self)} cookies>"
@@ -684,7 +829,6 @@ _SESSION_HINTS = {
     "auth": "give the header to every request: ClientSession(headers={'Authorization': ...})",
     "cookie_jar": "the session keeps its own jar (session.cookie_jar); give cookies to one "
                   "request with cookies=",
-    "cookies": "give them to a request (cookies=); the session's jar keeps what servers set",
     "read_timeout": "use timeout=ClientTimeout(sock_read=...)",
     "conn_timeout": "use timeout=ClientTimeout(connect=...)",
     "json_serialize": "not supported: serialize the body yourself and send it as data=",
@@ -754,6 +898,25 @@ def _cookie_list(func, cookies):
     with the rest of the header."""
     pairs = _header_list(func, "cookies", cookies)
     return [(name, _cookie_value(value)) for name, value in pairs] or None
+
+
+def _every_host_cookies(every_host, url, own):
+    """own (a request's cookies= pairs, or None) with the session's cookies for
+    every host whose path and secure flag fit url, and that own does not name."""
+    import time
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    now = time.time()
+    named = {name for name, _ in own or ()}
+    out = list(own or ())
+    for (name, cookie_path), (value, secure, _, expires) in every_host.items():
+        if name in named or (expires and expires <= now) or (secure and parts.scheme != "https"):
+            continue
+        if path == cookie_path or path.startswith(cookie_path.rstrip("/") + "/"):
+            out.append((name, value))
+    return out or None
 
 
 def _urlencoded(func, arg, pairs):
@@ -829,10 +992,11 @@ class ClientSession:
                  user_agent="corun/0.1", raise_for_status=False, max_redirects=10,
                  verify_tls=True, ca_file=None, trust_env=False, proxy=None,
                  max_body_size=None, http2=True, auto_decompress=True, base_url=None,
-                 **unknown):
+                 cookies=None, **unknown):
         f = "ClientSession"
         self._native = None
         self._closed = False
+        self._every_host = {}  # cookies for every host (CookieJar)
         if unknown:
             raise _unknown_session_keyword(next(iter(unknown)))
         self._base_url = _base_url(base_url)
@@ -841,27 +1005,45 @@ class ClientSession:
         # For request_info: what every request sends (see _request_headers).
         self._sent = (tuple(session_headers), user_agent)
         self._raise = _check_bool(f, "raise_for_status", raise_for_status)
+        timeout = _timeout_tuple(f, "timeout", timeout)
+        self._timeout = ClientTimeout(total=timeout[0], connect=timeout[1],
+                                      sock_read=timeout[2])
+        self._trust_env = _check_bool(f, "trust_env", trust_env)
+        self._auto_decompress = _check_bool(f, "auto_decompress", auto_decompress)
         self._native = _corun._Session(
             limit=_check_int(f, "limit", limit, meaning="0 = no limit"),
             limit_per_host=_check_int(f, "limit_per_host", limit_per_host,
                                        meaning="0 = no limit"),
-            timeout=_timeout_tuple(f, "timeout", timeout),
+            timeout=timeout,
             headers=session_headers,
             user_agent=user_agent,
             raise_for_status=False,  # raised here instead (_await_response)
             max_redirects=_check_int(f, "max_redirects", max_redirects),
             verify_tls=_check_bool(f, "verify_tls", verify_tls),
             ca_file=_check_str(f, "ca_file", ca_file, none=True),
-            trust_env=_check_bool(f, "trust_env", trust_env),
+            trust_env=self._trust_env,
             proxy=_check_str(f, "proxy", proxy, none=True),
             max_body_size=_check_int(f, "max_body_size", max_body_size, none=True,
                                       maximum=_SIZE_MAX),
             http2=_check_bool(f, "http2", http2),
-            auto_decompress=_check_bool(f, "auto_decompress", auto_decompress))
+            auto_decompress=self._auto_decompress)
+        if cookies is not None:
+            # aiohttp's ClientSession(cookies=...): in the jar, for every host.
+            self.cookie_jar._update(f, cookies, None)
 
     @property
     def closed(self):
         return self._closed
+
+    # What the session was made with, read-only (aiohttp's session properties).
+    timeout = property(lambda self: self._timeout,
+                       doc="The session's ClientTimeout (a number given was its total).")
+    raise_for_status = property(lambda self: self._raise,
+                                doc="Whether every response is checked (raise_for_status=).")
+    trust_env = property(lambda self: self._trust_env,
+                         doc="Whether the proxy comes from the environment (trust_env=).")
+    auto_decompress = property(lambda self: self._auto_decompress,
+                               doc="Whether bodies are decompressed (auto_decompress=).")
 
     @property
     def headers(self):
@@ -929,7 +1111,8 @@ class ClientSession:
             raise_for_status=False,
             max_body_size=_check_int(func, "max_body_size", max_body_size, none=True,
                                       maximum=_SIZE_MAX),
-            cookies=_cookie_list(func, cookies),
+            cookies=(_every_host_cookies(self._every_host, url, _cookie_list(func, cookies))
+                     if self._every_host else _cookie_list(func, cookies)),
             proxy=_check_str(func, "proxy", proxy, none=True))
 
     def _request(self, func, method, url, **kwargs):
@@ -946,8 +1129,8 @@ class ClientSession:
     @property
     def cookie_jar(self):
         """The session's cookies (aiohttp's session.cookie_jar): iterate it for
-        http.cookies.Morsel objects; len(); clear()."""
-        return CookieJar(self._native)
+        http.cookies.Morsel objects; len(); clear(); update_cookies()."""
+        return CookieJar(self._native, self._every_host)
 
     # Coroutines (aiohttp's names). Arguments: headers, data, json, params,
     # timeout, allow_redirects, max_redirects, raise_for_status, max_body_size,
@@ -957,7 +1140,7 @@ class ClientSession:
         return self._request("request", method, url, **kwargs)
 
     def get(self, url, **kwargs):
-        if kwargs:
+        if kwargs or self._every_host:
             return self._request("get", "GET", url, **kwargs)
         # No options (the scraper's call): nothing else to check.
         if self._closed:

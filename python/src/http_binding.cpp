@@ -273,6 +273,18 @@ class PySession {
     return out;
   }
   void clear_cookies() { jar_->clear(); }
+  void add_cookie(std::string name, std::string value, std::string domain, std::string path,
+                  bool secure, bool http_only, long long expires) {
+    http::Cookie c;
+    c.name = std::move(name);
+    c.value = std::move(value);
+    c.domain = std::move(domain);
+    c.path = std::move(path);
+    c.secure = secure;
+    c.http_only = http_only;
+    c.expires = expires;
+    jar_->add(c);  // std::invalid_argument: ValueError
+  }
 
  private:
   std::shared_ptr<SessionBox> box_;
@@ -359,6 +371,9 @@ void bind_http(py::module_& m) {
       .def("close", &PySession::close)
       .def("cookies", &PySession::cookies)
       .def("clear_cookies", &PySession::clear_cookies)
+      .def("add_cookie", &PySession::add_cookie, py::arg("name"), py::arg("value"),
+           py::arg("domain"), py::arg("path"), py::arg("secure"), py::arg("http_only"),
+           py::arg("expires"))
       .def("_backlog_state", &PySession::backlog_state, py::arg("loop"));
 
   using R = http::Response;

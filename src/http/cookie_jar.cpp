@@ -2,10 +2,14 @@
 // and reading a share's cookies (include/corun/http/detail/cookies.hpp).
 #include "corun/http/cookie_jar.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "corun/http/detail/cookies.hpp"
 
@@ -79,6 +83,44 @@ void clear_cookies(CURLSH* share) {
   with_jar(share, [](CURL* h) { curl_easy_setopt(h, CURLOPT_COOKIELIST, "ALL"); });
 }
 
+namespace {
+
+void check_cookie_part(std::string_view what, std::string_view text, std::string_view refused) {
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || refused.find(c) != std::string_view::npos) {
+      throw std::invalid_argument(fmt::format("a cookie's {} cannot hold {} (in {:?})", what,
+                                              u < 0x20 || u == 0x7f
+                                                  ? fmt::format("the control character 0x{:02x}", u)
+                                                  : fmt::format("'{}'", c),
+                                              std::string(text.substr(0, 64))));
+    }
+  }
+}
+
+}  // namespace
+
+void add_cookie(CURLSH* share, const Cookie& c) {
+  if (c.name.empty()) throw std::invalid_argument("a cookie needs a name");
+  check_cookie_part("name", c.name, ";=\t ");
+  check_cookie_part("value", c.value, ";\t");
+  check_cookie_part("domain", c.domain, ";\t ");
+  check_cookie_part("path", c.path, ";\t");
+  if (c.domain.empty() || c.domain == ".") {
+    // libcurl 7.88 drops a cookie without a domain (a Set-Cookie line without
+    // one given to CURLOPT_COOKIELIST is not kept).
+    throw std::invalid_argument("a cookie for the jar needs a domain");
+  }
+  // A Netscape line: the one form that says "this host alone" as well as "and
+  // its subdomains".
+  bool subdomains = c.domain.starts_with('.');
+  std::string line =
+      fmt::format("{}{}\t{}\t{}\t{}\t{}\t{}\t{}", c.http_only ? "#HttpOnly_" : "", c.domain,
+                  subdomains ? "TRUE" : "FALSE", c.path.empty() ? std::string_view("/") : c.path,
+                  c.secure ? "TRUE" : "FALSE", c.expires, c.name, c.value);
+  with_jar(share, [&line](CURL* h) { curl_easy_setopt(h, CURLOPT_COOKIELIST, line.c_str()); });
+}
+
 }  // namespace detail
 
 namespace {
@@ -133,6 +175,10 @@ std::vector<Cookie> CookieJar::cookies() const {
 
 void CookieJar::clear() {
   detail::clear_cookies(impl_->share);
+}
+
+void CookieJar::add(const Cookie& cookie) {
+  detail::add_cookie(impl_->share, cookie);
 }
 
 void* CookieJar::native() const noexcept {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +73,76 @@ TEST(CookieJarTest, HoldsWhatIsSetAndClears) {
   }
   EXPECT_TRUE(saw_a && saw_b);
   jar.clear();
+  EXPECT_TRUE(jar.cookies().empty());
+}
+
+Cookie find(const CookieJar& jar, const std::string& name) {
+  for (Cookie& c : jar.cookies()) {
+    if (c.name == name) return c;
+  }
+  return Cookie{};
+}
+
+TEST(CookieJarTest, AddsCookiesForOneHostOrItsSubdomains) {
+  CookieJar jar;
+  Cookie host_only;
+  host_only.name = "h";
+  host_only.value = "1";
+  host_only.domain = "example.com";
+  host_only.path = "/app";
+  host_only.secure = true;
+  host_only.http_only = true;
+  host_only.expires = 1893456000;
+  jar.add(host_only);
+  Cookie subdomains;
+  subdomains.name = "s";
+  subdomains.value = "two words";
+  subdomains.domain = ".example.org";
+  jar.add(subdomains);
+  ASSERT_EQ(jar.cookies().size(), 2U);
+
+  Cookie h = find(jar, "h");
+  EXPECT_EQ(h.domain, "example.com");
+  EXPECT_EQ(h.path, "/app");
+  EXPECT_TRUE(h.secure);
+  EXPECT_TRUE(h.http_only);
+  EXPECT_EQ(h.expires, 1893456000);
+  Cookie sub = find(jar, "s");
+  EXPECT_EQ(sub.domain, ".example.org");
+  EXPECT_EQ(sub.value, "two words");
+  EXPECT_EQ(sub.path, "/");
+
+  // The same name, domain and path: replaced, not added.
+  host_only.value = "2";
+  jar.add(host_only);
+  EXPECT_EQ(jar.cookies().size(), 2U);
+  EXPECT_EQ(find(jar, "h").value, "2");
+}
+
+TEST(CookieJarTest, RefusesWhatACookieLineCannotCarry) {
+  CookieJar jar;
+  Cookie c;
+  EXPECT_THROW(jar.add(c), std::invalid_argument);  // no name
+  c.name = "a";
+  EXPECT_THROW(jar.add(c), std::invalid_argument);  // no domain: libcurl would drop it
+  c.domain = "example.com";
+  c.name = "a;b";
+  EXPECT_THROW(jar.add(c), std::invalid_argument);
+  c.name = "a";
+  c.value = "x\ty";
+  EXPECT_THROW(jar.add(c), std::invalid_argument);
+  c.value = "x\nSet-Cookie: injected=1";
+  try {
+    jar.add(c);
+    ADD_FAILURE() << "a line break in a value was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("value cannot hold the control character 0x0a"),
+              std::string::npos)
+        << e.what();
+  }
+  c.value = "ok";
+  c.domain = "example.com\t";
+  EXPECT_THROW(jar.add(c), std::invalid_argument);
   EXPECT_TRUE(jar.cookies().empty());
 }
 

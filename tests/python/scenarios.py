@@ -579,6 +579,76 @@ async def keywords_and_proxies(s, base):
         corun.ClientSession(base_url="page/1")
 
 
+async def links_and_settings(s, base):
+    """aiohttp's resp.links (Link headers), resp.host and the session's
+    settings read back."""
+    r = await s.get(base + "/links")
+    links = r.links
+    check_eq(len(links), 4, "four links in two Link headers")
+    check_eq(links["next"]["url"], base + "/page/2", "rel=next, resolved against the URL")
+    check_eq(links["NEXT"]["rel"], "next", "relations compared without case")
+    check_eq(links["last"]["url"], base + "/page/9", "an unquoted rel")
+    other = links["http://other.example/x"]
+    check_eq((other["title"], other["url"]), ('a, b; "c"', "http://other.example/x"),
+             "no rel: keyed by the target; a quoted value keeps its comma and ';'")
+    check_eq((links["up"]["url"], links["up"]["type"]), (base + "/up", "text/html"),
+             "the second header's link")
+    check(links.get("prev") is None, "a relation not there")
+    check_eq(len((await s.get(base + "/page/1")).links), 0, "no Link header: no links")
+    check_eq(r.host, "127.0.0.1", "resp.host")
+    check_eq(s.timeout, corun.ClientTimeout(total=300, connect=30), "the default timeout")
+    check_eq((s.raise_for_status, s.auto_decompress, s.trust_env), (False, True, False),
+             "the session's settings")
+    async with corun.ClientSession(timeout=5, raise_for_status=True) as t:
+        check_eq((t.timeout, t.raise_for_status), (corun.ClientTimeout(total=5), True),
+                 "a number as timeout is its total")
+
+
+def sent_cookies(echo):
+    values = [v for k, v in echo["headers"] if k.lower() == "cookie"]
+    return sorted(values[0].split("; ")) if values else []
+
+
+async def cookie_updates(base):
+    """aiohttp's ClientSession(cookies=...) and cookie_jar.update_cookies()."""
+    import http.cookies
+
+    with raises(TypeError, "'cookies'"):
+        corun.ClientSession(cookies=5)
+    async with corun.ClientSession(cookies={"pref": "dark"}) as s:
+        echo = await (await s.get(base + "/echo")).json()
+        check_eq(sent_cookies(echo), ["pref=dark"], "the session's cookies= are sent")
+        check_eq([(m.key, m["domain"]) for m in s.cookie_jar], [("pref", "")],
+                 "a cookie for every host lists no domain")
+        jar = s.cookie_jar
+        jar.update_cookies({"a": "1"}, response_url=corun.URL(base + "/echo"))
+        jar.update_cookies({"elsewhere": "1"}, response_url="http://example.com/")
+        jar.update_cookies({"deep": "1"}, response_url=base + "/x/y")
+        quoted = http.cookies.SimpleCookie()
+        quoted["q"] = "two words"
+        foreign = http.cookies.SimpleCookie()
+        foreign.load("d=1; Domain=example.com")
+        jar.update_cookies(quoted)
+        jar.update_cookies(foreign, response_url=base + "/")
+        check("d" not in [m.key for m in jar], "a domain that does not cover the URL's host: ignored")
+        echo = await (await s.get(base + "/echo")).json()
+        check_eq(sent_cookies(echo), ["a=1", "pref=dark", 'q="two words"'],
+                 "host-only and path-scoped cookies where they belong; a Morsel's coded value")
+        check_eq(sorted(m.key for m in jar), ["a", "deep", "elsewhere", "pref", "q"],
+                 "the jar lists them all")
+        gone = http.cookies.SimpleCookie()
+        gone["pref"] = ""
+        gone["pref"]["max-age"] = 0
+        jar.update_cookies(gone)
+        check("pref" not in [m.key for m in jar], "max-age=0 deletes a cookie")
+        echo = await (await s.get(base + "/echo")).json()
+        check_eq(sent_cookies(echo), ["a=1", 'q="two words"'], "and it is no longer sent")
+        with raises(http.cookies.CookieError):
+            jar.update_cookies({"bad name": "v"})
+        with raises(TypeError, "response_url"):
+            jar.update_cookies({"a": "1"}, response_url=5)
+
+
 async def closing():
     s = corun.ClientSession()
     await s.close()
@@ -624,8 +694,10 @@ async def run_all(base):
         await cookies(s, base)
         await streams_and_cookies(s, base)
         await keywords_and_proxies(s, base)
+        await links_and_settings(s, base)
     check(s.closed, "async with closes the session")
     await request_info(base)
+    await cookie_updates(base)
     async with corun.ClientSession() as s:
         await request_bodies_and_params(s, base)
     await closing()

@@ -107,6 +107,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif head == "delcookie":  # deletes sid, as a logout does
             self._send(200, b"deleted",
                        extra=[("Set-Cookie", "sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT")])
+        elif head == "links":  # RFC 8288 Link headers, two of them
+            self._send(200, b"links", extra=[
+                ("Link", '</page/2>; rel="next", </page/9>; rel=last, '
+                         '<http://other.example/x>; title="a, b; \\"c\\""'),
+                ("Link", '<../up>; rel="up"; type=text/html')])
         elif head == "json":
             self._send(200, json.dumps({"ok": True, "items": [1, 2, 3]}).encode(),
                        "application/json")

@@ -36,6 +36,14 @@ class CookieJar {
 
   std::vector<Cookie> cookies() const;  // every cookie it holds
   void clear();
+  // Puts a cookie in the jar (aiohttp's CookieJar.update_cookies), replacing
+  // one of the same name, domain and path; an expiry in the past deletes it.
+  // domain: "example.com" for that host alone, ".example.com" for it and its
+  // subdomains (libcurl keeps no cookie without a domain); path: "" is "/".
+  // Throws std::invalid_argument for no name or no domain, or a name, value,
+  // domain or path a cookie line cannot carry (control characters, ';', '='
+  // or a space in the name, a tab).
+  void add(const Cookie& cookie);
   void* native() const noexcept;  // the CURLSH*
 
  private:

@@ -16,6 +16,8 @@ namespace corun::http::detail {
 std::vector<Cookie> read_cookies(CURLSH* share);
 // Empties share's jar (nothing when share is null).
 void clear_cookies(CURLSH* share);
+// Puts c in share's jar (CookieJar::add; nothing when share is null).
+void add_cookie(CURLSH* share, const Cookie& c);
 // One line of CURLINFO_COOKIELIST, Netscape format: domain (with "#HttpOnly_"
 // before it for an HttpOnly cookie), include-subdomains, path, secure, expires,
 // name, value, separated by tabs. nullopt for a line with fewer fields.
