@@ -113,8 +113,9 @@ RequestInfo.__doc__ = "What was asked for (aiohttp.RequestInfo): url, method, he
 class ClientResponseError(ClientError):
     """A response with an error status (aiohttp.ClientResponseError): .status,
     .message (the reason phrase), .url, .request_info, .headers (the
-    response's), .history. From TooManyRedirects (raised by the C++ session),
-    request_info's headers and .headers are None."""
+    response's), .history. TooManyRedirects (raised by the C++ session) has no
+    .headers; its .history is the redirects followed and the one refused, and
+    its request_info the first request's."""
 
     def __init__(self, message="", *, url=None, status=None, reason="", method="GET",
                  headers=None, history=(), request_info=None):

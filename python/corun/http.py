@@ -23,7 +23,7 @@ from ._args import check_str as _check_str
 from ._args import check_url as _check_url
 from ._args import header_list as _header_list
 from ._args import type_error as _type_error
-from .errors import ClientResponseError, ContentTypeError, RequestInfo
+from .errors import ClientResponseError, ContentTypeError, RequestInfo, TooManyRedirects
 from .url import URL
 
 __all__ = ["ClientResponse", "ClientSession", "ClientTimeout", "CookieJar", "DEFAULT_TIMEOUT",
@@ -624,9 +624,24 @@ _USED = object()
 _abc.Coroutine.register(_RequestContextManager)
 
 
+def _own_history(e, sent, own):
+    """TooManyRedirects from the native session: its history (native
+    responses) as ClientResponse objects, and its request_info the first
+    one's, as aiohttp's."""
+    e.history = tuple(r if isinstance(r, ClientResponse) else ClientResponse(r, sent, own)
+                      for r in e.history)
+    if e.history:
+        e.request_info = e.history[0].request_info
+
+
 async def _await_response(call, session, own, raise_):
     # session: held until the response is here (see _RequestContextManager).
-    resp = ClientResponse(await call.start(), session._sent, own)
+    try:
+        native = await call.start()
+    except TooManyRedirects as e:
+        _own_history(e, session._sent, own)
+        raise
+    resp = ClientResponse(native, session._sent, own)
     if raise_:
         # Here rather than in the C++ session: the error then carries the
         # response's headers, history and request_info, as aiohttp's does.
@@ -1121,7 +1136,12 @@ class ClientSession:
 
     def _request_sync(self, func, method, url, **kwargs):
         own, raise_, call = self._call(func, method, url, **kwargs)
-        resp = ClientResponse(call.wait(), self._sent, own)
+        try:
+            native = call.wait()
+        except TooManyRedirects as e:
+            _own_history(e, self._sent, own)
+            raise
+        resp = ClientResponse(native, self._sent, own)
         if raise_:
             resp.raise_for_status()
         return resp

@@ -12,6 +12,7 @@
 #include <corun/fetch/queue.hpp>
 #include <corun/fs/file.hpp>
 #include <corun/http/errors.hpp>
+#include <corun/http/response.hpp>
 #include <corun/redis/errors.hpp>
 #include <corun/text/decode.hpp>
 #include <corun/text/encoding.hpp>
@@ -596,7 +597,15 @@ py::object exception_object(const std::exception_ptr& e) {
   } catch (const GeneratorExit&) {
     return builtin("GeneratorExit")();
   } catch (const http::TooManyRedirects& x) {
-    return response_error("TooManyRedirects", x);
+    // The redirects followed, as native responses: corun.http wraps them in
+    // ClientResponse objects (_own_history) where it knows the request.
+    py::list history;
+    for (const http::Response& r : x.history()) {
+      history.append(py::cast(std::make_shared<http::Response>(r)));
+    }
+    return error_class("TooManyRedirects")(
+        x.what(), py::arg("url") = x.url(), py::arg("status") = x.status(),
+        py::arg("reason") = x.reason(), py::arg("history") = history);
   } catch (const http::ContentTypeError& x) {
     return response_error("ContentTypeError", x);
   } catch (const http::ClientResponseError& x) {

@@ -64,4 +64,9 @@ void Response::raise_for_status() const {
                             real_url(), status_, reason_);
 }
 
+const std::vector<Response>& TooManyRedirects::history() const noexcept {
+  static const std::vector<Response> kNone;
+  return history_ ? *history_ : kNone;
+}
+
 }  // namespace corun::http

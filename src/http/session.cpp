@@ -347,13 +347,15 @@ std::string as_browsers_read(std::string_view location) {
 // The message names the hop's URL as its text was given (URL::str()), built
 // only here, when it is thrown.
 std::optional<URL> next_hop(Call& call, const URL& url, const Plan& plan, const Response& resp,
-                            const std::string& location, std::size_t redirects_so_far) {
+                            const std::string& location, std::vector<Response>& history) {
   if (location.empty()) return std::nullopt;
   int code = resp.status();
-  if (static_cast<long long>(redirects_so_far) + 1 > plan.max_redirects) {
+  if (static_cast<long long>(history.size()) + 1 > plan.max_redirects) {
+    auto followed = std::make_shared<std::vector<Response>>(std::move(history));
+    followed->push_back(resp);
     throw TooManyRedirects(
         fmt::format("too many redirects (more than {}) ({})", plan.max_redirects, url.str()),
-        url.str(), code, resp.reason());
+        url.str(), code, resp.reason(), std::move(followed));
   }
   URL next = URL::parse(as_browsers_read(location));
   if ((code == 303 && call.method != "HEAD") ||
@@ -397,7 +399,7 @@ Task<Response> run_request(std::unique_ptr<Call> call) {
                                    call->without_credentials, &resp, &location);
       co_await hop;
     }  // the slot goes back here
-    std::optional<URL> next = next_hop(*call, url, plan, resp, location, history.size());
+    std::optional<URL> next = next_hop(*call, url, plan, resp, location, history);
     if (!next) {
       RB::history(resp) = std::move(history);
       if (plan.raise) resp.raise_for_status();

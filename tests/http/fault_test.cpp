@@ -186,6 +186,9 @@ TEST(HttpFaults, RedirectLoopIsTooManyRedirects) {
       ADD_FAILURE();
     } catch (const corun::http::TooManyRedirects& e) {
       EXPECT_EQ(e.status(), 302);
+      // The 10 redirects followed (max_redirects' default) and the one refused.
+      EXPECT_EQ(e.history().size(), 11U);
+      for (const Response& r : e.history()) EXPECT_EQ(r.status(), 302);
     }
   });
 }

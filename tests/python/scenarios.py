@@ -94,6 +94,20 @@ async def statuses_and_errors(s, base):
     check_eq(r.history[0].status, 302, "history status")
     with raises(corun.TooManyRedirects):
         await s.get(base + "/redirect/5", max_redirects=2)
+    # aiohttp's e.history: the redirects followed and the one not followed.
+    for attempt in (lambda: s.get(base + "/redirect/5", max_redirects=2),
+                    lambda: asyncio.to_thread(s.get_sync, base + "/redirect/5",
+                                              max_redirects=2)):
+        try:
+            await attempt()
+        except corun.TooManyRedirects as e:
+            check_eq([(h.status, h.url) for h in e.history],
+                     [(302, base + "/redirect/5"), (302, base + "/redirect/4"),
+                      (302, base + "/redirect/3")], "TooManyRedirects.history")
+            check_eq(e.history[-1].headers["Location"], "/redirect/2", "the hop not taken")
+            check_eq(e.request_info.url, base + "/redirect/5", "the first request's info")
+        else:
+            raise AssertionError("TooManyRedirects was not raised")
     # An absolute Location with spaces (and a tab) is followed as browsers and
     # aiohttp follow it, the spaces percent-encoded, as a relative one already was.
     for location, sent in [(base + "/echo/a b?q=a b", "/echo/a%20b?q=a%20b"),

@@ -12,7 +12,7 @@
 //       │   │       └── ClientConnectorCertificateError   verification failed
 //       │   └── ServerDisconnectedError       closed before a response arrived
 //       ├── ClientResponseError               status(), reason(), url()
-//       │   ├── TooManyRedirects
+//       │   ├── TooManyRedirects              history(): the redirects followed
 //       │   └── ContentTypeError              json() on a non-JSON response
 //       ├── ClientPayloadError                truncated / malformed body
 //       └── InvalidURL                        malformed URL or unsupported scheme
@@ -24,7 +24,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "corun/core/error.hpp"
 
@@ -99,9 +101,22 @@ class ClientResponseError : public ClientError {
   std::string reason_;
 };
 
+class Response;
+
 class TooManyRedirects : public ClientResponseError {
  public:
   using ClientResponseError::ClientResponseError;
+  TooManyRedirects(std::string message, std::string url, int status, std::string reason,
+                   std::shared_ptr<const std::vector<Response>> history)
+      : ClientResponseError(std::move(message), std::move(url), status, std::move(reason)),
+        history_(std::move(history)) {}
+  // The redirect responses, oldest first, the last one (not followed) included,
+  // as aiohttp's TooManyRedirects.history; empty when not known. Defined in
+  // response.cpp, where Response is complete.
+  const std::vector<Response>& history() const noexcept;
+
+ private:
+  std::shared_ptr<const std::vector<Response>> history_;
 };
 
 class ContentTypeError : public ClientResponseError {
