@@ -125,6 +125,9 @@ Task<int> collect_main(const fetch::QueueAddress& address, std::string path, boo
   fetch::CollectOptions options;
   auto written = std::make_shared<std::uint64_t>(0);
   options.on_record = [written](const fetch::Record&) { ++*written; };
+  options.on_warning = [](const std::string& message) {
+    fmt::print(stderr, "corun fetch: {}\n", message);
+  };
   Task<fetch::CollectResult> running = fetch::collect(address, path, std::move(options));
   fetch::CollectResult r;
   try {

@@ -713,6 +713,9 @@ void write_all(int fd, const std::string& data, const std::filesystem::path& pat
 // How long a collector's claim lasts unless renewed (every third of it while
 // idle, and with each batch stored).
 constexpr std::chrono::milliseconds kCollectorTtl{10000};
+// How long the collector's read waits for Redis before it says Redis is away
+// (and goes on waiting).
+constexpr std::chrono::seconds kCollectorPatience{5};
 
 std::string collector_name() {
   char host[256] = {};
@@ -819,107 +822,143 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
     remove_if_created();
     throw;
   }
-  // Where the report stands, read again now that the claim is ours: a
-  // collector that held it until a moment ago wrote more since the first read.
-  Task<redis::Reply> rereading = conn.command("HMGET", P + "meta", "collect_id", "collect_bytes");
-  redis::Reply stand = co_await rereading;
-  std::string cursor = stand[0].as_optional_string().value_or("0-0");
-  std::uint64_t stored_bytes = to_u64(stand[1].as_optional_string().value_or("0"));
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) report_failed(report, "cannot stat");
-  auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < stored_bytes) {
-    throw SetupError(fmt::format(
-        "report {}: {} bytes, but {} bytes of records were collected into it before (records "
-        "already collected are no longer in Redis): give the same report file",
-        report.string(), size, stored_bytes));
-  }
-  // Lines written after the last stored cursor are written again below.
-  if (size > stored_bytes && ::ftruncate(file.fd, static_cast<off_t>(stored_bytes)) != 0) {
-    report_failed(report, "cannot truncate");
-  }
-  if (::lseek(file.fd, static_cast<off_t>(stored_bytes), SEEK_SET) < 0) {
-    report_failed(report, "cannot seek");
-  }
-  std::uint64_t bytes = stored_bytes;
   CollectResult result;
   auto pause = options.poll;
-  auto renewed = std::chrono::steady_clock::now();
+  auto warn = [&options](const std::string& message) {
+    if (options.on_warning) options.on_warning(message);
+  };
   // Interrupted (Ctrl-C): the claim is let go at once, so the same command
   // run again goes on without waiting for it to lapse.
   std::exception_ptr interrupted;
-  try {
-    for (;;) {
-      Task<redis::Reply> range =
-          conn.command("XRANGE", P + "results", "(" + cursor, "+", "COUNT", 1000);
-      redis::Reply entries = co_await range;
-      if (entries.size() == 0) {
-        Task<bool> checking_end = crawl_finished(conn, address);
-        bool finished = co_await checking_end;
-        if (finished) break;
-        if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {
-          Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {S, me, ttl});
-          redis::Reply got = co_await claiming;
-          if (!got.is_integer()) throw another_collector(address, got.as_string());
-          renewed = std::chrono::steady_clock::now();
-        }
-        co_await sleep(pause);
-        continue;
+  // Redis away (a restart, a network cut): said once, retried until it is back,
+  // as a worker does. Each pass after one takes the claim again and reads where
+  // the report stands again (a store whose reply was lost may or may not have
+  // run: the stored length says which, and the file is cut back to it).
+  bool down = false;
+  for (bool again = false;; again = true) {
+    std::string lost;
+    try {
+      if (again) {
+        Task<redis::Reply> claiming = queue_lua::collector_claim_script()(conn, {}, {S, me, ttl});
+        redis::Reply got = co_await claiming;
+        if (!got.is_integer()) throw another_collector(address, got.as_string());
       }
-      std::string text;
-      std::vector<std::string> ids;
-      std::vector<Record> records;  // told once the batch is stored
-      Record record;
-      for (const redis::Reply& e : entries.as_array()) {
-        ids.push_back(e[0].as_string());
-        const redis::Reply& kv = e[1];
-        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-          if (kv[i].as_string() != "r") continue;
-          record = Record{};
-          if (parse_json_line(kv[i + 1].as_string(), record)) {
-            text += to_json_line(record);
-            text += '\n';
-            records.push_back(std::move(record));
+      // Where the report stands, read again now that the claim is ours: a
+      // collector that held it until a moment ago wrote more since the first read.
+      Task<redis::Reply> rereading =
+          conn.command("HMGET", P + "meta", "collect_id", "collect_bytes");
+      redis::Reply stand = co_await rereading;
+      std::string cursor = stand[0].as_optional_string().value_or("0-0");
+      std::uint64_t stored_bytes = to_u64(stand[1].as_optional_string().value_or("0"));
+      struct stat st {};
+      if (::fstat(file.fd, &st) != 0) report_failed(report, "cannot stat");
+      auto size = static_cast<std::uint64_t>(st.st_size);
+      if (size < stored_bytes) {
+        throw SetupError(fmt::format(
+            "report {}: {} bytes, but {} bytes of records were collected into it before "
+            "(records already collected are no longer in Redis): give the same report file",
+            report.string(), size, stored_bytes));
+      }
+      // Lines written after the last stored cursor are written again below.
+      if (size > stored_bytes && ::ftruncate(file.fd, static_cast<off_t>(stored_bytes)) != 0) {
+        report_failed(report, "cannot truncate");
+      }
+      if (::lseek(file.fd, static_cast<off_t>(stored_bytes), SEEK_SET) < 0) {
+        report_failed(report, "cannot seek");
+      }
+      std::uint64_t bytes = stored_bytes;
+      auto renewed = std::chrono::steady_clock::now();
+      if (down) {
+        down = false;
+        warn(fmt::format("queue {}: connected again", address.to_string()));
+      }
+      for (;;) {
+        // Its own timeout, shorter than the connection's: while Redis is away
+        // the command waits for the reconnection that long, then this says so.
+        Task<redis::Reply> range = conn.command(redis::Timeout(kCollectorPatience), "XRANGE",
+                                                P + "results", "(" + cursor, "+", "COUNT", 1000);
+        redis::Reply entries = co_await range;
+        if (entries.size() == 0) {
+          Task<bool> checking_end = crawl_finished(conn, address);
+          bool finished = co_await checking_end;
+          if (finished) break;
+          if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {
+            Task<redis::Reply> claiming =
+                queue_lua::collector_claim_script()(conn, {}, {S, me, ttl});
+            redis::Reply got = co_await claiming;
+            if (!got.is_integer()) throw another_collector(address, got.as_string());
+            renewed = std::chrono::steady_clock::now();
+          }
+          co_await sleep(pause);
+          continue;
+        }
+        std::string text;
+        std::vector<std::string> ids;
+        std::vector<Record> records;  // told once the batch is stored
+        Record record;
+        for (const redis::Reply& e : entries.as_array()) {
+          ids.push_back(e[0].as_string());
+          const redis::Reply& kv = e[1];
+          for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            if (kv[i].as_string() != "r") continue;
+            record = Record{};
+            if (parse_json_line(kv[i + 1].as_string(), record)) {
+              text += to_json_line(record);
+              text += '\n';
+              records.push_back(std::move(record));
+            }
           }
         }
-      }
-      write_all(file.fd, text, report);
-      if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
-      std::vector<std::string> store{S, me, ttl, ids.back(), std::to_string(bytes + text.size())};
-      store.insert(store.end(), ids.begin(), ids.end());
-      // The store runs to its end even when Ctrl-C comes meanwhile (to_its_end).
-      bool cancel_after = false;
-      Task<redis::Reply> storing =
-          to_its_end(queue_lua::collector_store_script()(conn, {}, std::move(store)),
-                     "collector store", cancel_after);
-      redis::Reply stored = co_await storing;
-      if (stored.as_integer() == 0) {
-        // Taken over while this one stalled: the batch is the other's to write.
-        if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
-          report_failed(report, "cannot truncate");
+        write_all(file.fd, text, report);
+        if (::fsync(file.fd) != 0) report_failed(report, "cannot flush");
+        std::vector<std::string> store{S, me, ttl, ids.back(), std::to_string(bytes + text.size())};
+        store.insert(store.end(), ids.begin(), ids.end());
+        // The store runs to its end even when Ctrl-C comes meanwhile (to_its_end).
+        bool cancel_after = false;
+        Task<redis::Reply> storing =
+            to_its_end(queue_lua::collector_store_script()(conn, {}, std::move(store)),
+                       "collector store", cancel_after);
+        redis::Reply stored = co_await storing;
+        if (stored.as_integer() == 0) {
+          // Taken over while this one stalled: the batch is the other's to write.
+          if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
+            report_failed(report, "cannot truncate");
+          }
+          Task<redis::Reply> asking = conn.command("GET", P + "collector");
+          redis::Reply holder = co_await asking;
+          throw another_collector(address, holder.as_optional_string().value_or("?"));
         }
-        Task<redis::Reply> asking = conn.command("GET", P + "collector");
-        redis::Reply holder = co_await asking;
-        throw another_collector(address, holder.as_optional_string().value_or("?"));
+        renewed = std::chrono::steady_clock::now();
+        bytes += text.size();
+        cursor = ids.back();
+        // Written and stored: a run that stops from here on starts after them
+        // (before, the next run cuts the file back and writes them again).
+        result.written += records.size();
+        if (options.on_record) {
+          for (const Record& r : records) options.on_record(r);
+        }
+        if (cancel_after) throw CancelledError();
       }
-      renewed = std::chrono::steady_clock::now();
-      bytes += text.size();
-      cursor = ids.back();
-      // Written and stored: a run that stops from here on starts after them
-      // (before, the next run cuts the file back and writes them again).
-      result.written += records.size();
-      if (options.on_record) {
-        for (const Record& r : records) options.on_record(r);
-      }
-      if (cancel_after) throw CancelledError();
+      break;
+    } catch (const CancelledError&) {
+      interrupted = std::current_exception();
+      break;
+    } catch (const redis::ResponseError& e) {
+      // Any step's script finds the crawl gone (deleted between two steps): the
+      // same clear end as the finished-check's, not the script's raw error.
+      if (is_crawl_gone(e)) throw crawl_gone(address);
+      throw;
+    } catch (const redis::ConnectionError& e) {
+      lost = e.what();
+    } catch (const redis::TimeoutError& e) {
+      lost = e.what();
     }
-  } catch (const CancelledError&) {
-    interrupted = std::current_exception();
-  } catch (const redis::ResponseError& e) {
-    // Any step's script finds the crawl gone (deleted between two steps): the
-    // same clear end as the finished-check's, not the script's raw error.
-    if (is_crawl_gone(e)) throw crawl_gone(address);
-    throw;
+    if (!down) {
+      down = true;
+      warn(fmt::format("queue {}: {} (retrying; records stay in Redis until written)",
+                       address.to_string(), lost));
+    }
+    co_await sleep(std::chrono::seconds(1));
   }
   if (interrupted) {
     try {

@@ -1074,6 +1074,99 @@ void interrupted_collector_lets_go_and_goes_on(int signum) {
   EXPECT_EQ(lines_of(cli::read_file(report)), 2) << cli::read_file(report);
 }
 
+// Redis restarted under a running collector (AOF on: the crawl survives): the
+// collector says once that Redis is away, waits it out (as workers do, rather
+// than dying after a command timeout), says when it is back and goes on.
+TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
+  corun::testing::RedisOptions ro;
+  ro.appendonly = true;
+  ro.extra_args = {"--appendfsync", "always"};
+  corun::testing::RedisServer redis(ro);
+  corun::testing::TempDir dir("corun-queue-cli");
+  corun::testing::Nginx nginx;
+  cli::write_file(nginx.root() / "a.html", "<p>a</p>");
+  cli::write_file(nginx.root() / "b.html", "<p>b</p>");
+  auto q = redis.url() + "/restart";
+  auto address = corun::fetch::parse_queue_url(q);
+  // The input is held open: the crawl is not finished, the collector waits.
+  FifoWriter writer(dir.path() / "urls.fifo",
+                    nginx.base_url() + "/a.html\n" + nginx.base_url() + "/b.html\n",
+                    [] { return true; });
+  cli::RunOptions bg;
+  bg.hang_guard(std::chrono::seconds(90));
+  std::thread producer([&] {
+    cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "urls.fifo").string()}, bg);
+  });
+  struct Finally {
+    std::function<void()> f;
+    ~Finally() { f(); }
+  } end_input{[&] {
+    writer.finish();
+    if (producer.joinable()) producer.join();
+  }};
+  for (auto guard = std::chrono::steady_clock::now() + 30s;
+       std::chrono::steady_clock::now() < guard;) {
+    try {
+      if (corun::run(corun::fetch::status(address)).total == 2) break;
+    } catch (const std::exception&) {
+      // not created yet
+    }
+    ::usleep(20000);
+  }
+  auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()},
+                          cli::RunOptions{}.hang_guard(std::chrono::seconds(60)).kill_once([&] {
+                            return corun::run(corun::fetch::status(address)).done == 2;
+                          }));
+  ASSERT_TRUE(w.killed_on_request) << w;
+  // XRANGE calls the restarted server has seen (its statistics start at 0):
+  // the collector is reading again.
+  auto reads_since_restart = [&]() {
+    try {
+      return corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
+        corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+        corun::redis::Connection conn = co_await connecting;
+        corun::Task<corun::redis::Reply> asking = conn.command("INFO", "commandstats");
+        corun::redis::Reply r = co_await asking;
+        co_return r.as_string().find("cmdstat_xrange:") != std::string::npos;
+      }));
+    } catch (const std::exception&) {
+      return false;  // not up yet
+    }
+  };
+  auto report = dir.path() / "report.jsonl";
+  cli::RunOptions o;
+  o.hang_guard(std::chrono::seconds(90));
+  int step = 0;
+  auto since = std::chrono::steady_clock::now();
+  o.signal_when = [&]() -> int {
+    if (step == 0 && std::filesystem::exists(report) && lines_of(cli::read_file(report)) == 2) {
+      redis.kill();  // the 2 records written; the collector waits for more
+      since = std::chrono::steady_clock::now();
+      step = 1;
+    } else if (step == 1 && std::chrono::steady_clock::now() - since > 8s) {
+      redis.start();  // past the collector's 5 s of patience: it has said so
+      step = 2;
+    } else if (step == 2 && reads_since_restart()) {
+      step = 3;
+      return SIGINT;
+    }
+    return 0;
+  };
+  auto c = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()}, o);
+  EXPECT_EQ(step, 3) << c;
+  EXPECT_FALSE(c.hung) << c;
+  EXPECT_EQ(c.exit_code, 130) << c;
+  EXPECT_TRUE(has(c.err, "(retrying; records stay in Redis until written)")) << c;
+  EXPECT_TRUE(has(c.err, "queue " + address.to_string() + ": connected again")) << c;
+  EXPECT_EQ(lines_of(cli::read_file(report)), 2) << cli::read_file(report);
+  // The input ends: the same command finishes the report, nothing written twice.
+  end_input.f();
+  auto again = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()},
+                              cli::RunOptions{}.hang_guard(std::chrono::seconds(60)));
+  EXPECT_EQ(again.exit_code, 0) << again;
+  EXPECT_EQ(lines_of(cli::read_file(report)), 2) << cli::read_file(report);
+}
+
 TEST(QueueCli, AnInterruptedCollectorLetsGoAndGoesOn) {
   interrupted_collector_lets_go_and_goes_on(SIGINT);
 }

@@ -161,6 +161,9 @@ Task<EnqueueResult> enqueue(QueueAddress address, UrlSource& source, std::string
 struct CollectOptions {
   std::chrono::milliseconds poll{200};
   std::function<void(const Record&)> on_record;  // each record once its batch is stored
+  // Redis became unreachable (with the error; the collector retries until it
+  // is back), and it is reachable again. Empty: nothing is said.
+  std::function<void(const std::string&)> on_warning;
 };
 struct CollectResult {
   std::uint64_t written = 0;  // records this run appended
@@ -175,7 +178,8 @@ struct CollectResult {
 // from there (the file is cut back to the length last stored). One collector
 // per crawl: a claim in Redis, renewed while it runs; another collector's
 // live claim is a QueueError (a lapsing one, of a collector killed, is waited
-// out).
+// out). Redis going away mid-run is waited out (on_warning says so), as
+// workers wait it out.
 Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
                             CollectOptions options);
 
