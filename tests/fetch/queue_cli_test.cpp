@@ -992,48 +992,71 @@ TEST(QueueCli, ATerminatedProducerSaysHowFarItGot) {
 // Ctrl-C stops a collector: it says how many records it wrote, lets go of its
 // claim at once (the same command again starts without waiting for it to
 // lapse) and goes on where it stopped.
+// A crawl of two pages (nginx), both recorded by a worker, whose input is held
+// open (a FIFO the producer reads): the crawl is not finished, so a collector
+// writes both records and waits for more. end_input() closes the input.
+class TwoPagesInputOpen {
+ public:
+  TwoPagesInputOpen(const corun::testing::RedisServer& redis, const std::string& name)
+      : q(redis.url() + "/" + name),
+        address(corun::fetch::parse_queue_url(q)),
+        writer_(pages_written(dir, nginx) / "urls.fifo",
+                nginx.base_url() + "/a.html\n" + nginx.base_url() + "/b.html\n",
+                [] { return true; }) {
+    cli::RunOptions bg;
+    bg.hang_guard(std::chrono::seconds(90));
+    producer_ = std::thread([this, bg] {
+      cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "urls.fifo").string()}, bg);
+    });
+    for (auto guard = std::chrono::steady_clock::now() + 30s;
+         std::chrono::steady_clock::now() < guard;) {
+      try {
+        if (corun::run(corun::fetch::status(address)).total == 2) break;
+      } catch (const std::exception&) {
+        // not created yet
+      }
+      ::usleep(20000);
+    }
+    // A worker does both and waits for more: ended once they are recorded.
+    worker = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()},
+                            cli::RunOptions{}.hang_guard(std::chrono::seconds(60)).kill_once([&] {
+                              return corun::run(corun::fetch::status(address)).done == 2;
+                            }));
+  }
+  ~TwoPagesInputOpen() { end_input(); }
+  TwoPagesInputOpen(const TwoPagesInputOpen&) = delete;
+  TwoPagesInputOpen& operator=(const TwoPagesInputOpen&) = delete;
+
+  void end_input() {
+    writer_.finish();
+    if (producer_.joinable()) producer_.join();
+  }
+
+  corun::testing::TempDir dir{"corun-queue-cli"};
+  corun::testing::Nginx nginx;
+  const std::string q;
+  const corun::fetch::QueueAddress address;
+  cli::RunResult worker;  // killed_on_request once both were recorded
+
+ private:
+  static const std::filesystem::path& pages_written(const corun::testing::TempDir& dir,
+                                                    const corun::testing::Nginx& nginx) {
+    cli::write_file(nginx.root() / "a.html", "<p>a</p>");
+    cli::write_file(nginx.root() / "b.html", "<p>b</p>");
+    return dir.path();
+  }
+
+  FifoWriter writer_;
+  std::thread producer_;
+};
+
 void interrupted_collector_lets_go_and_goes_on(int signum) {
   corun::testing::RedisServer redis;
-  corun::testing::TempDir dir("corun-queue-cli");
-  corun::testing::Nginx nginx;
-  cli::write_file(nginx.root() / "a.html", "<p>a</p>");
-  cli::write_file(nginx.root() / "b.html", "<p>b</p>");
-  auto q = redis.url() + "/collect";
-  auto address = corun::fetch::parse_queue_url(q);
-  // The 2 URLs come through a FIFO held open: the crawl's input is not done,
-  // so the crawl is not finished and the collector waits for more.
-  FifoWriter writer(dir.path() / "urls.fifo",
-                    nginx.base_url() + "/a.html\n" + nginx.base_url() + "/b.html\n",
-                    [] { return true; });
-  cli::RunOptions bg;
-  bg.hang_guard(std::chrono::seconds(60));
-  std::thread producer([&] {
-    cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "urls.fifo").string()}, bg);
-  });
-  // On every way out (a failed ASSERT too): the input closed, the producer joined.
-  struct Finally {
-    std::function<void()> f;
-    ~Finally() { f(); }
-  } end_input{[&] {
-    writer.finish();
-    if (producer.joinable()) producer.join();
-  }};
-  for (auto guard = std::chrono::steady_clock::now() + 30s;
-       std::chrono::steady_clock::now() < guard;) {
-    try {
-      if (corun::run(corun::fetch::status(address)).total == 2) break;
-    } catch (const std::exception&) {
-      // not created yet
-    }
-    ::usleep(20000);
-  }
-  // A worker does both and waits for more: ended once they are recorded.
-  auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()},
-                          cli::RunOptions{}.hang_guard(std::chrono::seconds(60)).kill_once([&] {
-                            return corun::run(corun::fetch::status(address)).done == 2;
-                          }));
-  ASSERT_TRUE(w.killed_on_request) << w;
-  auto report = dir.path() / "report.jsonl";
+  TwoPagesInputOpen crawl(redis, "collect");
+  const std::string& q = crawl.q;
+  const corun::fetch::QueueAddress& address = crawl.address;
+  ASSERT_TRUE(crawl.worker.killed_on_request) << crawl.worker;
+  auto report = crawl.dir.path() / "report.jsonl";
   cli::RunOptions o;
   o.hang_guard(std::chrono::seconds(60));
   int step = 0;
@@ -1065,7 +1088,7 @@ void interrupted_collector_lets_go_and_goes_on(int signum) {
       << c;
   // The input ends: the same collector command again finishes the report
   // (claim let go: no wait) without writing the 2 records twice.
-  end_input.f();
+  crawl.end_input();
   auto again = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()},
                               cli::RunOptions{}.hang_guard(std::chrono::seconds(60)));
   EXPECT_EQ(again.exit_code, 0) << again;
@@ -1082,42 +1105,10 @@ TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
   ro.appendonly = true;
   ro.extra_args = {"--appendfsync", "always"};
   corun::testing::RedisServer redis(ro);
-  corun::testing::TempDir dir("corun-queue-cli");
-  corun::testing::Nginx nginx;
-  cli::write_file(nginx.root() / "a.html", "<p>a</p>");
-  cli::write_file(nginx.root() / "b.html", "<p>b</p>");
-  auto q = redis.url() + "/restart";
-  auto address = corun::fetch::parse_queue_url(q);
-  // The input is held open: the crawl is not finished, the collector waits.
-  FifoWriter writer(dir.path() / "urls.fifo",
-                    nginx.base_url() + "/a.html\n" + nginx.base_url() + "/b.html\n",
-                    [] { return true; });
-  cli::RunOptions bg;
-  bg.hang_guard(std::chrono::seconds(90));
-  std::thread producer([&] {
-    cli::run_corun({"fetch", "--queue", q, "--enqueue", (dir.path() / "urls.fifo").string()}, bg);
-  });
-  struct Finally {
-    std::function<void()> f;
-    ~Finally() { f(); }
-  } end_input{[&] {
-    writer.finish();
-    if (producer.joinable()) producer.join();
-  }};
-  for (auto guard = std::chrono::steady_clock::now() + 30s;
-       std::chrono::steady_clock::now() < guard;) {
-    try {
-      if (corun::run(corun::fetch::status(address)).total == 2) break;
-    } catch (const std::exception&) {
-      // not created yet
-    }
-    ::usleep(20000);
-  }
-  auto w = cli::run_corun({"fetch", "--queue", q, "--out", (dir.path() / "out").string()},
-                          cli::RunOptions{}.hang_guard(std::chrono::seconds(60)).kill_once([&] {
-                            return corun::run(corun::fetch::status(address)).done == 2;
-                          }));
-  ASSERT_TRUE(w.killed_on_request) << w;
+  TwoPagesInputOpen crawl(redis, "restart");
+  const std::string& q = crawl.q;
+  const corun::fetch::QueueAddress& address = crawl.address;
+  ASSERT_TRUE(crawl.worker.killed_on_request) << crawl.worker;
   // XRANGE calls the restarted server has seen (its statistics start at 0):
   // the collector is reading again.
   auto reads_since_restart = [&]() {
@@ -1133,7 +1124,7 @@ TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
       return false;  // not up yet
     }
   };
-  auto report = dir.path() / "report.jsonl";
+  auto report = crawl.dir.path() / "report.jsonl";
   cli::RunOptions o;
   o.hang_guard(std::chrono::seconds(90));
   int step = 0;
@@ -1160,7 +1151,7 @@ TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
   EXPECT_TRUE(has(c.err, "queue " + address.to_string() + ": connected again")) << c;
   EXPECT_EQ(lines_of(cli::read_file(report)), 2) << cli::read_file(report);
   // The input ends: the same command finishes the report, nothing written twice.
-  end_input.f();
+  crawl.end_input();
   auto again = cli::run_corun({"fetch", "--queue", q, "--collect", report.string()},
                               cli::RunOptions{}.hang_guard(std::chrono::seconds(60)));
   EXPECT_EQ(again.exit_code, 0) << again;
