@@ -125,11 +125,16 @@ if [ -z "${QUICK:-}" ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   # The Python module too: its tests run with the sanitizer's runtime preloaded into
   # Debian's python (tests/python/CMakeLists.txt).
-  step "asan+ubsan build" configure_build out/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  # -O1 -g1 (line tables) for the sanitizer builds: what ASan and TSan ask for, with
+  # file:line in their reports, in half the compile time of -O2 -g (engine_test.cpp under
+  # ASan: 43 s against 89 s), which keeps the whole CI run well inside its time limit.
+  san_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+  step "asan+ubsan build" configure_build out/ci-asan "${san_flags[@]}" \
     -DCORUN_SANITIZE=address,undefined -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_PYTHON=ON
   step "asan+ubsan tests" run_ctest out/ci-asan -LE soak
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
-  step "tsan build" configure_build out/ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  step "tsan build" configure_build out/ci-tsan "${san_flags[@]}" \
     -DCORUN_SANITIZE=thread -DCORUN_BUILD_BENCH=OFF -DCORUN_BUILD_EXAMPLES=OFF -DCORUN_BUILD_APPS=OFF \
     -DCORUN_BUILD_PYTHON=ON
   step "tsan tests (core)" run_ctest out/ci-tsan -L core

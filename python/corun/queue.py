@@ -45,15 +45,18 @@ class EnqueueResult:
 
 class CollectResult:
     """What corun.collect did: written (records this run appended to the
-    report), done and failed (the whole crawl's counts when it finished); ok
-    is True when no URL failed."""
+    report), done and failed (the whole crawl's counts when it finished),
+    warnings (what the collector met, one line each, as a worker's
+    FetchResults.warnings: Redis unreachable, which it waited out, and
+    reachable again); ok is True when no URL failed."""
 
-    __slots__ = ("written", "done", "failed")
+    __slots__ = ("written", "done", "failed", "warnings")
 
-    def __init__(self, written=0, done=0, failed=0):
+    def __init__(self, written=0, done=0, failed=0, warnings=()):
         self.written = written
         self.done = done
         self.failed = failed
+        self.warnings = list(warnings)
 
     @property
     def ok(self):
@@ -227,9 +230,11 @@ def collect(*, queue, report):
     """Writes the shared crawl's report (the JSON lines of a plain fetch's
     report, one per URL) to the file report as records arrive, as `corun fetch
     --queue URL/NAME --collect FILE`, and returns once the crawl is finished
-    and every record is written: CollectResult (written, done, failed). One
-    collector per crawl; resumable (run again with the same file after an
-    interruption). Errors as for enqueue."""
+    and every record is written: CollectResult (written, done, failed,
+    warnings). One collector per crawl; resumable (run again with the same
+    file after an interruption). Redis going away mid-run is waited out (the
+    records stay in Redis until written) and said in .warnings. Errors as
+    for enqueue."""
     call = _collect_call("collect", queue, report)
     return _collect_await(call)
 

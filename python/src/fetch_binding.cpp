@@ -606,17 +606,27 @@ void bind_queue(py::module_& m) {
       "_collect",
       [](const std::string& queue, const std::string& report) {
         fetch::QueueAddress address = queue_address(queue);
-        return make_call(fetch::collect(std::move(address), report, {}),
-                         [](fetch::CollectResult r) {
+        // What the collector met (Redis unreachable, reachable again), one line
+        // each, as a worker's summary["warnings"]: written on the loop thread
+        // while the collector runs, read once it has ended.
+        auto warnings = std::make_shared<std::vector<std::string>>();
+        fetch::CollectOptions co;
+        co.on_warning = [warnings](const std::string& m) { warnings->push_back(m); };
+        return make_call(fetch::collect(std::move(address), report, std::move(co)),
+                         [warnings](fetch::CollectResult r) {
                            py::dict d;
                            d["written"] = r.written;
                            d["done"] = r.done;
                            d["failed"] = r.failed;
+                           py::list w;
+                           for (const std::string& m : *warnings) w.append(to_str(m));
+                           d["warnings"] = w;
                            return d;
                          });
       },
       py::arg("queue"), py::arg("report"),
-      "Writes the crawl's report to report as records arrive; ends when the crawl is finished.");
+      "Writes the crawl's report to report as records arrive; ends when the crawl is finished. "
+      "Its result: written, done, failed, warnings.");
 }
 
 }  // namespace

@@ -6,7 +6,8 @@ once, the report written by corun.collect: every URL exactly one record and
 its file. Then the errors (a malformed queue URL, a server that refuses, no
 such crawl, a key of the wrong type) and the graceful stops: a cancelled
 corun.fetch(queue=...) and Ctrl-C on a fetch_sync worker hand back every URL
-they held, and another worker finishes the crawl."""
+they held, and another worker finishes the crawl; a collector waits out a
+stalled Redis and says so in CollectResult.warnings."""
 
 import asyncio
 import codecs
@@ -187,6 +188,7 @@ def finish_and_check(queue, urls, tmp, what):
              f"{what}: Redis stayed up, nothing to warn of")
     collected = corun.collect_sync(queue=queue, report=report)
     check_eq((collected.done, collected.failed), (len(urls), 0), f"{what}: {collected!r}")
+    check_eq(collected.warnings, [], f"{what}: the collector had nothing to warn of")
     with open(report, encoding="utf-8") as f:
         got = sorted(json.loads(line)["url"] for line in f)
     check_eq(got, sorted(urls), f"{what}: every URL exactly one record")
@@ -238,6 +240,45 @@ def cancelled_collector(bases, redis, tmp):
     finish_and_check(queue, urls, tmp, "collected")
 
 
+def stalled_redis_collector(bases, redis, tmp):
+    # Redis stalls (SIGSTOP) while corun.collect waits for records: past its
+    # 5 s of patience the collector says so and keeps waiting; once Redis is
+    # back (SIGCONT) it says that too, and it finishes the report when a worker
+    # finishes the crawl. Both lines are in CollectResult.warnings.
+    queue, urls = slow_crawl(bases, redis, "stalled", 4)
+    report = os.path.join(tmp, "stalled.jsonl")
+    pid = int(next(line.split(":")[1] for line in redis_cli(redis, "INFO", "server").split("\n")
+                   if line.startswith("process_id:")))
+
+    async def run():
+        task = asyncio.create_task(corun.collect(queue=queue, report=report))
+        while redis_cli(redis, "GET", "{stalled}:collector") == "":
+            check(not task.done(), "the collector is still running")
+            await asyncio.sleep(0.02)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(8)  # past the collector's patience
+            check(not task.done(), "the collector waits while Redis is stalled")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        worker = await corun.fetch(queue=queue, out_dir=os.path.join(tmp, "stalled"),
+                                   concurrency=8, records=False)
+        check(worker.finished, "stalled: the worker finished the crawl")
+        return await asyncio.wait_for(task, 120)
+
+    collected = asyncio.run(run())
+    check_eq((collected.written, collected.done, collected.failed), (len(urls), len(urls), 0),
+             f"stalled: {collected!r}")
+    check_eq(len(collected.warnings), 2, f"stalled: {collected.warnings}")
+    check("(retrying; records stay in Redis until written)" in collected.warnings[0],
+          f"stalled: the wait said: {collected.warnings}")
+    check(collected.warnings[1].endswith("connected again"),
+          f"stalled: the return said: {collected.warnings}")
+    with open(report, encoding="utf-8") as f:
+        got = sorted(json.loads(line)["url"] for line in f)
+    check_eq(got, sorted(urls), "stalled: every URL exactly one record")
+
+
 def interrupted_worker(bases, redis, tmp):
     queue, urls = slow_crawl(bases, redis, "interrupted", 30)
     proc = start_worker(queue, os.path.join(tmp, "i1"), "py-interrupted")
@@ -268,6 +309,7 @@ def main():
             from_file(redis, tmp)
             cancelled_worker(bases, redis, tmp)
             cancelled_collector(bases, redis, tmp)
+            stalled_redis_collector(bases, redis, tmp)
             interrupted_worker(bases, redis, tmp)
     print("ok")
     return 0
