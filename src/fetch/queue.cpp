@@ -1033,6 +1033,7 @@ Task<QueueStatus> status(QueueAddress address) {
   s.delayed = static_cast<std::uint64_t>(r[5].as_integer());
   s.uncollected = static_cast<std::uint64_t>(r[6].as_integer());
   s.finished = s.input_done && work_len == 0 && s.delayed == 0;
+  s.lease_ms = settings_from_meta(meta).lease.count();
   std::int64_t now_ms =
       std::stoll(r[0][0].as_string()) * 1000 + std::stoll(r[0][1].as_string()) / 1000;
   for (const auto& [name, beat] : as_map(r[7])) {
@@ -1093,6 +1094,13 @@ std::string format_status(const QueueStatus& s, const QueueStatus* previous, dou
     if (w.seen_ms_ago < 0) {
       out += fmt::format("  worker {}: {} in flight, no heartbeat (gone? its leases expire)\n",
                          w.name, w.in_flight);
+    } else if (s.lease_ms > 0 && w.seen_ms_ago > s.lease_ms) {
+      // A live worker is seen every few seconds (its claims and renewals).
+      out += fmt::format(
+          "  worker {}: {} in flight, seen {:.1f} s ago, past the crawl's {:g} s lease "
+          "(stopped or stalled: its URLs go to the other workers)\n",
+          w.name, w.in_flight, static_cast<double>(w.seen_ms_ago) / 1000.0,
+          static_cast<double>(s.lease_ms) / 1000.0);
     } else {
       out += fmt::format("  worker {}: {} in flight, seen {:.1f} s ago\n", w.name, w.in_flight,
                          static_cast<double>(w.seen_ms_ago) / 1000.0);

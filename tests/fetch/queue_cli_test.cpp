@@ -95,6 +95,30 @@ TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
   EXPECT_EQ(s.exit_code, 0) << s;
   EXPECT_TRUE(has(s.out, "total 2")) << s;
   EXPECT_TRUE(has(s.out, "waiting 2")) << s;
+  // Two workers' heartbeats (milliseconds, as the scripts store them): one a
+  // moment ago, one two minutes ago, past the crawl's 60 s lease.
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::string beats = "redis-cli -p " + std::to_string(redis.port()) +
+                      " HSET '{cli}:workers' live " + std::to_string(now_ms - 1000) + " gone " +
+                      std::to_string(now_ms - 120000) + " > /dev/null";
+  ASSERT_EQ(std::system(beats.c_str()), 0);
+  s = cli::run_corun({"fetch", "--queue", q, "--status"});
+  EXPECT_EQ(s.exit_code, 0) << s;
+  auto line_of = [&](const std::string& start) {
+    auto at = s.out.find(start);
+    return at == std::string::npos ? std::string() : s.out.substr(at, s.out.find('\n', at) - at);
+  };
+  std::string live = line_of("  worker live: ");
+  std::string gone = line_of("  worker gone: ");
+  EXPECT_TRUE(has(live, "0 in flight, seen 1.")) << s;
+  EXPECT_FALSE(has(live, "lease")) << s;
+  EXPECT_TRUE(has(gone, "0 in flight, seen 120.")) << s;
+  EXPECT_TRUE(has(gone,
+                  " s ago, past the crawl's 60 s lease (stopped or stalled: its URLs go to "
+                  "the other workers)"))
+      << s;
   // Nothing is fetched without workers: the collector would wait; a missing
   // crawl and a wrong-type key are errors at once.
   auto none = cli::run_corun({"fetch", "--queue", redis.url() + "/nothing", "--collect",

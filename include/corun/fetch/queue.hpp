@@ -214,6 +214,9 @@ struct QueueStatus {
   std::vector<Worker> workers;
   std::vector<Host> slowest_hosts;  // largest backlog first, at most 10
   std::vector<Producer> producers;  // registered, not lapsed
+  // The crawl's lease (QueueSettings::lease): a worker unseen for longer has
+  // stopped or stalled, and its URLs go to the others. 0: not known.
+  std::int64_t lease_ms = 0;
 };
 Task<QueueStatus> status(QueueAddress address);
 // Human-readable lines; with previous (an earlier status) and the seconds
