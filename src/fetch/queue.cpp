@@ -847,8 +847,8 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
       }
       // Where the report stands, read again now that the claim is ours: a
       // collector that held it until a moment ago wrote more since the first read.
-      Task<redis::Reply> rereading =
-          conn.command("HMGET", P + "meta", "collect_id", "collect_bytes");
+      Task<redis::Reply> rereading = conn.command(redis::Timeout(kCollectorPatience), "HMGET",
+                                                  P + "meta", "collect_id", "collect_bytes");
       redis::Reply stand = co_await rereading;
       std::string cursor = stand[0].as_optional_string().value_or("0-0");
       std::uint64_t stored_bytes = to_u64(stand[1].as_optional_string().value_or("0"));

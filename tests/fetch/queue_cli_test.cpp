@@ -1148,14 +1148,33 @@ TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
       return false;  // not up yet
     }
   };
+  // The collector's batch stored in Redis (after its write and fsync): from
+  // then on it only polls, each poll with its 5 s of patience. (Killed before,
+  // a store held up behind a slow fsync could wait out the whole restart
+  // within its own 30 s timeout, with nothing to say.)
+  auto batch_stored = [&]() {
+    try {
+      return corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
+        corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+        corun::redis::Connection conn = co_await connecting;
+        corun::Task<corun::redis::Reply> asking =
+            conn.command("HGET", address.prefix() + "meta", "collect_bytes");
+        corun::redis::Reply r = co_await asking;
+        co_return r.as_optional_string().value_or("0") != "0";
+      }));
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
   auto report = crawl.dir.path() / "report.jsonl";
   cli::RunOptions o;
   o.hang_guard(std::chrono::seconds(90));
   int step = 0;
   auto since = std::chrono::steady_clock::now();
   o.signal_when = [&]() -> int {
-    if (step == 0 && std::filesystem::exists(report) && lines_of(cli::read_file(report)) == 2) {
-      redis.kill();  // the 2 records written; the collector waits for more
+    if (step == 0 && std::filesystem::exists(report) && lines_of(cli::read_file(report)) == 2 &&
+        batch_stored()) {
+      redis.kill();  // the 2 records written and stored; the collector waits for more
       since = std::chrono::steady_clock::now();
       step = 1;
     } else if (step == 1 && std::chrono::steady_clock::now() - since > 8s) {

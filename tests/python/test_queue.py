@@ -250,9 +250,17 @@ def stalled_redis_collector(bases, redis, tmp):
     pid = int(next(line.split(":")[1] for line in redis_cli(redis, "INFO", "server").split("\n")
                    if line.startswith("process_id:")))
 
+    def xranges():  # XRANGE calls the server has answered: the collector's polls
+        stats = redis_cli(redis, "INFO", "commandstats")
+        line = next((x for x in stats.split("\n") if x.startswith("cmdstat_xrange:")), "")
+        return int(line.split("calls=")[1].split(",")[0]) if line else 0
+
     async def run():
+        before = xranges()
         task = asyncio.create_task(corun.collect(queue=queue, report=report))
-        while redis_cli(redis, "GET", "{stalled}:collector") == "":
+        # Two polls answered: the collector has claimed the crawl, read where its
+        # report stands and waits for records (each poll with its 5 s of patience).
+        while xranges() < before + 2:
             check(not task.done(), "the collector is still running")
             await asyncio.sleep(0.02)
         os.kill(pid, signal.SIGSTOP)
