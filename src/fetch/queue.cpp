@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
-#include <optional>
 #include <random>
 
 #include "corun/core/event.hpp"
@@ -734,8 +733,9 @@ QueueError another_collector(const QueueAddress& address, const std::string& hol
 }
 
 // Throws QueueError when the crawl is gone (a collector would wait forever).
-Task<bool> crawl_finished(redis::Connection& conn, const QueueAddress& address,
-                          std::optional<Clock::duration> timeout = {}) {
+// With the collector's patience, as its polls: a stall starting between the
+// two is said as soon.
+Task<bool> crawl_finished(redis::Connection& conn, const QueueAddress& address) {
   const std::string P = address.prefix();
   redis::Pipeline p = conn.pipeline();
   p.command("HGET", P + "meta", "input_done")
@@ -743,7 +743,7 @@ Task<bool> crawl_finished(redis::Connection& conn, const QueueAddress& address,
       .command("ZCARD", P + "delay")
       .command("XLEN", P + "results")
       .command("HEXISTS", P + "meta", "buckets");
-  Task<std::vector<redis::Reply>> running = p.execute(true, timeout);
+  Task<std::vector<redis::Reply>> running = p.execute(true, kCollectorPatience);
   std::vector<redis::Reply> r = co_await running;
   if (r[4].as_integer() == 0) throw crawl_gone(address);
   co_return r[0].as_optional_string() == std::optional<std::string>("1") &&
@@ -881,8 +881,7 @@ Task<CollectResult> collect(QueueAddress address, std::filesystem::path report,
                                                 P + "results", "(" + cursor, "+", "COUNT", 1000);
         redis::Reply entries = co_await range;
         if (entries.size() == 0) {
-          // The same patience: a stall that starts between the two is said as soon.
-          Task<bool> checking_end = crawl_finished(conn, address, kCollectorPatience);
+          Task<bool> checking_end = crawl_finished(conn, address);
           bool finished = co_await checking_end;
           if (finished) break;
           if (std::chrono::steady_clock::now() - renewed >= kCollectorTtl / 3) {

@@ -39,6 +39,19 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// One command to the crawl's server on a connection of its own (what the
+// test sees of, or does to, the crawl's keys); its reply.
+corun::redis::Reply redis_reply(const corun::fetch::QueueAddress& address,
+                                std::vector<std::string> argv) {
+  return corun::run(corun::co_invoke([&]() -> corun::Task<corun::redis::Reply> {
+    corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
+    corun::redis::Connection c = co_await connecting;
+    corun::Task<corun::redis::Reply> running = c.command_argv(std::move(argv));
+    corun::redis::Reply r = co_await running;
+    co_return r;
+  }));
+}
+
 int lines_of(const std::string& text) {
   int n = 0;
   for (char c : text) n += c == '\n' ? 1 : 0;
@@ -100,10 +113,9 @@ TEST(QueueCli, ProducerStatusCollectAndWrongTypes) {
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  std::string beats = "redis-cli -p " + std::to_string(redis.port()) +
-                      " HSET '{cli}:workers' live " + std::to_string(now_ms - 1000) + " gone " +
-                      std::to_string(now_ms - 120000) + " > /dev/null";
-  ASSERT_EQ(std::system(beats.c_str()), 0);
+  redis_reply(corun::fetch::parse_queue_url(q),
+              {"HSET", "{cli}:workers", "live", std::to_string(now_ms - 1000), "gone",
+               std::to_string(now_ms - 120000)});
   s = cli::run_corun({"fetch", "--queue", q, "--status"});
   EXPECT_EQ(s.exit_code, 0) << s;
   auto line_of = [&](const std::string& start) {
@@ -395,12 +407,7 @@ TEST(QueueCli, WhyTheInputIsNotDoneIsSaid) {
   auto q = redis.url() + "/why";
   auto address = corun::fetch::parse_queue_url(q);
   auto redis_command = [&](std::vector<std::string> argv) {
-    corun::run(corun::co_invoke([&]() -> corun::Task<void> {
-      corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
-      corun::redis::Connection c = co_await connecting;
-      corun::Task<corun::redis::Reply> running = c.command_argv(std::move(argv));
-      co_await running;
-    }));
+    redis_reply(address, std::move(argv));
   };
   ASSERT_EQ(enqueue_pages(q, dir.path(), 9, 3), 0);
   // A producer killed mid-input: registered for 30 s more (TIME is the server's).
@@ -1095,14 +1102,7 @@ void interrupted_collector_lets_go_and_goes_on(int signum) {
   EXPECT_EQ(step, 1) << c;
   EXPECT_EQ(c.exit_code, 128 + signum) << c;
   // Its claim is let go on the way out (not left to lapse in 10 s).
-  EXPECT_TRUE(corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
-    corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
-    corun::redis::Connection conn = co_await connecting;
-    corun::Task<corun::redis::Reply> asking =
-        conn.command("EXISTS", address.prefix() + "collector");
-    corun::redis::Reply r = co_await asking;
-    co_return r.as_integer() == 0;
-  }))) << c;
+  EXPECT_EQ(redis_reply(address, {"EXISTS", address.prefix() + "collector"}).as_integer(), 0) << c;
   // Ctrl-C comes once the file has both lines: their batch stored (2 written
   // by this run) or not yet (0: the next run cuts them off and writes them).
   int first = has(c.err, "interrupted: 2 records written to ") ? 2 : 0;
@@ -1137,13 +1137,7 @@ TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
   // the collector is reading again.
   auto reads_since_restart = [&]() {
     try {
-      return corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
-        corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
-        corun::redis::Connection conn = co_await connecting;
-        corun::Task<corun::redis::Reply> asking = conn.command("INFO", "commandstats");
-        corun::redis::Reply r = co_await asking;
-        co_return r.as_string().find("cmdstat_xrange:") != std::string::npos;
-      }));
+      return has(redis_reply(address, {"INFO", "commandstats"}).as_string(), "cmdstat_xrange:");
     } catch (const std::exception&) {
       return false;  // not up yet
     }
@@ -1154,14 +1148,9 @@ TEST(QueueCli, ACollectorWaitsOutARedisRestart) {
   // within its own 30 s timeout, with nothing to say.)
   auto batch_stored = [&]() {
     try {
-      return corun::run(corun::co_invoke([&]() -> corun::Task<bool> {
-        corun::Task<corun::redis::Connection> connecting = corun::redis::connect(address.redis_url);
-        corun::redis::Connection conn = co_await connecting;
-        corun::Task<corun::redis::Reply> asking =
-            conn.command("HGET", address.prefix() + "meta", "collect_bytes");
-        corun::redis::Reply r = co_await asking;
-        co_return r.as_optional_string().value_or("0") != "0";
-      }));
+      return redis_reply(address, {"HGET", address.prefix() + "meta", "collect_bytes"})
+                 .as_optional_string()
+                 .value_or("0") != "0";
     } catch (const std::exception&) {
       return false;
     }
